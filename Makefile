@@ -1,0 +1,50 @@
+# Halite: the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+HALITE_DATA_DIR ?= data
+LISTEN_HOST ?= 127.0.0.1
+LISTEN_PORT ?= 8080
+COOKIE_SECURE ?= false
+LOG_FORMAT ?= text
+
+.PHONY: run test setup setup-test build build-release lint fmt unit e2e clean demo
+
+## Install what is missing, build the release binary and WASM, serve on http://127.0.0.1:8080
+run: setup build-release
+	@echo "Halite on http://$(LISTEN_HOST):$(LISTEN_PORT)  (first sign-in: admin / changeme)"
+	HALITE_DATA_DIR=$(HALITE_DATA_DIR) LEPTOS_SITE_ROOT=target/site LISTEN_HOST=$(LISTEN_HOST) \
+	  LISTEN_PORT=$(LISTEN_PORT) COOKIE_SECURE=$(COOKIE_SECURE) LOG_FORMAT=$(LOG_FORMAT) \
+	  exec ./target/release/halite
+
+## Everything CI runs: formatting, lints, unit + integration tests, Playwright end-to-end tests
+test: setup-test lint unit e2e
+
+setup:
+	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --test
+
+build-release:
+	cargo leptos build --release
+
+build:
+	cargo leptos build
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --features ssr -- -D warnings
+
+unit:
+	cargo test --features ssr
+
+e2e: build
+	end2end/run.sh
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf node_modules

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Record real salt-api replies from the running lab as test fixtures.
+#
+#   end2end/salt-lab/lab.sh start
+#   end2end/salt-lab/capture-fixtures.sh [OUT_DIR]
+#
+# OUT_DIR defaults to tests/fixtures/salt/<full salt version>/. Bodies are stored exactly as
+# salt-api returned them, except login.json whose token is replaced by REDACTED_TOKEN.
+# Needs curl and jq. Runs jobs on the lab (state.apply, a killed test.sleep, ...).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+LAB="$HERE/lab.sh"
+eval "$("$LAB" env)"
+[ -n "${SALT_LAB_VERSION:-}" ] || { echo "start the lab first: $LAB start" >&2; exit 1; }
+"$LAB" status >/dev/null || { echo "the lab is not up: $LAB start" >&2; exit 1; }
+
+OUT="${1:-$REPO/tests/fixtures/salt/$SALT_LAB_VERSION}"
+mkdir -p "$OUT"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+say() { printf '[fixtures] %s\n' "$*" >&2; }
+JSON=(-H 'Accept: application/json' -H 'Content-Type: application/json')
+
+# --- login -------------------------------------------------------------------------------
+curl -sS --max-time 20 "${JSON[@]}" -o "$TMP/login" "$SALT_API_URL/login" \
+  -d "$(jq -cn --arg u "$SALT_API_USER" --arg p "$SALT_API_PASSWORD" '{username: $u, password: $p, eauth: "file"}')"
+TOKEN="$(jq -r '.return[0].token' "$TMP/login")"
+[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { echo "login failed: $(cat "$TMP/login")" >&2; exit 1; }
+sed "s/$TOKEN/REDACTED_TOKEN/g" "$TMP/login" >"$OUT/login.json"
+say "login.json"
+
+# bad password: status line, blank line, body
+code="$(curl -sS --max-time 20 "${JSON[@]}" -o "$TMP/401" -w '%{http_code}' "$SALT_API_URL/login" \
+  -d '{"username": "halite", "password": "wrong-password", "eauth": "file"}')"
+{ printf 'HTTP/1.1 %s Unauthorized\n\n' "$code"; cat "$TMP/401"; } >"$OUT/error_401.txt"
+say "error_401.txt ($code)"
+
+# POST / with one lowstate; $1 = fixture file (or - for stdout only), $2 = lowstate JSON object
+call() {
+  local file="$1" low="$2" code
+  code="$(curl -sS --max-time 180 "${JSON[@]}" -H "X-Auth-Token: $TOKEN" -o "$TMP/body" -w '%{http_code}' \
+    "$SALT_API_URL/" -d "[$low]")"
+  if [ "$code" != 200 ]; then
+    echo "POST / $low -> HTTP $code: $(head -c 600 "$TMP/body")" >&2
+    exit 1
+  fi
+  jq -e '.return' "$TMP/body" >/dev/null
+  if [ "$file" = - ]; then cat "$TMP/body"; else cp "$TMP/body" "$OUT/$file"; say "$file ($(wc -c <"$OUT/$file") bytes)"; fi
+}
+
+# --- keys, presence, grains ----------------------------------------------------------------
+call key_list_all.json '{"client": "wheel", "fun": "key.list_all"}'
+call key_finger.json '{"client": "wheel", "fun": "key.finger", "match": "new-01"}'
+call manage_present.json '{"client": "runner", "fun": "manage.present"}'
+call manage_present_show_ip.json '{"client": "runner", "fun": "manage.present", "show_ip": true}'
+call cache_grains.json '{"client": "runner", "fun": "cache.grains", "tgt": "*"}'
+
+# --- local calls -----------------------------------------------------------------------------
+call local_test_ping.json '{"client": "local", "tgt": "*", "fun": "test.ping"}'
+call local_async.json '{"client": "local_async", "tgt": "*", "fun": "test.ping"}'
+PING_JID="$(jq -r '.return[0].jid' "$OUT/local_async.json")"
+sleep 4
+call list_job_ping.json "{\"client\": \"runner\", \"fun\": \"jobs.list_job\", \"jid\": \"$PING_JID\"}"
+call sys_list_functions.json '{"client": "local", "tgt": "web-01", "fun": "sys.list_functions"}'
+call local_full_return.json '{"client": "local", "tgt": "web-*", "fun": "grains.get", "arg": ["os_family"], "full_return": true}'
+call local_no_match.json '{"client": "local", "tgt": "nomatch-*", "fun": "test.ping"}'
+call local_list_pending.json '{"client": "local", "tgt": ["web-01", "new-01"], "tgt_type": "list", "fun": "test.ping"}'
+
+# --- states ----------------------------------------------------------------------------------
+call state_apply.json '{"client": "local", "tgt": "*", "fun": "state.apply"}'
+call - '{"client": "runner", "fun": "jobs.list_jobs", "search_function": "state.apply"}' >"$TMP/sjobs"
+STATE_JID="$(jq -r '.return[0] | keys | max' "$TMP/sjobs")"
+call list_job_highstate.json "{\"client\": \"runner\", \"fun\": \"jobs.list_job\", \"jid\": \"$STATE_JID\"}"
+jq -e '.return[0].Result["broken-01"].return | to_entries | any(.value.result == false)' \
+  "$OUT/list_job_highstate.json" >/dev/null || { echo "list_job_highstate.json lacks broken-01's failure" >&2; exit 1; }
+
+# --- packages (only web-01: the list is big) ----------------------------------------------
+call pkg_list_pkgs.json '{"client": "local", "tgt": "web-01", "fun": "pkg.list_pkgs"}'
+
+# --- a running job: jobs.active, then kill it ------------------------------------------------
+call - '{"client": "local_async", "tgt": "web-*", "fun": "test.sleep", "arg": [30]}' >"$TMP/sleep"
+SLEEP_JID="$(jq -r '.return[0].jid' "$TMP/sleep")"
+sleep 3
+call jobs_active.json '{"client": "runner", "fun": "jobs.active"}'
+jq -e --arg j "$SLEEP_JID" '.return[0] | has($j)' "$OUT/jobs_active.json" >/dev/null ||
+  { echo "jobs.active does not show the test.sleep job $SLEEP_JID" >&2; exit 1; }
+call kill_job.json "{\"client\": \"local\", \"tgt\": \"web-*\", \"fun\": \"saltutil.kill_job\", \"arg\": [\"$SLEEP_JID\"]}"
+
+# --- event stream while a test.ping job runs ---------------------------------------------------
+curl -sS -N --max-time 8 -H "X-Auth-Token: $TOKEN" -H 'Accept: text/event-stream' \
+  "$SALT_API_URL/events" >"$TMP/events" 2>/dev/null &
+CURL_PID=$!
+sleep 1.5
+call - '{"client": "local_async", "tgt": "*", "fun": "test.ping"}' >/dev/null
+wait "$CURL_PID" || true
+head -n 30 "$TMP/events" >"$OUT/events_sample.txt"
+say "events_sample.txt ($(wc -l <"$OUT/events_sample.txt") lines)"
+
+# /events with a query string (3008 refuses it; older releases took ?token=)
+code="$(curl -sS --max-time 3 -o "$TMP/evq" -w '%{http_code}' "$SALT_API_URL/events?token=$TOKEN" 2>/dev/null || true)"
+{ printf 'HTTP/1.1 %s\n\n' "$code"; head -c 2000 "$TMP/evq" | sed "s/$TOKEN/REDACTED_TOKEN/g"; } >"$OUT/events_query_token.txt"
+say "events_query_token.txt ($code)"
+
+# --- job history last, so it holds all of the above ----------------------------------------
+call list_jobs.json '{"client": "runner", "fun": "jobs.list_jobs"}'
+
+# --- 400 for a disabled client: a second salt-api on the same master without wheel ----------
+LAB_DIR_="$SALT_LAB_DIR"
+NW="$LAB_DIR_/master/conf-nowheel"
+NW_PORT="${LAB_NOWHEEL_PORT:-18001}"
+mkdir -p "$NW"
+sed -e "/^  - wheel/d" -e "s/^  port: .*/  port: $NW_PORT/" "$LAB_DIR_/master/conf/master" >"$NW/master"
+printf 'api_pidfile: %s\napi_logfile: %s\n' "$LAB_DIR_/master/var/run/salt-api-nowheel.pid" \
+  "$LAB_DIR_/master/var/log/salt/api-nowheel" >>"$NW/master"
+VENV="$(sed -n 's/^VENV=//p' "$LAB_DIR_/lab.env")"
+"$VENV/bin/salt-api" -c "$NW" -d
+for _ in $(seq 1 60); do
+  code="$(curl -s -o /dev/null -w '%{http_code}' "${JSON[@]}" "http://127.0.0.1:$NW_PORT/login" \
+    -d "{\"username\": \"$SALT_API_USER\", \"password\": \"$SALT_API_PASSWORD\", \"eauth\": \"file\"}" || true)"
+  [ "$code" = 200 ] && break
+  sleep 0.5
+done
+NW_TOKEN="$(curl -sS "${JSON[@]}" "http://127.0.0.1:$NW_PORT/login" \
+  -d "{\"username\": \"$SALT_API_USER\", \"password\": \"$SALT_API_PASSWORD\", \"eauth\": \"file\"}" | jq -r '.return[0].token')"
+code="$(curl -sS "${JSON[@]}" -H "X-Auth-Token: $NW_TOKEN" -o "$OUT/error_disabled_client.html" -w '%{http_code}' \
+  "http://127.0.0.1:$NW_PORT/" -d '[{"client": "wheel", "fun": "key.list_all"}]')"
+say "error_disabled_client.html ($code)"
+NW_PID="$(tr -dc '0-9' <"$LAB_DIR_/master/var/run/salt-api-nowheel.pid")"
+kill -TERM "$NW_PID"
+for _ in $(seq 1 50); do kill -0 "$NW_PID" 2>/dev/null || break; sleep 0.2; done
+[ "$code" = 400 ] || { echo "expected 400 from the wheel-less salt-api, got $code" >&2; exit 1; }
+
+say "done: $OUT"

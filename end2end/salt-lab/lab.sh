@@ -1,0 +1,597 @@
+#!/usr/bin/env bash
+# Halite salt lab: a real salt-master + salt-api (rest_cherrypy) + 5 minions on 127.0.0.1,
+# all run as the current user from a cached PyPI venv. See README.md beside this file.
+#
+#   lab.sh install | start | stop | status | stop-api | start-api | env
+#          reset-keys | clean | salt ARGS | salt-run ARGS | salt-key ARGS | logs
+set -euo pipefail
+
+LAB_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+SALT_VERSION="${SALT_VERSION:-3008}"
+HALITE_CACHE="${HALITE_CACHE:-$HOME/.cache/halite}"
+LAB_DIR="${LAB_DIR:-/tmp/halite-salt-lab}"
+LAB_PUBLISH_PORT="${LAB_PUBLISH_PORT:-14505}"
+LAB_RET_PORT="${LAB_RET_PORT:-14506}"
+LAB_API_PORT="${LAB_API_PORT:-18000}"
+LAB_API_USER="halite"
+LAB_API_PASSWORD="${LAB_API_PASSWORD:-halite-lab-pw}"
+LAB_TIMEOUT="${LAB_TIMEOUT:-120}"
+LAB_PYTHON="${LAB_PYTHON:-python3}"
+
+ACCEPTED_MINIONS=(web-01 web-02 db-01 broken-01)
+PENDING_MINIONS=(new-01)
+ALL_MINIONS=("${ACCEPTED_MINIONS[@]}" "${PENDING_MINIONS[@]}")
+
+LAB_DIR="${LAB_DIR%/}"
+case "$LAB_DIR" in /*) ;; *) LAB_DIR="$(pwd)/$LAB_DIR" ;; esac
+
+MASTER_ROOT="$LAB_DIR/master"
+MASTER_CONF_DIR="$MASTER_ROOT/conf"
+CLI_CONF_DIR="$MASTER_ROOT/conf-cli"
+MASTER_PKI="$MASTER_ROOT/etc/salt/pki/master"
+MASTER_PID="$MASTER_ROOT/var/run/salt-master.pid"
+API_PID="$MASTER_ROOT/var/run/salt-api.pid"
+MASTER_LOG="$MASTER_ROOT/var/log/salt/master"
+API_LOG="$MASTER_ROOT/var/log/salt/api"
+EAUTH_FILE="$MASTER_ROOT/eauth.txt"
+STATE_ROOT="$LAB_DIR/srv/salt"
+LAB_ENV_FILE="$LAB_DIR/lab.env"
+API_URL="http://127.0.0.1:$LAB_API_PORT"
+
+log() { printf '[salt-lab +%ss] %s\n' "$SECONDS" "$*" >&2; }
+die() { printf '[salt-lab] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- versions & venv
+
+# pip requirement for $SALT_VERSION: 3008 -> salt~=3008.0, 3006.29 -> salt==3006.29
+salt_requirement() {
+  if [[ "$SALT_VERSION" =~ ^[0-9]+$ ]]; then
+    echo "salt~=${SALT_VERSION}.0"
+  elif [[ "$SALT_VERSION" =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?$ ]]; then
+    echo "salt==${SALT_VERSION}"
+  else
+    die "SALT_VERSION must be a major release (3008) or an exact version (3006.29), got '$SALT_VERSION'"
+  fi
+}
+
+# Extra pins some releases need to install/run from PyPI on Python 3.11 (none needed so far;
+# see README.md for what was checked).
+extra_pins() {
+  case "$SALT_VERSION" in
+    *) ;;
+  esac
+}
+
+VENV="$HALITE_CACHE/salt-venv-$SALT_VERSION"
+STAMP="$VENV/.halite-lab-stamp"
+
+version_matches() { # $1 = installed full version
+  local v="$1"
+  if [[ "$SALT_VERSION" =~ ^[0-9]+$ ]]; then
+    [[ "$v" == "$SALT_VERSION".* || "$v" == "$SALT_VERSION" ]]
+  else
+    [[ "$v" == "$SALT_VERSION" ]]
+  fi
+}
+
+venv_salt_version() {
+  [ -x "$VENV/bin/python" ] || return 1
+  "$VENV/bin/python" -c 'import salt.version, cherrypy; print(salt.version.__version__)' 2>/dev/null
+}
+
+venv_ok() {
+  [ -f "$STAMP" ] && [ -x "$VENV/bin/salt-master" ] && [ -x "$VENV/bin/salt-api" ] || return 1
+  local v
+  v="$(venv_salt_version)" || return 1
+  version_matches "$v"
+}
+
+cmd_install() {
+  local req
+  req="$(salt_requirement)"
+  mkdir -p "$HALITE_CACHE"
+  # Several clones may share the cache: serialise installs of one venv.
+  exec 9>"$VENV.lock"
+  if ! flock -w 900 9; then die "timed out waiting for the lock $VENV.lock"; fi
+  if venv_ok; then
+    log "venv $VENV already has salt $(venv_salt_version) (nothing to do)"
+    exec 9>&-
+    return 0
+  fi
+  local t0=$SECONDS
+  log "creating $VENV with '$req' cherrypy (this takes a minute or two)"
+  rm -rf "$VENV"
+  "$LAB_PYTHON" -m venv "$VENV" || die "could not create a venv with $LAB_PYTHON"
+  local pins=() p
+  while read -r p; do [ -n "$p" ] && pins+=("$p"); done < <(extra_pins)
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check \
+      "$req" cherrypy "${pins[@]}" >"$VENV.install.log" 2>&1; then
+    tail -n 30 "$VENV.install.log" >&2
+    rm -rf "$VENV"
+    die "pip install of '$req' failed (log: $VENV.install.log)"
+  fi
+  if ! "$VENV/bin/salt-master" --version >>"$VENV.install.log" 2>&1; then
+    tail -n 30 "$VENV.install.log" >&2
+    die "salt was installed but 'salt-master --version' fails (log: $VENV.install.log)"
+  fi
+  local v
+  v="$(venv_salt_version)" || die "salt or cherrypy does not import in $VENV"
+  version_matches "$v" || die "pip installed salt $v, which does not match SALT_VERSION=$SALT_VERSION"
+  printf 'requirement=%s\nversion=%s\n' "$req" "$v" >"$STAMP"
+  exec 9>&-
+  log "installed salt $v into $VENV in $((SECONDS - t0)) s"
+}
+
+# ---------------------------------------------------------------- processes
+
+# pid from a pid file, printed only when that process is alive and belongs to this lab dir
+lab_pid() { # $1 = pidfile
+  local f="$1" pid
+  [ -f "$f" ] || return 1
+  pid="$(tr -dc '0-9' <"$f")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$LAB_DIR/" || return 1
+  echo "$pid"
+}
+
+minion_root() { echo "$LAB_DIR/minions/$1"; }
+minion_pidfile() { echo "$LAB_DIR/minions/$1/var/run/salt-minion.pid"; }
+minion_log() { echo "$LAB_DIR/minions/$1/var/log/salt/minion"; }
+
+# every process whose command line names one of this lab's config dirs
+lab_pgrep() {
+  local re
+  re="$(printf '%s' "$LAB_DIR" | sed 's/[]\/$*.^[()+?{}|]/\\&/g')"
+  pgrep -f -- "-c ${re}/(master/conf|minions/[^ ]+/conf)" || true
+}
+
+port_open() { # $1 = port
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# stop daemons given as NAME=PIDFILE pairs: SIGTERM to all at once, SIGKILL after 15 s
+stop_pid_files() {
+  local pair name f pid pids=() names=()
+  for pair in "$@"; do
+    name="${pair%%=*}"; f="${pair#*=}"
+    if pid="$(lab_pid "$f")"; then
+      log "stopping $name (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid"); names+=("$name")
+    fi
+    rm -f "$f"
+  done
+  [ "${#pids[@]}" -gt 0 ] || return 0
+  local i alive
+  for i in $(seq 1 150); do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    [ "${#alive[@]}" -eq 0 ] && return 0
+    sleep 0.1
+  done
+  log "pids ${alive[*]} ignored SIGTERM for 15 s, sending SIGKILL"
+  kill -KILL "${alive[@]}" 2>/dev/null || true
+}
+
+stop_pid_file() { stop_pid_files "$1=$2"; }
+
+# ---------------------------------------------------------------- config
+
+lab_recorded_version() {
+  [ -f "$LAB_ENV_FILE" ] && sed -n 's/^SALT_VERSION=//p' "$LAB_ENV_FILE" | head -n1
+}
+
+lab_salt_full_version() {
+  [ -f "$LAB_ENV_FILE" ] && sed -n 's/^SALT_FULL_VERSION=//p' "$LAB_ENV_FILE" | head -n1
+}
+
+write_configs() {
+  local user
+  user="$(id -un)"
+  mkdir -p "$MASTER_CONF_DIR" "$STATE_ROOT" "$LAB_DIR/minions"
+  rm -rf "$STATE_ROOT"
+  mkdir -p "$STATE_ROOT"
+  cp -R "$LAB_SRC/states/." "$STATE_ROOT/"
+  printf '%s:%s\n' "$LAB_API_USER" "$LAB_API_PASSWORD" >"$EAUTH_FILE"
+  chmod 600 "$EAUTH_FILE"
+  cat >"$MASTER_CONF_DIR/master" <<EOF
+# Generated by end2end/salt-lab/lab.sh; rewritten on every start.
+user: $user
+root_dir: $MASTER_ROOT
+interface: 127.0.0.1
+publish_port: $LAB_PUBLISH_PORT
+ret_port: $LAB_RET_PORT
+log_level_logfile: info
+# a normal job cache, as on a real master
+job_cache: True
+keep_jobs_seconds: 86400
+file_roots:
+  base:
+    - $STATE_ROOT
+external_auth:
+  file:
+    ^filename: $EAUTH_FILE
+    ^filetype: text
+    ^hashtype: plaintext
+    $LAB_API_USER:
+      - '.*'
+      - '@runner'
+      - '@wheel'
+      - '@jobs'
+netapi_enable_clients:
+  - local
+  - local_async
+  - local_batch
+  - runner
+  - runner_async
+  - wheel
+  - wheel_async
+rest_cherrypy:
+  port: $LAB_API_PORT
+  host: 127.0.0.1
+  disable_ssl: true
+EOF
+  # the same master config for lab.sh's own salt CLI calls, with a short find_job wait so
+  # that a readiness probe against a not yet connected minion gives up quickly
+  mkdir -p "$CLI_CONF_DIR"
+  { cat "$MASTER_CONF_DIR/master"; echo "gather_job_timeout: 2"; } >"$CLI_CONF_DIR/master"
+  local id root role
+  for id in "${ALL_MINIONS[@]}"; do
+    root="$(minion_root "$id")"
+    mkdir -p "$root/conf"
+    case "$id" in
+      web-*) role=web ;; db-*) role=db ;; broken-*) role=broken ;; *) role=new ;;
+    esac
+    local wait=2
+    # the pending minion retries auth at salt's default pace, to keep the event bus quiet
+    [ "$id" = new-01 ] && wait=10
+    cat >"$root/conf/minion" <<EOF
+# Generated by end2end/salt-lab/lab.sh; rewritten on every start.
+id: $id
+user: $user
+root_dir: $root
+master: 127.0.0.1
+master_port: $LAB_RET_PORT
+publish_port: $LAB_PUBLISH_PORT
+acceptance_wait_time: $wait
+log_level_logfile: info
+grains:
+  roles:
+    - $role
+  halite_lab: true
+EOF
+  done
+}
+
+# ---------------------------------------------------------------- waiting
+
+api_login_code() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+    -H 'Accept: application/json' -H 'Content-Type: application/json' \
+    -d "{\"username\": \"$LAB_API_USER\", \"password\": \"$LAB_API_PASSWORD\", \"eauth\": \"file\"}" \
+    "$API_URL/login" 2>/dev/null || true
+}
+
+# prints the ids among $@ that do not answer test.ping; empty output = all answer
+unanswered_pings() {
+  local list out
+  list="$(IFS=,; echo "$*")"
+  out="$("$VENV/bin/salt" -c "$CLI_CONF_DIR" -L "$list" test.ping --out=json --static -t 3 2>/dev/null || true)"
+  printf '%s' "$out" | "$VENV/bin/python" -c '
+import json, sys
+want = sys.argv[1:]
+try:
+    got = json.loads(sys.stdin.read() or "{}")
+except ValueError:
+    got = {}
+print(" ".join(m for m in want if got.get(m) is not True))
+' "$@"
+}
+
+show_failure() { # $1 = message
+  log "ERROR: $1"
+  local f
+  for f in "$MASTER_LOG" "$API_LOG" $(for id in "${ALL_MINIONS[@]}"; do minion_log "$id"; done) \
+           "$LAB_DIR"/logs/*.launch.log; do
+    [ -s "$f" ] || continue
+    printf '\n----- tail of %s -----\n' "$f" >&2
+    tail -n 15 "$f" >&2
+  done
+  exit 1
+}
+
+deadline_left() { echo $((DEADLINE - SECONDS)); }
+
+key_state() { # prints accepted|pending|rejected|denied|none
+  local id="$1"
+  if [ -e "$MASTER_PKI/minions/$id" ]; then echo accepted
+  elif [ -e "$MASTER_PKI/minions_pre/$id" ]; then echo pending
+  elif [ -e "$MASTER_PKI/minions_rejected/$id" ]; then echo rejected
+  elif [ -e "$MASTER_PKI/minions_denied/$id" ]; then echo denied
+  else echo none
+  fi
+}
+
+# ---------------------------------------------------------------- daemons
+
+launch() { # $1 = name, rest = command
+  local name="$1"; shift
+  mkdir -p "$LAB_DIR/logs"
+  "$@" >"$LAB_DIR/logs/$name.launch.log" 2>&1 || show_failure "could not launch $name: $*"
+}
+
+start_master() {
+  if lab_pid "$MASTER_PID" >/dev/null; then return 0; fi
+  local p
+  for p in "$LAB_PUBLISH_PORT" "$LAB_RET_PORT"; do
+    port_open "$p" && die "port $p on 127.0.0.1 is taken by another process (set LAB_PUBLISH_PORT / LAB_RET_PORT)"
+  done
+  log "starting salt-master (ports $LAB_PUBLISH_PORT/$LAB_RET_PORT)"
+  launch master "$VENV/bin/salt-master" -c "$MASTER_CONF_DIR" -d
+  while ! { lab_pid "$MASTER_PID" >/dev/null && port_open "$LAB_RET_PORT"; }; do
+    [ "$(deadline_left)" -gt 0 ] || show_failure "salt-master did not come up"
+    sleep 0.3
+  done
+}
+
+start_api() {
+  if lab_pid "$API_PID" >/dev/null; then return 0; fi
+  port_open "$LAB_API_PORT" && die "port $LAB_API_PORT on 127.0.0.1 is taken by another process (set LAB_API_PORT)"
+  log "starting salt-api on $API_URL"
+  launch api "$VENV/bin/salt-api" -c "$MASTER_CONF_DIR" -d
+}
+
+wait_api() {
+  local code
+  while :; do
+    code="$(api_login_code)"
+    [ "$code" = 200 ] && return 0
+    [ "$(deadline_left)" -gt 0 ] || show_failure "salt-api did not answer POST /login with 200 (last status: ${code:-none})"
+    sleep 0.5
+  done
+}
+
+start_minion() { # $1 = id
+  local id="$1"
+  if lab_pid "$(minion_pidfile "$id")" >/dev/null; then return 0; fi
+  log "starting salt-minion $id"
+  launch "minion-$id" "$VENV/bin/salt-minion" -c "$(minion_root "$id")/conf" -d
+}
+
+stop_minion() { stop_pid_file "salt-minion $1" "$(minion_pidfile "$1")"; }
+
+# accept the keys of ACCEPTED_MINIONS, wait until PENDING_MINIONS' keys are pending
+settle_keys() {
+  local id st
+  for id in "${ALL_MINIONS[@]}"; do
+    while :; do
+      st="$(key_state "$id")"
+      if [ "$st" = none ]; then
+        [ "$(deadline_left)" -gt 0 ] || show_failure "the key of $id never reached the master"
+        sleep 0.3
+        continue
+      fi
+      break
+    done
+    case " ${ACCEPTED_MINIONS[*]} " in
+      *" $id "*)
+        if [ "$st" = pending ]; then
+          log "accepting key of $id"
+          "$VENV/bin/salt-key" -c "$MASTER_CONF_DIR" -a "$id" -y >>"$LAB_DIR/logs/salt-key.log" 2>&1 ||
+            show_failure "salt-key -a $id failed"
+        elif [ "$st" != accepted ]; then
+          show_failure "the key of $id is $st (try: lab.sh reset-keys)"
+        fi
+        ;;
+    esac
+  done
+}
+
+# Salt 3008 race (seen about once in 20 starts): a minion that re-authenticates while salt-key
+# accepts its key can get its pending copy re-written after the accept, leaving the same key in
+# both minions/ and minions_pre/. Salt reads minions_pre first, so the minion stays "pending"
+# forever. Drop such a stale pending copy when it holds the same key as the accepted one.
+repair_key_race() {
+  local id
+  for id in "${ACCEPTED_MINIONS[@]}"; do
+    if [ -f "$MASTER_PKI/minions/$id" ] && [ -f "$MASTER_PKI/minions_pre/$id" ] &&
+       cmp -s <(tr -d '[:space:]' <"$MASTER_PKI/minions/$id") <(tr -d '[:space:]' <"$MASTER_PKI/minions_pre/$id"); then
+      log "key of $id is both accepted and pending (salt key race): removing the pending copy"
+      rm -f "$MASTER_PKI/minions_pre/$id"
+    fi
+  done
+}
+
+wait_pings() {
+  local missing last=""
+  while :; do
+    repair_key_race
+    missing="$(unanswered_pings "${ACCEPTED_MINIONS[@]}")"
+    [ -z "$missing" ] && return 0
+    [ "$missing" != "$last" ] && log "waiting for test.ping from: $missing"
+    last="$missing"
+    [ "$(deadline_left)" -gt 0 ] || show_failure "minions not answering test.ping: $missing"
+    sleep 1
+  done
+}
+
+print_info() {
+  local v
+  v="$(lab_salt_full_version || true)"
+  cat <<EOF
+Salt lab is up: salt ${v:-?} in $LAB_DIR
+  API:      $API_URL
+  user:     $LAB_API_USER
+  password: $LAB_API_PASSWORD
+  eauth:    file
+  minions:  ${ACCEPTED_MINIONS[*]} (accepted), ${PENDING_MINIONS[*]} (pending)
+  eval "\$($0 env)"  exports SALT_API_URL / SALT_API_USER / SALT_API_PASSWORD / SALT_API_EAUTH
+EOF
+}
+
+any_running() {
+  lab_pid "$MASTER_PID" >/dev/null && return 0
+  lab_pid "$API_PID" >/dev/null && return 0
+  local id
+  for id in "${ALL_MINIONS[@]}"; do
+    lab_pid "$(minion_pidfile "$id")" >/dev/null && return 0
+  done
+  [ -n "$(lab_pgrep)" ]
+}
+
+cmd_start() {
+  local t0=$SECONDS
+  cmd_install
+  local recorded
+  recorded="$(lab_recorded_version || true)"
+  if [ -n "$recorded" ] && [ "$recorded" != "$SALT_VERSION" ]; then
+    if any_running; then
+      die "the lab in $LAB_DIR runs SALT_VERSION=$recorded; run 'lab.sh stop' first (or use another LAB_DIR)"
+    fi
+    log "the lab in $LAB_DIR was made with SALT_VERSION=$recorded: wiping it"
+    rm -rf "$LAB_DIR"
+  fi
+  DEADLINE=$((SECONDS + LAB_TIMEOUT))
+  mkdir -p "$LAB_DIR"
+  write_configs
+  printf 'SALT_VERSION=%s\nSALT_FULL_VERSION=%s\nVENV=%s\n' \
+    "$SALT_VERSION" "$(venv_salt_version)" "$VENV" >"$LAB_ENV_FILE"
+  start_master
+  local id
+  for id in "${ALL_MINIONS[@]}"; do start_minion "$id"; done
+  start_api
+  settle_keys
+  wait_api
+  wait_pings
+  log "ready in $((SECONDS - t0)) s"
+  print_info
+}
+
+cmd_stop() {
+  local id pairs=("salt-api=$API_PID")
+  for id in "${ALL_MINIONS[@]}"; do pairs+=("salt-minion $id=$(minion_pidfile "$id")"); done
+  pairs+=("salt-master=$MASTER_PID")
+  stop_pid_files "${pairs[@]}"
+  # fall back to any process still naming this lab's config dirs (daemon children, lost pid files)
+  local pids i
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    pids="$(lab_pgrep)"
+    [ -z "$pids" ] && break
+    if [ "$i" = 1 ]; then log "stopping leftover lab processes: $(echo $pids)"; fi
+    if [ "$i" -lt 15 ]; then kill -TERM $pids 2>/dev/null || true; else kill -KILL $pids 2>/dev/null || true; fi
+    sleep 0.5
+  done
+  pids="$(lab_pgrep)"
+  [ -z "$pids" ] || die "could not stop: $(echo $pids)"
+  log "lab in $LAB_DIR is stopped"
+}
+
+cmd_status() {
+  local rc=0 pid id code
+  if [ -f "$LAB_ENV_FILE" ]; then
+    echo "lab dir: $LAB_DIR (salt $(lab_salt_full_version), SALT_VERSION=$(lab_recorded_version))"
+  else
+    echo "lab dir: $LAB_DIR (never started)"
+  fi
+  if pid="$(lab_pid "$MASTER_PID")"; then echo "salt-master  running  pid $pid  ports $LAB_PUBLISH_PORT/$LAB_RET_PORT"
+  else echo "salt-master  stopped"; rc=1; fi
+  if pid="$(lab_pid "$API_PID")"; then
+    code="$(api_login_code)"
+    echo "salt-api     running  pid $pid  $API_URL  POST /login -> ${code:-no answer}"
+    [ "$code" = 200 ] || rc=1
+  else echo "salt-api     stopped"; rc=1; fi
+  for id in "${ALL_MINIONS[@]}"; do
+    if pid="$(lab_pid "$(minion_pidfile "$id")")"; then
+      printf 'minion %-10s running  pid %s  key %s\n' "$id" "$pid" "$(key_state "$id")"
+    else
+      printf 'minion %-10s stopped  key %s\n' "$id" "$(key_state "$id")"
+    fi
+  done
+  return $rc
+}
+
+cmd_stop_api() { stop_pid_file salt-api "$API_PID"; }
+
+cmd_start_api() {
+  venv_ok || die "no venv for SALT_VERSION=$SALT_VERSION: run 'lab.sh start'"
+  lab_pid "$MASTER_PID" >/dev/null || die "salt-master is not running: run 'lab.sh start'"
+  DEADLINE=$((SECONDS + LAB_TIMEOUT))
+  start_api
+  wait_api
+  log "salt-api answers on $API_URL"
+}
+
+cmd_env() {
+  printf 'export SALT_API_URL=%q\n' "$API_URL"
+  printf 'export SALT_API_USER=%q\n' "$LAB_API_USER"
+  printf 'export SALT_API_PASSWORD=%q\n' "$LAB_API_PASSWORD"
+  printf 'export SALT_API_EAUTH=file\n'
+  printf 'export SALT_LAB_DIR=%q\n' "$LAB_DIR"
+  local v
+  v="$(lab_salt_full_version || true)"
+  [ -n "$v" ] && printf 'export SALT_LAB_VERSION=%q\n' "$v"
+  return 0
+}
+
+# put every key back as the lab wants it: new-01 pending, the others accepted
+cmd_reset_keys() {
+  venv_ok || die "no venv for SALT_VERSION=$SALT_VERSION: run 'lab.sh start'"
+  lab_pid "$MASTER_PID" >/dev/null || die "salt-master is not running: run 'lab.sh start'"
+  DEADLINE=$((SECONDS + LAB_TIMEOUT))
+  local id st want
+  for id in "${ALL_MINIONS[@]}"; do
+    st="$(key_state "$id")"
+    case " ${PENDING_MINIONS[*]} " in *" $id "*) want=pending ;; *) want=accepted ;; esac
+    if [ "$st" = "$want" ] || { [ "$want" = accepted ] && [ "$st" = pending ]; }; then
+      lab_pid "$(minion_pidfile "$id")" >/dev/null || start_minion "$id"
+      continue
+    fi
+    log "key of $id is $st, want $want: deleting it and restarting the minion"
+    mkdir -p "$LAB_DIR/logs"
+    "$VENV/bin/salt-key" -c "$MASTER_CONF_DIR" -d "$id" -y --include-rejected --include-denied \
+      >>"$LAB_DIR/logs/salt-key.log" 2>&1 ||
+      "$VENV/bin/salt-key" -c "$MASTER_CONF_DIR" -d "$id" -y >>"$LAB_DIR/logs/salt-key.log" 2>&1
+    stop_minion "$id"
+    start_minion "$id"
+  done
+  settle_keys
+  wait_pings
+  log "keys reset"
+}
+
+salt_cli() { # $1 = tool, rest = args
+  local tool="$1"; shift
+  venv_ok || die "no venv for SALT_VERSION=$SALT_VERSION: run 'lab.sh start'"
+  exec "$VENV/bin/$tool" -c "$MASTER_CONF_DIR" "$@"
+}
+
+cmd_logs() {
+  local f
+  for f in "$MASTER_LOG" "$API_LOG" $(for id in "${ALL_MINIONS[@]}"; do minion_log "$id"; done); do
+    printf '\n----- %s -----\n' "$f"
+    tail -n "${LINES_PER_LOG:-20}" "$f" 2>/dev/null || echo "(missing)"
+  done
+}
+
+usage() {
+  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  install) cmd_install ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  stop-api) cmd_stop_api ;;
+  start-api) cmd_start_api ;;
+  env) cmd_env ;;
+  reset-keys) cmd_reset_keys ;;
+  clean) cmd_stop; rm -rf "$LAB_DIR"; log "removed $LAB_DIR" ;;
+  salt | salt-run | salt-key) salt_cli "$cmd" "$@" ;;
+  logs) cmd_logs ;;
+  *) usage ;;
+esac

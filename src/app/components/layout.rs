@@ -1,0 +1,199 @@
+//! The app frame: sidebar, top bar with the user menu and theme toggle, Salt status banner,
+//! and the routes.
+
+use crate::app::api::auth::{Logout, Me, SetTheme};
+use crate::app::api::settings::settings_status;
+use crate::app::components::icons::{Icon, Logo};
+use crate::app::nav::NAV;
+use crate::app::{me_value, navigate_hard, MeResource};
+use crate::app::pages;
+use leptos::prelude::*;
+use leptos_meta::Html;
+use leptos_router::components::{Route, Routes, A};
+use leptos_router::path;
+
+/// The frame around every page: sidebar and top bar appear once the user is known and has no
+/// pending forced password change. The routes sit outside any `Suspense` so that the server's
+/// route list sees them.
+#[component]
+pub fn Layout() -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    let theme_override = RwSignal::new(None::<String>);
+    let theme = move || {
+        theme_override.get().unwrap_or_else(|| {
+            me.get()
+                .and_then(|r| r.ok())
+                .flatten()
+                .map(|m| m.theme)
+                .unwrap_or_else(|| "dark".into())
+        })
+    };
+    let chrome_user = move || async move { me_value(Some(me)).await.filter(|m| !m.must_change_pw) };
+    view! {
+        <Html {..} data-theme=theme />
+        <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-hidden="true" />
+        <div class="app">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    chrome_user().await.map(|m| view! { <Sidebar me=m /> })
+                })}
+            </Suspense>
+            <div class="main">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        chrome_user().await.map(|m| view! {
+                            <Topbar me=m theme=Signal::derive(theme) theme_override />
+                            <SaltBanner />
+                        })
+                    })}
+                </Suspense>
+                <main class="content" id="content">
+                    <Routes fallback=|| view! { <pages::NotFound /> }>
+                        <Route path=path!("/login") view=pages::login::LoginPage />
+                        <Route path=path!("/change-password") view=pages::change_password::ChangePasswordPage />
+                        <Route path=path!("/") view=pages::overview::OverviewPage />
+                        <Route path=path!("/about") view=pages::about::AboutPage />
+                        <Route path=path!("/settings") view=pages::settings::SettingsPage />
+                        <Route path=path!("/activity") view=pages::ComingSoon />
+                        <Route path=path!("/minions") view=pages::ComingSoon />
+                        <Route path=path!("/minions/:id") view=pages::ComingSoon />
+                        <Route path=path!("/keys") view=pages::ComingSoon />
+                        <Route path=path!("/jobs") view=pages::ComingSoon />
+                        <Route path=path!("/jobs/:jid") view=pages::ComingSoon />
+                        <Route path=path!("/timeline") view=pages::ComingSoon />
+                        <Route path=path!("/run") view=pages::ComingSoon />
+                        <Route path=path!("/templates") view=pages::ComingSoon />
+                        <Route path=path!("/inventory") view=pages::ComingSoon />
+                        <Route path=path!("/inventory/:name") view=pages::ComingSoon />
+                        <Route path=path!("/fleet") view=pages::ComingSoon />
+                        <Route path=path!("/fleet/runs/:id") view=pages::ComingSoon />
+                        <Route path=path!("/users") view=pages::ComingSoon />
+                        <Route path=path!("/roles") view=pages::ComingSoon />
+                        <Route path=path!("/audit") view=pages::ComingSoon />
+                        <Route path=path!("/diagnostics") view=pages::ComingSoon />
+                    </Routes>
+                </main>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn Sidebar(me: Me) -> impl IntoView {
+    let mut sections: Vec<(&'static str, Vec<&'static crate::app::nav::NavItem>)> = Vec::new();
+    for item in NAV.iter().filter(|i| i.gate.allows(&me)) {
+        match sections.iter_mut().find(|(s, _)| *s == item.section) {
+            Some((_, v)) => v.push(item),
+            None => sections.push((item.section, vec![item])),
+        }
+    }
+    let build = me.build_hash.clone();
+    view! {
+        <aside class="sidebar" aria-label="Main navigation">
+            <a href="/" class="brand">
+                <Logo />
+                <span class="brand-name">"Halite"</span>
+            </a>
+            <nav class="nav">
+                {sections
+                    .into_iter()
+                    .map(|(section, items)| {
+                        view! {
+                            <div class="nav-section">
+                                <div class="nav-heading">{section}</div>
+                                {items
+                                    .into_iter()
+                                    .map(|item| {
+                                        let path = item.path;
+                                        view! {
+                                            <A href=path exact=path == "/" attr:class="nav-link" attr:data-nav=path>
+                                                <Icon name=item.icon />
+                                                <span>{item.label}</span>
+                                            </A>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <div class="sidebar-footer">"Build " <code>{build}</code></div>
+        </aside>
+        <label for="nav-toggle" class="nav-scrim" aria-hidden="true"></label>
+    }
+}
+
+#[component]
+fn Topbar(me: Me, theme: Signal<String>, theme_override: RwSignal<Option<String>>) -> impl IntoView {
+    let set_theme = ServerAction::<SetTheme>::new();
+    let submitted = set_theme.input();
+    Effect::new(move |_| {
+        if let Some(input) = submitted.get() {
+            theme_override.set(Some(input.theme));
+        }
+    });
+    let logout = ServerAction::<Logout>::new();
+    Effect::new(move |_| {
+        if logout.value().get().is_some() {
+            navigate_hard("/login");
+        }
+    });
+    let name = if me.display_name.is_empty() { me.username.clone() } else { me.display_name.clone() };
+    let initial = name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default();
+    view! {
+        <header class="topbar">
+            <label for="nav-toggle" class="icon-button nav-toggle-button" title="Menu">
+                <Icon name="menu" />
+            </label>
+            <div class="topbar-spacer"></div>
+            <ActionForm action=set_theme attr:class="inline-form">
+                <input type="hidden" name="theme" value=move || if theme.get() == "dark" { "light" } else { "dark" } />
+                <button type="submit" class="icon-button" title="Switch light/dark theme" data-test="theme-toggle">
+                    {move || if theme.get() == "dark" { view! { <Icon name="sun" /> } } else { view! { <Icon name="moon" /> } }}
+                </button>
+            </ActionForm>
+            <details class="user-menu">
+                <summary class="user-button" data-test="user-menu">
+                    <span class="avatar">{initial}</span>
+                    <span class="user-name">{name}</span>
+                </summary>
+                <div class="menu" role="menu">
+                    <div class="menu-header">"Signed in as " <strong>{me.username.clone()}</strong></div>
+                    <a href="/change-password" class="menu-item" role="menuitem">
+                        <Icon name="lock" />
+                        "Change password"
+                    </a>
+                    <ActionForm action=logout attr:class="inline-form">
+                        <button type="submit" class="menu-item" role="menuitem" data-test="logout">
+                            <Icon name="logout" />
+                            "Sign out"
+                        </button>
+                    </ActionForm>
+                </div>
+            </details>
+        </header>
+    }
+}
+
+/// "Salt API not configured / unreachable" banner shown on every page.
+#[component]
+fn SaltBanner() -> impl IntoView {
+    let status = Resource::new(|| (), |_| settings_status());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match status.await {
+                    Ok(s) if !s.configured => Some(view! {
+                        <div class="banner banner-warn" role="status" data-test="salt-banner">
+                            <Icon name="plug" />
+                            <span>"Salt API not configured: fleet data stays empty until Halite can reach salt-api."</span>
+                            {s.can_edit.then(|| view! { <a href="/settings" class="banner-action">"Connect in Settings →"</a> })}
+                        </div>
+                    }.into_any()),
+                    _ => None,
+                }
+            })}
+        </Suspense>
+    }
+}

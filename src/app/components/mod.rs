@@ -1,0 +1,4 @@
+//! Reusable, props-only UI pieces.
+
+pub mod icons;
+pub mod layout;

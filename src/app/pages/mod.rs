@@ -1,0 +1,87 @@
+//! One module per route.
+
+pub mod about;
+pub mod change_password;
+pub mod login;
+pub mod overview;
+pub mod settings;
+
+use crate::app::components::icons::Icon;
+use crate::app::nav::item_for;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_location;
+
+/// Page title row.
+#[component]
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(into, optional)] subtitle: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <Title text=title.clone() />
+        <div class="page-header">
+            <div>
+                <h1>{title}</h1>
+                {(!subtitle.is_empty()).then(|| view! { <p class="page-subtitle">{subtitle}</p> })}
+            </div>
+            <div class="page-actions">{children.map(|c| c())}</div>
+        </div>
+    }
+}
+
+/// Error panel for a failed load.
+#[component]
+pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    let (title, detail) = match &error {
+        AppError::Forbidden(m) => ("Not allowed", m.clone()),
+        AppError::Unauthorized(m) => ("Signed out", m.clone()),
+        AppError::SaltUnavailable(m) => ("Salt API unavailable", m.clone()),
+        e => ("Something went wrong", e.to_string()),
+    };
+    view! {
+        <div class="panel state-panel state-error" role="alert">
+            <Icon name="alert" />
+            <h2>{title}</h2>
+            <p>{detail}</p>
+        </div>
+    }
+}
+
+/// Placeholder for a page that is not built yet (never a 404).
+#[component]
+pub fn ComingSoon() -> impl IntoView {
+    let location = use_location();
+    let item = item_for(&location.pathname.get_untracked());
+    let (label, blurb, icon) = item
+        .map(|i| (i.label, i.blurb, i.icon))
+        .unwrap_or(("This page", "", "info"));
+    view! {
+        <PageHeader title=label />
+        <div class="panel state-panel" data-test="coming-soon">
+            <Icon name=icon />
+            <h2>{format!("{label} is coming soon")}</h2>
+            <p>{blurb}</p>
+            <p class="muted">"This part of Halite is being built. Everything else in the sidebar works as it lands."</p>
+        </div>
+    }
+}
+
+/// 404 inside the app frame.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(ro) = use_context::<leptos_axum::ResponseOptions>() {
+        ro.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <PageHeader title="Not found" />
+        <div class="panel state-panel">
+            <Icon name="info" />
+            <h2>"There is no page here"</h2>
+            <p><a href="/">"Back to the overview"</a></p>
+        </div>
+    }
+}

@@ -1,0 +1,6 @@
+//! The Halite server binary.
+
+#[tokio::main]
+async fn main() {
+    std::process::exit(halite::server::cli::main_entry().await);
+}

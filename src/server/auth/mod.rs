@@ -1,0 +1,277 @@
+//! Authentication (DB sessions behind a signed cookie) and the authorisation helpers every
+//! server function uses.
+
+pub mod cookie;
+pub mod password;
+pub mod throttle;
+
+use crate::error::AppError;
+use crate::rbac::{self, Permission};
+use crate::server::audit::{self, AuditEntry};
+use crate::server::db::Db;
+use crate::server::state::AppState;
+use crate::server::{from_text, now_text, to_text};
+use axum::http::request::Parts;
+use chrono::Utc;
+
+/// The signed-in user of a request, resolved once by the auth middleware.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub must_change_pw: bool,
+    pub theme: String,
+    pub permissions: Vec<Permission>,
+    /// Storage key (sha256) of the session this request rides on.
+    pub session_key: String,
+}
+
+impl CurrentUser {
+    /// RBAC check against a concrete resource.
+    pub fn can(&self, verb: &str, resource: &str) -> bool {
+        rbac::allowed(&self.permissions, verb, resource)
+    }
+}
+
+/// Where a request came from, for audit rows and throttling.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Read client IP and user agent from request parts.
+pub fn client_info(parts: &Parts) -> ClientInfo {
+    let ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+        .unwrap_or_default();
+    let user_agent = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(512)
+        .collect();
+    ClientInfo { ip, user_agent }
+}
+
+/// Create a session row; returns the signed cookie value.
+pub async fn create_session(
+    state: &AppState,
+    user_id: &str,
+    client: &ClientInfo,
+) -> Result<String, AppError> {
+    let sid = cookie::new_session_id();
+    let now = Utc::now();
+    let expires = now + chrono::Duration::minutes(state.config.session_ttl_minutes);
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, last_seen_at, user_agent, ip) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(cookie::storage_key(&sid))
+    .bind(user_id)
+    .bind(to_text(now))
+    .bind(to_text(expires))
+    .bind(to_text(now))
+    .bind(&client.user_agent)
+    .bind(&client.ip)
+    .execute(&state.db)
+    .await?;
+    Ok(cookie::sign(&state.config.cookie_secret, &sid))
+}
+
+/// Resolve the session cookie in a `Cookie` header to the current user, sliding the expiry.
+pub async fn resolve_session(state: &AppState, cookie_header: Option<&str>) -> Option<CurrentUser> {
+    let value = cookie::find_cookie(cookie_header?, &state.config.cookie_name)?;
+    let sid = cookie::verify(&state.config.cookie_secret, value)?;
+    let key = cookie::storage_key(&sid);
+    let row: Option<(String, String, String, String, bool, bool, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, u.must_change_pw, \
+                u.theme, s.last_seen_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+    )
+    .bind(&key)
+    .fetch_optional(&state.db)
+    .await
+    .ok()
+    .flatten();
+    let (id, username, display_name, expires_at, active, must_change_pw, theme, last_seen) = row?;
+    let now = Utc::now();
+    if !active || from_text(&expires_at).is_none_or(|e| e <= now) {
+        return None;
+    }
+    // Sliding expiry, written at most once a minute per session.
+    if from_text(&last_seen).is_none_or(|t| (now - t).num_seconds() >= 60) {
+        let expires = now + chrono::Duration::minutes(state.config.session_ttl_minutes);
+        let _ = sqlx::query("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?")
+            .bind(to_text(now))
+            .bind(to_text(expires))
+            .bind(&key)
+            .execute(&state.db)
+            .await;
+    }
+    let permissions = load_permissions(&state.db, &id).await.ok()?;
+    Some(CurrentUser {
+        id,
+        username,
+        display_name,
+        must_change_pw,
+        theme,
+        permissions,
+        session_key: key,
+    })
+}
+
+/// Union of the permissions of every role the user holds.
+pub async fn load_permissions(db: &Db, user_id: &str) -> Result<Vec<Permission>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT p.verb, p.resource_glob FROM permissions p \
+         JOIN user_roles ur ON ur.role_id = p.role_id WHERE ur.user_id = ? \
+         ORDER BY p.verb, p.resource_glob",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(verb, resource_glob)| Permission {
+            verb,
+            resource_glob,
+        })
+        .collect())
+}
+
+/// Delete one session.
+pub async fn delete_session(db: &Db, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE id = ?")
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Delete every session of a user except `keep` (if any).
+pub async fn delete_user_sessions(db: &Db, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id != ?")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Remove expired sessions (housekeeping).
+pub async fn prune_sessions(db: &Db) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+        .bind(now_text())
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+// ---- helpers for server functions -------------------------------------------------------
+
+/// The app state from the server-function context.
+pub fn app_state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| AppError::Internal("server context missing".into()))
+}
+
+/// The request parts from the server-function context.
+pub fn request_parts() -> Result<Parts, AppError> {
+    leptos::prelude::use_context::<Parts>()
+        .ok_or_else(|| AppError::Internal("request context missing".into()))
+}
+
+/// The signed-in user, if any (set on the request by the auth middleware).
+pub fn maybe_user() -> Option<CurrentUser> {
+    leptos::prelude::use_context::<Parts>()?
+        .extensions
+        .get::<CurrentUser>()
+        .cloned()
+}
+
+/// A signed-in user who may be in the middle of a forced password change.
+pub fn session_allowing_pw_change() -> Result<(AppState, CurrentUser), AppError> {
+    let state = app_state()?;
+    let user = maybe_user()
+        .ok_or_else(|| AppError::Unauthorized("Your session has ended. Please sign in again.".into()))?;
+    Ok((state, user))
+}
+
+/// A signed-in user who has no pending forced password change.
+pub fn session() -> Result<(AppState, CurrentUser), AppError> {
+    let (state, user) = session_allowing_pw_change()?;
+    if user.must_change_pw {
+        return Err(AppError::Forbidden(
+            "You must change your password before doing anything else.".into(),
+        ));
+    }
+    Ok((state, user))
+}
+
+/// A signed-in user holding `verb` on the concrete `resource`; a denial is audited.
+pub async fn require(verb: &str, resource: &str) -> Result<(AppState, CurrentUser), AppError> {
+    let (state, user) = session()?;
+    if user.can(verb, resource) {
+        return Ok((state, user));
+    }
+    let ip = request_parts().map(|p| client_info(&p).ip).unwrap_or_default();
+    audit::record(
+        &state.db,
+        AuditEntry::new("permission.denied", resource)
+            .user(&user.id, &user.username)
+            .args(serde_json::json!({ "verb": verb }))
+            .deny(403)
+            .ip(&ip),
+    )
+    .await;
+    Err(AppError::Forbidden(format!(
+        "You do not have permission to {} {}.",
+        verb,
+        describe_resource(resource)
+    )))
+}
+
+fn describe_resource(resource: &str) -> String {
+    match resource.split_once(':') {
+        Some((kind, "*")) => format!("all {kind}"),
+        Some((kind, id)) => format!("{kind} {id}"),
+        None => resource.to_string(),
+    }
+}
+
+/// Apply an error's HTTP status (and Retry-After) to the server-function response.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &result {
+        if let Some(ro) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            ro.set_status(
+                axum::http::StatusCode::from_u16(e.status())
+                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+            );
+            if let AppError::TooManyRequests {
+                retry_after_secs, ..
+            } = e
+            {
+                if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    ro.insert_header(axum::http::header::RETRY_AFTER, v);
+                }
+            }
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn resource_descriptions() {
+        assert_eq!(describe_resource("settings:*"), "all settings");
+        assert_eq!(describe_resource("key:web-01"), "key web-01");
+    }
+}

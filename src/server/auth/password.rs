@@ -1,0 +1,78 @@
+//! Password hashing with Argon2id (run on the blocking pool: it is deliberately slow).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+/// Hash a password (blocking; call through [`hash_async`] from async code).
+pub fn hash(password: &str) -> String {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashing with default params cannot fail")
+        .to_string()
+}
+
+/// Verify a password against a stored PHC hash (blocking).
+pub fn verify(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// [`hash`] on the blocking pool.
+pub async fn hash_async(password: String) -> String {
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .expect("hash task panicked")
+}
+
+/// [`verify`] on the blocking pool.
+pub async fn verify_async(password: String, stored: String) -> bool {
+    tokio::task::spawn_blocking(move || verify(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
+/// A hash of a random password, verified against when the user does not exist so that
+/// unknown users take as long as known ones.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash("dummy-password-for-timing-equalisation"))
+}
+
+/// Validate a new password: 8 to 1024 characters.
+pub fn validate_new(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < 8 {
+        return Err("The new password must be at least 8 characters long.".into());
+    }
+    if n > 1024 {
+        return Err("The new password must be at most 1024 characters long.".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_and_verify() {
+        let h = hash("correct horse");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify("correct horse", &h));
+        assert!(!verify("wrong horse", &h));
+        assert!(!verify("x", "not-a-hash"));
+    }
+
+    #[test]
+    fn new_password_rules() {
+        assert!(validate_new("1234567").is_err());
+        assert!(validate_new("12345678").is_ok());
+        assert!(validate_new(&"x".repeat(1025)).is_err());
+        assert!(validate_new(&"x".repeat(1024)).is_ok());
+    }
+}

@@ -1,0 +1,257 @@
+//! Command line: `halite` (serve) and `halite admin create-user|reset-password|list-users`.
+
+use crate::server::config::{Config, LogFormat};
+use crate::server::{audit, auth, db, http, users};
+use std::io::Read;
+
+const USAGE: &str = "\
+Usage:
+  halite                      serve (configuration from the environment; see README)
+  halite serve                same
+  halite admin create-user --username NAME [--display-name TEXT] [--role ROLE]...
+                           (--password-file FILE | --password-stdin) [--no-force-change]
+  halite admin reset-password --username NAME (--password-file FILE | --password-stdin)
+                           [--no-force-change]
+  halite admin list-users
+";
+
+/// Entry point; returns the process exit code.
+pub async fn main_entry() -> i32 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("halite: {e}");
+            return 2;
+        }
+    };
+    match args.first().map(String::as_str) {
+        None | Some("serve") => serve(config).await,
+        Some("admin") => admin(config, &args[1..]).await,
+        Some("-h") | Some("--help") | Some("help") => {
+            print!("{USAGE}");
+            0
+        }
+        Some(other) => {
+            eprintln!("halite: unknown command {other:?}\n{USAGE}");
+            2
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let level = match config.log_level.to_ascii_lowercase().as_str() {
+        "warning" => "warn".to_string(),
+        "critical" => "error".to_string(),
+        l => l.to_string(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{level},sqlx=warn,hyper=warn,tower_http=warn"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve(config: Config) -> i32 {
+    init_tracing(&config);
+    tracing::info!(config = ?config, "starting Halite");
+    let addr = format!("{}:{}", config.listen_host, config.listen_port);
+    let state = match http::build_state(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "startup failed");
+            eprintln!("halite: {e}");
+            return 1;
+        }
+    };
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Ok(n) = auth::prune_sessions(&db).await {
+                if n > 0 {
+                    tracing::info!(removed = n, "pruned expired sessions");
+                }
+            }
+        }
+    });
+    let app = http::router(state);
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, %addr, "cannot listen");
+            eprintln!("halite: cannot listen on {addr}: {e}");
+            return 1;
+        }
+    };
+    tracing::info!("listening on http://{addr}");
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
+    match served {
+        Ok(()) => {
+            tracing::info!("stopped");
+            0
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "server error");
+            1
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; draining connections");
+}
+
+struct Flags {
+    username: Option<String>,
+    display_name: String,
+    roles: Vec<String>,
+    password_file: Option<String>,
+    password_stdin: bool,
+    force_change: bool,
+}
+
+fn parse_flags(args: &[String]) -> Result<Flags, String> {
+    let mut f = Flags {
+        username: None,
+        display_name: String::new(),
+        roles: vec![],
+        password_file: None,
+        password_stdin: false,
+        force_change: true,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--username" => f.username = Some(val("--username")?),
+            "--display-name" => f.display_name = val("--display-name")?,
+            "--role" => f.roles.push(val("--role")?),
+            "--password-file" => f.password_file = Some(val("--password-file")?),
+            "--password-stdin" => f.password_stdin = true,
+            "--no-force-change" => f.force_change = false,
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok(f)
+}
+
+fn read_password(f: &Flags) -> Result<String, String> {
+    let raw = if let Some(path) = &f.password_file {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?
+    } else if f.password_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        s
+    } else {
+        return Err("give the password with --password-file FILE or --password-stdin".into());
+    };
+    Ok(raw.trim_end_matches(['\n', '\r']).to_string())
+}
+
+async fn admin(mut config: Config, args: &[String]) -> i32 {
+    let sub = args.first().map(String::as_str).unwrap_or("");
+    let run = async {
+        let flags = parse_flags(args.get(1..).unwrap_or(&[]))?;
+        config.ensure_cookie_secret().map_err(|e| e.to_string())?;
+        let pool = db::connect(&config.database_url)
+            .await
+            .map_err(|e| format!("cannot open database: {e}"))?;
+        users::seed_builtin_roles(&pool).await.map_err(|e| e.to_string())?;
+        match sub {
+            "create-user" => {
+                let username = flags.username.clone().ok_or("--username is required")?;
+                let pw = read_password(&flags)?;
+                let roles: Vec<&str> = if flags.roles.is_empty() {
+                    vec!["viewer"]
+                } else {
+                    flags.roles.iter().map(String::as_str).collect()
+                };
+                users::create_user(&pool, &username, &flags.display_name, &pw, flags.force_change, &roles)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                audit::record(
+                    &pool,
+                    audit::AuditEntry::new("user.create", &format!("user:{username}"))
+                        .args(serde_json::json!({ "via": "cli", "roles": roles })),
+                )
+                .await;
+                println!("created user {username} with roles {}", roles.join(", "));
+                Ok(())
+            }
+            "reset-password" => {
+                let username = flags.username.clone().ok_or("--username is required")?;
+                let pw = read_password(&flags)?;
+                auth::password::validate_new(&pw)?;
+                let row = users::find_for_login(&pool, &username)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or(format!("no user named {username:?}"))?;
+                users::set_password(&pool, &row.id, &pw, flags.force_change)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let ended = auth::delete_user_sessions(&pool, &row.id, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                audit::record(
+                    &pool,
+                    audit::AuditEntry::new("user.reset_password", &format!("user:{}", row.username))
+                        .args(serde_json::json!({ "via": "cli" })),
+                )
+                .await;
+                println!("password reset for {}; {ended} session(s) ended", row.username);
+                Ok(())
+            }
+            "list-users" => {
+                let rows = users::list_users(&pool).await.map_err(|e| e.to_string())?;
+                println!("{:<24} {:<10} {:<14} {:<24} {}", "USERNAME", "ACTIVE", "MUST-CHANGE", "ROLES", "LAST LOGIN");
+                for r in rows {
+                    println!(
+                        "{:<24} {:<10} {:<14} {:<24} {}",
+                        r.username,
+                        if r.is_active { "yes" } else { "no" },
+                        if r.must_change_pw { "yes" } else { "no" },
+                        r.roles.unwrap_or_default(),
+                        r.last_login_at.unwrap_or_else(|| "never".into())
+                    );
+                }
+                Ok(())
+            }
+            _ => Err(format!("unknown admin command {sub:?}\n{USAGE}")),
+        }
+    };
+    match run.await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("halite: {e}");
+            1
+        }
+    }
+}

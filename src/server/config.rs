@@ -1,0 +1,278 @@
+//! Environment configuration, read once at start (SPEC 9.3 + DECISIONS).
+
+use std::path::PathBuf;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Everything Halite reads from the environment.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub cookie_secret: String,
+    pub cookie_secret_generated: bool,
+    pub cookie_name: String,
+    pub cookie_secure: bool,
+    pub session_ttl_minutes: i64,
+    pub listen_host: String,
+    pub listen_port: u16,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub bootstrap_admin_username: String,
+    pub bootstrap_admin_password: String,
+    pub site_root: String,
+    pub build_hash: String,
+    /// Max failed logins per username+IP within the window before 429.
+    pub login_max_failures: usize,
+    pub login_window_secs: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the cookie secret or the bootstrap password.
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("session_ttl_minutes", &self.session_ttl_minutes)
+            .field("listen", &format!("{}:{}", self.listen_host, self.listen_port))
+            .field("log_level", &self.log_level)
+            .field("log_format", &self.log_format)
+            .field("site_root", &self.site_root)
+            .finish()
+    }
+}
+
+/// Hide a password inside a database URL (`postgres://u:pw@h/db` -> `postgres://u:***@h/db`).
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// A configuration problem, reported before the server starts.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError(format!("{name} must be true or false, got {v:?}"))),
+    }
+}
+
+impl Config {
+    /// Read the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Read the configuration from any key lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(get("HALITE_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| {
+            format!("sqlite://{}/halite.db?mode=rwc", data_dir.display())
+        });
+        if !(database_url.starts_with("sqlite:")) {
+            return Err(ConfigError(format!(
+                "DATABASE_URL must be a sqlite:// URL in this build (got {})",
+                redact_url(&database_url)
+            )));
+        }
+        let production = get("HALITE_ENV").map(|v| v == "production").unwrap_or(false);
+        let (cookie_secret, generated) = match get("COOKIE_SECRET") {
+            Some(s) if s.len() >= 32 => (s, false),
+            Some(_) => {
+                return Err(ConfigError(
+                    "COOKIE_SECRET must be at least 32 characters".into(),
+                ))
+            }
+            None if production => {
+                return Err(ConfigError(
+                    "COOKIE_SECRET is required when HALITE_ENV=production".into(),
+                ))
+            }
+            None => (String::new(), true),
+        };
+        let session_ttl_minutes: i64 = match get("SESSION_TTL_MINUTES") {
+            None => 480,
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=525_600).contains(n))
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "SESSION_TTL_MINUTES must be a whole number of minutes from 1 to 525600, got {v:?}"
+                    ))
+                })?,
+        };
+        let listen_port: u16 = match get("LISTEN_PORT") {
+            None => 8080,
+            Some(v) => v.trim().parse().map_err(|_| {
+                ConfigError(format!("LISTEN_PORT must be a port number, got {v:?}"))
+            })?,
+        };
+        let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "LOG_FORMAT must be json or text, got {other:?}"
+                )))
+            }
+        };
+        let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".into());
+        let level_ok = matches!(
+            log_level.to_ascii_lowercase().as_str(),
+            "trace" | "debug" | "info" | "warning" | "warn" | "error" | "critical"
+        );
+        if !level_ok {
+            return Err(ConfigError(format!(
+                "LOG_LEVEL must be one of debug, info, warning, error, critical; got {log_level:?}"
+            )));
+        }
+        let cookie_name = get("COOKIE_NAME").unwrap_or_else(|| "halite_session".into());
+        if cookie_name.is_empty()
+            || !cookie_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError(
+                "COOKIE_NAME may hold only letters, digits, '_' and '-'".into(),
+            ));
+        }
+        Ok(Config {
+            database_url,
+            data_dir,
+            cookie_secret,
+            cookie_secret_generated: generated,
+            cookie_name,
+            cookie_secure: match get("COOKIE_SECURE") {
+                None => true,
+                Some(v) => parse_bool("COOKIE_SECURE", &v)?,
+            },
+            session_ttl_minutes,
+            listen_host: get("LISTEN_HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            listen_port,
+            log_level,
+            log_format,
+            bootstrap_admin_username: get("BOOTSTRAP_ADMIN_USERNAME")
+                .unwrap_or_else(|| "admin".into()),
+            bootstrap_admin_password: get("BOOTSTRAP_ADMIN_PASSWORD")
+                .unwrap_or_else(|| "changeme".into()),
+            site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            build_hash: get("BUILD_HASH")
+                .or_else(|| option_env!("BUILD_HASH").map(String::from))
+                .unwrap_or_else(|| "Dev".into()),
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+        })
+    }
+
+    /// Fill in a generated cookie secret (dev runs) kept in `data/cookie_secret`.
+    pub fn ensure_cookie_secret(&mut self) -> Result<(), ConfigError> {
+        if !self.cookie_secret.is_empty() {
+            return Ok(());
+        }
+        let path = self.data_dir.join("cookie_secret");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let s = existing.trim().to_string();
+            if s.len() >= 32 {
+                self.cookie_secret = s;
+                return Ok(());
+            }
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| ConfigError(format!("cannot create {}: {e}", self.data_dir.display())))?;
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let secret = hex::encode(bytes);
+        std::fs::write(&path, &secret)
+            .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        self.cookie_secret = secret;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://data/halite.db?mode=rwc");
+        assert_eq!(c.cookie_name, "halite_session");
+        assert!(c.cookie_secure);
+        assert_eq!(c.session_ttl_minutes, 480);
+        assert_eq!(c.listen_port, 8080);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.cookie_secret_generated);
+        assert_eq!(c.bootstrap_admin_username, "admin");
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(cfg(&[("COOKIE_SECRET", "short")]).is_err());
+        assert!(cfg(&[("SESSION_TTL_MINUTES", "0")]).is_err());
+        assert!(cfg(&[("SESSION_TTL_MINUTES", "abc")]).is_err());
+        assert!(cfg(&[("COOKIE_SECURE", "maybe")]).is_err());
+        assert!(cfg(&[("LOG_FORMAT", "xml")]).is_err());
+        assert!(cfg(&[("LISTEN_PORT", "99999")]).is_err());
+        assert!(cfg(&[("HALITE_ENV", "production")]).is_err());
+        assert!(cfg(&[("COOKIE_NAME", "bad name;")]).is_err());
+        assert!(cfg(&[("DATABASE_URL", "mysql://x")]).is_err());
+    }
+
+    #[test]
+    fn reads_values() {
+        let c = cfg(&[
+            ("COOKIE_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("COOKIE_SECURE", "false"),
+            ("SESSION_TTL_MINUTES", "60"),
+            ("LOG_FORMAT", "text"),
+            ("HALITE_DATA_DIR", "/tmp/x"),
+        ])
+        .unwrap();
+        assert!(!c.cookie_secure && !c.cookie_secret_generated);
+        assert_eq!(c.session_ttl_minutes, 60);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.database_url, "sqlite:///tmp/x/halite.db?mode=rwc");
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = cfg(&[("COOKIE_SECRET", "SUPERSECRETSUPERSECRETSUPERSECRET!!")]).unwrap();
+        assert!(!format!("{c:?}").contains("SUPERSECRET"));
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+    }
+}

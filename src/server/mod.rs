@@ -1,0 +1,29 @@
+//! Server-only code: configuration, database, auth, audit, runtime, HTTP wiring.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod secrets;
+pub mod settings;
+pub mod state;
+pub mod users;
+
+/// Current UTC time as the RFC 3339 text stored in the database.
+pub fn now_text() -> String {
+    to_text(chrono::Utc::now())
+}
+
+/// A UTC time as the RFC 3339 text stored in the database (millisecond precision, `Z`).
+pub fn to_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Parse a stored RFC 3339 time; `None` when it is malformed.
+pub fn from_text(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}

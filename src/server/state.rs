@@ -1,0 +1,18 @@
+//! Shared application state, handed to every render and server function as context.
+
+use crate::server::auth::throttle::LoginThrottle;
+use crate::server::config::Config;
+use crate::server::db::Db;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+/// Everything a request may need; cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub throttle: Arc<LoginThrottle>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}

@@ -1,0 +1,201 @@
+//! Users and roles store: role seeding, bootstrap admin, lookups used by auth and the CLI.
+
+use crate::error::AppError;
+use crate::rbac::builtin_roles;
+use crate::server::auth::password;
+use crate::server::db::Db;
+use crate::server::now_text;
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Seed the built-in roles idempotently; new built-in permissions are added on every start.
+pub async fn seed_builtin_roles(db: &Db) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for (name, description, perms) in builtin_roles() {
+        let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let role_id = match existing {
+            Some((id,)) => {
+                sqlx::query("UPDATE roles SET is_builtin = TRUE, description = ? WHERE id = ?")
+                    .bind(description)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+            None => {
+                let id = new_id();
+                sqlx::query(
+                    "INSERT INTO roles (id, name, name_lower, is_builtin, description) VALUES (?, ?, ?, TRUE, ?)",
+                )
+                .bind(&id)
+                .bind(name)
+                .bind(name)
+                .bind(description)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+        };
+        for p in perms {
+            sqlx::query(
+                "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (role_id, verb, resource_glob) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(&role_id)
+            .bind(&p.verb)
+            .bind(&p.resource_glob)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// Create the bootstrap admin when no user exists. Returns true when it was created.
+pub async fn bootstrap_admin(db: &Db, username: &str, pw: &str) -> Result<bool, AppError> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db)
+        .await?;
+    if count > 0 {
+        return Ok(false);
+    }
+    let id = create_user(db, username, "Administrator", pw, true, &["admin"]).await?;
+    sqlx::query("UPDATE users SET is_builtin = TRUE WHERE id = ?")
+        .bind(&id)
+        .execute(db)
+        .await?;
+    Ok(true)
+}
+
+/// Validate a username: 1-255 characters, no control characters or surrounding spaces.
+pub fn validate_username(username: &str) -> Result<(), AppError> {
+    let n = username.chars().count();
+    if n == 0 || n > 255 {
+        return Err(AppError::invalid("username", "A username must be 1 to 255 characters long."));
+    }
+    if username.trim() != username || username.chars().any(|c| c.is_control()) {
+        return Err(AppError::invalid(
+            "username",
+            "A username may not start or end with spaces or contain control characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// Create a user with the named roles. 409 on a duplicate (case-insensitive) username.
+pub async fn create_user(
+    db: &Db,
+    username: &str,
+    display_name: &str,
+    pw: &str,
+    must_change_pw: bool,
+    roles: &[&str],
+) -> Result<String, AppError> {
+    validate_username(username)?;
+    password::validate_new(pw).map_err(|m| AppError::invalid("password", m))?;
+    let lower = username.to_lowercase();
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username_lower = ?")
+        .bind(&lower)
+        .fetch_optional(db)
+        .await?;
+    if exists.is_some() {
+        return Err(AppError::Conflict(format!("A user named {username:?} already exists.")));
+    }
+    let mut role_ids = Vec::new();
+    for r in roles {
+        let id: Option<(String,)> = sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
+            .bind(r.to_lowercase())
+            .fetch_optional(db)
+            .await?;
+        match id {
+            Some((id,)) => role_ids.push(id),
+            None => return Err(AppError::invalid("roles", format!("There is no role named {r:?}."))),
+        }
+    }
+    let hash = password::hash_async(pw.to_string()).await;
+    let id = new_id();
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO users (id, username, username_lower, password_hash, display_name, must_change_pw, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(username)
+    .bind(&lower)
+    .bind(&hash)
+    .bind(display_name)
+    .bind(must_change_pw)
+    .bind(now_text())
+    .execute(&mut *tx)
+    .await?;
+    for rid in role_ids {
+        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)")
+            .bind(&id)
+            .bind(rid)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The fields login needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoginRow {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub must_change_pw: bool,
+}
+
+/// Look a user up by username, case-insensitively.
+pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<LoginRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, username, password_hash, is_active, must_change_pw FROM users WHERE username_lower = ?",
+    )
+    .bind(username.to_lowercase())
+    .fetch_optional(db)
+    .await
+}
+
+/// Set a new password hash and the must-change flag.
+pub async fn set_password(db: &Db, user_id: &str, pw: &str, must_change: bool) -> Result<(), AppError> {
+    let hash = password::hash_async(pw.to_string()).await;
+    sqlx::query("UPDATE users SET password_hash = ?, must_change_pw = ? WHERE id = ?")
+        .bind(hash)
+        .bind(must_change)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// One row of `halite admin list-users`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserListRow {
+    pub username: String,
+    pub display_name: String,
+    pub is_active: bool,
+    pub must_change_pw: bool,
+    pub roles: Option<String>,
+    pub last_login_at: Option<String>,
+}
+
+/// Every user with their role names.
+pub async fn list_users(db: &Db) -> Result<Vec<UserListRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.username, u.display_name, u.is_active, u.must_change_pw, u.last_login_at, \
+                (SELECT group_concat(r.name, ',') FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                 WHERE ur.user_id = u.id) AS roles \
+         FROM users u ORDER BY u.username_lower",
+    )
+    .fetch_all(db)
+    .await
+}

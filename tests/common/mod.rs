@@ -1,0 +1,137 @@
+//! Test harness: a Halite app on a temp SQLite file, driven through the real router.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{header, Request, Response, StatusCode};
+use halite::server::config::Config;
+use halite::server::http::{build_state, router};
+use halite::server::state::AppState;
+use http_body_util::BodyExt;
+use std::collections::HashMap;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: axum::Router,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+    }
+    /// `name=value` of the Set-Cookie for the session, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("halite_session="))
+            .map(|v| v.split(';').next().unwrap().to_string())
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_env(&[]).await
+    }
+
+    pub async fn with_env(extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env: HashMap<String, String> = HashMap::new();
+        env.insert("HALITE_DATA_DIR".into(), dir.path().display().to_string());
+        env.insert("COOKIE_SECRET".into(), "test-secret-test-secret-test-secret-0001".into());
+        env.insert("COOKIE_SECURE".into(), "false".into());
+        for (k, v) in extra {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        let state = build_state(config).await.unwrap();
+        let router = router(state.clone());
+        TestApp { state, router, _dir: dir }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let res: Response<Body> = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).to_string(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut b = Request::get(path).header(header::HOST, "halite.test");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    /// Call a server function (default PostUrl encoding) the way the browser does.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut b = Request::post(format!("/api/{endpoint}"))
+            .header(header::HOST, "halite.test")
+            .header(header::ORIGIN, "http://halite.test")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Sign in and return the session cookie pair.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let r = self
+            .call("auth/login", &[("username", username), ("password", password)], None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "login failed: {}", r.body);
+        r.session_cookie().expect("no session cookie")
+    }
+
+    /// Create a user with roles, no forced change.
+    pub async fn create_user(&self, username: &str, password: &str, roles: &[&str]) {
+        halite::server::users::create_user(&self.state.db, username, "", password, false, roles)
+            .await
+            .unwrap();
+    }
+
+    pub async fn audit_rows(&self, action: &str) -> Vec<(String, i64, Option<String>, Option<String>)> {
+        sqlx::query_as(
+            "SELECT decision, result_code, args_json, username FROM audit_log WHERE action = ? ORDER BY id",
+        )
+        .bind(action)
+        .fetch_all(&self.state.db)
+        .await
+        .unwrap()
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
