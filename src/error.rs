@@ -19,10 +19,16 @@ pub enum AppError {
     Conflict(String),
     /// 422: bad input; `field` names the offending field when there is one.
     #[error("{message}")]
-    Invalid { field: Option<String>, message: String },
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
     /// 429: too many attempts; retry after the given seconds.
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 502: salt-api answered with an error.
     #[error("{0}")]
     SaltError(String),

@@ -184,7 +184,10 @@ mod tests {
         assert!(!fnmatch("key:web", "key:web-01"), "anchored at end");
         assert!(fnmatch("key:web-0?", "key:web-01"));
         assert!(!fnmatch("key:web-0?", "key:web-012"));
-        assert!(fnmatch("Key:*", "Key:a") && !fnmatch("Key:*", "key:a"), "case-sensitive");
+        assert!(
+            fnmatch("Key:*", "Key:a") && !fnmatch("Key:*", "key:a"),
+            "case-sensitive"
+        );
         assert!(fnmatch("a*b*c", "aXXbYYc"));
         assert!(!fnmatch("a*b*c", "aXXbYY"));
         assert!(fnmatch("**", "x"));

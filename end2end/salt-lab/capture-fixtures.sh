@@ -28,7 +28,7 @@ JSON=(-H 'Accept: application/json' -H 'Content-Type: application/json')
 curl -sS --max-time 20 "${JSON[@]}" -o "$TMP/login" "$SALT_API_URL/login" \
   -d "$(jq -cn --arg u "$SALT_API_USER" --arg p "$SALT_API_PASSWORD" '{username: $u, password: $p, eauth: "file"}')"
 TOKEN="$(jq -r '.return[0].token' "$TMP/login")"
-[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { echo "login failed: $(cat "$TMP/login")" >&2; exit 1; }
+if [ -z "$TOKEN" ] || [ "$TOKEN" = null ]; then echo "login failed: $(cat "$TMP/login")" >&2; exit 1; fi
 sed "s/$TOKEN/REDACTED_TOKEN/g" "$TMP/login" >"$OUT/login.json"
 say "login.json"
 
@@ -104,6 +104,9 @@ code="$(curl -sS --max-time 3 -o "$TMP/evq" -w '%{http_code}' "$SALT_API_URL/eve
 { printf 'HTTP/1.1 %s\n\n' "$code"; head -c 2000 "$TMP/evq" | sed "s/$TOKEN/REDACTED_TOKEN/g"; } >"$OUT/events_query_token.txt"
 say "events_query_token.txt ($code)"
 
+# --- a runner exception comes back as 200 with a string ------------------------------------
+call runner_error.json '{"client": "runner", "fun": "jobs.list_job"}'
+
 # --- job history last, so it holds all of the above ----------------------------------------
 call list_jobs.json '{"client": "runner", "fun": "jobs.list_jobs"}'
 
@@ -132,5 +135,9 @@ NW_PID="$(tr -dc '0-9' <"$LAB_DIR_/master/var/run/salt-api-nowheel.pid")"
 kill -TERM "$NW_PID"
 for _ in $(seq 1 50); do kill -0 "$NW_PID" 2>/dev/null || break; sleep 0.2; done
 [ "$code" = 400 ] || { echo "expected 400 from the wheel-less salt-api, got $code" >&2; exit 1; }
+
+# --- accept the pending key, then put the lab back (new-01 pending) -----------------------------
+call key_accept.json '{"client": "wheel", "fun": "key.accept", "match": "new-01"}'
+"$LAB" reset-keys >/dev/null 2>&1 || { echo "lab.sh reset-keys failed" >&2; exit 1; }
 
 say "done: $OUT"

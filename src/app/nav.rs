@@ -75,7 +75,9 @@ pub const NAV: &[NavItem] = &[
 
 /// The entry for a path (exact, or the parent list page of a detail route).
 pub fn item_for(path: &str) -> Option<&'static NavItem> {
-    NAV.iter()
-        .find(|n| n.path == path)
-        .or_else(|| NAV.iter().filter(|n| n.path != "/").find(|n| path.starts_with(&format!("{}/", n.path))))
+    NAV.iter().find(|n| n.path == path).or_else(|| {
+        NAV.iter()
+            .filter(|n| n.path != "/")
+            .find(|n| path.starts_with(&format!("{}/", n.path)))
+    })
 }

@@ -25,7 +25,10 @@ const SECRET_KEYS: &[&str] = &[
 /// True for a key whose value must never be stored.
 fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    SECRET_KEYS.contains(&k.as_str()) || k.ends_with("_password") || k.ends_with("_token") || k.ends_with("_secret")
+    SECRET_KEYS.contains(&k.as_str())
+        || k.ends_with("_password")
+        || k.ends_with("_token")
+        || k.ends_with("_secret")
 }
 
 /// Replace the values of secret-named keys, recursively.

@@ -184,7 +184,9 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
         let pool = db::connect(&config.database_url)
             .await
             .map_err(|e| format!("cannot open database: {e}"))?;
-        users::seed_builtin_roles(&pool).await.map_err(|e| e.to_string())?;
+        users::seed_builtin_roles(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
         match sub {
             "create-user" => {
                 let username = flags.username.clone().ok_or("--username is required")?;
@@ -194,9 +196,16 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                 } else {
                     flags.roles.iter().map(String::as_str).collect()
                 };
-                users::create_user(&pool, &username, &flags.display_name, &pw, flags.force_change, &roles)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                users::create_user(
+                    &pool,
+                    &username,
+                    &flags.display_name,
+                    &pw,
+                    flags.force_change,
+                    &roles,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 audit::record(
                     &pool,
                     audit::AuditEntry::new("user.create", &format!("user:{username}"))
@@ -222,16 +231,25 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                     .map_err(|e| e.to_string())?;
                 audit::record(
                     &pool,
-                    audit::AuditEntry::new("user.reset_password", &format!("user:{}", row.username))
-                        .args(serde_json::json!({ "via": "cli" })),
+                    audit::AuditEntry::new(
+                        "user.reset_password",
+                        &format!("user:{}", row.username),
+                    )
+                    .args(serde_json::json!({ "via": "cli" })),
                 )
                 .await;
-                println!("password reset for {}; {ended} session(s) ended", row.username);
+                println!(
+                    "password reset for {}; {ended} session(s) ended",
+                    row.username
+                );
                 Ok(())
             }
             "list-users" => {
                 let rows = users::list_users(&pool).await.map_err(|e| e.to_string())?;
-                println!("{:<24} {:<10} {:<14} {:<24} {}", "USERNAME", "ACTIVE", "MUST-CHANGE", "ROLES", "LAST LOGIN");
+                println!(
+                    "{:<24} {:<10} {:<14} {:<24} {}",
+                    "USERNAME", "ACTIVE", "MUST-CHANGE", "ROLES", "LAST LOGIN"
+                );
                 for r in rows {
                     println!(
                         "{:<24} {:<10} {:<14} {:<24} {}",

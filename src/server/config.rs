@@ -41,7 +41,10 @@ impl std::fmt::Debug for Config {
             .field("cookie_name", &self.cookie_name)
             .field("cookie_secure", &self.cookie_secure)
             .field("session_ttl_minutes", &self.session_ttl_minutes)
-            .field("listen", &format!("{}:{}", self.listen_host, self.listen_port))
+            .field(
+                "listen",
+                &format!("{}:{}", self.listen_host, self.listen_port),
+            )
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
             .field("site_root", &self.site_root)
@@ -70,7 +73,9 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError(format!("{name} must be true or false, got {v:?}"))),
+        _ => Err(ConfigError(format!(
+            "{name} must be true or false, got {v:?}"
+        ))),
     }
 }
 
@@ -83,16 +88,17 @@ impl Config {
     /// Read the configuration from any key lookup (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let data_dir = PathBuf::from(get("HALITE_DATA_DIR").unwrap_or_else(|| "data".into()));
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| {
-            format!("sqlite://{}/halite.db?mode=rwc", data_dir.display())
-        });
+        let database_url = get("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/halite.db?mode=rwc", data_dir.display()));
         if !(database_url.starts_with("sqlite:")) {
             return Err(ConfigError(format!(
                 "DATABASE_URL must be a sqlite:// URL in this build (got {})",
                 redact_url(&database_url)
             )));
         }
-        let production = get("HALITE_ENV").map(|v| v == "production").unwrap_or(false);
+        let production = get("HALITE_ENV")
+            .map(|v| v == "production")
+            .unwrap_or(false);
         let (cookie_secret, generated) = match get("COOKIE_SECRET") {
             Some(s) if s.len() >= 32 => (s, false),
             Some(_) => {

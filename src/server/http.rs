@@ -40,9 +40,13 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
     users::seed_builtin_roles(&db)
         .await
         .map_err(|e| format!("cannot seed roles: {e}"))?;
-    if users::bootstrap_admin(&db, &config.bootstrap_admin_username, &config.bootstrap_admin_password)
-        .await
-        .map_err(|e| format!("cannot create the bootstrap admin: {e}"))?
+    if users::bootstrap_admin(
+        &db,
+        &config.bootstrap_admin_username,
+        &config.bootstrap_admin_password,
+    )
+    .await
+    .map_err(|e| format!("cannot create the bootstrap admin: {e}"))?
     {
         tracing::warn!(
             username = %config.bootstrap_admin_username,
@@ -56,7 +60,9 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
         .site_addr(
             format!("{}:{}", config.listen_host, config.listen_port)
                 .parse::<std::net::SocketAddr>()
-                .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], config.listen_port))),
+                .unwrap_or_else(|_| {
+                    std::net::SocketAddr::from(([127, 0, 0, 1], config.listen_port))
+                }),
         )
         .build();
     Ok(AppState {
@@ -95,18 +101,38 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let db_ok = db::ping(&state.db).await;
-    let missing = crate::server::settings::missing_salt_fields(&state.db, &state.config.cookie_secret)
-        .await
-        .unwrap_or_default();
-    let salt = if missing.is_empty() { "degraded" } else { "unconfigured" };
+    let missing =
+        crate::server::settings::missing_salt_fields(&state.db, &state.config.cookie_secret)
+            .await
+            .unwrap_or_default();
+    let salt = if missing.is_empty() {
+        "degraded"
+    } else {
+        "unconfigured"
+    };
     let body = serde_json::json!({ "db": if db_ok { "ok" } else { "error" }, "salt": salt });
-    let code = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if db_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body)).into_response()
 }
 
 fn is_static(path: &str) -> bool {
     const EXT: &[&str] = &[
-        "css", "js", "wasm", "ico", "png", "svg", "jpg", "webp", "txt", "woff", "woff2", "map",
+        "css",
+        "js",
+        "wasm",
+        "ico",
+        "png",
+        "svg",
+        "jpg",
+        "webp",
+        "txt",
+        "woff",
+        "woff2",
+        "map",
         "webmanifest",
     ];
     path.starts_with("/pkg/")
@@ -118,7 +144,11 @@ fn is_static(path: &str) -> bool {
 }
 
 fn is_page(path: &str) -> bool {
-    !(path.starts_with("/api/") || path == "/healthz" || path == "/readyz" || path == "/metrics" || is_static(path))
+    !(path.starts_with("/api/")
+        || path == "/healthz"
+        || path == "/readyz"
+        || path == "/metrics"
+        || is_static(path))
 }
 
 /// Host part of an Origin or Referer value (`http://h:p/x` -> `h:p`).
@@ -130,7 +160,9 @@ fn origin_host(v: &str) -> Option<&str> {
 /// Is a mutating request same-origin? Requests with neither header (scripts, curl) pass:
 /// browsers always send Origin on cross-site POSTs, and the cookie is SameSite=Lax.
 pub fn same_origin(host: Option<&str>, origin: Option<&str>, referer: Option<&str>) -> bool {
-    let Some(host) = host else { return origin.is_none() && referer.is_none() };
+    let Some(host) = host else {
+        return origin.is_none() && referer.is_none();
+    };
     match (origin, referer) {
         (Some(o), _) => origin_host(o) == Some(host),
         (None, Some(r)) => origin_host(r) == Some(host),
@@ -186,7 +218,11 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
     if method == Method::GET && is_page(&path) {
         match (&user, path.as_str()) {
             (Some(u), "/login") => {
-                return redirect_to(if u.must_change_pw { "/change-password" } else { "/" })
+                return redirect_to(if u.must_change_pw {
+                    "/change-password"
+                } else {
+                    "/"
+                })
             }
             (None, "/login") => {}
             (None, _) => return redirect_to("/login"),
@@ -205,11 +241,20 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
 async fn security_headers(req: Request<Body>, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_CSP));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
     }
     res
 }
@@ -223,7 +268,11 @@ mod tests {
         assert!(same_origin(Some("h:8080"), Some("http://h:8080"), None));
         assert!(!same_origin(Some("h:8080"), Some("http://evil:8080"), None));
         assert!(!same_origin(Some("h:8080"), Some("null"), None));
-        assert!(same_origin(Some("h:8080"), None, Some("http://h:8080/login")));
+        assert!(same_origin(
+            Some("h:8080"),
+            None,
+            Some("http://h:8080/login")
+        ));
         assert!(!same_origin(Some("h:8080"), None, Some("https://evil/x")));
         assert!(same_origin(Some("h:8080"), None, None));
     }

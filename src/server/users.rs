@@ -14,10 +14,11 @@ fn new_id() -> String {
 pub async fn seed_builtin_roles(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     for (name, description, perms) in builtin_roles() {
-        let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
         let role_id = match existing {
             Some((id,)) => {
                 sqlx::query("UPDATE roles SET is_builtin = TRUE, description = ? WHERE id = ?")
@@ -77,7 +78,10 @@ pub async fn bootstrap_admin(db: &Db, username: &str, pw: &str) -> Result<bool, 
 pub fn validate_username(username: &str) -> Result<(), AppError> {
     let n = username.chars().count();
     if n == 0 || n > 255 {
-        return Err(AppError::invalid("username", "A username must be 1 to 255 characters long."));
+        return Err(AppError::invalid(
+            "username",
+            "A username must be 1 to 255 characters long.",
+        ));
     }
     if username.trim() != username || username.chars().any(|c| c.is_control()) {
         return Err(AppError::invalid(
@@ -105,7 +109,9 @@ pub async fn create_user(
         .fetch_optional(db)
         .await?;
     if exists.is_some() {
-        return Err(AppError::Conflict(format!("A user named {username:?} already exists.")));
+        return Err(AppError::Conflict(format!(
+            "A user named {username:?} already exists."
+        )));
     }
     let mut role_ids = Vec::new();
     for r in roles {
@@ -115,7 +121,12 @@ pub async fn create_user(
             .await?;
         match id {
             Some((id,)) => role_ids.push(id),
-            None => return Err(AppError::invalid("roles", format!("There is no role named {r:?}."))),
+            None => {
+                return Err(AppError::invalid(
+                    "roles",
+                    format!("There is no role named {r:?}."),
+                ))
+            }
         }
     }
     let hash = password::hash_async(pw.to_string()).await;
@@ -166,7 +177,12 @@ pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<LoginRow>,
 }
 
 /// Set a new password hash and the must-change flag.
-pub async fn set_password(db: &Db, user_id: &str, pw: &str, must_change: bool) -> Result<(), AppError> {
+pub async fn set_password(
+    db: &Db,
+    user_id: &str,
+    pw: &str,
+    must_change: bool,
+) -> Result<(), AppError> {
     let hash = password::hash_async(pw.to_string()).await;
     sqlx::query("UPDATE users SET password_hash = ?, must_change_pw = ? WHERE id = ?")
         .bind(hash)

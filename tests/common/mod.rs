@@ -27,7 +27,9 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
     pub fn location(&self) -> Option<&str> {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
     }
     /// `name=value` of the Set-Cookie for the session, if any.
     pub fn session_cookie(&self) -> Option<String> {
@@ -49,7 +51,10 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut env: HashMap<String, String> = HashMap::new();
         env.insert("HALITE_DATA_DIR".into(), dir.path().display().to_string());
-        env.insert("COOKIE_SECRET".into(), "test-secret-test-secret-test-secret-0001".into());
+        env.insert(
+            "COOKIE_SECRET".into(),
+            "test-secret-test-secret-test-secret-0001".into(),
+        );
         env.insert("COOKIE_SECURE".into(), "false".into());
         for (k, v) in extra {
             env.insert(k.to_string(), v.to_string());
@@ -57,7 +62,11 @@ impl TestApp {
         let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
         let state = build_state(config).await.unwrap();
         let router = router(state.clone());
-        TestApp { state, router, _dir: dir }
+        TestApp {
+            state,
+            router,
+            _dir: dir,
+        }
     }
 
     pub async fn send(&self, req: Request<Body>) -> Reply {
@@ -101,7 +110,11 @@ impl TestApp {
     /// Sign in and return the session cookie pair.
     pub async fn login(&self, username: &str, password: &str) -> String {
         let r = self
-            .call("auth/login", &[("username", username), ("password", password)], None)
+            .call(
+                "auth/login",
+                &[("username", username), ("password", password)],
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "login failed: {}", r.body);
         r.session_cookie().expect("no session cookie")
@@ -114,7 +127,10 @@ impl TestApp {
             .unwrap();
     }
 
-    pub async fn audit_rows(&self, action: &str) -> Vec<(String, i64, Option<String>, Option<String>)> {
+    pub async fn audit_rows(
+        &self,
+        action: &str,
+    ) -> Vec<(String, i64, Option<String>, Option<String>)> {
         sqlx::query_as(
             "SELECT decision, result_code, args_json, username FROM audit_log WHERE action = ? ORDER BY id",
         )
@@ -129,7 +145,9 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

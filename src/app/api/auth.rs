@@ -48,7 +48,9 @@ pub async fn login(username: String, password: String) -> Result<String, AppErro
 #[cfg(feature = "ssr")]
 async fn login_impl(username: String, password: String) -> Result<String, AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{self, app_state, client_info, cookie, password as pw, request_parts};
+    use crate::server::auth::{
+        self, app_state, client_info, cookie, password as pw, request_parts,
+    };
     use crate::server::users;
     use std::time::Duration;
 
@@ -110,7 +112,9 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
                     .ip(&client.ip),
             )
             .await;
-            return Err(AppError::Unauthorized("Invalid username or password.".into()));
+            return Err(AppError::Unauthorized(
+                "Invalid username or password.".into(),
+            ));
         }
     };
     state.throttle.clear(&username, &client.ip);
@@ -138,14 +142,21 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
             .ip(&client.ip),
     )
     .await;
-    Ok(if row.must_change_pw { "/change-password" } else { "/" }.to_string())
+    Ok(if row.must_change_pw {
+        "/change-password"
+    } else {
+        "/"
+    }
+    .to_string())
 }
 
 /// Sign out: delete the session and clear the cookie.
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{self, app_state, client_info, cookie, maybe_user, request_parts, respond};
+    use crate::server::auth::{
+        self, app_state, client_info, cookie, maybe_user, request_parts, respond,
+    };
     respond(
         async {
             let state = app_state()?;
@@ -161,7 +172,10 @@ pub async fn logout() -> Result<(), AppError> {
                 .await;
             }
             if let Some(ro) = use_context::<leptos_axum::ResponseOptions>() {
-                let h = cookie::clear_cookie_header(&state.config.cookie_name, state.config.cookie_secure);
+                let h = cookie::clear_cookie_header(
+                    &state.config.cookie_name,
+                    state.config.cookie_secure,
+                );
                 if let Ok(v) = axum::http::HeaderValue::from_str(&h) {
                     ro.append_header(axum::http::header::SET_COOKIE, v);
                 }
@@ -190,7 +204,9 @@ async fn change_password_impl(
     confirm_password: String,
 ) -> Result<(), AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{self, client_info, password as pw, request_parts, session_allowing_pw_change};
+    use crate::server::auth::{
+        self, client_info, password as pw, request_parts, session_allowing_pw_change,
+    };
     use crate::server::users;
 
     let (state, user) = session_allowing_pw_change()?;
@@ -204,14 +220,20 @@ async fn change_password_impl(
             .ip(&ip)
     };
     if current_password.chars().count() > 1024 {
-        return Err(AppError::invalid("current_password", "The current password is wrong."));
+        return Err(AppError::invalid(
+            "current_password",
+            "The current password is wrong.",
+        ));
     }
     let row = users::find_for_login(&state.db, &user.username)
         .await?
         .ok_or_else(|| AppError::Unauthorized("Your account no longer exists.".into()))?;
     if !pw::verify_async(current_password.clone(), row.password_hash).await {
         record(&state.db, deny(422, "wrong current password")).await;
-        return Err(AppError::invalid("current_password", "The current password is wrong."));
+        return Err(AppError::invalid(
+            "current_password",
+            "The current password is wrong.",
+        ));
     }
     if let Err(m) = pw::validate_new(&new_password) {
         record(&state.db, deny(422, "new password rejected")).await;
@@ -225,7 +247,10 @@ async fn change_password_impl(
         ));
     }
     if new_password != confirm_password {
-        return Err(AppError::invalid("confirm_password", "The two new passwords do not match."));
+        return Err(AppError::invalid(
+            "confirm_password",
+            "The two new passwords do not match.",
+        ));
     }
     users::set_password(&state.db, &user.id, &new_password, false).await?;
     let ended = auth::delete_user_sessions(&state.db, &user.id, Some(&user.session_key)).await?;

@@ -78,8 +78,11 @@ pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
     respond(
         async {
             let (state, user) = session()?;
-            let missing =
-                crate::server::settings::missing_salt_fields(&state.db, &state.config.cookie_secret).await?;
+            let missing = crate::server::settings::missing_salt_fields(
+                &state.db,
+                &state.config.cookie_secret,
+            )
+            .await?;
             Ok(SaltSetupStatus {
                 configured: missing.is_empty(),
                 missing,

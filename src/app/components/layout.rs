@@ -5,8 +5,8 @@ use crate::app::api::auth::{Logout, Me, SetTheme};
 use crate::app::api::settings::settings_status;
 use crate::app::components::icons::{Icon, Logo};
 use crate::app::nav::NAV;
-use crate::app::{me_value, navigate_hard, MeResource};
 use crate::app::pages;
+use crate::app::{me_value, navigate_hard, MeResource};
 use leptos::prelude::*;
 use leptos_meta::Html;
 use leptos_router::components::{Route, Routes, A};
@@ -19,30 +19,26 @@ use leptos_router::path;
 pub fn Layout() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let theme_override = RwSignal::new(None::<String>);
-    let theme = move || {
-        theme_override.get().unwrap_or_else(|| {
-            me.get()
-                .and_then(|r| r.ok())
-                .flatten()
-                .map(|m| m.theme)
-                .unwrap_or_else(|| "dark".into())
-        })
-    };
     let chrome_user = move || async move { me_value(Some(me)).await.filter(|m| !m.must_change_pw) };
     view! {
-        <Html {..} data-theme=theme />
         <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-hidden="true" />
         <div class="app">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    chrome_user().await.map(|m| view! { <Sidebar me=m /> })
+                    let user = me_value(Some(me)).await;
+                    let saved = user.as_ref().map(|m| m.theme.clone()).unwrap_or_else(|| "dark".into());
+                    let theme = move || theme_override.get().unwrap_or_else(|| saved.clone());
+                    view! {
+                        <Html {..} data-theme=theme />
+                        {user.filter(|m| !m.must_change_pw).map(|m| view! { <Sidebar me=m /> })}
+                    }
                 })}
             </Suspense>
             <div class="main">
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         chrome_user().await.map(|m| view! {
-                            <Topbar me=m theme=Signal::derive(theme) theme_override />
+                            <Topbar me=m.clone() theme=Signal::derive(move || theme_override.get().unwrap_or_else(|| m.theme.clone())) theme_override />
                             <SaltBanner />
                         })
                     })}
@@ -125,7 +121,11 @@ fn Sidebar(me: Me) -> impl IntoView {
 }
 
 #[component]
-fn Topbar(me: Me, theme: Signal<String>, theme_override: RwSignal<Option<String>>) -> impl IntoView {
+fn Topbar(
+    me: Me,
+    theme: Signal<String>,
+    theme_override: RwSignal<Option<String>>,
+) -> impl IntoView {
     let set_theme = ServerAction::<SetTheme>::new();
     let submitted = set_theme.input();
     Effect::new(move |_| {
@@ -139,8 +139,16 @@ fn Topbar(me: Me, theme: Signal<String>, theme_override: RwSignal<Option<String>
             navigate_hard("/login");
         }
     });
-    let name = if me.display_name.is_empty() { me.username.clone() } else { me.display_name.clone() };
-    let initial = name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default();
+    let name = if me.display_name.is_empty() {
+        me.username.clone()
+    } else {
+        me.display_name.clone()
+    };
+    let initial = name
+        .chars()
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default();
     view! {
         <header class="topbar">
             <label for="nav-toggle" class="icon-button nav-toggle-button" title="Menu">

@@ -1,8 +1,8 @@
 //! About: name, mineral card, brand marks, palette, credits.
 
-use crate::app::{me_resource, me_value};
 use crate::app::components::icons::Logo;
 use crate::app::pages::PageHeader;
+use crate::app::{me_resource, me_value};
 use leptos::prelude::*;
 
 const PALETTE: &[(&str, &str)] = &[

@@ -55,9 +55,9 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
 pub fn ComingSoon() -> impl IntoView {
     let location = use_location();
     let item = item_for(&location.pathname.get_untracked());
-    let (label, blurb, icon) = item
-        .map(|i| (i.label, i.blurb, i.icon))
-        .unwrap_or(("This page", "", "info"));
+    let (label, blurb, icon) =
+        item.map(|i| (i.label, i.blurb, i.icon))
+            .unwrap_or(("This page", "", "info"));
     view! {
         <PageHeader title=label />
         <div class="panel state-panel" data-test="coming-soon">

@@ -2,11 +2,11 @@
 
 use crate::app::api::auth::Me;
 use crate::app::api::settings::{settings_status, SaltSetupStatus};
-use crate::app::{me_resource, me_value};
-use crate::error::AppError;
 use crate::app::components::icons::Icon;
 use crate::app::nav::NAV;
 use crate::app::pages::PageHeader;
+use crate::app::{me_resource, me_value};
+use crate::error::AppError;
 use leptos::prelude::*;
 
 /// `/`.
@@ -31,7 +31,12 @@ fn overview_body(me: Option<Me>, status: Result<SaltSetupStatus, AppError>) -> i
         .as_ref()
         .map(|m| {
             vec![
-                ("Online minions", m.can("view", "minion:*"), "minions", "/minions"),
+                (
+                    "Online minions",
+                    m.can("view", "minion:*"),
+                    "minions",
+                    "/minions",
+                ),
                 ("Pending keys", m.can("view", "key:*"), "keys", "/keys"),
                 ("Running jobs", m.can("view", "job:*"), "jobs", "/jobs"),
                 ("Jobs · 24h", m.can("view", "job:*"), "jobs", "/jobs"),
@@ -44,17 +49,17 @@ fn overview_body(me: Option<Me>, status: Result<SaltSetupStatus, AppError>) -> i
         .filter(|i| me.as_ref().is_some_and(|m| i.gate.allows(m)))
         .collect();
     let prompt = match status {
-                    Ok(s) if !s.configured && s.can_edit => Some(view! {
-                        <div class="panel connect-prompt" data-test="connect-prompt">
-                            <div class="connect-icon"><Icon name="plug" /></div>
-                            <div class="connect-body">
-                                <h2>"Connect your Salt master"</h2>
-                                <p>"Halite reads your fleet through salt-api (rest_cherrypy). Give it the API URL and a service account, test the connection, and the minion, key and job pages fill in within one poll cycle."</p>
-                                <a class="button button-primary" href="/settings">"Open Settings"</a>
-                            </div>
-                        </div>
-                    }),
-                    _ => None,
+        Ok(s) if !s.configured && s.can_edit => Some(view! {
+            <div class="panel connect-prompt" data-test="connect-prompt">
+                <div class="connect-icon"><Icon name="plug" /></div>
+                <div class="connect-body">
+                    <h2>"Connect your Salt master"</h2>
+                    <p>"Halite reads your fleet through salt-api (rest_cherrypy). Give it the API URL and a service account, test the connection, and the minion, key and job pages fill in within one poll cycle."</p>
+                    <a class="button button-primary" href="/settings">"Open Settings"</a>
+                </div>
+            </div>
+        }),
+        _ => None,
     };
     view! {
         {prompt}

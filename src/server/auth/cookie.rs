@@ -89,7 +89,10 @@ mod tests {
 
     #[test]
     fn cookie_parsing_and_flags() {
-        assert_eq!(find_cookie("a=1; halite_session=xyz; b=2", "halite_session"), Some("xyz"));
+        assert_eq!(
+            find_cookie("a=1; halite_session=xyz; b=2", "halite_session"),
+            Some("xyz")
+        );
         assert_eq!(find_cookie("a=1", "halite_session"), None);
         let h = set_cookie_header("n", "v", 60, true);
         assert!(h.contains("HttpOnly") && h.contains("SameSite=Lax") && h.contains("Secure"));

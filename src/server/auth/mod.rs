@@ -155,7 +155,11 @@ pub async fn delete_session(db: &Db, key: &str) -> Result<(), sqlx::Error> {
 }
 
 /// Delete every session of a user except `keep` (if any).
-pub async fn delete_user_sessions(db: &Db, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+pub async fn delete_user_sessions(
+    db: &Db,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<u64, sqlx::Error> {
     let r = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id != ?")
         .bind(user_id)
         .bind(keep.unwrap_or(""))
@@ -198,8 +202,9 @@ pub fn maybe_user() -> Option<CurrentUser> {
 /// A signed-in user who may be in the middle of a forced password change.
 pub fn session_allowing_pw_change() -> Result<(AppState, CurrentUser), AppError> {
     let state = app_state()?;
-    let user = maybe_user()
-        .ok_or_else(|| AppError::Unauthorized("Your session has ended. Please sign in again.".into()))?;
+    let user = maybe_user().ok_or_else(|| {
+        AppError::Unauthorized("Your session has ended. Please sign in again.".into())
+    })?;
     Ok((state, user))
 }
 
@@ -220,7 +225,9 @@ pub async fn require(verb: &str, resource: &str) -> Result<(AppState, CurrentUse
     if user.can(verb, resource) {
         return Ok((state, user));
     }
-    let ip = request_parts().map(|p| client_info(&p).ip).unwrap_or_default();
+    let ip = request_parts()
+        .map(|p| client_info(&p).ip)
+        .unwrap_or_default();
     audit::record(
         &state.db,
         AuditEntry::new("permission.denied", resource)

@@ -59,7 +59,10 @@ mod tests {
         }
         let wait = t.check("ADMIN", "1.2.3.4", 5, w).expect("locked");
         assert!(wait > 0 && wait <= 900);
-        assert!(t.check("admin", "5.6.7.8", 5, w).is_none(), "other IP unaffected");
+        assert!(
+            t.check("admin", "5.6.7.8", 5, w).is_none(),
+            "other IP unaffected"
+        );
         t.clear("admin", "1.2.3.4");
         assert!(t.check("admin", "1.2.3.4", 5, w).is_none());
     }

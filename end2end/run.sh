@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# End-to-end tests: start the built Halite on a free port with a fresh SQLite file, then run the
+# Playwright tests (node's test runner) in Debian's Chromium. Expects `cargo leptos build` done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+BIN=${HALITE_BIN:-target/debug/halite}
+[[ -x $BIN ]] || { echo "no $BIN: run 'cargo leptos build' first" >&2; exit 1; }
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+WORK=$(mktemp -d /tmp/halite-e2e.XXXXXX)
+ART=end2end/.artifacts
+mkdir -p "$ART"
+
+export HALITE_DATA_DIR="$WORK/data" LEPTOS_SITE_ROOT=target/site LISTEN_HOST=127.0.0.1 LISTEN_PORT=$PORT \
+  COOKIE_SECURE=false LOG_FORMAT=text LOG_LEVEL=info \
+  COOKIE_SECRET="e2e-cookie-secret-$(date +%s)-0123456789abcdef"
+
+"$BIN" >"$ART/server.log" 2>&1 &
+SERVER=$!
+cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  kill -0 "$SERVER" 2>/dev/null || { echo "server exited:"; cat "$ART/server.log"; exit 1; }
+  sleep 0.2
+done
+
+# A viewer account, made the way an operator would: with the admin CLI (after the first start,
+# which creates the bootstrap admin only while no user exists).
+printf 'viewer-password-1\n' | "$BIN" admin create-user --username viewer1 --display-name "Vic Viewer" \
+  --role viewer --password-stdin --no-force-change
+
+export HALITE_URL="http://127.0.0.1:$PORT" HALITE_ARTIFACTS="$PWD/$ART" HALITE_BIN_PATH="$PWD/$BIN"
+node --test --test-concurrency=1 end2end/tests/ || { echo "--- server log (tail) ---"; tail -50 "$ART/server.log"; exit 1; }
