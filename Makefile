@@ -35,6 +35,7 @@ build:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --features ssr -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 
 unit:
 	cargo test --features ssr

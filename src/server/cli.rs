@@ -246,10 +246,7 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
             }
             "list-users" => {
                 let rows = users::list_users(&pool).await.map_err(|e| e.to_string())?;
-                println!(
-                    "{:<24} {:<10} {:<14} {:<24} {}",
-                    "USERNAME", "ACTIVE", "MUST-CHANGE", "ROLES", "LAST LOGIN"
-                );
+                println!("USERNAME                 ACTIVE     MUST-CHANGE    ROLES                    LAST LOGIN");
                 for r in rows {
                     println!(
                         "{:<24} {:<10} {:<14} {:<24} {}",

@@ -198,8 +198,10 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
     let user: Option<CurrentUser> = auth::resolve_session(&state, cookie_header.as_deref()).await;
 
     let method = req.method().clone();
-    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        if !same_origin(host.as_deref(), origin.as_deref(), referer.as_deref()) {
+    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && !same_origin(host.as_deref(), origin.as_deref(), referer.as_deref())
+    {
+        {
             let mut entry = AuditEntry::new("request.cross_origin", &path)
                 .args(serde_json::json!({ "origin": origin, "referer": referer }))
                 .deny(403);

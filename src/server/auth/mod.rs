@@ -59,6 +59,9 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
     ClientInfo { ip, user_agent }
 }
 
+/// (user id, username, display name, expires at, active, must change pw, theme, last seen).
+type SessionRow = (String, String, String, String, bool, bool, String, String);
+
 /// Create a session row; returns the signed cookie value.
 pub async fn create_session(
     state: &AppState,
@@ -89,7 +92,7 @@ pub async fn resolve_session(state: &AppState, cookie_header: Option<&str>) -> O
     let value = cookie::find_cookie(cookie_header?, &state.config.cookie_name)?;
     let sid = cookie::verify(&state.config.cookie_secret, value)?;
     let key = cookie::storage_key(&sid);
-    let row: Option<(String, String, String, String, bool, bool, String, String)> = sqlx::query_as(
+    let row: Option<SessionRow> = sqlx::query_as(
         "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, u.must_change_pw, \
                 u.theme, s.last_seen_at \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
