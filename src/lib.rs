@@ -6,6 +6,8 @@ pub mod app;
 pub mod error;
 pub mod rbac;
 #[cfg(feature = "ssr")]
+pub mod salt;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 /// Browser entry point: hydrate the server-rendered page and mark the body for tests.

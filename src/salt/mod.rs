@@ -1,0 +1,518 @@
+//! The salt-api (rest_cherrypy) client: login and token refresh, retries, lowstate calls,
+//! typed replies and the `/events` stream. Salt's wire shapes stay inside this module.
+
+pub mod events;
+pub mod replies;
+
+use reqwest::StatusCode;
+use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Mutex;
+
+pub use replies::*;
+
+/// What can go wrong talking to salt-api.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SaltError {
+    /// Transport failure (connection refused, DNS, TLS, timeout) after retries.
+    #[error("Salt API unreachable: {0}")]
+    Unavailable(String),
+    /// salt-api answered, but not with success.
+    #[error("Salt API error {status}: {message}")]
+    Api { status: u16, message: String },
+}
+
+impl SaltError {
+    fn api(status: u16, message: impl Into<String>) -> Self {
+        SaltError::Api {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Connection settings for one client.
+#[derive(Clone)]
+pub struct SaltConfig {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    pub eauth: String,
+    pub verify_tls: bool,
+    /// Per-request timeout for ordinary calls.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SaltConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltConfig")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .field("eauth", &self.eauth)
+            .field("verify_tls", &self.verify_tls)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+struct Token {
+    value: String,
+    expire: f64,
+}
+
+/// Retry policy for 5xx and transport failures.
+const RETRIES: u32 = 3;
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(4);
+
+fn backoff(attempt: u32) -> Duration {
+    (BACKOFF_BASE * 2u32.saturating_pow(attempt)).min(BACKOFF_CAP)
+}
+
+fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// One salt-api connection with its token. Cheap to share behind an `Arc`.
+pub struct SaltClient {
+    cfg: SaltConfig,
+    http: reqwest::Client,
+    token: Mutex<Option<Token>>,
+    logins: AtomicU64,
+}
+
+impl SaltClient {
+    /// Build a client (no network traffic until the first call).
+    pub fn new(cfg: SaltConfig) -> Result<Self, SaltError> {
+        let url = cfg.url.trim_end_matches('/').to_string();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .danger_accept_invalid_certs(!cfg.verify_tls)
+            .user_agent(concat!("halite/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SaltError::Unavailable(format!("cannot build HTTP client: {e}")))?;
+        Ok(SaltClient {
+            cfg: SaltConfig { url, ..cfg },
+            http,
+            token: Mutex::new(None),
+            logins: AtomicU64::new(0),
+        })
+    }
+
+    /// The base URL this client talks to.
+    pub fn url(&self) -> &str {
+        &self.cfg.url
+    }
+
+    /// How many times this client has logged in (tests check "one login for N callers").
+    pub fn login_count(&self) -> u64 {
+        self.logins.load(Ordering::Relaxed)
+    }
+
+    /// Drop the cached token so the next call logs in again.
+    pub async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// Replace the cached token's value (tests simulate a salt-api restart with it).
+    pub async fn corrupt_token_for_tests(&self) {
+        if let Some(t) = self.token.lock().await.as_mut() {
+            t.value = "invalid-token".into();
+        }
+    }
+
+    /// Log in now, replacing any cached token.
+    pub async fn login(&self) -> Result<LoginInfo, SaltError> {
+        let mut guard = self.token.lock().await;
+        let info = self.do_login().await?;
+        *guard = Some(Token {
+            value: info.token.clone(),
+            expire: info.expire,
+        });
+        Ok(info)
+    }
+
+    async fn do_login(&self) -> Result<LoginInfo, SaltError> {
+        let body = json!({
+            "username": self.cfg.username,
+            "password": self.cfg.password,
+            "eauth": self.cfg.eauth,
+        });
+        let mut attempt = 0;
+        loop {
+            let res = self
+                .http
+                .post(format!("{}/login", self.cfg.url))
+                .header("Accept", "application/json")
+                .json(&body)
+                .timeout(self.cfg.timeout)
+                .send()
+                .await;
+            match res {
+                Err(e) if attempt < RETRIES => {
+                    tracing::debug!(error = %e, attempt, "salt-api login transport error; retrying");
+                }
+                Err(e) => return Err(SaltError::Unavailable(describe_reqwest(&e))),
+                Ok(r) if r.status().is_server_error() && attempt < RETRIES => {}
+                Ok(r) => {
+                    let status = r.status();
+                    let text = r
+                        .text()
+                        .await
+                        .map_err(|e| SaltError::Unavailable(describe_reqwest(&e)))?;
+                    if status == StatusCode::UNAUTHORIZED {
+                        return Err(SaltError::api(
+                            401,
+                            "salt-api refused the credentials (check username, password and eauth)",
+                        ));
+                    }
+                    if !status.is_success() {
+                        return Err(SaltError::api(status.as_u16(), error_message(&text)));
+                    }
+                    self.logins.fetch_add(1, Ordering::Relaxed);
+                    return parse_login(&text);
+                }
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    /// A valid token: logs in lazily, and again when < 60 s remain. One login for N callers.
+    async fn token(&self) -> Result<String, SaltError> {
+        let mut guard = self.token.lock().await;
+        if let Some(t) = guard.as_ref() {
+            if t.expire - now_epoch() > 60.0 {
+                return Ok(t.value.clone());
+            }
+        }
+        let info = self.do_login().await?;
+        let value = info.token.clone();
+        *guard = Some(Token {
+            value: info.token,
+            expire: info.expire,
+        });
+        Ok(value)
+    }
+
+    /// POST one lowstate and return `return[0]`. Retries 5xx/transport; re-logs in once on 401.
+    pub async fn call(
+        &self,
+        lowstate: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, SaltError> {
+        let body = Value::Array(vec![lowstate]);
+        let timeout = timeout.unwrap_or(self.cfg.timeout);
+        let mut relogged = false;
+        let mut attempt = 0;
+        loop {
+            let token = self.token().await?;
+            let res = self
+                .http
+                .post(format!("{}/", self.cfg.url))
+                .header("Accept", "application/json")
+                .header("X-Auth-Token", &token)
+                .json(&body)
+                .timeout(timeout)
+                .send()
+                .await;
+            match res {
+                Err(e) => {
+                    if attempt >= RETRIES || e.is_timeout() {
+                        return Err(SaltError::Unavailable(describe_reqwest(&e)));
+                    }
+                }
+                Ok(r) => {
+                    let status = r.status();
+                    if status == StatusCode::UNAUTHORIZED && !relogged {
+                        // salt-api restarts invalidate tokens before `expire`: log in once more.
+                        relogged = true;
+                        self.forget_token().await;
+                        continue;
+                    }
+                    if status.is_server_error() && attempt < RETRIES {
+                        tracing::debug!(%status, attempt, "salt-api 5xx; retrying");
+                    } else {
+                        let text = r
+                            .text()
+                            .await
+                            .map_err(|e| SaltError::Unavailable(describe_reqwest(&e)))?;
+                        if !status.is_success() {
+                            return Err(SaltError::api(status.as_u16(), error_message(&text)));
+                        }
+                        return first_return(&text);
+                    }
+                }
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    /// `GET /` (no auth needed): cheap reachability probe.
+    pub async fn ping(&self) -> Result<(), SaltError> {
+        let r = self
+            .http
+            .get(format!("{}/", self.cfg.url))
+            .header("Accept", "application/json")
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| SaltError::Unavailable(describe_reqwest(&e)))?;
+        if r.status().is_success() {
+            Ok(())
+        } else {
+            Err(SaltError::api(
+                r.status().as_u16(),
+                "salt-api answered / with an error",
+            ))
+        }
+    }
+
+    /// Wheel call; returns `data.return`, or an error when `data.success` is false.
+    pub async fn wheel(&self, fun: &str, extra: Map<String, Value>) -> Result<Value, SaltError> {
+        let mut low = extra;
+        low.insert("client".into(), "wheel".into());
+        low.insert("fun".into(), fun.into());
+        unwrap_wheel(fun, self.call(Value::Object(low), None).await?)
+    }
+
+    /// Runner call; returns the bare value. A string where a structure was expected is an error
+    /// (runner exceptions come back as 200 with a string).
+    pub async fn runner(&self, fun: &str, extra: Map<String, Value>) -> Result<Value, SaltError> {
+        let mut low = extra;
+        low.insert("client".into(), "runner".into());
+        low.insert("fun".into(), fun.into());
+        self.call(Value::Object(low), None).await
+    }
+
+    /// Synchronous `local` call with `full_return`, so a minion that did not answer is
+    /// never confused with one that returned `false`.
+    pub async fn local(&self, req: &LocalRequest) -> Result<LocalReturns, SaltError> {
+        let mut low = req.lowstate("local");
+        low["full_return"] = Value::Bool(true);
+        let wait = Duration::from_secs(req.timeout_secs.unwrap_or(30) + 30);
+        parse_local_returns(self.call(low, Some(wait)).await?)
+    }
+
+    /// `local_async`: returns the JID and targeted minions at once (`None` when nothing matched).
+    pub async fn local_async(&self, req: &LocalRequest) -> Result<Option<AsyncJob>, SaltError> {
+        parse_async_job(self.call(req.lowstate("local_async"), None).await?)
+    }
+
+    // ---- typed calls --------------------------------------------------------------------
+
+    /// `wheel key.list_all`.
+    pub async fn key_list_all(&self) -> Result<KeyLists, SaltError> {
+        parse_key_lists(self.wheel("key.list_all", Map::new()).await?)
+    }
+
+    /// `wheel key.finger match=ID`: (key state, fingerprint) pairs.
+    pub async fn key_finger(&self, id: &str) -> Result<Vec<KeyFingerprint>, SaltError> {
+        let mut m = Map::new();
+        m.insert("match".into(), id.into());
+        parse_key_finger(self.wheel("key.finger", m).await?)
+    }
+
+    /// `wheel key.accept|reject|delete match=ID` (also from the other states); returns the
+    /// ids the master reports as changed.
+    pub async fn key_action(&self, action: KeyAction, id: &str) -> Result<Vec<String>, SaltError> {
+        let mut m = Map::new();
+        m.insert("match".into(), id.into());
+        match action {
+            KeyAction::Accept => {
+                m.insert("include_rejected".into(), true.into());
+                m.insert("include_denied".into(), true.into());
+            }
+            KeyAction::Reject => {
+                m.insert("include_accepted".into(), true.into());
+                m.insert("include_denied".into(), true.into());
+            }
+            KeyAction::Delete => {}
+        }
+        let v = self.wheel(action.wheel_fun(), m).await?;
+        Ok(changed_key_ids(&v))
+    }
+
+    /// `runner manage.present`.
+    pub async fn manage_present(&self) -> Result<Vec<String>, SaltError> {
+        parse_string_list(
+            "manage.present",
+            self.runner("manage.present", Map::new()).await?,
+        )
+    }
+
+    /// `runner manage.present show_ip=true`: `{minion: ip}`.
+    pub async fn manage_present_ips(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, String>, SaltError> {
+        let mut m = Map::new();
+        m.insert("show_ip".into(), true.into());
+        parse_present_ips(self.runner("manage.present", m).await?)
+    }
+
+    /// `runner cache.grains` (the master's cache, no minion round trip).
+    pub async fn cache_grains(
+        &self,
+        tgt: &str,
+        tgt_type: &str,
+    ) -> Result<Map<String, Value>, SaltError> {
+        let mut m = Map::new();
+        m.insert("tgt".into(), tgt.into());
+        m.insert("tgt_type".into(), tgt_type.into());
+        expect_object("cache.grains", self.runner("cache.grains", m).await?)
+    }
+
+    /// `runner jobs.list_jobs`, optionally from a start time (`YYYY-MM-DD HH:MM:SS`, master local time).
+    pub async fn list_jobs(&self, start_time: Option<&str>) -> Result<Vec<JobSummary>, SaltError> {
+        let mut m = Map::new();
+        if let Some(s) = start_time {
+            m.insert("start_time".into(), s.into());
+        }
+        parse_list_jobs(self.runner("jobs.list_jobs", m).await?)
+    }
+
+    /// `runner jobs.list_job jid=...`.
+    pub async fn list_job(&self, jid: &str) -> Result<JobDetail, SaltError> {
+        let mut m = Map::new();
+        m.insert("jid".into(), jid.into());
+        parse_list_job(self.runner("jobs.list_job", m).await?)
+    }
+
+    /// `runner jobs.active`.
+    pub async fn jobs_active(&self) -> Result<Vec<ActiveJob>, SaltError> {
+        parse_jobs_active(self.runner("jobs.active", Map::new()).await?)
+    }
+
+    /// `local saltutil.kill_job arg=[jid]` over the given minions.
+    pub async fn kill_job(&self, jid: &str, minions: &[String]) -> Result<LocalReturns, SaltError> {
+        self.local(&LocalRequest {
+            tgt: Value::from(minions.to_vec()),
+            tgt_type: "list".into(),
+            fun: "saltutil.kill_job".into(),
+            arg: vec![Value::from(jid)],
+            kwarg: Map::new(),
+            timeout_secs: Some(15),
+        })
+        .await
+    }
+
+    /// `local sys.list_functions` on a target.
+    pub async fn sys_list_functions(&self, tgt: &str) -> Result<LocalReturns, SaltError> {
+        self.local(&LocalRequest::simple(tgt, "glob", "sys.list_functions"))
+            .await
+    }
+
+    /// Open the `/events` stream (header auth). Reconnecting is the caller's job.
+    pub async fn events(&self) -> Result<events::EventStream, SaltError> {
+        let mut relogged = false;
+        loop {
+            let token = self.token().await?;
+            let r = self
+                .http
+                .get(format!("{}/events", self.cfg.url))
+                .header("Accept", "text/event-stream")
+                .header("X-Auth-Token", &token)
+                .send()
+                .await
+                .map_err(|e| SaltError::Unavailable(describe_reqwest(&e)))?;
+            if r.status() == StatusCode::UNAUTHORIZED && !relogged {
+                relogged = true;
+                self.forget_token().await;
+                continue;
+            }
+            if !r.status().is_success() {
+                let status = r.status().as_u16();
+                let text = r.text().await.unwrap_or_default();
+                return Err(SaltError::api(status, error_message(&text)));
+            }
+            return Ok(events::EventStream::new(r));
+        }
+    }
+}
+
+/// Key actions the UI offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAction {
+    Accept,
+    Reject,
+    Delete,
+}
+
+impl KeyAction {
+    fn wheel_fun(self) -> &'static str {
+        match self {
+            KeyAction::Accept => "key.accept",
+            KeyAction::Reject => "key.reject",
+            KeyAction::Delete => "key.delete",
+        }
+    }
+}
+
+/// A `local`/`local_async` request.
+#[derive(Debug, Clone)]
+pub struct LocalRequest {
+    /// A string for most target types, a list for `list`.
+    pub tgt: Value,
+    pub tgt_type: String,
+    pub fun: String,
+    pub arg: Vec<Value>,
+    pub kwarg: Map<String, Value>,
+    pub timeout_secs: Option<u64>,
+}
+
+impl LocalRequest {
+    /// Target + function, no arguments.
+    pub fn simple(tgt: &str, tgt_type: &str, fun: &str) -> Self {
+        LocalRequest {
+            tgt: tgt.into(),
+            tgt_type: tgt_type.into(),
+            fun: fun.into(),
+            arg: vec![],
+            kwarg: Map::new(),
+            timeout_secs: None,
+        }
+    }
+
+    fn lowstate(&self, client: &str) -> Value {
+        let mut low = json!({
+            "client": client,
+            "tgt": self.tgt,
+            "tgt_type": self.tgt_type,
+            "fun": self.fun,
+            "arg": self.arg,
+        });
+        if !self.kwarg.is_empty() {
+            low["kwarg"] = Value::Object(self.kwarg.clone());
+        }
+        if let Some(t) = self.timeout_secs {
+            low["timeout"] = t.into();
+        }
+        low
+    }
+}
+
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        src = s.source();
+    }
+    msg
+}
