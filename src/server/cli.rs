@@ -13,6 +13,10 @@ Usage:
   halite admin reset-password --username NAME (--password-file FILE | --password-stdin)
                            [--no-force-change]
   halite admin list-users
+  halite admin set-salt --url URL --username NAME [--eauth pam|sharedsecret|ldap|file|auto]
+                           (--password-file FILE | --password-stdin) [--no-verify]
+                        (writes the Settings row; a running Halite picks it up on its next
+                         reload: save in the UI or restart)
 ";
 
 /// Entry point; returns the process exit code.
@@ -68,6 +72,8 @@ async fn serve(config: Config) -> i32 {
             return 1;
         }
     };
+    let runtime = state.runtime.clone();
+    tokio::spawn(async move { runtime.boot().await });
     let db = state.db.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -80,6 +86,7 @@ async fn serve(config: Config) -> i32 {
             }
         }
     });
+    let runtime = state.runtime.clone();
     let app = http::router(state);
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(l) => l,
@@ -96,6 +103,7 @@ async fn serve(config: Config) -> i32 {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
+    runtime.shutdown().await;
     match served {
         Ok(()) => {
             tracing::info!("stopped");
@@ -128,6 +136,9 @@ async fn shutdown_signal() {
 }
 
 struct Flags {
+    url: Option<String>,
+    eauth: String,
+    verify: bool,
     username: Option<String>,
     display_name: String,
     roles: Vec<String>,
@@ -138,6 +149,9 @@ struct Flags {
 
 fn parse_flags(args: &[String]) -> Result<Flags, String> {
     let mut f = Flags {
+        url: None,
+        eauth: "pam".into(),
+        verify: true,
         username: None,
         display_name: String::new(),
         roles: vec![],
@@ -155,6 +169,9 @@ fn parse_flags(args: &[String]) -> Result<Flags, String> {
             "--password-file" => f.password_file = Some(val("--password-file")?),
             "--password-stdin" => f.password_stdin = true,
             "--no-force-change" => f.force_change = false,
+            "--url" => f.url = Some(val("--url")?),
+            "--eauth" => f.eauth = val("--eauth")?,
+            "--no-verify" => f.verify = false,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -241,6 +258,38 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                 println!(
                     "password reset for {}; {ended} session(s) ended",
                     row.username
+                );
+                Ok(())
+            }
+            "set-salt" => {
+                let url = flags.url.clone().ok_or("--url is required")?;
+                let username = flags.username.clone().ok_or("--username is required")?;
+                let pw = read_password(&flags)?;
+                let input = crate::server::settings::validate_salt(
+                    &url,
+                    &username,
+                    &pw,
+                    &flags.eauth,
+                    flags.verify,
+                    true,
+                )
+                .map_err(|e| e.to_string())?;
+                crate::server::settings::save_salt(&pool, &config.cookie_secret, &input)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                audit::record(
+                    &pool,
+                    audit::AuditEntry::new("settings.salt.update", "settings:salt").args(
+                        serde_json::json!({
+                            "via": "cli", "url": input.url, "username": input.username,
+                            "eauth": input.eauth, "verify": input.verify, "password_changed": true,
+                        }),
+                    ),
+                )
+                .await;
+                println!(
+                    "saved Salt API settings: {} as {} (eauth {})",
+                    url, username, flags.eauth
                 );
                 Ok(())
             }

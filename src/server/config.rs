@@ -30,6 +30,8 @@ pub struct Config {
     /// Max failed logins per username+IP within the window before 429.
     pub login_max_failures: usize,
     pub login_window_secs: u64,
+    /// Seconds between salt-api reachability probes.
+    pub salt_health_interval_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -186,6 +188,19 @@ impl Config {
                 .unwrap_or_else(|| "Dev".into()),
             login_max_failures: 5,
             login_window_secs: 15 * 60,
+            salt_health_interval_secs: match get("SALT_HEALTH_INTERVAL_SECONDS") {
+                None => 15,
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=3600).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "SALT_HEALTH_INTERVAL_SECONDS must be 1 to 3600, got {v:?}"
+                        ))
+                    })?,
+            },
         })
     }
 

@@ -65,12 +65,19 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
                 }),
         )
         .build();
+    let runtime = crate::server::runtime::Runtime::new(
+        db.clone(),
+        config.cookie_secret.clone(),
+        crate::server::pollers(),
+        std::time::Duration::from_secs(config.salt_health_interval_secs),
+    );
     Ok(AppState {
         leptos_options,
         db,
         config: Arc::new(config),
         throttle: Arc::default(),
         started_at: chrono::Utc::now(),
+        runtime,
     })
 }
 

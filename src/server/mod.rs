@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod runtime;
 pub mod secrets;
 pub mod settings;
 pub mod state;
@@ -26,4 +27,9 @@ pub fn from_text(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Every poller the feature modules register with the runtime.
+pub fn pollers() -> Vec<runtime::PollerSpec> {
+    vec![]
 }

@@ -93,3 +93,268 @@ struct SettingsRow {
     widget_heartbeat_minutes: i64,
     updated_at: String,
 }
+
+/// The Salt connection fields as stored.
+pub struct SaltRow {
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password_encrypted: Option<String>,
+    pub eauth: String,
+    pub verify: bool,
+}
+
+/// What the runtime needs: the Salt row and the poller settings.
+pub async fn load_runtime(db: &Db) -> Result<(SaltRow, PollerSettings), sqlx::Error> {
+    let v = load_view(db).await?;
+    let (url, username, pw): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT salt_api_url, salt_api_username, salt_api_password_encrypted FROM app_settings WHERE id = 1",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((
+        SaltRow {
+            url,
+            username,
+            password_encrypted: pw,
+            eauth: v.salt.eauth,
+            verify: v.salt.verify,
+        },
+        v.pollers,
+    ))
+}
+
+/// The eauth back-ends salt-api offers.
+pub const EAUTH_CHOICES: &[&str] = &["pam", "sharedsecret", "ldap", "file", "auto"];
+
+/// A validated Salt section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaltInput {
+    /// `None` clears the URL (disables Salt).
+    pub url: Option<String>,
+    pub username: Option<String>,
+    /// `None` keeps the stored password.
+    pub password: Option<String>,
+    pub eauth: String,
+    pub verify: bool,
+}
+
+/// Validate the Salt section; `require_password` for Test Connection with unsaved values.
+pub fn validate_salt(
+    url: &str,
+    username: &str,
+    password: &str,
+    eauth: &str,
+    verify: bool,
+    require_all: bool,
+) -> Result<SaltInput, crate::error::AppError> {
+    use crate::error::AppError;
+    let url = url.trim();
+    let url = if url.is_empty() {
+        if require_all {
+            return Err(AppError::invalid(
+                "url",
+                "Enter the salt-api URL, e.g. https://salt.example.com:8000",
+            ));
+        }
+        None
+    } else {
+        if url.len() > 2083 {
+            return Err(AppError::invalid(
+                "url",
+                "The URL is longer than 2083 characters.",
+            ));
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|_| {
+            AppError::invalid("url", "This is not a valid URL. Include the scheme and port, e.g. https://salt.example.com:8000")
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(AppError::invalid(
+                "url",
+                "The URL must start with http:// or https://",
+            ));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(AppError::invalid("url", "The URL needs a host name."));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(AppError::invalid(
+                "url",
+                "Put the credentials in the username and password fields, not in the URL.",
+            ));
+        }
+        Some(url.trim_end_matches('/').to_string())
+    };
+    let username = username.trim();
+    if username.chars().count() > 255 {
+        return Err(AppError::invalid(
+            "username",
+            "The username is longer than 255 characters.",
+        ));
+    }
+    if username.is_empty() && (url.is_some() || require_all) {
+        return Err(AppError::invalid(
+            "username",
+            "Enter the salt-api username.",
+        ));
+    }
+    if password.chars().count() > 1024 {
+        return Err(AppError::invalid(
+            "password",
+            "The password is longer than 1024 characters.",
+        ));
+    }
+    if require_all && password.is_empty() {
+        return Err(AppError::invalid(
+            "password",
+            "Enter the password to test with.",
+        ));
+    }
+    if !EAUTH_CHOICES.contains(&eauth) {
+        return Err(AppError::invalid(
+            "eauth",
+            format!("eauth must be one of {}.", EAUTH_CHOICES.join(", ")),
+        ));
+    }
+    Ok(SaltInput {
+        url,
+        username: (!username.is_empty()).then(|| username.to_string()),
+        password: (!password.is_empty()).then(|| password.to_string()),
+        eauth: eauth.to_string(),
+        verify,
+    })
+}
+
+/// Store the Salt section (password encrypted; kept when not given).
+pub async fn save_salt(db: &Db, cookie_secret: &str, input: &SaltInput) -> Result<(), sqlx::Error> {
+    let enc = input
+        .password
+        .as_deref()
+        .map(|p| crate::server::secrets::encrypt(cookie_secret, p));
+    sqlx::query(
+        "UPDATE app_settings SET salt_api_url = ?, salt_api_username = ?, \
+         salt_api_password_encrypted = COALESCE(?, salt_api_password_encrypted), \
+         salt_api_eauth = ?, salt_api_verify = ?, updated_at = ? WHERE id = 1",
+    )
+    .bind(&input.url)
+    .bind(&input.username)
+    .bind(enc)
+    .bind(&input.eauth)
+    .bind(input.verify)
+    .bind(crate::server::now_text())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Parse a whole number in a range with a message naming the field.
+pub fn parse_range(
+    field: &str,
+    label: &str,
+    raw: &str,
+    min: i64,
+    max: i64,
+) -> Result<i64, crate::error::AppError> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            crate::error::AppError::invalid(
+                field,
+                format!("{label} must be a whole number from {min} to {max}."),
+            )
+        })
+}
+
+/// Store the Pollers section.
+pub async fn save_pollers(db: &Db, p: &PollerSettings) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE app_settings SET inventory_refresh_minutes = ?, inventory_refresh_initial_delay_s = ?, \
+         fleet_poll_interval_seconds = ?, jobs_poll_interval_seconds = ?, \
+         minion_state_keys_interval_seconds = ?, minion_state_presence_interval_seconds = ?, \
+         minion_state_grains_interval_seconds = ?, minion_state_initial_delay_seconds = ?, \
+         event_stream_enabled = ?, event_stream_retention_days = ?, updated_at = ? WHERE id = 1",
+    )
+    .bind(p.inventory_refresh_minutes)
+    .bind(p.inventory_refresh_initial_delay_s)
+    .bind(p.fleet_poll_interval_seconds)
+    .bind(p.jobs_poll_interval_seconds)
+    .bind(p.minion_state_keys_interval_seconds)
+    .bind(p.minion_state_presence_interval_seconds)
+    .bind(p.minion_state_grains_interval_seconds)
+    .bind(p.minion_state_initial_delay_seconds)
+    .bind(p.event_stream_enabled)
+    .bind(p.event_stream_retention_days)
+    .bind(crate::server::now_text())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Store the Activity widget section.
+pub async fn save_widget(db: &Db, w: &WidgetSettings) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE app_settings SET widget_hide_dispatch = ?, widget_hide_routine = ?, widget_show_jobs = ?, \
+         widget_show_keys = ?, widget_show_minions = ?, widget_event_count = ?, widget_heartbeat_minutes = ?, \
+         updated_at = ? WHERE id = 1",
+    )
+    .bind(w.hide_dispatch)
+    .bind(w.hide_routine)
+    .bind(w.show_jobs)
+    .bind(w.show_keys)
+    .bind(w.show_minions)
+    .bind(w.event_count)
+    .bind(w.heartbeat_minutes)
+    .bind(crate::server::now_text())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salt_validation() {
+        let ok = validate_salt(
+            " http://127.0.0.1:8000/ ",
+            "halite",
+            "pw",
+            "file",
+            false,
+            true,
+        )
+        .unwrap();
+        assert_eq!(ok.url.as_deref(), Some("http://127.0.0.1:8000"));
+        assert_eq!(ok.password.as_deref(), Some("pw"));
+        let keep = validate_salt("https://salt:8000", "u", "", "pam", true, false).unwrap();
+        assert_eq!(keep.password, None, "empty password keeps the stored one");
+        let cleared = validate_salt("", "", "", "pam", true, false).unwrap();
+        assert_eq!(cleared.url, None);
+        for (url, user, pw, eauth, field) in [
+            ("ftp://x", "u", "p", "pam", "url"),
+            ("not a url", "u", "p", "pam", "url"),
+            ("http://u:p@h:8000", "u", "p", "pam", "url"),
+            ("http://h:8000", "", "p", "pam", "username"),
+            ("http://h:8000", "u", "p", "kerberos", "eauth"),
+            ("", "u", "p", "pam", "url"),
+            ("http://h:8000", "u", "", "pam", "password"),
+        ] {
+            let e = validate_salt(url, user, pw, eauth, true, true).unwrap_err();
+            assert_eq!(e.field(), Some(field), "{url} {user} {eauth}");
+            assert_eq!(e.status(), 422);
+        }
+        let long = format!("http://h/{}", "a".repeat(2100));
+        assert!(validate_salt(&long, "u", "p", "pam", true, false).is_err());
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("f", "Keys", "300", 0, 86400).unwrap(), 300);
+        let e = parse_range("f", "Keys", "86401", 0, 86400).unwrap_err();
+        assert!(e.to_string().contains("from 0 to 86400"));
+        assert!(parse_range("f", "Keys", "1.5", 0, 10).is_err());
+        assert!(parse_range("f", "Keys", "-1", 0, 10).is_err());
+    }
+}

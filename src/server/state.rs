@@ -15,4 +15,5 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub throttle: Arc<LoginThrottle>,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    pub runtime: Arc<crate::server::runtime::Runtime>,
 }

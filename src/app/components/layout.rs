@@ -184,23 +184,36 @@ fn Topbar(
     }
 }
 
-/// "Salt API not configured / unreachable" banner shown on every page.
+/// "Salt API not configured / unreachable / login failed" banner shown on every page.
 #[component]
 fn SaltBanner() -> impl IntoView {
     let status = Resource::new(|| (), |_| settings_status());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                match status.await {
-                    Ok(s) if !s.configured => Some(view! {
-                        <div class="banner banner-warn" role="status" data-test="salt-banner">
-                            <Icon name="plug" />
-                            <span>"Salt API not configured: fleet data stays empty until Halite can reach salt-api."</span>
-                            {s.can_edit.then(|| view! { <a href="/settings" class="banner-action">"Connect in Settings →"</a> })}
-                        </div>
-                    }.into_any()),
-                    _ => None,
-                }
+                let s = status.await.ok()?;
+                let since = s
+                    .connection
+                    .since
+                    .as_deref()
+                    .map(crate::app::pages::short_time)
+                    .unwrap_or_default();
+                let (class, text) = if !s.configured {
+                    ("banner banner-warn", "Salt API not configured: fleet data stays empty until Halite can reach salt-api.".to_string())
+                } else {
+                    match s.connection.state.as_str() {
+                        "unreachable" => ("banner banner-bad", format!("Salt API unreachable since {since}: pages show the last data polled. {}", s.connection.detail)),
+                        "login_failed" => ("banner banner-bad", format!("Salt API refused Halite's credentials: {}", s.connection.detail)),
+                        _ => return None,
+                    }
+                };
+                Some(view! {
+                    <div class=class role="status" data-test="salt-banner" data-state=s.connection.state.clone()>
+                        <Icon name="plug" />
+                        <span>{text}</span>
+                        {s.can_edit.then(|| view! { <a href="/settings" class="banner-action">"Open Settings →"</a> })}
+                    </div>
+                })
             })}
         </Suspense>
     }

@@ -1,44 +1,347 @@
-//! Settings (admin): the Salt API connection, pollers and the activity widget.
+//! Settings (admin): Salt API connection with Test buttons, pollers, activity widget, and the
+//! live connection/poller status. Each section saves on its own and applies without a restart.
 
-use crate::app::api::settings::get_settings;
+use crate::app::api::settings::{
+    get_settings, runtime_status, PollerSettings, RuntimeView, SaltSettings, SaltTestResult,
+    SavePollerSettings, SaveSaltSettings, SaveWidgetSettings, SettingsView, TestSaltConnection,
+    TestSavedSaltConnection, WidgetSettings,
+};
 use crate::app::pages::{ErrorPanel, PageHeader};
+use crate::error::AppError;
+use leptos::html;
 use leptos::prelude::*;
 
 /// `/settings`.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let settings = Resource::new(|| (), |_| get_settings());
+    let save_salt = ServerAction::<SaveSaltSettings>::new();
+    let save_pollers = ServerAction::<SavePollerSettings>::new();
+    let save_widget = ServerAction::<SaveWidgetSettings>::new();
+    let settings = Resource::new(
+        move || {
+            (
+                save_salt.version().get(),
+                save_pollers.version().get(),
+                save_widget.version().get(),
+            )
+        },
+        |_| get_settings(),
+    );
+    let runtime = Resource::new(
+        move || (save_salt.version().get(), save_pollers.version().get()),
+        |_| runtime_status(),
+    );
     view! {
         <PageHeader title="Settings" subtitle="Runtime configuration, stored in the database and applied without a restart" />
-        <Suspense fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading settings…"</div> }>
+        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading settings…"</div> }>
             {move || Suspend::new(async move {
                 match settings.await {
                     Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                    Ok(s) => view! {
-                        <section class="panel settings-section" data-test="settings-salt">
-                            <h2>"Salt API"</h2>
-                            <dl class="facts">
-                                <dt>"URL"</dt><dd>{if s.salt.url.is_empty() { "not set".to_string() } else { s.salt.url.clone() }}</dd>
-                                <dt>"Username"</dt><dd>{if s.salt.username.is_empty() { "not set".to_string() } else { s.salt.username.clone() }}</dd>
-                                <dt>"Password"</dt><dd>{if s.salt.password_set { "(set)" } else { "not set" }}</dd>
-                                <dt>"eauth"</dt><dd>{s.salt.eauth.clone()}</dd>
-                                <dt>"Verify TLS"</dt><dd>{if s.salt.verify { "yes" } else { "no" }}</dd>
-                            </dl>
-                        </section>
-                        <section class="panel settings-section">
-                            <h2>"Pollers"</h2>
-                            <dl class="facts">
-                                <dt>"Keys"</dt><dd>{format!("every {} s", s.pollers.minion_state_keys_interval_seconds)}</dd>
-                                <dt>"Presence"</dt><dd>{format!("every {} s", s.pollers.minion_state_presence_interval_seconds)}</dd>
-                                <dt>"Grains"</dt><dd>{format!("every {} s", s.pollers.minion_state_grains_interval_seconds)}</dd>
-                                <dt>"Jobs"</dt><dd>{if s.pollers.jobs_poll_interval_seconds == 0 { "off".to_string() } else { format!("every {} s", s.pollers.jobs_poll_interval_seconds) }}</dd>
-                                <dt>"Event stream"</dt><dd>{if s.pollers.event_stream_enabled { "on" } else { "off" }}</dd>
-                            </dl>
-                        </section>
-                        <p class="muted">"Last changed " {s.updated_at.clone()}</p>
-                    }.into_any(),
+                    Ok(s) => {
+                        let SettingsView { salt, pollers, widget, updated_at } = s;
+                        view! {
+                            <div class="settings-grid">
+                                <div class="settings-main">
+                                    <SaltSection salt save=save_salt />
+                                    <PollersSection pollers save=save_pollers />
+                                    <WidgetSection widget save=save_widget />
+                                    <p class="muted small">"Last saved " {updated_at}</p>
+                                </div>
+                                <aside class="settings-side">
+                                    <Transition fallback=|| ()>
+                                        {move || Suspend::new(async move {
+                                            runtime.await.ok().map(|r| view! { <StatusCard r /> })
+                                        })}
+                                    </Transition>
+                                </aside>
+                            </div>
+                        }
+                        .into_any()
+                    }
                 }
             })}
-        </Suspense>
+        </Transition>
+    }
+}
+
+fn field_error<T: Clone + Send + Sync + 'static>(
+    value: Signal<Option<Result<T, AppError>>>,
+    field: &'static str,
+) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
+    move || {
+        value.get().and_then(|r| r.err()).and_then(|e| {
+            (e.field() == Some(field)).then(|| view! { <span class="field-error" data-test="field-error">{e.to_string()}</span> }.into_any())
+        })
+    }
+}
+
+fn form_error<T: Clone + Send + Sync + 'static>(
+    value: Signal<Option<Result<T, AppError>>>,
+) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
+    move || {
+        value.get().and_then(|r| r.err()).and_then(|e| {
+            e.field().is_none().then(|| {
+                view! { <div class="form-error" role="alert">{e.to_string()}</div> }.into_any()
+            })
+        })
+    }
+}
+
+fn saved_note<T: Clone + Send + Sync + 'static>(
+    value: Signal<Option<Result<T, AppError>>>,
+    text: &'static str,
+) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
+    move || {
+        matches!(value.get(), Some(Ok(_)))
+            .then(|| view! { <span class="saved-note" data-test="saved">{text}</span> }.into_any())
+    }
+}
+
+#[component]
+fn SaltSection(salt: SaltSettings, save: ServerAction<SaveSaltSettings>) -> impl IntoView {
+    let test = ServerAction::<TestSaltConnection>::new();
+    let test_saved = ServerAction::<TestSavedSaltConnection>::new();
+    let (url_ref, user_ref, pw_ref, eauth_ref, verify_ref) = (
+        NodeRef::<html::Input>::new(),
+        NodeRef::<html::Input>::new(),
+        NodeRef::<html::Input>::new(),
+        NodeRef::<html::Select>::new(),
+        NodeRef::<html::Input>::new(),
+    );
+    let run_test = move |_| {
+        let get = |r: NodeRef<html::Input>| r.get().map(|e| e.value()).unwrap_or_default();
+        test.dispatch(TestSaltConnection {
+            url: get(url_ref),
+            username: get(user_ref),
+            password: get(pw_ref),
+            eauth: eauth_ref.get().map(|e| e.value()).unwrap_or_default(),
+            verify: verify_ref
+                .get()
+                .map(|e| e.checked())
+                .unwrap_or(true)
+                .then(|| "on".to_string()),
+        });
+    };
+    let last_test = RwSignal::new(None::<Result<SaltTestResult, AppError>>);
+    Effect::new(move |_| {
+        if let Some(r) = test.value().get() {
+            last_test.set(Some(r));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = test_saved.value().get() {
+            last_test.set(Some(r));
+        }
+    });
+    let testing = move || test.pending().get() || test_saved.pending().get();
+    let value = Signal::derive(move || save.value().get());
+    let eauth = salt.eauth.clone();
+    view! {
+        <section class="panel settings-section" data-test="settings-salt">
+            <div class="section-head">
+                <h2>"Salt API"</h2>
+                <p class="muted">"How Halite reaches salt-api (rest_cherrypy). The password is stored encrypted and never shown again."</p>
+            </div>
+            <ActionForm action=save attr:class="form form-grid" attr:data-test="salt-form">
+                <label class="field span-2">
+                    <span class="field-label">"API URL"</span>
+                    <input type="url" name="url" node_ref=url_ref value=salt.url.clone() placeholder="https://salt.example.com:8000" maxlength="2083" />
+                    <span class="field-hint">"Include scheme and port. Leave empty and save to disconnect Salt."</span>
+                    {field_error(value, "url")}
+                </label>
+                <label class="field">
+                    <span class="field-label">"Username"</span>
+                    <input type="text" name="username" node_ref=user_ref value=salt.username.clone() autocomplete="off" maxlength="255" />
+                    {field_error(value, "username")}
+                </label>
+                <label class="field">
+                    <span class="field-label">"Password"</span>
+                    <input type="password" name="password" node_ref=pw_ref autocomplete="new-password" maxlength="1024"
+                        placeholder=if salt.password_set { "(set) leave empty to keep" } else { "" } />
+                    {field_error(value, "password")}
+                </label>
+                <label class="field">
+                    <span class="field-label">"eauth"</span>
+                    <select name="eauth" node_ref=eauth_ref>
+                        {crate::app::pages::settings::EAUTHS
+                            .iter()
+                            .map(|e| view! { <option value=*e selected=*e == eauth.as_str()>{*e}</option> })
+                            .collect_view()}
+                    </select>
+                    {field_error(value, "eauth")}
+                </label>
+                <label class="field checkbox-field">
+                    <input type="checkbox" name="verify" node_ref=verify_ref checked=salt.verify />
+                    <span>"Verify the TLS certificate"</span>
+                </label>
+                {form_error(value)}
+                <div class="form-actions span-2">
+                    <button type="submit" class="button button-primary" disabled=move || save.pending().get()>
+                        {move || if save.pending().get() { "Saving…" } else { "Save Salt settings" }}
+                    </button>
+                    <button type="button" class="button" on:click=run_test disabled=testing data-test="test-connection">
+                        "Test connection"
+                    </button>
+                    <button type="button" class="button button-ghost" on:click=move |_| { test_saved.dispatch(TestSavedSaltConnection {}); } disabled=testing>
+                        "Test saved credentials"
+                    </button>
+                    {saved_note(value, "Saved; Halite reconnected with these settings.")}
+                </div>
+            </ActionForm>
+            {move || testing().then(|| view! { <div class="test-result pending">"Testing…"</div> })}
+            {move || (!testing()).then(|| last_test.get().map(|r| match r {
+                Ok(t) => view! {
+                    <div class="test-result" class:ok=t.ok class:bad=!t.ok data-test="test-result">
+                        <strong>{if t.ok { "Connection OK" } else { "Connection failed" }}</strong>
+                        <span>{t.detail}</span>
+                    </div>
+                }.into_any(),
+                Err(e) => view! {
+                    <div class="test-result bad" data-test="test-result"><strong>"Cannot test"</strong><span>{e.to_string()}</span></div>
+                }.into_any(),
+            }))}
+        </section>
+    }
+}
+
+/// eauth back-ends offered in the select.
+pub const EAUTHS: &[&str] = &["pam", "sharedsecret", "ldap", "file", "auto"];
+
+#[component]
+fn NumberField(
+    name: &'static str,
+    label: &'static str,
+    value: i64,
+    min: i64,
+    max: i64,
+    unit: &'static str,
+    #[prop(into)] error: ViewFn,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span class="field-label">{label}</span>
+            <div class="input-unit">
+                <input type="number" name=name value=value min=min max=max step="1" required />
+                <span class="unit">{unit}</span>
+            </div>
+            {error.run()}
+        </label>
+    }
+}
+
+#[component]
+fn PollersSection(
+    pollers: PollerSettings,
+    save: ServerAction<SavePollerSettings>,
+) -> impl IntoView {
+    let v = Signal::derive(move || save.value().get());
+    let err = move |f: &'static str| ViewFn::from(move || field_error(v, f)());
+    let p = pollers;
+    view! {
+        <section class="panel settings-section" data-test="settings-pollers">
+            <div class="section-head">
+                <h2>"Pollers"</h2>
+                <p class="muted">"How often Halite refreshes its database from salt-api. 0 turns a poller off."</p>
+            </div>
+            <ActionForm action=save attr:class="form form-grid">
+                <NumberField name="minion_state_keys_interval_seconds" label="Keys" value=p.minion_state_keys_interval_seconds min=0 max=86400 unit="s" error=err("minion_state_keys_interval_seconds") />
+                <NumberField name="minion_state_presence_interval_seconds" label="Presence" value=p.minion_state_presence_interval_seconds min=0 max=86400 unit="s" error=err("minion_state_presence_interval_seconds") />
+                <NumberField name="minion_state_grains_interval_seconds" label="Grains" value=p.minion_state_grains_interval_seconds min=0 max=86400 unit="s" error=err("minion_state_grains_interval_seconds") />
+                <NumberField name="minion_state_initial_delay_seconds" label="Minion pollers start after" value=p.minion_state_initial_delay_seconds min=0 max=3600 unit="s" error=err("minion_state_initial_delay_seconds") />
+                <NumberField name="jobs_poll_interval_seconds" label="Jobs" value=p.jobs_poll_interval_seconds min=0 max=86400 unit="s" error=err("jobs_poll_interval_seconds") />
+                <NumberField name="fleet_poll_interval_seconds" label="Fleet health" value=p.fleet_poll_interval_seconds min=0 max=86400 unit="s" error=err("fleet_poll_interval_seconds") />
+                <NumberField name="inventory_refresh_minutes" label="Inventory" value=p.inventory_refresh_minutes min=0 max=1440 unit="min" error=err("inventory_refresh_minutes") />
+                <NumberField name="inventory_refresh_initial_delay_s" label="Inventory starts after" value=p.inventory_refresh_initial_delay_s min=0 max=3600 unit="s" error=err("inventory_refresh_initial_delay_s") />
+                <label class="field checkbox-field">
+                    <input type="checkbox" name="event_stream_enabled" checked=p.event_stream_enabled />
+                    <span>"Event stream (live Activity)"</span>
+                </label>
+                <NumberField name="event_stream_retention_days" label="Keep events for" value=p.event_stream_retention_days min=1 max=365 unit="days" error=err("event_stream_retention_days") />
+                {form_error(v)}
+                <div class="form-actions span-2">
+                    <button type="submit" class="button button-primary" disabled=move || save.pending().get()>"Save poller settings"</button>
+                    {saved_note(v, "Saved; pollers restarted.")}
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn WidgetSection(widget: WidgetSettings, save: ServerAction<SaveWidgetSettings>) -> impl IntoView {
+    let v = Signal::derive(move || save.value().get());
+    let err = move |f: &'static str| ViewFn::from(move || field_error(v, f)());
+    let w = widget;
+    view! {
+        <section class="panel settings-section" data-test="settings-widget">
+            <div class="section-head">
+                <h2>"Activity widget"</h2>
+                <p class="muted">"What the Overview's recent-activity list shows, for every user."</p>
+            </div>
+            <ActionForm action=save attr:class="form form-grid">
+                <label class="field checkbox-field"><input type="checkbox" name="show_jobs" checked=w.show_jobs /><span>"Show jobs"</span></label>
+                <label class="field checkbox-field"><input type="checkbox" name="show_keys" checked=w.show_keys /><span>"Show key changes"</span></label>
+                <label class="field checkbox-field"><input type="checkbox" name="show_minions" checked=w.show_minions /><span>"Show minion starts"</span></label>
+                <label class="field checkbox-field"><input type="checkbox" name="hide_dispatch" checked=w.hide_dispatch /><span>"Hide dispatch (job.new) rows"</span></label>
+                <label class="field checkbox-field"><input type="checkbox" name="hide_routine" checked=w.hide_routine /><span>"Hide routine successes"</span></label>
+                <span></span>
+                <NumberField name="event_count" label="Events shown" value=w.event_count min=1 max=50 unit="rows" error=err("event_count") />
+                <NumberField name="heartbeat_minutes" label="Heartbeat window" value=w.heartbeat_minutes min=5 max=1440 unit="min" error=err("heartbeat_minutes") />
+                {form_error(v)}
+                <div class="form-actions span-2">
+                    <button type="submit" class="button button-primary" disabled=move || save.pending().get()>"Save widget settings"</button>
+                    {saved_note(v, "Saved.")}
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Human label and badge class for a connection state.
+pub fn connection_label(state: &str) -> (&'static str, &'static str) {
+    match state {
+        "connected" => ("Connected", "badge-ok"),
+        "unreachable" => ("Unreachable", "badge-bad"),
+        "login_failed" => ("Login failed", "badge-bad"),
+        "starting" => ("Connecting", "badge-warn"),
+        _ => ("Not configured", "badge-warn"),
+    }
+}
+
+#[component]
+fn StatusCard(r: RuntimeView) -> impl IntoView {
+    let (label, class) = connection_label(&r.connection.state);
+    view! {
+        <section class="panel status-card" data-test="connection-status">
+            <h2>"Connection"</h2>
+            <div class="status-line">
+                <span class=format!("badge {class}") data-test="connection-state">{label}</span>
+                <span class="muted small">{r.connection.since.clone().map(|s| format!("since {}", crate::app::pages::short_time(&s))).unwrap_or_default()}</span>
+            </div>
+            <p class="small">{r.connection.detail.clone()}</p>
+            <h2 class="mt">"Background tasks"</h2>
+            {if r.pollers.is_empty() {
+                view! { <p class="muted small">"None running: Salt is not connected or every poller is off."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table compact">
+                        <thead><tr><th>"Task"</th><th>"Every"</th><th>"Last run"</th><th>"Result"</th></tr></thead>
+                        <tbody>
+                            {r.pollers.into_iter().map(|p| view! {
+                                <tr>
+                                    <td><code>{p.name}</code></td>
+                                    <td>{format!("{} s", p.interval_seconds)}</td>
+                                    <td>{p.last_run_at.map(|t| crate::app::pages::short_time(&t)).unwrap_or_else(|| "not yet".into())}</td>
+                                    <td>{match p.last_error {
+                                        Some(e) => view! { <span class="text-bad" title=e.clone()>"error"</span> }.into_any(),
+                                        None => view! { <span class="text-ok">{p.last_summary.unwrap_or_else(|| "—".into())}</span> }.into_any(),
+                                    }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
     }
 }

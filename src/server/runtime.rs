@@ -1,0 +1,375 @@
+//! The runtime hub (SPEC 2.3): owns the current Salt client and every background task of the
+//! current generation. `reload()` cancels and awaits the old generation, re-reads the settings
+//! row and starts a new one, so saving settings rewires Halite without a restart.
+
+use crate::app::api::settings::{PollerSettings, PollerStatus, SaltConnection};
+use crate::error::AppError;
+use crate::salt::{SaltClient, SaltConfig, SaltError};
+use crate::server::db::Db;
+use crate::server::{now_text, secrets, settings};
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// What a poller gets each run.
+#[derive(Clone)]
+pub struct PollerCtx {
+    pub client: Arc<SaltClient>,
+    pub db: Db,
+}
+
+/// A periodic task registered with the runtime (pollers of the feature modules).
+#[derive(Clone)]
+pub struct PollerSpec {
+    pub name: &'static str,
+    /// Seconds between runs from the settings; 0 turns the poller off.
+    pub interval: fn(&PollerSettings) -> i64,
+    /// Seconds to wait before the first run.
+    pub initial_delay: fn(&PollerSettings) -> i64,
+    /// One run; `Ok` carries a short summary for the status board.
+    pub run: Arc<dyn Fn(PollerCtx) -> BoxFuture<'static, Result<String, SaltError>> + Send + Sync>,
+}
+
+struct Generation {
+    id: u64,
+    client: Option<Arc<SaltClient>>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The hub itself; one per process (tests make one per app).
+pub struct Runtime {
+    db: Db,
+    cookie_secret: String,
+    registry: Vec<PollerSpec>,
+    current: RwLock<Option<Arc<SaltClient>>>,
+    generation: tokio::sync::Mutex<Generation>,
+    connection: Mutex<SaltConnection>,
+    pollers: Mutex<BTreeMap<String, PollerStatus>>,
+    health_interval: Duration,
+}
+
+fn connection(state: &str, detail: impl Into<String>) -> SaltConnection {
+    SaltConnection {
+        state: state.to_string(),
+        detail: detail.into(),
+        since: Some(now_text()),
+    }
+}
+
+impl Runtime {
+    /// A hub with the given pollers registered; nothing runs until [`Runtime::boot`].
+    pub fn new(
+        db: Db,
+        cookie_secret: String,
+        registry: Vec<PollerSpec>,
+        health_interval: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Runtime {
+            db,
+            cookie_secret,
+            registry,
+            current: RwLock::new(None),
+            generation: tokio::sync::Mutex::new(Generation {
+                id: 0,
+                client: None,
+                cancel: CancellationToken::new(),
+                tasks: vec![],
+            }),
+            connection: Mutex::new(SaltConnection {
+                state: "starting".into(),
+                detail: "Connecting to salt-api…".into(),
+                since: Some(now_text()),
+            }),
+            pollers: Mutex::new(BTreeMap::new()),
+            health_interval,
+        })
+    }
+
+    /// The current client, or a 503 saying why there is none.
+    pub fn client(&self) -> Result<Arc<SaltClient>, AppError> {
+        if let Some(c) = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(c);
+        }
+        let conn = self.connection();
+        Err(AppError::SaltUnavailable(match conn.state.as_str() {
+            "login_failed" => format!("Salt API login failed: {}", conn.detail),
+            "starting" => "Halite is still connecting to salt-api; try again in a moment.".into(),
+            _ => "Salt API is not configured. An administrator can connect it in Settings.".into(),
+        }))
+    }
+
+    /// Connection state for the banner and the settings page.
+    pub fn connection(&self) -> SaltConnection {
+        self.connection
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Status of every poller of the current generation.
+    pub fn poller_statuses(&self) -> Vec<PollerStatus> {
+        self.pollers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn set_connection(&self, state: &str, detail: impl Into<String>) {
+        let mut c = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        let detail = detail.into();
+        if c.state == state {
+            c.detail = detail; // keep `since` from the first time we entered this state
+        } else {
+            *c = connection(state, detail);
+        }
+    }
+
+    /// Record the outcome of any Salt call: transport failures mark salt-api unreachable.
+    pub fn observe(&self, result: &Result<(), SaltError>) {
+        match result {
+            Ok(()) => self.set_connection("connected", "salt-api answers"),
+            Err(SaltError::Unavailable(m)) => self.set_connection("unreachable", m.clone()),
+            Err(SaltError::Api { .. }) => {}
+        }
+    }
+
+    /// Start the first generation from the settings row.
+    pub async fn boot(self: &Arc<Self>) {
+        self.reload().await;
+    }
+
+    /// Cancel and await every task of the current generation, then start a new one.
+    pub async fn reload(self: &Arc<Self>) {
+        let mut gen = self.generation.lock().await;
+        gen.cancel.cancel();
+        for t in gen.tasks.drain(..) {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.pollers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        gen.client = None;
+        gen.id += 1;
+        gen.cancel = CancellationToken::new();
+        let id = gen.id;
+
+        let (salt, pollers) = match settings::load_runtime(&self.db).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read settings; Salt stays disconnected");
+                self.set_connection("unconfigured", "settings could not be read");
+                return;
+            }
+        };
+        let password = salt.password_encrypted.as_deref().and_then(|p| {
+            match secrets::decrypt(&self.cookie_secret, p) {
+                Some(pw) => Some(pw),
+                None => {
+                    tracing::error!(
+                        "the stored Salt password cannot be decrypted (COOKIE_SECRET changed?); \
+                         enter it again in Settings"
+                    );
+                    None
+                }
+            }
+        });
+        let (Some(url), Some(username), Some(password)) = (
+            salt.url.filter(|s| !s.is_empty()),
+            salt.username.filter(|s| !s.is_empty()),
+            password,
+        ) else {
+            self.set_connection(
+                "unconfigured",
+                "Salt API URL, username or password is not set",
+            );
+            tracing::info!(
+                generation = id,
+                "Salt API not configured; no pollers started"
+            );
+            return;
+        };
+        let client = match SaltClient::new(SaltConfig {
+            url,
+            username,
+            password,
+            eauth: salt.eauth,
+            verify_tls: salt.verify,
+            timeout: Duration::from_secs(30),
+        }) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                self.set_connection("unreachable", e.to_string());
+                return;
+            }
+        };
+        match client.login().await {
+            Ok(_) => {
+                self.set_connection("connected", format!("logged in to {}", client.url()));
+                tracing::info!(generation = id, url = %client.url(), "connected to salt-api");
+            }
+            Err(SaltError::Api {
+                status: 401,
+                message,
+            }) => {
+                tracing::error!(generation = id, %message, "salt-api refused the stored credentials; running degraded");
+                self.set_connection("login_failed", message);
+                return;
+            }
+            Err(e) => {
+                // Unreachable at start: keep the client so everything recovers when it returns.
+                tracing::warn!(generation = id, error = %e, "salt-api not reachable yet; will keep trying");
+                self.set_connection("unreachable", e.to_string());
+            }
+        }
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
+        gen.client = Some(client.clone());
+
+        let ctx = PollerCtx {
+            client: client.clone(),
+            db: self.db.clone(),
+        };
+        // Built-in health probe keeps the banner honest even when every poller is off.
+        let health = PollerSpec {
+            name: "salt.health",
+            interval: |_| 15,
+            initial_delay: |_| 15,
+            run: Arc::new(|ctx: PollerCtx| {
+                Box::pin(async move {
+                    ctx.client
+                        .ping()
+                        .await
+                        .map(|_| "salt-api answers".to_string())
+                })
+            }),
+        };
+        let specs = std::iter::once(health).chain(self.registry.iter().cloned());
+        for spec in specs {
+            let mut interval = (spec.interval)(&pollers);
+            if spec.name == "salt.health" {
+                interval = self.health_interval.as_secs() as i64;
+            }
+            if interval <= 0 {
+                continue;
+            }
+            let mut delay = (spec.initial_delay)(&pollers).max(0) as u64;
+            if spec.name == "salt.health" {
+                delay = interval as u64;
+            }
+            self.pollers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    spec.name.to_string(),
+                    PollerStatus {
+                        name: spec.name.to_string(),
+                        interval_seconds: interval,
+                        last_run_at: None,
+                        last_ok_at: None,
+                        last_error: None,
+                        last_summary: None,
+                        last_duration_ms: None,
+                        runs: 0,
+                    },
+                );
+            let me = Arc::clone(self);
+            let cancel = gen.cancel.clone();
+            let ctx = ctx.clone();
+            gen.tasks.push(tokio::spawn(async move {
+                me.poll_loop(
+                    spec,
+                    ctx,
+                    Duration::from_secs(delay),
+                    Duration::from_secs(interval as u64),
+                    cancel,
+                )
+                .await
+            }));
+        }
+    }
+
+    async fn poll_loop(
+        self: Arc<Self>,
+        spec: PollerSpec,
+        ctx: PollerCtx,
+        delay: Duration,
+        interval: Duration,
+        cancel: CancellationToken,
+    ) {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        loop {
+            let started = Instant::now();
+            let result = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = (spec.run)(ctx.clone()) => r,
+            };
+            self.observe(&result.as_ref().map(|_| ()).map_err(Clone::clone));
+            {
+                let mut map = self.pollers.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(st) = map.get_mut(spec.name) {
+                    let now = now_text();
+                    st.runs += 1;
+                    st.last_run_at = Some(now.clone());
+                    st.last_duration_ms = Some(started.elapsed().as_millis() as i64);
+                    match &result {
+                        Ok(summary) => {
+                            st.last_ok_at = Some(now);
+                            st.last_error = None;
+                            st.last_summary = Some(summary.clone());
+                        }
+                        Err(e) => st.last_error = Some(e.to_string()),
+                    }
+                }
+            }
+            if let Err(e) = &result {
+                tracing::warn!(poller = spec.name, error = %e, "poller run failed");
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    /// Stop every task (process shutdown).
+    pub async fn shutdown(&self) {
+        let mut gen = self.generation.lock().await;
+        gen.cancel.cancel();
+        for t in gen.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+/// Turn a Salt error into what a server function returns (503 transport, 502 salt said no).
+pub fn salt_error(e: SaltError) -> AppError {
+    match e {
+        SaltError::Unavailable(m) => {
+            AppError::SaltUnavailable(format!("Salt API unreachable: {m}"))
+        }
+        SaltError::Api { status, message } => {
+            AppError::SaltError(format!("Salt API error {status}: {message}"))
+        }
+    }
+}
