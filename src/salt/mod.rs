@@ -86,6 +86,14 @@ pub struct SaltClient {
     logins: AtomicU64,
 }
 
+impl std::fmt::Debug for SaltClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltClient")
+            .field("cfg", &self.cfg)
+            .finish()
+    }
+}
+
 impl SaltClient {
     /// Build a client (no network traffic until the first call).
     pub fn new(cfg: SaltConfig) -> Result<Self, SaltError> {

@@ -318,6 +318,23 @@ pub fn parse_local_returns(v: Value) -> Result<LocalReturns, SaltError> {
         .into_iter()
         .map(|(id, r)| {
             let parsed = match r {
+                // With full_return, 3008 wraps the "did not return" text: {"ret": "Minion did not return…", "retcode": 1}.
+                Value::Object(m)
+                    if m.get("ret")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.starts_with(NO_RETURN_PREFIX))
+                        && !m.contains_key("jid") =>
+                {
+                    MinionReturn::NoResponse {
+                        detail: m["ret"]
+                            .as_str()
+                            .unwrap_or("")
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_string(),
+                    }
+                }
                 Value::Object(m) if m.contains_key("ret") => MinionReturn::Returned {
                     retcode: m.get("retcode").and_then(Value::as_i64),
                     ret: m.get("ret").cloned().unwrap_or(Value::Null),
@@ -451,4 +468,35 @@ pub fn parse_jobs_active(v: Value) -> Result<Vec<ActiveJob>, SaltError> {
         .collect();
     out.sort_by(|a, b| b.jid.cmp(&a.jid));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn full_return_no_response_shape_seen_on_3008() {
+        let v = json!({
+            "web-01": {"ret": true, "retcode": 0, "jid": "20261127085850615988"},
+            "new-01": {"ret": "Minion did not return. [No response]\nThe minions may not…", "retcode": 1},
+            "db-01": {"ret": false, "retcode": 0, "jid": "20261127085850615988"},
+        });
+        let r = parse_local_returns(v).unwrap();
+        assert!(matches!(r["new-01"], MinionReturn::NoResponse { .. }));
+        assert_eq!(
+            r["db-01"],
+            MinionReturn::Returned {
+                ret: Value::Bool(false),
+                retcode: Some(0)
+            }
+        );
+        assert_eq!(
+            r["web-01"],
+            MinionReturn::Returned {
+                ret: Value::Bool(true),
+                retcode: Some(0)
+            }
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! Test harness: a Halite app on a temp SQLite file, driven through the real router.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use halite::server::config::Config;

@@ -1,0 +1,62 @@
+//! The real Salt lab (end2end/salt-lab): connection values from `lab.sh env`.
+#![allow(dead_code)]
+
+use halite::salt::{SaltClient, SaltConfig};
+use std::time::Duration;
+
+pub struct Lab {
+    pub url: String,
+    pub user: String,
+    pub password: String,
+    pub eauth: String,
+}
+
+/// The running lab; fails loudly when it is not running (`make test` starts it).
+pub fn lab() -> Lab {
+    let get = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!(
+                "{k} is not set: these tests talk to the real Salt lab. Run `make test`, or \
+                 `end2end/salt-lab/lab.sh start && eval \"$(end2end/salt-lab/lab.sh env)\"` first."
+            )
+        })
+    };
+    Lab {
+        url: get("SALT_API_URL"),
+        user: get("SALT_API_USER"),
+        password: get("SALT_API_PASSWORD"),
+        eauth: get("SALT_API_EAUTH"),
+    }
+}
+
+impl Lab {
+    pub fn config(&self) -> SaltConfig {
+        SaltConfig {
+            url: self.url.clone(),
+            username: self.user.clone(),
+            password: self.password.clone(),
+            eauth: self.eauth.clone(),
+            verify_tls: true,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    pub fn client(&self) -> SaltClient {
+        SaltClient::new(self.config()).unwrap()
+    }
+
+    /// Run a lab.sh subcommand (stop-api, start-api, reset-keys, ...).
+    pub fn sh(&self, args: &[&str]) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/end2end/salt-lab/lab.sh");
+        let out = std::process::Command::new(script)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lab.sh {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
