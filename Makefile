@@ -8,7 +8,7 @@ LISTEN_PORT ?= 8080
 COOKIE_SECURE ?= false
 LOG_FORMAT ?= text
 
-.PHONY: run test setup setup-test build build-release lint fmt unit e2e clean demo
+.PHONY: run test setup setup-test build build-release lint fmt unit e2e clean demo lab-start lab-stop
 
 ## Install what is missing, build the release binary and WASM, serve on http://127.0.0.1:8080
 run: setup build-release
@@ -17,8 +17,9 @@ run: setup build-release
 	  LISTEN_PORT=$(LISTEN_PORT) COOKIE_SECURE=$(COOKIE_SECURE) LOG_FORMAT=$(LOG_FORMAT) \
 	  exec ./target/release/halite
 
-## Everything CI runs: formatting, lints, unit + integration tests, Playwright end-to-end tests
-test: setup-test lint unit e2e
+## Everything CI runs: formatting, lints, unit + integration tests (real Salt lab), Playwright e2e
+test: setup-test
+	scripts/test.sh
 
 setup:
 	@scripts/setup.sh
@@ -38,7 +39,25 @@ lint:
 	cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 
 unit:
-	cargo test --features ssr
+	end2end/salt-lab/lab.sh start
+	eval "$$(end2end/salt-lab/lab.sh env)" && cargo test --features ssr
+
+lab-start:
+	end2end/salt-lab/lab.sh start
+
+lab-stop:
+	end2end/salt-lab/lab.sh stop
+
+## The Salt lab plus Halite already connected to it (admin / changeme)
+demo: setup build-release
+	end2end/salt-lab/lab.sh start
+	eval "$$(end2end/salt-lab/lab.sh env)" && \
+	  printf '%s\n' "$$SALT_API_PASSWORD" | HALITE_DATA_DIR=$(HALITE_DATA_DIR) ./target/release/halite admin set-salt \
+	    --url "$$SALT_API_URL" --username "$$SALT_API_USER" --eauth "$$SALT_API_EAUTH" --password-stdin
+	@echo "Halite demo on http://$(LISTEN_HOST):$(LISTEN_PORT)  (sign in: admin / changeme; Salt lab: end2end/salt-lab/lab.sh status)"
+	HALITE_DATA_DIR=$(HALITE_DATA_DIR) LEPTOS_SITE_ROOT=target/site LISTEN_HOST=$(LISTEN_HOST) \
+	  LISTEN_PORT=$(LISTEN_PORT) COOKIE_SECURE=$(COOKIE_SECURE) LOG_FORMAT=$(LOG_FORMAT) \
+	  exec ./target/release/halite
 
 e2e: build
 	end2end/run.sh

@@ -32,5 +32,8 @@ done
 printf 'viewer-password-1\n' | "$BIN" admin create-user --username viewer1 --display-name "Vic Viewer" \
   --role viewer --password-stdin --no-force-change
 
+printf 'admin2-password-1\n' | "$BIN" admin create-user --username admin2 --display-name "Ada Admin" \
+  --role admin --password-stdin --no-force-change
+
 export HALITE_URL="http://127.0.0.1:$PORT" HALITE_ARTIFACTS="$PWD/$ART" HALITE_BIN_PATH="$PWD/$BIN"
 node --test --test-concurrency=1 end2end/tests/ || { echo "--- server log (tail) ---"; tail -50 "$ART/server.log"; exit 1; }

@@ -25,7 +25,13 @@ export async function newPage(browser, opts = {}) {
 }
 
 export async function hydrated(page) {
-  await page.waitForSelector('body[data-hydrated]', { timeout: 30000 });
+  try {
+    await page.waitForSelector('body[data-hydrated]', { timeout: 30000, state: 'attached' });
+  } catch (e) {
+    await page.screenshot({ path: path.join(ART, 'not-hydrated.png'), fullPage: true }).catch(() => {});
+    const html = await page.content().catch(() => '');
+    throw new Error(`page ${page.url()} did not hydrate; errors: ${JSON.stringify(page.errors)}; html tail: ${html.slice(-600)}`);
+  }
 }
 
 export async function shot(page, name) {

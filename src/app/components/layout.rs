@@ -12,6 +12,10 @@ use leptos_meta::Html;
 use leptos_router::components::{Route, Routes, A};
 use leptos_router::path;
 
+/// Bumped when Salt settings change so the banner re-reads the connection state.
+#[derive(Clone, Copy)]
+pub struct SaltStatusVersion(pub RwSignal<u32>);
+
 /// The frame around every page: sidebar and top bar appear once the user is known and has no
 /// pending forced password change. The routes sit outside any `Suspense` so that the server's
 /// route list sees them.
@@ -19,6 +23,7 @@ use leptos_router::path;
 pub fn Layout() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let theme_override = RwSignal::new(None::<String>);
+    provide_context(SaltStatusVersion(RwSignal::new(0)));
     let chrome_user = move || async move { me_value(Some(me)).await.filter(|m| !m.must_change_pw) };
     view! {
         <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-hidden="true" />
@@ -187,7 +192,8 @@ fn Topbar(
 /// "Salt API not configured / unreachable / login failed" banner shown on every page.
 #[component]
 fn SaltBanner() -> impl IntoView {
-    let status = Resource::new(|| (), |_| settings_status());
+    let version = use_context::<SaltStatusVersion>().map(|v| v.0);
+    let status = Resource::new(move || version.map(|v| v.get()), |_| settings_status());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

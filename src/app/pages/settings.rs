@@ -27,6 +27,15 @@ pub fn SettingsPage() -> impl IntoView {
         },
         |_| get_settings(),
     );
+    if let Some(v) = use_context::<crate::app::components::layout::SaltStatusVersion>() {
+        Effect::new(move |_| {
+            if matches!(save_salt.value().get(), Some(Ok(_)))
+                || matches!(save_pollers.value().get(), Some(Ok(_)))
+            {
+                v.0.update(|n| *n += 1);
+            }
+        });
+    }
     let runtime = Resource::new(
         move || (save_salt.version().get(), save_pollers.version().get()),
         |_| runtime_status(),
@@ -45,7 +54,7 @@ pub fn SettingsPage() -> impl IntoView {
                                     <SaltSection salt save=save_salt />
                                     <PollersSection pollers save=save_pollers />
                                     <WidgetSection widget save=save_widget />
-                                    <p class="muted small">"Last saved " {updated_at}</p>
+                                    <p class="muted small">"Last saved " {crate::app::pages::short_time(&updated_at)}</p>
                                 </div>
                                 <aside class="settings-side">
                                     <Transition fallback=|| ()>
@@ -324,22 +333,26 @@ fn StatusCard(r: RuntimeView) -> impl IntoView {
                 view! { <p class="muted small">"None running: Salt is not connected or every poller is off."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table compact">
-                        <thead><tr><th>"Task"</th><th>"Every"</th><th>"Last run"</th><th>"Result"</th></tr></thead>
-                        <tbody>
-                            {r.pollers.into_iter().map(|p| view! {
-                                <tr>
-                                    <td><code>{p.name}</code></td>
-                                    <td>{format!("{} s", p.interval_seconds)}</td>
-                                    <td>{p.last_run_at.map(|t| crate::app::pages::short_time(&t)).unwrap_or_else(|| "not yet".into())}</td>
-                                    <td>{match p.last_error {
-                                        Some(e) => view! { <span class="text-bad" title=e.clone()>"error"</span> }.into_any(),
-                                        None => view! { <span class="text-ok">{p.last_summary.unwrap_or_else(|| "—".into())}</span> }.into_any(),
-                                    }}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
+                    <ul class="task-list">
+                        {r.pollers.into_iter().map(|p| {
+                            let ok = p.last_error.is_none();
+                            let result = match p.last_error.clone() {
+                                Some(e) => format!("error: {e}"),
+                                None => p.last_summary.clone().unwrap_or_else(|| "not run yet".into()),
+                            };
+                            let when = p.last_run_at.as_deref().map(crate::app::pages::short_time).unwrap_or_else(|| "not yet".into());
+                            view! {
+                                <li class="task">
+                                    <div class="task-head">
+                                        <code>{p.name.clone()}</code>
+                                        <span class="muted small">{format!("every {} s", p.interval_seconds)}</span>
+                                    </div>
+                                    <div class="small" class:text-ok=ok class:text-bad=!ok>{result}</div>
+                                    <div class="muted small">{format!("last run {when}")}</div>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
                 }.into_any()
             }}
         </section>

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make test`: lint, unit + integration tests (some against the real Salt lab), then the
+# Playwright end-to-end tests in Chromium. Starts the Salt lab and always stops it again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+LAB=end2end/salt-lab/lab.sh
+t0=$(date +%s)
+step() { printf '\n\033[1;33m==> %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --features ssr -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+
+step "starting the Salt lab (salt-master, salt-api, minions on 127.0.0.1)"
+trap '"$LAB" stop >/dev/null 2>&1 || true' EXIT
+"$LAB" start
+eval "$("$LAB" env)"
+
+step "unit and integration tests"
+cargo test --features ssr
+
+step "building the app (server + WASM)"
+"$LAB" reset-keys >/dev/null
+cargo leptos build
+
+step "end-to-end tests in Chromium"
+end2end/run.sh
+
+step "all tests passed"
