@@ -9,6 +9,8 @@ pub mod rbac;
 pub mod salt;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod sim;
 
 /// Browser entry point: hydrate the server-rendered page and mark the body for tests.
 #[cfg(feature = "hydrate")]

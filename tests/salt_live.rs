@@ -139,7 +139,7 @@ async fn wrong_credentials_and_unreachable_are_distinct_errors() {
     let err = c
         .runner("jobs.list_job", Default::default())
         .await
-        .map(|v| parse_list_job(v));
+        .map(parse_list_job);
     assert!(matches!(err, Ok(Err(SaltError::Api { .. }))), "{err:?}");
 }
 

@@ -18,8 +18,11 @@ impl Gate {
     pub fn allows(&self, me: &Me) -> bool {
         match self {
             Gate::Session => true,
+            Gate::Perm("view", r) if r.ends_with(":*") => {
+                may_view_kind(&me.permissions, &r[..r.len() - 2])
+            }
             Gate::Perm(v, r) => me.can(v, r),
-            Gate::AnyOf(list) => list.iter().any(|(v, r)| me.can(v, r)),
+            Gate::AnyOf(list) => list.iter().any(|(v, r)| Gate::Perm(v, r).allows(me)),
         }
     }
 }
@@ -79,5 +82,16 @@ pub fn item_for(path: &str) -> Option<&'static NavItem> {
         NAV.iter()
             .filter(|n| n.path != "/")
             .find(|n| path.starts_with(&format!("{}/", n.path)))
+    })
+}
+
+/// Does any permission let the user `view` some resource of this kind (`minion`, `key`, ...)?
+/// Per-resource roles like `view:minion:web-*` still get the page, filtered to what they may see.
+pub fn may_view_kind(perms: &[crate::rbac::Permission], kind: &str) -> bool {
+    perms.iter().any(|p| {
+        crate::rbac::fnmatch(&p.verb, "view")
+            && (crate::rbac::fnmatch(&p.resource_glob, &format!("{kind}:x"))
+                || p.resource_glob.starts_with(&format!("{kind}:"))
+                || p.resource_glob.starts_with('*'))
     })
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod minions;
 pub mod runtime;
 pub mod secrets;
 pub mod settings;
@@ -31,5 +32,5 @@ pub fn from_text(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 
 /// Every poller the feature modules register with the runtime.
 pub fn pollers() -> Vec<runtime::PollerSpec> {
-    vec![]
+    minions::poller::specs()
 }

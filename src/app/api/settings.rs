@@ -1,4 +1,5 @@
 //! Runtime settings (admin) and the settings status every session may read.
+#![allow(clippy::too_many_arguments)] // server functions mirror the form fields one to one
 
 use crate::error::AppError;
 use leptos::prelude::*;

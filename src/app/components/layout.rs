@@ -11,19 +11,35 @@ use leptos::prelude::*;
 use leptos_meta::Html;
 use leptos_router::components::{Route, Routes, A};
 use leptos_router::path;
+use leptos_router::SsrMode;
+
+/// The pending-key count shown in the sidebar (refetched after key actions).
+#[derive(Clone, Copy)]
+pub struct PendingKeys(pub Resource<Result<i64, crate::error::AppError>>);
 
 /// Bumped when Salt settings change so the banner re-reads the connection state.
 #[derive(Clone, Copy)]
 pub struct SaltStatusVersion(pub RwSignal<u32>);
 
 /// The frame around every page: sidebar and top bar appear once the user is known and has no
-/// pending forced password change. The routes sit outside any `Suspense` so that the server's
+/// pending forced password change. Routes render with `SsrMode::Async` (the whole page once its
+/// database reads are done, a few ms): out-of-order streaming of nested Suspense chunks broke
+/// hydration in leptos 0.8.23 for pages with several resources. The routes sit outside any `Suspense` so that the server's
 /// route list sees them.
 #[component]
 pub fn Layout() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let theme_override = RwSignal::new(None::<String>);
-    provide_context(SaltStatusVersion(RwSignal::new(0)));
+    let version = RwSignal::new(0u32);
+    provide_context(SaltStatusVersion(version));
+    // Every resource is created here, synchronously, never inside a Suspend: resource ids
+    // must be assigned in the same order on the server and in the browser for hydration.
+    let salt_status = Resource::new(move || version.get(), |_| settings_status());
+    let pending_keys = Resource::new(
+        move || version.get(),
+        |_| crate::app::api::keys::pending_key_count(),
+    );
+    provide_context(PendingKeys(pending_keys));
     let chrome_user = move || async move { me_value(Some(me)).await.filter(|m| !m.must_change_pw) };
     view! {
         <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-hidden="true" />
@@ -31,47 +47,50 @@ pub fn Layout() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let user = me_value(Some(me)).await;
+                    let pending = pending_keys.await.unwrap_or(0);
                     let saved = user.as_ref().map(|m| m.theme.clone()).unwrap_or_else(|| "dark".into());
                     let theme = move || theme_override.get().unwrap_or_else(|| saved.clone());
                     view! {
                         <Html {..} data-theme=theme />
-                        {user.filter(|m| !m.must_change_pw).map(|m| view! { <Sidebar me=m /> })}
+                        {user.filter(|m| !m.must_change_pw).map(|m| view! { <Sidebar me=m pending /> })}
                     }
                 })}
             </Suspense>
             <div class="main">
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        chrome_user().await.map(|m| view! {
+                        let user = chrome_user().await;
+                        let status = salt_status.await.ok();
+                        user.map(|m| view! {
                             <Topbar me=m.clone() theme=Signal::derive(move || theme_override.get().unwrap_or_else(|| m.theme.clone())) theme_override />
-                            <SaltBanner />
+                            {status.and_then(salt_banner)}
                         })
                     })}
                 </Suspense>
                 <main class="content" id="content">
                     <Routes fallback=|| view! { <pages::NotFound /> }>
-                        <Route path=path!("/login") view=pages::login::LoginPage />
-                        <Route path=path!("/change-password") view=pages::change_password::ChangePasswordPage />
-                        <Route path=path!("/") view=pages::overview::OverviewPage />
-                        <Route path=path!("/about") view=pages::about::AboutPage />
-                        <Route path=path!("/settings") view=pages::settings::SettingsPage />
-                        <Route path=path!("/activity") view=pages::ComingSoon />
-                        <Route path=path!("/minions") view=pages::ComingSoon />
-                        <Route path=path!("/minions/:id") view=pages::ComingSoon />
-                        <Route path=path!("/keys") view=pages::ComingSoon />
-                        <Route path=path!("/jobs") view=pages::ComingSoon />
-                        <Route path=path!("/jobs/:jid") view=pages::ComingSoon />
-                        <Route path=path!("/timeline") view=pages::ComingSoon />
-                        <Route path=path!("/run") view=pages::ComingSoon />
-                        <Route path=path!("/templates") view=pages::ComingSoon />
-                        <Route path=path!("/inventory") view=pages::ComingSoon />
-                        <Route path=path!("/inventory/:name") view=pages::ComingSoon />
-                        <Route path=path!("/fleet") view=pages::ComingSoon />
-                        <Route path=path!("/fleet/runs/:id") view=pages::ComingSoon />
-                        <Route path=path!("/users") view=pages::ComingSoon />
-                        <Route path=path!("/roles") view=pages::ComingSoon />
-                        <Route path=path!("/audit") view=pages::ComingSoon />
-                        <Route path=path!("/diagnostics") view=pages::ComingSoon />
+                        <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+                        <Route path=path!("/change-password") view=pages::change_password::ChangePasswordPage ssr=SsrMode::Async />
+                        <Route path=path!("/") view=pages::overview::OverviewPage ssr=SsrMode::Async />
+                        <Route path=path!("/about") view=pages::about::AboutPage ssr=SsrMode::Async />
+                        <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
+                        <Route path=path!("/activity") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/minions") view=pages::minions::MinionsPage ssr=SsrMode::Async />
+                        <Route path=path!("/minions/:id") view=pages::minions::MinionDetailPage ssr=SsrMode::Async />
+                        <Route path=path!("/keys") view=pages::keys::KeysPage ssr=SsrMode::Async />
+                        <Route path=path!("/jobs") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/jobs/:jid") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/timeline") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/run") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/templates") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/inventory") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/inventory/:name") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/fleet") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/fleet/runs/:id") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/users") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/roles") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/audit") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/diagnostics") view=pages::ComingSoon ssr=SsrMode::Async />
                     </Routes>
                 </main>
             </div>
@@ -80,7 +99,7 @@ pub fn Layout() -> impl IntoView {
 }
 
 #[component]
-fn Sidebar(me: Me) -> impl IntoView {
+fn Sidebar(me: Me, pending: i64) -> impl IntoView {
     let mut sections: Vec<(&'static str, Vec<&'static crate::app::nav::NavItem>)> = Vec::new();
     for item in NAV.iter().filter(|i| i.gate.allows(&me)) {
         match sections.iter_mut().find(|(s, _)| *s == item.section) {
@@ -110,6 +129,7 @@ fn Sidebar(me: Me) -> impl IntoView {
                                             <A href=path exact=path == "/" attr:class="nav-link" attr:data-nav=path>
                                                 <Icon name=item.icon />
                                                 <span>{item.label}</span>
+                                                {(path == "/keys" && pending > 0).then(|| view! { <span class="nav-badge" data-test="pending-badge" title="Pending keys">{pending}</span> })}
                                             </A>
                                         }
                                     })
@@ -190,37 +210,46 @@ fn Topbar(
 }
 
 /// "Salt API not configured / unreachable / login failed" banner shown on every page.
-#[component]
-fn SaltBanner() -> impl IntoView {
-    let version = use_context::<SaltStatusVersion>().map(|v| v.0);
-    let status = Resource::new(move || version.map(|v| v.get()), |_| settings_status());
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                let s = status.await.ok()?;
-                let since = s
-                    .connection
-                    .since
-                    .as_deref()
-                    .map(crate::app::pages::short_time)
-                    .unwrap_or_default();
-                let (class, text) = if !s.configured {
-                    ("banner banner-warn", "Salt API not configured: fleet data stays empty until Halite can reach salt-api.".to_string())
-                } else {
-                    match s.connection.state.as_str() {
-                        "unreachable" => ("banner banner-bad", format!("Salt API unreachable since {since}: pages show the last data polled. {}", s.connection.detail)),
-                        "login_failed" => ("banner banner-bad", format!("Salt API refused Halite's credentials: {}", s.connection.detail)),
-                        _ => return None,
-                    }
-                };
-                Some(view! {
-                    <div class=class role="status" data-test="salt-banner" data-state=s.connection.state.clone()>
-                        <Icon name="plug" />
-                        <span>{text}</span>
-                        {s.can_edit.then(|| view! { <a href="/settings" class="banner-action">"Open Settings →"</a> })}
-                    </div>
-                })
-            })}
-        </Suspense>
-    }
+fn salt_banner(s: crate::app::api::settings::SaltSetupStatus) -> Option<AnyView> {
+    let since = s
+        .connection
+        .since
+        .as_deref()
+        .map(crate::app::pages::short_time)
+        .unwrap_or_default();
+    let (class, text) = if !s.configured {
+        (
+            "banner banner-warn",
+            "Salt API not configured: fleet data stays empty until Halite can reach salt-api."
+                .to_string(),
+        )
+    } else {
+        match s.connection.state.as_str() {
+            "unreachable" => (
+                "banner banner-bad",
+                format!(
+                    "Salt API unreachable since {since}: pages show the last data polled. {}",
+                    s.connection.detail
+                ),
+            ),
+            "login_failed" => (
+                "banner banner-bad",
+                format!(
+                    "Salt API refused Halite's credentials: {}",
+                    s.connection.detail
+                ),
+            ),
+            _ => return None,
+        }
+    };
+    Some(
+        view! {
+            <div class=class role="status" data-test="salt-banner" data-state=s.connection.state.clone()>
+                <Icon name="plug" />
+                <span>{text}</span>
+                {s.can_edit.then(|| view! { <a href="/settings" class="banner-action">"Open Settings →"</a> })}
+            </div>
+        }
+        .into_any(),
+    )
 }

@@ -2,7 +2,9 @@
 
 pub mod about;
 pub mod change_password;
+pub mod keys;
 pub mod login;
+pub mod minions;
 pub mod overview;
 pub mod settings;
 

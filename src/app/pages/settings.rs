@@ -42,6 +42,7 @@ pub fn SettingsPage() -> impl IntoView {
     );
     view! {
         <PageHeader title="Settings" subtitle="Runtime configuration, stored in the database and applied without a restart" />
+        <div class="settings-grid">
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading settings…"</div> }>
             {move || Suspend::new(async move {
                 match settings.await {
@@ -49,20 +50,11 @@ pub fn SettingsPage() -> impl IntoView {
                     Ok(s) => {
                         let SettingsView { salt, pollers, widget, updated_at } = s;
                         view! {
-                            <div class="settings-grid">
-                                <div class="settings-main">
-                                    <SaltSection salt save=save_salt />
-                                    <PollersSection pollers save=save_pollers />
-                                    <WidgetSection widget save=save_widget />
-                                    <p class="muted small">"Last saved " {crate::app::pages::short_time(&updated_at)}</p>
-                                </div>
-                                <aside class="settings-side">
-                                    <Transition fallback=|| ()>
-                                        {move || Suspend::new(async move {
-                                            runtime.await.ok().map(|r| view! { <StatusCard r /> })
-                                        })}
-                                    </Transition>
-                                </aside>
+                            <div class="settings-main">
+                                <SaltSection salt save=save_salt />
+                                <PollersSection pollers save=save_pollers />
+                                <WidgetSection widget save=save_widget />
+                                <p class="muted small">"Last saved " {crate::app::pages::short_time(&updated_at)}</p>
                             </div>
                         }
                         .into_any()
@@ -70,6 +62,14 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <aside class="settings-side">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    runtime.await.ok().map(|r| view! { <StatusCard r /> })
+                })}
+            </Transition>
+        </aside>
+        </div>
     }
 }
 

@@ -1,0 +1,260 @@
+//! Minions list and detail, served from `minion_snapshots` (never a live salt-api call).
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Counts per derived status.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub online: i64,
+    pub offline: i64,
+    pub pending: i64,
+    pub rejected: i64,
+    pub denied: i64,
+}
+
+impl StatusCounts {
+    /// Sum of every status.
+    pub fn all(&self) -> i64 {
+        self.online + self.offline + self.pending + self.rejected + self.denied
+    }
+    /// Count for one status name.
+    pub fn get(&self, status: &str) -> i64 {
+        match status {
+            "online" => self.online,
+            "offline" => self.offline,
+            "pending" => self.pending,
+            "rejected" => self.rejected,
+            "denied" => self.denied,
+            _ => self.all(),
+        }
+    }
+}
+
+/// One row of the minions table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinionRow {
+    pub id: String,
+    pub status: String,
+    pub ip: Option<String>,
+    pub os: Option<String>,
+    pub salt: Option<String>,
+    pub cpus: Option<i64>,
+    pub mem_mb: Option<i64>,
+    pub virtual_type: Option<String>,
+    pub stale: bool,
+}
+
+/// One page of minions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinionPage {
+    pub rows: Vec<MinionRow>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub counts: StatusCounts,
+}
+
+/// Everything the detail page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinionDetail {
+    pub id: String,
+    pub status: String,
+    pub key_status: String,
+    pub ip: Option<String>,
+    pub os: Option<String>,
+    pub os_family: Option<String>,
+    pub osrelease: Option<String>,
+    pub kernel: Option<String>,
+    pub kernelrelease: Option<String>,
+    pub virtual_type: Option<String>,
+    pub cpus: Option<i64>,
+    pub cpu_model: Option<String>,
+    pub mem_mb: Option<i64>,
+    pub salt: Option<String>,
+    pub grains_json: Option<String>,
+    pub keys_refreshed_at: Option<String>,
+    pub presence_refreshed_at: Option<String>,
+    pub grains_refreshed_at: Option<String>,
+    pub stale: bool,
+}
+
+/// Valid status filters.
+pub const STATUSES: &[&str] = &["online", "offline", "pending", "rejected", "denied"];
+/// Page sizes offered.
+pub const PAGE_SIZES: &[i64] = &[50, 100, 500];
+/// Sortable columns.
+pub const SORTS: &[&str] = &["id", "status", "os", "ip", "salt", "cpus", "mem"];
+
+/// Data older than this (minutes) is flagged stale.
+pub const STALE_MINUTES: i64 = 10;
+
+/// Is a minion's data stale? Oldest of keys/presence (and grains for online minions) > 10 min.
+#[cfg(feature = "ssr")]
+pub fn is_stale(
+    status: &str,
+    keys: Option<&str>,
+    presence: Option<&str>,
+    grains: Option<&str>,
+) -> bool {
+    use crate::server::from_text;
+    let now = chrono::Utc::now();
+    let old = |t: Option<&str>| match t.and_then(from_text) {
+        Some(t) => (now - t).num_minutes() >= STALE_MINUTES,
+        None => true,
+    };
+    old(keys) || old(presence) || (status == "online" && old(grains))
+}
+
+/// One page of minions: search (id, OS, IP), status filter, sort, paging.
+#[server(endpoint = "minions/list")]
+pub async fn list_minions(
+    #[server(default)] q: String,
+    #[server(default)] status: String,
+    #[server(default)] sort: String,
+    #[server(default)] dir: String,
+    #[server(default)] page: i64,
+    #[server(default)] per_page: i64,
+) -> Result<MinionPage, AppError> {
+    use crate::server::auth::{respond, session};
+    use crate::server::minions::store;
+    respond(
+        async {
+            let (state, user) = session()?;
+            let globs = store::allowed_globs(&user.permissions, "view", "minion");
+            if globs.as_ref().is_some_and(|g| g.is_empty()) {
+                return Err(AppError::Forbidden(
+                    "You do not have permission to view minions.".into(),
+                ));
+            }
+            let q = q.trim().to_string();
+            if q.chars().count() > 200 {
+                return Err(AppError::invalid(
+                    "q",
+                    "Search text is limited to 200 characters.",
+                ));
+            }
+            if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
+                return Err(AppError::invalid(
+                    "status",
+                    format!("Status must be one of {}.", STATUSES.join(", ")),
+                ));
+            }
+            if !sort.is_empty() && !SORTS.contains(&sort.as_str()) {
+                return Err(AppError::invalid(
+                    "sort",
+                    format!("Sort by one of {}.", SORTS.join(", ")),
+                ));
+            }
+            if !matches!(dir.as_str(), "" | "asc" | "desc") {
+                return Err(AppError::invalid("dir", "Direction must be asc or desc."));
+            }
+            let per_page = if per_page == 0 { 50 } else { per_page };
+            if !PAGE_SIZES.contains(&per_page) {
+                return Err(AppError::invalid(
+                    "per_page",
+                    "Page size must be 50, 100 or 500.",
+                ));
+            }
+            let page = if page == 0 { 1 } else { page };
+            if !(1..=1_000_000).contains(&page) {
+                return Err(AppError::invalid("page", "Page must be a positive number."));
+            }
+            let lq = store::ListQuery {
+                search: q,
+                status: status.clone(),
+                sort,
+                descending: dir == "desc",
+                page,
+                per_page,
+                allowed_globs: globs,
+            };
+            let (rows, total, counts) = store::list(&state.db, &lq).await?;
+            let c = |s: &str| counts.get(s).copied().unwrap_or(0);
+            Ok(MinionPage {
+                rows: rows
+                    .into_iter()
+                    .map(|r| MinionRow {
+                        stale: is_stale(
+                            &r.status,
+                            r.keys_refreshed_at.as_deref(),
+                            r.presence_refreshed_at.as_deref(),
+                            r.grains_refreshed_at.as_deref(),
+                        ),
+                        id: r.minion_id,
+                        status: r.status,
+                        ip: r.primary_ip,
+                        os: r.os.map(|os| match r.osrelease {
+                            Some(rel) => format!("{os} {rel}"),
+                            None => os,
+                        }),
+                        salt: r.saltversion,
+                        cpus: r.num_cpus,
+                        mem_mb: r.mem_total_mb,
+                        virtual_type: r.virtual_type,
+                    })
+                    .collect(),
+                total,
+                page,
+                per_page,
+                counts: StatusCounts {
+                    online: c("online"),
+                    offline: c("offline"),
+                    pending: c("pending"),
+                    rejected: c("rejected"),
+                    denied: c("denied"),
+                },
+            })
+        }
+        .await,
+    )
+}
+
+/// One minion with its full grains.
+#[server(endpoint = "minions/get")]
+pub async fn get_minion(id: String) -> Result<MinionDetail, AppError> {
+    use crate::server::auth::{require, respond};
+    use crate::server::minions::store;
+    respond(
+        async {
+            if id.is_empty() || id.chars().count() > 255 {
+                return Err(AppError::invalid(
+                    "id",
+                    "A minion id is 1 to 255 characters.",
+                ));
+            }
+            let (state, _) = require("view", &format!("minion:{id}")).await?;
+            let r = store::get(&state.db, &id).await?.ok_or_else(|| {
+                AppError::NotFound(format!("No minion named {id:?} is known to Halite."))
+            })?;
+            Ok(MinionDetail {
+                stale: is_stale(
+                    &r.status,
+                    r.keys_refreshed_at.as_deref(),
+                    r.presence_refreshed_at.as_deref(),
+                    r.grains_refreshed_at.as_deref(),
+                ),
+                id: r.minion_id,
+                status: r.status,
+                key_status: r.key_status,
+                ip: r.primary_ip,
+                os: r.os,
+                os_family: r.os_family,
+                osrelease: r.osrelease,
+                kernel: r.kernel,
+                kernelrelease: r.kernelrelease,
+                virtual_type: r.virtual_type,
+                cpus: r.num_cpus,
+                cpu_model: r.cpu_model,
+                mem_mb: r.mem_total_mb,
+                salt: r.saltversion,
+                grains_json: r.grains,
+                keys_refreshed_at: r.keys_refreshed_at,
+                presence_refreshed_at: r.presence_refreshed_at,
+                grains_refreshed_at: r.grains_refreshed_at,
+            })
+        }
+        .await,
+    )
+}

@@ -1,0 +1,171 @@
+//! Overview figures: minion status counts, key counts, and the fleet heatmap.
+
+use crate::app::api::minions::StatusCounts;
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Key counts by state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyCounts {
+    pub accepted: i64,
+    pub pending: i64,
+    pub rejected: i64,
+    pub denied: i64,
+}
+
+/// What the Overview shows; `None` where the user may not look.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverviewData {
+    pub minions: Option<StatusCounts>,
+    pub keys: Option<KeyCounts>,
+    /// Inline SVG, one tile per minion (generated server-side so 10k tiles cost one node tree
+    /// the browser parses once, with nothing to hydrate).
+    pub heatmap_svg: Option<String>,
+    pub heatmap_count: i64,
+}
+
+/// Overview figures for the signed-in user.
+#[server(endpoint = "overview/summary")]
+pub async fn overview_summary() -> Result<OverviewData, AppError> {
+    use crate::server::auth::{respond, session};
+    use crate::server::minions::store;
+    respond(
+        async {
+            let (state, user) = session()?;
+            let minion_globs = store::allowed_globs(&user.permissions, "view", "minion");
+            let can_minions = !minion_globs.as_ref().is_some_and(|g| g.is_empty());
+            let key_globs = store::allowed_globs(&user.permissions, "view", "key").map(|g| {
+                g.into_iter()
+                    .map(|p| p.replacen("key:", "minion:", 1))
+                    .collect::<Vec<_>>()
+            });
+            let can_keys = !key_globs.as_ref().is_some_and(|g| g.is_empty());
+            let mut data = OverviewData {
+                minions: None,
+                keys: None,
+                heatmap_svg: None,
+                heatmap_count: 0,
+            };
+            if can_minions {
+                let all = store::all_status(&state.db, &minion_globs).await?;
+                let mut c = StatusCounts::default();
+                for (_, s) in &all {
+                    match s.as_str() {
+                        "online" => c.online += 1,
+                        "offline" => c.offline += 1,
+                        "pending" => c.pending += 1,
+                        "rejected" => c.rejected += 1,
+                        _ => c.denied += 1,
+                    }
+                }
+                data.heatmap_count = all.len() as i64;
+                data.heatmap_svg = Some(heatmap_svg(&all));
+                data.minions = Some(c);
+            }
+            if can_keys {
+                let all = store::all_status(&state.db, &key_globs).await?;
+                let mut k = KeyCounts::default();
+                for (_, s) in &all {
+                    match s.as_str() {
+                        "online" | "offline" => k.accepted += 1,
+                        "pending" => k.pending += 1,
+                        "rejected" => k.rejected += 1,
+                        _ => k.denied += 1,
+                    }
+                }
+                data.keys = Some(k);
+            }
+            Ok(data)
+        }
+        .await,
+    )
+}
+
+/// XML-escape text for the SVG.
+pub fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// The heatmap: tiles ordered problem-first (offline, pending, rejected, denied, online), then by id.
+pub fn heatmap_svg(all: &[(String, String)]) -> String {
+    let rank = |s: &str| match s {
+        "offline" => 0,
+        "pending" => 1,
+        "rejected" => 2,
+        "denied" => 3,
+        _ => 4,
+    };
+    let mut v: Vec<&(String, String)> = all.iter().collect();
+    v.sort_by(|a, b| rank(&a.1).cmp(&rank(&b.1)).then_with(|| a.0.cmp(&b.0)));
+    let n = v.len().max(1);
+    // Bigger tiles for small fleets, 6 px tiles at 10k.
+    let (tile, cols) = match n {
+        0..=100 => (22, 40),
+        101..=1000 => (12, 80),
+        _ => (6, 160),
+    };
+    let gap = if tile > 10 { 3 } else { 1 };
+    let step = tile + gap;
+    let rows = n.div_ceil(cols);
+    let width = cols.min(n) * step;
+    let height = rows * step;
+    let mut out = String::with_capacity(n * 110 + 200);
+    out.push_str(&format!(
+        r#"<svg class="heatmap-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{n} minions by status">"#
+    ));
+    for (i, (id, status)) in v.iter().enumerate() {
+        let x = (i % cols) * step;
+        let y = (i / cols) * step;
+        let id_x = xml_escape(id);
+        let href = format!("/minions/{}", url_path_escape(id));
+        out.push_str(&format!(
+            r#"<a href="{href}"><rect class="hm hm-{status}" x="{x}" y="{y}" width="{tile}" height="{tile}" rx="2"><title>{id_x} · {status}</title></rect></a>"#
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// Percent-encode a minion id for a path segment.
+pub fn url_path_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heatmap_escapes_and_orders() {
+        let all = vec![
+            ("web<1>".to_string(), "online".to_string()),
+            ("db-1".to_string(), "offline".to_string()),
+        ];
+        let svg = heatmap_svg(&all);
+        assert!(svg.contains("web&lt;1&gt;"));
+        assert!(svg.contains("/minions/web%3C1%3E"));
+        assert!(
+            svg.find("db-1").unwrap() < svg.find("web&lt;1").unwrap(),
+            "offline first"
+        );
+        let big: Vec<(String, String)> = (0..10_000)
+            .map(|i| (format!("m{i:05}"), "online".to_string()))
+            .collect();
+        let svg = heatmap_svg(&big);
+        assert_eq!(svg.matches("<rect").count(), 10_000);
+    }
+}

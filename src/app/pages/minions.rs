@@ -1,0 +1,419 @@
+//! Minions: server-side search, status chips with counts, sortable columns, paging, all in the
+//! URL; and the detail page with the grains tree.
+
+use crate::app::api::minions::{
+    get_minion, list_minions, MinionDetail, MinionPage, MinionRow, PAGE_SIZES, STATUSES,
+};
+use crate::app::api::overview::url_path_escape;
+use crate::app::components::icons::Icon;
+use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// The list's state, as in the URL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MinionsQuery {
+    pub q: String,
+    pub status: String,
+    pub sort: String,
+    pub dir: String,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl MinionsQuery {
+    /// The URL for this state (defaults left out).
+    pub fn href(&self) -> String {
+        let mut parts = vec![];
+        let enc = crate::app::api::overview::url_path_escape;
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", enc(&self.q)));
+        }
+        if !self.status.is_empty() {
+            parts.push(format!("status={}", self.status));
+        }
+        if !self.sort.is_empty() {
+            parts.push(format!("sort={}", self.sort));
+        }
+        if self.dir == "desc" {
+            parts.push("dir=desc".into());
+        }
+        if self.page > 1 {
+            parts.push(format!("page={}", self.page));
+        }
+        if self.per_page != 0 && self.per_page != 50 {
+            parts.push(format!("per_page={}", self.per_page));
+        }
+        if parts.is_empty() {
+            "/minions".into()
+        } else {
+            format!("/minions?{}", parts.join("&"))
+        }
+    }
+}
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "online" => "Online",
+        "offline" => "Offline",
+        "pending" => "Pending",
+        "rejected" => "Rejected",
+        "denied" => "Denied",
+        _ => "All",
+    }
+}
+
+/// Badge for a derived status.
+#[component]
+pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
+    let class = format!("badge status-{status}");
+    view! { <span class=class>{status_label(&status)}</span> }
+}
+
+/// `/minions`.
+#[component]
+pub fn MinionsPage() -> impl IntoView {
+    let query = use_query_map();
+    let state = Memo::new(move |_| {
+        let m = query.get();
+        let get = |k: &str| m.get(k).unwrap_or_default();
+        MinionsQuery {
+            q: get("q"),
+            status: get("status"),
+            sort: get("sort"),
+            dir: get("dir"),
+            page: get("page").parse().unwrap_or(1),
+            per_page: get("per_page").parse().unwrap_or(50),
+        }
+    });
+    let navigate = leptos_router::hooks::use_navigate();
+    let search_ref = NodeRef::<leptos::html::Input>::new();
+    let data = Resource::new(
+        move || state.get(),
+        |s| list_minions(s.q, s.status, s.sort, s.dir, s.page, s.per_page),
+    );
+    view! {
+        <PageHeader title="Minions" subtitle="Every minion the master knows, from Halite's database" />
+        <div class="toolbar">
+            <form method="get" action="/minions" class="search-form" role="search" on:submit=move |ev| {
+                ev.prevent_default();
+                let q = search_ref.get().map(|i| i.value()).unwrap_or_default();
+                navigate(&MinionsQuery { q, page: 1, ..state.get_untracked() }.href(), Default::default());
+            }>
+                <input type="search" name="q" placeholder="Search id, OS or IP" maxlength="200" node_ref=search_ref
+                    value=state.get_untracked().q aria-label="Search minions" data-test="minion-search" />
+                <input type="hidden" name="status" value=state.get_untracked().status />
+                <input type="hidden" name="sort" value=state.get_untracked().sort />
+                <input type="hidden" name="dir" value=state.get_untracked().dir />
+                <input type="hidden" name="per_page" value=state.get_untracked().per_page.to_string() />
+                <button type="submit" class="button">"Search"</button>
+            </form>
+        </div>
+        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading minions…"</div> }>
+            {move || Suspend::new(async move {
+                let s = state.get_untracked();
+                match data.await {
+                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    Ok(page) => view! { <MinionsBody page s /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
+    let chips = std::iter::once("")
+        .chain(STATUSES.iter().copied())
+        .map(|st| {
+            let href = MinionsQuery { status: st.to_string(), page: 1, ..s.clone() }.href();
+            let count = page.counts.get(st);
+            let active = s.status == st;
+            view! {
+                <A href=href attr:class=if active { "chip chip-active" } else { "chip" } attr:data-status=st>
+                    {status_label(st)} <span class="chip-count">{count}</span>
+                </A>
+            }
+        })
+        .collect_view();
+    let header = |key: &'static str, label: &'static str| {
+        let active = s.sort == key || (s.sort.is_empty() && key == "id");
+        let desc = active && s.dir == "desc";
+        let href = MinionsQuery {
+            sort: key.to_string(),
+            dir: if active && !desc {
+                "desc".into()
+            } else {
+                String::new()
+            },
+            page: 1,
+            ..s.clone()
+        }
+        .href();
+        let arrow = if active {
+            if desc {
+                " ↓"
+            } else {
+                " ↑"
+            }
+        } else {
+            ""
+        };
+        view! { <th aria-sort=if active { if desc { "descending" } else { "ascending" } } else { "none" }><A href=href>{label}{arrow}</A></th> }
+    };
+    let pages = ((page.total + page.per_page - 1) / page.per_page).max(1);
+    let empty_fleet = page.counts.all() == 0;
+    let prev = (page.page > 1).then(|| {
+        MinionsQuery {
+            page: page.page - 1,
+            ..s.clone()
+        }
+        .href()
+    });
+    let next = (page.page < pages).then(|| {
+        MinionsQuery {
+            page: page.page + 1,
+            ..s.clone()
+        }
+        .href()
+    });
+    let sizes = PAGE_SIZES
+        .iter()
+        .map(|n| {
+            let href = MinionsQuery { per_page: *n, page: 1, ..s.clone() }.href();
+            let active = page.per_page == *n;
+            view! { <A href=href attr:class=if active { "page-size active" } else { "page-size" }>{n.to_string()}</A> }
+        })
+        .collect_view();
+    view! {
+        <div class="chips" role="group" aria-label="Filter by status">{chips}</div>
+        {if page.rows.is_empty() {
+            if empty_fleet {
+                view! {
+                    <div class="panel state-panel" data-test="minions-empty">
+                        <Icon name="server" />
+                        <h2>"No minions yet"</h2>
+                        <p>"Halite fills this list from salt-api: the keys poller adds every minion the master knows, presence and grains follow. If Salt is connected, the first poll runs a few seconds after start."</p>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <div class="panel state-panel" data-test="minions-no-match">
+                        <Icon name="server" />
+                        <h2>"No minions match"</h2>
+                        <p><A href="/minions">"Clear the search and filters"</A></p>
+                    </div>
+                }.into_any()
+            }
+        } else {
+            view! {
+                <div class="table-wrap">
+                    <table class="table minions-table" data-test="minions-table">
+                        <thead>
+                            <tr>
+                                {header("id", "Minion")}
+                                {header("status", "Status")}
+                                {header("os", "OS")}
+                                {header("ip", "IP")}
+                                {header("salt", "Salt")}
+                                {header("cpus", "CPUs")}
+                                {header("mem", "Memory")}
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {page.rows.into_iter().map(|r| view! { <MinionTr r /> }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
+        <div class="pager">
+            <span class="muted">{format!("{} minion{} · page {} of {}", page.total, if page.total == 1 { "" } else { "s" }, page.page, pages)}</span>
+            <span class="pager-spacer"></span>
+            <span class="muted small">"Per page"</span>
+            {sizes}
+            {match prev { Some(h) => view! { <A href=h attr:class="button" attr:rel="prev">"← Prev"</A> }.into_any(), None => view! { <span class="button disabled">"← Prev"</span> }.into_any() }}
+            {match next { Some(h) => view! { <A href=h attr:class="button" attr:rel="next">"Next →"</A> }.into_any(), None => view! { <span class="button disabled">"Next →"</span> }.into_any() }}
+        </div>
+    }
+}
+
+fn mem(mb: Option<i64>) -> String {
+    match mb {
+        Some(m) if m >= 1024 => format!("{:.1} GiB", m as f64 / 1024.0),
+        Some(m) => format!("{m} MiB"),
+        None => "—".into(),
+    }
+}
+
+#[component]
+fn MinionTr(r: MinionRow) -> impl IntoView {
+    let href = format!("/minions/{}", url_path_escape(&r.id));
+    let id_text = r.id.clone();
+    let data_id = r.id.clone();
+    view! {
+        <tr data-minion=data_id>
+            <td class="cell-id"><A href=href>{id_text}</A>{r.stale.then(|| view! { <span class="badge badge-stale" title="No fresh data for over 10 minutes">"stale"</span> })}</td>
+            <td><StatusBadge status=r.status.clone() /></td>
+            <td>{r.os.unwrap_or_else(|| "—".into())}</td>
+            <td class="mono">{r.ip.unwrap_or_else(|| "—".into())}</td>
+            <td>{r.salt.unwrap_or_else(|| "—".into())}</td>
+            <td class="num">{r.cpus.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}</td>
+            <td class="num">{mem(r.mem_mb)}</td>
+        </tr>
+    }
+}
+
+/// `/minions/:id`.
+#[component]
+pub fn MinionDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.get().get("id").unwrap_or_default());
+    let data = Resource::new(move || id.get(), get_minion);
+    view! {
+        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading minion…"</div> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <PageHeader title=id.get_untracked() /><ErrorPanel error=e /> }.into_any(),
+                    Ok(d) => view! { <MinionDetailBody d /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn MinionDetailBody(d: MinionDetail) -> impl IntoView {
+    let fact = |label: &'static str, v: Option<String>| view! { <dt>{label}</dt><dd>{v.unwrap_or_else(|| "—".into())}</dd> };
+    let grains: Option<serde_json::Value> = d
+        .grains_json
+        .as_deref()
+        .and_then(|g| serde_json::from_str(g).ok());
+    let filter = RwSignal::new(String::new());
+    view! {
+        <PageHeader title=d.id.clone() subtitle=format!("Key {}", d.key_status)>
+            <A href="/minions" attr:class="button">"← All minions"</A>
+        </PageHeader>
+        <div class="detail-grid">
+            <section class="panel">
+                <div class="status-line">
+                    <StatusBadge status=d.status.clone() />
+                    {d.stale.then(|| view! { <span class="badge badge-stale">"stale"</span> })}
+                </div>
+                <dl class="facts" data-test="minion-facts">
+                    {fact("IP", d.ip.clone())}
+                    {fact("OS", d.os.clone().map(|o| format!("{o} {}", d.osrelease.clone().unwrap_or_default())))}
+                    {fact("OS family", d.os_family.clone())}
+                    {fact("Kernel", d.kernel.clone().map(|k| format!("{k} {}", d.kernelrelease.clone().unwrap_or_default())))}
+                    {fact("CPU", d.cpus.map(|c| format!("{c} × {}", d.cpu_model.clone().unwrap_or_default())))}
+                    {fact("Memory", Some(mem(d.mem_mb)))}
+                    {fact("Salt", d.salt.clone())}
+                    {fact("Virtual", d.virtual_type.clone())}
+                </dl>
+            </section>
+            <section class="panel">
+                <h2>"Freshness"</h2>
+                <dl class="facts">
+                    {fact("Keys polled", d.keys_refreshed_at.as_deref().map(short_time))}
+                    {fact("Presence polled", d.presence_refreshed_at.as_deref().map(short_time))}
+                    {fact("Grains polled", d.grains_refreshed_at.as_deref().map(short_time))}
+                </dl>
+            </section>
+        </div>
+        <section class="panel" data-test="grains">
+            <div class="section-head row">
+                <h2>"Grains"</h2>
+                <input type="search" placeholder="Filter grains (key or value)" class="grain-filter"
+                    on:input=move |ev| filter.set(event_target_value(&ev)) data-test="grain-filter" />
+            </div>
+            {match grains {
+                None => view! { <p class="muted">"No grains yet: they are read from the master's cache for accepted, online minions."</p> }.into_any(),
+                Some(g) => view! { <div class="grain-tree">{move || grain_tree(&g, "", &filter.get().to_lowercase())}</div> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+fn matches(path: &str, v: &serde_json::Value, f: &str) -> bool {
+    if f.is_empty() || path.to_lowercase().contains(f) {
+        return true;
+    }
+    match v {
+        serde_json::Value::Object(m) => m.iter().any(|(k, c)| matches(&join(path, k), c, f)),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .any(|(i, c)| matches(&join(path, &i.to_string()), c, f)),
+        other => scalar(other).to_lowercase().contains(f),
+    }
+}
+
+fn join(path: &str, k: &str) -> String {
+    if path.is_empty() {
+        k.to_string()
+    } else {
+        format!("{path}:{k}")
+    }
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Collapsible tree of grains; paths use Salt's `a:b:c` notation (as `grains.get`).
+fn grain_tree(v: &serde_json::Value, path: &str, f: &str) -> AnyView {
+    let entries: Vec<(String, serde_json::Value)> = match v {
+        serde_json::Value::Object(m) => m.iter().map(|(k, c)| (k.clone(), c.clone())).collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), c.clone()))
+            .collect(),
+        _ => vec![],
+    };
+    view! {
+        <ul class="tree">
+            {entries
+                .into_iter()
+                .filter(|(k, c)| matches(&join(path, k), c, f))
+                .map(|(k, c)| {
+                    let p = join(path, &k);
+                    if c.is_object() || c.is_array() {
+                        let n = if let Some(o) = c.as_object() { o.len() } else { c.as_array().map(|a| a.len()).unwrap_or(0) };
+                        view! {
+                            <li>
+                                <details open=!f.is_empty()>
+                                    <summary><span class="tree-key">{k}</span><span class="muted small">{format!(" {n}")}</span></summary>
+                                    {grain_tree(&c, &p, f)}
+                                </details>
+                            </li>
+                        }.into_any()
+                    } else {
+                        let copy_path = p.clone();
+                        view! {
+                            <li class="tree-leaf">
+                                <span class="tree-key">{k}</span>
+                                <span class="tree-value">{scalar(&c)}</span>
+                                <button type="button" class="copy" title=format!("Copy {p}") on:click=move |_| copy_text(&copy_path)>"copy path"</button>
+                            </li>
+                        }.into_any()
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+fn copy_text(text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.navigator().clipboard().write_text(text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}

@@ -1,0 +1,5 @@
+//! Minions and keys: snapshot store, pure ingest, and the three pollers.
+
+pub mod ingest;
+pub mod poller;
+pub mod store;

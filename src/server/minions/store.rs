@@ -1,0 +1,384 @@
+//! SQL for `minion_snapshots`: batched writes for the pollers, paged reads for the pages.
+
+use super::ingest::{GrainsUpdate, KeyDiff, PresenceChange, StoredPresence};
+use crate::server::db::Db;
+use sqlx::{QueryBuilder, Sqlite};
+use std::collections::HashMap;
+
+/// Rows per multi-row statement (SQLite allows 32766 bound values).
+const BATCH: usize = 500;
+
+/// id -> key state.
+pub async fn load_key_states(db: &Db) -> Result<HashMap<String, String>, sqlx::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT minion_id, key_status FROM minion_snapshots")
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Write a keys reconcile in one transaction: batched upserts, one delete, one timestamp update.
+pub async fn apply_keys(db: &Db, diff: &KeyDiff, now: &str) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let changed: Vec<&(String, String)> = diff.insert.iter().chain(diff.update.iter()).collect();
+    for chunk in changed.chunks(BATCH) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO minion_snapshots (minion_id, key_status, keys_refreshed_at) ",
+        );
+        q.push_values(chunk, |mut b, (id, state)| {
+            b.push_bind(id).push_bind(state).push_bind(now);
+        });
+        q.push(
+            " ON CONFLICT (minion_id) DO UPDATE SET key_status = excluded.key_status, \
+             online = CASE WHEN excluded.key_status = 'accepted' THEN minion_snapshots.online ELSE FALSE END",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    if !diff.delete.is_empty() {
+        let ids = serde_json::to_string(&diff.delete).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "DELETE FROM minion_snapshots WHERE minion_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE minion_snapshots SET keys_refreshed_at = ?")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// id -> (key state, online, ip).
+pub async fn load_presence(db: &Db) -> Result<HashMap<String, StoredPresence>, sqlx::Error> {
+    let rows: Vec<(String, String, bool, Option<String>)> =
+        sqlx::query_as("SELECT minion_id, key_status, online, primary_ip FROM minion_snapshots")
+            .fetch_all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, k, o, ip)| (id, (k, o, ip)))
+        .collect())
+}
+
+/// Write presence changes (batched) and stamp every row's presence time.
+pub async fn apply_presence(
+    db: &Db,
+    changes: &[PresenceChange],
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for chunk in changes.chunks(BATCH) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE minion_snapshots SET online = v.column2, primary_ip = v.column3 FROM (",
+        );
+        q.push_values(chunk, |mut b, c| {
+            b.push_bind(&c.id).push_bind(c.online).push_bind(&c.ip);
+        });
+        q.push(") AS v WHERE minion_snapshots.minion_id = v.column1");
+        q.build().execute(&mut *tx).await?;
+    }
+    sqlx::query("UPDATE minion_snapshots SET presence_refreshed_at = ?")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Grain hashes of accepted, online minions (the ones the grains poller asks about).
+pub async fn load_grain_hashes(db: &Db) -> Result<HashMap<String, Option<String>>, sqlx::Error> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT minion_id, grains_hash FROM minion_snapshots WHERE status = 'online'",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Write changed grains (batched) and stamp the grains time of the minions that were polled.
+pub async fn apply_grains(
+    db: &Db,
+    updates: &[GrainsUpdate],
+    polled: &[String],
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for chunk in updates.chunks(200) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE minion_snapshots SET os = v.column2, os_family = v.column3, osrelease = v.column4, \
+             kernel = v.column5, kernelrelease = v.column6, virtual_type = v.column7, num_cpus = v.column8, \
+             mem_total_mb = v.column9, saltversion = v.column10, cpu_model = v.column11, grains = v.column12, \
+             grains_hash = v.column13 FROM (",
+        );
+        q.push_values(chunk, |mut b, u| {
+            let f = &u.facts;
+            b.push_bind(&u.id)
+                .push_bind(&f.os)
+                .push_bind(&f.os_family)
+                .push_bind(&f.osrelease)
+                .push_bind(&f.kernel)
+                .push_bind(&f.kernelrelease)
+                .push_bind(&f.virtual_type)
+                .push_bind(f.num_cpus)
+                .push_bind(f.mem_total_mb)
+                .push_bind(&f.saltversion)
+                .push_bind(&f.cpu_model)
+                .push_bind(&u.grains_json)
+                .push_bind(&u.hash);
+        });
+        q.push(") AS v WHERE minion_snapshots.minion_id = v.column1");
+        q.build().execute(&mut *tx).await?;
+    }
+    if !polled.is_empty() {
+        let ids = serde_json::to_string(polled).unwrap_or_else(|_| "[]".into());
+        sqlx::query("UPDATE minion_snapshots SET grains_refreshed_at = ? WHERE minion_id IN (SELECT value FROM json_each(?))")
+            .bind(now)
+            .bind(ids)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// Filters for the minions list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub search: String,
+    pub status: String,
+    pub sort: String,
+    pub descending: bool,
+    pub page: i64,
+    pub per_page: i64,
+    /// SQLite GLOB patterns over `minion:<id>` the user may view; `None` = everything.
+    pub allowed_globs: Option<Vec<String>>,
+}
+
+/// One list row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MinionListRow {
+    pub minion_id: String,
+    pub status: String,
+    pub primary_ip: Option<String>,
+    pub os: Option<String>,
+    pub osrelease: Option<String>,
+    pub saltversion: Option<String>,
+    pub num_cpus: Option<i64>,
+    pub mem_total_mb: Option<i64>,
+    pub virtual_type: Option<String>,
+    pub keys_refreshed_at: Option<String>,
+    pub presence_refreshed_at: Option<String>,
+    pub grains_refreshed_at: Option<String>,
+}
+
+fn sort_column(sort: &str) -> &'static str {
+    match sort {
+        "status" => "status",
+        "os" => "os",
+        "ip" => "primary_ip",
+        "salt" => "saltversion",
+        "cpus" => "num_cpus",
+        "mem" => "mem_total_mb",
+        _ => "minion_id",
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    s.to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, lq: &'a ListQuery, with_status: bool) {
+    q.push(" WHERE 1 = 1");
+    if !lq.search.is_empty() {
+        q.push(" AND search_text LIKE ")
+            .push_bind(format!("%{}%", escape_like(&lq.search)))
+            .push(" ESCAPE '\\'");
+    }
+    if with_status && !lq.status.is_empty() {
+        q.push(" AND status = ").push_bind(&lq.status);
+    }
+    if let Some(globs) = &lq.allowed_globs {
+        if globs.is_empty() {
+            q.push(" AND 0 = 1");
+        } else {
+            q.push(" AND (");
+            for (i, g) in globs.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("('minion:' || minion_id) GLOB ").push_bind(g);
+            }
+            q.push(")");
+        }
+    }
+}
+
+/// One page of minions plus the total matching (before paging) and counts per status.
+pub async fn list(
+    db: &Db,
+    lq: &ListQuery,
+) -> Result<(Vec<MinionListRow>, i64, HashMap<String, i64>), sqlx::Error> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT minion_id, status, primary_ip, os, osrelease, saltversion, num_cpus, mem_total_mb, virtual_type, \
+         keys_refreshed_at, presence_refreshed_at, grains_refreshed_at FROM minion_snapshots",
+    );
+    push_filters(&mut q, lq, true);
+    let dir = if lq.descending { "DESC" } else { "ASC" };
+    let col = sort_column(&lq.sort);
+    // NULLs last either way, then id for a stable order.
+    q.push(format!(
+        " ORDER BY ({col} IS NULL), {col} {dir}, minion_id {dir} LIMIT "
+    ));
+    q.push_bind(lq.per_page)
+        .push(" OFFSET ")
+        .push_bind((lq.page - 1).max(0) * lq.per_page);
+    let rows: Vec<MinionListRow> = q.build_query_as().fetch_all(db).await?;
+
+    let mut c: QueryBuilder<Sqlite> =
+        QueryBuilder::new("SELECT status, COUNT(*) FROM minion_snapshots");
+    push_filters(&mut c, lq, false);
+    c.push(" GROUP BY status");
+    let counts: Vec<(String, i64)> = c.build_query_as().fetch_all(db).await?;
+    let counts: HashMap<String, i64> = counts.into_iter().collect();
+    let total = if lq.status.is_empty() {
+        counts.values().sum()
+    } else {
+        counts.get(&lq.status).copied().unwrap_or(0)
+    };
+    Ok((rows, total, counts))
+}
+
+/// Full row for the detail page.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MinionDetailRow {
+    pub minion_id: String,
+    pub key_status: String,
+    pub status: String,
+    pub primary_ip: Option<String>,
+    pub os: Option<String>,
+    pub os_family: Option<String>,
+    pub osrelease: Option<String>,
+    pub kernel: Option<String>,
+    pub kernelrelease: Option<String>,
+    pub virtual_type: Option<String>,
+    pub num_cpus: Option<i64>,
+    pub mem_total_mb: Option<i64>,
+    pub saltversion: Option<String>,
+    pub cpu_model: Option<String>,
+    pub grains: Option<String>,
+    pub keys_refreshed_at: Option<String>,
+    pub presence_refreshed_at: Option<String>,
+    pub grains_refreshed_at: Option<String>,
+}
+
+/// One minion.
+pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetailRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT minion_id, key_status, status, primary_ip, os, os_family, osrelease, kernel, kernelrelease, \
+         virtual_type, num_cpus, mem_total_mb, saltversion, cpu_model, grains, keys_refreshed_at, \
+         presence_refreshed_at, grains_refreshed_at FROM minion_snapshots WHERE minion_id = ?",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// (minion id, status) for every minion the globs allow, ordered by status then id (heatmap, keys).
+pub async fn all_status(
+    db: &Db,
+    allowed_globs: &Option<Vec<String>>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let lq = ListQuery {
+        allowed_globs: allowed_globs.clone(),
+        ..Default::default()
+    };
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new("SELECT minion_id, status FROM minion_snapshots");
+    push_filters(&mut q, &lq, false);
+    q.push(" ORDER BY minion_id");
+    q.build_query_as().fetch_all(db).await
+}
+
+/// Oldest facet refresh time across all minions (for the stale banner), if any data.
+pub async fn oldest_refresh(db: &Db) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MIN(MIN(COALESCE(keys_refreshed_at, ''), COALESCE(presence_refreshed_at, ''))) FROM minion_snapshots",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Translate the user's fnmatch resource globs for `kind` into SQLite GLOB patterns over
+/// `<kind>:<id>`; `None` when one of them covers every resource of the kind.
+pub fn allowed_globs(
+    perms: &[crate::rbac::Permission],
+    verb: &str,
+    kind: &str,
+) -> Option<Vec<String>> {
+    let mut out = vec![];
+    for p in perms.iter().filter(|p| crate::rbac::fnmatch(&p.verb, verb)) {
+        let g = &p.resource_glob;
+        if let Some(prefix) = g.strip_suffix('*') {
+            if !prefix.contains(['*', '?', '[']) && format!("{kind}:").starts_with(prefix) {
+                return None;
+            }
+        }
+        // Only patterns that can match this kind.
+        if g.starts_with(&format!("{kind}:"))
+            || g.starts_with('*')
+            || g.starts_with('?')
+            || g.starts_with('[')
+        {
+            out.push(g.replace("[!", "[^"));
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rbac::Permission;
+
+    #[test]
+    fn glob_translation() {
+        assert_eq!(
+            allowed_globs(&[Permission::new("view", "*")], "view", "minion"),
+            None
+        );
+        assert_eq!(
+            allowed_globs(&[Permission::new("*", "*")], "view", "minion"),
+            None
+        );
+        assert_eq!(
+            allowed_globs(&[Permission::new("view", "minion:*")], "view", "minion"),
+            None
+        );
+        assert_eq!(
+            allowed_globs(
+                &[
+                    Permission::new("view", "minion:web-*"),
+                    Permission::new("view", "key:*")
+                ],
+                "view",
+                "minion"
+            ),
+            Some(vec!["minion:web-*".to_string()])
+        );
+        assert_eq!(
+            allowed_globs(
+                &[Permission::new("view", "minion:db-[!0]*")],
+                "view",
+                "minion"
+            ),
+            Some(vec!["minion:db-[^0]*".to_string()])
+        );
+        assert_eq!(
+            allowed_globs(&[Permission::new("accept", "minion:*")], "view", "minion"),
+            Some(vec![])
+        );
+    }
+}

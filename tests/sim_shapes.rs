@@ -1,0 +1,1052 @@
+//! The salt-api simulator (`halite::sim`) against replies recorded from a real Salt 3008.4
+//! master: every supported call must answer with the same shape as the fixture, and parse with
+//! Halite's own reply parsers.
+
+use halite::salt::*;
+use halite::sim::{router, SimConfig};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+// ---- harness -----------------------------------------------------------------------------
+
+struct Sim {
+    base: String,
+    http: reqwest::Client,
+    token: String,
+}
+
+async fn start(cfg: SimConfig) -> Sim {
+    let (user, pw) = (cfg.username.clone(), cfg.password.clone());
+    let app = tokio::task::spawn_blocking(move || router(cfg))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/login"))
+        .json(&json!({"username": user, "password": pw, "eauth": "file"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = parse_login(&r.text().await.unwrap()).unwrap().token;
+    Sim { base, http, token }
+}
+
+fn small() -> SimConfig {
+    SimConfig {
+        minions: 60,
+        pending: 3,
+        rejected: 2,
+        offline_fraction: 0.1,
+        seed: 7,
+        ..SimConfig::default()
+    }
+}
+
+impl Sim {
+    /// POST one lowstate; the whole body.
+    async fn post_raw(&self, low: Value) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}/", self.base))
+            .header("Accept", "application/json")
+            .header("X-Auth-Token", &self.token)
+            .json(&json!([low]))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// POST one lowstate; the parsed body (must be 200).
+    async fn call(&self, low: Value) -> Value {
+        let (status, body) = self.post_raw(low.clone()).await;
+        assert_eq!(status, 200, "{low}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    async fn wheel(&self, fun: &str, extra: Value) -> Value {
+        let mut low = json!({"client": "wheel", "fun": fun});
+        merge(&mut low, extra);
+        self.call(low).await
+    }
+
+    async fn runner(&self, fun: &str, extra: Value) -> Value {
+        let mut low = json!({"client": "runner", "fun": fun});
+        merge(&mut low, extra);
+        self.call(low).await
+    }
+}
+
+fn merge(low: &mut Value, extra: Value) {
+    if let (Some(l), Value::Object(e)) = (low.as_object_mut(), extra) {
+        l.extend(e);
+    }
+}
+
+fn fixture_text(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/salt/3008.4")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_str(&fixture_text(name)).unwrap()
+}
+
+/// `return[0]` of a reply.
+fn ret0(v: &Value) -> &Value {
+    &v["return"][0]
+}
+
+// ---- shapes ------------------------------------------------------------------------------
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Objects -> their keys with the shapes of the values; arrays -> the shape of the first
+/// element (`[]` when empty); scalars -> the type name.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.first().map(shape).into_iter().collect()),
+        other => Value::from(kind(other)),
+    }
+}
+
+/// Same shape: identical key sets at every level, same scalar types; an empty array matches
+/// any array (it says nothing about its elements).
+fn assert_same_shape(sim: &Value, real: &Value, path: &str) {
+    match (sim, real) {
+        (Value::Object(a), Value::Object(b)) => {
+            let ka: BTreeSet<&String> = a.keys().collect();
+            let kb: BTreeSet<&String> = b.keys().collect();
+            assert_eq!(ka, kb, "keys differ at {path}");
+            for k in ka {
+                assert_same_shape(&a[k], &b[k], &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if let (Some(x), Some(y)) = (a.first(), b.first()) {
+                assert_same_shape(x, y, &format!("{path}[0]"));
+            }
+        }
+        (a, b) => assert_eq!(kind(a), kind(b), "type differs at {path}"),
+    }
+}
+
+/// One value of a map keyed by minion id (or jid).
+fn one_entry(v: &Value) -> &Value {
+    v.as_object()
+        .and_then(|m| m.values().next())
+        .unwrap_or_else(|| panic!("expected a non-empty object, got {v}"))
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The wheel wrapper (`{"tag", "data": {...}}`) minus `data.return`.
+fn wheel_wrapper(v: &Value) -> Value {
+    let mut w = ret0(v).clone();
+    if let Some(d) = w.get_mut("data").and_then(Value::as_object_mut) {
+        d.remove("return");
+    }
+    w
+}
+
+fn wheel_return(v: &Value) -> &Value {
+    &ret0(v)["data"]["return"]
+}
+
+fn is_start_time(s: &str) -> bool {
+    // "2026, Nov 27 06:21:11.716004"
+    let b = s.as_bytes();
+    s.len() == 28
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && &s[4..6] == ", "
+        && b[6].is_ascii_uppercase()
+        && b[7..9].iter().all(u8::is_ascii_lowercase)
+        && b[9] == b' '
+        && b[10..12].iter().all(u8::is_ascii_digit)
+        && b[12] == b' '
+        && b[15] == b':'
+        && b[18] == b':'
+        && b[21] == b'.'
+        && b[22..].iter().all(u8::is_ascii_digit)
+}
+
+fn is_jid(s: &str) -> bool {
+    s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+// ---- tests -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn login_shape_and_failures() {
+    let sim = start(small()).await;
+    let cfg = small();
+
+    let r = sim
+        .http
+        .post(format!("{}/login", sim.base))
+        .json(&json!({"username": cfg.username, "password": cfg.password, "eauth": "file"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(shape(&v), shape(&fixture("login.json")));
+    assert_same_shape(&v, &fixture("login.json"), "login");
+    let l = parse_login(&body).unwrap();
+    assert_eq!((l.user.as_str(), l.eauth.as_str()), ("halite", "file"));
+    assert!((l.expire - l.start - 43200.0).abs() < 1.0, "12 h tokens");
+    assert_eq!(ret0(&v)["perms"], ret0(&fixture("login.json"))["perms"]);
+
+    // Form-encoded credentials work too.
+    let r = sim
+        .http
+        .post(format!("{}/login", sim.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username={}&password={}&eauth=pam",
+            cfg.username, cfg.password
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(parse_login(&r.text().await.unwrap()).unwrap().eauth, "pam");
+
+    // A wrong password: 401 with the very page a real salt-api sends.
+    let r = sim
+        .http
+        .post(format!("{}/login", sim.base))
+        .json(&json!({"username": cfg.username, "password": "nope", "eauth": "file"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body = r.text().await.unwrap();
+    let real = fixture_text("error_401.txt");
+    let (status_line, real_body) = real.split_once("\n\n").unwrap();
+    assert_eq!(status_line, "HTTP/1.1 401 Unauthorized");
+    assert_eq!(body, real_body);
+    assert_eq!(
+        error_message(&body),
+        "Could not authenticate using provided credentials"
+    );
+
+    // Malformed login bodies are a 4xx, never a crash.
+    for (ct, b) in [
+        ("application/json", "{not json"),
+        ("application/json", "42"),
+        ("application/json", "[]"),
+        ("application/json", "{\"username\": 1}"),
+        ("application/x-www-form-urlencoded", "%%%&=&username"),
+    ] {
+        let r = sim
+            .http
+            .post(format!("{}/login", sim.base))
+            .header("Content-Type", ct)
+            .body(b)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{b}: {}", r.status());
+    }
+}
+
+#[tokio::test]
+async fn lowstate_needs_a_token() {
+    let sim = start(small()).await;
+    let low = json!([{"client": "runner", "fun": "manage.present"}]);
+    for token in [None, Some("deadbeef"), Some("not hex at all")] {
+        let mut req = sim.http.post(format!("{}/", sim.base)).json(&low);
+        if let Some(t) = token {
+            req = req.header("X-Auth-Token", t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{token:?}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("<title>401 Unauthorized</title>"), "{body}");
+        assert_eq!(
+            error_message(&body),
+            "No permission -- see authorization schemes"
+        );
+    }
+
+    // Logout invalidates the token.
+    let r = sim
+        .http
+        .post(format!("{}/logout", sim.base))
+        .header("X-Auth-Token", &sim.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = sim
+        .http
+        .post(format!("{}/", sim.base))
+        .header("X-Auth-Token", &sim.token)
+        .json(&low)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn welcome_and_bad_requests() {
+    let sim = start(small()).await;
+    let v: Value = sim
+        .http
+        .get(format!("{}/", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["return"], "Welcome");
+    assert!(v["clients"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("local_async")));
+
+    let raw = |body: &'static str| {
+        sim.http
+            .post(format!("{}/", sim.base))
+            .header("X-Auth-Token", &sim.token)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    for body in [
+        "{oops",
+        "\"a string\"",
+        "[1, 2]",
+        "[{\"fun\": \"test.ping\"}]",
+        "[{\"client\": \"nope\", \"fun\": \"test.ping\"}]",
+        "[{\"client\": \"local\", \"fun\": \"test.ping\"}]",
+        "[{\"client\": \"local\", \"tgt\": \"*\"}]",
+        "[{\"client\": \"local\", \"tgt\": 5, \"fun\": \"test.ping\"}]",
+        "[{\"client\": \"local\", \"tgt\": \"x\", \"tgt_type\": \"pcre\", \"fun\": \"test.ping\"}]",
+        "[{\"client\": \"local\", \"tgt\": \"os\", \"tgt_type\": \"grain\", \"fun\": \"test.ping\"}]",
+        "[{\"client\": \"local_batch\", \"tgt\": \"*\", \"fun\": \"test.ping\"}]",
+    ] {
+        let r = raw(body).await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("<p>"), "{body}: {text}");
+    }
+    // A disabled client reads like the recorded page.
+    let r = raw("[{\"client\": \"wheel_async\", \"fun\": \"key.list_all\"}]")
+        .await
+        .unwrap();
+    let msg = error_message(&r.text().await.unwrap());
+    let real = error_message(&fixture_text("error_disabled_client.html"));
+    assert_eq!(
+        msg.replace("wheel_async", "wheel"),
+        real,
+        "same wording as a real master"
+    );
+
+    // Not a known path.
+    let r = sim
+        .http
+        .get(format!("{}/nope", sim.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn wheel_keys_match_the_fixtures() {
+    let sim = start(small()).await;
+
+    let v = sim.wheel("key.list_all", json!({})).await;
+    let real = fixture("key_list_all.json");
+    assert_same_shape(&wheel_wrapper(&v), &wheel_wrapper(&real), "key.list_all");
+    assert_eq!(keys(wheel_return(&v)), keys(wheel_return(&real)));
+    assert_same_shape(wheel_return(&v), wheel_return(&real), "key.list_all.return");
+    assert_eq!(ret0(&v)["data"]["fun"], "wheel.key.list_all");
+    assert!(ret0(&v)["tag"].as_str().unwrap().starts_with("salt/wheel/"));
+    assert!(is_jid(ret0(&v)["data"]["jid"].as_str().unwrap()));
+    let lists = parse_key_lists(unwrap_wheel("key.list_all", ret0(&v).clone()).unwrap()).unwrap();
+    assert_eq!(
+        (
+            lists.accepted.len(),
+            lists.pending.len(),
+            lists.rejected.len()
+        ),
+        (55, 3, 2)
+    );
+    let pending = lists.pending[0].clone();
+
+    // key.finger on a pending key.
+    let v = sim.wheel("key.finger", json!({"match": pending})).await;
+    let real = fixture("key_finger.json");
+    assert_same_shape(&wheel_wrapper(&v), &wheel_wrapper(&real), "key.finger");
+    assert_eq!(keys(wheel_return(&v)), keys(wheel_return(&real)));
+    let fp = one_entry(&wheel_return(&v)["minions_pre"])
+        .as_str()
+        .unwrap();
+    let real_fp = one_entry(&wheel_return(&real)["minions_pre"])
+        .as_str()
+        .unwrap();
+    assert_eq!(fp.len(), real_fp.len());
+    assert_eq!(fp.matches(':').count(), real_fp.matches(':').count());
+    let parsed = parse_key_finger(unwrap_wheel("key.finger", ret0(&v).clone()).unwrap()).unwrap();
+    assert_eq!(parsed.len(), 1);
+    assert_eq!(
+        (parsed[0].state.as_str(), parsed[0].id.as_str()),
+        ("pending", pending.as_str())
+    );
+
+    // key.accept moves it from pending to accepted; the reply is like the fixture.
+    let v = sim
+        .wheel(
+            "key.accept",
+            json!({"match": pending, "include_rejected": true, "include_denied": true}),
+        )
+        .await;
+    let real = fixture("key_accept.json");
+    assert_same_shape(&wheel_wrapper(&v), &wheel_wrapper(&real), "key.accept");
+    assert_same_shape(wheel_return(&v), wheel_return(&real), "key.accept.return");
+    assert_eq!(*wheel_return(&v), json!({"minions": [pending]}));
+    assert_eq!(
+        changed_key_ids(&unwrap_wheel("key.accept", ret0(&v).clone()).unwrap()),
+        vec![pending.clone()]
+    );
+    let after = parse_key_lists(
+        unwrap_wheel(
+            "key.list_all",
+            ret0(&sim.wheel("key.list_all", json!({})).await).clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(after.accepted.contains(&pending));
+    assert!(!after.pending.contains(&pending));
+    assert_eq!(after.accepted.len(), 56);
+    // Its grains are now in the cache and it answers.
+    let g = sim
+        .runner("cache.grains", json!({"tgt": pending.clone()}))
+        .await;
+    assert_eq!(keys(ret0(&g)), BTreeSet::from([pending.clone()]));
+
+    // reject (from accepted only with include_accepted), then delete.
+    let v = sim.wheel("key.reject", json!({"match": pending})).await;
+    assert_eq!(
+        *wheel_return(&v),
+        json!({"minions": [pending]}),
+        "not pending any more"
+    );
+    let v = sim
+        .wheel(
+            "key.reject",
+            json!({"match": pending, "include_accepted": true}),
+        )
+        .await;
+    assert_eq!(*wheel_return(&v), json!({"minions_rejected": [pending]}));
+    let v = sim.wheel("key.delete", json!({"match": pending})).await;
+    assert_eq!(*wheel_return(&v), json!({}));
+    let after = parse_key_lists(
+        unwrap_wheel(
+            "key.list_all",
+            ret0(&sim.wheel("key.list_all", json!({})).await).clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        after.accepted.len() + after.pending.len() + after.rejected.len(),
+        59
+    );
+
+    // Globs: accept every remaining pending key at once.
+    let v = sim.wheel("key.accept", json!({"match": "*"})).await;
+    assert!(wheel_return(&v)["minions"].as_array().unwrap().len() >= 57);
+
+    // Errors come back wrapped with success=false.
+    let v = sim.wheel("key.bogus", json!({})).await;
+    assert_same_shape(&wheel_wrapper(&v), &wheel_wrapper(&real), "wheel error");
+    assert_eq!(ret0(&v)["data"]["success"], false);
+    assert!(unwrap_wheel("key.bogus", ret0(&v).clone()).is_err());
+    let v = sim.wheel("key.accept", json!({})).await;
+    assert_eq!(ret0(&v)["data"]["success"], false, "missing match");
+}
+
+#[tokio::test]
+async fn runner_replies_match_the_fixtures() {
+    let sim = start(small()).await;
+    let lists = parse_key_lists(
+        unwrap_wheel(
+            "key.list_all",
+            ret0(&sim.wheel("key.list_all", json!({})).await).clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+
+    // manage.present
+    let v = sim.runner("manage.present", json!({})).await;
+    assert_eq!(shape(&v), shape(&fixture("manage_present.json")));
+    let present = parse_string_list("manage.present", ret0(&v).clone()).unwrap();
+    assert!(
+        !present.is_empty() && present.len() < lists.accepted.len(),
+        "some offline"
+    );
+    assert!(present.iter().all(|id| lists.accepted.contains(id)));
+
+    let v = sim.runner("manage.present", json!({"show_ip": true})).await;
+    let real = fixture("manage_present_show_ip.json");
+    assert_same_shape(one_entry(ret0(&v)), one_entry(ret0(&real)), "show_ip entry");
+    let ips = parse_present_ips(ret0(&v).clone()).unwrap();
+    assert_eq!(ips.keys().cloned().collect::<Vec<_>>(), present);
+    assert!(ips
+        .values()
+        .all(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok()));
+
+    // cache.grains
+    let v = sim.runner("cache.grains", json!({"tgt": "*"})).await;
+    let real = fixture("cache_grains.json");
+    let grains = ret0(&v).as_object().unwrap();
+    assert_eq!(
+        grains.keys().cloned().collect::<Vec<_>>(),
+        lists.accepted,
+        "accepted minions only, online or not"
+    );
+    let real_grains = one_entry(ret0(&real)).as_object().unwrap();
+    assert_eq!(shape(&v["return"]).as_array().map(Vec::len), Some(1));
+    for (id, g) in grains {
+        let g = g.as_object().unwrap();
+        assert_eq!(g["id"], json!(id));
+        for k in [
+            "os",
+            "os_family",
+            "osrelease",
+            "kernel",
+            "num_cpus",
+            "mem_total",
+            "saltversion",
+            "virtual",
+            "ipv4",
+            "osfinger",
+            "kernelrelease",
+            "fqdn",
+            "host",
+            "cpu_model",
+            "cpuarch",
+            "roles",
+            "cpu_flags",
+        ] {
+            assert!(g.contains_key(k), "{id} lacks {k}");
+        }
+        for (k, val) in g {
+            if let Some(r) = real_grains.get(k) {
+                // The lab's pip install reports `package: null`; null carries no type.
+                if !r.is_null() {
+                    assert_eq!(kind(val), kind(r), "grain {k} of {id}");
+                }
+            }
+        }
+    }
+    let shared = grains
+        .values()
+        .next()
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| real_grains.contains_key(*k))
+        .count();
+    assert!(
+        shared >= 60,
+        "most real grain keys are simulated ({shared})"
+    );
+    assert!(expect_object("cache.grains", ret0(&v).clone()).is_ok());
+
+    // A list target and a single id; pending minions have no cached grains.
+    let two = &lists.accepted[..2];
+    let v = sim
+        .runner(
+            "cache.grains",
+            json!({"tgt": [two[0], two[1], lists.pending[0]], "tgt_type": "list"}),
+        )
+        .await;
+    assert_eq!(keys(ret0(&v)), two.iter().cloned().collect());
+    let v = sim
+        .runner("cache.grains", json!({"tgt": lists.pending[0]}))
+        .await;
+    assert_eq!(*ret0(&v), json!({}));
+
+    // jobs.list_jobs
+    let v = sim.runner("jobs.list_jobs", json!({})).await;
+    let real = fixture("list_jobs.json");
+    let entry = one_entry(ret0(&v));
+    let real_entry = one_entry(ret0(&real));
+    assert_eq!(keys(entry), keys(real_entry));
+    let jobs = ret0(&v).as_object().unwrap();
+    assert!(
+        jobs.len() >= 150,
+        "a synthetic day of jobs ({})",
+        jobs.len()
+    );
+    for (jid, j) in jobs {
+        assert!(is_jid(jid), "{jid}");
+        assert_eq!(keys(j), keys(real_entry));
+        for k in ["Function", "Target-type", "User", "StartTime"] {
+            assert!(j[k].is_string(), "{jid}.{k}");
+        }
+        assert!(j["Arguments"].is_array());
+        assert!(j["Target"].is_string() || j["Target"].is_array());
+        assert!(is_start_time(j["StartTime"].as_str().unwrap()), "{j}");
+    }
+    for (jid, j) in ret0(&real).as_object().unwrap() {
+        assert!(is_jid(jid));
+        assert!(
+            is_start_time(j["StartTime"].as_str().unwrap()),
+            "fixture {j}"
+        );
+    }
+    let funs: BTreeSet<&str> = jobs
+        .values()
+        .filter_map(|j| j["Function"].as_str())
+        .collect();
+    for f in [
+        "test.ping",
+        "saltutil.find_job",
+        "runner.manage.present",
+        "wheel.key.list_all",
+    ] {
+        assert!(funs.contains(f), "{f} in the history");
+    }
+    let parsed = parse_list_jobs(ret0(&v).clone()).unwrap();
+    assert_eq!(parsed.len(), jobs.len());
+    assert!(parsed
+        .iter()
+        .all(|j| j.start_time.is_some() && !j.function.is_empty()));
+    // Halite's own calls show up, like on a real master.
+    let v = sim.runner("jobs.list_jobs", json!({})).await;
+    let funs: Vec<&str> = ret0(&v)
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|j| j["Function"].as_str())
+        .collect();
+    assert!(funs.contains(&"runner.jobs.list_jobs"));
+    assert!(funs.contains(&"runner.cache.grains"));
+
+    // Filters.
+    let v = sim
+        .runner(
+            "jobs.list_jobs",
+            json!({"search_function": "test.*", "start_time": "2000-01-01 00:00:00"}),
+        )
+        .await;
+    let only = ret0(&v).as_object().unwrap();
+    assert!(!only.is_empty());
+    assert!(only
+        .values()
+        .all(|j| j["Function"].as_str().unwrap().starts_with("test.")));
+    let v = sim
+        .runner(
+            "jobs.list_jobs",
+            json!({"start_time": "2999-01-01 00:00:00"}),
+        )
+        .await;
+    assert_eq!(*ret0(&v), json!({}));
+    let v = sim
+        .runner("jobs.list_jobs", json!({"start_time": "yesterday-ish"}))
+        .await;
+    assert!(ret0(&v).is_string(), "a bad time is a runner error string");
+    assert!(parse_list_jobs(ret0(&v).clone()).is_err());
+
+    // jobs.active
+    let v = sim.runner("jobs.active", json!({})).await;
+    assert!(ret0(&v).is_object());
+    assert!(ret0(&fixture("jobs_active.json")).is_object());
+    assert!(parse_jobs_active(ret0(&v).clone()).unwrap().is_empty());
+
+    // Runner errors are a 200 with a string, exactly like the recorded one.
+    let v = sim.runner("jobs.list_job", json!({})).await;
+    assert_eq!(v, fixture("runner_error.json"));
+    let v = sim.runner("nope.nothing", json!({})).await;
+    assert!(ret0(&v)
+        .as_str()
+        .unwrap()
+        .contains("'nope.nothing' is not available."));
+    assert!(parse_string_list("nope.nothing", ret0(&v).clone()).is_err());
+}
+
+#[tokio::test]
+async fn local_replies_match_the_fixtures() {
+    let sim = start(small()).await;
+    let lists = parse_key_lists(
+        unwrap_wheel(
+            "key.list_all",
+            ret0(&sim.wheel("key.list_all", json!({})).await).clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let present = parse_string_list(
+        "manage.present",
+        ret0(&sim.runner("manage.present", json!({})).await).clone(),
+    )
+    .unwrap();
+    let online = present[0].clone();
+    let offline = lists
+        .accepted
+        .iter()
+        .find(|id| !present.contains(id))
+        .unwrap()
+        .clone();
+
+    // test.ping on '*': every accepted minion; online ones answer true.
+    let v = sim
+        .call(json!({"client": "local", "tgt": "*", "fun": "test.ping"}))
+        .await;
+    let real = fixture("local_test_ping.json");
+    let r = ret0(&v).as_object().unwrap();
+    assert_eq!(r.keys().cloned().collect::<Vec<_>>(), lists.accepted);
+    assert_same_shape(&r[&online], one_entry(ret0(&real)), "test.ping entry");
+    for id in &present {
+        assert_eq!(r[id], json!(true));
+    }
+    assert!(r[&offline]
+        .as_str()
+        .unwrap()
+        .starts_with("Minion did not return"));
+    let parsed = parse_local_returns(ret0(&v).clone()).unwrap();
+    assert!(matches!(parsed[&online], MinionReturn::Returned { .. }));
+    assert!(matches!(parsed[&offline], MinionReturn::NoResponse { .. }));
+
+    // A list target naming a pending minion: the recorded "[No response]" string.
+    let v = sim
+        .call(json!({"client": "local", "tgt": [online, lists.pending[0]], "tgt_type": "list", "fun": "test.ping"}))
+        .await;
+    let real = fixture("local_list_pending.json");
+    assert_same_shape(
+        ret0(&v),
+        &{
+            // re-key the fixture by our ids
+            let m = ret0(&real).as_object().unwrap();
+            let mut o = Map::new();
+            o.insert(online.clone(), m["web-01"].clone());
+            o.insert(lists.pending[0].clone(), m["new-01"].clone());
+            Value::Object(o)
+        },
+        "list target",
+    );
+    let text = ret0(&v)[&lists.pending[0]].as_str().unwrap();
+    let real_text = ret0(&real)["new-01"].as_str().unwrap();
+    assert_eq!(
+        text.rsplit_once(' ').unwrap().0,
+        real_text.rsplit_once(' ').unwrap().0,
+        "same text up to the jid"
+    );
+
+    // full_return, with the recorded call (grains.get os_family on a glob).
+    let v = sim
+        .call(json!({"client": "local", "tgt": online, "fun": "grains.get", "arg": ["os_family"], "full_return": true}))
+        .await;
+    let real = fixture("local_full_return.json");
+    assert_same_shape(
+        one_entry(ret0(&v)),
+        one_entry(ret0(&real)),
+        "full_return entry",
+    );
+    let v = sim
+        .call(json!({"client": "local", "tgt": "*", "fun": "test.ping", "full_return": true}))
+        .await;
+    let e = &ret0(&v)[&online];
+    assert_eq!(keys(e), keys(one_entry(ret0(&real))));
+    assert_eq!(e["ret"], json!(true));
+    assert_eq!(e["retcode"], json!(0));
+    assert!(is_jid(e["jid"].as_str().unwrap()));
+    let parsed = parse_local_returns(ret0(&v).clone()).unwrap();
+    assert_eq!(
+        parsed[&online],
+        MinionReturn::Returned {
+            ret: json!(true),
+            retcode: Some(0)
+        }
+    );
+    assert!(matches!(parsed[&offline], MinionReturn::NoResponse { .. }));
+
+    // No match.
+    let v = sim
+        .call(json!({"client": "local", "tgt": "nomatch-*", "fun": "test.ping"}))
+        .await;
+    assert_eq!(v, fixture("local_no_match.json"));
+
+    // A grain target.
+    let os_family = ret0(
+        &sim.call(
+            json!({"client": "local", "tgt": online, "fun": "grains.get", "arg": ["os_family"]}),
+        )
+        .await,
+    )[&online]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = sim
+        .call(json!({"client": "local", "tgt": format!("os_family:{os_family}"), "tgt_type": "grain", "fun": "test.ping"}))
+        .await;
+    assert!(ret0(&v).as_object().unwrap().contains_key(&online));
+
+    // local_async and jobs.list_job, like the recorded pair.
+    let v = sim
+        .call(json!({"client": "local_async", "tgt": "*", "fun": "test.ping"}))
+        .await;
+    assert_eq!(shape(&v), shape(&fixture("local_async.json")));
+    let job = parse_async_job(ret0(&v).clone()).unwrap().unwrap();
+    assert_eq!(job.minions, lists.accepted);
+    let v = sim
+        .runner("jobs.list_job", json!({"jid": job.jid.clone()}))
+        .await;
+    let real = fixture("list_job_ping.json");
+    assert_eq!(keys(ret0(&v)), keys(ret0(&real)));
+    assert_same_shape(
+        one_entry(&ret0(&v)["Result"]),
+        one_entry(&ret0(&real)["Result"]),
+        "list_job Result entry",
+    );
+    let detail = parse_list_job(ret0(&v).clone()).unwrap();
+    assert_eq!(detail.summary.jid, job.jid);
+    assert_eq!(detail.minions, lists.accepted);
+    assert!(detail.results.contains_key(&online));
+    assert!(!detail.results.contains_key(&offline), "never answered");
+}
+
+#[tokio::test]
+async fn ten_thousand_minions() {
+    let t = Instant::now();
+    let sim = start(SimConfig::default()).await;
+    eprintln!("built 10k minions in {:.2?}", t.elapsed());
+
+    let v = sim.wheel("key.list_all", json!({})).await;
+    let lists = parse_key_lists(unwrap_wheel("key.list_all", ret0(&v).clone()).unwrap()).unwrap();
+    assert_eq!(
+        lists.accepted.len() + lists.pending.len() + lists.rejected.len() + lists.denied.len(),
+        10_000
+    );
+    assert_eq!((lists.pending.len(), lists.rejected.len()), (20, 5));
+    assert!(lists.accepted.iter().any(|id| id.starts_with("sim-web-")));
+    assert!(lists.accepted.iter().any(|id| id.starts_with("sim-db-")));
+
+    let t = Instant::now();
+    let (status, body) = sim
+        .post_raw(json!({"client": "runner", "fun": "cache.grains", "tgt": "*"}))
+        .await;
+    let took = t.elapsed();
+    assert_eq!(status, 200);
+    eprintln!("cache.grains('*'): {} bytes in {took:.2?}", body.len());
+    let all = first_return(&body).unwrap();
+    let grains = all.as_object().unwrap();
+    assert_eq!(grains.len(), lists.accepted.len());
+    let total: usize = grains
+        .values()
+        .map(|g| serde_json::to_string(g).unwrap().len())
+        .sum();
+    let avg = total / grains.len();
+    assert!((4000..=6000).contains(&avg), "average grains size {avg}");
+    let families: BTreeSet<&str> = grains
+        .values()
+        .filter_map(|g| g["os_family"].as_str())
+        .collect();
+    assert!(families.len() >= 4, "{families:?}");
+
+    let present = parse_string_list(
+        "manage.present",
+        ret0(&sim.runner("manage.present", json!({})).await).clone(),
+    )
+    .unwrap();
+    let share = present.len() as f64 / lists.accepted.len() as f64;
+    assert!((0.9..0.99).contains(&share), "about 5% offline ({share})");
+
+    // Same seed, same fleet.
+    let again = start(SimConfig::default()).await;
+    let v2 = again.wheel("key.list_all", json!({})).await;
+    assert!(
+        wheel_return(&v) == wheel_return(&v2),
+        "same seed, same keys"
+    );
+    let g2 = again
+        .runner("cache.grains", json!({"tgt": lists.accepted[0].clone()}))
+        .await;
+    assert_eq!(ret0(&g2)[&lists.accepted[0]], grains[&lists.accepted[0]]);
+}
+
+#[tokio::test]
+async fn events_stream_like_the_recorded_one() {
+    use halite::salt::events::{SaltEvent, SseParser};
+    use std::time::Duration;
+
+    let sim = start(small()).await;
+
+    // 3008 refuses query strings with this page; no token is a 401.
+    let r = sim
+        .http
+        .get(format!("{}/events?token={}", sim.base, sim.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let real = fixture_text("events_query_token.txt");
+    assert_eq!(
+        error_message(&r.text().await.unwrap()),
+        error_message(real.split_once("\n\n").unwrap().1)
+    );
+    let r = sim
+        .http
+        .get(format!("{}/events", sim.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let mut stream = sim
+        .http
+        .get(format!("{}/events", sim.base))
+        .header("X-Auth-Token", &sim.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let first = stream.chunk().await.unwrap().unwrap();
+    assert!(first.starts_with(b"retry: 400\n"));
+
+    let present = parse_string_list(
+        "manage.present",
+        ret0(&sim.runner("manage.present", json!({})).await).clone(),
+    )
+    .unwrap();
+    let pending = parse_key_lists(
+        unwrap_wheel(
+            "key.list_all",
+            ret0(&sim.wheel("key.list_all", json!({})).await).clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .pending;
+    sim.call(json!({"client": "local", "tgt": [present[0], present[1]], "tgt_type": "list", "fun": "test.ping"}))
+        .await;
+    sim.wheel("key.accept", json!({"match": pending[0]})).await;
+
+    let mut parser = SseParser::default();
+    let mut got: Vec<SaltEvent> = vec![];
+    while got.len() < 4 {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("events arrive")
+            .unwrap()
+            .unwrap();
+        got.extend(parser.push(&chunk));
+    }
+    let sample = SseParser::default().push(fixture_text("events_sample.txt").as_bytes());
+    let real_new = sample.iter().find(|e| e.tag.ends_with("/new")).unwrap();
+    let real_ret = sample.iter().find(|e| e.tag.contains("/ret/")).unwrap();
+
+    let new = &got[0];
+    assert!(
+        new.tag.starts_with("salt/job/") && new.tag.ends_with("/new"),
+        "{}",
+        new.tag
+    );
+    assert_eq!(keys(&new.data), keys(&real_new.data));
+    assert_eq!(new.data["minions"], json!([present[0], present[1]]));
+    for ret in &got[1..3] {
+        assert!(ret.tag.contains("/ret/"), "{}", ret.tag);
+        assert_same_shape(&ret.data, &real_ret.data, "ret event");
+        assert_eq!(ret.data["return"], json!(true));
+    }
+    let key = &got[3];
+    assert_eq!(key.tag, "salt/key");
+    assert_eq!(key.data["act"], "accept");
+    assert_eq!(key.data["id"], json!(pending[0]));
+}
+
+#[tokio::test]
+async fn halite_salt_client_works_against_the_simulator() {
+    use std::time::Duration;
+
+    let cfg = small();
+    let sim = start(cfg.clone()).await;
+    let client = SaltClient::new(SaltConfig {
+        url: sim.base.clone(),
+        username: cfg.username.clone(),
+        password: cfg.password.clone(),
+        eauth: "file".into(),
+        verify_tls: true,
+        timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    client.ping().await.unwrap();
+    let keys = client.key_list_all().await.unwrap();
+    assert_eq!(keys.accepted.len(), 55);
+    let ips = client.manage_present_ips().await.unwrap();
+    assert_eq!(client.manage_present().await.unwrap().len(), ips.len());
+    let grains = client.cache_grains("*", "glob").await.unwrap();
+    assert_eq!(grains.len(), 55);
+    assert!(client.list_jobs(None).await.unwrap().len() >= 150);
+    assert!(client
+        .list_jobs(Some("2999-01-01 00:00:00"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(client.jobs_active().await.unwrap().is_empty());
+    let pings = client
+        .local(&LocalRequest::simple("*", "glob", "test.ping"))
+        .await
+        .unwrap();
+    assert_eq!(pings.len(), 55);
+    let fp = client.key_finger(&keys.pending[0]).await.unwrap();
+    assert_eq!(fp[0].state, "pending");
+    let changed = client
+        .key_action(KeyAction::Accept, &keys.pending[0])
+        .await
+        .unwrap();
+    assert_eq!(changed, vec![keys.pending[0].clone()]);
+    assert_eq!(client.key_list_all().await.unwrap().accepted.len(), 56);
+    // A wrong password is reported as such.
+    let bad = SaltClient::new(SaltConfig {
+        url: sim.base.clone(),
+        username: cfg.username,
+        password: "wrong".into(),
+        eauth: "file".into(),
+        verify_tls: true,
+        timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    assert!(matches!(
+        bad.key_list_all().await,
+        Err(SaltError::Api { status: 401, .. })
+    ));
+    assert_eq!(client.login_count(), 1);
+}
