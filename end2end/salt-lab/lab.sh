@@ -560,6 +560,13 @@ cmd_reset_keys() {
   done
   settle_keys
   wait_pings
+  # A deleted key comes back only when the minion re-authenticates (up to ~10 s for new-01).
+  for id in "${PENDING_MINIONS[@]}"; do
+    until [ "$(key_state "$id")" = pending ]; do
+      [ "$SECONDS" -lt "$DEADLINE" ] || die "key of $id did not come back as pending"
+      sleep 0.5
+    done
+  done
   log "keys reset"
 }
 

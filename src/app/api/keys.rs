@@ -234,7 +234,8 @@ pub async fn key_action(action: String, ids: String) -> Result<Vec<KeyActionResu
                 let started = std::time::Instant::now();
                 let r = client.key_action(kind, id).await;
                 let (ok, message, code) = match &r {
-                    Ok(changed) if changed.contains(id) => {
+                    // key.delete answers `{}` on success; accept and reject name the keys they moved.
+                    Ok(changed) if changed.contains(id) || kind == KeyAction::Delete => {
                         (true, past_tense(&action).to_string(), 200)
                     }
                     Ok(_) => (

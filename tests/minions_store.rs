@@ -1,0 +1,333 @@
+//! The minion snapshot store and the minions/keys server functions against a real SQLite file.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use halite::salt::KeyLists;
+use halite::server::minions::{ingest, store};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+fn lists(acc: &[String], pend: &[String]) -> KeyLists {
+    KeyLists {
+        accepted: acc.to_vec(),
+        pending: pend.to_vec(),
+        rejected: vec![],
+        denied: vec![],
+    }
+}
+
+async fn seed(app: &TestApp, n: usize) {
+    let db = &app.state.db;
+    let acc: Vec<String> = (0..n)
+        .map(|i| format!("{}-{i:05}", if i % 2 == 0 { "web" } else { "db" }))
+        .collect();
+    let pend = vec!["new-00001".to_string()];
+    let existing = store::load_key_states(db).await.unwrap();
+    store::apply_keys(
+        db,
+        &ingest::reconcile_keys(&existing, &lists(&acc, &pend)),
+        "2026-11-27T08:00:00.000Z",
+    )
+    .await
+    .unwrap();
+    // Every third minion offline.
+    let present: BTreeMap<String, String> = acc
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(i, id)| (id.clone(), format!("10.0.{}.{}", i / 250, i % 250)))
+        .collect();
+    let existing = store::load_presence(db).await.unwrap();
+    store::apply_presence(
+        db,
+        &ingest::reconcile_presence(&existing, &present),
+        "2026-11-27T08:00:01.000Z",
+    )
+    .await
+    .unwrap();
+    let mut grains = serde_json::Map::new();
+    for (i, id) in acc.iter().enumerate() {
+        let os = if i % 4 == 0 { "Rocky" } else { "Debian" };
+        grains.insert(id.clone(), json!({"os": os, "osrelease": "12", "num_cpus": (i % 8) + 1, "mem_total": 2048, "saltversion": "3008.4"}));
+    }
+    let hashes = store::load_grain_hashes(db).await.unwrap();
+    let polled: Vec<String> = grains
+        .keys()
+        .filter(|k| hashes.contains_key(*k))
+        .cloned()
+        .collect();
+    store::apply_grains(
+        db,
+        &ingest::reconcile_grains(&hashes, &grains),
+        &polled,
+        "2026-11-27T08:00:02.000Z",
+    )
+    .await
+    .unwrap();
+}
+
+async fn admin(app: &TestApp) -> String {
+    sqlx::query("UPDATE users SET must_change_pw = FALSE")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    app.login("admin", "changeme").await
+}
+
+#[tokio::test]
+async fn reconcile_sequence_and_status_counts() {
+    let app = TestApp::new().await;
+    seed(&app, 1200).await;
+    let page = store::list(
+        &app.state.db,
+        &store::ListQuery {
+            per_page: 50,
+            page: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (rows, total, counts) = page;
+    assert_eq!(total, 1201);
+    assert_eq!(rows.len(), 50);
+    assert_eq!(counts["online"], 800);
+    assert_eq!(counts["offline"], 400);
+    assert_eq!(counts["pending"], 1);
+    // Key moved: accepted -> rejected; vanished: deleted.
+    let db = &app.state.db;
+    let existing = store::load_key_states(db).await.unwrap();
+    let mut acc: Vec<String> = existing
+        .keys()
+        .filter(|k| k.starts_with("web") || k.starts_with("db"))
+        .cloned()
+        .collect();
+    acc.sort();
+    let removed = acc.pop().unwrap();
+    let moved = acc.remove(0);
+    let l = KeyLists {
+        accepted: acc.clone(),
+        pending: vec!["new-00001".into()],
+        rejected: vec![moved.clone()],
+        denied: vec![],
+    };
+    let diff = ingest::reconcile_keys(&existing, &l);
+    assert_eq!(diff.delete, vec![removed.clone()]);
+    store::apply_keys(db, &diff, "2026-11-27T08:05:00.000Z")
+        .await
+        .unwrap();
+    let d = store::get(db, &moved).await.unwrap().unwrap();
+    assert_eq!(
+        (d.key_status.as_str(), d.status.as_str()),
+        ("rejected", "rejected")
+    );
+    assert!(store::get(db, &removed).await.unwrap().is_none());
+    // Grains survive a presence change; unchanged grains are not rewritten.
+    let hashes = store::load_grain_hashes(db).await.unwrap();
+    assert!(hashes.values().all(|h| h.is_some()));
+}
+
+#[tokio::test]
+async fn paging_search_sort_and_filters_over_http() {
+    let app = TestApp::new().await;
+    seed(&app, 1200).await;
+    let cookie = admin(&app).await;
+    let call = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call("minions/list", &f, Some(&cookie)).await
+        }
+    };
+    let r = call(vec![("per_page", "100".into()), ("page", "13".into())]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["total"], 1201);
+    assert_eq!(
+        j["rows"].as_array().unwrap().len(),
+        1,
+        "last page holds the remainder"
+    );
+    let r = call(vec![("page", "99".into())]).await.json();
+    assert_eq!(
+        r["rows"].as_array().unwrap().len(),
+        0,
+        "past the end: empty page, same total"
+    );
+    assert_eq!(r["total"], 1201);
+    // Search by id, OS and IP (case-insensitive), combined with a status filter.
+    let r = call(vec![("q", "WEB-0001".into())]).await.json();
+    assert!(r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["id"].as_str().unwrap().starts_with("web-0001")));
+    assert_eq!(r["total"], 5, "web-00010..web-00018, even indices only");
+    let r = call(vec![("q", "rocky".into()), ("status", "online".into())])
+        .await
+        .json();
+    assert!(r["rows"].as_array().unwrap().iter().all(|m| m["os"]
+        .as_str()
+        .unwrap()
+        .starts_with("Rocky")
+        && m["status"] == "online"));
+    let r = call(vec![("q", "10.0.2.".into())]).await.json();
+    assert!(r["total"].as_i64().unwrap() > 0);
+    assert!(r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["ip"].as_str().unwrap().starts_with("10.0.2.")));
+    let r = call(vec![("q", "100%_".into())]).await.json();
+    assert_eq!(r["total"], 0, "LIKE wildcards in the search are literal");
+    // Sort by CPUs descending.
+    let r = call(vec![("sort", "cpus".into()), ("dir", "desc".into())])
+        .await
+        .json();
+    assert_eq!(r["rows"][0]["cpus"], 8);
+    // Validation: a clear 422, never a 500.
+    for bad in [
+        vec![("per_page", "7".to_string())],
+        vec![("status", "sleepy".to_string())],
+        vec![("sort", "password_hash".to_string())],
+        vec![("dir", "sideways".to_string())],
+        vec![("page", "-3".to_string())],
+        vec![("q", "x".repeat(201))],
+    ] {
+        let r = call(bad.clone()).await;
+        assert_eq!(r.status.as_u16(), 422, "{bad:?}: {}", r.body);
+    }
+    let r = call(vec![("page", "not-a-number".into())]).await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+}
+
+#[tokio::test]
+async fn per_resource_roles_see_only_their_minions_and_keys() {
+    let app = TestApp::new().await;
+    seed(&app, 40).await;
+    let db = &app.state.db;
+    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-web', 'web-viewers', 'web-viewers', '')")
+        .execute(db)
+        .await
+        .unwrap();
+    for (id, verb, res) in [
+        ("p1", "view", "minion:web-*"),
+        ("p2", "view", "key:web-*"),
+        ("p3", "accept", "key:web-*"),
+    ] {
+        sqlx::query(
+            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, 'r-web', ?, ?)",
+        )
+        .bind(id)
+        .bind(verb)
+        .bind(res)
+        .execute(db)
+        .await
+        .unwrap();
+    }
+    app.create_user("wendy", "wendy-password", &["web-viewers"])
+        .await;
+    let cookie = app.login("wendy", "wendy-password").await;
+    let r = app
+        .call("minions/list", &[("per_page", "500")], Some(&cookie))
+        .await
+        .json();
+    assert_eq!(r["total"], 20);
+    assert!(r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["id"].as_str().unwrap().starts_with("web-")));
+    assert_eq!(
+        app.call("minions/get", &[("id", "web-00000")], Some(&cookie))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call("minions/get", &[("id", "db-00001")], Some(&cookie))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let keys = app.call("keys/list", &[], Some(&cookie)).await.json();
+    assert_eq!(keys["accepted_total"], 20);
+    assert!(keys["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["can_accept"] == true && k["can_delete"] == false));
+    // A key outside the glob is refused before salt-api is even asked, and audited.
+    let r = app
+        .call(
+            "keys/action",
+            &[("action", "accept"), ("ids", "db-00001")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let denied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'key:db-00001'")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!(denied, 1);
+    // A viewer cannot act on any key; a bad action name is a 422.
+    app.create_user("vera", "vera-password", &["viewer"]).await;
+    let v = app.login("vera", "vera-password").await;
+    let r = app
+        .call(
+            "keys/action",
+            &[("action", "accept"), ("ids", "new-00001")],
+            Some(&v),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .call(
+            "keys/action",
+            &[("action", "explode"), ("ids", "new-00001")],
+            Some(&v),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 422);
+    let r = app
+        .call(
+            "keys/action",
+            &[("action", "accept"), ("ids", "")],
+            Some(&v),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 422);
+}
+
+#[tokio::test]
+async fn overview_counts_and_heatmap() {
+    let app = TestApp::new().await;
+    seed(&app, 30).await;
+    let cookie = admin(&app).await;
+    let r = app
+        .call("overview/summary", &[], Some(&cookie))
+        .await
+        .json();
+    assert_eq!(r["minions"]["online"], 20);
+    assert_eq!(r["minions"]["offline"], 10);
+    assert_eq!(r["keys"]["pending"], 1);
+    assert_eq!(r["heatmap_count"], 31);
+    assert_eq!(
+        r["heatmap_svg"].as_str().unwrap().matches("<rect").count(),
+        31
+    );
+    // A user without minion/key views gets "—" tiles (None), not an error.
+    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-none', 'nothing', 'nothing', '')")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    app.create_user("nobody", "nobody-password", &["nothing"])
+        .await;
+    let c = app.login("nobody", "nobody-password").await;
+    let r = app.call("overview/summary", &[], Some(&c)).await.json();
+    assert!(r["minions"].is_null() && r["keys"].is_null() && r["heatmap_svg"].is_null());
+}
