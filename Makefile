@@ -8,7 +8,7 @@ LISTEN_PORT ?= 8080
 COOKIE_SECURE ?= false
 LOG_FORMAT ?= text
 
-.PHONY: run test setup setup-test build build-release lint fmt unit e2e clean demo lab-start lab-stop
+.PHONY: run test setup setup-test build build-release lint fmt unit e2e clean demo lab-start lab-stop bench
 
 ## Install what is missing, build the release binary and WASM, serve on http://127.0.0.1:8080
 run: setup build-release
@@ -61,6 +61,10 @@ demo: setup build-release
 
 e2e: build
 	end2end/run.sh
+
+## Benchmarks (release build); figures go to BENCHMARKS.md
+bench: setup
+	cargo run --release --features ssr --example bench_minions
 
 fmt:
 	cargo fmt --all

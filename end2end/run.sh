@@ -35,5 +35,7 @@ printf 'viewer-password-1\n' | "$BIN" admin create-user --username viewer1 --dis
 printf 'admin2-password-1\n' | "$BIN" admin create-user --username admin2 --display-name "Ada Admin" \
   --role admin --password-stdin --no-force-change
 
-export HALITE_URL="http://127.0.0.1:$PORT" HALITE_ARTIFACTS="$PWD/$ART" HALITE_BIN_PATH="$PWD/$BIN"
+SIM=${HALITE_SIM:-target/debug/salt-sim}
+[[ -x $SIM ]] || cargo build --features ssr --bin salt-sim
+export HALITE_URL="http://127.0.0.1:$PORT" HALITE_ARTIFACTS="$PWD/$ART" HALITE_BIN_PATH="$PWD/$BIN" HALITE_SIM_BIN="$PWD/$SIM"
 node --test --test-concurrency=1 end2end/tests/ || { echo "--- server log (tail) ---"; tail -50 "$ART/server.log"; exit 1; }

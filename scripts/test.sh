@@ -24,6 +24,7 @@ cargo test --features ssr
 step "building the app (server + WASM)"
 "$LAB" reset-keys >/dev/null
 cargo leptos build
+cargo build --features ssr --bin salt-sim
 
 step "end-to-end tests in Chromium"
 end2end/run.sh

@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(shell_opts.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(security_headers))
         .layer(tower_http::compression::CompressionLayer::new())
@@ -245,6 +246,27 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         req.extensions_mut().insert(u);
     }
     next.run(req).await
+}
+
+/// Server functions whose arguments cannot even be decoded answer 500 from the framework;
+/// turn such a body (an `AppError` that is not `Internal`) into its real status (400/422).
+async fn api_error_status(req: Request<Body>, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if !is_api || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, 1 << 20).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+    };
+    if let Ok(e) = serde_json::from_slice::<crate::error::AppError>(&bytes) {
+        if !matches!(e, crate::error::AppError::Internal(_)) {
+            parts.status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 async fn security_headers(req: Request<Body>, next: Next) -> Response {

@@ -1,0 +1,193 @@
+//! Benchmarks for the minion pipeline at fleet scale, against the salt-api simulator:
+//! reconcile time and peak RSS (1k and 10k minions), and minions-page server time and
+//! throughput at 10k. Writes its figures to BENCHMARKS.md (section between markers).
+//!
+//! `cargo run --release --features ssr --example bench_minions`
+
+use halite::salt::{SaltClient, SaltConfig};
+use halite::server::minions::{poller, store};
+use std::time::{Duration, Instant};
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+async fn start_sim(n: usize) -> String {
+    let cfg = halite::sim::SimConfig {
+        minions: n,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = halite::sim::router(cfg);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn client(url: &str) -> SaltClient {
+    SaltClient::new(SaltConfig {
+        url: url.into(),
+        username: "halite".into(),
+        password: "sim-pw".into(),
+        eauth: "file".into(),
+        verify_tls: true,
+        timeout: Duration::from_secs(120),
+    })
+    .unwrap()
+}
+
+async fn db() -> (halite::server::db::Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
+    (halite::server::db::connect(&url).await.unwrap(), dir)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut out = String::new();
+    out.push_str("| fleet | keys poll (cold) | presence poll | grains poll (cold, ~5 KB/minion) | grains poll (unchanged) | keys poll (warm) | peak RSS after |\n|---|---|---|---|---|---|---|\n");
+    let mut db10k = None;
+    for n in [1_000usize, 10_000] {
+        let url = start_sim(n).await;
+        let c = client(&url);
+        c.login().await.unwrap();
+        let (pool, dir) = db().await;
+        let t = Instant::now();
+        poller::poll_keys(&c, &pool).await.unwrap();
+        let keys = t.elapsed();
+        let t = Instant::now();
+        poller::poll_presence(&c, &pool).await.unwrap();
+        let presence = t.elapsed();
+        let t = Instant::now();
+        poller::poll_grains(&c, &pool).await.unwrap();
+        let grains = t.elapsed();
+        let t = Instant::now();
+        let s = poller::poll_grains(&c, &pool).await.unwrap();
+        let grains_warm = t.elapsed();
+        assert!(s.ends_with("0 changed"), "{s}");
+        let t = Instant::now();
+        poller::poll_keys(&c, &pool).await.unwrap();
+        let keys_warm = t.elapsed();
+        out.push_str(&format!(
+            "| {n} | {} | {} | {} | {} | {} | {:.0} MB |\n",
+            ms(keys),
+            ms(presence),
+            ms(grains),
+            ms(grains_warm),
+            ms(keys_warm),
+            peak_rss_mb()
+        ));
+        if n == 10_000 {
+            db10k = Some((pool, dir));
+        }
+    }
+    let (pool, _dir) = db10k.unwrap();
+    out.push_str("\nMinions page query (`store::list`, the whole server-side work of `minions/list`) at 10,000 minions, 200 runs each:\n\n| query | mean | p95 | throughput (1 connection) |\n|---|---|---|---|\n");
+    let cases: Vec<(&str, store::ListQuery)> = vec![
+        (
+            "first page (50, by id)",
+            store::ListQuery {
+                page: 1,
+                per_page: 50,
+                ..Default::default()
+            },
+        ),
+        (
+            "search `web` (50)",
+            store::ListQuery {
+                search: "web".into(),
+                page: 1,
+                per_page: 50,
+                ..Default::default()
+            },
+        ),
+        (
+            "last page (50)",
+            store::ListQuery {
+                page: 200,
+                per_page: 50,
+                ..Default::default()
+            },
+        ),
+        (
+            "status=offline, sort by OS desc (100)",
+            store::ListQuery {
+                status: "offline".into(),
+                sort: "os".into(),
+                descending: true,
+                page: 1,
+                per_page: 100,
+                ..Default::default()
+            },
+        ),
+        (
+            "per-resource role (`minion:sim-web-*`)",
+            store::ListQuery {
+                page: 1,
+                per_page: 50,
+                allowed_globs: Some(vec!["minion:sim-web-*".into()]),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (name, q) in cases {
+        let mut times = vec![];
+        let start = Instant::now();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let (rows, total, _) = store::list(&pool, &q).await.unwrap();
+            assert!(total > 0 && !rows.is_empty(), "{name}");
+            times.push(t.elapsed());
+        }
+        let wall = start.elapsed();
+        times.sort();
+        let mean = times.iter().sum::<Duration>() / times.len() as u32;
+        let p95 = times[times.len() * 95 / 100];
+        out.push_str(&format!(
+            "| {name} | {} | {} | {:.0} req/s |\n",
+            format_args!("{:.2} ms", mean.as_secs_f64() * 1000.0),
+            format_args!("{:.2} ms", p95.as_secs_f64() * 1000.0),
+            200.0 / wall.as_secs_f64()
+        ));
+    }
+    let section = format!(
+        "<!-- bench_minions:start -->\n## Minions at scale (`cargo run --release --features ssr --example bench_minions`)\n\nMeasured {} on this machine (2 cores), SQLite in WAL mode on local disk, salt-api simulator in-process.\n\n{}\n<!-- bench_minions:end -->",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        out
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        "# Benchmarks\n\nFigures written by the benchmark programs; re-run them to refresh.\n\n"
+            .into()
+    });
+    let new = match (
+        old.find("<!-- bench_minions:start -->"),
+        old.find("<!-- bench_minions:end -->"),
+    ) {
+        (Some(a), Some(b)) => format!(
+            "{}{}{}",
+            &old[..a],
+            section,
+            &old[b + "<!-- bench_minions:end -->".len()..]
+        ),
+        _ => format!("{old}{section}\n"),
+    };
+    std::fs::write(&path, new).unwrap();
+    println!("{section}");
+}
