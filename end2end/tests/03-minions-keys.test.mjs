@@ -30,7 +30,8 @@ test('every lab minion appears with its status within one poll cycle; search and
   const { context, page } = await newPage(browser);
   await login(page, 'admin2', 'admin2-password-1');
   await page.waitForURL(`${BASE}/`);
-  await waitForRows(page, `${BASE}/minions`, '[data-test=minions-table] tbody tr', 5);
+  // Keys poll first, then presence marks the accepted minions online.
+  await waitForRows(page, `${BASE}/minions`, '[data-test=minions-table] tbody tr .status-online', 4);
   for (const id of ['web-01', 'web-02', 'db-01', 'broken-01']) {
     assert.match(await page.locator(`tr[data-minion="${id}"]`).textContent(), /Online/);
   }
@@ -46,9 +47,8 @@ test('every lab minion appears with its status within one poll cycle; search and
   await hydrated(page);
   assert.equal(await page.locator('[data-test=minions-table] tbody tr').count(), 1);
   // Detail with real grains, filterable.
-  await page.goto(`${BASE}/minions/web-01`);
-  await hydrated(page);
-  await page.waitForSelector('[data-test=grains] .tree-key:has-text("saltversion")', { timeout: 60000 });
+  // Grains arrive with the grains poller (a few seconds after presence).
+  await waitForRows(page, `${BASE}/minions/web-01`, '[data-test=grains] .tree-key:has-text("saltversion")', 1);
   await page.fill('[data-test=grain-filter]', 'halite_lab');
   await page.waitForFunction(() => document.querySelectorAll('[data-test=grains] .tree-leaf').length === 1);
   await shot(page, 'minion-detail');
