@@ -28,7 +28,11 @@ setup-test:
 	@scripts/setup.sh --test
 
 build-release:
-	cargo leptos build --release
+	@if [ -x target/release/halite ] && [ -f target/site/pkg/halite.wasm ] && \
+	   [ -z "$$(find src style public migrations Cargo.toml Cargo.lock -newer target/site/pkg/halite.wasm -print -quit)" ] && \
+	   [ -z "$$(find src migrations Cargo.toml Cargo.lock -newer target/release/halite -print -quit)" ]; then \
+	  echo "release build is up to date"; \
+	else cargo leptos build --release; fi
 
 build:
 	cargo leptos build
