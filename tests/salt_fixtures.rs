@@ -67,6 +67,20 @@ fn presence_grains_and_locals() {
         let ips = parse_present_ips(ret(&d, "manage_present_show_ip.json")).unwrap();
         assert_eq!(ips.len(), present.len());
         let grains = expect_object("cache.grains", ret(&d, "cache_grains.json")).unwrap();
+        let raw = parse_grains_raw(&std::fs::read_to_string(d.join("cache_grains.json")).unwrap())
+            .unwrap();
+        assert_eq!(
+            raw.len(),
+            grains.len(),
+            "raw and tree parsers agree ({d:?})"
+        );
+        assert!(raw
+            .iter()
+            .any(|(id, g)| id == "web-01" && g.get().contains("\"os\"")));
+        assert!(
+            parse_grains_raw(&std::fs::read_to_string(d.join("runner_error.json")).unwrap())
+                .is_err()
+        );
         assert!(grains["web-01"]["os"].is_string(), "{d:?}");
 
         // A minion that did not answer is NoResponse, never a returned `false`.

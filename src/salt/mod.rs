@@ -214,6 +214,16 @@ impl SaltClient {
         lowstate: Value,
         timeout: Option<Duration>,
     ) -> Result<Value, SaltError> {
+        first_return(&self.call_raw(lowstate, timeout).await?)
+    }
+
+    /// POST one lowstate and return the raw response body (for replies too large to build a
+    /// JSON tree of, such as `cache.grains` of 10,000 minions).
+    pub async fn call_raw(
+        &self,
+        lowstate: Value,
+        timeout: Option<Duration>,
+    ) -> Result<String, SaltError> {
         let body = Value::Array(vec![lowstate]);
         let timeout = timeout.unwrap_or(self.cfg.timeout);
         let mut relogged = false;
@@ -253,7 +263,7 @@ impl SaltClient {
                         if !status.is_success() {
                             return Err(SaltError::api(status.as_u16(), error_message(&text)));
                         }
-                        return first_return(&text);
+                        return Ok(text);
                     }
                 }
             }
@@ -374,6 +384,17 @@ impl SaltClient {
         m.insert("tgt".into(), tgt.into());
         m.insert("tgt_type".into(), tgt_type.into());
         expect_object("cache.grains", self.runner("cache.grains", m).await?)
+    }
+
+    /// `runner cache.grains` as raw per-minion JSON (no tree for the whole fleet is built).
+    pub async fn cache_grains_raw(
+        &self,
+        tgt: &str,
+        tgt_type: &str,
+    ) -> Result<RawGrains, SaltError> {
+        let low =
+            json!({ "client": "runner", "fun": "cache.grains", "tgt": tgt, "tgt_type": tgt_type });
+        parse_grains_raw(&self.call_raw(low, Some(Duration::from_secs(120))).await?)
     }
 
     /// `runner jobs.list_jobs`, optionally from a start time (`YYYY-MM-DD HH:MM:SS`, master local time).

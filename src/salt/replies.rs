@@ -6,6 +6,42 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+/// `cache.grains` as (minion id, raw grains JSON) pairs.
+pub type RawGrains = Vec<(String, Box<serde_json::value::RawValue>)>;
+
+/// Parse a `cache.grains` body without building one JSON tree for the whole fleet.
+pub fn parse_grains_raw(body: &str) -> Result<RawGrains, SaltError> {
+    use serde_json::value::RawValue;
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow, rename = "return")]
+        ret: Vec<&'a RawValue>,
+    }
+    let invalid = |e: serde_json::Error| SaltError::Api {
+        status: 200,
+        message: format!("salt-api sent invalid JSON for cache.grains: {e}"),
+    };
+    let env: Envelope = serde_json::from_str(body).map_err(invalid)?;
+    let first = env.ret.first().ok_or_else(|| SaltError::Api {
+        status: 200,
+        message: "cache.grains returned nothing".into(),
+    })?;
+    if first.get().trim_start().starts_with('"') {
+        let s: String = serde_json::from_str(first.get()).unwrap_or_default();
+        return Err(
+            runner_string_error("cache.grains", &Value::String(s)).unwrap_or_else(|| {
+                SaltError::Api {
+                    status: 200,
+                    message: "cache.grains failed".into(),
+                }
+            }),
+        );
+    }
+    let map: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(first.get()).map_err(invalid)?;
+    Ok(map.into_iter().collect())
+}
+
 /// `POST /login` result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoginInfo {

@@ -182,6 +182,76 @@ pub fn reconcile_grains(
     out
 }
 
+/// The grain keys the list pages need, read without materialising the rest.
+#[derive(serde::Deserialize, Default)]
+struct FactsDoc {
+    os: Option<Value>,
+    os_family: Option<Value>,
+    osrelease: Option<Value>,
+    kernel: Option<Value>,
+    kernelrelease: Option<Value>,
+    #[serde(rename = "virtual")]
+    virtual_type: Option<Value>,
+    num_cpus: Option<Value>,
+    mem_total: Option<Value>,
+    saltversion: Option<Value>,
+    cpu_model: Option<Value>,
+}
+
+fn raw_hash(s: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// [`reconcile_grains`] over raw per-minion JSON (the 10k-minion path: no fleet-wide tree).
+pub fn reconcile_grains_raw(
+    existing_hashes: &HashMap<String, Option<String>>,
+    grains: &[(String, Box<serde_json::value::RawValue>)],
+) -> Vec<GrainsUpdate> {
+    let mut out = vec![];
+    for (id, raw) in grains {
+        let Some(old) = existing_hashes.get(id) else {
+            continue;
+        };
+        let text = raw.get();
+        if !text.trim_start().starts_with('{') {
+            continue;
+        }
+        let hash = raw_hash(text);
+        if old.as_deref() == Some(hash.as_str()) {
+            continue;
+        }
+        let d: FactsDoc = serde_json::from_str(text).unwrap_or_default();
+        let mut doc = serde_json::Map::new();
+        for (k, v) in [
+            ("os", d.os),
+            ("os_family", d.os_family),
+            ("osrelease", d.osrelease),
+            ("kernel", d.kernel),
+            ("kernelrelease", d.kernelrelease),
+            ("virtual", d.virtual_type),
+            ("num_cpus", d.num_cpus),
+            ("mem_total", d.mem_total),
+            ("saltversion", d.saltversion),
+            ("cpu_model", d.cpu_model),
+        ] {
+            if let Some(v) = v {
+                doc.insert(k.to_string(), v);
+            }
+        }
+        out.push(GrainsUpdate {
+            id: id.clone(),
+            facts: grain_facts(&Value::Object(doc)),
+            grains_json: text.to_string(),
+            hash,
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

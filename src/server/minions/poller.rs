@@ -55,22 +55,20 @@ pub async fn poll_grains(client: &SaltClient, db: &Db) -> Result<String, SaltErr
     if existing.is_empty() {
         return Ok("no online minions".into());
     }
-    let grains = client.cache_grains("*", "glob").await?;
+    let grains = client.cache_grains_raw("*", "glob").await?;
     let polled: Vec<String> = grains
-        .keys()
+        .iter()
+        .map(|(id, _)| id)
         .filter(|id| existing.contains_key(*id))
         .cloned()
         .collect();
-    let updates = tokio::task::spawn_blocking(move || {
-        let u = ingest::reconcile_grains(&existing, &grains);
-        drop(grains);
-        u
-    })
-    .await
-    .map_err(|e| SaltError::Api {
-        status: 500,
-        message: format!("grains ingest failed: {e}"),
-    })?;
+    let updates =
+        tokio::task::spawn_blocking(move || ingest::reconcile_grains_raw(&existing, &grains))
+            .await
+            .map_err(|e| SaltError::Api {
+                status: 500,
+                message: format!("grains ingest failed: {e}"),
+            })?;
     store::apply_grains(db, &updates, &polled, &now_text())
         .await
         .map_err(db_err)?;
