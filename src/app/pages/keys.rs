@@ -35,6 +35,7 @@ pub fn KeysPage() -> impl IntoView {
         move || (q.get(), page.get(), action.version().get()),
         |(q, p, _)| list_keys(q, p),
     );
+    crate::app::pages::auto_refresh(move || data.refetch());
     let confirm = RwSignal::new(None::<Pending>);
     let selected = RwSignal::new(BTreeSet::<String>::new());
     let pending_badge = use_context::<crate::app::components::layout::PendingKeys>();

@@ -93,6 +93,7 @@ pub fn MinionsPage() -> impl IntoView {
         move || state.get(),
         |s| list_minions(s.q, s.status, s.sort, s.dir, s.page, s.per_page),
     );
+    crate::app::pages::auto_refresh(move || data.refetch());
     view! {
         <PageHeader title="Minions" subtitle="Every minion the master knows, from Halite's database" />
         <div class="toolbar">

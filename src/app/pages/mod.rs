@@ -99,3 +99,17 @@ pub fn short_time(rfc3339: &str) -> String {
         .to_string();
     format!("{t} UTC")
 }
+
+/// Refetch list views every 30 s in the browser (SPEC 1: long-lived list views auto-refresh),
+/// until the live event stream takes over.
+pub fn auto_refresh(refetch: impl Fn() + Clone + Send + Sync + 'static) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let r = refetch.clone();
+        if let Ok(h) = set_interval_with_handle(r, std::time::Duration::from_secs(30)) {
+            on_cleanup(move || h.clear());
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = refetch;
+}

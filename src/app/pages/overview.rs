@@ -17,6 +17,7 @@ use leptos::prelude::*;
 pub fn OverviewPage() -> impl IntoView {
     let status = Resource::new(|| (), |_| settings_status());
     let summary = Resource::new(|| (), |_| overview_summary());
+    crate::app::pages::auto_refresh(move || summary.refetch());
     let me_res = me_resource();
     view! {
         <PageHeader title="Overview" subtitle="Your Salt fleet at a glance" />
