@@ -6,7 +6,7 @@ use crate::app::api::settings::{PollerSettings, PollerStatus, SaltConnection};
 use crate::error::AppError;
 use crate::salt::{SaltClient, SaltConfig, SaltError};
 use crate::server::db::Db;
-use crate::server::{now_text, secrets, settings};
+use crate::server::{now_text, settings};
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -180,18 +180,13 @@ impl Runtime {
                 return;
             }
         };
-        let password = salt.password_encrypted.as_deref().and_then(|p| {
-            match secrets::decrypt(&self.cookie_secret, p) {
-                Some(pw) => Some(pw),
-                None => {
-                    tracing::error!(
-                        "the stored Salt password cannot be decrypted (COOKIE_SECRET changed?); \
-                         enter it again in Settings"
-                    );
-                    None
-                }
-            }
-        });
+        let password = salt.password(&self.cookie_secret);
+        if password.is_none() && salt.password_encrypted.is_some() {
+            tracing::error!(
+                "the stored Salt password cannot be decrypted (COOKIE_SECRET changed?); \
+                 enter it again in Settings"
+            );
+        }
         let (Some(url), Some(username), Some(password)) = (
             salt.url.filter(|s| !s.is_empty()),
             salt.username.filter(|s| !s.is_empty()),

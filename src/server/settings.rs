@@ -103,6 +103,15 @@ pub struct SaltRow {
     pub verify: bool,
 }
 
+impl SaltRow {
+    /// The stored password, decrypted; `None` when unset or unreadable (COOKIE_SECRET changed).
+    pub fn password(&self, cookie_secret: &str) -> Option<String> {
+        self.password_encrypted
+            .as_deref()
+            .and_then(|p| crate::server::secrets::decrypt(cookie_secret, p))
+    }
+}
+
 /// What the runtime needs: the Salt row and the poller settings.
 pub async fn load_runtime(db: &Db) -> Result<(SaltRow, PollerSettings), sqlx::Error> {
     let v = load_view(db).await?;

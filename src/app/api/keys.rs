@@ -163,8 +163,9 @@ fn past_tense(action: &str) -> &'static str {
     }
 }
 
+/// A minion id as the API accepts it: 1 to 255 printable characters.
 #[cfg_attr(not(feature = "ssr"), allow(dead_code))]
-fn validate_id(id: &str) -> Result<(), AppError> {
+pub(crate) fn validate_id(id: &str) -> Result<(), AppError> {
     if id.is_empty() || id.chars().count() > 255 || id.chars().any(|c| c.is_control()) {
         return Err(AppError::invalid(
             "id",

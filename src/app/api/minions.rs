@@ -218,12 +218,7 @@ pub async fn get_minion(id: String) -> Result<MinionDetail, AppError> {
     use crate::server::minions::store;
     respond(
         async {
-            if id.is_empty() || id.chars().count() > 255 {
-                return Err(AppError::invalid(
-                    "id",
-                    "A minion id is 1 to 255 characters.",
-                ));
-            }
+            crate::app::api::keys::validate_id(&id)?;
             let (state, _) = require("view", &format!("minion:{id}")).await?;
             let r = store::get(&state.db, &id).await?.ok_or_else(|| {
                 AppError::NotFound(format!("No minion named {id:?} is known to Halite."))

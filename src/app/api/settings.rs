@@ -373,10 +373,7 @@ pub async fn test_salt_connection(
             if input.password.is_none() {
                 // Test with the stored password when the field was left empty.
                 let (row, _) = settings::load_runtime(&state.db).await?;
-                input.password = row
-                    .password_encrypted
-                    .as_deref()
-                    .and_then(|p| crate::server::secrets::decrypt(&state.config.cookie_secret, p));
+                input.password = row.password(&state.config.cookie_secret);
                 if input.password.is_none() {
                     return Err(AppError::invalid(
                         "password",
@@ -399,10 +396,7 @@ pub async fn test_saved_salt_connection() -> Result<SaltTestResult, AppError> {
         async {
             let (state, user) = require("edit", "settings:*").await?;
             let (row, _) = settings::load_runtime(&state.db).await?;
-            let password = row
-                .password_encrypted
-                .as_deref()
-                .and_then(|p| crate::server::secrets::decrypt(&state.config.cookie_secret, p));
+            let password = row.password(&state.config.cookie_secret);
             let input = settings::SaltInput {
                 url: row.url.filter(|s| !s.is_empty()),
                 username: row.username.filter(|s| !s.is_empty()),
