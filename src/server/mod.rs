@@ -6,11 +6,13 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod jobs;
 pub mod minions;
 pub mod runtime;
 pub mod secrets;
 pub mod settings;
 pub mod state;
+pub mod templates;
 pub mod users;
 
 /// Current UTC time as the RFC 3339 text stored in the database.
@@ -32,5 +34,7 @@ pub fn from_text(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 
 /// Every poller the feature modules register with the runtime.
 pub fn pollers() -> Vec<runtime::PollerSpec> {
-    minions::poller::specs()
+    let mut v = minions::poller::specs();
+    v.extend(jobs::poller::specs());
+    v
 }

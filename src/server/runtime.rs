@@ -6,6 +6,7 @@ use crate::app::api::settings::{PollerSettings, PollerStatus, SaltConnection};
 use crate::error::AppError;
 use crate::salt::{SaltClient, SaltConfig, SaltError};
 use crate::server::db::Db;
+use crate::server::jobs::JobsCache;
 use crate::server::{now_text, settings};
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 pub struct PollerCtx {
     pub client: Arc<SaltClient>,
     pub db: Db,
+    /// The active-JID cache the jobs poller keeps.
+    pub jobs: Arc<JobsCache>,
 }
 
 /// A periodic task registered with the runtime (pollers of the feature modules).
@@ -50,6 +53,7 @@ pub struct Runtime {
     connection: Mutex<SaltConnection>,
     pollers: Mutex<BTreeMap<String, PollerStatus>>,
     health_interval: Duration,
+    jobs: Arc<JobsCache>,
 }
 
 fn connection(state: &str, detail: impl Into<String>) -> SaltConnection {
@@ -86,6 +90,7 @@ impl Runtime {
             }),
             pollers: Mutex::new(BTreeMap::new()),
             health_interval,
+            jobs: Arc::new(JobsCache::default()),
         })
     }
 
@@ -105,6 +110,11 @@ impl Runtime {
             "starting" => "Halite is still connecting to salt-api; try again in a moment.".into(),
             _ => "Salt API is not configured. An administrator can connect it in Settings.".into(),
         }))
+    }
+
+    /// The active-JID cache (running/complete) the jobs poller keeps.
+    pub fn jobs(&self) -> Arc<JobsCache> {
+        self.jobs.clone()
     }
 
     /// Connection state for the banner and the settings page.
@@ -168,6 +178,7 @@ impl Runtime {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         gen.client = None;
+        self.jobs.reset();
         gen.id += 1;
         gen.cancel = CancellationToken::new();
         let id = gen.id;
@@ -241,6 +252,7 @@ impl Runtime {
         let ctx = PollerCtx {
             client: client.clone(),
             db: self.db.clone(),
+            jobs: self.jobs.clone(),
         };
         // Built-in health probe keeps the banner honest even when every poller is off.
         let health = PollerSpec {

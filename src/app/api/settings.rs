@@ -28,6 +28,8 @@ pub struct PollerSettings {
     pub minion_state_initial_delay_seconds: i64,
     pub event_stream_enabled: bool,
     pub event_stream_retention_days: i64,
+    /// Days `jobs_index` keeps a job (DECISIONS: 90).
+    pub jobs_retention_days: i64,
 }
 
 /// Overview recent-activity widget display settings.
@@ -210,6 +212,7 @@ pub async fn save_poller_settings(
     inventory_refresh_initial_delay_s: String,
     #[server(default)] event_stream_enabled: Option<String>,
     event_stream_retention_days: String,
+    #[server(default)] jobs_retention_days: Option<String>,
 ) -> Result<SettingsView, AppError> {
     use crate::server::audit::{record, AuditEntry};
     use crate::server::auth::{require, respond};
@@ -217,7 +220,12 @@ pub async fn save_poller_settings(
     respond(
         async {
             let (state, user) = require("edit", "settings:*").await?;
+            let jobs_retention_days = match jobs_retention_days {
+                Some(v) => parse_range("jobs_retention_days", "Job retention", &v, 1, 3650)?,
+                None => settings::load_view(&state.db).await?.pollers.jobs_retention_days,
+            };
             let p = PollerSettings {
+                jobs_retention_days,
                 minion_state_keys_interval_seconds: parse_range(
                     "minion_state_keys_interval_seconds",
                     "Keys interval",

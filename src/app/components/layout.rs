@@ -78,11 +78,11 @@ pub fn Layout() -> impl IntoView {
                         <Route path=path!("/minions") view=pages::minions::MinionsPage ssr=SsrMode::Async />
                         <Route path=path!("/minions/:id") view=pages::minions::MinionDetailPage ssr=SsrMode::Async />
                         <Route path=path!("/keys") view=pages::keys::KeysPage ssr=SsrMode::Async />
-                        <Route path=path!("/jobs") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/jobs/:jid") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/timeline") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/run") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/templates") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/jobs") view=pages::jobs::JobsPage ssr=SsrMode::Async />
+                        <Route path=path!("/jobs/:jid") view=pages::jobs::JobDetailPage ssr=SsrMode::Async />
+                        <Route path=path!("/timeline") view=pages::timeline::TimelinePage ssr=SsrMode::Async />
+                        <Route path=path!("/run") view=pages::run::RunPage ssr=SsrMode::Async />
+                        <Route path=path!("/templates") view=pages::templates::TemplatesPage ssr=SsrMode::Async />
                         <Route path=path!("/inventory") view=pages::ComingSoon ssr=SsrMode::Async />
                         <Route path=path!("/inventory/:name") view=pages::ComingSoon ssr=SsrMode::Async />
                         <Route path=path!("/fleet") view=pages::ComingSoon ssr=SsrMode::Async />

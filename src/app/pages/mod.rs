@@ -2,11 +2,15 @@
 
 pub mod about;
 pub mod change_password;
+pub mod jobs;
 pub mod keys;
 pub mod login;
 pub mod minions;
 pub mod overview;
+pub mod run;
 pub mod settings;
+pub mod templates;
+pub mod timeline;
 
 use crate::app::components::icons::Icon;
 use crate::app::nav::item_for;

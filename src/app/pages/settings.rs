@@ -258,6 +258,7 @@ fn PollersSection(
                 <NumberField name="minion_state_grains_interval_seconds" label="Grains" value=p.minion_state_grains_interval_seconds min=0 max=86400 unit="s" error=err("minion_state_grains_interval_seconds") />
                 <NumberField name="minion_state_initial_delay_seconds" label="Minion pollers start after" value=p.minion_state_initial_delay_seconds min=0 max=3600 unit="s" error=err("minion_state_initial_delay_seconds") />
                 <NumberField name="jobs_poll_interval_seconds" label="Jobs" value=p.jobs_poll_interval_seconds min=0 max=86400 unit="s" error=err("jobs_poll_interval_seconds") />
+                <NumberField name="jobs_retention_days" label="Keep jobs for" value=p.jobs_retention_days min=1 max=3650 unit="days" error=err("jobs_retention_days") />
                 <NumberField name="fleet_poll_interval_seconds" label="Fleet health" value=p.fleet_poll_interval_seconds min=0 max=86400 unit="s" error=err("fleet_poll_interval_seconds") />
                 <NumberField name="inventory_refresh_minutes" label="Inventory" value=p.inventory_refresh_minutes min=0 max=1440 unit="min" error=err("inventory_refresh_minutes") />
                 <NumberField name="inventory_refresh_initial_delay_s" label="Inventory starts after" value=p.inventory_refresh_initial_delay_s min=0 max=3600 unit="s" error=err("inventory_refresh_initial_delay_s") />
