@@ -35,6 +35,11 @@ printf 'viewer-password-1\n' | "$BIN" admin create-user --username viewer1 --dis
 printf 'admin2-password-1\n' | "$BIN" admin create-user --username admin2 --display-name "Ada Admin" \
   --role admin --password-stdin --no-force-change
 
+# A custom role that may only run test.* functions (and view jobs), for the Run permission test.
+"$BIN" admin create-role --name testers --perm 'execute:salt:test.*' --perm 'view:job:*' >/dev/null
+printf 'tester-password-1\n' | "$BIN" admin create-user --username tester --display-name "Tess Tester" \
+  --role testers --password-stdin --no-force-change
+
 SIM=${HALITE_SIM:-target/debug/salt-sim}
 [[ -x $SIM ]] || cargo build --features ssr --bin salt-sim
 export HALITE_URL="http://127.0.0.1:$PORT" HALITE_ARTIFACTS="$PWD/$ART" HALITE_BIN_PATH="$PWD/$BIN" HALITE_SIM_BIN="$PWD/$SIM"

@@ -18,8 +18,8 @@ impl Gate {
     pub fn allows(&self, me: &Me) -> bool {
         match self {
             Gate::Session => true,
-            Gate::Perm("view", r) if r.ends_with(":*") => {
-                may_view_kind(&me.permissions, &r[..r.len() - 2])
+            Gate::Perm(v @ ("view" | "execute"), r) if r.ends_with(":*") => {
+                may_kind(&me.permissions, v, &r[..r.len() - 2])
             }
             Gate::Perm(v, r) => me.can(v, r),
             Gate::AnyOf(list) => list.iter().any(|(v, r)| Gate::Perm(v, r).allows(me)),
@@ -88,8 +88,14 @@ pub fn item_for(path: &str) -> Option<&'static NavItem> {
 /// Does any permission let the user `view` some resource of this kind (`minion`, `key`, ...)?
 /// Per-resource roles like `view:minion:web-*` still get the page, filtered to what they may see.
 pub fn may_view_kind(perms: &[crate::rbac::Permission], kind: &str) -> bool {
+    may_kind(perms, "view", kind)
+}
+
+/// Whether any grant lets the user `verb` at least one resource of `kind` (e.g. a role with
+/// only `execute:salt:test.*` may use the Run page).
+pub fn may_kind(perms: &[crate::rbac::Permission], verb: &str, kind: &str) -> bool {
     perms.iter().any(|p| {
-        crate::rbac::fnmatch(&p.verb, "view")
+        crate::rbac::fnmatch(&p.verb, verb)
             && (crate::rbac::fnmatch(&p.resource_glob, &format!("{kind}:x"))
                 || p.resource_glob.starts_with(&format!("{kind}:"))
                 || p.resource_glob.starts_with('*'))

@@ -6,6 +6,7 @@ pub mod replies;
 
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
@@ -321,6 +322,45 @@ impl SaltClient {
     /// `local_async`: returns the JID and targeted minions at once (`None` when nothing matched).
     pub async fn local_async(&self, req: &LocalRequest) -> Result<Option<AsyncJob>, SaltError> {
         parse_async_job(self.call(req.lowstate("local_async"), None).await?)
+    }
+
+    /// `local_batch`: runs in batches of `batch` (a count or a percentage) and blocks until the
+    /// last batch returns; the reply is flattened to one `{minion: value}` item per answer.
+    pub async fn local_batch(
+        &self,
+        req: &LocalRequest,
+        batch: &str,
+    ) -> Result<BTreeMap<String, Value>, SaltError> {
+        let mut low = req.lowstate("local_batch");
+        low["batch"] = batch.into();
+        let body = self
+            .call_raw(low, Some(Duration::from_secs(6 * 3600)))
+            .await?;
+        let v: Value = serde_json::from_str(&body)
+            .map_err(|e| SaltError::api(502, format!("local_batch reply is not JSON: {e}")))?;
+        let mut out = BTreeMap::new();
+        for item in v
+            .get("return")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(m) = item.as_object() {
+                for (k, val) in m {
+                    out.insert(k.clone(), val.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The minions a target matches, resolved by the master from its cache (`runner
+    /// cache.grains tgt tgt_type`), without a round trip to any minion.
+    pub async fn match_targets(&self, tgt: &str, tgt_type: &str) -> Result<Vec<String>, SaltError> {
+        let grains = self.cache_grains_raw(tgt, tgt_type).await?;
+        let mut ids: Vec<String> = grains.iter().map(|(id, _)| id.clone()).collect();
+        ids.sort();
+        Ok(ids)
     }
 
     // ---- typed calls --------------------------------------------------------------------

@@ -13,6 +13,8 @@ Usage:
   halite admin reset-password --username NAME (--password-file FILE | --password-stdin)
                            [--no-force-change]
   halite admin list-users
+  halite admin create-role --name NAME --perm VERB:RESOURCE [--perm ...]
+                           (a custom role, e.g. --perm execute:salt:test.* --perm view:job:*)
   halite admin set-salt --url URL --username NAME [--eauth pam|sharedsecret|ldap|file|auto]
                            (--password-file FILE | --password-stdin) [--no-verify]
                         (writes the Settings row; a running Halite picks it up on its next
@@ -142,6 +144,8 @@ struct Flags {
     username: Option<String>,
     display_name: String,
     roles: Vec<String>,
+    name: Option<String>,
+    perms: Vec<String>,
     password_file: Option<String>,
     password_stdin: bool,
     force_change: bool,
@@ -155,6 +159,8 @@ fn parse_flags(args: &[String]) -> Result<Flags, String> {
         username: None,
         display_name: String::new(),
         roles: vec![],
+        name: None,
+        perms: vec![],
         password_file: None,
         password_stdin: false,
         force_change: true,
@@ -166,6 +172,8 @@ fn parse_flags(args: &[String]) -> Result<Flags, String> {
             "--username" => f.username = Some(val("--username")?),
             "--display-name" => f.display_name = val("--display-name")?,
             "--role" => f.roles.push(val("--role")?),
+            "--name" => f.name = Some(val("--name")?),
+            "--perm" => f.perms.push(val("--perm")?),
             "--password-file" => f.password_file = Some(val("--password-file")?),
             "--password-stdin" => f.password_stdin = true,
             "--no-force-change" => f.force_change = false,
@@ -230,6 +238,55 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                 )
                 .await;
                 println!("created user {username} with roles {}", roles.join(", "));
+                Ok(())
+            }
+            "create-role" => {
+                let name = flags.name.clone().ok_or("--name is required")?;
+                if name.is_empty() || name.len() > 64 {
+                    return Err("--name must be 1 to 64 characters".to_string());
+                }
+                if flags.perms.is_empty() {
+                    return Err("give at least one --perm VERB:RESOURCE".into());
+                }
+                let mut perms = vec![];
+                for p in &flags.perms {
+                    let (verb, res) = p.split_once(':').ok_or(format!(
+                        "{p:?} is not VERB:RESOURCE (e.g. execute:salt:test.*)"
+                    ))?;
+                    if verb.is_empty() || res.is_empty() || verb.len() > 64 || res.len() > 255 {
+                        return Err(format!("{p:?} is not VERB:RESOURCE"));
+                    }
+                    perms.push((verb.to_string(), res.to_string()));
+                }
+                let role_id = uuid::Uuid::new_v4().to_string();
+                sqlx::query(
+                    "INSERT INTO roles (id, name, name_lower, is_builtin, description) VALUES (?, ?, ?, FALSE, 'created with halite admin create-role')",
+                )
+                .bind(&role_id)
+                .bind(&name)
+                .bind(name.to_lowercase())
+                .execute(&pool)
+                .await
+                .map_err(|e| format!("cannot create role {name:?} (does it exist already?): {e}"))?;
+                for (verb, res) in &perms {
+                    sqlx::query(
+                        "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(&role_id)
+                    .bind(verb)
+                    .bind(res)
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                }
+                audit::record(
+                    &pool,
+                    audit::AuditEntry::new("role.create", &format!("role:{name}"))
+                        .args(serde_json::json!({ "via": "cli", "permissions": flags.perms })),
+                )
+                .await;
+                println!("created role {name} with {}", flags.perms.join(", "));
                 Ok(())
             }
             "reset-password" => {

@@ -1,1 +1,500 @@
-//! Placeholder; replaced by the feature work.
+//! Jobs: the indexed list (from `jobs_index`), the live list, job detail (live `jobs.list_job`)
+//! and kill.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Page sizes offered on the Jobs page.
+pub const PAGE_SIZES: &[i64] = &[50, 100, 500];
+/// Live mode asks the master directly and shows at most this many jobs (SPEC 6.5).
+pub const LIVE_CAP: usize = 500;
+
+/// One row of the jobs table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobListRow {
+    pub jid: String,
+    pub function: String,
+    pub target: Option<String>,
+    pub target_type: Option<String>,
+    pub user: Option<String>,
+    pub started_at: Option<String>,
+    /// `running` when the JID is in the active cache, else `complete`.
+    pub status: String,
+}
+
+/// One page of jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobsPage {
+    pub rows: Vec<JobListRow>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub live: bool,
+    pub last_polled_at: Option<String>,
+    pub active_known: bool,
+    pub poller_enabled: bool,
+}
+
+/// One state of a state run (highstate table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateRow {
+    pub state_id: String,
+    pub sls: Option<String>,
+    pub name: String,
+    /// `module.function`, e.g. `file.managed`.
+    pub fun: String,
+    /// `pass`, `fail` or `would_change` (test mode).
+    pub result: String,
+    pub duration_ms: Option<f64>,
+    pub comment: String,
+    pub changes_json: Option<String>,
+    pub run_num: i64,
+}
+
+/// A minion's parsed state return.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateSummary {
+    pub rows: Vec<StateRow>,
+    /// Render errors and other non-state returns, verbatim.
+    pub errors: Vec<String>,
+    pub no_top: bool,
+    pub pass: i64,
+    pub fail: i64,
+    pub would_change: i64,
+    pub changed: i64,
+    pub duration_ms: f64,
+}
+
+/// One targeted minion in a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobMinionRow {
+    pub minion: String,
+    /// `returned`, `running` or `no_response`.
+    pub state: String,
+    pub success: Option<bool>,
+    pub retcode: Option<i64>,
+    /// Pretty JSON of the return (clipped for huge returns).
+    pub return_json: String,
+    pub truncated: bool,
+    pub highstate: Option<StateSummary>,
+}
+
+/// Job detail (live from the master).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetailView {
+    pub jid: String,
+    pub function: String,
+    pub arguments: Vec<String>,
+    pub kwargs: Vec<(String, String)>,
+    pub target: Option<String>,
+    pub target_type: Option<String>,
+    pub user: Option<String>,
+    pub started_at: Option<String>,
+    pub running: bool,
+    pub is_state: bool,
+    pub minions: Vec<JobMinionRow>,
+    pub returned: i64,
+    pub failed: i64,
+    pub no_response: i64,
+    pub can_kill: bool,
+    pub raw_json: String,
+    pub raw_truncated: bool,
+}
+
+/// Split Salt's `Arguments` list into positional args and `__kwarg__` dicts.
+pub fn split_arguments(v: &serde_json::Value) -> (Vec<String>, Vec<(String, String)>) {
+    use serde_json::Value;
+    let show = |x: &Value| match x {
+        Value::String(s) => s.clone(),
+        o => o.to_string(),
+    };
+    let mut args = vec![];
+    let mut kwargs = vec![];
+    for a in v.as_array().into_iter().flatten() {
+        match a {
+            Value::Object(m) if m.get("__kwarg__") == Some(&Value::Bool(true)) => {
+                for (k, val) in m {
+                    if k != "__kwarg__" {
+                        kwargs.push((k.clone(), show(val)));
+                    }
+                }
+            }
+            other => args.push(show(other)),
+        }
+    }
+    (args, kwargs)
+}
+
+/// Pretty JSON clipped to `max` bytes (on a char boundary).
+pub fn clipped_json(v: &serde_json::Value, max: usize) -> (String, bool) {
+    let s = serde_json::to_string_pretty(v).unwrap_or_default();
+    if s.len() <= max {
+        return (s, false);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (s[..end].to_string(), true)
+}
+
+/// Validate a JID from a URL or form.
+pub fn validate_jid(jid: &str) -> Result<(), AppError> {
+    if jid.len() == 20 && jid.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "jid",
+            "A job id (JID) is 20 digits, e.g. 20261127084920611602.",
+        ))
+    }
+}
+
+/// One page of jobs from `jobs_index` (or, with `live`, straight from the master).
+#[server(endpoint = "jobs/list")]
+pub async fn list_jobs(
+    #[server(default)] q: String,
+    #[server(default)] status: String,
+    #[server(default)] system: bool,
+    #[server(default)] live: bool,
+    #[server(default)] page: i64,
+    #[server(default)] per_page: i64,
+) -> Result<JobsPage, AppError> {
+    use crate::server::auth::{respond, session};
+    use crate::server::jobs::store::{self, JobQuery, StatusFilter};
+    respond(
+        async {
+            let (state, user) = session()?;
+            let globs =
+                crate::server::minions::store::allowed_globs(&user.permissions, "view", "job");
+            if globs.as_ref().is_some_and(|g| g.is_empty()) {
+                return Err(AppError::Forbidden(
+                    "You do not have permission to view jobs.".into(),
+                ));
+            }
+            let q = q.trim().to_lowercase();
+            if q.chars().count() > 200 {
+                return Err(AppError::invalid(
+                    "q",
+                    "Search text is limited to 200 characters.",
+                ));
+            }
+            let status_filter = match status.as_str() {
+                "" | "all" => StatusFilter::All,
+                "running" => StatusFilter::Running,
+                "complete" => StatusFilter::Complete,
+                _ => {
+                    return Err(AppError::invalid(
+                        "status",
+                        "Status must be running or complete.",
+                    ))
+                }
+            };
+            let per_page = if per_page == 0 { 50 } else { per_page };
+            if !PAGE_SIZES.contains(&per_page) {
+                return Err(AppError::invalid(
+                    "per_page",
+                    "Page size must be 50, 100 or 500.",
+                ));
+            }
+            let page = if page == 0 { 1 } else { page };
+            if !(1..=1_000_000).contains(&page) {
+                return Err(AppError::invalid("page", "Page must be a positive number."));
+            }
+            let cache = state.runtime.jobs();
+            let poller_enabled = crate::server::settings::load_view(&state.db)
+                .await?
+                .pollers
+                .jobs_poll_interval_seconds
+                > 0;
+            let active = cache.active();
+            let status_of = |jid: &str| {
+                if active.contains(jid) {
+                    "running"
+                } else {
+                    "complete"
+                }
+                .to_string()
+            };
+            if live {
+                // Straight from the master (SPEC 6.5 Live mode), filtered here, capped at 500.
+                let client = state.runtime.client()?;
+                let jobs = client
+                    .list_jobs(None)
+                    .await
+                    .map_err(crate::server::runtime::salt_error)?;
+                let visible = |jid: &str| user.can("view", &format!("job:{jid}"));
+                let rows: Vec<JobListRow> = jobs
+                    .into_iter()
+                    .filter(|j| visible(&j.jid))
+                    .filter(|j| {
+                        system || !crate::server::jobs::ingest::is_system_function(&j.function)
+                    })
+                    .filter(|j| {
+                        q.is_empty()
+                            || format!(
+                                "{} {} {} {}",
+                                j.jid,
+                                j.function,
+                                j.target.as_deref().unwrap_or(""),
+                                j.user.as_deref().unwrap_or("")
+                            )
+                            .to_lowercase()
+                            .contains(&q)
+                    })
+                    .map(|j| JobListRow {
+                        status: status_of(&j.jid),
+                        started_at: crate::server::jobs::ingest::parse_jid(&j.jid)
+                            .map(crate::server::to_text),
+                        jid: j.jid,
+                        function: j.function,
+                        target: j.target,
+                        target_type: j.target_type,
+                        user: j.user,
+                    })
+                    .filter(|r| match status_filter {
+                        StatusFilter::All => true,
+                        StatusFilter::Running => r.status == "running",
+                        StatusFilter::Complete => r.status == "complete",
+                    })
+                    .take(LIVE_CAP)
+                    .collect();
+                return Ok(JobsPage {
+                    total: rows.len() as i64,
+                    rows,
+                    page: 1,
+                    per_page: LIVE_CAP as i64,
+                    live: true,
+                    last_polled_at: cache.last_polled_at(),
+                    active_known: cache.active_known(),
+                    poller_enabled,
+                });
+            }
+            let mut active_list: Vec<String> = active.iter().cloned().collect();
+            active_list.sort();
+            let jq = JobQuery {
+                search: (!q.is_empty()).then_some(q),
+                function: None,
+                status: status_filter,
+                include_system: system,
+                page,
+                per_page,
+                allowed_globs: globs,
+            };
+            let (rows, total) = store::list(&state.db, &jq, &active_list).await?;
+            Ok(JobsPage {
+                rows: rows
+                    .into_iter()
+                    .map(|r| JobListRow {
+                        status: status_of(&r.jid),
+                        jid: r.jid,
+                        function: r.function,
+                        target: r.target,
+                        target_type: r.target_type,
+                        user: r.salt_user,
+                        started_at: Some(r.started_at),
+                    })
+                    .collect(),
+                total,
+                page,
+                per_page,
+                live: false,
+                last_polled_at: cache.last_polled_at(),
+                active_known: cache.active_known(),
+                poller_enabled,
+            })
+        }
+        .await,
+    )
+}
+
+/// Job detail, live from the master (`jobs.list_job` + `jobs.active`).
+#[server(endpoint = "jobs/get")]
+pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
+    use crate::server::auth::{require, respond};
+    respond(
+        async {
+            validate_jid(&jid)?;
+            let (state, user) = require("view", &format!("job:{jid}")).await?;
+            let client = state.runtime.client()?;
+            let salt_err = crate::server::runtime::salt_error;
+            let (detail, active) = tokio::join!(client.list_job(&jid), client.jobs_active());
+            let detail = detail.map_err(salt_err)?;
+            if detail.summary.function.is_empty() && detail.minions.is_empty() {
+                return Err(AppError::NotFound(format!(
+                    "The master has no job {jid} (it may have expired from the job cache)."
+                )));
+            }
+            let running_on: Vec<String> = match active {
+                Ok(list) => list
+                    .into_iter()
+                    .find(|a| a.jid == jid)
+                    .map(|a| a.running)
+                    .unwrap_or_default(),
+                Err(_) => vec![],
+            };
+            let running = !running_on.is_empty();
+            let cache = state.runtime.jobs();
+            if running {
+                cache.mark_running(&jid);
+            }
+            let fun = detail.summary.function.clone();
+            let is_state = crate::server::jobs::highstate::is_state_function(&fun);
+            let mut minions: Vec<String> = detail.minions.clone();
+            for id in detail.results.keys() {
+                if !minions.contains(id) {
+                    minions.push(id.clone());
+                }
+            }
+            minions.sort();
+            let mut rows = vec![];
+            for id in &minions {
+                match detail.results.get(id) {
+                    Some(r) => {
+                        let (return_json, truncated) = clipped_json(&r.ret, 256 * 1024);
+                        let success = r.success.or(r.retcode.map(|c| c == 0));
+                        rows.push(JobMinionRow {
+                            minion: id.clone(),
+                            state: "returned".into(),
+                            success,
+                            retcode: r.retcode,
+                            return_json,
+                            truncated,
+                            highstate: is_state.then(|| {
+                                crate::server::jobs::highstate::parse_state_return(&r.ret)
+                            }),
+                        });
+                    }
+                    None => rows.push(JobMinionRow {
+                        minion: id.clone(),
+                        state: if running_on.contains(id) {
+                            "running"
+                        } else {
+                            "no_response"
+                        }
+                        .into(),
+                        success: None,
+                        retcode: None,
+                        return_json: String::new(),
+                        truncated: false,
+                        highstate: None,
+                    }),
+                }
+            }
+            // Minions with failures first, then by id.
+            rows.sort_by(|a, b| {
+                let bad = |r: &JobMinionRow| {
+                    !(r.success == Some(false)
+                        || r.highstate
+                            .as_ref()
+                            .is_some_and(|h| h.fail > 0 || !h.errors.is_empty()))
+                };
+                bad(a).cmp(&bad(b)).then(a.minion.cmp(&b.minion))
+            });
+            let raw = serde_json::json!({
+                "jid": jid,
+                "Function": fun,
+                "Arguments": detail.summary.arguments,
+                "Target": detail.summary.target,
+                "Target-type": detail.summary.target_type,
+                "User": detail.summary.user,
+                "Minions": detail.minions,
+                "Result": detail.results.iter().map(|(k, r)| (k.clone(), serde_json::json!({
+                    "return": r.ret, "retcode": r.retcode, "success": r.success, "out": r.out
+                }))).collect::<serde_json::Map<String, serde_json::Value>>(),
+            });
+            let (raw_json, raw_truncated) = clipped_json(&raw, 2 * 1024 * 1024);
+            let (arguments, kwargs) = split_arguments(&detail.summary.arguments);
+            let failed = rows
+                .iter()
+                .filter(|r| {
+                    r.success == Some(false)
+                        || r.highstate
+                            .as_ref()
+                            .is_some_and(|h| h.fail > 0 || !h.errors.is_empty())
+                })
+                .count() as i64;
+            Ok(JobDetailView {
+                returned: rows.iter().filter(|r| r.state == "returned").count() as i64,
+                no_response: rows.iter().filter(|r| r.state == "no_response").count() as i64,
+                failed,
+                can_kill: running && user.can("kill", &format!("job:{jid}")),
+                started_at: crate::server::jobs::ingest::parse_jid(&jid)
+                    .map(crate::server::to_text),
+                jid,
+                function: fun,
+                arguments,
+                kwargs,
+                target: detail.summary.target,
+                target_type: detail.summary.target_type,
+                user: detail.summary.user,
+                running,
+                is_state,
+                minions: rows,
+                raw_json,
+                raw_truncated,
+            })
+        }
+        .await,
+    )
+}
+
+/// What a kill request did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KillResult {
+    pub jid: String,
+    pub minions: Vec<String>,
+    pub message: String,
+}
+
+/// Kill a running job: `saltutil.kill_job` on the minions still running it (DECISIONS).
+#[server(endpoint = "jobs/kill")]
+pub async fn kill_job(jid: String) -> Result<KillResult, AppError> {
+    use crate::server::audit::{record, AuditEntry};
+    use crate::server::auth::{client_info, request_parts, require, respond};
+    respond(
+        async {
+            validate_jid(&jid)?;
+            let (state, user) = require("kill", &format!("job:{jid}")).await?;
+            let client = state.runtime.client()?;
+            let salt_err = crate::server::runtime::salt_error;
+            let started = std::time::Instant::now();
+            let active = client.jobs_active().await.map_err(salt_err)?;
+            let Some(job) = active.into_iter().find(|a| a.jid == jid) else {
+                return Err(AppError::Conflict(format!(
+                    "Job {jid} is not running any more; there is nothing to kill."
+                )));
+            };
+            let minions = job.running.clone();
+            let ip = client_info(&request_parts()?).ip;
+            let r = client.kill_job(&jid, &minions).await;
+            let code = match &r {
+                Ok(_) => 202,
+                Err(e) => salt_err(e.clone()).status(),
+            };
+            record(
+                &state.db,
+                AuditEntry::new("job.kill", &format!("job:{jid}"))
+                    .user(&user.id, &user.username)
+                    .args(serde_json::json!({ "jid": jid, "minions": minions }))
+                    .jid(&jid)
+                    .code(code)
+                    .duration_ms(started.elapsed().as_millis() as i64)
+                    .ip(&ip),
+            )
+            .await;
+            r.map_err(salt_err)?;
+            Ok(KillResult {
+                message: format!(
+                    "Kill signal sent to {} minion(s). Minions already executing may still finish; \
+                     the job shows complete on the next poll.",
+                    minions.len()
+                ),
+                jid,
+                minions,
+            })
+        }
+        .await,
+    )
+}

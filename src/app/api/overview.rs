@@ -1,6 +1,7 @@
-//! Overview figures: minion status counts, key counts, and the fleet heatmap.
+//! Overview figures: minion status counts, key counts, the fleet heatmap and job activity.
 
 use crate::app::api::minions::StatusCounts;
+use crate::app::api::timeline::JobActivityOut;
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,10 @@ pub struct OverviewData {
     /// the browser parses once, with nothing to hydrate).
     pub heatmap_svg: Option<String>,
     pub heatmap_count: i64,
+    /// Running jobs, jobs in the last 24 h and their hourly buckets (`view:job`).
+    pub jobs: Option<JobActivityOut>,
+    /// Whether the jobs poller is switched on (the job figures stand still when it is off).
+    pub jobs_poller_enabled: bool,
 }
 
 /// Overview figures for the signed-in user.
@@ -41,11 +46,15 @@ pub async fn overview_summary() -> Result<OverviewData, AppError> {
                     .collect::<Vec<_>>()
             });
             let can_keys = !key_globs.as_ref().is_some_and(|g| g.is_empty());
+            let job_globs = store::allowed_globs(&user.permissions, "view", "job");
+            let can_jobs = !job_globs.as_ref().is_some_and(|g| g.is_empty());
             let mut data = OverviewData {
                 minions: None,
                 keys: None,
                 heatmap_svg: None,
                 heatmap_count: 0,
+                jobs: None,
+                jobs_poller_enabled: false,
             };
             if can_minions {
                 let all = store::all_status(&state.db, &minion_globs).await?;
@@ -75,6 +84,24 @@ pub async fn overview_summary() -> Result<OverviewData, AppError> {
                     }
                 }
                 data.keys = Some(k);
+            }
+            if can_jobs {
+                data.jobs = Some(
+                    crate::server::jobs::timeline::activity(
+                        &state.db,
+                        &state.runtime.jobs(),
+                        24,
+                        &job_globs,
+                        &user.permissions,
+                        chrono::Utc::now(),
+                    )
+                    .await?,
+                );
+                data.jobs_poller_enabled = crate::server::settings::load_view(&state.db)
+                    .await?
+                    .pollers
+                    .jobs_poll_interval_seconds
+                    > 0;
             }
             Ok(data)
         }

@@ -222,7 +222,12 @@ pub async fn save_poller_settings(
             let (state, user) = require("edit", "settings:*").await?;
             let jobs_retention_days = match jobs_retention_days {
                 Some(v) => parse_range("jobs_retention_days", "Job retention", &v, 1, 3650)?,
-                None => settings::load_view(&state.db).await?.pollers.jobs_retention_days,
+                None => {
+                    settings::load_view(&state.db)
+                        .await?
+                        .pollers
+                        .jobs_retention_days
+                }
             };
             let p = PollerSettings {
                 jobs_retention_days,

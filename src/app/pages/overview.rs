@@ -1,10 +1,11 @@
-//! Overview (dashboard): KPI tiles, minion status donut, key status bar, fleet heatmap,
-//! first-run prompt and navigation tiles. Tiles the user may not view show "—".
+//! Overview (dashboard): KPI tiles, minion status donut, key status bar, 24 h job activity,
+//! fleet heatmap, first-run prompt and navigation tiles. Tiles the user may not view show "—".
 
 use crate::app::api::auth::Me;
 use crate::app::api::minions::StatusCounts;
-use crate::app::api::overview::{overview_summary, KeyCounts, OverviewData};
+use crate::app::api::overview::{overview_summary, xml_escape, KeyCounts, OverviewData};
 use crate::app::api::settings::{settings_status, SaltSetupStatus};
+use crate::app::api::timeline::{ActivityBucket, JobActivityOut};
 use crate::app::components::icons::Icon;
 use crate::app::nav::NAV;
 use crate::app::pages::PageHeader;
@@ -146,14 +147,22 @@ fn overview_body(
         Some(_) => "Nothing to decide".to_string(),
         None => "Not permitted".into(),
     };
-    let can_jobs = me
-        .as_ref()
-        .is_some_and(|m| crate::app::nav::may_view_kind(&m.permissions, "job"));
-    let jobs_foot = if can_jobs {
-        "Job tracking arrives with the Jobs page".to_string()
-    } else {
-        "Not permitted".into()
+    let jobs = data.as_ref().and_then(|d| d.jobs.clone());
+    let jobs_poller_on = data.as_ref().is_some_and(|d| d.jobs_poller_enabled);
+    let running = jobs.as_ref().map(|j| j.running.to_string());
+    let running_foot = match &jobs {
+        Some(_) if !jobs_poller_on => "Jobs poller is off".to_string(),
+        Some(j) if !j.active_known => "Jobs poller has not run yet".to_string(),
+        Some(_) => "As of the last jobs poll".to_string(),
+        None => "Not permitted".into(),
     };
+    let jobs24 = jobs.as_ref().map(|j| j.total.to_string());
+    let jobs24_foot = match &jobs {
+        Some(_) if !jobs_poller_on => "Jobs poller is off".to_string(),
+        Some(_) => "Started in the last 24 h, system jobs hidden".to_string(),
+        None => "Not permitted".into(),
+    };
+    let can_settings = me.as_ref().is_some_and(|m| m.can("edit", "settings:*"));
     let nav_tiles: Vec<_> = NAV
         .iter()
         .filter(|i| i.path != "/" && i.path != "/about")
@@ -167,8 +176,8 @@ fn overview_body(
         <section class="kpi-grid" aria-label="Key figures">
             {tile("Online minions", online, online_foot, "/minions?status=online", "kpi-online")}
             {tile("Pending keys", pending, pending_foot, "/keys", "kpi-pending")}
-            {tile("Running jobs", None, jobs_foot.clone(), "/jobs", "kpi-running")}
-            {tile("Jobs · 24h", None, jobs_foot, "/jobs", "kpi-jobs24")}
+            {tile("Running jobs", running, running_foot, "/jobs", "kpi-running")}
+            {tile("Jobs · 24h", jobs24, jobs24_foot, "/timeline", "kpi-jobs24")}
         </section>
         <section class="chart-grid">
             <div class="panel">
@@ -188,6 +197,7 @@ fn overview_body(
                 }}
             </div>
         </section>
+        {jobs.map(|j| job_activity_panel(j, jobs_poller_on, can_settings))}
         {heat.map(|(svg, n)| view! {
             <section class="panel heatmap" data-test="heatmap">
                 <div class="section-head row">
@@ -212,5 +222,183 @@ fn overview_body(
                 </a>
             }).collect_view()}
         </section>
+    }
+}
+
+fn job_activity_panel(j: JobActivityOut, poller_on: bool, can_settings: bool) -> impl IntoView {
+    let svg = activity_svg(&j.buckets);
+    let warn = if !poller_on {
+        Some(
+            view! {
+                <p class="chart-warn" data-test="activity-warn">
+                    <Icon name="alert" />
+                    <span>"Jobs poller is off — enable it in Settings → Pollers."</span>
+                    {can_settings.then(|| view! { <a href="/settings">"Open Settings"</a> })}
+                </p>
+            }
+            .into_any(),
+        )
+    } else if !j.active_known {
+        Some(view! {
+            <p class="chart-warn" data-test="activity-warn">
+                <Icon name="alert" />
+                <span>"Jobs poller has not run yet — the figures fill in after its first cycle."</span>
+            </p>
+        }.into_any())
+    } else {
+        None
+    };
+    let peak = j.buckets.iter().map(|b| b.count).max().unwrap_or(0);
+    view! {
+        <section class="panel activity-panel" data-test="job-activity">
+            <div class="section-head row">
+                <h2>"Job activity · 24 h"</h2>
+                <span class="muted small">
+                    {format!("{} job{} · peak {peak}/h · system jobs hidden · ", j.total, if j.total == 1 { "" } else { "s" })}
+                    <a href="/timeline">"Open the Timeline →"</a>
+                </span>
+            </div>
+            {warn}
+            <div class="activity-body" inner_html=svg></div>
+        </section>
+    }
+}
+
+/// Round a chart's top value up to 1, 2 or 5 times a power of ten.
+pub fn nice_ceiling(max: i64) -> i64 {
+    let max = max.max(1);
+    let mut p = 1i64;
+    loop {
+        for m in [1, 2, 5] {
+            if m * p >= max {
+                return m * p;
+            }
+        }
+        p *= 10;
+    }
+}
+
+/// The job-activity chart as inline SVG: an area over the hourly buckets (oldest first), a
+/// hover column per hour with its count, a y axis from 0 and hour labels every 3 h (UTC).
+pub fn activity_svg(buckets: &[ActivityBucket]) -> String {
+    const W: f64 = 960.0;
+    const H: f64 = 200.0;
+    const X0: f64 = 40.0;
+    const X1: f64 = W - 10.0;
+    const Y0: f64 = 12.0;
+    const Y1: f64 = H - 26.0;
+    let n = buckets.len().max(1);
+    let top = nice_ceiling(buckets.iter().map(|b| b.count).max().unwrap_or(0));
+    let col = (X1 - X0) / n as f64;
+    let y_of = |c: i64| Y1 - (c as f64 / top as f64) * (Y1 - Y0);
+    let mut out = String::with_capacity(4_000 + n * 300);
+    out.push_str(&format!(
+        r#"<svg class="activity-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="Jobs per hour, last 24 hours">"#
+    ));
+    for v in [0, top / 2, top] {
+        if v == top / 2 && (top % 2 != 0 || top < 2) {
+            continue;
+        }
+        let y = y_of(v);
+        out.push_str(&format!(
+            r#"<line class="act-grid" x1="{X0}" y1="{y:.1}" x2="{X1}" y2="{y:.1}"/><text class="act-tick" x="{}" y="{:.1}" text-anchor="end">{v}</text>"#,
+            X0 - 8.0,
+            y + 4.0
+        ));
+    }
+    let pts: Vec<(f64, f64)> = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (X0 + col * (i as f64 + 0.5), y_of(b.count)))
+        .collect();
+    if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
+        let line: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+        out.push_str(&format!(
+            r#"<path class="act-area" d="M{:.1},{Y1} L{} L{:.1},{Y1} Z"/><polyline class="act-line" points="{}"/>"#,
+            first.0,
+            line.join(" L"),
+            last.0,
+            line.join(" ")
+        ));
+    }
+    for (i, b) in buckets.iter().enumerate() {
+        let x = X0 + col * i as f64;
+        let hour = b.hour_start.get(11..13).unwrap_or("");
+        let label = format!(
+            "{} · {} job{}",
+            hour_range(&b.hour_start),
+            b.count,
+            if b.count == 1 { "" } else { "s" }
+        );
+        let (px, py) = pts[i];
+        out.push_str(&format!(
+            r#"<g class="act-hour"><rect class="act-hit" x="{x:.1}" y="{Y0}" width="{col:.1}" height="{}"/>"#,
+            Y1 - Y0
+        ));
+        if b.count > 0 {
+            out.push_str(&format!(
+                r#"<circle class="act-dot" cx="{px:.1}" cy="{py:.1}" r="2.5"/>"#
+            ));
+        }
+        out.push_str(&format!("<title>{}</title></g>", xml_escape(&label)));
+        if hour.parse::<u32>().is_ok_and(|h| h % 3 == 0) {
+            out.push_str(&format!(
+                r#"<text class="act-tick" x="{:.1}" y="{}" text-anchor="middle">{hour}:00</text>"#,
+                x + col / 2.0,
+                H - 8.0
+            ));
+        }
+    }
+    out.push_str(&format!(
+        r#"<line class="act-axis" x1="{X0}" y1="{Y1}" x2="{X1}" y2="{Y1}"/></svg>"#
+    ));
+    out
+}
+
+/// `2026-11-27T08:00:00.000Z` -> `27 Nov 08:00–09:00 UTC`.
+fn hour_range(hour_start: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(hour_start) {
+        Ok(t) => {
+            let end = t + chrono::Duration::hours(1);
+            format!("{}–{} UTC", t.format("%d %b %H:%M"), end.format("%H:%M"))
+        }
+        Err(_) => hour_start.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_activity_chart() {
+        assert_eq!(nice_ceiling(0), 1);
+        assert_eq!(nice_ceiling(1), 1);
+        assert_eq!(nice_ceiling(3), 5);
+        assert_eq!(nice_ceiling(7), 10);
+        assert_eq!(nice_ceiling(11), 20);
+        assert_eq!(nice_ceiling(480), 500);
+        let buckets: Vec<ActivityBucket> = (0..25)
+            .map(|i| ActivityBucket {
+                hour_start: format!(
+                    "2026-11-2{}T{:02}:00:00.000Z",
+                    6 + (12 + i) / 24,
+                    (12 + i) % 24
+                ),
+                count: if i == 3 { 7 } else { 0 },
+            })
+            .collect();
+        let svg = activity_svg(&buckets);
+        assert_eq!(svg.matches("<g class=\"act-hour\">").count(), 25);
+        assert_eq!(
+            svg.matches("act-dot").count(),
+            1,
+            "a dot only where jobs ran"
+        );
+        assert!(svg.contains("<title>26 Nov 15:00–16:00 UTC · 7 jobs</title>"));
+        assert!(svg.contains(">15:00</text>") && svg.contains(">00:00</text>"));
+        assert!(!svg.contains(">13:00</text>"), "hour labels every 3 h");
+        assert!(svg.contains(">10</text>"), "y axis tops out at a round 10");
+        assert!(activity_svg(&[]).starts_with("<svg"));
     }
 }

@@ -14,6 +14,24 @@ use std::sync::RwLock;
 #[derive(Debug, Default)]
 pub struct JobsCache {
     inner: RwLock<CacheInner>,
+    /// Function catalogue (`sys.list_functions`, merged) and when it was fetched.
+    pub catalogue: tokio::sync::Mutex<Option<(Vec<String>, chrono::DateTime<chrono::Utc>)>>,
+    /// Batch runs started from the Run page (`local_batch` blocks until done).
+    pub batches: std::sync::Mutex<std::collections::HashMap<String, BatchRun>>,
+}
+
+/// A `local_batch` dispatch followed by the Run page.
+#[derive(Debug, Clone, Default)]
+pub struct BatchRun {
+    pub owner_user_id: String,
+    pub fun: String,
+    pub minions: Vec<String>,
+    pub batch: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+    /// minion -> return value, once the batch call came back.
+    pub results: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Clone)]

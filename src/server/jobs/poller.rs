@@ -1,1 +1,62 @@
-//! jobs poller
+//! The jobs poller (SPEC 2.6 JobsIndexScheduler): `jobs.list_jobs` over a time window into
+//! `jobs_index`, the active-JID cache from `jobs.active`, and retention pruning.
+
+use super::{ingest, store, JobsCache};
+use crate::salt::{SaltClient, SaltError};
+use crate::server::db::Db;
+use crate::server::runtime::{PollerCtx, PollerSpec};
+use crate::server::{from_text, now_text, to_text};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+fn db_err(e: sqlx::Error) -> SaltError {
+    SaltError::Api {
+        status: 500,
+        message: format!("database: {e}"),
+    }
+}
+
+/// One cycle. Returns a summary for the poller status board.
+pub async fn poll_jobs(
+    client: &SaltClient,
+    db: &Db,
+    cache: &JobsCache,
+    retention_days: i64,
+) -> Result<String, SaltError> {
+    let started = chrono::Utc::now();
+    let last = cache.last_polled_at().as_deref().and_then(from_text);
+    let from = ingest::window_start(last, started);
+    let jobs = client.list_jobs(Some(&from)).await?;
+    let active = client.jobs_active().await?;
+    let (rows, skipped) = ingest::rows_from_list_jobs(&jobs);
+    let new = store::upsert_jobs(db, &rows, &now_text())
+        .await
+        .map_err(db_err)?;
+    let cutoff = to_text(started - chrono::Duration::days(retention_days.max(1)));
+    let pruned = store::prune(db, &cutoff).await.map_err(db_err)?;
+    let running: HashSet<String> = active.into_iter().map(|a| a.jid).collect();
+    let n_running = running.len();
+    cache.set_active(running, to_text(started));
+    Ok(format!(
+        "{} jobs since {from} ({new} new, {skipped} skipped); {n_running} running; {pruned} pruned",
+        rows.len()
+    ))
+}
+
+/// The jobs poller spec.
+pub fn specs() -> Vec<PollerSpec> {
+    vec![PollerSpec {
+        name: "jobs.index",
+        interval: |p| p.jobs_poll_interval_seconds,
+        initial_delay: |_| 3,
+        run: Arc::new(|ctx: PollerCtx| {
+            Box::pin(async move {
+                let retention = crate::server::settings::load_view(&ctx.db)
+                    .await
+                    .map(|v| v.pollers.jobs_retention_days)
+                    .unwrap_or(90);
+                poll_jobs(&ctx.client, &ctx.db, &ctx.jobs, retention).await
+            })
+        }),
+    }]
+}

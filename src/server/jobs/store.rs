@@ -1,1 +1,166 @@
-//! jobs store
+//! SQL for `jobs_index`: batched upserts for the poller, paged reads for the Jobs page.
+
+use super::ingest::JobRow;
+use crate::server::db::Db;
+use sqlx::{QueryBuilder, Sqlite};
+
+const BATCH: usize = 500;
+
+/// Upsert rows in one transaction (500-row statements). Returns how many were new.
+pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: &str) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
+        .fetch_one(&mut *tx)
+        .await?;
+    for chunk in rows.chunks(BATCH) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(&r.jid)
+                .push_bind(&r.function)
+                .push_bind(&r.target)
+                .push_bind(&r.target_type)
+                .push_bind(&r.salt_user)
+                .push_bind(&r.started_at)
+                .push_bind(now)
+                .push_bind(&r.arguments);
+        });
+        q.push(
+            " ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at, \
+             function = excluded.function, \
+             target = coalesce(excluded.target, jobs_index.target), \
+             target_type = coalesce(excluded.target_type, jobs_index.target_type), \
+             salt_user = coalesce(excluded.salt_user, jobs_index.salt_user), \
+             arguments = coalesce(excluded.arguments, jobs_index.arguments)",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((after - before).max(0) as u64)
+}
+
+/// Delete jobs that started before the cutoff (RFC 3339 text). Returns how many went.
+pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM jobs_index WHERE started_at < ?")
+        .bind(cutoff)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+/// One stored job.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StoredJob {
+    pub jid: String,
+    pub function: String,
+    pub target: Option<String>,
+    pub target_type: Option<String>,
+    pub salt_user: Option<String>,
+    pub started_at: String,
+    pub arguments: Option<String>,
+}
+
+/// Status filter of the Jobs page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    All,
+    Running,
+    Complete,
+}
+
+/// A Jobs page query.
+#[derive(Debug, Clone)]
+pub struct JobQuery {
+    /// Lower-cased substring over jid, function, target and user.
+    pub search: Option<String>,
+    /// Exact function (from a click on a function name).
+    pub function: Option<String>,
+    pub status: StatusFilter,
+    pub include_system: bool,
+    pub page: i64,
+    pub per_page: i64,
+    /// SQLite GLOB patterns over `job:<jid>` the user may view; `None` = everything.
+    pub allowed_globs: Option<Vec<String>>,
+}
+
+fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, jq: &'a JobQuery, active_json: &'a str) {
+    q.push(" WHERE 1 = 1");
+    if !jq.include_system {
+        q.push(" AND NOT is_system");
+    }
+    if let Some(s) = &jq.search {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q.push(" AND search_text LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(f) = &jq.function {
+        q.push(" AND function = ").push_bind(f);
+    }
+    match jq.status {
+        StatusFilter::All => {}
+        StatusFilter::Running => {
+            q.push(" AND jid IN (SELECT value FROM json_each(")
+                .push_bind(active_json)
+                .push("))");
+        }
+        StatusFilter::Complete => {
+            q.push(" AND jid NOT IN (SELECT value FROM json_each(")
+                .push_bind(active_json)
+                .push("))");
+        }
+    }
+    if let Some(globs) = &jq.allowed_globs {
+        if globs.is_empty() {
+            q.push(" AND 0 = 1");
+        } else {
+            q.push(" AND (");
+            for (i, g) in globs.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("('job:' || jid) GLOB ").push_bind(g);
+            }
+            q.push(")");
+        }
+    }
+}
+
+/// One page of jobs, newest first, and the total matching.
+pub async fn list(
+    db: &Db,
+    jq: &JobQuery,
+    active: &[String],
+) -> Result<(Vec<StoredJob>, i64), sqlx::Error> {
+    let active_json = serde_json::to_string(active).unwrap_or_else(|_| "[]".into());
+    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
+    push_filters(&mut c, jq, &active_json);
+    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT jid, function, target, target_type, salt_user, started_at, arguments FROM jobs_index",
+    );
+    push_filters(&mut q, jq, &active_json);
+    q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
+        .push_bind(jq.per_page)
+        .push(" OFFSET ")
+        .push_bind((jq.page - 1).max(0) * jq.per_page);
+    let rows = q.build_query_as::<StoredJob>().fetch_all(db).await?;
+    Ok((rows, total))
+}
+
+/// One job by JID.
+pub async fn get(db: &Db, jid: &str) -> Result<Option<StoredJob>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT jid, function, target, target_type, salt_user, started_at, arguments FROM jobs_index WHERE jid = ?",
+    )
+    .bind(jid)
+    .fetch_optional(db)
+    .await
+}

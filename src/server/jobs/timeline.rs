@@ -1,1 +1,434 @@
-//! Placeholder; replaced by the timeline work.
+//! Timeline and job-activity reads over `jobs_index` (SPEC 6.5 "Activity buckets", 6.6): the SQL,
+//! and the pure grouping, status and bucketing rules, unit-tested without a database.
+
+use crate::app::api::timeline::{
+    category, ActivityBucket, JobActivityOut, TimelineArgs, TimelineBar, TimelineGroup,
+    TimelineOut, CATEGORIES, MAX_BARS,
+};
+use crate::rbac::Permission;
+use crate::server::db::Db;
+use crate::server::jobs::JobsCache;
+use crate::server::to_text;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use sqlx::{QueryBuilder, Sqlite};
+use std::collections::{HashMap, HashSet};
+
+/// A `jobs_index` row as the Timeline needs it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TimelineRow {
+    pub jid: String,
+    pub function: String,
+    pub target: Option<String>,
+    pub salt_user: Option<String>,
+    pub started_at: String,
+}
+
+/// Label of the user row for jobs Salt recorded no user for.
+pub const NO_USER_LABEL: &str = "(no user recorded)";
+
+fn escape_like(s: &str) -> String {
+    s.to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// ` AND (('job:' || jid) GLOB ? OR …)` for a user limited to some jobs.
+fn push_globs<'a>(q: &mut QueryBuilder<'a, Sqlite>, globs: &'a Option<Vec<String>>) {
+    if let Some(globs) = globs {
+        if globs.is_empty() {
+            q.push(" AND 0 = 1");
+            return;
+        }
+        q.push(" AND (");
+        for (i, g) in globs.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("('job:' || jid) GLOB ").push_bind(g);
+        }
+        q.push(")");
+    }
+}
+
+/// Jobs started in `[start, end]` matching the filters, newest first, at most `limit`.
+pub async fn window_rows(
+    db: &Db,
+    start: &str,
+    end: &str,
+    args: &TimelineArgs,
+    globs: &Option<Vec<String>>,
+    limit: usize,
+) -> Result<Vec<TimelineRow>, sqlx::Error> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT jid, function, target, salt_user, started_at FROM jobs_index WHERE started_at >= ",
+    );
+    q.push_bind(start.to_string())
+        .push(" AND started_at <= ")
+        .push_bind(end.to_string());
+    if !args.include_system {
+        q.push(" AND is_system = FALSE");
+    }
+    if !args.function_filter.is_empty() {
+        q.push(" AND lower(function) LIKE ")
+            .push_bind(format!("%{}%", escape_like(&args.function_filter)))
+            .push(" ESCAPE '\\'");
+    }
+    if !args.user.is_empty() {
+        q.push(" AND salt_user = ").push_bind(args.user.clone());
+    }
+    push_globs(&mut q, globs);
+    q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
+        .push_bind(limit as i64);
+    q.build_query_as().fetch_all(db).await
+}
+
+/// A bar's status from what Halite knows today.
+///
+/// Running comes from the active-JID cache. SPEC 6.6 gives finished `state.*` jobs
+/// pass/changed/failed from `highstate_runs` and `unknown` until they are ingested; the Fleet
+/// ingest does not exist yet, so "not yet ingested" would mean *every* state run forever. A
+/// finished state job is therefore `complete`: drawn in the pass colour and labelled "complete
+/// (no state summary yet)", without claiming its states passed. Other finished jobs are `pass`
+/// (SPEC: "non-state job finished"). Before the jobs poller's first cycle nothing is known, so
+/// anything not marked running is `unknown`.
+pub fn bar_status(category: &str, active: bool, active_known: bool) -> &'static str {
+    if active {
+        "running"
+    } else if !active_known {
+        "unknown"
+    } else if category == "state" {
+        "complete"
+    } else {
+        "pass"
+    }
+}
+
+/// Group rows (any order) into Timeline rows: busiest first (ties by label), bars oldest first.
+/// A user row takes the colour of its most frequent category.
+pub fn group_rows(
+    rows: Vec<TimelineRow>,
+    group_by: &str,
+    active: &HashSet<String>,
+    active_known: bool,
+) -> Vec<TimelineGroup> {
+    let by_user = group_by == "user";
+    let mut groups: HashMap<String, Vec<TimelineBar>> = HashMap::new();
+    for r in rows {
+        let cat = category(&r.function);
+        let key = if by_user {
+            r.salt_user.clone().unwrap_or_default()
+        } else {
+            r.function.clone()
+        };
+        groups.entry(key).or_default().push(TimelineBar {
+            status: bar_status(cat, active.contains(&r.jid), active_known).to_string(),
+            category: cat.to_string(),
+            jid: r.jid,
+            function: r.function,
+            target: r.target,
+            user: r.salt_user,
+            started_at: r.started_at,
+            completed_at: None,
+            minion_count: None,
+            failed_minion_count: None,
+        });
+    }
+    let mut out: Vec<TimelineGroup> = groups
+        .into_iter()
+        .map(|(key, mut bars)| {
+            bars.sort_by(|a, b| {
+                a.started_at
+                    .cmp(&b.started_at)
+                    .then_with(|| a.jid.cmp(&b.jid))
+            });
+            let category = if by_user {
+                dominant_category(&bars)
+            } else {
+                category(&key)
+            };
+            let label = if key.is_empty() && by_user {
+                NO_USER_LABEL.to_string()
+            } else {
+                key.clone()
+            };
+            TimelineGroup {
+                key,
+                label,
+                category: category.to_string(),
+                bar_count: bars.len() as i64,
+                bars,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.bar_count
+            .cmp(&a.bar_count)
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    out
+}
+
+fn dominant_category(bars: &[TimelineBar]) -> &'static str {
+    let mut best = ("other", 0usize);
+    for c in CATEGORIES {
+        let n = bars.iter().filter(|b| b.category == *c).count();
+        if n > best.1 {
+            best = (c, n);
+        }
+    }
+    best.0
+}
+
+/// The Timeline for a validated query at `now` (SPEC 6.6).
+pub async fn timeline(
+    db: &Db,
+    cache: &JobsCache,
+    args: &TimelineArgs,
+    globs: Option<Vec<String>>,
+    now: DateTime<Utc>,
+    poller_enabled: bool,
+) -> Result<TimelineOut, sqlx::Error> {
+    let start = to_text(now - Duration::seconds(args.window_seconds));
+    let end = to_text(now);
+    // One more than the cap tells whether older jobs were left out.
+    let mut rows = window_rows(db, &start, &end, args, &globs, MAX_BARS + 1).await?;
+    let truncated = rows.len() > MAX_BARS;
+    rows.truncate(MAX_BARS);
+    let active_known = cache.active_known();
+    let groups = group_rows(rows, &args.group_by, &cache.active(), active_known);
+    Ok(TimelineOut {
+        window: args.window.clone(),
+        window_start: start,
+        window_end: end,
+        group_by: args.group_by.clone(),
+        total_bars: groups.iter().map(|g| g.bar_count).sum(),
+        groups,
+        truncated,
+        last_polled_at: cache.last_polled_at(),
+        active_known,
+        poller_enabled,
+    })
+}
+
+/// Non-system jobs started in `[start, end]` per clock hour, keyed `YYYY-MM-DDTHH`.
+pub async fn hourly_counts(
+    db: &Db,
+    start: &str,
+    end: &str,
+    globs: &Option<Vec<String>>,
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT substr(started_at, 1, 13) AS hour, COUNT(*) AS n FROM jobs_index \
+         WHERE is_system = FALSE AND started_at >= ",
+    );
+    q.push_bind(start.to_string())
+        .push(" AND started_at <= ")
+        .push_bind(end.to_string());
+    push_globs(&mut q, globs);
+    q.push(" GROUP BY substr(started_at, 1, 13)");
+    let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(db).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// One bucket per clock hour from the hour holding `start` to the hour holding `end` (an `end`
+/// exactly on the hour opens no empty last bucket), counts from `counts` (missing hours are 0).
+pub fn fill_buckets(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    counts: &HashMap<String, i64>,
+) -> Vec<ActivityBucket> {
+    let hour = Duration::hours(1);
+    let mut h = start.duration_trunc(hour).unwrap_or(start);
+    let mut out = vec![];
+    while h <= end {
+        let key = h.format("%Y-%m-%dT%H").to_string();
+        out.push(ActivityBucket {
+            hour_start: to_text(h),
+            count: counts.get(&key).copied().unwrap_or(0),
+        });
+        h += hour;
+    }
+    if out.len() > 1
+        && out.last().is_some_and(|b| b.count == 0)
+        && end.duration_trunc(hour) == Ok(end)
+    {
+        out.pop();
+    }
+    out
+}
+
+/// Which of these JIDs `jobs_index` knows as Halite's own or Salt's system traffic.
+pub async fn system_jids(db: &Db, jids: &[String]) -> Result<HashSet<String>, sqlx::Error> {
+    let mut out = HashSet::new();
+    for chunk in jids.chunks(500) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT jid FROM jobs_index WHERE is_system = TRUE AND jid IN (");
+        let mut sep = q.separated(", ");
+        for j in chunk {
+            sep.push_bind(j.clone());
+        }
+        q.push(")");
+        let rows: Vec<(String,)> = q.build_query_as().fetch_all(db).await?;
+        out.extend(rows.into_iter().map(|r| r.0));
+    }
+    Ok(out)
+}
+
+/// Running JIDs the user may view, system traffic left out (the Overview's "Running jobs").
+pub async fn running_count(
+    db: &Db,
+    cache: &JobsCache,
+    perms: &[Permission],
+) -> Result<i64, sqlx::Error> {
+    let visible: Vec<String> = cache
+        .active()
+        .into_iter()
+        .filter(|j| crate::rbac::allowed(perms, "view", &format!("job:{j}")))
+        .collect();
+    if visible.is_empty() {
+        return Ok(0);
+    }
+    let system = system_jids(db, &visible).await?;
+    Ok(visible.iter().filter(|j| !system.contains(*j)).count() as i64)
+}
+
+/// Hourly job activity over the last `hours` hours at `now` (SPEC 6.5).
+pub async fn activity(
+    db: &Db,
+    cache: &JobsCache,
+    hours: i64,
+    globs: &Option<Vec<String>>,
+    perms: &[Permission],
+    now: DateTime<Utc>,
+) -> Result<JobActivityOut, sqlx::Error> {
+    let start = now - Duration::hours(hours);
+    let counts = hourly_counts(db, &to_text(start), &to_text(now), globs).await?;
+    let buckets = fill_buckets(start, now, &counts);
+    Ok(JobActivityOut {
+        hours,
+        total: buckets.iter().map(|b| b.count).sum(),
+        buckets,
+        running: running_count(db, cache, perms).await?,
+        last_polled_at: cache.last_polled_at(),
+        active_known: cache.active_known(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::from_text;
+
+    fn row(jid: &str, function: &str, user: Option<&str>, at: &str) -> TimelineRow {
+        TimelineRow {
+            jid: jid.into(),
+            function: function.into(),
+            target: Some("*".into()),
+            salt_user: user.map(str::to_string),
+            started_at: at.into(),
+        }
+    }
+
+    fn sample() -> Vec<TimelineRow> {
+        vec![
+            row("3", "test.ping", Some("root"), "2026-11-27T10:00:00.000Z"),
+            row(
+                "1",
+                "state.apply",
+                Some("halite"),
+                "2026-11-27T08:00:00.000Z",
+            ),
+            row("2", "test.ping", Some("halite"), "2026-11-27T09:00:00.000Z"),
+            row("4", "cmd.run", None, "2026-11-27T11:00:00.000Z"),
+            row("5", "test.ping", Some("root"), "2026-11-27T07:00:00.000Z"),
+        ]
+    }
+
+    #[test]
+    fn timeline_groups_by_function_busiest_first() {
+        let active: HashSet<String> = ["2".to_string()].into();
+        let g = group_rows(sample(), "function", &active, true);
+        let keys: Vec<&str> = g.iter().map(|g| g.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["test.ping", "cmd.run", "state.apply"],
+            "3 first, ties by label"
+        );
+        assert_eq!(g[0].bar_count, 3);
+        assert_eq!(g[0].category, "test");
+        let jids: Vec<&str> = g[0].bars.iter().map(|b| b.jid.as_str()).collect();
+        assert_eq!(jids, ["5", "2", "3"], "oldest first");
+        let status: Vec<&str> = g[0].bars.iter().map(|b| b.status.as_str()).collect();
+        assert_eq!(status, ["pass", "running", "pass"]);
+        assert_eq!(
+            g[2].bars[0].status, "complete",
+            "finished state job: no summary yet"
+        );
+        assert_eq!(g[2].category, "state");
+    }
+
+    #[test]
+    fn timeline_groups_by_user() {
+        let g = group_rows(sample(), "user", &HashSet::new(), true);
+        let labels: Vec<&str> = g.iter().map(|g| g.label.as_str()).collect();
+        assert_eq!(labels, ["halite", "root", NO_USER_LABEL]);
+        assert_eq!(g[0].key, "halite");
+        assert_eq!(g[0].bar_count, 2);
+        assert_eq!(g[1].category, "test");
+        assert_eq!(g[2].key, "", "no user: empty key, readable label");
+        assert_eq!(g[2].category, "cmd");
+        // halite ran one state and one test job: a tie goes to the earlier category.
+        assert_eq!(g[0].category, "state");
+    }
+
+    #[test]
+    fn timeline_status_rules() {
+        assert_eq!(bar_status("state", true, true), "running");
+        assert_eq!(bar_status("test", true, false), "running");
+        assert_eq!(bar_status("state", false, true), "complete");
+        assert_eq!(bar_status("cmd", false, true), "pass");
+        assert_eq!(bar_status("cmd", false, false), "unknown");
+        let g = group_rows(sample(), "function", &HashSet::new(), false);
+        assert!(g
+            .iter()
+            .flat_map(|g| &g.bars)
+            .all(|b| b.status == "unknown"));
+        assert!(group_rows(vec![], "function", &HashSet::new(), true).is_empty());
+    }
+
+    #[test]
+    fn timeline_like_escaping() {
+        assert_eq!(escape_like("A_b%c\\"), "a\\_b\\%c\\\\");
+    }
+
+    #[test]
+    fn timeline_activity_buckets() {
+        let now = from_text("2026-11-27T12:34:56.000Z").unwrap();
+        let start = now - Duration::hours(24);
+        let counts: HashMap<String, i64> = [
+            ("2026-11-26T12".to_string(), 2),
+            ("2026-11-27T00".to_string(), 5),
+            ("2026-11-27T12".to_string(), 1),
+            ("2026-11-25T00".to_string(), 99),
+        ]
+        .into();
+        let b = fill_buckets(start, now, &counts);
+        assert_eq!(b.len(), 25, "partial first and last hours");
+        assert_eq!(b[0].hour_start, "2026-11-26T12:00:00.000Z");
+        assert_eq!(b[0].count, 2);
+        assert_eq!(b[12].hour_start, "2026-11-27T00:00:00.000Z");
+        assert_eq!(b[12].count, 5);
+        assert_eq!(b[24].hour_start, "2026-11-27T12:00:00.000Z");
+        assert_eq!(
+            b.iter().map(|b| b.count).sum::<i64>(),
+            8,
+            "outside hours ignored"
+        );
+        // On the hour: no empty bucket that starts at `now`.
+        let now = from_text("2026-11-27T12:00:00.000Z").unwrap();
+        let b = fill_buckets(now - Duration::hours(1), now, &HashMap::new());
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].hour_start, "2026-11-27T11:00:00.000Z");
+    }
+}
