@@ -514,7 +514,18 @@ cmd_status() {
   return $rc
 }
 
-cmd_stop_api() { stop_pid_file salt-api "$API_PID"; }
+cmd_stop_api() {
+  stop_pid_file salt-api "$API_PID"
+  # salt-api serves from a child process (RunNetapi); if the parent died it lives on as an
+  # orphan holding the port, so stop whatever salt-api runs on this lab's config.
+  local i
+  pkill -TERM -f "salt-api -c $MASTER_CONF_DIR" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    pgrep -f "salt-api -c $MASTER_CONF_DIR" >/dev/null || return 0
+    sleep 0.1
+  done
+  pkill -KILL -f "salt-api -c $MASTER_CONF_DIR" 2>/dev/null || true
+}
 
 cmd_start_api() {
   venv_ok || die "no venv for SALT_VERSION=$SALT_VERSION: run 'lab.sh start'"

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod components;
+pub mod live;
 pub mod nav;
 pub mod pages;
 

@@ -89,6 +89,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(
+            "/api/activity/stream",
+            get(crate::server::activity::sse::stream),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,5 +1,6 @@
 //! Server-only code: configuration, database, auth, audit, runtime, HTTP wiring.
 
+pub mod activity;
 pub mod audit;
 pub mod auth;
 pub mod cli;

@@ -54,6 +54,8 @@ pub struct Runtime {
     pollers: Mutex<BTreeMap<String, PollerStatus>>,
     health_interval: Duration,
     jobs: Arc<JobsCache>,
+    hub: Arc<crate::server::activity::hub::EventHub>,
+    stream_enabled: std::sync::atomic::AtomicBool,
 }
 
 fn connection(state: &str, detail: impl Into<String>) -> SaltConnection {
@@ -91,6 +93,8 @@ impl Runtime {
             pollers: Mutex::new(BTreeMap::new()),
             health_interval,
             jobs: Arc::new(JobsCache::default()),
+            hub: Arc::new(crate::server::activity::hub::EventHub::default()),
+            stream_enabled: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -115,6 +119,18 @@ impl Runtime {
     /// The active-JID cache (running/complete) the jobs poller keeps.
     pub fn jobs(&self) -> Arc<JobsCache> {
         self.jobs.clone()
+    }
+
+    /// The EventHub (always present; fed only while the event stream is enabled).
+    pub fn hub(&self) -> Arc<crate::server::activity::hub::EventHub> {
+        self.hub.clone()
+    }
+
+    /// The hub when the event stream is switched on and Salt is configured, else `None`.
+    pub fn hub_if_enabled(&self) -> Option<Arc<crate::server::activity::hub::EventHub>> {
+        self.stream_enabled
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| self.hub.clone())
     }
 
     /// Connection state for the banner and the settings page.
@@ -179,6 +195,9 @@ impl Runtime {
             .clear();
         gen.client = None;
         self.jobs.reset();
+        self.stream_enabled
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.hub.set_state("off", "event stream disabled");
         gen.id += 1;
         gen.cancel = CancellationToken::new();
         let id = gen.id;
@@ -268,6 +287,24 @@ impl Runtime {
                 })
             }),
         };
+        if pollers.event_stream_enabled {
+            self.stream_enabled
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let cctx = crate::server::activity::consumer::ConsumerCtx {
+                client: client.clone(),
+                db: self.db.clone(),
+                hub: self.hub.clone(),
+                jobs: self.jobs.clone(),
+                retention_days: pollers.event_stream_retention_days,
+                jobs_poller_on: pollers.jobs_poll_interval_seconds > 0,
+                jobs_retention_days: pollers.jobs_retention_days,
+            };
+            let cancel = gen.cancel.clone();
+            gen.tasks
+                .push(tokio::spawn(crate::server::activity::consumer::run(
+                    cctx, cancel,
+                )));
+        }
         let specs = std::iter::once(health).chain(self.registry.iter().cloned());
         for spec in specs {
             let mut interval = (spec.interval)(&pollers);

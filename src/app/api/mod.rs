@@ -1,5 +1,6 @@
 //! Server functions (stable paths under `/api/`) and the types they exchange.
 
+pub mod activity;
 pub mod auth;
 pub mod jobs;
 pub mod keys;

@@ -4,7 +4,8 @@
 use crate::app::api::auth::{Logout, Me, SetTheme};
 use crate::app::api::settings::settings_status;
 use crate::app::components::icons::{Icon, Logo};
-use crate::app::nav::NAV;
+use crate::app::live::{follow, LiveBus};
+use crate::app::nav::{may_view_kind, NAV};
 use crate::app::pages;
 use crate::app::{me_value, navigate_hard, MeResource};
 use leptos::prelude::*;
@@ -32,11 +33,24 @@ pub fn Layout() -> impl IntoView {
     let theme_override = RwSignal::new(None::<String>);
     let version = RwSignal::new(0u32);
     provide_context(SaltStatusVersion(version));
+    // The tab's one live event stream (SPEC 7.5): opened in the browser once the user is known
+    // and may view some activity; pages refetch on its counters.
+    let live = LiveBus::new();
+    provide_context(live);
+    let may_follow = Memo::new(move |_| {
+        me.get().and_then(|r| r.ok()).flatten().is_some_and(|m| {
+            !m.must_change_pw
+                && ["job", "key", "minion"]
+                    .iter()
+                    .any(|k| may_view_kind(&m.permissions, k))
+        })
+    });
+    follow(live, may_follow);
     // Every resource is created here, synchronously, never inside a Suspend: resource ids
     // must be assigned in the same order on the server and in the browser for hydration.
     let salt_status = Resource::new(move || version.get(), |_| settings_status());
     let pending_keys = Resource::new(
-        move || version.get(),
+        move || (version.get(), live.keys.get()),
         |_| crate::app::api::keys::pending_key_count(),
     );
     provide_context(PendingKeys(pending_keys));
@@ -44,7 +58,8 @@ pub fn Layout() -> impl IntoView {
     view! {
         <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-hidden="true" />
         <div class="app">
-            <Suspense fallback=|| ()>
+            // A Transition, so the sidebar stays put while the pending-key badge refetches.
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let user = me_value(Some(me)).await;
                     let pending = pending_keys.await.unwrap_or(0);
@@ -55,8 +70,8 @@ pub fn Layout() -> impl IntoView {
                         {user.filter(|m| !m.must_change_pw).map(|m| view! { <Sidebar me=m pending /> })}
                     }
                 })}
-            </Suspense>
-            <div class="main">
+            </Transition>
+            <div class="main" data-live-stream=move || if live.connected.get() { "on" } else { "off" }>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let user = chrome_user().await;
@@ -74,7 +89,7 @@ pub fn Layout() -> impl IntoView {
                         <Route path=path!("/") view=pages::overview::OverviewPage ssr=SsrMode::Async />
                         <Route path=path!("/about") view=pages::about::AboutPage ssr=SsrMode::Async />
                         <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
-                        <Route path=path!("/activity") view=pages::ComingSoon ssr=SsrMode::Async />
+                        <Route path=path!("/activity") view=pages::activity::ActivityPage ssr=SsrMode::Async />
                         <Route path=path!("/minions") view=pages::minions::MinionsPage ssr=SsrMode::Async />
                         <Route path=path!("/minions/:id") view=pages::minions::MinionDetailPage ssr=SsrMode::Async />
                         <Route path=path!("/keys") view=pages::keys::KeysPage ssr=SsrMode::Async />

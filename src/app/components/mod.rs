@@ -1,4 +1,5 @@
 //! Reusable, props-only UI pieces.
 
+pub mod activity_widget;
 pub mod icons;
 pub mod layout;

@@ -81,9 +81,10 @@ pub fn JobsPage() -> impl IntoView {
     });
     let navigate = leptos_router::hooks::use_navigate();
     let search_ref = NodeRef::<leptos::html::Input>::new();
+    let live_bus = crate::app::live::use_live();
     let data = Resource::new(
-        move || state.get(),
-        |s| list_jobs(s.q, s.status, s.system, s.live, s.page, s.per_page),
+        move || (state.get(), live_bus.jobs.get()),
+        |(s, _)| list_jobs(s.q, s.status, s.system, s.live, s.page, s.per_page),
     );
     crate::app::pages::auto_refresh(move || data.refetch());
     view! {
@@ -237,9 +238,16 @@ pub fn JobDetailPage() -> impl IntoView {
     let params = use_params_map();
     let jid = Memo::new(move |_| params.get().get("jid").unwrap_or_default());
     let kill = ServerAction::<KillJob>::new();
+    // Refetch when a live event for this job arrives (not on every job in the fleet: each
+    // fetch asks the master).
+    let live = crate::app::live::use_live();
+    let changed = Memo::new(move |_| {
+        let jid = jid.get();
+        live.newest_live(|e| e.category == "system" || e.jid.as_deref() == Some(jid.as_str()))
+    });
     let data = Resource::new(
-        move || (jid.get(), kill.version().get()),
-        |(j, _)| get_job(j),
+        move || (jid.get(), kill.version().get(), changed.get()),
+        |(j, _, _)| get_job(j),
     );
     crate::app::pages::auto_refresh(move || data.refetch());
     view! {

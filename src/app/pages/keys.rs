@@ -31,9 +31,10 @@ pub fn KeysPage() -> impl IntoView {
     let navigate = leptos_router::hooks::use_navigate();
     let search_ref = NodeRef::<leptos::html::Input>::new();
     let action = ServerAction::<KeyAction>::new();
+    let live = crate::app::live::use_live();
     let data = Resource::new(
-        move || (q.get(), page.get(), action.version().get()),
-        |(q, p, _)| list_keys(q, p),
+        move || (q.get(), page.get(), action.version().get(), live.keys.get()),
+        |(q, p, _, _)| list_keys(q, p),
     );
     crate::app::pages::auto_refresh(move || data.refetch());
     let confirm = RwSignal::new(None::<Pending>);

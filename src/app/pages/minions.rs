@@ -89,9 +89,10 @@ pub fn MinionsPage() -> impl IntoView {
     });
     let navigate = leptos_router::hooks::use_navigate();
     let search_ref = NodeRef::<leptos::html::Input>::new();
+    let live = crate::app::live::use_live();
     let data = Resource::new(
-        move || state.get(),
-        |s| list_minions(s.q, s.status, s.sort, s.dir, s.page, s.per_page),
+        move || (state.get(), live.minions.get()),
+        |(s, _)| list_minions(s.q, s.status, s.sort, s.dir, s.page, s.per_page),
     );
     crate::app::pages::auto_refresh(move || data.refetch());
     view! {
@@ -271,7 +272,17 @@ fn MinionTr(r: MinionRow) -> impl IntoView {
 pub fn MinionDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.get().get("id").unwrap_or_default());
-    let data = Resource::new(move || id.get(), get_minion);
+    // Refetch when a live key or minion event names this minion (not on every fleet event:
+    // that would also reset the grain filter).
+    let live = crate::app::live::use_live();
+    let changed = Memo::new(move |_| {
+        let id = id.get();
+        live.newest_live(|e| {
+            matches!(e.category.as_str(), "key" | "minion" | "system")
+                && (e.category == "system" || e.minion_id.as_deref() == Some(id.as_str()))
+        })
+    });
+    let data = Resource::new(move || (id.get(), changed.get()), |(id, _)| get_minion(id));
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading minion…"</div> }>
             {move || Suspend::new(async move {

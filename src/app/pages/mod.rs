@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod about;
+pub mod activity;
 pub mod change_password;
 pub mod jobs;
 pub mod keys;

@@ -159,7 +159,7 @@ fn overview_body(
     let jobs24 = jobs.as_ref().map(|j| j.total.to_string());
     let jobs24_foot = match &jobs {
         Some(_) if !jobs_poller_on => "Jobs poller is off".to_string(),
-        Some(_) => "Started in the last 24 h, system jobs hidden".to_string(),
+        Some(_) => "System jobs hidden".to_string(),
         None => "Not permitted".into(),
     };
     let can_settings = me.as_ref().is_some_and(|m| m.can("edit", "settings:*"));

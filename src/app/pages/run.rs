@@ -269,7 +269,7 @@ fn RunForm() -> impl IntoView {
         </section>
         {move || preview.value().get().and_then(|r| r.ok()).map(|p| view! {
             <section class="panel preview" data-test="preview-result">
-                <h2>{format!("{} minion{} match", p.minions.len(), if p.minions.len() == 1 { "" } else { "es" })}</h2>
+                <h2>{if p.minions.len() == 1 { "1 minion matches".to_string() } else { format!("{} minions match", p.minions.len()) }}</h2>
                 {if p.minions.is_empty() {
                     view! { <p class="muted">"Nothing matches this target on the master. Check the target type."</p> }.into_any()
                 } else {
@@ -449,7 +449,7 @@ fn Progress(d: Dispatched) -> impl IntoView {
                     view! { <span class="badge job-running"><span class="pulse"></span>"Following"</span> }.into_any()
                 }}
             </div>
-            <div class="progress-bar"><div class="progress-fill" style=move || format!("width: {}%", if total == 0 { 100 } else { answered() * 100 / total })></div></div>
+            <div class="progress-bar"><div class="progress-fill" style=move || format!("width: {}%", (answered() * 100).checked_div(total).unwrap_or(100))></div></div>
             {move || error.get().map(|e| view! { <div class="notice notice-error" role="alert"><Icon name="alert" />{e}</div> })}
             <table class="table progress-table" data-test="progress-table">
                 <thead><tr><th>"Minion"</th><th>"State"</th><th>"Return"</th></tr></thead>

@@ -213,8 +213,10 @@ fn TemplateTr(
                 {description}
             </td>
             <td class="tpl-target">
-                <span class="mono">{t.target.clone()}</span>
-                <span class="tpl-type" title="Target type">{t.target_type.clone()}</span>
+                <div class="tpl-target-line">
+                    <span class="mono">{t.target.clone()}</span>
+                    <span class="tpl-type" title="Target type">{t.target_type.clone()}</span>
+                </div>
             </td>
             <td class="mono tpl-fun" title=full_line>{t.fun.clone()}</td>
             <td class="mono small tpl-args" title=full_args>

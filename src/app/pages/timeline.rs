@@ -331,7 +331,7 @@ const PLOT_X1: f64 = W - 14.0;
 const AXIS_H: f64 = 30.0;
 const ROW_H: f64 = 26.0;
 const BAR_W: f64 = 4.0;
-const LABEL_CHARS: usize = 34;
+const LABEL_CHARS: usize = 28;
 
 /// Tick spacing and label format for a window.
 fn tick_plan(window_secs: i64) -> (Duration, &'static str) {
@@ -438,8 +438,10 @@ pub fn timeline_svg(t: &TimelineOut, s: &TimelineQuery) -> String {
     let bottom = height - 4.0;
     for (at, label) in ticks(start, end) {
         let x = x_of(at);
+        // A label on the right edge would be cut in half: end it at its tick instead.
+        let anchor = if x > PLOT_X1 - 30.0 { "end" } else { "middle" };
         out.push_str(&format!(
-            r#"<line class="tl-grid" x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{bottom}"/><text class="tl-tick" x="{x:.1}" y="18" text-anchor="middle">{}</text>"#,
+            r#"<line class="tl-grid" x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{bottom}"/><text class="tl-tick" x="{x:.1}" y="18" text-anchor="{anchor}">{}</text>"#,
             AXIS_H - 6.0,
             xml_escape(&label)
         ));

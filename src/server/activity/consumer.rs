@@ -1,0 +1,172 @@
+//! EventStreamConsumer (SPEC 7.2): ONE upstream `/events` connection per process, reconnecting
+//! with backoff (1 s doubling to 30 s, reset after a healthy connection), events normalised and
+//! written in batched transactions, then published to the hub. After a gap it writes a marker
+//! row and re-syncs keys and jobs by polling.
+
+use super::hub::EventHub;
+use super::normalize::{normalize, AuthDedup, NewActivity};
+use super::store;
+use crate::salt::SaltClient;
+use crate::server::db::Db;
+use crate::server::jobs::JobsCache;
+use crate::server::{now_text, to_text};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Rows per write transaction at most; a burst is written in slices of this.
+const MAX_BATCH: usize = 1000;
+/// How long events wait for company before being written.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// A connection that lived this long resets the backoff.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
+/// What the consumer needs.
+pub struct ConsumerCtx {
+    pub client: Arc<SaltClient>,
+    pub db: Db,
+    pub hub: Arc<EventHub>,
+    pub jobs: Arc<JobsCache>,
+    pub retention_days: i64,
+    pub jobs_poller_on: bool,
+    pub jobs_retention_days: i64,
+}
+
+async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>) {
+    if buf.is_empty() {
+        return;
+    }
+    let batch = std::mem::take(buf);
+    for chunk in batch.chunks(MAX_BATCH) {
+        match store::insert_batch(&ctx.db, chunk, &now_text()).await {
+            Ok(rows) => {
+                for r in rows.iter().filter(|r| r.event_type == "job.new") {
+                    if let Some(j) = &r.jid {
+                        ctx.jobs.mark_running(j);
+                    }
+                }
+                ctx.hub.publish(rows);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, rows = chunk.len(), "cannot store activity events")
+            }
+        }
+    }
+}
+
+async fn prune(ctx: &ConsumerCtx) {
+    let cutoff = to_text(chrono::Utc::now() - chrono::Duration::days(ctx.retention_days.max(1)));
+    match store::prune(&ctx.db, &cutoff).await {
+        Ok(n) if n > 0 => tracing::info!(pruned = n, "activity retention"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "activity prune failed"),
+    }
+}
+
+/// Re-read what may have been missed while the stream was down.
+async fn resync(ctx: &ConsumerCtx) {
+    if let Err(e) = crate::server::minions::poller::poll_keys(&ctx.client, &ctx.db).await {
+        tracing::warn!(error = %e, "re-sync of keys after a stream gap failed");
+    }
+    if ctx.jobs_poller_on {
+        if let Err(e) = crate::server::jobs::poller::poll_jobs(
+            &ctx.client,
+            &ctx.db,
+            &ctx.jobs,
+            ctx.jobs_retention_days,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "re-sync of jobs after a stream gap failed");
+        }
+    }
+}
+
+/// Run until cancelled.
+pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
+    let mut backoff = Duration::from_secs(1);
+    let mut dedup = AuthDedup::default();
+    let mut last_prune = std::time::Instant::now();
+    let mut down_since: Option<String> = None;
+    let mut first = true;
+    prune(&ctx).await;
+    loop {
+        if cancel.is_cancelled() {
+            break;
+        }
+        ctx.hub.set_state("connecting", "opening salt-api /events");
+        let opened = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = ctx.client.events() => r,
+        };
+        match opened {
+            Ok(mut stream) => {
+                let connected_at = std::time::Instant::now();
+                ctx.hub.set_state("connected", "receiving events");
+                tracing::info!("event stream connected");
+                if let Some(since) = down_since.take() {
+                    let now = now_text();
+                    let summary = format!(
+                        "Event stream was down from {} to {}; keys and jobs re-synced by polling",
+                        crate::app::pages::short_time(&since),
+                        crate::app::pages::short_time(&now)
+                    );
+                    if let Ok(row) = store::insert_system(&ctx.db, &summary, &now).await {
+                        ctx.hub.publish(vec![row]);
+                    }
+                    resync(&ctx).await;
+                } else if !first {
+                    resync(&ctx).await;
+                }
+                first = false;
+                let mut buf: Vec<NewActivity> = Vec::new();
+                let mut tick = tokio::time::interval(FLUSH_EVERY);
+                let ended: String = loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => {
+                            flush(&ctx, &mut buf).await;
+                            ctx.hub.set_state("off", "stopped");
+                            return;
+                        }
+                        _ = tick.tick() => {
+                            flush(&ctx, &mut buf).await;
+                            if last_prune.elapsed() > Duration::from_secs(3600) {
+                                last_prune = std::time::Instant::now();
+                                prune(&ctx).await;
+                            }
+                        }
+                        ev = stream.next() => match ev {
+                            Some(Ok(ev)) => {
+                                buf.extend(normalize(&ev, &mut dedup));
+                                if buf.len() >= MAX_BATCH {
+                                    flush(&ctx, &mut buf).await;
+                                }
+                            }
+                            Some(Err(e)) => break e.to_string(),
+                            None => break "salt-api closed the stream".to_string(),
+                        }
+                    }
+                };
+                flush(&ctx, &mut buf).await;
+                if connected_at.elapsed() >= HEALTHY_AFTER {
+                    backoff = Duration::from_secs(1);
+                }
+                tracing::warn!(reason = %ended, retry_in = ?backoff, "event stream ended");
+                ctx.hub.set_state("down", ended);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "cannot open the event stream");
+                ctx.hub.set_state("down", e.to_string());
+            }
+        }
+        if down_since.is_none() {
+            down_since = Some(now_text());
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+    ctx.hub.set_state("off", "stopped");
+}

@@ -1,0 +1,135 @@
+//! EventHub (SPEC 7.4): in-process fan-out of stored activity rows to every browser stream,
+//! with a replay ring of the last 500 and a bounded queue per subscriber. A slow subscriber
+//! loses its own oldest events (and is told); the consumer never waits for anyone.
+
+use crate::app::api::activity::ActivityEvent;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// Events replayed to a new subscriber.
+pub const RING: usize = 500;
+/// Per-subscriber queue length (SPEC says 1000; tokio's broadcast rounds to a power of two).
+pub const QUEUE: usize = 1024;
+
+/// Connection state of the upstream consumer, for the page and the banner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamState {
+    /// `off`, `connecting`, `connected`, `down`.
+    pub state: String,
+    pub since: Option<String>,
+    pub detail: String,
+}
+
+/// The hub; one per process, owned by the runtime.
+pub struct EventHub {
+    tx: broadcast::Sender<Arc<ActivityEvent>>,
+    ring: Mutex<VecDeque<Arc<ActivityEvent>>>,
+    state: Mutex<StreamState>,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        let (tx, _) = broadcast::channel(QUEUE);
+        EventHub {
+            tx,
+            ring: Mutex::new(VecDeque::with_capacity(RING)),
+            state: Mutex::new(StreamState {
+                state: "off".into(),
+                since: None,
+                detail: String::new(),
+            }),
+        }
+    }
+}
+
+impl EventHub {
+    /// Publish stored rows, in order.
+    pub fn publish(&self, events: Vec<ActivityEvent>) {
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        for e in events {
+            let e = Arc::new(e);
+            if ring.len() == RING {
+                ring.pop_front();
+            }
+            ring.push_back(e.clone());
+            // No receivers is fine.
+            let _ = self.tx.send(e);
+        }
+    }
+
+    /// The replay ring and a live receiver, taken atomically (no gap, no duplicate).
+    pub fn subscribe(
+        &self,
+    ) -> (
+        Vec<Arc<ActivityEvent>>,
+        broadcast::Receiver<Arc<ActivityEvent>>,
+    ) {
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let rx = self.tx.subscribe();
+        (ring.iter().cloned().collect(), rx)
+    }
+
+    /// Number of connected browser streams.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    /// Set the consumer state.
+    pub fn set_state(&self, state: &str, detail: impl Into<String>) {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if g.state != state {
+            g.since = Some(crate::server::now_text());
+        }
+        g.state = state.to_string();
+        g.detail = detail.into();
+    }
+
+    /// The consumer state.
+    pub fn state(&self) -> StreamState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: i64) -> ActivityEvent {
+        ActivityEvent {
+            id,
+            ts: String::new(),
+            category: "job".into(),
+            event_type: "job.new".into(),
+            minion_id: None,
+            jid: None,
+            fun: None,
+            success: None,
+            changed: None,
+            initiator: None,
+            target: None,
+            duration_ms: None,
+            summary: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn ring_replay_and_slow_subscribers() {
+        let hub = EventHub::default();
+        hub.publish((0..600).map(ev).collect());
+        let (replay, mut rx) = hub.subscribe();
+        assert_eq!(replay.len(), RING);
+        assert_eq!(replay[0].id, 100);
+        // A subscriber that never reads loses its oldest events and learns how many.
+        hub.publish((600..600 + QUEUE as i64 + 5).map(ev).collect());
+        match rx.recv().await {
+            Err(broadcast::error::RecvError::Lagged(n)) => assert_eq!(n, 5),
+            other => panic!("expected lag, got {other:?}"),
+        }
+        assert_eq!(rx.recv().await.unwrap().id, 605);
+        // A fresh subscriber is unaffected.
+        let (_, mut rx2) = hub.subscribe();
+        hub.publish(vec![ev(9999)]);
+        assert_eq!(rx2.recv().await.unwrap().id, 9999);
+    }
+}

@@ -1,0 +1,508 @@
+//! Salt bus event -> activity row (SPEC 7.3). Pure: no DB, no I/O; unit-tested on the lab's
+//! recorded events.
+
+use crate::salt::events::SaltEvent;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// A row to insert into `activity_events`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewActivity {
+    pub category: &'static str,
+    pub event_type: String,
+    pub minion_id: Option<String>,
+    pub jid: Option<String>,
+    pub fun: Option<String>,
+    pub success: Option<bool>,
+    pub changed: Option<bool>,
+    pub initiator: Option<String>,
+    pub target: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub summary: String,
+    /// `{tag, data}` as received (clipped for huge returns).
+    pub raw: String,
+    /// For `job.new`: the arguments to index the job with.
+    pub arguments: Option<String>,
+    pub target_type: Option<String>,
+}
+
+/// Functions that are polling noise (Salt's own `find_job`, and the `saltutil.running` that
+/// `jobs.active` fans out for Halite's jobs poller): never activity rows.
+pub fn is_noise(fun: &str) -> bool {
+    matches!(fun, "saltutil.find_job" | "saltutil.running")
+}
+
+/// Remembers `salt/auth` states per minion: a pending or rejected minion re-authenticates every
+/// few seconds, and an accepted one on every reconnect. Only a change is news.
+#[derive(Debug, Default)]
+pub struct AuthDedup {
+    last: HashMap<String, String>,
+}
+
+impl AuthDedup {
+    /// True when this (minion, act) was the last thing seen for the minion.
+    fn repeat(&mut self, id: &str, act: &str) -> bool {
+        if self.last.get(id).map(String::as_str) == Some(act) {
+            return true;
+        }
+        if self.last.len() > 200_000 {
+            self.last.clear();
+        }
+        self.last.insert(id.to_string(), act.to_string());
+        false
+    }
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    match v.get(k)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Array(a) => Some(
+            a.iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => None,
+    }
+}
+
+fn clip(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Size limit for the stored raw event (a `pkg.list_pkgs` return can be megabytes).
+const RAW_MAX: usize = 256 * 1024;
+
+fn raw(ev: &SaltEvent) -> String {
+    let full = serde_json::json!({ "tag": ev.tag, "data": ev.data }).to_string();
+    if full.len() <= RAW_MAX {
+        return full;
+    }
+    let mut data = ev.data.clone();
+    if let Some(o) = data.as_object_mut() {
+        o.insert(
+            "return".into(),
+            Value::String(format!("[return of {} bytes not stored]", full.len())),
+        );
+    }
+    clip(
+        serde_json::json!({ "tag": ev.tag, "data": data }).to_string(),
+        RAW_MAX,
+    )
+}
+
+/// `(changed, duration_ms)` of a state-style return: any state with non-empty changes; the
+/// sum of state durations.
+fn state_facts(ret: &Value) -> (Option<bool>, Option<i64>) {
+    let Some(map) = ret.as_object() else {
+        return (None, None);
+    };
+    let states: Vec<&serde_json::Map<String, Value>> = map
+        .iter()
+        .filter(|(k, _)| k.contains("_|-"))
+        .filter_map(|(_, v)| v.as_object())
+        .collect();
+    if states.is_empty() {
+        return (None, None);
+    }
+    let changed = states.iter().any(|s| match s.get("changes") {
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(Value::Null) | None => false,
+        Some(_) => true,
+    });
+    let dur: f64 = states
+        .iter()
+        .filter_map(|s| s.get("duration").and_then(Value::as_f64))
+        .sum();
+    (Some(changed), Some(dur.round() as i64))
+}
+
+fn is_jid(s: &str) -> bool {
+    s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Normalise one event into zero or more rows (SPEC 7.3). Salt 3006-3008 fire no `salt/key`
+/// event for a key action made through salt-api: the wheel call's `salt/wheel/<jid>/ret` (fun
+/// `wheel.key.accept|reject|delete`) is what announces it, one row per key it changed.
+pub fn normalize(ev: &SaltEvent, dedup: &mut AuthDedup) -> Vec<NewActivity> {
+    let parts: Vec<&str> = ev.tag.split('/').collect();
+    if let ["salt", "wheel", _, "ret"] = parts.as_slice() {
+        return wheel_key_rows(ev, dedup);
+    }
+    normalize_one(ev, dedup).into_iter().collect()
+}
+
+fn wheel_key_rows(ev: &SaltEvent, dedup: &mut AuthDedup) -> Vec<NewActivity> {
+    let d = &ev.data;
+    let Some(act) = d
+        .get("fun")
+        .and_then(Value::as_str)
+        .and_then(|f| f.strip_prefix("wheel.key."))
+    else {
+        return vec![];
+    };
+    let (verb, group) = match act {
+        "accept" => ("accepted", "minions"),
+        "reject" => ("rejected", "minions_rejected"),
+        "delete" => ("deleted", ""),
+        _ => return vec![],
+    };
+    if d.get("success").and_then(Value::as_bool) == Some(false) {
+        return vec![];
+    }
+    let ret = d.get("return").cloned().unwrap_or(Value::Null);
+    let mut ids: Vec<String> = if group.is_empty() {
+        // key.delete answers {}: the match argument names the key (when it is not a glob).
+        d.get("fun_args")
+            .and_then(|a| a.get(0))
+            .and_then(Value::as_str)
+            .filter(|m| !m.contains(['*', '?', '[', ',']))
+            .map(|m| vec![m.to_string()])
+            .unwrap_or_default()
+    } else {
+        ret.get(group)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    ids.sort();
+    ids.dedup();
+    ids.into_iter()
+        .map(|id| {
+            dedup.last.insert(id.clone(), act.to_string());
+            NewActivity {
+                category: "key",
+                event_type: format!("key.{act}"),
+                minion_id: Some(id.clone()),
+                jid: None,
+                fun: None,
+                success: None,
+                changed: None,
+                initiator: s(d, "user").map(|u| clip(u, 255)),
+                target: None,
+                duration_ms: None,
+                summary: clip(format!("{id} key {verb}"), 512),
+                raw: raw(ev),
+                arguments: None,
+                target_type: None,
+            }
+        })
+        .collect()
+}
+
+fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
+    let parts: Vec<&str> = ev.tag.split('/').collect();
+    let d = &ev.data;
+    let base = |category, event_type: &str, summary: String| NewActivity {
+        category,
+        event_type: event_type.to_string(),
+        minion_id: None,
+        jid: None,
+        fun: None,
+        success: None,
+        changed: None,
+        initiator: None,
+        target: None,
+        duration_ms: None,
+        summary: clip(summary, 512),
+        raw: raw(ev),
+        arguments: None,
+        target_type: None,
+    };
+    match parts.as_slice() {
+        ["salt", "job", jid, "new"] if is_jid(jid) => {
+            let fun = s(d, "fun")?;
+            if is_noise(&fun) {
+                return None;
+            }
+            let n = d
+                .get("minions")
+                .and_then(Value::as_array)
+                .map(|a| a.len())
+                .unwrap_or(0);
+            let mut a = base(
+                "job",
+                "job.new",
+                format!(
+                    "{fun} dispatched to {n} minion{}",
+                    if n == 1 { "" } else { "s" }
+                ),
+            );
+            a.jid = Some(jid.to_string());
+            a.initiator = s(d, "user").map(|u| clip(u, 255));
+            a.target = s(d, "tgt").map(|t| clip(t, 2048));
+            a.target_type = s(d, "tgt_type");
+            a.arguments = d.get("arg").map(|v| v.to_string());
+            a.fun = Some(fun);
+            Some(a)
+        }
+        ["salt", "job", jid, "ret", minion] if is_jid(jid) => {
+            let fun = s(d, "fun")?;
+            if is_noise(&fun) {
+                return None;
+            }
+            let id = s(d, "id").unwrap_or_else(|| minion.to_string());
+            let retcode = d.get("retcode").and_then(Value::as_i64);
+            let success = match retcode {
+                Some(c) => Some(c == 0),
+                None => d.get("success").and_then(Value::as_bool),
+            };
+            let ret = d.get("return").cloned().unwrap_or(Value::Null);
+            let (changed, duration_ms) = state_facts(&ret);
+            // A state run whose return is a list of strings failed to render.
+            let success = if ret.is_array() && fun.starts_with("state.") {
+                Some(false)
+            } else {
+                success
+            };
+            let mark = match success {
+                Some(false) => "failed",
+                _ if changed == Some(true) => "made changes",
+                _ => "ok",
+            };
+            let mut a = base("job", "job.ret", format!("{id} returned {fun}: {mark}"));
+            a.minion_id = Some(id);
+            a.jid = Some(jid.to_string());
+            a.fun = Some(fun);
+            a.success = success;
+            a.changed = changed;
+            a.duration_ms = duration_ms;
+            a.initiator = s(d, "user").map(|u| clip(u, 255));
+            a.target = s(d, "tgt").map(|t| clip(t, 2048));
+            Some(a)
+        }
+        ["salt", "minion", id, "start"] => {
+            let mut a = base("minion", "minion.start", format!("{id} came online"));
+            a.minion_id = Some(id.to_string());
+            Some(a)
+        }
+        ["salt", "key"] | ["salt", "auth"] => {
+            let id = s(d, "id")?;
+            let act = s(d, "act")?;
+            let verb = match act.as_str() {
+                "accept" => "accepted",
+                "reject" => "rejected",
+                "delete" => "deleted",
+                "pend" => "pending",
+                _ => return None,
+            };
+            if parts[1] == "auth" {
+                // Re-auth noise: an accepted minion's every reconnect, a pending or rejected
+                // minion's every retry. Only a change of state is news.
+                if act == "accept" || dedup.repeat(&id, &act) {
+                    return None;
+                }
+            } else {
+                // A key action: remember it so the next salt/auth repeat is suppressed.
+                dedup.last.insert(id.clone(), act.clone());
+            }
+            let mut a = base("key", &format!("key.{act}"), format!("{id} key {verb}"));
+            a.minion_id = Some(id);
+            Some(a)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::salt::events::SseParser;
+    use serde_json::json;
+
+    fn one(e: &SaltEvent, dd: &mut AuthDedup) -> Option<NewActivity> {
+        normalize(e, dd).pop()
+    }
+
+    fn ev(tag: &str, data: Value) -> SaltEvent {
+        SaltEvent {
+            tag: tag.into(),
+            data,
+        }
+    }
+
+    #[test]
+    fn lab_sample_normalises() {
+        let raw = include_str!("../../../tests/fixtures/salt/3008.4/events_sample.txt");
+        let events = SseParser::default().push(raw.as_bytes());
+        let mut dd = AuthDedup::default();
+        let rows: Vec<NewActivity> = events.iter().filter_map(|e| one(e, &mut dd)).collect();
+        let new = rows.iter().find(|r| r.event_type == "job.new").unwrap();
+        assert_eq!(new.fun.as_deref(), Some("test.ping"));
+        assert_eq!(new.initiator.as_deref(), Some("halite"));
+        assert_eq!(new.target.as_deref(), Some("*"));
+        assert!(new.summary.contains("4 minions"), "{}", new.summary);
+        let rets: Vec<&NewActivity> = rows.iter().filter(|r| r.event_type == "job.ret").collect();
+        assert!(!rets.is_empty());
+        assert!(rets
+            .iter()
+            .all(|r| r.success == Some(true) && r.minion_id.is_some()));
+        // publish events are dropped
+        assert!(rows.iter().all(|r| r.event_type != "job.publish"));
+    }
+
+    #[test]
+    fn table() {
+        let mut dd = AuthDedup::default();
+        let jid = "20261127084936937171";
+        let st = json!({"file_|-a_|-/a_|-managed": {"result": true, "changes": {"diff": "x"}, "duration": 10.4},
+                        "test_|-b_|-b_|-nop": {"result": true, "changes": {}, "duration": 1.2}});
+        let r = one(
+            &ev(
+                &format!("salt/job/{jid}/ret/web-01"),
+                json!({"id": "web-01", "fun": "state.apply", "retcode": 0, "return": st}),
+            ),
+            &mut dd,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.success, r.changed, r.duration_ms),
+            (Some(true), Some(true), Some(12))
+        );
+        let r = one(
+            &ev(
+                &format!("salt/job/{jid}/ret/web-01"),
+                json!({"id": "web-01", "fun": "cmd.run", "retcode": 1, "return": "boom"}),
+            ),
+            &mut dd,
+        )
+        .unwrap();
+        assert_eq!(r.success, Some(false));
+        assert!(r.summary.contains("failed"));
+        let r = one(&ev(&format!("salt/job/{jid}/ret/web-01"), json!({"id": "web-01", "fun": "state.apply", "retcode": 1, "return": ["Rendering SLS failed"]})), &mut dd).unwrap();
+        assert_eq!(r.success, Some(false));
+        assert!(one(
+            &ev(
+                &format!("salt/job/{jid}/new"),
+                json!({"fun": "saltutil.find_job", "minions": []})
+            ),
+            &mut dd
+        )
+        .is_none());
+        assert!(one(
+            &ev(
+                &format!("salt/job/{jid}/ret/web-01"),
+                json!({"fun": "saltutil.running", "retcode": 0})
+            ),
+            &mut dd
+        )
+        .is_none());
+        assert!(one(
+            &ev(
+                "salt/run/20261127084936937171/new",
+                json!({"fun": "runner.jobs.active"})
+            ),
+            &mut dd
+        )
+        .is_none());
+        assert!(one(
+            &ev(
+                "salt/wheel/20261127084936937171/new",
+                json!({"fun": "wheel.key.list_all"})
+            ),
+            &mut dd
+        )
+        .is_none());
+        assert!(one(&ev("salt/beacon/web-01/inotify", json!({})), &mut dd).is_none());
+        let r = one(
+            &ev("salt/minion/web-01/start", json!({"id": "web-01"})),
+            &mut dd,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.category, r.event_type.as_str(), r.minion_id.as_deref()),
+            ("minion", "minion.start", Some("web-01"))
+        );
+        let r = one(
+            &ev(
+                "salt/key",
+                json!({"id": "new-01", "act": "accept", "result": true}),
+            ),
+            &mut dd,
+        )
+        .unwrap();
+        assert_eq!((r.category, r.event_type.as_str()), ("key", "key.accept"));
+        assert_eq!(r.summary, "new-01 key accepted");
+    }
+
+    #[test]
+    fn wheel_key_actions_become_key_rows() {
+        let mut dd = AuthDedup::default();
+        let acc = ev(
+            "salt/wheel/20261127123306421990/ret",
+            json!({"fun": "wheel.key.accept", "user": "halite",
+            "fun_args": ["new-01", {"include_denied": false}], "return": {"minions": ["new-01"]}, "success": true}),
+        );
+        let r = normalize(&acc, &mut dd);
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (
+                r[0].event_type.as_str(),
+                r[0].minion_id.as_deref(),
+                r[0].initiator.as_deref()
+            ),
+            ("key.accept", Some("new-01"), Some("halite"))
+        );
+        let del = ev(
+            "salt/wheel/20261127123306421991/ret",
+            json!({"fun": "wheel.key.delete", "fun_args": ["new-01"], "return": {}, "success": true}),
+        );
+        assert_eq!(normalize(&del, &mut dd)[0].event_type, "key.delete");
+        let glob = ev(
+            "salt/wheel/20261127123306421992/ret",
+            json!({"fun": "wheel.key.delete", "fun_args": ["web-*"], "return": {}, "success": true}),
+        );
+        assert!(normalize(&glob, &mut dd).is_empty());
+        let list = ev(
+            "salt/wheel/20261127123306421993/ret",
+            json!({"fun": "wheel.key.list_all", "return": {}, "success": true}),
+        );
+        assert!(normalize(&list, &mut dd).is_empty());
+        let rej = ev(
+            "salt/wheel/20261127123306421994/ret",
+            json!({"fun": "wheel.key.reject", "return": {"minions_rejected": ["a", "b"]}, "success": true}),
+        );
+        assert_eq!(normalize(&rej, &mut dd).len(), 2);
+    }
+
+    #[test]
+    fn auth_noise_is_deduplicated() {
+        let mut dd = AuthDedup::default();
+        let pend = ev(
+            "salt/auth",
+            json!({"id": "new-01", "act": "pend", "result": true}),
+        );
+        assert_eq!(one(&pend, &mut dd).unwrap().event_type, "key.pend");
+        for _ in 0..5 {
+            assert!(one(&pend, &mut dd).is_none(), "repeats are noise");
+        }
+        // Accepted minions re-authenticate on every reconnect: never news.
+        assert!(one(
+            &ev("salt/auth", json!({"id": "web-01", "act": "accept"})),
+            &mut dd
+        )
+        .is_none());
+        // After a key delete, the minion pending again is news again.
+        assert!(one(
+            &ev("salt/key", json!({"id": "new-01", "act": "delete"})),
+            &mut dd
+        )
+        .is_some());
+        assert!(one(&pend, &mut dd).is_some());
+    }
+}

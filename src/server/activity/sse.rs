@@ -1,0 +1,110 @@
+//! `GET /api/activity/stream` (SPEC 7.4): the browser's live feed. Session auth; the categories
+//! and resources the user may see are fixed at connect; the replay ring, then live events;
+//! `: keepalive` every 20 s; 503 when the event stream is off, 403 when nothing is visible.
+
+use super::hub::EventHub;
+use crate::app::api::activity::ActivityEvent;
+use crate::server::auth::CurrentUser;
+use crate::server::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures::stream::{self, Stream};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+/// Whether a user may see one event (per resource, as the page's SQL filter).
+pub fn visible(user: &CurrentUser, e: &ActivityEvent) -> bool {
+    let id = |o: &Option<String>| o.clone().unwrap_or_default();
+    match e.category.as_str() {
+        "job" => user.can("view", &format!("job:{}", id(&e.jid))),
+        "key" => user.can("view", &format!("key:{}", id(&e.minion_id))),
+        "minion" => user.can("view", &format!("minion:{}", id(&e.minion_id))),
+        _ => true,
+    }
+}
+
+fn frame(e: &ActivityEvent) -> Event {
+    Event::default().data(serde_json::to_string(e).unwrap_or_default())
+}
+
+struct Feed {
+    replay: VecDeque<Arc<ActivityEvent>>,
+    rx: Receiver<Arc<ActivityEvent>>,
+    user: CurrentUser,
+    _hub: Arc<EventHub>,
+}
+
+fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> {
+    stream::unfold(f, |mut f| async move {
+        while let Some(e) = f.replay.pop_front() {
+            if visible(&f.user, &e) {
+                return Some((Ok(frame(&e)), f));
+            }
+        }
+        loop {
+            match f.rx.recv().await {
+                Ok(e) if visible(&f.user, &e) => return Some((Ok(frame(&e)), f)),
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => {
+                    // This browser fell behind: it loses its own oldest events and is told.
+                    let ev = Event::default()
+                        .event("lagged")
+                        .data(format!("{{\"dropped\":{n}}}"));
+                    return Some((Ok(ev), f));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+/// The handler.
+pub async fn stream(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "Sign in to follow the event stream.",
+        )
+            .into_response();
+    };
+    if user.must_change_pw {
+        return (StatusCode::FORBIDDEN, "Change your password first.").into_response();
+    }
+    let Some(hub) = state.runtime.hub_if_enabled() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Event stream not enabled. An administrator can turn it on in Settings → Pollers.",
+        )
+            .into_response();
+    };
+    let vis = super::store::Visibility::of(&user.permissions);
+    if vis.categories().is_empty() {
+        return (
+            StatusCode::FORBIDDEN,
+            "You may not view jobs, keys or minions, so there is no activity to show.",
+        )
+            .into_response();
+    }
+    let (replay, rx) = hub.subscribe();
+    let f = Feed {
+        replay: replay.into(),
+        rx,
+        user,
+        _hub: hub,
+    };
+    Sse::new(feed(f))
+        .keep_alive(
+            KeepAlive::new()
+                .interval(Duration::from_secs(20))
+                .text("keepalive"),
+        )
+        .into_response()
+}

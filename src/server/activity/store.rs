@@ -1,0 +1,307 @@
+//! SQL for `activity_events`: one transaction per batch for the consumer (with the `job.new`
+//! upsert into `jobs_index`), paged and filtered reads for the page and the widget.
+
+use super::normalize::NewActivity;
+use crate::app::api::activity::ActivityEvent;
+use crate::server::db::Db;
+use sqlx::{QueryBuilder, Sqlite};
+
+/// Insert a batch in one transaction; initiator/target are back-filled from `jobs_index` by JID
+/// when the event lacks them; `job.new` upserts the job. Returns the stored rows (with ids) in
+/// order.
+pub async fn insert_batch(
+    db: &Db,
+    rows: &[NewActivity],
+    now: &str,
+) -> Result<Vec<ActivityEvent>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        if r.event_type == "job.new" {
+            if let (Some(jid), Some(started)) = (
+                r.jid.as_deref(),
+                r.jid
+                    .as_deref()
+                    .and_then(crate::server::jobs::ingest::parse_jid),
+            ) {
+                sqlx::query(
+                    "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at",
+                )
+                .bind(jid)
+                .bind(r.fun.as_deref().unwrap_or("").chars().take(128).collect::<String>())
+                .bind(&r.target)
+                .bind(&r.target_type)
+                .bind(&r.initiator)
+                .bind(crate::server::to_text(started))
+                .bind(now)
+                .bind(&r.arguments)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let row: (i64, Option<String>, Option<String>) = sqlx::query_as(
+            "INSERT INTO activity_events (ts, category, event_type, minion_id, jid, fun, success, changed, \
+             initiator, target, duration_ms, summary, raw) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, \
+             coalesce(?, (SELECT salt_user FROM jobs_index WHERE jid = ?)), \
+             coalesce(?, (SELECT target FROM jobs_index WHERE jid = ?)), ?, ?, ?) \
+             RETURNING id, initiator, target",
+        )
+        .bind(now)
+        .bind(r.category)
+        .bind(&r.event_type)
+        .bind(&r.minion_id)
+        .bind(&r.jid)
+        .bind(&r.fun)
+        .bind(r.success)
+        .bind(r.changed)
+        .bind(&r.initiator)
+        .bind(&r.jid)
+        .bind(&r.target)
+        .bind(&r.jid)
+        .bind(r.duration_ms)
+        .bind(&r.summary)
+        .bind(&r.raw)
+        .fetch_one(&mut *tx)
+        .await?;
+        out.push(ActivityEvent {
+            id: row.0,
+            ts: now.to_string(),
+            category: r.category.to_string(),
+            event_type: r.event_type.clone(),
+            minion_id: r.minion_id.clone(),
+            jid: r.jid.clone(),
+            fun: r.fun.clone(),
+            success: r.success,
+            changed: r.changed,
+            initiator: row.1,
+            target: row.2,
+            duration_ms: r.duration_ms,
+            summary: r.summary.clone(),
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Delete rows older than the cutoff.
+pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM activity_events WHERE ts < ?")
+        .bind(cutoff)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+/// What the reader may see: SQLite GLOB patterns per category (`None` = everything of it,
+/// empty = nothing of it).
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    pub job: Option<Vec<String>>,
+    pub key: Option<Vec<String>>,
+    pub minion: Option<Vec<String>>,
+}
+
+impl Visibility {
+    /// From the user's grants (per resource: `view:minion:web-*` sees only web minions).
+    pub fn of(perms: &[crate::rbac::Permission]) -> Self {
+        let g = |k| crate::server::minions::store::allowed_globs(perms, "view", k);
+        Visibility {
+            job: g("job"),
+            key: g("key"),
+            minion: g("minion"),
+        }
+    }
+    /// Categories with anything visible.
+    pub fn categories(&self) -> Vec<String> {
+        [
+            ("job", &self.job),
+            ("key", &self.key),
+            ("minion", &self.minion),
+        ]
+        .into_iter()
+        .filter(|(_, g)| g.as_ref().is_none_or(|g| !g.is_empty()))
+        .map(|(c, _)| c.to_string())
+        .collect()
+    }
+}
+
+/// Filters of the Activity page and widget.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityQuery {
+    pub category: Option<String>,
+    pub event_type: Option<String>,
+    pub minion_id: Option<String>,
+    pub search: Option<String>,
+    pub hide_routine: bool,
+    pub hide_dispatch: bool,
+    /// Only rows with `ts >= since` (RFC 3339).
+    pub since: Option<String>,
+    /// Only rows with `ts < until`.
+    pub until: Option<String>,
+    /// Only rows with `id > after_id` (the live tail's "what is new").
+    pub after_id: Option<i64>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis: &'a Visibility) {
+    q.push(" WHERE (category = 'system'");
+    for (cat, globs, col) in [
+        ("job", &vis.job, "jid"),
+        ("key", &vis.key, "minion_id"),
+        ("minion", &vis.minion, "minion_id"),
+    ] {
+        match globs {
+            None => {
+                q.push(format!(" OR category = '{cat}'"));
+            }
+            Some(g) if g.is_empty() => {}
+            Some(g) => {
+                q.push(format!(" OR (category = '{cat}' AND ("));
+                for (i, p) in g.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" OR ");
+                    }
+                    q.push(format!("('{cat}:' || coalesce({col}, '')) GLOB "))
+                        .push_bind(p);
+                }
+                q.push("))");
+            }
+        }
+    }
+    q.push(")");
+    if let Some(c) = &aq.category {
+        q.push(" AND category = ").push_bind(c);
+    }
+    if let Some(t) = &aq.event_type {
+        q.push(" AND event_type = ").push_bind(t);
+    }
+    if let Some(m) = &aq.minion_id {
+        q.push(" AND minion_id = ").push_bind(m);
+    }
+    if let Some(s) = &aq.search {
+        let escaped = s
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q.push(" AND search_text LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
+    if aq.hide_routine {
+        q.push(" AND NOT (event_type = 'job.ret' AND coalesce(success, TRUE) AND NOT coalesce(changed, FALSE))");
+    }
+    if aq.hide_dispatch {
+        q.push(" AND event_type <> 'job.new'");
+    }
+    if let Some(s) = &aq.since {
+        q.push(" AND ts >= ").push_bind(s);
+    }
+    if let Some(u) = &aq.until {
+        q.push(" AND ts < ").push_bind(u);
+    }
+    if let Some(a) = aq.after_id {
+        q.push(" AND id > ").push_bind(a);
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    ts: String,
+    category: String,
+    event_type: String,
+    minion_id: Option<String>,
+    jid: Option<String>,
+    fun: Option<String>,
+    success: Option<bool>,
+    changed: Option<bool>,
+    initiator: Option<String>,
+    target: Option<String>,
+    duration_ms: Option<i64>,
+    summary: String,
+}
+
+/// One page, newest first, and the total matching.
+pub async fn list(
+    db: &Db,
+    aq: &ActivityQuery,
+    vis: &Visibility,
+) -> Result<(Vec<ActivityEvent>, i64), sqlx::Error> {
+    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM activity_events");
+    push_filters(&mut c, aq, vis);
+    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT id, ts, category, event_type, minion_id, jid, fun, success, changed, initiator, target, duration_ms, summary FROM activity_events",
+    );
+    push_filters(&mut q, aq, vis);
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(aq.per_page)
+        .push(" OFFSET ")
+        .push_bind((aq.page - 1).max(0) * aq.per_page);
+    let rows: Vec<Row> = q.build_query_as().fetch_all(db).await?;
+    Ok((
+        rows.into_iter()
+            .map(|r| ActivityEvent {
+                id: r.id,
+                ts: r.ts,
+                category: r.category,
+                event_type: r.event_type,
+                minion_id: r.minion_id,
+                jid: r.jid,
+                fun: r.fun,
+                success: r.success,
+                changed: r.changed,
+                initiator: r.initiator,
+                target: r.target,
+                duration_ms: r.duration_ms,
+                summary: r.summary,
+            })
+            .collect(),
+        total,
+    ))
+}
+
+/// `(category, minion_id, jid, raw)` of one row.
+pub async fn raw(
+    db: &Db,
+    id: i64,
+) -> Result<Option<(String, Option<String>, Option<String>, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT category, minion_id, jid, raw FROM activity_events WHERE id = ?")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Insert a `system` row (stream gap marker) and return it.
+pub async fn insert_system(
+    db: &Db,
+    summary: &str,
+    now: &str,
+) -> Result<ActivityEvent, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO activity_events (ts, category, event_type, summary) VALUES (?, 'system', 'stream.gap', ?) RETURNING id",
+    )
+    .bind(now)
+    .bind(summary)
+    .fetch_one(db)
+    .await?;
+    Ok(ActivityEvent {
+        id,
+        ts: now.to_string(),
+        category: "system".into(),
+        event_type: "stream.gap".into(),
+        minion_id: None,
+        jid: None,
+        fun: None,
+        success: None,
+        changed: None,
+        initiator: None,
+        target: None,
+        duration_ms: None,
+        summary: summary.to_string(),
+    })
+}
