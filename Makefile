@@ -69,6 +69,8 @@ e2e: build
 ## Benchmarks (release build); figures go to BENCHMARKS.md
 bench: setup
 	cargo run --release --features ssr --example bench_minions
+	cargo run --release --features ssr --example bench_jobs
+	cargo run --release --features ssr --example bench_events
 
 fmt:
 	cargo fmt --all

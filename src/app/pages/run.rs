@@ -334,6 +334,7 @@ fn Progress(d: Dispatched) -> impl IntoView {
     let finished = Memo::new(move |_| finished());
     #[cfg(feature = "hydrate")]
     {
+        let followed = jid.clone();
         let jid = jid.clone();
         let batch_id = batch_id.clone();
         let busy = StoredValue::new(false);
@@ -363,13 +364,28 @@ fn Progress(d: Dispatched) -> impl IntoView {
                 busy.set_value(false);
             });
         };
+        // Polling is the fallback; with the event stream on, every job.ret of this job on the
+        // hub (SPEC 7.5: one EventSource per tab) refreshes the rows at once.
+        let t2 = tick.clone();
         Effect::new(move |_| {
-            let t = tick.clone();
+            let t = t2.clone();
             t();
             if let Ok(h) = set_interval_with_handle(t, std::time::Duration::from_millis(TICK_MS)) {
                 on_cleanup(move || h.clear());
             }
         });
+        if let (Some(live), Some(j)) = (use_context::<crate::app::live::LiveBus>(), followed) {
+            let newest = Memo::new(move |_| {
+                live.newest_live(|e| e.jid.as_deref() == Some(j.as_str()) && e.event_type == "job.ret")
+            });
+            Effect::new(move |prev: Option<i64>| {
+                let n = newest.get();
+                if prev.is_some_and(|p| p != n) && n > 0 {
+                    tick();
+                }
+                n
+            });
+        }
     }
     let total = minions.len();
     let rows = {
