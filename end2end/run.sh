@@ -12,7 +12,7 @@ WORK=$(mktemp -d /tmp/halite-e2e.XXXXXX)
 ART=end2end/.artifacts
 mkdir -p "$ART"
 
-export HALITE_DATA_DIR="$WORK/data" LEPTOS_SITE_ROOT=target/site LISTEN_HOST=127.0.0.1 LISTEN_PORT=$PORT \
+export HALITE_DATA_DIR="$WORK/data" LEPTOS_SITE_ROOT=${HALITE_SITE:-target/site} LISTEN_HOST=127.0.0.1 LISTEN_PORT=$PORT \
   COOKIE_SECURE=false LOG_FORMAT=text LOG_LEVEL=info \
   COOKIE_SECRET="e2e-cookie-secret-$(date +%s)-0123456789abcdef"
 

@@ -99,7 +99,8 @@ test('Run: preview, then test.ping on * with every accepted minion returning liv
   await hydrated(page);
   assert.match(await page.content(), /test\.ping/);
   await shot(page, 'timeline');
-  assert.deepEqual(page.errors, []);
+  // The deliberate validation error above is a 422 the browser logs; nothing else may fail.
+  assert.deepEqual(page.errors.filter((e) => !/status of 422/.test(e)), []);
   await context.close();
 });
 

@@ -8,10 +8,12 @@ CREATE TABLE jobs_index (
     started_at   TEXT NOT NULL,       -- parsed from the JID (UTC)
     seen_at      TEXT NOT NULL,       -- last time the poller or the event stream saw it
     arguments    TEXT,                -- JSON list as Salt reports it
-    -- Halite's own polling and Salt's find_job noise: stored, hidden by default.
+    -- Halite's own calls (runner/wheel polling, the saltutil.running that jobs.active fans out,
+    -- the sys.list_functions of the function catalogue) and Salt's find_job noise: stored,
+    -- hidden by default.
     is_system    BOOLEAN GENERATED ALWAYS AS (
                      function LIKE 'runner.%' OR function LIKE 'wheel.%' OR function LIKE 'manage.%'
-                     OR function = 'saltutil.find_job') STORED,
+                     OR function IN ('saltutil.find_job', 'saltutil.running', 'sys.list_functions')) STORED,
     search_text  TEXT GENERATED ALWAYS AS (
                      lower(jid || ' ' || function || ' ' || coalesce(target, '') || ' ' || coalesce(salt_user, ''))) STORED
 );

@@ -26,10 +26,14 @@ pub struct NewActivity {
     pub target_type: Option<String>,
 }
 
-/// Functions that are polling noise (Salt's own `find_job`, and the `saltutil.running` that
-/// `jobs.active` fans out for Halite's jobs poller): never activity rows.
+/// Functions that are polling noise (Salt's own `find_job`, the `saltutil.running` that
+/// `jobs.active` fans out for Halite's jobs poller, the function catalogue's
+/// `sys.list_functions`): never activity rows.
 pub fn is_noise(fun: &str) -> bool {
-    matches!(fun, "saltutil.find_job" | "saltutil.running")
+    matches!(
+        fun,
+        "saltutil.find_job" | "saltutil.running" | "sys.list_functions"
+    )
 }
 
 /// Remembers `salt/auth` states per minion: a pending or rejected minion re-authenticates every

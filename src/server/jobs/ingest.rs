@@ -76,12 +76,16 @@ pub fn window_start(last_polled: Option<DateTime<Utc>>, now: DateTime<Utc>) -> S
     from.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// Whether a function is Halite's own polling or Salt's noise (hidden unless "Include system").
+/// Whether a function is Halite's own polling or Salt's noise (hidden unless "Include system");
+/// keep in step with the `is_system` column of `jobs_index`.
 pub fn is_system_function(f: &str) -> bool {
     f.starts_with("runner.")
         || f.starts_with("wheel.")
         || f.starts_with("manage.")
-        || f == "saltutil.find_job"
+        || matches!(
+            f,
+            "saltutil.find_job" | "saltutil.running" | "sys.list_functions"
+        )
 }
 
 #[cfg(test)]
