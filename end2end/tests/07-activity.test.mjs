@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { BASE, launch, newPage, hydrated, shot, login } from './browser.mjs';
+import path from 'node:path';
+import { BASE, ART, launch, newPage, hydrated, shot, login } from './browser.mjs';
 
 const LAB = 'end2end/salt-lab/lab.sh';
 const saltKeys = () => JSON.parse(execFileSync(LAB, ['salt-key', '-L', '--out=json'], { encoding: 'utf8' }));
@@ -137,7 +138,8 @@ test('with the stream on, a second browser sees a key accept and a test.ping liv
   await drawer.locator('[data-test=raw-event]').waitFor();
   const raw = await drawer.locator('[data-test=raw-event]').textContent();
   assert.match(raw, new RegExp(`salt/job/${jid}/ret/web-01`));
-  await shot(act, 'activity-drawer');
+  // The drawer is fixed to the viewport: a viewport screenshot, not a full-page one.
+  await act.screenshot({ path: path.join(ART, 'activity-drawer.png'), animations: 'disabled' });
   await act.keyboard.press('Escape');
   await drawer.waitFor({ state: 'detached' });
 

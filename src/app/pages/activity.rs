@@ -349,10 +349,10 @@ fn Filters(state: Memo<ActivityQuery>, cats: Vec<String>) -> impl IntoView {
             }>
             <label class="field feed-field feed-grow">
                 <span class="field-label">"Search"</span>
-                <input type="search" name="q" placeholder="Summary, minion, function, user, target or JID" maxlength="200"
+                <input type="search" name="q" placeholder="Summary, function, user, JID…" title="Matches the summary, minion, function, initiator, target and JID" maxlength="200"
                     node_ref=q_ref value=init.q.clone() prop:value=move || state.get().q data-test="activity-search" />
             </label>
-            <label class="field feed-field">
+            <label class="field feed-field feed-minion">
                 <span class="field-label">"Minion"</span>
                 <input type="text" name="minion" placeholder="any" maxlength="255"
                     node_ref=minion_ref value=init.minion.clone() prop:value=move || state.get().minion data-test="activity-minion" />

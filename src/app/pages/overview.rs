@@ -17,7 +17,12 @@ use leptos::prelude::*;
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let status = Resource::new(|| (), |_| settings_status());
-    let summary = Resource::new(|| (), |_| overview_summary());
+    // Live: the tiles and charts refetch when the event stream reports job, key or minion news.
+    let live = use_context::<crate::app::live::LiveBus>();
+    let summary = Resource::new(
+        move || live.map(|l| (l.jobs.get(), l.keys.get(), l.minions.get())),
+        |_| overview_summary(),
+    );
     crate::app::pages::auto_refresh(move || summary.refetch());
     let me_res = me_resource();
     view! {
@@ -30,6 +35,7 @@ pub fn OverviewPage() -> impl IntoView {
                 overview_body(me, s, d)
             })}
         </Suspense>
+        <crate::app::components::activity_widget::ActivityWidget />
     }
 }
 

@@ -376,7 +376,9 @@ fn Progress(d: Dispatched) -> impl IntoView {
         });
         if let (Some(live), Some(j)) = (use_context::<crate::app::live::LiveBus>(), followed) {
             let newest = Memo::new(move |_| {
-                live.newest_live(|e| e.jid.as_deref() == Some(j.as_str()) && e.event_type == "job.ret")
+                live.newest_live(|e| {
+                    e.jid.as_deref() == Some(j.as_str()) && e.event_type == "job.ret"
+                })
             });
             Effect::new(move |prev: Option<i64>| {
                 let n = newest.get();
