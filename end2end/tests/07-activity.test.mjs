@@ -131,18 +131,6 @@ test('with the stream on, a second browser sees a key accept and a test.ping liv
   assert.equal(await act.evaluate(() => window.__noReload), true, 'the Activity page was not reloaded');
   await shot(act, 'activity');
 
-  // A row opens the drawer with the raw Salt event; Escape closes it.
-  await retRow.locator('td').first().click();
-  const drawer = act.locator('[data-test=event-drawer]');
-  await drawer.waitFor();
-  await drawer.locator('[data-test=raw-event]').waitFor();
-  const raw = await drawer.locator('[data-test=raw-event]').textContent();
-  assert.match(raw, new RegExp(`salt/job/${jid}/ret/web-01`));
-  // The drawer is fixed to the viewport: a viewport screenshot, not a full-page one.
-  await act.screenshot({ path: path.join(ART, 'activity-drawer.png'), animations: 'disabled' });
-  await act.keyboard.press('Escape');
-  await drawer.waitFor({ state: 'detached' });
-
   // Filters land in the URL: hide dispatch drops job.new rows; the Keys chip shows key rows only.
   await act.check('[data-test=hide-dispatch]');
   await act.waitForURL(/hide_dispatch=true/);
@@ -161,13 +149,36 @@ test('with the stream on, a second browser sees a key accept and a test.ping liv
   await act.waitForSelector('.main[data-live-stream=on]');
   await act.waitForSelector('[data-test=live-status][data-state=paused]');
   const jid2 = await dispatchPing(a.page);
+  // Wait until the return is stored (the shared lab may bring other events first).
+  let stored = 0;
+  for (let i = 0; i < 40 && !stored; i++) {
+    stored = (await listActivity(a.page, `event_type=job.ret&q=${jid2}`)).json?.total ?? 0;
+    if (!stored) await a.page.waitForTimeout(500);
+  }
+  assert.ok(stored, 'the return of the second ping was stored');
   const pill = act.locator('[data-test=new-events]');
   await pill.waitFor({ timeout: 20000 });
   assert.match(await pill.textContent(), /new event/);
   assert.equal(await act.locator(`tr:has(a[href="/jobs/${jid2}"])`).count(), 0, 'paused: not shown yet');
+  await act.waitForTimeout(1000); // the stream's next flush has counted it
   await shot(act, 'activity-paused');
   await pill.click();
-  await act.locator(`[data-test=activity-table] tr[data-event-type="job.ret"]:has(a[href="/jobs/${jid2}"])`).waitFor({ timeout: 10000 });
+  const ret2 = act.locator(`[data-test=activity-table] tr[data-event-type="job.ret"]:has(a[href="/jobs/${jid2}"])`);
+  await ret2.waitFor({ timeout: 10000 });
+
+  // A row opens the drawer with the raw Salt event; Escape closes it. (Paused, so no live
+  // refetch moves the rows under the click.)
+  await ret2.locator('td').first().click();
+  const drawer = act.locator('[data-test=event-drawer]');
+  await drawer.waitFor();
+  await drawer.locator('[data-test=raw-event]').waitFor();
+  const raw = await drawer.locator('[data-test=raw-event]').textContent();
+  assert.match(raw, new RegExp(`salt/job/${jid2}/ret/web-01`));
+  // The drawer is fixed to the viewport: a viewport screenshot, not a full-page one.
+  await act.screenshot({ path: path.join(ART, 'activity-drawer.png'), animations: 'disabled' });
+  await act.keyboard.press('Escape');
+  await drawer.waitFor({ state: 'detached' });
+
 
   // The Overview widget, once mounted there: heartbeat and the newest events.
   await act.goto(`${BASE}/`);

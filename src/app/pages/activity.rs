@@ -221,12 +221,17 @@ pub fn ActivityPage() -> impl IntoView {
     });
     let live = use_live();
     // Live tail: on page 1 and not paused, every (debounced) activity bump refetches.
-    let tail = Memo::new(move |_| {
+    // While the pointer rests on the list the tail holds still (rows must not move under a
+    // click) and catches up when it leaves.
+    let holding = RwSignal::new(false);
+    let tail = Memo::new(move |prev: Option<&u64>| {
         let s = state.get();
-        if !s.paused && s.page <= 1 {
-            live.activity.get()
-        } else {
+        if s.paused || s.page > 1 {
             0
+        } else if holding.get() {
+            prev.copied().unwrap_or(0)
+        } else {
+            live.activity.get()
         }
     });
     let data = Resource::new(
@@ -287,7 +292,11 @@ pub fn ActivityPage() -> impl IntoView {
                         let (prev_s, prev_top) = last_top.get_value();
                         let fresh_after = if prev_s == s && prev_top > 0 { prev_top } else { i64::MAX };
                         last_top.set_value((s.clone(), top));
-                        view! { <ActivityBody page s live fresh_after open refetch /> }.into_any()
+                        // A new table under a resting pointer gets no mouseleave: start unheld.
+                        if holding.get_untracked() {
+                            holding.set(false);
+                        }
+                        view! { <ActivityBody page s live holding fresh_after open refetch /> }.into_any()
                     }
                 }
             })}
@@ -401,6 +410,7 @@ fn ActivityBody(
     page: ActivityData,
     s: ActivityQuery,
     live: LiveBus,
+    holding: RwSignal<bool>,
     fresh_after: i64,
     open: Callback<ActivityEvent>,
     refetch: Callback<()>,
@@ -451,6 +461,8 @@ fn ActivityBody(
             view! { <span class="feed-status feed-status-off" data-test="live-status">"Stream off"</span> }.into_any()
         } else if !live.connected.get() {
             view! { <span class="feed-status" data-test="live-status" data-state="connecting">"Connecting…"</span> }.into_any()
+        } else if tailing && holding.get() {
+            view! { <span class="feed-status" data-test="live-status" data-state="held" title="New events wait while the pointer is on the list"><span class="pulse-dot pulse-idle"></span>"Live · held"</span> }.into_any()
         } else if tailing {
             view! { <span class="feed-status feed-status-live" data-test="live-status" data-state="live"><span class="pulse-dot"></span>"Live"</span> }.into_any()
         } else {
@@ -544,7 +556,7 @@ fn ActivityBody(
         }
     } else {
         view! {
-            <div class="table-wrap">
+            <div class="table-wrap" on:mouseenter=move |_| holding.set(true) on:mouseleave=move |_| holding.set(false)>
                 <table class="table feed-table" data-test="activity-table">
                     <thead>
                         <tr>
@@ -629,7 +641,7 @@ fn EventRow(e: ActivityEvent, fresh: bool, open: Callback<ActivityEvent>) -> imp
             on:click=move |ev| { if !on_control(&ev) { open.run(row.clone()) } }>
             <td class="nowrap" title=full_time><span class="feed-time">{time}</span><div class="muted small">{date}</div></td>
             <td><span class=badge_class data-test="event-badge">{badge_label}</span></td>
-            <td class="mono">{minion.map(|m| m.into_any()).unwrap_or_else(|| dash().into_any())}</td>
+            <td class="mono feed-minion-cell">{minion.map(|m| m.into_any()).unwrap_or_else(|| dash().into_any())}</td>
             <td>{job.unwrap_or_else(|| dash().into_any())}</td>
             <td>{e.initiator.clone().map(|i| view! { <span>{i}</span> }.into_any()).unwrap_or_else(|| dash().into_any())}</td>
             <td class="mono feed-clip" title=target_title>{target.map(|t| view! { <span>{t}</span> }.into_any()).unwrap_or_else(|| dash().into_any())}</td>
