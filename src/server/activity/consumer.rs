@@ -40,6 +40,16 @@ async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>) {
     for chunk in batch.chunks(MAX_BATCH) {
         match store::insert_batch(&ctx.db, chunk, &now_text()).await {
             Ok(rows) => {
+                // A key event (a new minion pending, an accept made elsewhere) changes the keys
+                // table the Keys and Minions pages read: re-poll keys now (at most once per
+                // batch), before the browsers are told to refetch.
+                if rows.iter().any(|r| r.category == "key") {
+                    if let Err(e) =
+                        crate::server::minions::poller::poll_keys(&ctx.client, &ctx.db).await
+                    {
+                        tracing::warn!(error = %e, "keys re-poll after a key event failed");
+                    }
+                }
                 for r in rows.iter().filter(|r| r.event_type == "job.new") {
                     if let Some(j) = &r.jid {
                         ctx.jobs.mark_running(j);
