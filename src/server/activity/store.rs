@@ -182,11 +182,7 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis
         q.push(" AND minion_id = ").push_bind(m);
     }
     if let Some(s) = &aq.search {
-        let escaped = s
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = crate::server::minions::store::escape_like(s);
         q.push(" AND search_text LIKE ")
             .push_bind(format!("%{escaped}%"))
             .push(" ESCAPE '\\'");

@@ -93,10 +93,7 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, jq: &'a JobQuery, active_j
         q.push(" AND NOT is_system");
     }
     if let Some(s) = &jq.search {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = crate::server::minions::store::escape_like(s);
         q.push(" AND search_text LIKE ")
             .push_bind(format!("%{escaped}%"))
             .push(" ESCAPE '\\'");
@@ -117,20 +114,7 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, jq: &'a JobQuery, active_j
                 .push("))");
         }
     }
-    if let Some(globs) = &jq.allowed_globs {
-        if globs.is_empty() {
-            q.push(" AND 0 = 1");
-        } else {
-            q.push(" AND (");
-            for (i, g) in globs.iter().enumerate() {
-                if i > 0 {
-                    q.push(" OR ");
-                }
-                q.push("('job:' || jid) GLOB ").push_bind(g);
-            }
-            q.push(")");
-        }
-    }
+    crate::server::minions::store::push_allowed(q, "('job:' || jid)", &jq.allowed_globs);
 }
 
 /// One page of jobs, newest first, and the total matching.

@@ -33,22 +33,8 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// ` AND (('job:' || jid) GLOB ? OR …)` for a user limited to some jobs.
 fn push_globs<'a>(q: &mut QueryBuilder<'a, Sqlite>, globs: &'a Option<Vec<String>>) {
-    if let Some(globs) = globs {
-        if globs.is_empty() {
-            q.push(" AND 0 = 1");
-            return;
-        }
-        q.push(" AND (");
-        for (i, g) in globs.iter().enumerate() {
-            if i > 0 {
-                q.push(" OR ");
-            }
-            q.push("('job:' || jid) GLOB ").push_bind(g);
-        }
-        q.push(")");
-    }
+    crate::server::minions::store::push_allowed(q, "('job:' || jid)", globs);
 }
 
 /// Jobs started in `[start, end]` matching the filters, newest first, at most `limit`.

@@ -183,7 +183,8 @@ fn sort_column(sort: &str) -> &'static str {
     }
 }
 
-fn escape_like(s: &str) -> String {
+/// Lower-case `s` and escape it for `LIKE … ESCAPE '\\'`.
+pub fn escape_like(s: &str) -> String {
     s.to_lowercase()
         .replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -200,20 +201,31 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, lq: &'a ListQuery, with_st
     if with_status && !lq.status.is_empty() {
         q.push(" AND status = ").push_bind(&lq.status);
     }
-    if let Some(globs) = &lq.allowed_globs {
-        if globs.is_empty() {
-            q.push(" AND 0 = 1");
-        } else {
-            q.push(" AND (");
-            for (i, g) in globs.iter().enumerate() {
-                if i > 0 {
-                    q.push(" OR ");
-                }
-                q.push("('minion:' || minion_id) GLOB ").push_bind(g);
-            }
-            q.push(")");
-        }
+    push_allowed(q, "('minion:' || minion_id)", &lq.allowed_globs);
+}
+
+/// ` AND (<expr> GLOB ? OR …)` for a user limited to some resources (from [`allowed_globs`]):
+/// nothing for `None`, no rows for an empty list.
+pub fn push_allowed<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    expr: &'static str,
+    globs: &'a Option<Vec<String>>,
+) {
+    let Some(globs) = globs else {
+        return;
+    };
+    if globs.is_empty() {
+        q.push(" AND 0 = 1");
+        return;
     }
+    q.push(" AND (");
+    for (i, g) in globs.iter().enumerate() {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push(expr).push(" GLOB ").push_bind(g);
+    }
+    q.push(")");
 }
 
 /// One page of minions plus the total matching (before paging) and counts per status.
