@@ -101,6 +101,8 @@ impl SaltClient {
         let url = cfg.url.trim_end_matches('/').to_string();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            // A redirect would re-send the login body and the token to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(!cfg.verify_tls)
             .user_agent(concat!("halite/", env!("CARGO_PKG_VERSION")))
             .build()

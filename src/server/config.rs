@@ -32,6 +32,8 @@ pub struct Config {
     pub login_window_secs: u64,
     /// Seconds between salt-api reachability probes.
     pub salt_health_interval_secs: u64,
+    /// Proxies (`TRUSTED_PROXIES`, CIDRs) whose `X-Forwarded-For` is believed; empty: none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,6 +52,7 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
             .field("site_root", &self.site_root)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -163,7 +166,12 @@ impl Config {
                 "COOKIE_NAME may hold only letters, digits, '_' and '-'".into(),
             ));
         }
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => vec![],
+            Some(v) => parse_proxies(&v)?,
+        };
         Ok(Config {
+            trusted_proxies,
             database_url,
             data_dir,
             cookie_secret,
@@ -223,16 +231,51 @@ impl Config {
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let secret = hex::encode(bytes);
-        std::fs::write(&path, &secret)
+        write_private(&path, &secret)
             .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-        }
         self.cookie_secret = secret;
         Ok(())
     }
+}
+
+/// `TRUSTED_PROXIES`: comma-separated CIDRs or single addresses (`10.0.0.0/8, 127.0.0.1`).
+pub fn parse_proxies(v: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError(format!(
+                        "TRUSTED_PROXIES must be a comma-separated list of CIDRs or addresses \
+                         (e.g. 10.0.0.0/8, 127.0.0.1); {s:?} is neither"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Write a new secret file that is private (0600) from the moment it exists: never world-readable,
+/// not even between the write and a later chmod.
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        // An older file (created before this rule) keeps its mode on open: fix it too.
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
 }
 
 #[cfg(test)]
@@ -272,6 +315,28 @@ mod tests {
         assert!(cfg(&[("HALITE_ENV", "production")]).is_err());
         assert!(cfg(&[("COOKIE_NAME", "bad name;")]).is_err());
         assert!(cfg(&[("DATABASE_URL", "mysql://x")]).is_err());
+        assert!(cfg(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+        assert!(cfg(&[("TRUSTED_PROXIES", "proxy.example")]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies() {
+        assert!(cfg(&[]).unwrap().trusted_proxies.is_empty());
+        let c = cfg(&[("TRUSTED_PROXIES", " 10.0.0.0/8, 127.0.0.1 ,::1")]).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert!(c.trusted_proxies[1].contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn generated_cookie_secret_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(&[("HALITE_DATA_DIR", dir.path().to_str().unwrap())]).unwrap();
+        c.ensure_cookie_secret().unwrap();
+        let meta = std::fs::metadata(dir.path().join("cookie_secret")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(c.cookie_secret.len() >= 32);
     }
 
     #[test]

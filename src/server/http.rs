@@ -102,7 +102,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
@@ -131,28 +135,56 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
+/// Files served from the site root without a session: the build's `/pkg/` and the few files in
+/// `public/`. Anything else, whatever its extension, is a page behind the auth guard.
 fn is_static(path: &str) -> bool {
-    const EXT: &[&str] = &[
-        "css",
-        "js",
-        "wasm",
-        "ico",
-        "png",
-        "svg",
-        "jpg",
-        "webp",
-        "txt",
-        "woff",
-        "woff2",
-        "map",
-        "webmanifest",
-    ];
-    path.starts_with("/pkg/")
-        || path
-            .rsplit('/')
-            .next()
-            .and_then(|last| last.rsplit_once('.'))
-            .is_some_and(|(_, ext)| EXT.contains(&ext))
+    const PUBLIC_FILES: &[&str] = &["/favicon.svg", "/favicon.ico", "/robots.txt"];
+    (path.starts_with("/pkg/") && !path.contains("/../")) || PUBLIC_FILES.contains(&path)
+}
+
+/// Largest request body for sign-in and password changes.
+pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
+/// Largest request body for everything else (server functions included).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Refuse oversized bodies with 413 before anything reads them: by `Content-Length` at once,
+/// and for a streamed body as soon as it passes the limit (at most `limit` bytes are held).
+/// server_fn reads the raw body itself, so axum's `DefaultBodyLimit` would not apply.
+async fn body_limit(req: Request, next: Next) -> Response {
+    let limit = if req.uri().path().starts_with("/api/auth/") {
+        AUTH_BODY_LIMIT
+    } else {
+        BODY_LIMIT
+    };
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(serde_json::json!({ "Invalid": {
+                "field": null,
+                "message": format!("The request is too large (at most {} KiB).", limit / 1024),
+            }})),
+        )
+            .into_response()
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    if matches!(*req.method(), Method::GET | Method::HEAD) && declared.is_none() {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => too_large(),
+    }
 }
 
 fn is_page(path: &str) -> bool {
@@ -207,7 +239,34 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         };
         (h(header::HOST), h(header::ORIGIN), h(header::REFERER))
     };
-    let user: Option<CurrentUser> = auth::resolve_session(&state, cookie_header.as_deref()).await;
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|ci| ci.0.ip());
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ip = auth::client_ip(peer, &forwarded, &state.config.trusted_proxies);
+    req.extensions_mut().insert(auth::ClientIp(ip));
+    let resolved = auth::resolve_session_sliding(&state, cookie_header.as_deref()).await;
+    // The server slid the session's expiry: send the cookie again with a fresh Max-Age.
+    let refreshed_cookie = match (&resolved, &cookie_header) {
+        (Some((_, true)), Some(h)) => auth::cookie::find_cookie(h, &state.config.cookie_name)
+            .map(|v| {
+                auth::cookie::set_cookie_header(
+                    &state.config.cookie_name,
+                    v,
+                    state.config.session_ttl_minutes * 60,
+                    state.config.cookie_secure,
+                )
+            })
+            .and_then(|h| HeaderValue::from_str(&h).ok()),
+        _ => None,
+    };
+    let user: Option<CurrentUser> = resolved.map(|(u, _)| u);
 
     let method = req.method().clone();
     if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -249,7 +308,14 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
     if let Some(u) = user {
         req.extensions_mut().insert(u);
     }
-    next.run(req).await
+    let mut res = next.run(req).await;
+    if let Some(v) = refreshed_cookie {
+        // A response that sets the cookie itself (sign-in, sign-out) wins.
+        if !res.headers().contains_key(header::SET_COOKIE) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
 }
 
 /// Server functions whose arguments cannot even be decoded answer 500 from the framework;
@@ -273,9 +339,20 @@ async fn api_error_status(req: Request<Body>, next: Next) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-async fn security_headers(req: Request<Body>, next: Next) -> Response {
+async fn security_headers(
+    State(state): State<AppState>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if state.config.cookie_secure {
+        // The cookie only travels over HTTPS: tell browsers to never use plain HTTP here.
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -321,5 +398,10 @@ mod tests {
         assert!(!is_page("/pkg/halite.wasm"));
         assert!(!is_page("/favicon.svg"));
         assert!(!is_page("/healthz"));
+        assert!(!is_page("/robots.txt"));
+        // An extension does not make a path a static file (it used to skip the auth guard).
+        assert!(is_page("/minions/x.js"));
+        assert!(is_page("/settings.txt"));
+        assert!(is_page("/pkg/../settings"));
     }
 }

@@ -134,6 +134,27 @@ pub async fn load_runtime(db: &Db) -> Result<(SaltRow, PollerSettings), sqlx::Er
     ))
 }
 
+/// May `input` (with an empty password field) reuse the stored password? Only towards the stored
+/// URL, username and eauth, with TLS checks no weaker: otherwise anyone who may edit settings could
+/// send the "write-only" password to a server of their choice.
+pub fn may_reuse_password(stored: &SaltRow, input: &SaltInput) -> bool {
+    let set = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    input.url.is_none()
+        || (set(&stored.url) == input.url
+            && set(&stored.username) == input.username
+            && stored.eauth == input.eauth
+            && (input.verify || !stored.verify))
+}
+
+/// The error for a changed connection without the password.
+pub fn password_needed() -> crate::error::AppError {
+    crate::error::AppError::invalid(
+        "password",
+        "Enter the salt-api password again: changing the URL, username, eauth or TLS check needs it \
+         (the stored password is only ever sent to the stored URL).",
+    )
+}
+
 /// The eauth back-ends salt-api offers.
 pub const EAUTH_CHOICES: &[&str] = &["pam", "sharedsecret", "ldap", "file", "auto"];
 

@@ -129,7 +129,7 @@ pub async fn create_user(
             }
         }
     }
-    let hash = password::hash_async(pw.to_string()).await;
+    let hash = password::hash_async(pw.to_string()).await?;
     let id = new_id();
     let mut tx = db.begin().await?;
     sqlx::query(
@@ -183,7 +183,7 @@ pub async fn set_password(
     pw: &str,
     must_change: bool,
 ) -> Result<(), AppError> {
-    let hash = password::hash_async(pw.to_string()).await;
+    let hash = password::hash_async(pw.to_string()).await?;
     sqlx::query("UPDATE users SET password_hash = ?, must_change_pw = ? WHERE id = ?")
         .bind(hash)
         .bind(must_change)

@@ -176,10 +176,7 @@ pub async fn list_activity(
             if !(1..=500).contains(&per_page) {
                 return Err(AppError::invalid("per_page", "Page size must be 1 to 500."));
             }
-            let page = if page == 0 { 1 } else { page };
-            if !(1..=1_000_000).contains(&page) {
-                return Err(AppError::invalid("page", "Page must be a positive number."));
-            }
+            let page = crate::app::api::validate_page(page, per_page)?;
             if after_id < 0 {
                 return Err(AppError::invalid(
                     "after_id",

@@ -70,7 +70,9 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
         });
     }
     let cfg = &state.config;
-    if let Some(wait) = state.throttle.check(
+    // The attempt is counted before the password is checked, so parallel guesses cannot pass
+    // the limit while their checks run; a success clears the count.
+    if let Err(wait) = state.throttle.attempt(
         &username,
         &client.ip,
         cfg.login_max_failures,
@@ -99,11 +101,10 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
         .as_ref()
         .map(|r| r.password_hash.clone())
         .unwrap_or_else(|| pw::dummy_hash().to_string());
-    let ok = pw::verify_async(password, hash).await;
+    let ok = pw::verify_async(password, hash).await?;
     let row = match row {
         Some(r) if ok && r.is_active => r,
         _ => {
-            state.throttle.fail(&username, &client.ip);
             record(
                 &state.db,
                 AuditEntry::new("auth.login", &format!("user:{username}"))
@@ -225,10 +226,28 @@ async fn change_password_impl(
             "The current password is wrong.",
         ));
     }
+    // Guessing the current password from a stolen session is throttled like sign-in.
+    let scope = format!("change-password:{}", user.id);
+    if let Err(wait) = state.throttle.attempt(
+        &scope,
+        &ip,
+        state.config.login_max_failures,
+        std::time::Duration::from_secs(state.config.login_window_secs),
+    ) {
+        record(&state.db, deny(429, "throttled")).await;
+        let minutes = wait.div_ceil(60);
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many wrong current passwords. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            retry_after_secs: wait,
+        });
+    }
     let row = users::find_for_login(&state.db, &user.username)
         .await?
         .ok_or_else(|| AppError::Unauthorized("Your account no longer exists.".into()))?;
-    if !pw::verify_async(current_password.clone(), row.password_hash).await {
+    if !pw::verify_async(current_password.clone(), row.password_hash).await? {
         record(&state.db, deny(422, "wrong current password")).await;
         return Err(AppError::invalid(
             "current_password",
@@ -252,6 +271,7 @@ async fn change_password_impl(
             "The two new passwords do not match.",
         ));
     }
+    state.throttle.clear(&scope, &ip);
     users::set_password(&state.db, &user.id, &new_password, false).await?;
     let ended = auth::delete_user_sessions(&state.db, &user.id, Some(&user.session_key)).await?;
     record(

@@ -57,11 +57,8 @@ pub async fn list_keys(
                     "Search text is limited to 200 characters.",
                 ));
             }
-            let page = page.max(1);
-            if page > 1_000_000 {
-                return Err(AppError::invalid("page", "Page must be a positive number."));
-            }
             let per_page = 100;
+            let page = crate::app::api::validate_page(page, per_page)?;
             // Key globs are over `key:<id>`; the store filters on `minion:<id>`, so translate.
             let globs = globs.map(|g| {
                 g.into_iter()
@@ -122,11 +119,23 @@ pub async fn pending_key_count() -> Result<i64, AppError> {
             if !crate::app::nav::may_view_kind(&user.permissions, "key") {
                 return Ok(0);
             }
-            Ok(sqlx::query_scalar(
-                "SELECT COUNT(*) FROM minion_snapshots WHERE key_status = 'pending'",
+            if crate::rbac::allows_every(&user.permissions, "view", "key") {
+                return Ok(sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM minion_snapshots WHERE key_status = 'pending'",
+                )
+                .fetch_one(&state.db)
+                .await?);
+            }
+            // A per-resource grant: count only the pending keys this user may see.
+            let pending: Vec<String> = sqlx::query_scalar(
+                "SELECT minion_id FROM minion_snapshots WHERE key_status = 'pending'",
             )
-            .fetch_one(&state.db)
-            .await?)
+            .fetch_all(&state.db)
+            .await?;
+            Ok(pending
+                .iter()
+                .filter(|id| user.can("view", &format!("key:{id}")))
+                .count() as i64)
         }
         .await,
     )
@@ -163,16 +172,48 @@ fn past_tense(action: &str) -> &'static str {
     }
 }
 
-/// A minion id as the API accepts it: 1 to 255 printable characters.
+/// Characters Salt reads as glob or list syntax in a key `match` (or as a path), never in an id.
+pub const FORBIDDEN_ID_CHARS: &[char] = &['*', '?', '[', ']', ',', '/', '\\'];
+
+/// An exact minion id as the API accepts it: 1 to 255 printable characters, no whitespace, and
+/// none of `* ? [ ] , / \` (Salt would read them as a glob, a list or a path).
 #[cfg_attr(not(feature = "ssr"), allow(dead_code))]
 pub(crate) fn validate_id(id: &str) -> Result<(), AppError> {
-    if id.is_empty() || id.chars().count() > 255 || id.chars().any(|c| c.is_control()) {
+    if id.is_empty()
+        || id.chars().count() > 255
+        || id.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
         return Err(AppError::invalid(
             "id",
-            "A minion id is 1 to 255 printable characters.",
+            "A minion id is 1 to 255 printable characters without spaces.",
+        ));
+    }
+    if let Some(c) = id.chars().find(|c| FORBIDDEN_ID_CHARS.contains(c)) {
+        return Err(AppError::invalid(
+            "id",
+            format!(
+                "{id:?} is not a minion id: {c:?} is glob or list syntax. Name each minion exactly."
+            ),
         ));
     }
     Ok(())
+}
+
+/// The state a key is in on the master, from one `key.list_all` reply.
+#[cfg(feature = "ssr")]
+fn key_state<'a>(lists: &'a crate::salt::KeyLists, id: &str) -> Option<&'a str> {
+    let has = |v: &Vec<String>| v.iter().any(|k| k == id);
+    if has(&lists.accepted) {
+        Some("accepted")
+    } else if has(&lists.pending) {
+        Some("pending")
+    } else if has(&lists.rejected) {
+        Some("rejected")
+    } else if has(&lists.denied) {
+        Some("denied")
+    } else {
+        None
+    }
 }
 
 /// Accept, reject or delete keys. `ids` is newline-separated (minion ids never contain one).
@@ -196,10 +237,11 @@ pub async fn key_action(action: String, ids: String) -> Result<Vec<KeyActionResu
                     ))
                 }
             };
+            let mut seen = std::collections::HashSet::new();
             let ids: Vec<String> = ids
                 .lines()
                 .map(str::trim)
-                .filter(|s| !s.is_empty())
+                .filter(|s| !s.is_empty() && seen.insert(s.to_string()))
                 .map(String::from)
                 .collect();
             if ids.is_empty() {
@@ -230,47 +272,83 @@ pub async fn key_action(action: String, ids: String) -> Result<Vec<KeyActionResu
                 }
             }
             let client = state.runtime.client()?;
+            let salt_err = crate::server::runtime::salt_error;
+            // Act on keys the master really has, one exact id at a time, and judge each by the
+            // master's key lists afterwards rather than by the wheel reply.
+            let before = client.key_list_all().await.map_err(salt_err)?;
+            let target_state = match kind {
+                KeyAction::Accept => Some("accepted"),
+                KeyAction::Reject => Some("rejected"),
+                KeyAction::Delete => None,
+            };
+            let mut attempted: Vec<(String, std::time::Duration, Option<crate::salt::SaltError>)> =
+                vec![];
             let mut out = vec![];
             for id in &ids {
+                if key_state(&before, id).is_none() {
+                    record(
+                        &state.db,
+                        AuditEntry::new(&format!("key.{action}"), &format!("key:{id}"))
+                            .user(&user.id, &user.username)
+                            .code(404)
+                            .ip(&ip),
+                    )
+                    .await;
+                    out.push(KeyActionResult {
+                        id: id.clone(),
+                        ok: false,
+                        message: "the master has no key with this id".into(),
+                    });
+                    continue;
+                }
                 let started = std::time::Instant::now();
                 let r = client.key_action(kind, id).await;
-                let (ok, message, code) = match &r {
-                    // key.delete answers `{}` on success; accept and reject name the keys they moved.
-                    Ok(changed) if changed.contains(id) || kind == KeyAction::Delete => {
-                        (true, past_tense(&action).to_string(), 200)
-                    }
-                    Ok(_) => (
+                if let Err(e @ crate::salt::SaltError::Unavailable(_)) = &r {
+                    return Err(salt_err(e.clone()));
+                }
+                attempted.push((id.clone(), started.elapsed(), r.err()));
+            }
+            let after = if attempted.is_empty() {
+                before.clone()
+            } else {
+                client.key_list_all().await.map_err(salt_err)?
+            };
+            for (id, took, err) in attempted {
+                let now = key_state(&after, &id);
+                let was = key_state(&before, &id).unwrap_or("absent");
+                let (ok, message, code) = match (&err, now == target_state) {
+                    (_, true) if Some(was) == target_state => (
                         false,
-                        "the master changed nothing (is the key in that state already?)"
-                            .to_string(),
+                        format!("the master changed nothing: the key was {was} already"),
                         409,
                     ),
-                    Err(e) => (
+                    (_, true) => (true, past_tense(&action).to_string(), 200),
+                    (Some(e), false) => (false, e.to_string(), salt_err(e.clone()).status()),
+                    (None, false) => (
                         false,
-                        e.to_string(),
-                        crate::server::runtime::salt_error(e.clone()).status(),
+                        format!(
+                            "the master changed nothing: the key is {}{}",
+                            now.unwrap_or("gone"),
+                            if now == Some(was) { " (as before)" } else { "" }
+                        ),
+                        409,
                     ),
                 };
                 record(
                     &state.db,
                     AuditEntry::new(&format!("key.{action}"), &format!("key:{id}"))
                         .user(&user.id, &user.username)
+                        .args(
+                            serde_json::json!({ "before": was, "after": now.unwrap_or("absent") }),
+                        )
                         .code(code)
-                        .duration_ms(started.elapsed().as_millis() as i64)
+                        .duration_ms(took.as_millis() as i64)
                         .ip(&ip),
                 )
                 .await;
-                if let Err(e) = r {
-                    if matches!(e, crate::salt::SaltError::Unavailable(_)) {
-                        return Err(crate::server::runtime::salt_error(e));
-                    }
-                }
-                out.push(KeyActionResult {
-                    id: id.clone(),
-                    ok,
-                    message,
-                });
+                out.push(KeyActionResult { id, ok, message });
             }
+            out.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
             // Re-poll keys now so the page shows the new state without waiting for the poller.
             if let Err(e) = crate::server::minions::poller::poll_keys(&client, &state.db).await {
                 tracing::warn!(error = %e, "immediate key re-poll failed");

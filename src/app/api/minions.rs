@@ -157,10 +157,7 @@ pub async fn list_minions(
                     "Page size must be 50, 100 or 500.",
                 ));
             }
-            let page = if page == 0 { 1 } else { page };
-            if !(1..=1_000_000).contains(&page) {
-                return Err(AppError::invalid("page", "Page must be a positive number."));
-            }
+            let page = crate::app::api::validate_page(page, per_page)?;
             let lq = store::ListQuery {
                 search: q,
                 status: status.clone(),

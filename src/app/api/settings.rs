@@ -124,11 +124,17 @@ pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
                 &state.config.cookie_secret,
             )
             .await?;
+            let can_edit = user.can("edit", "settings:*");
+            let mut connection = state.runtime.connection();
+            if !can_edit {
+                // The detail names the salt-api URL and the error: for administrators only.
+                connection.detail = String::new();
+            }
             Ok(SaltSetupStatus {
                 configured: missing.is_empty(),
                 missing,
-                can_edit: user.can("edit", "settings:*"),
-                connection: state.runtime.connection(),
+                can_edit,
+                connection,
             })
         }
         .await,
@@ -180,11 +186,18 @@ pub async fn save_salt_settings(
                 checked(&verify),
                 false,
             )?;
+            if input.password.is_none() {
+                let (stored, _) = settings::load_runtime(&state.db).await?;
+                if !settings::may_reuse_password(&stored, &input) {
+                    return Err(settings::password_needed());
+                }
+            }
             settings::save_salt(&state.db, &state.config.cookie_secret, &input).await?;
             record(
                 &state.db,
                 AuditEntry::new("settings.salt.update", "settings:salt")
                     .user(&user.id, &user.username)
+                    .ip(&crate::server::auth::request_ip())
                     .args(serde_json::json!({
                         "url": input.url, "username": input.username, "eauth": input.eauth,
                         "verify": input.verify, "password_changed": input.password.is_some(),
@@ -301,6 +314,7 @@ pub async fn save_poller_settings(
                 &state.db,
                 AuditEntry::new("settings.pollers.update", "settings:pollers")
                     .user(&user.id, &user.username)
+                    .ip(&crate::server::auth::request_ip())
                     .args(serde_json::to_value(&p).unwrap_or_default()),
             )
             .await;
@@ -349,6 +363,7 @@ pub async fn save_widget_settings(
                 &state.db,
                 AuditEntry::new("settings.widget.update", "settings:widget")
                     .user(&user.id, &user.username)
+                    .ip(&crate::server::auth::request_ip())
                     .args(serde_json::to_value(&w).unwrap_or_default()),
             )
             .await;
@@ -384,8 +399,12 @@ pub async fn test_salt_connection(
                 return Err(AppError::invalid("url", "Enter the salt-api URL to test."));
             }
             if input.password.is_none() {
-                // Test with the stored password when the field was left empty.
+                // Test with the stored password when the field was left empty, but only against
+                // the stored connection.
                 let (row, _) = settings::load_runtime(&state.db).await?;
+                if !settings::may_reuse_password(&row, &input) {
+                    return Err(settings::password_needed());
+                }
                 input.password = row.password(&state.config.cookie_secret);
                 if input.password.is_none() {
                     return Err(AppError::invalid(
@@ -482,6 +501,7 @@ async fn test_connection(
         &state.db,
         AuditEntry::new("settings.salt.test", "settings:salt")
             .user(&user.id, &user.username)
+            .ip(&crate::server::auth::request_ip())
             .args(serde_json::json!({ "url": url, "ok": out.ok }))
             .duration_ms(started.elapsed().as_millis() as i64),
     )

@@ -41,13 +41,64 @@ pub struct ClientInfo {
     pub user_agent: String,
 }
 
+/// The client address the auth layer worked out for a request (see [`client_ip`]).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+/// The client's address: the peer, unless the peer is a trusted proxy; then the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy. A malformed entry stops the walk
+/// (everything left of it is the client's own claim). Without trusted proxies the header is
+/// never believed.
+pub fn client_ip(
+    peer: Option<std::net::IpAddr>,
+    forwarded_for: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> String {
+    let Some(peer) = peer else {
+        return String::new();
+    };
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer.to_string();
+    }
+    let mut client = peer;
+    let hops = forwarded_for
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(str::trim);
+    for hop in hops.collect::<Vec<_>>().into_iter().rev() {
+        let Some(ip) = parse_hop(hop) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client.to_string()
+}
+
+/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `::1` or `[::1]:5678`.
+fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Ok(sa) = hop.parse::<std::net::SocketAddr>() {
+        return Some(sa.ip());
+    }
+    hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
+
 /// Read client IP and user agent from request parts.
 pub fn client_info(parts: &Parts) -> ClientInfo {
-    let ip = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string())
-        .unwrap_or_default();
+    let ip = match parts.extensions.get::<ClientIp>() {
+        Some(ClientIp(ip)) => ip.clone(),
+        None => parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|ci| ci.0.ip().to_string())
+            .unwrap_or_default(),
+    };
     let user_agent = parts
         .headers
         .get(axum::http::header::USER_AGENT)
@@ -89,6 +140,17 @@ pub async fn create_session(
 
 /// Resolve the session cookie in a `Cookie` header to the current user, sliding the expiry.
 pub async fn resolve_session(state: &AppState, cookie_header: Option<&str>) -> Option<CurrentUser> {
+    resolve_session_sliding(state, cookie_header)
+        .await
+        .map(|(u, _)| u)
+}
+
+/// [`resolve_session`], also telling whether the expiry slid on this request (then the cookie's
+/// Max-Age is re-issued so browser and server agree on when the session ends).
+pub async fn resolve_session_sliding(
+    state: &AppState,
+    cookie_header: Option<&str>,
+) -> Option<(CurrentUser, bool)> {
     let value = cookie::find_cookie(cookie_header?, &state.config.cookie_name)?;
     let sid = cookie::verify(&state.config.cookie_secret, value)?;
     let key = cookie::storage_key(&sid);
@@ -108,17 +170,19 @@ pub async fn resolve_session(state: &AppState, cookie_header: Option<&str>) -> O
         return None;
     }
     // Sliding expiry, written at most once a minute per session.
+    let mut slid = false;
     if from_text(&last_seen).is_none_or(|t| (now - t).num_seconds() >= 60) {
         let expires = now + chrono::Duration::minutes(state.config.session_ttl_minutes);
-        let _ = sqlx::query("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?")
+        slid = sqlx::query("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?")
             .bind(to_text(now))
             .bind(to_text(expires))
             .bind(&key)
             .execute(&state.db)
-            .await;
+            .await
+            .is_ok();
     }
     let permissions = load_permissions(&state.db, &id).await.ok()?;
-    Some(CurrentUser {
+    let user = CurrentUser {
         id,
         username,
         display_name,
@@ -126,7 +190,8 @@ pub async fn resolve_session(state: &AppState, cookie_header: Option<&str>) -> O
         theme,
         permissions,
         session_key: key,
-    })
+    };
+    Some((user, slid))
 }
 
 /// Union of the permissions of every role the user holds.
@@ -192,6 +257,13 @@ pub fn app_state() -> Result<AppState, AppError> {
 pub fn request_parts() -> Result<Parts, AppError> {
     leptos::prelude::use_context::<Parts>()
         .ok_or_else(|| AppError::Internal("request context missing".into()))
+}
+
+/// The client IP of the current request ("" outside a request).
+pub fn request_ip() -> String {
+    request_parts()
+        .map(|p| client_info(&p).ip)
+        .unwrap_or_default()
 }
 
 /// The signed-in user, if any (set on the request by the auth middleware).
@@ -286,6 +358,36 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let nets: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        // No trusted proxy configured: the header is ignored.
+        assert_eq!(client_ip(ip("10.1.1.1"), &["6.6.6.6"], &[]), "10.1.1.1");
+        // A peer that is not a trusted proxy cannot claim another address.
+        assert_eq!(client_ip(ip("8.8.8.8"), &["6.6.6.6"], &nets), "8.8.8.8");
+        // Through a trusted proxy: the right-most untrusted hop, not the client's own claim.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["6.6.6.6, 7.7.7.7, 10.0.0.9"], &nets),
+            "7.7.7.7"
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["6.6.6.6", "7.7.7.7:443"], &nets),
+            "7.7.7.7"
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["[2001:db8::1]:80"], &nets),
+            "2001:db8::1"
+        );
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["1.1.1.1, junk"], &nets),
+            "10.0.0.2"
+        );
+        assert_eq!(client_ip(ip("10.0.0.2"), &[], &nets), "10.0.0.2");
+        assert_eq!(client_ip(None, &["1.1.1.1"], &nets), "");
+    }
+
     #[test]
     fn resource_descriptions() {
         assert_eq!(describe_resource("settings:*"), "all settings");

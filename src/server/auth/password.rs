@@ -22,18 +22,49 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
-/// [`hash`] on the blocking pool.
-pub async fn hash_async(password: String) -> String {
-    tokio::task::spawn_blocking(move || hash(&password))
-        .await
-        .expect("hash task panicked")
+/// How long a request waits for an Argon2 slot before it is told to come back.
+const ARGON2_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Argon2 work is bounded to one job per core: a burst of sign-ins queues briefly instead of
+/// starving every other request of CPU and memory (each check holds ~19 MiB).
+fn argon2_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 8))
+    })
 }
 
-/// [`verify`] on the blocking pool.
-pub async fn verify_async(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, &stored))
+/// Every Argon2 slot stayed busy for [`ARGON2_WAIT`]: the caller answers 429 with Retry-After.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+impl From<Busy> for crate::error::AppError {
+    fn from(_: Busy) -> Self {
+        crate::error::AppError::TooManyRequests {
+            message: "The server is busy checking other passwords. Try again in a few seconds."
+                .into(),
+            retry_after_secs: 5,
+        }
+    }
+}
+
+async fn with_slot<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+    let _permit = tokio::time::timeout(ARGON2_WAIT, argon2_slots().acquire())
         .await
-        .unwrap_or(false)
+        .map_err(|_| Busy)?
+        .map_err(|_| Busy)?;
+    tokio::task::spawn_blocking(f).await.map_err(|_| Busy)
+}
+
+/// [`hash`] on the blocking pool, within the Argon2 bound.
+pub async fn hash_async(password: String) -> Result<String, Busy> {
+    with_slot(move || hash(&password)).await
+}
+
+/// [`verify`] on the blocking pool, within the Argon2 bound.
+pub async fn verify_async(password: String, stored: String) -> Result<bool, Busy> {
+    with_slot(move || verify(&password, &stored)).await
 }
 
 /// A hash of a random password, verified against when the user does not exist so that
