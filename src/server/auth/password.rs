@@ -50,7 +50,15 @@ impl From<Busy> for crate::error::AppError {
 }
 
 async fn with_slot<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
-    let _permit = tokio::time::timeout(ARGON2_WAIT, argon2_slots().acquire())
+    with_slot_in(argon2_slots(), ARGON2_WAIT, f).await
+}
+
+async fn with_slot_in<T: Send + 'static>(
+    slots: &tokio::sync::Semaphore,
+    wait: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Busy> {
+    let _permit = tokio::time::timeout(wait, slots.acquire())
         .await
         .map_err(|_| Busy)?
         .map_err(|_| Busy)?;
@@ -89,6 +97,19 @@ pub fn validate_new(password: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn argon2_work_is_bounded_and_excess_is_told_to_retry() {
+        let slots = tokio::sync::Semaphore::new(1);
+        let wait = std::time::Duration::from_millis(200);
+        let held = slots.acquire().await.unwrap();
+        let r = with_slot_in(&slots, wait, || 1).await;
+        assert_eq!(r, Err(Busy), "a full pool answers Busy after the wait");
+        let e: crate::error::AppError = Busy.into();
+        assert_eq!(e.status(), 429);
+        drop(held);
+        assert_eq!(with_slot_in(&slots, wait, || 2).await, Ok(2));
+    }
 
     #[test]
     fn hash_and_verify() {
