@@ -35,8 +35,10 @@ printf 'viewer-password-1\n' | "$BIN" admin create-user --username viewer1 --dis
 printf 'admin2-password-1\n' | "$BIN" admin create-user --username admin2 --display-name "Ada Admin" \
   --role admin --password-stdin --no-force-change
 
-# A custom role that may only run test.* functions (and view jobs), for the Run permission test.
-"$BIN" admin create-role --name testers --perm 'execute:salt:test.*' --perm 'view:job:*' >/dev/null
+# A custom role that may only run test.* functions on the web minions (and view jobs), for the
+# Run permission test (Run reaches only minions the caller may view).
+"$BIN" admin create-role --name testers --perm 'execute:salt:test.*' --perm 'view:job:*' \
+  --perm 'view:minion:web-*' >/dev/null
 printf 'tester-password-1\n' | "$BIN" admin create-user --username tester --display-name "Tess Tester" \
   --role testers --password-stdin --no-force-change
 

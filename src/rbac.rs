@@ -134,6 +134,83 @@ fn match_class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
     Some((matched != negate, i + 1))
 }
 
+/// Execution functions that run, schedule or forge *another* function, or render a template
+/// that can call any function. A glob grant never covers them (`execute:salt:test.*` does not
+/// allow `test.cross_test`, which runs any function as root): they need a grant that covers
+/// every function (`execute:salt:*`, `execute:*`, `*:*`) or one naming the function exactly
+/// (`execute:salt:test.cross_test`). Entries are fnmatch patterns over `module.function`.
+///
+/// Each entry, and why:
+/// - `test.cross_test`: calls any function with any arguments.
+/// - `saltutil.cmd*` (`cmd`, `cmd_iter`, `cmd_iter_no_block`), `saltutil.runner`,
+///   `saltutil.wheel`: publish a job, or run a runner / wheel function, from the minion.
+/// - `publish.*`: publishes a job to other minions through the master (peer publishing).
+/// - `event.*` (`fire`, `fire_master`, `send`): forge events; on the master bus they feed the
+///   reactor and Halite's Activity, on the minion bus `manage_schedule` adds scheduled jobs.
+/// - `mine.send`: runs any function and stores its return in the mine. (`mine.update` only runs
+///   the `mine_functions` an admin configured, so it is not on the list.)
+/// - `schedule.*`: schedules any function (`add`, `modify`, `copy`, `move`), or runs a scheduled
+///   job now (`run_job`); the whole module, so an admin grants `schedule.list` by name.
+/// - `state.single`, `state.low`, `state.high`, `state.template`, `state.template_str`,
+///   `state.pkg`: run states the caller writes (e.g. `cmd.run`), not the master's own SLS files.
+///   (`state.apply`, `state.sls`, `state.highstate` run the master's files and are not listed.)
+/// - `slsutil.renderer`, `file.apply_template_on_contents`: render caller text through Jinja,
+///   which can call `salt['cmd.run'](...)`.
+/// - `cp.get_template`: renders a template from any URL the minion can fetch (`http://...`).
+pub const INDIRECT_FUNCTIONS: &[&str] = &[
+    "test.cross_test",
+    "saltutil.cmd*",
+    "saltutil.runner",
+    "saltutil.wheel",
+    "publish.*",
+    "event.*",
+    "mine.send",
+    "schedule.*",
+    "state.single",
+    "state.low",
+    "state.high",
+    "state.template",
+    "state.template_str",
+    "state.pkg",
+    "slsutil.renderer",
+    "file.apply_template_on_contents",
+    "cp.get_template",
+];
+
+/// Whether `fun` (`module.function`) runs, schedules or forges another function (see
+/// [`INDIRECT_FUNCTIONS`]).
+pub fn is_indirect_function(fun: &str) -> bool {
+    INDIRECT_FUNCTIONS.iter().any(|p| fnmatch(p, fun))
+}
+
+/// Whether a grant's resource glob covers every resource of `kind` (`*`, `minion:*`, `m*`, ...):
+/// a glob ending in `*` whose part before it already matches a prefix of `kind:` matches
+/// `kind:` followed by anything.
+fn covers_kind(resource_glob: &str, kind: &str) -> bool {
+    resource_glob.ends_with('*') && fnmatch(resource_glob, &format!("{kind}:"))
+}
+
+/// Whether the grants give `verb` on *every* resource of `kind` (e.g. `view:minion:*`,
+/// `view:*`, `*:*`), not only on some of them (`view:minion:web-*`).
+pub fn covers_all(perms: &[Permission], verb: &str, kind: &str) -> bool {
+    perms
+        .iter()
+        .any(|p| fnmatch(&p.verb, verb) && covers_kind(&p.resource_glob, kind))
+}
+
+/// `execute:salt:<fun>` with the indirect-function rule: an indirect function needs a grant
+/// covering every function or one naming it exactly; any other function a matching glob.
+pub fn may_execute(perms: &[Permission], fun: &str) -> bool {
+    if !is_indirect_function(fun) {
+        return allowed(perms, "execute", &format!("salt:{fun}"));
+    }
+    let exact = format!("salt:{fun}");
+    perms.iter().any(|p| {
+        fnmatch(&p.verb, "execute")
+            && (p.resource_glob == exact || covers_kind(&p.resource_glob, "salt"))
+    })
+}
+
 /// Built-in roles, re-seeded at every start: (name, description, permissions).
 pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<Permission>)> {
     vec![
@@ -270,5 +347,109 @@ mod tests {
         assert!(allowed(&role("admin"), "edit", "settings:*"));
         assert!(!allowed(&role("operator"), "edit", "settings:*"));
         assert!(allowed(&role("operator"), "collect", "inventory:*"));
+    }
+
+    #[test]
+    fn indirect_functions_need_a_full_or_exact_grant() {
+        for f in [
+            "test.cross_test",
+            "saltutil.cmd",
+            "saltutil.cmd_iter",
+            "saltutil.cmd_iter_no_block",
+            "saltutil.runner",
+            "saltutil.wheel",
+            "publish.publish",
+            "publish.full_data",
+            "publish.runner",
+            "event.fire_master",
+            "event.send",
+            "event.fire",
+            "mine.send",
+            "schedule.add",
+            "schedule.modify",
+            "schedule.run_job",
+            "state.single",
+            "state.low",
+            "state.high",
+            "state.template",
+            "state.template_str",
+            "slsutil.renderer",
+            "cp.get_template",
+        ] {
+            assert!(is_indirect_function(f), "{f}");
+        }
+        for f in [
+            "test.ping",
+            "test.echo",
+            "test.sleep",
+            "cmd.run",
+            "state.apply",
+            "state.sls",
+            "state.highstate",
+            "mine.update",
+            "mine.get",
+            "saltutil.sync_all",
+            "saltutil.kill_job",
+            "cp.get_file",
+            "testx.cross_test",
+        ] {
+            assert!(!is_indirect_function(f), "{f}");
+        }
+        let glob = vec![Permission::new("execute", "salt:test.*")];
+        assert!(may_execute(&glob, "test.ping"));
+        assert!(
+            !may_execute(&glob, "test.cross_test"),
+            "a glob never covers an indirect function"
+        );
+        assert!(!may_execute(&glob, "cmd.run"));
+        let broad = vec![Permission::new("execute", "salt:s*")];
+        assert!(may_execute(&broad, "state.apply"));
+        assert!(!may_execute(&broad, "state.single"));
+        assert!(!may_execute(&broad, "saltutil.cmd"));
+        let exact = vec![Permission::new("execute", "salt:test.cross_test")];
+        assert!(may_execute(&exact, "test.cross_test"));
+        assert!(!may_execute(&exact, "test.ping"));
+        let exact_q = vec![Permission::new("execute", "salt:test.cross_tes?")];
+        assert!(
+            !may_execute(&exact_q, "test.cross_test"),
+            "only the exact name"
+        );
+        for all in ["salt:*", "*", "s*", "salt*"] {
+            let p = vec![Permission::new("execute", all)];
+            assert!(may_execute(&p, "test.cross_test"), "{all}");
+            assert!(may_execute(&p, "event.fire_master"), "{all}");
+        }
+        assert!(may_execute(&role("admin"), "saltutil.runner"));
+        assert!(may_execute(&role("operator"), "saltutil.runner"));
+        assert!(!may_execute(&role("viewer"), "test.cross_test"));
+        let wrong_verb = vec![Permission::new("view", "salt:*")];
+        assert!(!may_execute(&wrong_verb, "test.cross_test"));
+    }
+
+    #[test]
+    fn covers_all_minions() {
+        assert!(covers_all(&role("admin"), "view", "minion"));
+        assert!(covers_all(&role("operator"), "view", "minion"));
+        assert!(covers_all(&role("viewer"), "view", "minion"));
+        for (glob, all) in [
+            ("minion:*", true),
+            ("*", true),
+            ("m*", true),
+            ("*n:*", true),
+            ("minion:web-*", false),
+            ("minion:?", false),
+            ("minion:[*]", false),
+            ("minion:*-01", false),
+            ("key:*", false),
+        ] {
+            let p = vec![Permission::new("view", glob)];
+            assert_eq!(covers_all(&p, "view", "minion"), all, "{glob}");
+        }
+        assert!(!covers_all(
+            &[Permission::new("execute", "*")],
+            "view",
+            "minion"
+        ));
+        assert!(!covers_all(&[], "view", "minion"));
     }
 }

@@ -254,6 +254,11 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
         .execute(db)
         .await
         .unwrap();
+    // Run reaches only minions the caller may view (issue 10, finding 5).
+    sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-t2', 'r-t', 'view', 'minion:web-*')")
+        .execute(db)
+        .await
+        .unwrap();
     app.create_user("tester", "tester-password-1", &["testers"])
         .await;
     let tc = app.login("tester", "tester-password-1").await;

@@ -151,6 +151,20 @@ pub fn validate_jid(jid: &str) -> Result<(), AppError> {
     }
 }
 
+/// Take one live call from the user's budget, or a 429 saying when to try again.
+#[cfg(feature = "ssr")]
+fn live_budget(cache: &crate::server::jobs::JobsCache, user_id: &str) -> Result<(), AppError> {
+    cache
+        .live_limit
+        .take(user_id)
+        .map_err(|secs| AppError::TooManyRequests {
+            message: format!(
+                "Too many live job requests; try again in {secs} s (the Jobs page refreshes by itself)."
+            ),
+            retry_after_secs: secs,
+        })
+}
+
 /// One page of jobs from `jobs_index` (or, with `live`, straight from the master).
 #[server(endpoint = "jobs/list")]
 pub async fn list_jobs(
@@ -216,9 +230,13 @@ pub async fn list_jobs(
             };
             if live {
                 // Straight from the master (SPEC 6.5 Live mode), filtered here, capped at 500.
+                // One answer is shared by every viewer for a few seconds (single flight), and
+                // each user's live calls are rate limited.
+                live_budget(&cache, &user.id)?;
                 let client = state.runtime.client()?;
-                let jobs = client
-                    .list_jobs(None)
+                let jobs = cache
+                    .live_list
+                    .get(crate::server::jobs::LIVE_TTL, || client.list_jobs(None))
                     .await
                     .map_err(crate::server::runtime::salt_error)?;
                 let visible = |jid: &str| user.can("view", &format!("job:{jid}"));
@@ -314,9 +332,18 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
         async {
             validate_jid(&jid)?;
             let (state, user) = require("view", &format!("job:{jid}")).await?;
+            let cache = state.runtime.jobs();
+            live_budget(&cache, &user.id)?;
             let client = state.runtime.client()?;
             let salt_err = crate::server::runtime::salt_error;
-            let (detail, active) = tokio::join!(client.list_job(&jid), client.jobs_active());
+            // `jobs.active` asks every minion: one answer is shared by every viewer for a few
+            // seconds (single flight).
+            let (detail, active) = tokio::join!(
+                client.list_job(&jid),
+                cache
+                    .live_active
+                    .get(crate::server::jobs::LIVE_TTL, || client.jobs_active())
+            );
             let detail = detail.map_err(salt_err)?;
             if detail.summary.function.is_empty() && detail.minions.is_empty() {
                 return Err(AppError::NotFound(format!(
@@ -332,7 +359,6 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
                 Err(_) => vec![],
             };
             let running = !running_on.is_empty();
-            let cache = state.runtime.jobs();
             if running {
                 cache.mark_running(&jid);
             }
@@ -481,6 +507,8 @@ pub async fn kill_job(jid: String) -> Result<KillResult, AppError> {
                     .ip(&ip),
             )
             .await;
+            // What runs changed: the next job view asks the master again.
+            state.runtime.jobs().live_active.invalidate();
             r.map_err(salt_err)?;
             Ok(KillResult {
                 message: format!(

@@ -255,7 +255,100 @@ fn may_execute_something(user: &crate::rbac::Permission) -> bool {
         && (user.resource_glob == "*" || user.resource_glob.starts_with("salt:"))
 }
 
-/// Resolve a target on the master (no minion is contacted) before dispatch.
+/// Target types a user whose minion scope is not everything may not use: `compound` can probe
+/// pillar (`I@`, `J@`) and `pcre` runs a caller's regex on the master.
+pub const FULL_SCOPE_TARGET_TYPES: &[&str] = &["pcre", "compound"];
+
+/// Shown on the Run page to a user whose role covers only some minions.
+pub const SCOPED_NOTE: &str =
+    "Your role limits you to some minions: the target is resolved first and only those are run.";
+
+/// Audit a refusal (`permission.denied`) and return the 403 to send.
+#[cfg(feature = "ssr")]
+async fn denied(
+    state: &crate::server::state::AppState,
+    user: &crate::server::auth::CurrentUser,
+    verb: &str,
+    resource: &str,
+    rule: &str,
+    message: String,
+) -> AppError {
+    use crate::server::auth::{client_info, request_parts};
+    let ip = request_parts()
+        .map(|p| client_info(&p).ip)
+        .unwrap_or_default();
+    crate::server::audit::record(
+        &state.db,
+        crate::server::audit::AuditEntry::new("permission.denied", resource)
+            .user(&user.id, &user.username)
+            .args(serde_json::json!({ "verb": verb, "rule": rule }))
+            .deny(403)
+            .ip(&ip),
+    )
+    .await;
+    AppError::Forbidden(message)
+}
+
+/// The minions `cmd`'s target matches, resolved by the master from its grains cache (no minion
+/// is contacted).
+#[cfg(feature = "ssr")]
+async fn resolve(client: &crate::salt::SaltClient, cmd: &Command) -> Result<Vec<String>, AppError> {
+    let tgt = if cmd.target_type == "list" {
+        // Salt's list matcher takes a comma-separated string too.
+        cmd.target
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(",")
+    } else {
+        cmd.target.clone()
+    };
+    client
+        .match_targets(&tgt, &cmd.target_type)
+        .await
+        .map_err(crate::server::runtime::salt_error)
+}
+
+/// For a user whose `view:minion` grants do not cover every minion: refuse `pcre`/`compound`,
+/// resolve the target, and keep only the minions the user may view. `None` for a user who may
+/// view every minion (the target goes to Salt as written).
+#[cfg(feature = "ssr")]
+async fn scoped_minions(
+    state: &crate::server::state::AppState,
+    user: &crate::server::auth::CurrentUser,
+    client: &crate::salt::SaltClient,
+    cmd: &Command,
+) -> Result<Option<Vec<String>>, AppError> {
+    if crate::rbac::covers_all(&user.permissions, "view", "minion") {
+        return Ok(None);
+    }
+    if FULL_SCOPE_TARGET_TYPES.contains(&cmd.target_type.as_str()) {
+        return Err(denied(
+            state,
+            user,
+            "view",
+            "minion:*",
+            "target-scope",
+            format!(
+                "You do not have permission to use {} targets: your role limits you to some minions, \
+                 and {} targets need view:minion:*. Use glob, list, grain or nodegroup.",
+                cmd.target_type,
+                FULL_SCOPE_TARGET_TYPES.join(" and ")
+            ),
+        )
+        .await);
+    }
+    let ids: Vec<String> = resolve(client, cmd)
+        .await?
+        .into_iter()
+        .filter(|id| user.can("view", &format!("minion:{id}")))
+        .collect();
+    Ok(Some(ids))
+}
+
+/// Resolve a target on the master (no minion is contacted) before dispatch. A user whose role
+/// covers only some minions sees only those.
 #[server(endpoint = "run/preview")]
 pub async fn preview_targets(
     target: String,
@@ -266,26 +359,22 @@ pub async fn preview_targets(
         async {
             let (state, user) = session()?;
             if !user.permissions.iter().any(may_execute_something) {
-                return Err(AppError::Forbidden(
+                return Err(denied(
+                    &state,
+                    &user,
+                    "execute",
+                    "salt:*",
+                    "grant",
                     "You do not have permission to run commands.".into(),
-                ));
+                )
+                .await);
             }
             let cmd = validate_command(&target, &target_type, "test.ping", "", "")?;
             let client = state.runtime.client()?;
-            let tgt = if cmd.target_type == "list" {
-                // Salt's list matcher takes a comma-separated string too.
-                cmd.target
-                    .split(',')
-                    .map(str::trim)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            } else {
-                cmd.target.clone()
+            let minions = match scoped_minions(&state, &user, &client, &cmd).await? {
+                Some(ids) => ids,
+                None => resolve(&client, &cmd).await?,
             };
-            let minions = client
-                .match_targets(&tgt, &cmd.target_type)
-                .await
-                .map_err(crate::server::runtime::salt_error)?;
             Ok(TargetPreview { minions })
         }
         .await,
@@ -331,8 +420,10 @@ fn to_request(cmd: &Command) -> crate::salt::LocalRequest {
     }
 }
 
-/// Dispatch a command (`execute:salt:<fun>`); returns the JID at once. Audited with the full
-/// payload and the JID.
+/// Dispatch a command (`execute:salt:<fun>`, see [`crate::rbac::may_execute`] for functions
+/// that run other functions); returns the JID at once. Audited with the full payload and the
+/// JID. For a user whose role covers only some minions the target is resolved first and only
+/// those minions are sent, as a `list`.
 #[server(endpoint = "run/dispatch")]
 pub async fn dispatch(
     target: String,
@@ -343,15 +434,48 @@ pub async fn dispatch(
     #[server(default)] batch: String,
 ) -> Result<Dispatched, AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{client_info, request_parts, require, respond};
+    use crate::server::auth::{client_info, request_parts, respond, session};
     respond(
         async {
             let cmd = validate_command(&target, &target_type, &fun, &args_json, &kwargs_json)?;
             let batch = validate_batch(&batch)?;
-            let (state, user) = require("execute", &format!("salt:{}", cmd.fun)).await?;
+            let (state, user) = session()?;
+            let resource = format!("salt:{}", cmd.fun);
+            if !crate::rbac::may_execute(&user.permissions, &cmd.fun) {
+                let (rule, message) = if crate::rbac::is_indirect_function(&cmd.fun) {
+                    (
+                        "indirect-function",
+                        format!(
+                            "You do not have permission to run {f}: it runs or forges other functions, \
+                             so a grant with a wildcard (such as execute:salt:{m}.*) does not cover it. \
+                             It needs execute:salt:* or a grant naming it exactly (execute:salt:{f}).",
+                            f = cmd.fun,
+                            m = cmd.fun.split('.').next().unwrap_or("")
+                        ),
+                    )
+                } else {
+                    (
+                        "grant",
+                        format!("You do not have permission to execute salt {}.", cmd.fun),
+                    )
+                };
+                return Err(denied(&state, &user, "execute", &resource, rule, message).await);
+            }
             let client = state.runtime.client()?;
             let ip = client_info(&request_parts()?).ip;
-            let req = to_request(&cmd);
+            let scoped = scoped_minions(&state, &user, &client, &cmd).await?;
+            if scoped.as_ref().is_some_and(|ids| ids.is_empty()) {
+                return Err(AppError::invalid(
+                    "target",
+                    "No minion you may act on matches this target.",
+                ));
+            }
+            let mut req = to_request(&cmd);
+            if let Some(ids) = &scoped {
+                // Exactly the resolved, in-scope ids: no glob or list syntax reaches Salt.
+                req.tgt = serde_json::Value::from(ids.clone());
+                req.tgt_type = "list".into();
+            }
             let payload = serde_json::json!({
                 "target": cmd.target,
                 "target_type": cmd.target_type,
@@ -359,39 +483,39 @@ pub async fn dispatch(
                 "args": cmd.args,
                 "kwargs": cmd.kwargs.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<String, serde_json::Value>>(),
                 "batch": batch,
+                "scoped_minions": scoped,
             });
             let started = std::time::Instant::now();
             let now = crate::server::now_text();
             if let Some(batch) = batch {
                 // local_batch blocks until the last batch returns: run it in the background and
                 // let the page follow it by id.
-                let minions = client
-                    .match_targets(
-                        &if cmd.target_type == "list" { cmd.target.replace(' ', "") } else { cmd.target.clone() },
-                        &cmd.target_type,
-                    )
-                    .await
-                    .map_err(crate::server::runtime::salt_error)?;
+                let minions = match &scoped {
+                    Some(ids) => ids.clone(),
+                    None => resolve(&client, &cmd).await?,
+                };
                 if minions.is_empty() {
                     return Err(AppError::invalid("target", "No minion matches this target."));
                 }
                 let id = uuid::Uuid::new_v4().to_string();
                 let cache = state.runtime.jobs();
-                cache
-                    .batches
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(
-                        id.clone(),
-                        crate::server::jobs::BatchRun {
-                            owner_user_id: user.id.clone(),
-                            fun: cmd.fun.clone(),
-                            minions: minions.clone(),
-                            batch: batch.clone(),
-                            started_at: now.clone(),
-                            ..Default::default()
-                        },
-                    );
+                let added = cache.add_batch(
+                    id.clone(),
+                    crate::server::jobs::BatchRun {
+                        owner_user_id: user.id.clone(),
+                        fun: cmd.fun.clone(),
+                        minions: minions.clone(),
+                        batch: batch.clone(),
+                        started_at: now.clone(),
+                        ..Default::default()
+                    },
+                );
+                if !added {
+                    return Err(AppError::TooManyRequests {
+                        message: "Too many batch runs are in progress; try again when some have finished.".into(),
+                        retry_after_secs: 60,
+                    });
+                }
                 record(
                     &state.db,
                     AuditEntry::new("salt.run", &format!("salt:{}", cmd.fun))
@@ -405,14 +529,7 @@ pub async fn dispatch(
                 let bid = id.clone();
                 tokio::spawn(async move {
                     let r = client.local_batch(&req, &batch).await;
-                    let mut map = cache.batches.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(run) = map.get_mut(&bid) {
-                        run.finished_at = Some(crate::server::now_text());
-                        match r {
-                            Ok(results) => run.results = results,
-                            Err(e) => run.error = Some(e.to_string()),
-                        }
-                    }
+                    cache.finish_batch(&bid, r.map_err(|e| e.to_string()));
                 });
                 return Ok(Dispatched {
                     jid: None,
@@ -439,7 +556,10 @@ pub async fn dispatch(
             record(&state.db, entry).await;
             match r.map_err(crate::server::runtime::salt_error)? {
                 Some(job) => {
-                    state.runtime.jobs().mark_running(&job.jid);
+                    let cache = state.runtime.jobs();
+                    cache.mark_running(&job.jid);
+                    // Something new runs: the next job view asks the master again.
+                    cache.live_active.invalidate();
                     Ok(Dispatched {
                         jid: Some(job.jid),
                         batch_id: None,

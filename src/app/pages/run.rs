@@ -8,8 +8,8 @@ use crate::app::api::jobs::JobDetailView;
 #[cfg(feature = "hydrate")]
 use crate::app::api::run::batch_status;
 use crate::app::api::run::{
-    dispatch, preview_targets, salt_functions, BatchProgress, Dispatched, RESPONSE_TIMEOUT_SECS,
-    TARGET_TYPES,
+    dispatch, preview_targets, salt_functions, BatchProgress, Dispatched, FULL_SCOPE_TARGET_TYPES,
+    RESPONSE_TIMEOUT_SECS, SCOPED_NOTE, TARGET_TYPES,
 };
 use crate::app::api::templates::{create_template, get_template};
 use crate::app::components::icons::Icon;
@@ -67,8 +67,12 @@ pub fn RunPage() -> impl IntoView {
                 let allowed = me
                     .as_ref()
                     .is_some_and(|m| crate::app::nav::may_kind(&m.permissions, "execute", "salt"));
+                // A role that covers only some minions: the server resolves the target first.
+                let scoped = me
+                    .as_ref()
+                    .is_some_and(|m| !crate::rbac::covers_all(&m.permissions, "view", "minion"));
                 if allowed {
-                    view! { <RunForm /> }.into_any()
+                    view! { <RunForm scoped /> }.into_any()
                 } else {
                     view! {
                         <PageHeader title="Run" />
@@ -81,7 +85,7 @@ pub fn RunPage() -> impl IntoView {
 }
 
 #[component]
-fn RunForm() -> impl IntoView {
+fn RunForm(scoped: bool) -> impl IntoView {
     let query = use_query_map();
     let q = query.get_untracked();
     let target = RwSignal::new(q.get("target").unwrap_or_default());
@@ -191,12 +195,13 @@ fn RunForm() -> impl IntoView {
                     <span>"Target"</span>
                     <input type="text" name="target" required maxlength="1024" placeholder="* or web-* or web-01,db-01"
                         prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev)) data-test="run-target" />
+                    {scoped.then(|| view! { <span class="muted small" data-test="run-scope-note">{SCOPED_NOTE}</span> })}
                     {err_for("target")}
                 </label>
                 <label class="field">
                     <span>"Target type"</span>
                     <select name="target_type" on:change=move |ev| target_type.set(event_target_value(&ev)) data-test="run-target-type">
-                        {TARGET_TYPES.iter().map(|t| view! { <option value=*t selected=move || target_type.get() == *t>{*t}</option> }).collect_view()}
+                        {TARGET_TYPES.iter().filter(|t| !(scoped && FULL_SCOPE_TARGET_TYPES.contains(t))).map(|t| view! { <option value=*t selected=move || target_type.get() == *t>{*t}</option> }).collect_view()}
                     </select>
                     {err_for("target_type")}
                 </label>

@@ -7,8 +7,30 @@ pub mod poller;
 pub mod store;
 pub mod timeline;
 
-use std::collections::HashSet;
+use crate::salt::replies::{ActiveJob, JobSummary};
+use crate::salt::SaltError;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// Finished batch runs are forgotten this long after they ended.
+pub const BATCH_TTL: Duration = Duration::from_secs(3600);
+/// A batch run still unfinished after this long is forgotten (`local_batch` gives up at 6 h).
+pub const BATCH_MAX_AGE: Duration = Duration::from_secs(7 * 3600);
+/// At most this many batch runs are remembered; a new one beyond it is refused (429).
+pub const BATCH_CAP: usize = 1000;
+/// A JID marked running (dispatch, `job.new` event) that no poll confirmed is forgotten after this.
+pub const ACTIVE_TTL: Duration = Duration::from_secs(3600);
+/// At most this many running JIDs are remembered (the oldest marks go first).
+pub const ACTIVE_CAP: usize = 10_000;
+/// How long one `jobs.active` / `jobs.list_jobs` answer is shared by every viewer.
+pub const LIVE_TTL: Duration = Duration::from_secs(5);
+/// Per-user budget for live job calls (`jobs/get`, live `jobs/list`): a burst of this many...
+pub const LIVE_BURST: f64 = 60.0;
+/// ...refilled at this many per second (120 a minute: the Run page follows a job every 1.5 s).
+pub const LIVE_REFILL_PER_SEC: f64 = 2.0;
 
 /// What the jobs poller learnt on its last cycle; shared by the runtime with every reader.
 #[derive(Debug, Default)]
@@ -18,6 +40,12 @@ pub struct JobsCache {
     pub catalogue: tokio::sync::Mutex<Option<(Vec<String>, chrono::DateTime<chrono::Utc>)>>,
     /// Batch runs started from the Run page (`local_batch` blocks until done).
     pub batches: std::sync::Mutex<std::collections::HashMap<String, BatchRun>>,
+    /// `jobs.active` (asks every minion), shared by every viewer for [`LIVE_TTL`].
+    pub live_active: SharedCall<Vec<ActiveJob>>,
+    /// `jobs.list_jobs` without a start time (Live mode of the Jobs page), shared likewise.
+    pub live_list: SharedCall<Vec<JobSummary>>,
+    /// Per-user rate limit on live job calls.
+    pub live_limit: RateLimit,
 }
 
 /// A `local_batch` dispatch followed by the Run page.
@@ -29,6 +57,9 @@ pub struct BatchRun {
     pub batch: String,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// When it was registered / when it ended (for [`BATCH_TTL`] and [`BATCH_MAX_AGE`]).
+    pub started: Option<Instant>,
+    pub finished: Option<Instant>,
     pub error: Option<String>,
     /// minion -> return value, once the batch call came back.
     pub results: std::collections::BTreeMap<String, serde_json::Value>,
@@ -36,29 +67,81 @@ pub struct BatchRun {
 
 #[derive(Debug, Default, Clone)]
 struct CacheInner {
-    active: HashSet<String>,
+    /// Running JID -> when a poll or a mark last said so.
+    active: HashMap<String, Instant>,
+    last_pruned: Option<Instant>,
     active_known: bool,
     last_polled_at: Option<String>,
 }
 
 impl JobsCache {
-    /// Replace the active set after a successful `jobs.active`.
+    /// Replace the active set after a successful `jobs.active` (at most [`ACTIVE_CAP`], newest
+    /// JIDs kept).
     pub fn set_active(&self, jids: HashSet<String>, polled_at: String) {
+        let now = Instant::now();
+        let mut list: Vec<String> = jids.into_iter().collect();
+        if list.len() > ACTIVE_CAP {
+            list.sort_unstable_by(|a, b| b.cmp(a));
+            list.truncate(ACTIVE_CAP);
+        }
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        g.active = jids;
+        g.active = list.into_iter().map(|j| (j, now)).collect();
         g.active_known = true;
         g.last_polled_at = Some(polled_at);
+        g.last_pruned = Some(now);
     }
 
-    /// Mark a JID running at once (a dispatch or a `job.new` event) until the next poll says otherwise.
+    /// Mark a JID running at once (a dispatch or a `job.new` event) until the next poll says
+    /// otherwise; a mark no poll confirms is forgotten after [`ACTIVE_TTL`].
     pub fn mark_running(&self, jid: &str) {
+        let now = Instant::now();
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        g.active.insert(jid.to_string());
+        g.active.insert(jid.to_string(), now);
+        let due = g
+            .last_pruned
+            .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(60));
+        if due || g.active.len() > ACTIVE_CAP {
+            prune_active(&mut g.active, now);
+            g.last_pruned = Some(now);
+        }
     }
 
     /// Forget everything (the poller was turned off or Salt changed).
     pub fn reset(&self) {
         *self.inner.write().unwrap_or_else(|e| e.into_inner()) = CacheInner::default();
+        self.live_active.invalidate();
+        self.live_list.invalidate();
+    }
+
+    /// Register a batch run, after forgetting old ones; `false` when [`BATCH_CAP`] runs are
+    /// still in progress.
+    pub fn add_batch(&self, id: String, mut run: BatchRun) -> bool {
+        let now = Instant::now();
+        run.started.get_or_insert(now);
+        let mut map = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        prune_batches(&mut map, now);
+        if map.len() >= BATCH_CAP {
+            return false;
+        }
+        map.insert(id, run);
+        true
+    }
+
+    /// Record the end of a batch run (if it is still remembered).
+    pub fn finish_batch(
+        &self,
+        id: &str,
+        result: Result<std::collections::BTreeMap<String, serde_json::Value>, String>,
+    ) {
+        let mut map = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(run) = map.get_mut(id) {
+            run.finished_at = Some(crate::server::now_text());
+            run.finished = Some(Instant::now());
+            match result {
+                Ok(results) => run.results = results,
+                Err(e) => run.error = Some(e),
+            }
+        }
     }
 
     /// Whether this JID was running at the last poll.
@@ -67,7 +150,8 @@ impl JobsCache {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .active
-            .contains(jid)
+            .get(jid)
+            .is_some_and(|t| t.elapsed() < ACTIVE_TTL)
     }
 
     /// A copy of the running JIDs.
@@ -76,7 +160,10 @@ impl JobsCache {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .active
-            .clone()
+            .iter()
+            .filter(|(_, t)| t.elapsed() < ACTIVE_TTL)
+            .map(|(j, _)| j.clone())
+            .collect()
     }
 
     /// False until the poller has completed one cycle (statuses are then guesses).
@@ -94,5 +181,247 @@ impl JobsCache {
             .unwrap_or_else(|e| e.into_inner())
             .last_polled_at
             .clone()
+    }
+}
+
+/// Drop marks older than [`ACTIVE_TTL`]; beyond [`ACTIVE_CAP`], the oldest down to 90 % of it
+/// (so a flood of marks does not sort the set on every insert).
+fn prune_active(active: &mut HashMap<String, Instant>, now: Instant) {
+    active.retain(|_, t| now.saturating_duration_since(*t) < ACTIVE_TTL);
+    if active.len() > ACTIVE_CAP {
+        let mut by_age: Vec<(Instant, String)> =
+            active.iter().map(|(j, t)| (*t, j.clone())).collect();
+        by_age.sort();
+        let excess = active.len() - ACTIVE_CAP * 9 / 10;
+        for (_, j) in by_age.into_iter().take(excess) {
+            active.remove(&j);
+        }
+    }
+}
+
+/// Drop batch runs finished more than [`BATCH_TTL`] ago or started more than
+/// [`BATCH_MAX_AGE`] ago; at [`BATCH_CAP`], also the oldest finished ones.
+fn prune_batches(map: &mut HashMap<String, BatchRun>, now: Instant) {
+    let age = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
+    map.retain(|_, r| {
+        age(r.finished).is_none_or(|a| a < BATCH_TTL)
+            && age(r.started).is_none_or(|a| a < BATCH_MAX_AGE)
+    });
+    if map.len() >= BATCH_CAP {
+        let mut finished: Vec<(Instant, String)> = map
+            .iter()
+            .filter_map(|(id, r)| r.finished.map(|t| (t, id.clone())))
+            .collect();
+        finished.sort();
+        let excess = map.len() + 1 - BATCH_CAP;
+        for (_, id) in finished.into_iter().take(excess) {
+            map.remove(&id);
+        }
+    }
+}
+
+/// (fetched at, epoch it was fetched in, answer).
+type Shared<T> = Option<(Instant, u64, Result<T, SaltError>)>;
+
+/// One answer shared by every caller for a while: concurrent callers wait for the one call in
+/// flight (single flight) instead of each asking the master. Errors are shared too, so a
+/// failing master is not asked once per viewer.
+pub struct SharedCall<T> {
+    slot: tokio::sync::Mutex<Shared<T>>,
+    epoch: AtomicU64,
+}
+
+impl<T> Default for SharedCall<T> {
+    fn default() -> Self {
+        Self {
+            slot: tokio::sync::Mutex::new(None),
+            epoch: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for SharedCall<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedCall").finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone> SharedCall<T> {
+    /// The shared answer if it is younger than `ttl`, else `fetch()`'s (stored for the others).
+    pub async fn get<F, Fut>(&self, ttl: Duration, fetch: F) -> Result<T, SaltError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, SaltError>>,
+    {
+        let mut slot = self.slot.lock().await;
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        if let Some((at, e, v)) = slot.as_ref() {
+            if *e == epoch && at.elapsed() < ttl {
+                return v.clone();
+            }
+        }
+        let v = fetch().await;
+        *slot = Some((Instant::now(), epoch, v.clone()));
+        v
+    }
+
+    /// Make the next caller ask again (a dispatch or a kill changed what is running); an
+    /// answer in flight now is not reused.
+    pub fn invalidate(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Per-key token bucket: [`LIVE_BURST`] calls at once, refilled at [`LIVE_REFILL_PER_SEC`].
+#[derive(Debug, Default)]
+pub struct RateLimit {
+    buckets: std::sync::Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimit {
+    /// Take one call for `key`; `Err(seconds to wait)` when the budget is spent.
+    pub fn take(&self, key: &str) -> Result<(), u64> {
+        self.take_at(key, Instant::now(), LIVE_BURST, LIVE_REFILL_PER_SEC)
+    }
+
+    fn take_at(&self, key: &str, now: Instant, burst: f64, per_sec: f64) -> Result<(), u64> {
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            // Forget users whose bucket has refilled (they lose nothing).
+            map.retain(|_, (tokens, at)| {
+                *tokens + now.saturating_duration_since(*at).as_secs_f64() * per_sec < burst
+            });
+        }
+        let (tokens, at) = map.entry(key.to_string()).or_insert((burst, now));
+        let refilled =
+            (*tokens + now.saturating_duration_since(*at).as_secs_f64() * per_sec).min(burst);
+        *at = now;
+        if refilled >= 1.0 {
+            *tokens = refilled - 1.0;
+            Ok(())
+        } else {
+            *tokens = refilled;
+            Err(((1.0 - refilled) / per_sec).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    #[test]
+    fn batches_are_bounded() {
+        let cache = JobsCache::default();
+        let later = Instant::now() + Duration::from_secs(2 * 3600);
+        let mut map = HashMap::new();
+        let run = |started: Instant, finished: Option<Instant>| BatchRun {
+            started: Some(started),
+            finished,
+            ..Default::default()
+        };
+        let now = Instant::now();
+        map.insert("old-done".to_string(), run(now, Some(now)));
+        map.insert("running".to_string(), run(now, None));
+        map.insert(
+            "recent-done".to_string(),
+            run(now, Some(later - Duration::from_secs(60))),
+        );
+        prune_batches(&mut map, later);
+        let mut left: Vec<&String> = map.keys().collect();
+        left.sort();
+        assert_eq!(left, ["recent-done", "running"]);
+        // A run unfinished after BATCH_MAX_AGE is forgotten.
+        prune_batches(&mut map, now + BATCH_MAX_AGE + Duration::from_secs(1));
+        assert!(map.is_empty());
+
+        // The cap: finished runs make room, unfinished ones do not.
+        for i in 0..BATCH_CAP {
+            assert!(cache.add_batch(format!("b{i}"), BatchRun::default()));
+        }
+        assert!(!cache.add_batch("one-too-many".into(), BatchRun::default()));
+        cache.finish_batch("b7", Ok(Default::default()));
+        assert!(cache.add_batch("fits-now".into(), BatchRun::default()));
+        let map = cache.batches.lock().unwrap();
+        assert_eq!(map.len(), BATCH_CAP);
+        assert!(!map.contains_key("b7") && map.contains_key("fits-now"));
+    }
+
+    #[test]
+    fn active_jids_are_bounded() {
+        let cache = JobsCache::default();
+        for i in 0..ACTIVE_CAP + 500 {
+            cache.mark_running(&format!("{i:020}"));
+        }
+        let n = cache.active().len();
+        assert!((ACTIVE_CAP * 9 / 10..=ACTIVE_CAP).contains(&n), "{n}");
+        assert!(
+            !cache.is_active(&format!("{:020}", 0)),
+            "oldest mark dropped"
+        );
+        assert!(cache.is_active(&format!("{:020}", ACTIVE_CAP + 499)));
+
+        let mut m = HashMap::new();
+        let now = Instant::now();
+        m.insert("a".to_string(), now);
+        prune_active(&mut m, now + ACTIVE_TTL + Duration::from_secs(1));
+        assert!(m.is_empty(), "an unconfirmed mark ages out");
+
+        let many: HashSet<String> = (0..ACTIVE_CAP + 10).map(|i| format!("{i:020}")).collect();
+        cache.set_active(many, "t".into());
+        assert_eq!(cache.active().len(), ACTIVE_CAP);
+        assert!(
+            cache.is_active(&format!("{:020}", ACTIVE_CAP + 9)),
+            "newest kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn shared_call_is_single_flight_and_expires() {
+        let shared = Arc::new(SharedCall::<u32>::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut tasks = vec![];
+        for _ in 0..20 {
+            let (shared, calls) = (shared.clone(), calls.clone());
+            tasks.push(tokio::spawn(async move {
+                shared
+                    .get(Duration::from_secs(60), || async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(7)
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Ok(7));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one call for 20 callers");
+        // Invalidated: the next caller asks again.
+        shared.invalidate();
+        let v = shared
+            .get(Duration::from_secs(60), || async { Ok(8) })
+            .await;
+        assert_eq!(v, Ok(8));
+        // Expired: asks again.
+        let v = shared.get(Duration::ZERO, || async { Ok(9) }).await;
+        assert_eq!(v, Ok(9));
+    }
+
+    #[test]
+    fn rate_limit_per_key_with_refill() {
+        let rl = RateLimit::default();
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            assert!(rl.take_at("alice", t0, 20.0, 1.0 / 3.0).is_ok());
+        }
+        let wait = rl.take_at("alice", t0, 20.0, 1.0 / 3.0).unwrap_err();
+        assert_eq!(wait, 3, "one call every 3 s");
+        assert!(rl.take_at("bob", t0, 20.0, 1.0 / 3.0).is_ok(), "per user");
+        let t1 = t0 + Duration::from_secs(3);
+        assert!(rl.take_at("alice", t1, 20.0, 1.0 / 3.0).is_ok());
+        assert!(rl.take_at("alice", t1, 20.0, 1.0 / 3.0).is_err());
     }
 }
