@@ -30,19 +30,6 @@ pub fn allowed(perms: &[Permission], verb: &str, resource: &str) -> bool {
         .any(|p| fnmatch(&p.verb, verb) && fnmatch(&p.resource_glob, resource))
 }
 
-/// True when one held grant covers every resource of `kind` (e.g. `view:minion:*`, `view:*`,
-/// `*:*`): the user's scope for that verb is not limited to some ids.
-pub fn allows_every(perms: &[Permission], verb: &str, kind: &str) -> bool {
-    let whole = format!("{kind}:");
-    perms.iter().any(|p| {
-        let prefix = p.resource_glob.trim_end_matches('*');
-        fnmatch(&p.verb, verb)
-            && p.resource_glob.len() > prefix.len()
-            && !prefix.contains(['*', '?', '['])
-            && whole.starts_with(prefix)
-    })
-}
-
 /// Anchored, case-sensitive shell-style match of `name` against `pattern`.
 pub fn fnmatch(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
@@ -326,19 +313,6 @@ mod tests {
         let exec = vec![Permission::new("execute", "salt:test.*")];
         assert!(allowed(&exec, "execute", "salt:test.ping"));
         assert!(!allowed(&exec, "execute", "salt:cmd.run"));
-    }
-
-    #[test]
-    fn whole_kind_grants() {
-        let p = |v: &str, g: &str| vec![Permission::new(v, g)];
-        assert!(allows_every(&p("view", "key:*"), "view", "key"));
-        assert!(allows_every(&p("view", "*"), "view", "key"));
-        assert!(allows_every(&p("*", "k*"), "view", "key"));
-        assert!(!allows_every(&p("view", "key:web-*"), "view", "key"));
-        assert!(!allows_every(&p("view", "key:"), "view", "key"));
-        assert!(!allows_every(&p("view", "minion:*"), "view", "key"));
-        assert!(!allows_every(&p("accept", "key:*"), "view", "key"));
-        assert!(!allows_every(&p("view", "?ey:*"), "view", "key"));
     }
 
     #[test]

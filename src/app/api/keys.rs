@@ -119,7 +119,7 @@ pub async fn pending_key_count() -> Result<i64, AppError> {
             if !crate::app::nav::may_view_kind(&user.permissions, "key") {
                 return Ok(0);
             }
-            if crate::rbac::allows_every(&user.permissions, "view", "key") {
+            if crate::rbac::covers_all(&user.permissions, "view", "key") {
                 return Ok(sqlx::query_scalar(
                     "SELECT COUNT(*) FROM minion_snapshots WHERE key_status = 'pending'",
                 )
