@@ -1,12 +1,17 @@
-//! `GET /api/activity/stream` (SPEC 7.4): the browser's live feed. Session auth; the categories
-//! and resources the user may see are fixed at connect; the replay ring, then live events;
-//! `: keepalive` every 20 s; 503 when the event stream is off, 403 when nothing is visible.
+//! `GET /api/activity/stream` (SPEC 7.4): the browser's live feed. Session auth; the replay
+//! ring, then live events; `: keepalive` every 20 s; 503 when the event stream is off, 403 (and
+//! a `permission.denied` audit row) when nothing is visible. An open stream re-checks its
+//! session every [`RECHECK`]: it ends when the session is gone (logout, password change,
+//! deactivation, expiry, forced password change) and re-filters with the user's current
+//! permissions (ending when nothing is visible any more).
 
 use super::hub::EventHub;
 use crate::app::api::activity::ActivityEvent;
-use crate::server::auth::CurrentUser;
+use crate::server::audit::{self, AuditEntry};
+use crate::server::auth::{self, CurrentUser};
+use crate::server::db::Db;
 use crate::server::state::AppState;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +21,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::time::{Interval, MissedTickBehavior};
+
+/// How often an open stream re-checks its session (well within the 20 s keepalive).
+pub const RECHECK: Duration = Duration::from_secs(5);
 
 /// Whether a user may see one event (per resource, as the page's SQL filter).
 pub fn visible(user: &CurrentUser, e: &ActivityEvent) -> bool {
@@ -36,7 +45,16 @@ struct Feed {
     replay: VecDeque<Arc<ActivityEvent>>,
     rx: Receiver<Arc<ActivityEvent>>,
     user: CurrentUser,
+    db: Db,
+    recheck: Interval,
     _hub: Arc<EventHub>,
+}
+
+/// The user behind the stream now, or `None` when the stream must end.
+async fn still_allowed(db: &Db, session_key: &str) -> Option<CurrentUser> {
+    let user = auth::revalidate(db, session_key).await?;
+    let vis = super::store::Visibility::of(&user.permissions);
+    (!vis.categories().is_empty()).then_some(user)
 }
 
 fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> {
@@ -47,7 +65,17 @@ fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> 
             }
         }
         loop {
-            match f.rx.recv().await {
+            let received = tokio::select! {
+                r = f.rx.recv() => r,
+                _ = f.recheck.tick() => {
+                    match still_allowed(&f.db, &f.user.session_key).await {
+                        Some(user) => f.user = user,
+                        None => return None,
+                    }
+                    continue;
+                }
+            };
+            match received {
                 Ok(e) if visible(&f.user, &e) => return Some((Ok(frame(&e)), f)),
                 Ok(_) => continue,
                 Err(RecvError::Lagged(n)) => {
@@ -67,6 +95,7 @@ fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> 
 pub async fn stream(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
+    req: Request,
 ) -> Response {
     let Some(Extension(user)) = user else {
         return (
@@ -87,6 +116,16 @@ pub async fn stream(
     };
     let vis = super::store::Visibility::of(&user.permissions);
     if vis.categories().is_empty() {
+        let (parts, _) = req.into_parts();
+        audit::record(
+            &state.db,
+            AuditEntry::new("permission.denied", "activity:stream")
+                .user(&user.id, &user.username)
+                .args(serde_json::json!({ "verb": "view" }))
+                .deny(403)
+                .ip(&auth::client_info(&parts).ip),
+        )
+        .await;
         return (
             StatusCode::FORBIDDEN,
             "You may not view jobs, keys or minions, so there is no activity to show.",
@@ -94,10 +133,14 @@ pub async fn stream(
             .into_response();
     }
     let (replay, rx) = hub.subscribe();
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+    recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let f = Feed {
         replay: replay.into(),
         rx,
         user,
+        db: state.db.clone(),
+        recheck,
         _hub: hub,
     };
     Sse::new(feed(f))

@@ -194,6 +194,37 @@ pub async fn resolve_session_sliding(
     Some((user, slid))
 }
 
+/// Re-check the session a long-lived request rides on (the event stream), by its storage key:
+/// `None` when the session row is gone or expired, the user is deactivated or must change the
+/// password, or the database cannot say (fail closed). Permissions are reloaded. Read-only: an
+/// open stream does not slide the session's expiry.
+pub async fn revalidate(db: &Db, session_key: &str) -> Option<CurrentUser> {
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, u.must_change_pw, \
+                u.theme, s.last_seen_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+    )
+    .bind(session_key)
+    .fetch_optional(db)
+    .await
+    .ok()
+    .flatten();
+    let (id, username, display_name, expires_at, active, must_change_pw, theme, _) = row?;
+    if !active || must_change_pw || from_text(&expires_at).is_none_or(|e| e <= Utc::now()) {
+        return None;
+    }
+    let permissions = load_permissions(db, &id).await.ok()?;
+    Some(CurrentUser {
+        id,
+        username,
+        display_name,
+        must_change_pw,
+        theme,
+        permissions,
+        session_key: session_key.to_string(),
+    })
+}
+
 /// Union of the permissions of every role the user holds.
 pub async fn load_permissions(db: &Db, user_id: &str) -> Result<Vec<Permission>, sqlx::Error> {
     let rows: Vec<(String, String)> = sqlx::query_as(
