@@ -62,13 +62,7 @@ pub async fn list_keys(
                 return Err(AppError::invalid("page", "Page must be a positive number."));
             }
             let per_page = 100;
-            // Key globs are over `key:<id>`; the store filters on `minion:<id>`, so translate.
-            let globs = globs.map(|g| {
-                g.into_iter()
-                    .map(|p| p.replacen("key:", "minion:", 1))
-                    .collect()
-            });
-            let all = store::all_status(&state.db, &globs).await?;
+            let all = store::all_status(&state.db, store::SnapshotKind::Key, &globs).await?;
             let needle = q.trim().to_lowercase();
             let row = |id: &str, st: &str| KeyRow {
                 id: id.to_string(),
