@@ -7,37 +7,103 @@ use serde_json::Value;
 /// Placeholder written instead of a secret value.
 pub const REDACTED: &str = "[REDACTED]";
 
+/// Names whose value is a secret however they are spelled (case and `-`/`_` ignored).
 const SECRET_KEYS: &[&str] = &[
-    "password",
+    "pass",
     "passwd",
+    "password",
+    "passphrase",
     "pw",
+    "pwd",
     "secret",
     "token",
     "api_key",
     "apikey",
+    "private_key",
+    "privkey",
+    "credential",
+    "credentials",
     "authorization",
-    "new_password",
-    "current_password",
+    "auth",
     "cookie",
     "session",
 ];
 
-/// True for a key whose value must never be stored.
-fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
+/// Parts that make a longer name secret (`db_password`, `passphrase_file`, `x_auth_token`).
+const SECRET_PARTS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "private_key",
+    "privkey",
+    "credential",
+];
+
+/// True for a key whose value must never be stored: the names above, case-insensitive, also as
+/// part of a longer name (`new_password`, `vault_token`, `AWS_SECRET_ACCESS_KEY`), and names
+/// ending in `_pass` / `_pw` / `_pwd`.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key
+        .trim_start_matches('-')
+        .to_ascii_lowercase()
+        .replace('-', "_");
     SECRET_KEYS.contains(&k.as_str())
-        || k.ends_with("_password")
-        || k.ends_with("_token")
-        || k.ends_with("_secret")
+        || SECRET_PARTS.iter().any(|p| k.contains(p))
+        || k.ends_with("_pass")
+        || k.ends_with("_pw")
+        || k.ends_with("_pwd")
 }
 
-/// Replace the values of secret-named keys, recursively.
+/// Redact `name=value` words whose name is secret-like inside free text (a positional Salt
+/// argument such as `password=hunter2`, or `--password=x` in a command line): the value becomes
+/// [`REDACTED`], everything else is kept as written.
+pub fn redact_text(s: &str) -> String {
+    if !s.contains('=') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        match word.split_once('=') {
+            Some((name, _))
+                if !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                    && is_secret_key(name) =>
+            {
+                out.push_str(name);
+                out.push('=');
+                out.push_str(REDACTED);
+            }
+            _ => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in s.chars() {
+        if c.is_whitespace() {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// Replace the values of secret-named keys (booleans and nulls, which say only whether a secret
+/// is set, are kept) and secret `name=value` words in strings, recursively.
 pub fn redact(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    if is_secret_key(k) {
+                    if is_secret_key(k) && !matches!(v, Value::Bool(_) | Value::Null) {
                         (k.clone(), Value::String(REDACTED.into()))
                     } else {
                         (k.clone(), redact(v))
@@ -46,7 +112,17 @@ pub fn redact(value: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(s) => Value::String(redact_text(s)),
         other => other.clone(),
+    }
+}
+
+/// Redact a stored JSON text (`jobs_index.arguments`); text that is not JSON is redacted as
+/// free text.
+pub fn redact_json_text(text: &str) -> String {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => redact(&v).to_string(),
+        Err(_) => redact_text(text),
     }
 }
 
@@ -173,5 +249,69 @@ mod tests {
         assert_eq!(r["salt_api_password"], REDACTED);
         assert_eq!(r["pw"], REDACTED);
         assert!(!r.to_string().contains("hunter22"));
+    }
+
+    #[test]
+    fn secret_like_names() {
+        for k in [
+            "pass",
+            "PASSWD",
+            "Passphrase",
+            "token",
+            "api-key",
+            "private_key",
+            "credentials",
+            "db_password",
+            "vault_token",
+            "AWS_SECRET_ACCESS_KEY",
+            "ssh_passphrase",
+            "mysql_pass",
+            "--password",
+            "client_secret",
+            "X-Auth-Token",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "username",
+            "name",
+            "cwd",
+            "bypass",
+            "compass",
+            "passthrough",
+            "path",
+            "keyid",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn redacts_positional_name_value_words() {
+        assert_eq!(redact_text("password=hunter2"), "password=[REDACTED]");
+        assert_eq!(
+            redact_text("mysql -u root --password=hunter2 -e 'select 1'"),
+            "mysql -u root --password=[REDACTED] -e 'select 1'"
+        );
+        assert_eq!(redact_text("name=web cwd=/tmp"), "name=web cwd=/tmp");
+        assert_eq!(redact_text("a=b=c Token=x=y"), "a=b=c Token=[REDACTED]");
+        let v = json!({
+            "args": ["test.echo", "password=hunter2", "keep=1"],
+            "kwargs": {"passphrase": "sesame", "cwd": "/tmp", "token_set": true},
+        });
+        let r = redact(&v);
+        assert_eq!(r["args"][1], "password=[REDACTED]");
+        assert_eq!(r["args"][2], "keep=1");
+        assert_eq!(r["kwargs"]["passphrase"], REDACTED);
+        assert_eq!(r["kwargs"]["cwd"], "/tmp");
+        assert_eq!(r["kwargs"]["token_set"], true);
+        let stored = redact_json_text(
+            r#"["password=hunter2", {"__kwarg__": true, "passphrase": "sesame"}]"#,
+        );
+        assert!(
+            !stored.contains("hunter2") && !stored.contains("sesame"),
+            "{stored}"
+        );
+        assert!(stored.contains("__kwarg__"), "{stored}");
     }
 }
