@@ -76,8 +76,9 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
         cfg.login_max_failures,
         Duration::from_secs(cfg.login_window_secs),
     ) {
-        record(
+        crate::server::audit::record_limited(
             &state.db,
+            &state.audit_limiter,
             AuditEntry::new("auth.login", &format!("user:{username}"))
                 .username(&username)
                 .args(serde_json::json!({ "reason": "throttled" }))
@@ -104,8 +105,9 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
         Some(r) if ok && r.is_active => r,
         _ => {
             state.throttle.fail(&username, &client.ip);
-            record(
+            crate::server::audit::record_limited(
                 &state.db,
+                &state.audit_limiter,
                 AuditEntry::new("auth.login", &format!("user:{username}"))
                     .username(&username)
                     .deny(401)
