@@ -47,9 +47,14 @@ pub async fn list_keys(
             let (state, user) = session()?;
             let globs = store::allowed_globs(&user.permissions, "view", "key");
             if globs.as_ref().is_some_and(|g| g.is_empty()) {
-                return Err(AppError::Forbidden(
-                    "You do not have permission to view keys.".into(),
-                ));
+                return Err(crate::server::auth::deny(
+                    &state,
+                    &user,
+                    "view",
+                    "key:*",
+                    "You do not have permission to view keys.",
+                )
+                .await);
             }
             if q.chars().count() > 200 {
                 return Err(AppError::invalid(
