@@ -76,6 +76,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
         db,
         config: Arc::new(config),
         throttle: Arc::default(),
+        audit_limiter: Arc::default(),
         started_at: chrono::Utc::now(),
         runtime,
     })
@@ -273,13 +274,20 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         && !same_origin(host.as_deref(), origin.as_deref(), referer.as_deref())
     {
         {
+            let ip = req
+                .extensions()
+                .get::<auth::ClientIp>()
+                .map(|c| c.0.clone())
+                .unwrap_or_default();
             let mut entry = AuditEntry::new("request.cross_origin", &path)
                 .args(serde_json::json!({ "origin": origin, "referer": referer }))
-                .deny(403);
+                .deny(403)
+                .ip(&ip);
             if let Some(u) = &user {
                 entry = entry.user(&u.id, &u.username);
             }
-            audit::record(&state.db, entry).await;
+            // Header values are the client's: cut them, and cap such rows per IP.
+            audit::record_limited(&state.db, &state.audit_limiter, entry).await;
             return (
                 StatusCode::FORBIDDEN,
                 Json(serde_json::json!({ "Forbidden": "Cross-origin requests are not allowed." })),

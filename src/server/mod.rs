@@ -12,6 +12,7 @@ pub mod minions;
 pub mod runtime;
 pub mod secrets;
 pub mod settings;
+pub mod sqlglob;
 pub mod state;
 pub mod templates;
 pub mod users;

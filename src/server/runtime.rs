@@ -56,6 +56,9 @@ pub struct Runtime {
     jobs: Arc<JobsCache>,
     hub: Arc<crate::server::activity::hub::EventHub>,
     stream_enabled: std::sync::atomic::AtomicBool,
+    /// Salt-independent upkeep (audit retention), started once by [`Runtime::boot`].
+    housekeeping: Mutex<Option<JoinHandle<()>>>,
+    stop: CancellationToken,
 }
 
 fn connection(state: &str, detail: impl Into<String>) -> SaltConnection {
@@ -95,6 +98,8 @@ impl Runtime {
             jobs: Arc::new(JobsCache::default()),
             hub: Arc::new(crate::server::activity::hub::EventHub::default()),
             stream_enabled: std::sync::atomic::AtomicBool::new(false),
+            housekeeping: Mutex::new(None),
+            stop: CancellationToken::new(),
         })
     }
 
@@ -172,7 +177,32 @@ impl Runtime {
 
     /// Start the first generation from the settings row.
     pub async fn boot(self: &Arc<Self>) {
+        self.start_housekeeping();
         self.reload().await;
+    }
+
+    /// Prune the audit log by `audit_retention_days` now and then hourly, whether or not Salt
+    /// is configured (once per process; later calls do nothing).
+    pub fn start_housekeeping(self: &Arc<Self>) {
+        let mut slot = self.housekeeping.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return;
+        }
+        let (db, stop) = (self.db.clone(), self.stop.clone());
+        *slot = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                match crate::server::audit::prune_by_setting(&db).await {
+                    Ok(n) if n > 0 => tracing::info!(pruned = n, "audit retention"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "audit prune failed"),
+                }
+            }
+        }));
     }
 
     /// Cancel and await every task of the current generation, then start a new one.
@@ -398,6 +428,15 @@ impl Runtime {
 
     /// Stop every task (process shutdown).
     pub async fn shutdown(&self) {
+        self.stop.cancel();
+        let housekeeping = self
+            .housekeeping
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(t) = housekeeping {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
         let mut gen = self.generation.lock().await;
         gen.cancel.cancel();
         for t in gen.tasks.drain(..) {

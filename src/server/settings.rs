@@ -28,6 +28,7 @@ pub async fn load_view(db: &Db) -> Result<SettingsView, sqlx::Error> {
             event_stream_enabled: r.event_stream_enabled,
             event_stream_retention_days: r.event_stream_retention_days,
             jobs_retention_days: r.jobs_retention_days,
+            audit_retention_days: r.audit_retention_days,
         },
         widget: WidgetSettings {
             hide_dispatch: r.widget_hide_dispatch,
@@ -94,6 +95,7 @@ struct SettingsRow {
     widget_heartbeat_minutes: i64,
     updated_at: String,
     jobs_retention_days: i64,
+    audit_retention_days: i64,
 }
 
 /// The Salt connection fields as stored.
@@ -305,7 +307,8 @@ pub async fn save_pollers(db: &Db, p: &PollerSettings) -> Result<(), sqlx::Error
          fleet_poll_interval_seconds = ?, jobs_poll_interval_seconds = ?, \
          minion_state_keys_interval_seconds = ?, minion_state_presence_interval_seconds = ?, \
          minion_state_grains_interval_seconds = ?, minion_state_initial_delay_seconds = ?, \
-         event_stream_enabled = ?, event_stream_retention_days = ?, jobs_retention_days = ?, updated_at = ? WHERE id = 1",
+         event_stream_enabled = ?, event_stream_retention_days = ?, jobs_retention_days = ?, audit_retention_days = ?, \
+         updated_at = ? WHERE id = 1",
     )
     .bind(p.inventory_refresh_minutes)
     .bind(p.inventory_refresh_initial_delay_s)
@@ -318,6 +321,7 @@ pub async fn save_pollers(db: &Db, p: &PollerSettings) -> Result<(), sqlx::Error
     .bind(p.event_stream_enabled)
     .bind(p.event_stream_retention_days)
     .bind(p.jobs_retention_days)
+    .bind(p.audit_retention_days)
     .bind(crate::server::now_text())
     .execute(db)
     .await?;

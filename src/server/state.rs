@@ -14,6 +14,8 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub throttle: Arc<LoginThrottle>,
+    /// Caps the audit rows a client can cause without signing in.
+    pub audit_limiter: Arc<crate::server::audit::AnonAuditLimiter>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub runtime: Arc<crate::server::runtime::Runtime>,
 }

@@ -117,10 +117,14 @@ pub async fn list_activity(
             let vis = Visibility::of(&user.permissions);
             let categories = vis.categories();
             if categories.is_empty() {
-                return Err(AppError::Forbidden(
-                    "You may not view jobs, keys or minions, so there is no activity to show."
-                        .into(),
-                ));
+                return Err(crate::server::auth::deny(
+                    &state,
+                    &user,
+                    "view",
+                    "event:*",
+                    "You may not view jobs, keys or minions, so there is no activity to show.",
+                )
+                .await);
             }
             if !category.is_empty()
                 && !["job", "key", "minion", "system"].contains(&category.as_str())

@@ -78,8 +78,9 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
         cfg.login_max_failures,
         Duration::from_secs(cfg.login_window_secs),
     ) {
-        record(
+        crate::server::audit::record_limited(
             &state.db,
+            &state.audit_limiter,
             AuditEntry::new("auth.login", &format!("user:{username}"))
                 .username(&username)
                 .args(serde_json::json!({ "reason": "throttled" }))
@@ -105,8 +106,9 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
     let row = match row {
         Some(r) if ok && r.is_active => r,
         _ => {
-            record(
+            crate::server::audit::record_limited(
                 &state.db,
+                &state.audit_limiter,
                 AuditEntry::new("auth.login", &format!("user:{username}"))
                     .username(&username)
                     .deny(401)

@@ -183,9 +183,14 @@ pub async fn list_jobs(
             let globs =
                 crate::server::minions::store::allowed_globs(&user.permissions, "view", "job");
             if globs.as_ref().is_some_and(|g| g.is_empty()) {
-                return Err(AppError::Forbidden(
-                    "You do not have permission to view jobs.".into(),
-                ));
+                return Err(crate::server::auth::deny(
+                    &state,
+                    &user,
+                    "view",
+                    "job:*",
+                    "You do not have permission to view jobs.",
+                )
+                .await);
             }
             let q = q.trim().to_lowercase();
             if q.chars().count() > 200 {

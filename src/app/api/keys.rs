@@ -47,9 +47,14 @@ pub async fn list_keys(
             let (state, user) = session()?;
             let globs = store::allowed_globs(&user.permissions, "view", "key");
             if globs.as_ref().is_some_and(|g| g.is_empty()) {
-                return Err(AppError::Forbidden(
-                    "You do not have permission to view keys.".into(),
-                ));
+                return Err(crate::server::auth::deny(
+                    &state,
+                    &user,
+                    "view",
+                    "key:*",
+                    "You do not have permission to view keys.",
+                )
+                .await);
             }
             if q.chars().count() > 200 {
                 return Err(AppError::invalid(
@@ -59,13 +64,7 @@ pub async fn list_keys(
             }
             let per_page = 100;
             let page = crate::app::api::validate_page(page, per_page)?;
-            // Key globs are over `key:<id>`; the store filters on `minion:<id>`, so translate.
-            let globs = globs.map(|g| {
-                g.into_iter()
-                    .map(|p| p.replacen("key:", "minion:", 1))
-                    .collect()
-            });
-            let all = store::all_status(&state.db, &globs).await?;
+            let all = store::all_status(&state.db, store::SnapshotKind::Key, &globs).await?;
             let needle = q.trim().to_lowercase();
             let row = |id: &str, st: &str| KeyRow {
                 id: id.to_string(),

@@ -124,9 +124,14 @@ pub async fn list_minions(
             let (state, user) = session()?;
             let globs = store::allowed_globs(&user.permissions, "view", "minion");
             if globs.as_ref().is_some_and(|g| g.is_empty()) {
-                return Err(AppError::Forbidden(
-                    "You do not have permission to view minions.".into(),
-                ));
+                return Err(crate::server::auth::deny(
+                    &state,
+                    &user,
+                    "view",
+                    "minion:*",
+                    "You do not have permission to view minions.",
+                )
+                .await);
             }
             let q = q.trim().to_string();
             if q.chars().count() > 200 {

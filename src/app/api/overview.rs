@@ -40,11 +40,7 @@ pub async fn overview_summary() -> Result<OverviewData, AppError> {
             let (state, user) = session()?;
             let minion_globs = store::allowed_globs(&user.permissions, "view", "minion");
             let can_minions = !minion_globs.as_ref().is_some_and(|g| g.is_empty());
-            let key_globs = store::allowed_globs(&user.permissions, "view", "key").map(|g| {
-                g.into_iter()
-                    .map(|p| p.replacen("key:", "minion:", 1))
-                    .collect::<Vec<_>>()
-            });
+            let key_globs = store::allowed_globs(&user.permissions, "view", "key");
             let can_keys = !key_globs.as_ref().is_some_and(|g| g.is_empty());
             let job_globs = store::allowed_globs(&user.permissions, "view", "job");
             let can_jobs = !job_globs.as_ref().is_some_and(|g| g.is_empty());
@@ -57,7 +53,8 @@ pub async fn overview_summary() -> Result<OverviewData, AppError> {
                 jobs_poller_enabled: false,
             };
             if can_minions {
-                let all = store::all_status(&state.db, &minion_globs).await?;
+                let all = store::all_status(&state.db, store::SnapshotKind::Minion, &minion_globs)
+                    .await?;
                 let mut c = StatusCounts::default();
                 for (_, s) in &all {
                     match s.as_str() {
@@ -73,7 +70,8 @@ pub async fn overview_summary() -> Result<OverviewData, AppError> {
                 data.minions = Some(c);
             }
             if can_keys {
-                let all = store::all_status(&state.db, &key_globs).await?;
+                let all =
+                    store::all_status(&state.db, store::SnapshotKind::Key, &key_globs).await?;
                 let mut k = KeyCounts::default();
                 for (_, s) in &all {
                     match s.as_str() {

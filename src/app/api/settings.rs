@@ -30,6 +30,8 @@ pub struct PollerSettings {
     pub event_stream_retention_days: i64,
     /// Days `jobs_index` keeps a job (DECISIONS: 90).
     pub jobs_retention_days: i64,
+    /// Days the audit log keeps a row (default 365).
+    pub audit_retention_days: i64,
 }
 
 /// Overview recent-activity widget display settings.
@@ -226,6 +228,7 @@ pub async fn save_poller_settings(
     #[server(default)] event_stream_enabled: Option<String>,
     event_stream_retention_days: String,
     #[server(default)] jobs_retention_days: Option<String>,
+    #[server(default)] audit_retention_days: Option<String>,
 ) -> Result<SettingsView, AppError> {
     use crate::server::audit::{record, AuditEntry};
     use crate::server::auth::{require, respond};
@@ -242,8 +245,18 @@ pub async fn save_poller_settings(
                         .jobs_retention_days
                 }
             };
+            let audit_retention_days = match audit_retention_days {
+                Some(v) => parse_range("audit_retention_days", "Audit retention", &v, 1, 3650)?,
+                None => {
+                    settings::load_view(&state.db)
+                        .await?
+                        .pollers
+                        .audit_retention_days
+                }
+            };
             let p = PollerSettings {
                 jobs_retention_days,
+                audit_retention_days,
                 minion_state_keys_interval_seconds: parse_range(
                     "minion_state_keys_interval_seconds",
                     "Keys interval",

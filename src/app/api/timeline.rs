@@ -296,16 +296,19 @@ pub async fn view_jobs_scope() -> Result<
     ),
     AppError,
 > {
-    use crate::server::auth::{require, session};
+    use crate::server::auth::{deny, session};
     use crate::server::minions::store::allowed_globs;
     let (state, user) = session()?;
     let globs = allowed_globs(&user.permissions, "view", "job");
     if globs.as_ref().is_some_and(|g| g.is_empty()) {
-        // Never returns Ok here (no glob can match any job); it records the denial.
-        require("view", "job:*").await?;
-        return Err(AppError::Forbidden(
-            "You do not have permission to view jobs.".into(),
-        ));
+        return Err(deny(
+            &state,
+            &user,
+            "view",
+            "job:*",
+            "You do not have permission to view jobs.",
+        )
+        .await);
     }
     Ok((state, user, globs))
 }

@@ -267,6 +267,7 @@ fn PollersSection(
                     <span>"Event stream (live Activity)"</span>
                 </label>
                 <NumberField name="event_stream_retention_days" label="Keep events for" value=p.event_stream_retention_days min=1 max=365 unit="days" error=err("event_stream_retention_days") />
+                <NumberField name="audit_retention_days" label="Keep audit log for" value=p.audit_retention_days min=1 max=3650 unit="days" error=err("audit_retention_days") />
                 {form_error(v)}
                 <div class="form-actions span-2">
                     <button type="submit" class="button button-primary" disabled=move || save.pending().get()>"Save poller settings"</button>

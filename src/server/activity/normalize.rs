@@ -88,12 +88,33 @@ fn clip(s: String, max: usize) -> String {
 /// Size limit for the stored raw event (a `pkg.list_pkgs` return can be megabytes).
 const RAW_MAX: usize = 256 * 1024;
 
+/// Event fields that carry a job's arguments (redacted before anything is stored).
+const ARG_FIELDS: &[&str] = &["arg", "fun_args", "kwargs", "kwarg"];
+
+/// The event data with secret-like arguments redacted (see [`crate::server::audit::redact`]).
+fn redacted_data(d: &Value) -> std::borrow::Cow<'_, Value> {
+    let Some(o) = d.as_object() else {
+        return std::borrow::Cow::Borrowed(d);
+    };
+    if !ARG_FIELDS.iter().any(|k| o.contains_key(*k)) {
+        return std::borrow::Cow::Borrowed(d);
+    }
+    let mut o = o.clone();
+    for k in ARG_FIELDS {
+        if let Some(v) = o.get_mut(*k) {
+            *v = crate::server::audit::redact(v);
+        }
+    }
+    std::borrow::Cow::Owned(Value::Object(o))
+}
+
 fn raw(ev: &SaltEvent) -> String {
-    let full = serde_json::json!({ "tag": ev.tag, "data": ev.data }).to_string();
+    let data = redacted_data(&ev.data);
+    let full = serde_json::json!({ "tag": ev.tag, "data": data }).to_string();
     if full.len() <= RAW_MAX {
         return full;
     }
-    let mut data = ev.data.clone();
+    let mut data = data.into_owned();
     if let Some(o) = data.as_object_mut() {
         o.insert(
             "return".into(),
@@ -251,7 +272,9 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
             a.initiator = s(d, "user").map(|u| clip(u, 255));
             a.target = s(d, "tgt").map(|t| clip(t, 2048));
             a.target_type = s(d, "tgt_type");
-            a.arguments = d.get("arg").map(|v| v.to_string());
+            a.arguments = d
+                .get("arg")
+                .map(|v| crate::server::audit::redact(v).to_string());
             a.fun = Some(fun);
             Some(a)
         }

@@ -350,6 +350,30 @@ pub async fn require(verb: &str, resource: &str) -> Result<(AppState, CurrentUse
     )))
 }
 
+/// Refuse with 403 and record the denial (`permission.denied`), for server functions whose check
+/// is not a single [`require`] (lists filtered by a user's per-resource grants).
+pub async fn deny(
+    state: &AppState,
+    user: &CurrentUser,
+    verb: &str,
+    resource: &str,
+    message: &str,
+) -> AppError {
+    let ip = request_parts()
+        .map(|p| client_info(&p).ip)
+        .unwrap_or_default();
+    audit::record(
+        &state.db,
+        AuditEntry::new("permission.denied", resource)
+            .user(&user.id, &user.username)
+            .args(serde_json::json!({ "verb": verb }))
+            .deny(403)
+            .ip(&ip),
+    )
+    .await;
+    AppError::Forbidden(message.to_string())
+}
+
 fn describe_resource(resource: &str) -> String {
     match resource.split_once(':') {
         Some((kind, "*")) => format!("all {kind}"),

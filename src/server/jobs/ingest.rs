@@ -58,7 +58,8 @@ pub fn rows_from_list_jobs(jobs: &[JobSummary]) -> (Vec<JobRow>, usize) {
             started_at: crate::server::to_text(started),
             arguments: match &j.arguments {
                 Value::Null => None,
-                v => Some(v.to_string()),
+                // Secret-like kwargs and `name=value` words never reach the index.
+                v => Some(crate::server::audit::redact(v).to_string()),
             },
         });
     }

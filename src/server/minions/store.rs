@@ -298,18 +298,27 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetailRow>, sqlx::Err
     .await
 }
 
-/// (minion id, status) for every minion the globs allow, ordered by status then id (heatmap, keys).
+/// Which resource kind a snapshot row is checked as: `minion:<id>` or `key:<id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotKind {
+    Minion,
+    Key,
+}
+
+/// (minion id, status) for every row whose `<kind>:<id>` the globs allow, ordered by id
+/// (heatmap, keys).
 pub async fn all_status(
     db: &Db,
+    kind: SnapshotKind,
     allowed_globs: &Option<Vec<String>>,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let lq = ListQuery {
-        allowed_globs: allowed_globs.clone(),
-        ..Default::default()
+    let expr = match kind {
+        SnapshotKind::Minion => "('minion:' || minion_id)",
+        SnapshotKind::Key => "('key:' || minion_id)",
     };
     let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("SELECT minion_id, status FROM minion_snapshots");
-    push_filters(&mut q, &lq, false);
+        QueryBuilder::new("SELECT minion_id, status FROM minion_snapshots WHERE 1 = 1");
+    push_allowed(&mut q, expr, allowed_globs);
     q.push(" ORDER BY minion_id");
     q.build_query_as().fetch_all(db).await
 }
@@ -323,28 +332,29 @@ pub async fn oldest_refresh(db: &Db) -> Result<Option<String>, sqlx::Error> {
     .await
 }
 
-/// Translate the user's fnmatch resource globs for `kind` into SQLite GLOB patterns over
-/// `<kind>:<id>`; `None` when one of them covers every resource of the kind.
+/// Translate the user's fnmatch resource grants for `verb` into SQLite GLOB patterns over
+/// `<kind>:<id>` (see [`crate::server::sqlglob`]): `None` when one of them covers every resource
+/// of the kind, else only the grants that can match some resource of the kind. The patterns are
+/// matched against `'<kind>:' || id` as written, never rewritten to another kind.
 pub fn allowed_globs(
     perms: &[crate::rbac::Permission],
     verb: &str,
     kind: &str,
 ) -> Option<Vec<String>> {
+    use crate::server::sqlglob;
+    let prefix = format!("{kind}:");
     let mut out = vec![];
     for p in perms.iter().filter(|p| crate::rbac::fnmatch(&p.verb, verb)) {
         let g = &p.resource_glob;
-        if let Some(prefix) = g.strip_suffix('*') {
-            if !prefix.contains(['*', '?', '[']) && format!("{kind}:").starts_with(prefix) {
-                return None;
-            }
+        if sqlglob::covers_prefix(g, &prefix) {
+            return None;
         }
-        // Only patterns that can match this kind.
-        if g.starts_with(&format!("{kind}:"))
-            || g.starts_with('*')
-            || g.starts_with('?')
-            || g.starts_with('[')
-        {
-            out.push(g.replace("[!", "[^"));
+        if sqlglob::can_match_prefix(g, &prefix) {
+            if let Some(t) = sqlglob::to_sqlite_glob(g) {
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
         }
     }
     Some(out)
