@@ -104,6 +104,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
             "event_stream_enabled",
             "event_stream_retention_days",
             "jobs_retention_days",
+            "audit_retention_days",
         ],
     ),
     (
