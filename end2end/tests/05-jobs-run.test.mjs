@@ -166,6 +166,11 @@ test('a viewer cannot see Run; a test.* role runs test.ping but not cmd.run', as
 
   const t = await signIn('tester', 'tester-password-1');
   assert.equal(await t.page.locator('nav a[href="/run"]').count(), 1);
+  // A role limited to some minions is told its target is resolved to those minions first.
+  await t.page.goto(`${BASE}/run`);
+  await hydrated(t.page);
+  await t.page.waitForSelector('[data-test=run-scope-note]');
+  await shot(t.page, 'run-scoped');
   await runCommand(t.page, { target: 'web-01', targetType: 'list', fun: 'test.ping' });
   await t.page.waitForSelector('[data-test=progress-done]', { timeout: 60000 });
   assert.equal(await t.page.locator('[data-test=progress-table] tr[data-minion="web-01"]').getAttribute('data-state'), 'ok');
