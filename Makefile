@@ -39,12 +39,14 @@ build:
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets --features ssr -- -D warnings
+	cargo clippy --all-targets --features ssr,lab -- -D warnings
+	cargo clippy -p salt-sim --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 
 unit:
 	end2end/salt-lab/lab.sh start
-	eval "$$(end2end/salt-lab/lab.sh env)" && cargo test --features ssr
+	eval "$$(end2end/salt-lab/lab.sh env)" && cargo test --features ssr,lab
+	cargo test -p salt-sim
 
 lab-start:
 	end2end/salt-lab/lab.sh start

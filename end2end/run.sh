@@ -43,6 +43,6 @@ printf 'tester-password-1\n' | "$BIN" admin create-user --username tester --disp
   --role testers --password-stdin --no-force-change
 
 SIM=${HALITE_SIM:-target/debug/salt-sim}
-[[ -x $SIM ]] || cargo build --features ssr --bin salt-sim
+[[ -x $SIM ]] || cargo build -p salt-sim
 export HALITE_URL="http://127.0.0.1:$PORT" HALITE_ARTIFACTS="$PWD/$ART" HALITE_BIN_PATH="$PWD/$BIN" HALITE_SIM_BIN="$PWD/$SIM"
 node --test --test-concurrency=1 ${E2E_TESTS:-end2end/tests/} || { echo "--- server log (tail) ---"; tail -50 "$ART/server.log"; exit 1; }

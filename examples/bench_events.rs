@@ -248,7 +248,7 @@ fn start_sim(n: usize) -> String {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let app = halite::sim::router(halite::sim::SimConfig {
+            let app = salt_sim::router(salt_sim::SimConfig {
                 minions: n,
                 ..Default::default()
             });

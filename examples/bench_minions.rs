@@ -25,13 +25,13 @@ fn peak_rss_mb() -> f64 {
 }
 
 async fn start_sim(n: usize) -> String {
-    let cfg = halite::sim::SimConfig {
+    let cfg = salt_sim::SimConfig {
         minions: n,
         ..Default::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = halite::sim::router(cfg);
+    let app = salt_sim::router(cfg);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
 }

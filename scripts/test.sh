@@ -10,7 +10,8 @@ step() { printf '\n\033[1;33m==> %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - t0 )
 
 step "formatting and lints"
 cargo fmt --all -- --check
-cargo clippy --all-targets --features ssr -- -D warnings
+cargo clippy --all-targets --features ssr,lab -- -D warnings
+cargo clippy -p salt-sim --all-targets -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 
 step "starting the Salt lab (salt-master, salt-api, minions on 127.0.0.1)"
@@ -18,13 +19,14 @@ trap '"$LAB" stop >/dev/null 2>&1 || true' EXIT
 "$LAB" start
 eval "$("$LAB" env)"
 
-step "unit and integration tests"
-cargo test --features ssr
+step "unit and integration tests (the lab ones too)"
+cargo test --features ssr,lab
+cargo test -p salt-sim
 
 step "building the app (server + WASM)"
 "$LAB" reset-keys >/dev/null
 cargo leptos build
-cargo build --features ssr --bin salt-sim
+cargo build -p salt-sim
 
 step "end-to-end tests in Chromium"
 end2end/run.sh

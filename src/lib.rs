@@ -9,8 +9,6 @@ pub mod rbac;
 pub mod salt;
 #[cfg(feature = "ssr")]
 pub mod server;
-#[cfg(feature = "ssr")]
-pub mod sim;
 
 /// Browser entry point: hydrate the server-rendered page and mark the body for tests.
 #[cfg(feature = "hydrate")]

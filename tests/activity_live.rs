@@ -1,6 +1,7 @@
 //! The event stream against the real Salt lab: a key accept and a job arrive as activity rows
 //! and SSE messages in order; a viewer without `view:key` never gets key events; salt-api killed
 //! mid-stream -> the consumer reconnects, marks the gap and resumes with no duplicate rows.
+#![cfg(feature = "lab")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Auth, RBAC and audit over HTTP against a real temp SQLite database.
+#![cfg(feature = "ssr")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Jobs poller, Run dispatch, job detail, kill and RBAC against the real Salt lab.
+#![cfg(feature = "lab")]
 
 mod common;
 

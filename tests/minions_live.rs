@@ -1,4 +1,5 @@
 //! Minion pollers and key actions against the real Salt lab.
+#![cfg(feature = "lab")]
 
 mod common;
 

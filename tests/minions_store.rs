@@ -1,4 +1,5 @@
 //! The minion snapshot store and the minions/keys server functions against a real SQLite file.
+#![cfg(feature = "ssr")]
 
 mod common;
 

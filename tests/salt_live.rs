@@ -1,4 +1,5 @@
 //! The salt-api client against the real Salt lab (master + salt-api + minions on loopback).
+#![cfg(feature = "lab")]
 
 mod common;
 

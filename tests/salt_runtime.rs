@@ -1,16 +1,21 @@
 //! The runtime hub and the Settings server functions against the real Salt lab, including
-//! salt-api going away and coming back (this file runs its tests one after another).
+//! salt-api going away and coming back (this file runs its tests one after another). The lab
+//! tests build only with the `lab` feature; the RBAC one needs no Salt.
+#![cfg(feature = "ssr")]
 
 mod common;
 
 use axum::http::StatusCode;
+#[cfg(feature = "lab")]
 use common::lab::lab;
 use common::TestApp;
+#[cfg(feature = "lab")]
 use std::time::Duration;
 
 /// The tests here start and stop salt-api; they must not overlap.
 static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+#[cfg(feature = "lab")]
 async fn admin(app: &TestApp) -> String {
     sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username = 'admin'")
         .execute(&app.state.db)
@@ -19,6 +24,7 @@ async fn admin(app: &TestApp) -> String {
     app.login("admin", "changeme").await
 }
 
+#[cfg(feature = "lab")]
 async fn wait_state(app: &TestApp, want: &str, secs: u64) -> String {
     let mut last = String::new();
     for _ in 0..secs * 4 {
@@ -32,6 +38,7 @@ async fn wait_state(app: &TestApp, want: &str, secs: u64) -> String {
 }
 
 /// One test so the salt-api restart cannot disturb the others running in parallel.
+#[cfg(feature = "lab")]
 #[tokio::test]
 async fn settings_connect_reload_degrade_and_recover() {
     let _serial = LAB.lock().await;
@@ -181,6 +188,7 @@ async fn settings_connect_reload_degrade_and_recover() {
     app.state.runtime.shutdown().await;
 }
 
+#[cfg(feature = "lab")]
 #[tokio::test]
 async fn boot_with_a_bad_stored_password_runs_degraded() {
     let _serial = LAB.lock().await;

@@ -1,5 +1,6 @@
 //! Finding 8 (audit part): rows anyone can cause before signing in are cut and capped per IP;
 //! the audit log is pruned by the `audit_retention_days` setting, at start and hourly.
+#![cfg(feature = "ssr")]
 
 mod common;
 

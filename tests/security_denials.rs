@@ -1,5 +1,6 @@
 //! Finding 12 (list part): list and read endpoints that refuse with 403 record a
 //! `permission.denied` audit row, as single-resource checks always did.
+#![cfg(feature = "ssr")]
 
 mod common;
 

@@ -6,6 +6,7 @@
 //! Expected: no panic, no 5xx except a 503 from an endpoint that needs Salt (Salt is not
 //! configured here; counted separately), and no change to data the caller may not change.
 //! `HALITE_FUZZ_SEED=<n>` replays a run; `HALITE_FUZZ_PER_IDENTITY=<n>` sizes it.
+#![cfg(feature = "ssr")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Finding 10: the SQL GLOB filters translated from fnmatch grants select exactly what
 //! `rbac::fnmatch` allows, and the keys list no longer rewrites `key:` grants to `minion:`.
+#![cfg(feature = "ssr")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Security findings on the HTTP edge, sessions, sign-in and settings (no Salt lab needed):
 //! body limits, the static-file guard, cookie renewal, HSTS, login and password throttling,
 //! trusted proxies, the stored salt-api password, redirects, page offsets, the pending badge.
+#![cfg(feature = "ssr")]
 
 mod common;
 

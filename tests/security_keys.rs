@@ -1,5 +1,6 @@
 //! Security finding 1 (critical), against the real Salt lab: a per-resource key grant can only
 //! ever act on exact, existing minion ids; glob and list syntax never reaches salt-api's `match`.
+#![cfg(feature = "lab")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Finding 14: secrets in job arguments (positional `name=value` words and secret-like kwargs)
 //! never reach `jobs_index.arguments`, the activity log's raw events, or the audit log.
+#![cfg(feature = "ssr")]
 
 mod common;
 

@@ -1,18 +1,25 @@
 //! Security of Run and the live job calls (issue 10: findings 4, 5, 8, 9 and the Run part of 12).
 //!
-//! The lab tests talk to the real Salt lab (end2end/salt-lab); the others need no Salt.
+//! The lab tests talk to the real Salt lab (end2end/salt-lab) and build only with the `lab`
+//! feature; the others need no Salt.
+#![cfg(feature = "ssr")]
 
 mod common;
 
 use axum::http::StatusCode;
+#[cfg(feature = "lab")]
 use common::lab::lab;
 use common::TestApp;
+#[cfg(feature = "lab")]
 use std::collections::BTreeSet;
+#[cfg(feature = "lab")]
 use std::time::Duration;
 
 /// The lab tests share the lab's minions: run them one at a time.
+#[cfg(feature = "lab")]
 static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+#[cfg(feature = "lab")]
 async fn connected_app() -> (TestApp, String) {
     let l = lab();
     let app = TestApp::new().await;
@@ -33,6 +40,7 @@ async fn connected_app() -> (TestApp, String) {
 }
 
 /// A custom role holding exactly `perms` (`verb:resource_glob`), and a signed-in user in it.
+#[cfg(feature = "lab")]
 async fn user_with(app: &TestApp, name: &str, perms: &[&str]) -> String {
     let db = &app.state.db;
     let role = format!("r-{name}");
@@ -62,6 +70,7 @@ async fn user_with(app: &TestApp, name: &str, perms: &[&str]) -> String {
 }
 
 /// Poll `jobs/get` until `n` minions returned (or 60 s).
+#[cfg(feature = "lab")]
 async fn wait_returned(app: &TestApp, cookie: &str, jid: &str, n: usize) -> serde_json::Value {
     for _ in 0..120 {
         let r = app.call("jobs/get", &[("jid", jid)], Some(cookie)).await;
@@ -76,6 +85,7 @@ async fn wait_returned(app: &TestApp, cookie: &str, jid: &str, n: usize) -> serd
 }
 
 /// JIDs of the master's jobs (from its job cache) running `fun`.
+#[cfg(feature = "lab")]
 async fn master_jids(fun: &str) -> BTreeSet<String> {
     lab()
         .client()
@@ -88,6 +98,7 @@ async fn master_jids(fun: &str) -> BTreeSet<String> {
         .collect()
 }
 
+#[cfg(feature = "lab")]
 fn minions_of(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -96,6 +107,7 @@ fn minions_of(v: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "lab")]
 async fn denials(app: &TestApp, resource: &str) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT args_json FROM audit_log WHERE action = 'permission.denied' AND decision = 'deny' \
@@ -109,6 +121,7 @@ async fn denials(app: &TestApp, resource: &str) -> Vec<String> {
 
 /// Finding 4: `execute:salt:test.*` does not cover `test.cross_test` (which runs any function);
 /// a grant naming it exactly does.
+#[cfg(feature = "lab")]
 #[tokio::test]
 async fn indirect_functions_need_a_full_or_exact_grant_on_the_real_master() {
     let _g = LAB.lock().await;
@@ -231,6 +244,7 @@ async fn indirect_functions_need_a_full_or_exact_grant_on_the_real_master() {
 
 /// Finding 5: a user whose `view:minion` grant covers only web-* reaches only web-01/web-02,
 /// sees only them in the preview, and may not use compound or pcre targets.
+#[cfg(feature = "lab")]
 #[tokio::test]
 async fn run_reaches_only_the_minions_in_the_callers_scope_on_the_real_master() {
     let _g = LAB.lock().await;

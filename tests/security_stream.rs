@@ -2,6 +2,7 @@
 //! stream's 403 is audited (finding 12). No Salt lab: the runtime is pointed at a salt-api URL
 //! where nothing listens, which keeps an "unreachable" client and serves browser streams from
 //! the EventHub; the tests publish events into the hub themselves.
+#![cfg(feature = "ssr")]
 
 mod common;
 

@@ -1,9 +1,10 @@
-//! The salt-api simulator (`halite::sim`) against replies recorded from a real Salt 3008.4
+//! The salt-api simulator (the `salt-sim` crate) against replies recorded from a real Salt 3008.4
 //! master: every supported call must answer with the same shape as the fixture, and parse with
 //! Halite's own reply parsers.
+#![cfg(feature = "ssr")]
 
 use halite::salt::*;
-use halite::sim::{router, SimConfig};
+use salt_sim::{router, SimConfig};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Command templates through the real router: ownership scoping (non-owners get 404, never 403),
 //! sharing, case-insensitive duplicate names, validation with field names, audit, cascade.
+#![cfg(feature = "ssr")]
 
 mod common;
 

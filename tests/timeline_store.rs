@@ -1,5 +1,6 @@
 //! Timeline and job-activity reads over `jobs_index` (rows inserted directly), through the real
 //! router and server functions, against a real SQLite file.
+#![cfg(feature = "ssr")]
 
 mod common;
 

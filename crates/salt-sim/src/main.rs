@@ -6,7 +6,7 @@
 //!          [--seed S] [--user U] [--password PW] [--grains-bytes B]
 //! ```
 
-use halite::sim::{self, SimConfig};
+use salt_sim::{self as sim, SimConfig};
 use std::future::IntoFuture;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;

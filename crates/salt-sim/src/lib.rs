@@ -15,6 +15,8 @@
 //! Minion keys live behind a lock and change with the wheel key calls; every call is recorded
 //! in a job log (on top of a synthetic 24 h history) that `jobs.list_jobs` reads, like a real
 //! master's job cache.
+// The grains `json!` literal nests deeper than the default macro recursion limit.
+#![recursion_limit = "256"]
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, RawQuery, State};
