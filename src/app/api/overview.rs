@@ -1,7 +1,8 @@
 //! Overview figures: minion status counts, key counts, the fleet heatmap and job activity.
 
-use crate::app::api::minions::StatusCounts;
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::model::minions::StatusCounts;
 use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
