@@ -21,7 +21,7 @@ Usage:
                          reload: save in the UI or restart)
 ";
 
-/// Builds the whole HTTP application for a state (`crate::app::routes::router`; the binary
+/// Builds the whole HTTP application for a state (the app layer's `routes::router`; the binary
 /// hands it in, so `server` does not import `app`).
 pub type AppRouter = fn(crate::server::state::AppState) -> axum::Router;
 
