@@ -441,7 +441,7 @@ async fn run(
         .await
         .unwrap();
     state.runtime.boot().await;
-    let app = halite::server::http::router(state.clone());
+    let app = halite::app::routes::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {

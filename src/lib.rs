@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod error;
+pub mod model;
 pub mod rbac;
 #[cfg(feature = "ssr")]
 pub mod salt;

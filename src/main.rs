@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() {
-    std::process::exit(halite::server::cli::main_entry().await);
+    std::process::exit(halite::server::cli::main_entry(halite::app::routes::router).await);
 }

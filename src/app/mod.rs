@@ -2,13 +2,16 @@
 
 pub mod api;
 pub mod components;
+pub mod context;
 pub mod live;
 pub mod nav;
 pub mod pages;
+pub mod routes;
 
-use crate::app::api::auth::{get_me, Me};
+pub use context::{me_resource, me_value, MeResource};
+
+use crate::app::api::auth::get_me;
 use crate::app::components::layout::Layout;
-use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::Router;
@@ -54,9 +57,6 @@ fn set_page_csp() {
     }
 }
 
-/// The current user, loaded once per page load and shared through context.
-pub type MeResource = Resource<Result<Option<Me>, AppError>>;
-
 /// The application root.
 #[component]
 pub fn App() -> impl IntoView {
@@ -69,19 +69,6 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout />
         </Router>
-    }
-}
-
-/// The shared current-user resource (call synchronously in a component body).
-pub fn me_resource() -> Option<MeResource> {
-    use_context::<MeResource>()
-}
-
-/// The signed-in user from the shared resource (await inside `Suspend`).
-pub async fn me_value(res: Option<MeResource>) -> Option<Me> {
-    match res {
-        Some(r) => r.await.ok().flatten(),
-        None => None,
     }
 }
 

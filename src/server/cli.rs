@@ -21,8 +21,12 @@ Usage:
                          reload: save in the UI or restart)
 ";
 
+/// Builds the whole HTTP application for a state (the app layer's `routes::router`; the binary
+/// hands it in, so `server` does not import `app`).
+pub type AppRouter = fn(crate::server::state::AppState) -> axum::Router;
+
 /// Entry point; returns the process exit code.
-pub async fn main_entry() -> i32 {
+pub async fn main_entry(router: AppRouter) -> i32 {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -32,7 +36,7 @@ pub async fn main_entry() -> i32 {
         }
     };
     match args.first().map(String::as_str) {
-        None | Some("serve") => serve(config).await,
+        None | Some("serve") => serve(config, router).await,
         Some("admin") => admin(config, &args[1..]).await,
         Some("-h") | Some("--help") | Some("help") => {
             print!("{USAGE}");
@@ -62,7 +66,7 @@ fn init_tracing(config: &Config) {
     };
 }
 
-async fn serve(config: Config) -> i32 {
+async fn serve(config: Config, router: AppRouter) -> i32 {
     init_tracing(&config);
     tracing::info!(config = ?config, "starting Halite");
     let addr = format!("{}:{}", config.listen_host, config.listen_port);
@@ -89,7 +93,7 @@ async fn serve(config: Config) -> i32 {
         }
     });
     let runtime = state.runtime.clone();
-    let app = http::router(state);
+    let app = router(state);
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(l) => l,
         Err(e) => {

@@ -1,7 +1,6 @@
-//! The axum application: state construction, router, middleware (auth, page guard, origin check,
-//! security headers), health endpoints.
+//! The axum application: state construction, the router around the pages, middleware (auth,
+//! page guard, origin check, security headers), health endpoints.
 
-use crate::app::{shell, App};
 use crate::server::audit::{self, AuditEntry};
 use crate::server::auth::{self, CurrentUser};
 use crate::server::config::Config;
@@ -15,8 +14,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
 /// Default CSP for responses that are not pages (pages add a nonce-based one while rendering).
@@ -82,11 +79,10 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
     })
 }
 
-/// The whole HTTP application for a state (tests build one per temp database).
-pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    let ctx_state = state.clone();
-    let shell_opts = state.leptos_options.clone();
+/// The whole HTTP application around `pages`, the Leptos page routes and server functions that
+/// the app layer builds (its `routes::router`): health, the activity stream and every
+/// middleware layer. The pages come from above so that `server` never imports `app`.
+pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -94,13 +90,7 @@ pub fn router(state: AppState) -> Router {
             "/api/activity/stream",
             get(crate::server::activity::sse::stream),
         )
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(ctx_state.clone()),
-            move || shell(shell_opts.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .merge(pages)
         .layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))

@@ -9,6 +9,7 @@ pub mod db;
 pub mod http;
 pub mod jobs;
 pub mod minions;
+pub mod poller;
 pub mod runtime;
 pub mod secrets;
 pub mod settings;
@@ -35,7 +36,7 @@ pub fn from_text(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// Every poller the feature modules register with the runtime.
-pub fn pollers() -> Vec<runtime::PollerSpec> {
+pub fn pollers() -> Vec<poller::PollerSpec> {
     let mut v = minions::poller::specs();
     v.extend(jobs::poller::specs());
     v

@@ -2,39 +2,18 @@
 //! current generation. `reload()` cancels and awaits the old generation, re-reads the settings
 //! row and starts a new one, so saving settings rewires Halite without a restart.
 
-use crate::app::api::settings::{PollerSettings, PollerStatus, SaltConnection};
 use crate::error::AppError;
+use crate::model::settings::{PollerStatus, SaltConnection};
 use crate::salt::{SaltClient, SaltConfig, SaltError};
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
+use crate::server::poller::{PollerCtx, PollerSpec, Repoll};
 use crate::server::{now_text, settings};
-use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// What a poller gets each run.
-#[derive(Clone)]
-pub struct PollerCtx {
-    pub client: Arc<SaltClient>,
-    pub db: Db,
-    /// The active-JID cache the jobs poller keeps.
-    pub jobs: Arc<JobsCache>,
-}
-
-/// A periodic task registered with the runtime (pollers of the feature modules).
-#[derive(Clone)]
-pub struct PollerSpec {
-    pub name: &'static str,
-    /// Seconds between runs from the settings; 0 turns the poller off.
-    pub interval: fn(&PollerSettings) -> i64,
-    /// Seconds to wait before the first run.
-    pub initial_delay: fn(&PollerSettings) -> i64,
-    /// One run; `Ok` carries a short summary for the status board.
-    pub run: Arc<dyn Fn(PollerCtx) -> BoxFuture<'static, Result<String, SaltError>> + Send + Sync>,
-}
 
 struct Generation {
     id: u64,
@@ -327,7 +306,7 @@ impl Runtime {
                 jobs: self.jobs.clone(),
                 retention_days: pollers.event_stream_retention_days,
                 jobs_poller_on: pollers.jobs_poll_interval_seconds > 0,
-                jobs_retention_days: pollers.jobs_retention_days,
+                repoll: Repoll::new(self.registry.clone(), ctx.clone()),
             };
             let cancel = gen.cancel.clone();
             gen.tasks

@@ -1,6 +1,6 @@
 //! The `app_settings` singleton row (runtime settings edited in the UI).
 
-use crate::app::api::settings::{PollerSettings, SaltSettings, SettingsView, WidgetSettings};
+use crate::model::settings::{PollerSettings, SaltSettings, SettingsView, WidgetSettings};
 use crate::server::db::Db;
 
 /// Read the settings row as the page sees it (no password, only whether one is set).

@@ -2,8 +2,8 @@
 //! shared. Every query is scoped to the caller, so a template the caller may not see does not
 //! exist for them (non-owners get "not found", never "forbidden").
 
-use crate::app::api::templates::{CommandSpec, TemplateOut};
 use crate::error::AppError;
+use crate::model::templates::{CommandSpec, TemplateOut};
 use crate::server::db::Db;
 use crate::server::now_text;
 use std::collections::BTreeMap;

@@ -5,8 +5,9 @@ pub mod lab;
 
 use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
+use halite::app::routes::router;
 use halite::server::config::Config;
-use halite::server::http::{build_state, router};
+use halite::server::http::build_state;
 use halite::server::state::AppState;
 use http_body_util::BodyExt;
 use std::collections::HashMap;

@@ -4,93 +4,11 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// One activity row, as the page, the widget and the SSE stream see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActivityEvent {
-    pub id: i64,
-    /// RFC 3339 UTC.
-    pub ts: String,
-    /// `job`, `key`, `minion`, or `system` (stream gap markers).
-    pub category: String,
-    /// `job.new`, `job.ret`, `key.accept`, `key.reject`, `key.delete`, `key.pend`,
-    /// `minion.start`, `stream.gap`.
-    pub event_type: String,
-    pub minion_id: Option<String>,
-    pub jid: Option<String>,
-    pub fun: Option<String>,
-    pub success: Option<bool>,
-    pub changed: Option<bool>,
-    pub initiator: Option<String>,
-    pub target: Option<String>,
-    pub duration_ms: Option<i64>,
-    pub summary: String,
-}
-
-impl ActivityEvent {
-    /// `failed`, `changes`, `ok` for job returns; `None` for everything else.
-    pub fn outcome(&self) -> Option<&'static str> {
-        if self.event_type != "job.ret" {
-            return None;
-        }
-        Some(match (self.success, self.changed) {
-            (Some(false), _) => "failed",
-            (_, Some(true)) => "changes",
-            _ => "ok",
-        })
-    }
-}
-
-/// One page of activity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActivityPage {
-    pub events: Vec<ActivityEvent>,
-    pub total: i64,
-    pub page: i64,
-    pub per_page: i64,
-    /// Whether the event stream is switched on in Settings.
-    pub stream_enabled: bool,
-    /// `connected`, `connecting`, `down` or `off`, with when it changed.
-    pub stream_state: String,
-    pub stream_since: Option<String>,
-    /// Categories this user may see (`job`, `key`, `minion`).
-    pub categories: Vec<String>,
-}
-
-/// The Overview widget's display settings (same for everyone; SPEC 8.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WidgetSettingsView {
-    pub hide_dispatch: bool,
-    pub hide_routine: bool,
-    pub show_jobs: bool,
-    pub show_keys: bool,
-    pub show_minions: bool,
-    pub event_count: i64,
-    pub heartbeat_minutes: i64,
-    pub stream_enabled: bool,
-}
-
-/// The raw Salt event behind a row (`{tag, data}`), pretty-printed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RawEventView {
-    pub id: i64,
-    pub raw_json: String,
-}
-
-/// Event types a filter may name.
-pub const EVENT_TYPES: &[&str] = &[
-    "job.new",
-    "job.ret",
-    "key.accept",
-    "key.reject",
-    "key.delete",
-    "key.pend",
-    "minion.start",
-    "stream.gap",
-];
-/// Time ranges the page offers (`since`).
-pub const RANGES: &[(&str, i64)] = &[("1h", 60), ("24h", 1440), ("7d", 10080), ("30d", 43200)];
+// The types live in `crate::model` (below app and server); re-exported for the pages.
+pub use crate::model::activity::{
+    ActivityEvent, ActivityPage, RawEventView, WidgetSettingsView, EVENT_TYPES, RANGES,
+};
 
 /// One page of activity, newest first. Filters as in the page URL; `since_minutes` for the
 /// widget's heartbeat; `after_id` for the live tail's "N new events".

@@ -3,103 +3,12 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// Salt API connection as shown on the page (the password is never sent back).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SaltSettings {
-    pub url: String,
-    pub username: String,
-    pub password_set: bool,
-    pub verify: bool,
-    pub eauth: String,
-}
-
-/// Poller cadences and the event stream switch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PollerSettings {
-    pub inventory_refresh_minutes: i64,
-    pub inventory_refresh_initial_delay_s: i64,
-    pub fleet_poll_interval_seconds: i64,
-    pub jobs_poll_interval_seconds: i64,
-    pub minion_state_keys_interval_seconds: i64,
-    pub minion_state_presence_interval_seconds: i64,
-    pub minion_state_grains_interval_seconds: i64,
-    pub minion_state_initial_delay_seconds: i64,
-    pub event_stream_enabled: bool,
-    pub event_stream_retention_days: i64,
-    /// Days `jobs_index` keeps a job (DECISIONS: 90).
-    pub jobs_retention_days: i64,
-    /// Days the audit log keeps a row (default 365).
-    pub audit_retention_days: i64,
-}
-
-/// Overview recent-activity widget display settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WidgetSettings {
-    pub hide_dispatch: bool,
-    pub hide_routine: bool,
-    pub show_jobs: bool,
-    pub show_keys: bool,
-    pub show_minions: bool,
-    pub event_count: i64,
-    pub heartbeat_minutes: i64,
-}
-
-/// Everything on the Settings page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SettingsView {
-    pub salt: SaltSettings,
-    pub pollers: PollerSettings,
-    pub widget: WidgetSettings,
-    pub updated_at: String,
-}
-
-/// Whether Salt is configured and reachable (drives the first-run prompt and the banner).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SaltSetupStatus {
-    pub configured: bool,
-    pub missing: Vec<String>,
-    pub can_edit: bool,
-    pub connection: SaltConnection,
-}
-
-/// The runtime's view of salt-api: `starting`, `unconfigured`, `connected`, `unreachable`,
-/// `login_failed`; `since` is when it entered that state (UTC, RFC 3339).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SaltConnection {
-    pub state: String,
-    pub detail: String,
-    pub since: Option<String>,
-}
-
-/// One background task's health.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PollerStatus {
-    pub name: String,
-    pub interval_seconds: i64,
-    pub last_run_at: Option<String>,
-    pub last_ok_at: Option<String>,
-    pub last_error: Option<String>,
-    pub last_summary: Option<String>,
-    pub last_duration_ms: Option<i64>,
-    pub runs: u64,
-}
-
-/// Connection state plus pollers (Settings page).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RuntimeView {
-    pub connection: SaltConnection,
-    pub pollers: Vec<PollerStatus>,
-}
-
-/// Result of Test Connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SaltTestResult {
-    pub ok: bool,
-    pub detail: String,
-    pub minion_count: Option<usize>,
-}
+// The types live in `crate::model` (below app and server); re-exported for the pages.
+pub use crate::model::settings::{
+    PollerSettings, PollerStatus, RuntimeView, SaltConnection, SaltSettings, SaltSetupStatus,
+    SaltTestResult, SettingsView, WidgetSettings,
+};
 
 /// Full settings (admin only: `edit:settings:*`).
 #[server(endpoint = "settings/get")]

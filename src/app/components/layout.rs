@@ -1,31 +1,20 @@
 //! The app frame: sidebar, top bar with the user menu and theme toggle, Salt status banner,
-//! and the routes.
+//! and the place where the routes (`crate::app::routes`) render.
 
 use crate::app::api::auth::{Logout, Me, SetTheme};
 use crate::app::api::settings::settings_status;
 use crate::app::components::icons::{Icon, Logo};
+use crate::app::context::{me_value, MeResource, PendingKeys, SaltStatusVersion};
 use crate::app::live::{follow, LiveBus};
 use crate::app::nav::{may_view_kind, NAV};
-use crate::app::pages;
-use crate::app::{me_value, navigate_hard, MeResource};
+use crate::app::navigate_hard;
+use crate::app::routes::AppRoutes;
 use leptos::prelude::*;
 use leptos_meta::Html;
-use leptos_router::components::{Route, Routes, A};
-use leptos_router::path;
-use leptos_router::SsrMode;
-
-/// The pending-key count shown in the sidebar (refetched after key actions).
-#[derive(Clone, Copy)]
-pub struct PendingKeys(pub Resource<Result<i64, crate::error::AppError>>);
-
-/// Bumped when Salt settings change so the banner re-reads the connection state.
-#[derive(Clone, Copy)]
-pub struct SaltStatusVersion(pub RwSignal<u32>);
+use leptos_router::components::A;
 
 /// The frame around every page: sidebar and top bar appear once the user is known and has no
-/// pending forced password change. Routes render with `SsrMode::Async` (the whole page once its
-/// database reads are done, a few ms): out-of-order streaming of nested Suspense chunks broke
-/// hydration in leptos 0.8.23 for pages with several resources. The routes sit outside any `Suspense` so that the server's
+/// pending forced password change. The routes sit outside any `Suspense` so that the server's
 /// route list sees them.
 #[component]
 pub fn Layout() -> impl IntoView {
@@ -83,30 +72,7 @@ pub fn Layout() -> impl IntoView {
                     })}
                 </Suspense>
                 <main class="content" id="content">
-                    <Routes fallback=|| view! { <pages::NotFound /> }>
-                        <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
-                        <Route path=path!("/change-password") view=pages::change_password::ChangePasswordPage ssr=SsrMode::Async />
-                        <Route path=path!("/") view=pages::overview::OverviewPage ssr=SsrMode::Async />
-                        <Route path=path!("/about") view=pages::about::AboutPage ssr=SsrMode::Async />
-                        <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
-                        <Route path=path!("/activity") view=pages::activity::ActivityPage ssr=SsrMode::Async />
-                        <Route path=path!("/minions") view=pages::minions::MinionsPage ssr=SsrMode::Async />
-                        <Route path=path!("/minions/:id") view=pages::minions::MinionDetailPage ssr=SsrMode::Async />
-                        <Route path=path!("/keys") view=pages::keys::KeysPage ssr=SsrMode::Async />
-                        <Route path=path!("/jobs") view=pages::jobs::JobsPage ssr=SsrMode::Async />
-                        <Route path=path!("/jobs/:jid") view=pages::jobs::JobDetailPage ssr=SsrMode::Async />
-                        <Route path=path!("/timeline") view=pages::timeline::TimelinePage ssr=SsrMode::Async />
-                        <Route path=path!("/run") view=pages::run::RunPage ssr=SsrMode::Async />
-                        <Route path=path!("/templates") view=pages::templates::TemplatesPage ssr=SsrMode::Async />
-                        <Route path=path!("/inventory") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/inventory/:name") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/fleet") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/fleet/runs/:id") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/users") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/roles") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/audit") view=pages::ComingSoon ssr=SsrMode::Async />
-                        <Route path=path!("/diagnostics") view=pages::ComingSoon ssr=SsrMode::Async />
-                    </Routes>
+                    <AppRoutes />
                 </main>
             </div>
         </div>

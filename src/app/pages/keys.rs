@@ -39,7 +39,7 @@ pub fn KeysPage() -> impl IntoView {
     crate::app::pages::auto_refresh(move || data.refetch());
     let confirm = RwSignal::new(None::<Pending>);
     let selected = RwSignal::new(BTreeSet::<String>::new());
-    let pending_badge = use_context::<crate::app::components::layout::PendingKeys>();
+    let pending_badge = use_context::<crate::app::context::PendingKeys>();
     Effect::new(move |_| {
         if action.version().get() > 0 {
             selected.set(BTreeSet::new());

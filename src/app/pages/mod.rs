@@ -20,6 +20,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
+pub use crate::model::time::short_time;
+
 /// Page title row.
 #[component]
 pub fn PageHeader(
@@ -91,18 +93,6 @@ pub fn NotFound() -> impl IntoView {
             <p><a href="/">"Back to the overview"</a></p>
         </div>
     }
-}
-
-/// `2026-11-27T08:53:05.123Z` -> `2026-11-27 08:53:05 UTC` (times are shown in UTC, as Salt's JIDs).
-pub fn short_time(rfc3339: &str) -> String {
-    let t = rfc3339.replace('T', " ");
-    let t = t
-        .split('.')
-        .next()
-        .unwrap_or(&t)
-        .trim_end_matches('Z')
-        .to_string();
-    format!("{t} UTC")
 }
 
 /// Refetch list views every 30 s in the browser (SPEC 1: long-lived list views auto-refresh),

@@ -27,7 +27,7 @@ pub fn SettingsPage() -> impl IntoView {
         },
         |_| get_settings(),
     );
-    if let Some(v) = use_context::<crate::app::components::layout::SaltStatusVersion>() {
+    if let Some(v) = use_context::<crate::app::context::SaltStatusVersion>() {
         Effect::new(move |_| {
             if matches!(save_salt.value().get(), Some(Ok(_)))
                 || matches!(save_pollers.value().get(), Some(Ok(_)))

@@ -9,6 +9,7 @@ use super::store;
 use crate::salt::SaltClient;
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
+use crate::server::poller::Repoll;
 use crate::server::{now_text, to_text};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +30,17 @@ pub struct ConsumerCtx {
     pub jobs: Arc<JobsCache>,
     pub retention_days: i64,
     pub jobs_poller_on: bool,
-    pub jobs_retention_days: i64,
+    /// Re-polls through the runtime (keys after a key event; keys and jobs after a gap).
+    pub repoll: Repoll,
+}
+
+/// Run a registered poller now and wait for it, logging a failure as `what`.
+async fn repoll(ctx: &ConsumerCtx, poller: &str, what: &str) {
+    match ctx.repoll.poke(poller).await {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => tracing::warn!(error = %e, "{what} failed"),
+        None => tracing::warn!(poller, "{what} skipped: no such poller"),
+    }
 }
 
 async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>) {
@@ -44,11 +55,7 @@ async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>) {
                 // table the Keys and Minions pages read: re-poll keys now (at most once per
                 // batch), before the browsers are told to refetch.
                 if rows.iter().any(|r| r.category == "key") {
-                    if let Err(e) =
-                        crate::server::minions::poller::poll_keys(&ctx.client, &ctx.db).await
-                    {
-                        tracing::warn!(error = %e, "keys re-poll after a key event failed");
-                    }
+                    repoll(ctx, "minions.keys", "keys re-poll after a key event").await;
                 }
                 for r in rows.iter().filter(|r| r.event_type == "job.new") {
                     if let Some(j) = &r.jid {
@@ -75,20 +82,9 @@ async fn prune(ctx: &ConsumerCtx) {
 
 /// Re-read what may have been missed while the stream was down.
 async fn resync(ctx: &ConsumerCtx) {
-    if let Err(e) = crate::server::minions::poller::poll_keys(&ctx.client, &ctx.db).await {
-        tracing::warn!(error = %e, "re-sync of keys after a stream gap failed");
-    }
+    repoll(ctx, "minions.keys", "re-sync of keys after a stream gap").await;
     if ctx.jobs_poller_on {
-        if let Err(e) = crate::server::jobs::poller::poll_jobs(
-            &ctx.client,
-            &ctx.db,
-            &ctx.jobs,
-            ctx.jobs_retention_days,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "re-sync of jobs after a stream gap failed");
-        }
+        repoll(ctx, "jobs.index", "re-sync of jobs after a stream gap").await;
     }
 }
 
@@ -118,8 +114,8 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                     let now = now_text();
                     let summary = format!(
                         "Event stream was down from {} to {}; keys and jobs re-synced by polling",
-                        crate::app::pages::short_time(&since),
-                        crate::app::pages::short_time(&now)
+                        crate::model::time::short_time(&since),
+                        crate::model::time::short_time(&now)
                     );
                     if let Ok(row) = store::insert_system(&ctx.db, &summary, &now).await {
                         ctx.hub.publish(vec![row]);

@@ -2,7 +2,7 @@
 //! with a replay ring of the last 500 and a bounded queue per subscriber. A slow subscriber
 //! loses its own oldest events (and is told); the consumer never waits for anyone.
 
-use crate::app::api::activity::ActivityEvent;
+use crate::model::activity::ActivityEvent;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;

@@ -6,7 +6,7 @@
 //! permissions (ending when nothing is visible any more).
 
 use super::hub::EventHub;
-use crate::app::api::activity::ActivityEvent;
+use crate::model::activity::ActivityEvent;
 use crate::server::audit::{self, AuditEntry};
 use crate::server::auth::{self, CurrentUser};
 use crate::server::db::Db;

@@ -2,7 +2,7 @@
 //! upsert into `jobs_index`), paged and filtered reads for the page and the widget.
 
 use super::normalize::NewActivity;
-use crate::app::api::activity::ActivityEvent;
+use crate::model::activity::ActivityEvent;
 use crate::server::db::Db;
 use sqlx::{QueryBuilder, Sqlite};
 

@@ -1,6 +1,6 @@
 //! Parse a minion's return of a `state.*` job into rows of the highstate table.
 
-use crate::app::api::jobs::{StateRow, StateSummary};
+use crate::model::jobs::{StateRow, StateSummary};
 use serde_json::Value;
 
 /// Whether a function returns the state dict (`state.apply`, `state.highstate`, `state.sls`, ...).

@@ -4,7 +4,7 @@
 use super::{ingest, store, JobsCache};
 use crate::salt::{SaltClient, SaltError};
 use crate::server::db::Db;
-use crate::server::runtime::{PollerCtx, PollerSpec};
+use crate::server::poller::{PollerCtx, PollerSpec};
 use crate::server::{from_text, now_text, to_text};
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Timeline and job-activity reads over `jobs_index` (SPEC 6.5 "Activity buckets", 6.6): the SQL,
 //! and the pure grouping, status and bucketing rules, unit-tested without a database.
 
-use crate::app::api::timeline::{
+use crate::model::timeline::{
     category, ActivityBucket, JobActivityOut, TimelineArgs, TimelineBar, TimelineGroup,
     TimelineOut, CATEGORIES, MAX_BARS,
 };

@@ -1,11 +1,11 @@
 //! The minion state pollers (keys, presence, grains), registered with the runtime.
 
 use super::{ingest, store};
-use crate::app::api::settings::PollerSettings;
+use crate::model::settings::PollerSettings;
 use crate::salt::{SaltClient, SaltError};
 use crate::server::db::Db;
 use crate::server::now_text;
-use crate::server::runtime::{PollerCtx, PollerSpec};
+use crate::server::poller::{PollerCtx, PollerSpec};
 use std::sync::Arc;
 
 fn db_err(e: sqlx::Error) -> SaltError {
