@@ -60,7 +60,7 @@ pub const MAX_ARG_LEN: usize = 4096;
 pub const MAX_KWARG_KEY: usize = 128;
 
 /// `[A-Za-z_][A-Za-z0-9_]*`
-fn is_identifier(s: &str) -> bool {
+pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -228,18 +228,16 @@ pub async fn key_action(action: String, ids: String) -> Result<Vec<KeyActionResu
             // Authorise every key first: one denial refuses the whole request.
             for id in &ids {
                 if !user.can(&action, &format!("key:{id}")) {
-                    record(
-                        &state.db,
-                        AuditEntry::new("permission.denied", &format!("key:{id}"))
-                            .user(&user.id, &user.username)
-                            .args(serde_json::json!({ "verb": action }))
-                            .deny(403)
-                            .ip(&ip),
+                    let message =
+                        format!("You do not have permission to {action} the key of {id}.");
+                    return Err(crate::server::auth::deny(
+                        &state,
+                        &user,
+                        &action,
+                        &format!("key:{id}"),
+                        &message,
                     )
-                    .await;
-                    return Err(AppError::Forbidden(format!(
-                        "You do not have permission to {action} the key of {id}."
-                    )));
+                    .await);
                 }
             }
             let client = state.runtime.client()?;

@@ -21,17 +21,7 @@ pub struct Command {
     pub kwargs: Vec<(String, String)>,
 }
 
-fn is_identifier(s: &str) -> bool {
-    let mut c = s.chars();
-    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
-        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-}
-
-/// Whether `fun` looks like `module.function` (dots allowed for nested runners).
-pub fn is_function_name(fun: &str) -> bool {
-    let parts: Vec<&str> = fun.split('.').collect();
-    parts.len() >= 2 && parts.iter().all(|p| is_identifier(p))
-}
+pub use crate::model::templates::{is_function_name, is_identifier};
 
 /// Validate target, function and arguments (SPEC 6.7 limits) with messages a person understands.
 pub fn validate_command(
@@ -273,20 +263,7 @@ async fn denied(
     rule: &str,
     message: String,
 ) -> AppError {
-    use crate::server::auth::{client_info, request_parts};
-    let ip = request_parts()
-        .map(|p| client_info(&p).ip)
-        .unwrap_or_default();
-    crate::server::audit::record(
-        &state.db,
-        crate::server::audit::AuditEntry::new("permission.denied", resource)
-            .user(&user.id, &user.username)
-            .args(serde_json::json!({ "verb": verb, "rule": rule }))
-            .deny(403)
-            .ip(&ip),
-    )
-    .await;
-    AppError::Forbidden(message)
+    crate::server::auth::deny_by_rule(state, user, verb, resource, Some(rule), &message).await
 }
 
 /// The minions `cmd`'s target matches, resolved by the master from its grains cache (no minion

@@ -331,23 +331,12 @@ pub async fn require(verb: &str, resource: &str) -> Result<(AppState, CurrentUse
     if user.can(verb, resource) {
         return Ok((state, user));
     }
-    let ip = request_parts()
-        .map(|p| client_info(&p).ip)
-        .unwrap_or_default();
-    audit::record(
-        &state.db,
-        AuditEntry::new("permission.denied", resource)
-            .user(&user.id, &user.username)
-            .args(serde_json::json!({ "verb": verb }))
-            .deny(403)
-            .ip(&ip),
-    )
-    .await;
-    Err(AppError::Forbidden(format!(
+    let message = format!(
         "You do not have permission to {} {}.",
         verb,
         describe_resource(resource)
-    )))
+    );
+    Err(deny(&state, &user, verb, resource, &message).await)
 }
 
 /// Refuse with 403 and record the denial (`permission.denied`), for server functions whose check
@@ -359,16 +348,29 @@ pub async fn deny(
     resource: &str,
     message: &str,
 ) -> AppError {
-    let ip = request_parts()
-        .map(|p| client_info(&p).ip)
-        .unwrap_or_default();
+    deny_by_rule(state, user, verb, resource, None, message).await
+}
+
+/// [`deny`], naming the rule that refused (e.g. `indirect-function`, `target-scope`) in the row.
+pub async fn deny_by_rule(
+    state: &AppState,
+    user: &CurrentUser,
+    verb: &str,
+    resource: &str,
+    rule: Option<&str>,
+    message: &str,
+) -> AppError {
+    let mut args = serde_json::json!({ "verb": verb });
+    if let Some(rule) = rule {
+        args["rule"] = rule.into();
+    }
     audit::record(
         &state.db,
         AuditEntry::new("permission.denied", resource)
             .user(&user.id, &user.username)
-            .args(serde_json::json!({ "verb": verb }))
+            .args(args)
             .deny(403)
-            .ip(&ip),
+            .ip(&request_ip()),
     )
     .await;
     AppError::Forbidden(message.to_string())
