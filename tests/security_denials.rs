@@ -6,30 +6,6 @@ mod common;
 
 use common::TestApp;
 
-async fn add_role(app: &TestApp, name: &str, perms: &[(&str, &str)]) {
-    let db = &app.state.db;
-    let rid = format!("r-{name}");
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES (?, ?, ?, '')")
-        .bind(&rid)
-        .bind(name)
-        .bind(name)
-        .execute(db)
-        .await
-        .unwrap();
-    for (i, (verb, res)) in perms.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
-        )
-        .bind(format!("{rid}-{i}"))
-        .bind(&rid)
-        .bind(verb)
-        .bind(res)
-        .execute(db)
-        .await
-        .unwrap();
-    }
-}
-
 async fn denied_rows(app: &TestApp, resource: &str) -> Vec<(String, i64, String, String)> {
     sqlx::query_as(
         "SELECT decision, result_code, coalesce(username, ''), coalesce(args_json, '') \
@@ -44,7 +20,8 @@ async fn denied_rows(app: &TestApp, resource: &str) -> Vec<(String, i64, String,
 #[tokio::test]
 async fn keys_list_denial_is_audited() {
     let app = TestApp::new().await;
-    add_role(&app, "minions-only", &[("view", "minion:*")]).await;
+    app.create_role("minions-only", &[("view", "minion:*")])
+        .await;
     app.create_user("mo", "correct horse battery", &["minions-only"])
         .await;
     let cookie = app.login("mo", "correct horse battery").await;
@@ -64,7 +41,8 @@ async fn keys_list_denial_is_audited() {
 #[tokio::test]
 async fn every_list_denial_is_audited() {
     let app = TestApp::new().await;
-    add_role(&app, "settings-only", &[("view", "setting:*")]).await;
+    app.create_role("settings-only", &[("view", "setting:*")])
+        .await;
     app.create_user("so", "correct horse battery", &["settings-only"])
         .await;
     let cookie = app.login("so", "correct horse battery").await;

@@ -154,12 +154,8 @@ async fn keys_list_does_not_rewrite_key_grants_to_minion() {
             .await
             .unwrap();
     }
-    add_role(
-        &app,
-        "webkeys",
-        &[("view", "key:db-1"), ("view", "*n:web-*")],
-    )
-    .await;
+    app.create_role("webkeys", &[("view", "key:db-1"), ("view", "*n:web-*")])
+        .await;
     app.create_user("wk", "correct horse battery", &["webkeys"])
         .await;
     let cookie = app.login("wk", "correct horse battery").await;
@@ -179,29 +175,4 @@ async fn keys_list_does_not_rewrite_key_grants_to_minion() {
     let k = &r.json()["keys"];
     assert_eq!(k["accepted"], 1, "{}", r.body);
     assert_eq!(k["pending"], 0, "{}", r.body);
-}
-
-/// Insert a custom role with these (verb, resource glob) pairs.
-pub async fn add_role(app: &TestApp, name: &str, perms: &[(&str, &str)]) {
-    let db = &app.state.db;
-    let rid = format!("r-{name}");
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES (?, ?, ?, '')")
-        .bind(&rid)
-        .bind(name)
-        .bind(name.to_lowercase())
-        .execute(db)
-        .await
-        .unwrap();
-    for (i, (verb, res)) in perms.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
-        )
-        .bind(format!("{rid}-{i}"))
-        .bind(&rid)
-        .bind(verb)
-        .bind(res)
-        .execute(db)
-        .await
-        .unwrap();
-    }
 }

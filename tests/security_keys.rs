@@ -21,29 +21,6 @@ fn sorted(mut k: KeyLists) -> KeyLists {
     k
 }
 
-async fn role(app: &TestApp, name: &str, perms: &[(&str, &str)]) {
-    let db = &app.state.db;
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES (?, ?, ?, '')")
-        .bind(format!("r-{name}"))
-        .bind(name)
-        .bind(name)
-        .execute(db)
-        .await
-        .unwrap();
-    for (i, (verb, glob)) in perms.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
-        )
-        .bind(format!("p-{name}-{i}"))
-        .bind(format!("r-{name}"))
-        .bind(verb)
-        .bind(glob)
-        .execute(db)
-        .await
-        .unwrap();
-    }
-}
-
 #[tokio::test]
 async fn a_per_resource_key_grant_cannot_reach_other_keys() {
     let l = lab();
@@ -58,8 +35,7 @@ async fn a_per_resource_key_grant_cannot_reach_other_keys() {
         .await
         .unwrap();
     app.state.runtime.boot().await;
-    role(
-        &app,
+    app.create_role(
         "web-keys",
         &[
             ("view", "key:*"),

@@ -54,29 +54,6 @@ async fn app_with_stream() -> TestApp {
     app
 }
 
-async fn role(app: &TestApp, name: &str, grants: &[(&str, &str)]) {
-    let db = &app.state.db;
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES (?, ?, ?, '')")
-        .bind(format!("r-{name}"))
-        .bind(name)
-        .bind(name)
-        .execute(db)
-        .await
-        .unwrap();
-    for (i, (verb, glob)) in grants.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
-        )
-        .bind(format!("p-{name}-{i}"))
-        .bind(format!("r-{name}"))
-        .bind(verb)
-        .bind(glob)
-        .execute(db)
-        .await
-        .unwrap();
-    }
-}
-
 fn event(id: i64, category: &str) -> ActivityEvent {
     ActivityEvent {
         id,
@@ -268,7 +245,8 @@ async fn deactivation_and_forced_password_change_end_the_stream() {
 #[tokio::test]
 async fn role_change_refilters_and_losing_every_category_ends_the_stream() {
     let app = app_with_stream().await;
-    role(&app, "watch", &[("view", "job:*"), ("view", "key:*")]).await;
+    app.create_role("watch", &[("view", "job:*"), ("view", "key:*")])
+        .await;
     app.create_user("watcher", "watcher-password-1", &["watch"])
         .await;
     let cookie = app.login("watcher", "watcher-password-1").await;
@@ -322,7 +300,7 @@ async fn role_change_refilters_and_losing_every_category_ends_the_stream() {
 #[tokio::test]
 async fn a_stream_refused_for_nothing_visible_is_audited() {
     let app = app_with_stream().await;
-    role(&app, "auditor", &[("view", "audit:*")]).await;
+    app.create_role("auditor", &[("view", "audit:*")]).await;
     app.create_user("auditor", "auditor-password-1", &["auditor"])
         .await;
     let cookie = app.login("auditor", "auditor-password-1").await;

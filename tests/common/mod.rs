@@ -130,6 +130,31 @@ impl TestApp {
             .unwrap();
     }
 
+    /// Create a custom role `r-<name>` holding `(verb, resource_glob)` grants.
+    pub async fn create_role(&self, name: &str, grants: &[(&str, &str)]) {
+        let db = &self.state.db;
+        let rid = format!("r-{name}");
+        sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES (?, ?, ?, '')")
+            .bind(&rid)
+            .bind(name)
+            .bind(name.to_lowercase())
+            .execute(db)
+            .await
+            .unwrap();
+        for (i, (verb, glob)) in grants.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
+            )
+            .bind(format!("{rid}-{i}"))
+            .bind(&rid)
+            .bind(verb)
+            .bind(glob)
+            .execute(db)
+            .await
+            .unwrap();
+        }
+    }
+
     pub async fn audit_rows(
         &self,
         action: &str,
