@@ -4,10 +4,11 @@
 
 use crate::error::AppError;
 use crate::model::settings::{PollerStatus, SaltConnection};
-use crate::salt::{SaltClient, SaltConfig, SaltError};
+use crate::salt::{SaltClient, SaltError};
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
 use crate::server::poller::{PollerCtx, PollerSpec, Repoll};
+use crate::server::secrets::SecretsCipher;
 use crate::server::{now_text, settings};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -25,7 +26,7 @@ struct Generation {
 /// The hub itself; one per process (tests make one per app).
 pub struct Runtime {
     db: Db,
-    cookie_secret: String,
+    secrets: Arc<SecretsCipher>,
     registry: Vec<PollerSpec>,
     current: RwLock<Option<Arc<SaltClient>>>,
     generation: tokio::sync::Mutex<Generation>,
@@ -52,13 +53,13 @@ impl Runtime {
     /// A hub with the given pollers registered; nothing runs until [`Runtime::boot`].
     pub fn new(
         db: Db,
-        cookie_secret: String,
+        secrets: Arc<SecretsCipher>,
         registry: Vec<PollerSpec>,
         health_interval: Duration,
     ) -> Arc<Self> {
         Arc::new(Runtime {
             db,
-            cookie_secret,
+            secrets,
             registry,
             current: RwLock::new(None),
             generation: tokio::sync::Mutex::new(Generation {
@@ -211,7 +212,13 @@ impl Runtime {
         gen.cancel = CancellationToken::new();
         let id = gen.id;
 
-        let (salt, pollers) = match settings::load_runtime(&self.db).await {
+        let loaded = match settings::load_salt_connection(&self.db, &self.secrets).await {
+            Ok(salt) => settings::load_pollers(&self.db)
+                .await
+                .map(|pollers| (salt, pollers)),
+            Err(e) => Err(e),
+        };
+        let (salt, pollers) = match loaded {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read settings; Salt stays disconnected");
@@ -219,18 +226,13 @@ impl Runtime {
                 return;
             }
         };
-        let password = salt.password(&self.cookie_secret);
-        if password.is_none() && salt.password_encrypted.is_some() {
+        if salt.password_unreadable {
             tracing::error!(
                 "the stored Salt password cannot be decrypted (COOKIE_SECRET changed?); \
                  enter it again in Settings"
             );
         }
-        let (Some(url), Some(username), Some(password)) = (
-            salt.url.filter(|s| !s.is_empty()),
-            salt.username.filter(|s| !s.is_empty()),
-            password,
-        ) else {
+        let Some(config) = salt.config() else {
             self.set_connection(
                 "unconfigured",
                 "Salt API URL, username or password is not set",
@@ -241,14 +243,7 @@ impl Runtime {
             );
             return;
         };
-        let client = match SaltClient::new(SaltConfig {
-            url,
-            username,
-            password,
-            eauth: salt.eauth,
-            verify_tls: salt.verify,
-            timeout: Duration::from_secs(30),
-        }) {
+        let client = match SaltClient::new(config) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 self.set_connection("unreachable", e.to_string());

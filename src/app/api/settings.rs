@@ -30,11 +30,8 @@ pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
     respond(
         async {
             let (state, user) = session()?;
-            let missing = crate::server::settings::missing_salt_fields(
-                &state.db,
-                &state.config.cookie_secret,
-            )
-            .await?;
+            let missing =
+                crate::server::settings::missing_salt_fields(&state.db, &state.secrets).await?;
             let can_edit = user.can("edit", "settings:*");
             let mut connection = state.runtime.connection();
             if !can_edit {
@@ -98,12 +95,12 @@ pub async fn save_salt_settings(
                 false,
             )?;
             if input.password.is_none() {
-                let (stored, _) = settings::load_runtime(&state.db).await?;
+                let stored = settings::load_salt_connection(&state.db, &state.secrets).await?;
                 if !settings::may_reuse_password(&stored, &input) {
                     return Err(settings::password_needed());
                 }
             }
-            settings::save_salt(&state.db, &state.config.cookie_secret, &input).await?;
+            settings::save_salt(&state.db, &state.secrets, &input).await?;
             record(
                 &state.db,
                 AuditEntry::new("settings.salt.update", "settings:salt")
@@ -304,12 +301,12 @@ pub async fn test_salt_connection(
     eauth: String,
     #[server(default)] verify: Option<String>,
 ) -> Result<SaltTestResult, AppError> {
-    use crate::server::auth::{require, respond};
+    use crate::server::auth::{request_ip, require, respond};
     use crate::server::settings;
     respond(
         async {
             let (state, user) = require("edit", "settings:*").await?;
-            let mut input = settings::validate_salt(
+            let input = settings::validate_salt(
                 &url,
                 &username,
                 &password,
@@ -317,25 +314,8 @@ pub async fn test_salt_connection(
                 checked(&verify),
                 false,
             )?;
-            if input.url.is_none() {
-                return Err(AppError::invalid("url", "Enter the salt-api URL to test."));
-            }
-            if input.password.is_none() {
-                // Test with the stored password when the field was left empty, but only against
-                // the stored connection.
-                let (row, _) = settings::load_runtime(&state.db).await?;
-                if !settings::may_reuse_password(&row, &input) {
-                    return Err(settings::password_needed());
-                }
-                input.password = row.password(&state.config.cookie_secret);
-                if input.password.is_none() {
-                    return Err(AppError::invalid(
-                        "password",
-                        "Enter the password to test with.",
-                    ));
-                }
-            }
-            Ok(test_connection(&state, &user, input).await)
+            let config = settings::config_to_test(&state.db, &state.secrets, input).await?;
+            Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
         }
         .await,
     )
@@ -344,89 +324,21 @@ pub async fn test_salt_connection(
 /// Test the stored credentials without re-typing the password.
 #[server(endpoint = "settings/test-salt-saved")]
 pub async fn test_saved_salt_connection() -> Result<SaltTestResult, AppError> {
-    use crate::server::auth::{require, respond};
+    use crate::server::auth::{request_ip, require, respond};
     use crate::server::settings;
     respond(
         async {
             let (state, user) = require("edit", "settings:*").await?;
-            let (row, _) = settings::load_runtime(&state.db).await?;
-            let password = row.password(&state.config.cookie_secret);
-            let input = settings::SaltInput {
-                url: row.url.filter(|s| !s.is_empty()),
-                username: row.username.filter(|s| !s.is_empty()),
-                password,
-                eauth: row.eauth,
-                verify: row.verify,
-            };
-            if input.url.is_none() || input.username.is_none() || input.password.is_none() {
+            let stored = settings::load_salt_connection(&state.db, &state.secrets).await?;
+            let Some(config) = stored.config() else {
                 return Ok(SaltTestResult {
                     ok: false,
                     detail: "No complete Salt API settings are saved yet.".into(),
                     minion_count: None,
                 });
-            }
-            Ok(test_connection(&state, &user, input).await)
+            };
+            Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
         }
         .await,
     )
-}
-
-#[cfg(feature = "ssr")]
-async fn test_connection(
-    state: &crate::server::state::AppState,
-    user: &crate::server::auth::CurrentUser,
-    input: crate::server::settings::SaltInput,
-) -> SaltTestResult {
-    use crate::salt::{SaltClient, SaltConfig, SaltError};
-    use crate::server::audit::{record, AuditEntry};
-    let started = std::time::Instant::now();
-    let url = input.url.clone().unwrap_or_default();
-    let result = async {
-        let client = SaltClient::new(SaltConfig {
-            url: url.clone(),
-            username: input.username.clone().unwrap_or_default(),
-            password: input.password.clone().unwrap_or_default(),
-            eauth: input.eauth.clone(),
-            verify_tls: input.verify,
-            timeout: std::time::Duration::from_secs(15),
-        })?;
-        let login = client.login().await?;
-        let present = client.manage_present().await?;
-        Ok::<_, SaltError>((login, present))
-    }
-    .await;
-    let out = match result {
-        Ok((login, present)) => SaltTestResult {
-            ok: true,
-            detail: format!(
-                "Logged in to {url} as {} (eauth {}); {} minion{} connected.",
-                login.user,
-                login.eauth,
-                present.len(),
-                if present.len() == 1 { "" } else { "s" }
-            ),
-            minion_count: Some(present.len()),
-        },
-        Err(SaltError::Api { status: 401, .. }) => SaltTestResult {
-            ok: false,
-            detail: "salt-api refused the username or password (401). Check the credentials and the eauth back-end."
-                .into(),
-            minion_count: None,
-        },
-        Err(e) => SaltTestResult {
-            ok: false,
-            detail: e.to_string(),
-            minion_count: None,
-        },
-    };
-    record(
-        &state.db,
-        AuditEntry::new("settings.salt.test", "settings:salt")
-            .user(&user.id, &user.username)
-            .ip(&crate::server::auth::request_ip())
-            .args(serde_json::json!({ "url": url, "ok": out.ok }))
-            .duration_ms(started.elapsed().as_millis() as i64),
-    )
-    .await;
-    out
 }
