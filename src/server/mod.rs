@@ -10,6 +10,7 @@ pub mod http;
 pub mod jobs;
 pub mod minions;
 pub mod poller;
+pub mod run;
 pub mod runtime;
 pub mod secrets;
 pub mod settings;

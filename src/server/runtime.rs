@@ -8,12 +8,14 @@ use crate::salt::{SaltClient, SaltError};
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
 use crate::server::poller::{PollerCtx, PollerSpec, Repoll};
+use crate::server::run::batch::BatchRuns;
 use crate::server::secrets::SecretsCipher;
 use crate::server::{now_text, settings};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 struct Generation {
@@ -36,6 +38,11 @@ pub struct Runtime {
     jobs: Arc<JobsCache>,
     hub: Arc<crate::server::activity::hub::EventHub>,
     stream_enabled: std::sync::atomic::AtomicBool,
+    /// Batch runs started from the Run page and their results.
+    batches: Arc<BatchRuns>,
+    /// Background work an action started (a batch run): not tied to a generation, cancelled
+    /// and awaited by [`Runtime::shutdown`].
+    tasks: Mutex<JoinSet<()>>,
     /// Salt-independent upkeep (audit retention), started once by [`Runtime::boot`].
     housekeeping: Mutex<Option<JoinHandle<()>>>,
     stop: CancellationToken,
@@ -78,6 +85,8 @@ impl Runtime {
             jobs: Arc::new(JobsCache::default()),
             hub: Arc::new(crate::server::activity::hub::EventHub::default()),
             stream_enabled: std::sync::atomic::AtomicBool::new(false),
+            batches: Arc::default(),
+            tasks: Mutex::new(JoinSet::new()),
             housekeeping: Mutex::new(None),
             stop: CancellationToken::new(),
         })
@@ -104,6 +113,26 @@ impl Runtime {
     /// The active-JID cache (running/complete) the jobs poller keeps.
     pub fn jobs(&self) -> Arc<JobsCache> {
         self.jobs.clone()
+    }
+
+    /// The batch runs of this process.
+    pub fn batches(&self) -> Arc<BatchRuns> {
+        self.batches.clone()
+    }
+
+    /// Run an action's background work (a batch run) as a task the runtime owns: it ends early
+    /// when the process shuts down, and shutdown waits for it.
+    pub fn spawn_task(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let stop = self.stop.clone();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the ones that have ended.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = work => {}
+            }
+        });
     }
 
     /// The EventHub (always present; fed only while the event stream is enabled).
@@ -415,6 +444,14 @@ impl Runtime {
         gen.cancel.cancel();
         for t in gen.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let drained = tokio::time::timeout(Duration::from_secs(5), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
         }
     }
 }
