@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod jobs;
+pub mod keys;
 pub mod minions;
 pub mod poller;
 pub mod run;
