@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod replies;
+pub mod state;
 
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
