@@ -1,11 +1,13 @@
-//! Keys: the service behind the Keys page's actions. A key's fingerprint, and accept / reject /
-//! delete, each id checked against the master's key lists before and after.
+//! Keys: the service behind the Keys page's server functions. The pending-key count, a key's
+//! fingerprint, and accept / reject / delete, each id checked against the master's key lists
+//! before and after.
 
 use crate::error::AppError;
 use crate::model::keys::KeyActionResult;
 use crate::salt::{KeyAction, KeyLists, SaltError};
 use crate::server::audit::{record, AuditEntry};
 use crate::server::auth::CurrentUser;
+use crate::server::db::Db;
 use crate::server::runtime::salt_error;
 use crate::server::state::AppState;
 use std::time::{Duration, Instant};
@@ -56,6 +58,26 @@ fn key_state<'a>(lists: &'a KeyLists, id: &str) -> Option<&'a str> {
     } else {
         None
     }
+}
+
+/// How many pending keys `user` may see (the sidebar badge).
+pub async fn pending_count(db: &Db, user: &CurrentUser) -> Result<i64, sqlx::Error> {
+    if crate::rbac::covers_all(&user.permissions, "view", "key") {
+        return sqlx::query_scalar(
+            "SELECT COUNT(*) FROM minion_snapshots WHERE key_status = 'pending'",
+        )
+        .fetch_one(db)
+        .await;
+    }
+    // A per-resource grant: count only the pending keys this user may see.
+    let pending: Vec<String> =
+        sqlx::query_scalar("SELECT minion_id FROM minion_snapshots WHERE key_status = 'pending'")
+            .fetch_all(db)
+            .await?;
+    Ok(pending
+        .iter()
+        .filter(|id| user.can("view", &format!("key:{id}")))
+        .count() as i64)
 }
 
 /// A key's fingerprint, asked live from the master (`wheel key.finger`).

@@ -90,23 +90,7 @@ pub async fn pending_key_count() -> Result<i64, AppError> {
             if !crate::app::nav::may_view_kind(&user.permissions, "key") {
                 return Ok(0);
             }
-            if crate::rbac::covers_all(&user.permissions, "view", "key") {
-                return Ok(sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM minion_snapshots WHERE key_status = 'pending'",
-                )
-                .fetch_one(&state.db)
-                .await?);
-            }
-            // A per-resource grant: count only the pending keys this user may see.
-            let pending: Vec<String> = sqlx::query_scalar(
-                "SELECT minion_id FROM minion_snapshots WHERE key_status = 'pending'",
-            )
-            .fetch_all(&state.db)
-            .await?;
-            Ok(pending
-                .iter()
-                .filter(|id| user.can("view", &format!("key:{id}")))
-                .count() as i64)
+            Ok(crate::server::keys::pending_count(&state.db, &user).await?)
         }
         .await,
     )
