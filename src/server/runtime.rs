@@ -467,3 +467,31 @@ pub fn salt_error(e: SaltError) -> AppError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test]
+    async fn shutdown_ends_and_awaits_action_tasks() {
+        let db = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let rt = Runtime::new(
+            db,
+            Arc::new(SecretsCipher::new("0123456789abcdef0123456789abcdef")),
+            vec![],
+            Duration::from_secs(15),
+        );
+        let finished = Arc::new(AtomicBool::new(false));
+        let quick = finished.clone();
+        rt.spawn_task(async move { quick.store(true, Ordering::SeqCst) });
+        // A batch run that would outlive the process: shutdown must not wait for it.
+        rt.spawn_task(std::future::pending());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(finished.load(Ordering::SeqCst));
+        tokio::time::timeout(Duration::from_secs(2), rt.shutdown())
+            .await
+            .expect("shutdown cancels action tasks instead of waiting for them");
+        assert!(rt.tasks.lock().unwrap().is_empty());
+    }
+}
