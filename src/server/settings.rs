@@ -9,6 +9,7 @@ use crate::server::audit::{record, AuditEntry};
 use crate::server::auth::CurrentUser;
 use crate::server::db::Db;
 use crate::server::secrets::SecretsCipher;
+use crate::server::state::AppState;
 use std::time::Duration;
 
 /// Read the settings row as the page sees it (no password, only whether one is set).
@@ -326,6 +327,76 @@ pub async fn save_salt(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Save the Salt API section for `user` (audited as `settings.salt.update`) and reload the
+/// runtime. An empty password keeps the stored one, but only towards the stored connection.
+pub async fn update_salt(
+    state: &AppState,
+    user: &CurrentUser,
+    ip: &str,
+    input: SaltInput,
+) -> Result<SettingsView, AppError> {
+    if input.password.is_none() {
+        let stored = load_salt_connection(&state.db, &state.secrets).await?;
+        if !may_reuse_password(&stored, &input) {
+            return Err(password_needed());
+        }
+    }
+    save_salt(&state.db, &state.secrets, &input).await?;
+    record(
+        &state.db,
+        AuditEntry::new("settings.salt.update", "settings:salt")
+            .user(&user.id, &user.username)
+            .ip(ip)
+            .args(serde_json::json!({
+                "url": input.url, "username": input.username, "eauth": input.eauth,
+                "verify": input.verify, "password_changed": input.password.is_some(),
+            })),
+    )
+    .await;
+    state.runtime.reload().await;
+    Ok(load_view(&state.db).await?)
+}
+
+/// Save the Pollers section (audited as `settings.pollers.update`) and reload the runtime.
+pub async fn update_pollers(
+    state: &AppState,
+    user: &CurrentUser,
+    ip: &str,
+    p: PollerSettings,
+) -> Result<SettingsView, AppError> {
+    save_pollers(&state.db, &p).await?;
+    record(
+        &state.db,
+        AuditEntry::new("settings.pollers.update", "settings:pollers")
+            .user(&user.id, &user.username)
+            .ip(ip)
+            .args(serde_json::to_value(&p).unwrap_or_default()),
+    )
+    .await;
+    state.runtime.reload().await;
+    Ok(load_view(&state.db).await?)
+}
+
+/// Save the Activity widget section (audited as `settings.widget.update`; display only, no
+/// reload).
+pub async fn update_widget(
+    state: &AppState,
+    user: &CurrentUser,
+    ip: &str,
+    w: WidgetSettings,
+) -> Result<SettingsView, AppError> {
+    save_widget(&state.db, &w).await?;
+    record(
+        &state.db,
+        AuditEntry::new("settings.widget.update", "settings:widget")
+            .user(&user.id, &user.username)
+            .ip(ip)
+            .args(serde_json::to_value(&w).unwrap_or_default()),
+    )
+    .await;
+    Ok(load_view(&state.db).await?)
 }
 
 /// The configuration Test Connection tries for unsaved values: the typed password, or the

@@ -80,8 +80,7 @@ pub async fn save_salt_settings(
     eauth: String,
     #[server(default)] verify: Option<String>,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{require, respond};
+    use crate::server::auth::{request_ip, require, respond};
     use crate::server::settings;
     respond(
         async {
@@ -94,26 +93,7 @@ pub async fn save_salt_settings(
                 checked(&verify),
                 false,
             )?;
-            if input.password.is_none() {
-                let stored = settings::load_salt_connection(&state.db, &state.secrets).await?;
-                if !settings::may_reuse_password(&stored, &input) {
-                    return Err(settings::password_needed());
-                }
-            }
-            settings::save_salt(&state.db, &state.secrets, &input).await?;
-            record(
-                &state.db,
-                AuditEntry::new("settings.salt.update", "settings:salt")
-                    .user(&user.id, &user.username)
-                    .ip(&crate::server::auth::request_ip())
-                    .args(serde_json::json!({
-                        "url": input.url, "username": input.username, "eauth": input.eauth,
-                        "verify": input.verify, "password_changed": input.password.is_some(),
-                    })),
-            )
-            .await;
-            state.runtime.reload().await;
-            Ok(settings::load_view(&state.db).await?)
+            settings::update_salt(&state, &user, &request_ip(), input).await
         }
         .await,
     )
@@ -136,8 +116,7 @@ pub async fn save_poller_settings(
     #[server(default)] jobs_retention_days: Option<String>,
     #[server(default)] audit_retention_days: Option<String>,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{require, respond};
+    use crate::server::auth::{request_ip, require, respond};
     use crate::server::settings::{self, parse_range};
     respond(
         async {
@@ -228,17 +207,7 @@ pub async fn save_poller_settings(
                     365,
                 )?,
             };
-            settings::save_pollers(&state.db, &p).await?;
-            record(
-                &state.db,
-                AuditEntry::new("settings.pollers.update", "settings:pollers")
-                    .user(&user.id, &user.username)
-                    .ip(&crate::server::auth::request_ip())
-                    .args(serde_json::to_value(&p).unwrap_or_default()),
-            )
-            .await;
-            state.runtime.reload().await;
-            Ok(settings::load_view(&state.db).await?)
+            settings::update_pollers(&state, &user, &request_ip(), p).await
         }
         .await,
     )
@@ -256,8 +225,7 @@ pub async fn save_widget_settings(
     event_count: String,
     heartbeat_minutes: String,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{require, respond};
+    use crate::server::auth::{request_ip, require, respond};
     use crate::server::settings::{self, parse_range};
     respond(
         async {
@@ -277,16 +245,7 @@ pub async fn save_widget_settings(
                     1440,
                 )?,
             };
-            settings::save_widget(&state.db, &w).await?;
-            record(
-                &state.db,
-                AuditEntry::new("settings.widget.update", "settings:widget")
-                    .user(&user.id, &user.username)
-                    .ip(&crate::server::auth::request_ip())
-                    .args(serde_json::to_value(&w).unwrap_or_default()),
-            )
-            .await;
-            Ok(settings::load_view(&state.db).await?)
+            settings::update_widget(&state, &user, &request_ip(), w).await
         }
         .await,
     )
