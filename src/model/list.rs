@@ -1,0 +1,990 @@
+//! One list-view flow. [`ListParams`] is a list page's state exactly as its URL holds it (search,
+//! sort, direction, page, page size and the page's own [`ListFilters`]): the pages parse it from
+//! the query string and write it back with one URL builder ([`ListParams::href`]), and the list
+//! server functions build it from their form fields. Validated once (`TryFrom`) it becomes a
+//! [`ListQuery`], which is what the stores are asked with; the rules (search length, page
+//! sizes, how deep paging may go) are the same for every list.
+
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+
+/// Deepest row a list serves by paging (OFFSET makes the database walk every skipped row).
+pub const MAX_LIST_OFFSET: i64 = 250_000;
+/// Longest search text (characters, after trimming).
+pub const MAX_Q: usize = 200;
+/// Page sizes the pager offers.
+pub const PAGE_SIZES: &[i64] = &[50, 100, 500];
+/// Page size when the URL names none.
+pub const DEFAULT_PER_PAGE: i64 = 50;
+/// Longest minion id a filter may name.
+pub const MAX_MINION_FILTER: usize = 255;
+
+/// Percent-encode a value for a URL path segment or query value (unreserved bytes kept).
+pub fn url_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A 1-based page number (0 means the first page) within [`MAX_LIST_OFFSET`] for this page size.
+pub fn validate_page(page: i64, per_page: i64) -> Result<i64, AppError> {
+    let page = if page == 0 { 1 } else { page };
+    let last = MAX_LIST_OFFSET / per_page.max(1) + 1;
+    if !(1..=last).contains(&page) {
+        return Err(AppError::invalid(
+            "page",
+            format!(
+                "Page must be a number from 1 to {last} at this page size; \
+                 narrow the list with search or filters to reach older rows."
+            ),
+        ));
+    }
+    Ok(page)
+}
+
+/// Search text: trimmed, at most [`MAX_Q`] characters.
+pub fn validate_q(q: &str) -> Result<String, AppError> {
+    let q = q.trim();
+    if q.chars().count() > MAX_Q {
+        return Err(AppError::invalid(
+            "q",
+            format!("Search text is limited to {MAX_Q} characters."),
+        ));
+    }
+    Ok(q.to_string())
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortDir {
+    #[default]
+    Asc,
+    Desc,
+}
+
+impl SortDir {
+    /// From the URL (`""` is ascending); `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "" | "asc" => Some(SortDir::Asc),
+            "desc" => Some(SortDir::Desc),
+            _ => None,
+        }
+    }
+
+    /// The other direction.
+    pub fn flip(self) -> Self {
+        match self {
+            SortDir::Asc => SortDir::Desc,
+            SortDir::Desc => SortDir::Asc,
+        }
+    }
+
+    /// `asc` or `desc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortDir::Asc => "asc",
+            SortDir::Desc => "desc",
+        }
+    }
+}
+
+/// The sortable columns of a list (an enum per page).
+pub trait SortColumn: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Every column, the default first.
+    const ALL: &'static [Self];
+    /// The column's name in the URL.
+    fn as_str(self) -> &'static str;
+    /// From the URL.
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+}
+
+/// A list without sortable columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSort {}
+
+impl SortColumn for NoSort {
+    const ALL: &'static [Self] = &[];
+    fn as_str(self) -> &'static str {
+        match self {}
+    }
+}
+
+/// A list page's own filters: how they sit in the URL and how they are checked.
+pub trait ListFilters:
+    Clone + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The page's path (`/minions`).
+    const PATH: &'static str;
+    /// Accept any page size from 1 to the largest of [`PAGE_SIZES`] (for callers that size
+    /// their own list, such as the Overview widget), not only the offered ones.
+    const ANY_PAGE_SIZE: bool = false;
+    /// The sortable columns.
+    type Sort: SortColumn;
+    /// The filters once checked, as the store query takes them.
+    type Valid: Clone + std::fmt::Debug;
+    /// From the URL query (`get` answers `""` for a missing key).
+    fn from_query(get: &dyn Fn(&str) -> String) -> Self;
+    /// `key=value` pairs for the URL, defaults left out (values already escaped).
+    fn to_query(&self, out: &mut Vec<String>);
+    /// Does any filter hide rows?
+    fn is_active(&self) -> bool;
+    /// Check the filters; a 422 naming the field otherwise.
+    fn validate(self) -> Result<Self::Valid, AppError>;
+}
+
+/// A list page's state, as in its URL, and its server function's argument (unchecked).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListParams<F> {
+    pub q: String,
+    /// A column name of the page's [`SortColumn`]; empty for the default.
+    pub sort: String,
+    /// `asc`, `desc` or empty (ascending).
+    pub dir: String,
+    /// 1-based; 0 means the first page.
+    pub page: i64,
+    /// 0 means [`DEFAULT_PER_PAGE`].
+    pub per_page: i64,
+    pub filters: F,
+}
+
+impl<F: ListFilters> ListParams<F> {
+    /// From the URL query (`get` answers `""` for a missing key).
+    pub fn from_query(get: impl Fn(&str) -> String) -> Self {
+        ListParams {
+            q: get("q").trim().to_string(),
+            sort: get("sort"),
+            dir: get("dir"),
+            page: get("page").parse().unwrap_or(1),
+            per_page: get("per_page").parse().unwrap_or(DEFAULT_PER_PAGE),
+            filters: F::from_query(&get),
+        }
+    }
+
+    /// The URL for this state (defaults left out).
+    pub fn href(&self) -> String {
+        let mut parts = vec![];
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", url_escape(&self.q)));
+        }
+        self.filters.to_query(&mut parts);
+        if !self.sort.is_empty() {
+            parts.push(format!("sort={}", url_escape(&self.sort)));
+        }
+        if self.dir == "desc" {
+            parts.push("dir=desc".into());
+        }
+        if self.page > 1 {
+            parts.push(format!("page={}", self.page));
+        }
+        if self.per_page != 0 && self.per_page != DEFAULT_PER_PAGE {
+            parts.push(format!("per_page={}", self.per_page));
+        }
+        if parts.is_empty() {
+            F::PATH.to_string()
+        } else {
+            format!("{}?{}", F::PATH, parts.join("&"))
+        }
+    }
+
+    /// The same list at another page.
+    pub fn at_page(&self, page: i64) -> Self {
+        ListParams {
+            page,
+            ..self.clone()
+        }
+    }
+
+    /// The same list, first page, with another page size.
+    pub fn with_per_page(&self, per_page: i64) -> Self {
+        ListParams {
+            per_page,
+            page: 1,
+            ..self.clone()
+        }
+    }
+
+    /// The same search, first page, with other filters.
+    pub fn with_filters(&self, filters: F) -> Self {
+        ListParams {
+            filters,
+            page: 1,
+            ..self.clone()
+        }
+    }
+
+    /// The same list, first page, with another search.
+    pub fn with_q(&self, q: &str) -> Self {
+        ListParams {
+            q: q.trim().to_string(),
+            page: 1,
+            ..self.clone()
+        }
+    }
+
+    /// The sorted column (the first one when the URL names none or an unknown one).
+    pub fn sort_column(&self) -> Option<F::Sort> {
+        F::Sort::parse(&self.sort).or_else(|| F::Sort::ALL.first().copied())
+    }
+
+    /// The sort direction (ascending when the URL names none or an unknown one).
+    pub fn sort_dir(&self) -> SortDir {
+        SortDir::parse(&self.dir).unwrap_or_default()
+    }
+
+    /// A click on a column header: that column ascending, or the other way if it is sorted
+    /// ascending already; first page.
+    pub fn sorted_by(&self, col: F::Sort) -> Self {
+        let active = self.sort_column() == Some(col);
+        let dir = if active && self.sort_dir() == SortDir::Asc {
+            "desc"
+        } else {
+            ""
+        };
+        ListParams {
+            sort: col.as_str().to_string(),
+            dir: dir.to_string(),
+            page: 1,
+            ..self.clone()
+        }
+    }
+
+    /// Does the search or any filter hide rows?
+    pub fn filtered(&self) -> bool {
+        !self.q.is_empty() || self.filters.is_active()
+    }
+}
+
+/// A checked list query: what the stores are asked with.
+#[derive(Debug, Clone)]
+pub struct ListQuery<F: ListFilters> {
+    /// Trimmed, at most [`MAX_Q`] characters.
+    pub q: String,
+    /// `None`: the store's default order.
+    pub sort: Option<F::Sort>,
+    pub dir: SortDir,
+    /// 1-based, within [`MAX_LIST_OFFSET`].
+    pub page: i64,
+    pub per_page: i64,
+    pub filters: F::Valid,
+}
+
+impl<F: ListFilters> TryFrom<ListParams<F>> for ListQuery<F> {
+    type Error = AppError;
+
+    fn try_from(p: ListParams<F>) -> Result<Self, AppError> {
+        let q = validate_q(&p.q)?;
+        let filters = p.filters.validate()?;
+        let sort = if p.sort.is_empty() {
+            None
+        } else {
+            let names: Vec<&str> = F::Sort::ALL.iter().map(|c| c.as_str()).collect();
+            Some(F::Sort::parse(&p.sort).ok_or_else(|| {
+                AppError::invalid("sort", format!("Sort by one of {}.", names.join(", ")))
+            })?)
+        };
+        let dir = SortDir::parse(&p.dir)
+            .ok_or_else(|| AppError::invalid("dir", "Direction must be asc or desc."))?;
+        let per_page = validate_per_page::<F>(p.per_page)?;
+        let page = validate_page(p.page, per_page)?;
+        Ok(ListQuery {
+            q,
+            sort,
+            dir,
+            page,
+            per_page,
+            filters,
+        })
+    }
+}
+
+fn validate_per_page<F: ListFilters>(per_page: i64) -> Result<i64, AppError> {
+    let per_page = if per_page == 0 {
+        DEFAULT_PER_PAGE
+    } else {
+        per_page
+    };
+    let max = PAGE_SIZES.iter().copied().max().unwrap_or(DEFAULT_PER_PAGE);
+    if F::ANY_PAGE_SIZE {
+        if !(1..=max).contains(&per_page) {
+            return Err(AppError::invalid(
+                "per_page",
+                format!("Page size must be 1 to {max}."),
+            ));
+        }
+    } else if !PAGE_SIZES.contains(&per_page) {
+        let sizes: Vec<String> = PAGE_SIZES.iter().map(|n| n.to_string()).collect();
+        let (last, rest) = sizes.split_last().expect("page sizes");
+        return Err(AppError::invalid(
+            "per_page",
+            format!("Page size must be {} or {last}.", rest.join(", ")),
+        ));
+    }
+    Ok(per_page)
+}
+
+fn flag(get: &dyn Fn(&str) -> String, key: &str) -> bool {
+    get(key) == "true"
+}
+
+fn push_str(out: &mut Vec<String>, key: &str, value: &str) {
+    if !value.is_empty() {
+        out.push(format!("{key}={}", url_escape(value)));
+    }
+}
+
+fn push_flag(out: &mut Vec<String>, key: &str, on: bool) {
+    if on {
+        out.push(format!("{key}=true"));
+    }
+}
+
+// ---- Minions --------------------------------------------------------------------------------
+
+/// The Minions list's sortable columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MinionSort {
+    Id,
+    Status,
+    Os,
+    Ip,
+    Salt,
+    Cpus,
+    Mem,
+}
+
+impl SortColumn for MinionSort {
+    const ALL: &'static [Self] = &[
+        MinionSort::Id,
+        MinionSort::Status,
+        MinionSort::Os,
+        MinionSort::Ip,
+        MinionSort::Salt,
+        MinionSort::Cpus,
+        MinionSort::Mem,
+    ];
+    fn as_str(self) -> &'static str {
+        match self {
+            MinionSort::Id => "id",
+            MinionSort::Status => "status",
+            MinionSort::Os => "os",
+            MinionSort::Ip => "ip",
+            MinionSort::Salt => "salt",
+            MinionSort::Cpus => "cpus",
+            MinionSort::Mem => "mem",
+        }
+    }
+}
+
+/// The Minions list's filters: one derived status (empty: all).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MinionFilters {
+    pub status: String,
+}
+
+impl ListFilters for MinionFilters {
+    const PATH: &'static str = "/minions";
+    type Sort = MinionSort;
+    type Valid = MinionFilters;
+    fn from_query(get: &dyn Fn(&str) -> String) -> Self {
+        MinionFilters {
+            status: get("status"),
+        }
+    }
+    fn to_query(&self, out: &mut Vec<String>) {
+        push_str(out, "status", &self.status);
+    }
+    fn is_active(&self) -> bool {
+        !self.status.is_empty()
+    }
+    fn validate(self) -> Result<Self, AppError> {
+        if !self.status.is_empty()
+            && !crate::model::minions::STATUSES.contains(&self.status.as_str())
+        {
+            return Err(AppError::invalid(
+                "status",
+                format!(
+                    "Status must be one of {}.",
+                    crate::model::minions::STATUSES.join(", ")
+                ),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+// ---- Jobs -----------------------------------------------------------------------------------
+
+/// Which jobs the Jobs list shows by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JobStatusFilter {
+    #[default]
+    All,
+    Running,
+    Complete,
+}
+
+/// The Jobs list's filters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobFilters {
+    /// `running`, `complete` or empty (all).
+    pub status: String,
+    /// Include Halite's own runner/wheel calls and `saltutil.find_job`.
+    pub system: bool,
+    /// Ask the master directly instead of the index.
+    pub live: bool,
+}
+
+/// [`JobFilters`] once checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobFilterQuery {
+    pub status: JobStatusFilter,
+    pub system: bool,
+    pub live: bool,
+}
+
+impl ListFilters for JobFilters {
+    const PATH: &'static str = "/jobs";
+    type Sort = NoSort;
+    type Valid = JobFilterQuery;
+    fn from_query(get: &dyn Fn(&str) -> String) -> Self {
+        JobFilters {
+            status: get("status"),
+            system: flag(get, "system"),
+            live: flag(get, "live"),
+        }
+    }
+    fn to_query(&self, out: &mut Vec<String>) {
+        push_str(out, "status", &self.status);
+        push_flag(out, "system", self.system);
+        push_flag(out, "live", self.live);
+    }
+    fn is_active(&self) -> bool {
+        !self.status.is_empty()
+    }
+    fn validate(self) -> Result<JobFilterQuery, AppError> {
+        let status = match self.status.as_str() {
+            "" | "all" => JobStatusFilter::All,
+            "running" => JobStatusFilter::Running,
+            "complete" => JobStatusFilter::Complete,
+            _ => {
+                return Err(AppError::invalid(
+                    "status",
+                    "Status must be running or complete.",
+                ))
+            }
+        };
+        Ok(JobFilterQuery {
+            status,
+            system: self.system,
+            live: self.live,
+        })
+    }
+}
+
+// ---- Activity -------------------------------------------------------------------------------
+
+/// The Activity list's filters (and its live-tail switch, which is URL state too).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActivityFilters {
+    /// `job`, `key`, `minion` (or `system`); empty: all.
+    pub category: String,
+    /// One of [`crate::model::activity::EVENT_TYPES`]; empty: all.
+    pub event_type: String,
+    /// Exact minion id; empty: any.
+    pub minion: String,
+    /// Hide job returns that succeeded without changes.
+    pub hide_routine: bool,
+    /// Hide `job.new` rows.
+    pub hide_dispatch: bool,
+    /// One of [`crate::model::activity::RANGES`]; empty: any time.
+    pub range: String,
+    /// Live tail paused (`live=off`).
+    pub paused: bool,
+}
+
+/// [`ActivityFilters`] once checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilterQuery {
+    pub category: Option<String>,
+    pub event_type: Option<String>,
+    pub minion: Option<String>,
+    pub hide_routine: bool,
+    pub hide_dispatch: bool,
+    /// The range in minutes.
+    pub range_minutes: Option<i64>,
+}
+
+impl ListFilters for ActivityFilters {
+    const PATH: &'static str = "/activity";
+    const ANY_PAGE_SIZE: bool = true;
+    type Sort = NoSort;
+    type Valid = ActivityFilterQuery;
+    fn from_query(get: &dyn Fn(&str) -> String) -> Self {
+        ActivityFilters {
+            category: get("category"),
+            event_type: get("event_type"),
+            minion: get("minion").trim().to_string(),
+            hide_routine: flag(get, "hide_routine"),
+            hide_dispatch: flag(get, "hide_dispatch"),
+            range: get("range"),
+            paused: get("live") == "off",
+        }
+    }
+    fn to_query(&self, out: &mut Vec<String>) {
+        push_str(out, "category", &self.category);
+        push_str(out, "event_type", &self.event_type);
+        push_str(out, "minion", &self.minion);
+        push_flag(out, "hide_routine", self.hide_routine);
+        push_flag(out, "hide_dispatch", self.hide_dispatch);
+        push_str(out, "range", &self.range);
+        if self.paused {
+            out.push("live=off".into());
+        }
+    }
+    fn is_active(&self) -> bool {
+        !self.category.is_empty()
+            || !self.event_type.is_empty()
+            || !self.minion.is_empty()
+            || self.hide_routine
+            || self.hide_dispatch
+            || !self.range.is_empty()
+    }
+    fn validate(self) -> Result<ActivityFilterQuery, AppError> {
+        use crate::model::activity::{EVENT_TYPES, RANGES};
+        if !self.category.is_empty()
+            && !["job", "key", "minion", "system"].contains(&self.category.as_str())
+        {
+            return Err(AppError::invalid(
+                "category",
+                "Category must be job, key or minion.",
+            ));
+        }
+        if !self.event_type.is_empty() && !EVENT_TYPES.contains(&self.event_type.as_str()) {
+            return Err(AppError::invalid(
+                "event_type",
+                format!("Event type must be one of {}.", EVENT_TYPES.join(", ")),
+            ));
+        }
+        if self.minion.chars().count() > MAX_MINION_FILTER {
+            return Err(AppError::invalid(
+                "minion",
+                format!("A minion id is at most {MAX_MINION_FILTER} characters."),
+            ));
+        }
+        let range_minutes = if self.range.is_empty() {
+            None
+        } else {
+            Some(
+                RANGES
+                    .iter()
+                    .find(|(r, _)| *r == self.range)
+                    .map(|(_, m)| *m)
+                    .ok_or_else(|| {
+                        AppError::invalid("range", "Range must be 1h, 24h, 7d or 30d.")
+                    })?,
+            )
+        };
+        let minion = self.minion.trim();
+        Ok(ActivityFilterQuery {
+            category: (!self.category.is_empty()).then_some(self.category),
+            event_type: (!self.event_type.is_empty()).then_some(self.event_type),
+            minion: (!minion.is_empty()).then(|| minion.to_string()),
+            hide_routine: self.hide_routine,
+            hide_dispatch: self.hide_dispatch,
+            range_minutes,
+        })
+    }
+}
+
+impl ListParams<ActivityFilters> {
+    /// Whether a (new) event passes the search and filters, as the server's query would
+    /// decide. The time range is not checked: a new event is inside any range.
+    pub fn matches(&self, e: &crate::model::activity::ActivityEvent) -> bool {
+        let f = &self.filters;
+        if !f.category.is_empty() && e.category != f.category {
+            return false;
+        }
+        if !f.event_type.is_empty() && e.event_type != f.event_type {
+            return false;
+        }
+        if !f.minion.is_empty() && e.minion_id.as_deref() != Some(f.minion.as_str()) {
+            return false;
+        }
+        if f.hide_dispatch && e.event_type == "job.new" {
+            return false;
+        }
+        if f.hide_routine && e.outcome() == Some("ok") {
+            return false;
+        }
+        if !self.q.is_empty() {
+            let hay = [
+                Some(e.summary.as_str()),
+                e.minion_id.as_deref(),
+                e.fun.as_deref(),
+                e.initiator.as_deref(),
+                e.target.as_deref(),
+                e.jid.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+            if !hay.contains(&self.q.to_lowercase()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parse an href's query the way the router does (only `%20`-style escapes used here).
+    fn parse<F: ListFilters>(href: &str) -> ListParams<F> {
+        let pairs: Vec<(String, String)> = href
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap();
+                (k.to_string(), v.replace("%20", " ").replace("%2F", "/"))
+            })
+            .collect();
+        ListParams::from_query(|k| {
+            pairs
+                .iter()
+                .find(|(a, _)| a == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    fn err_field(e: AppError) -> String {
+        assert!(matches!(e, AppError::Invalid { .. }), "not a 422: {e:?}");
+        e.field().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn defaults_leave_the_url_bare() {
+        let p: ListParams<MinionFilters> = parse("/minions");
+        assert_eq!(p.page, 1);
+        assert_eq!(p.per_page, DEFAULT_PER_PAGE);
+        assert_eq!(p.href(), "/minions");
+        assert_eq!(ListParams::<JobFilters>::default().href(), "/jobs");
+        assert_eq!(ListParams::<ActivityFilters>::default().href(), "/activity");
+        assert!(!p.filtered());
+    }
+
+    #[test]
+    fn url_round_trips() {
+        let m = ListParams {
+            q: "web 01".into(),
+            sort: "mem".into(),
+            dir: "desc".into(),
+            page: 3,
+            per_page: 100,
+            filters: MinionFilters {
+                status: "online".into(),
+            },
+        };
+        assert_eq!(
+            m.href(),
+            "/minions?q=web%2001&status=online&sort=mem&dir=desc&page=3&per_page=100"
+        );
+        assert_eq!(parse::<MinionFilters>(&m.href()), m);
+
+        let j = ListParams {
+            q: "state.apply".into(),
+            page: 2,
+            per_page: 500,
+            filters: JobFilters {
+                status: "running".into(),
+                system: true,
+                live: true,
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            j.href(),
+            "/jobs?q=state.apply&status=running&system=true&live=true&page=2&per_page=500"
+        );
+        assert_eq!(parse::<JobFilters>(&j.href()), j);
+
+        let a = ListParams {
+            q: "ping".into(),
+            page: 2,
+            per_page: 100,
+            filters: ActivityFilters {
+                category: "job".into(),
+                event_type: "job.ret".into(),
+                minion: "web 01".into(),
+                hide_routine: true,
+                hide_dispatch: true,
+                range: "24h".into(),
+                paused: true,
+            },
+            ..Default::default()
+        };
+        assert_eq!(a.href(), "/activity?q=ping&category=job&event_type=job.ret&minion=web%2001&hide_routine=true&hide_dispatch=true&range=24h&live=off&page=2&per_page=100");
+        assert_eq!(parse::<ActivityFilters>(&a.href()), a);
+        assert!(a.filtered());
+    }
+
+    #[test]
+    fn navigation_helpers_reset_the_page() {
+        let p: ListParams<MinionFilters> = parse("/minions?q=x&page=4");
+        assert_eq!(p.at_page(5).page, 5);
+        assert_eq!(p.with_per_page(500).href(), "/minions?q=x&per_page=500");
+        assert_eq!(p.with_q("  y ").href(), "/minions?q=y");
+        let f = MinionFilters {
+            status: "pending".into(),
+        };
+        assert_eq!(p.with_filters(f).href(), "/minions?q=x&status=pending");
+        // Sorting: the default column is id ascending; a click on it flips, another column
+        // starts ascending.
+        assert_eq!(p.sort_column(), Some(MinionSort::Id));
+        assert_eq!(
+            p.sorted_by(MinionSort::Id).href(),
+            "/minions?q=x&sort=id&dir=desc"
+        );
+        let desc = p.sorted_by(MinionSort::Id);
+        assert_eq!(desc.sort_dir(), SortDir::Desc);
+        assert_eq!(
+            desc.sorted_by(MinionSort::Id).href(),
+            "/minions?q=x&sort=id"
+        );
+        assert_eq!(
+            desc.sorted_by(MinionSort::Os).href(),
+            "/minions?q=x&sort=os"
+        );
+        assert_eq!(SortDir::Asc.flip(), SortDir::Desc);
+    }
+
+    #[test]
+    fn validation_checks_every_field_once() {
+        let ok: ListQuery<MinionFilters> = ListParams {
+            q: "  web  ".into(),
+            sort: "cpus".into(),
+            dir: "desc".into(),
+            filters: MinionFilters {
+                status: "online".into(),
+            },
+            ..Default::default()
+        }
+        .try_into()
+        .unwrap();
+        assert_eq!(ok.q, "web");
+        assert_eq!(ok.sort, Some(MinionSort::Cpus));
+        assert_eq!(ok.dir, SortDir::Desc);
+        assert_eq!((ok.page, ok.per_page), (1, 50));
+
+        let bad = |p: ListParams<MinionFilters>| {
+            err_field(ListQuery::<MinionFilters>::try_from(p).unwrap_err())
+        };
+        let base = ListParams::<MinionFilters>::default();
+        assert_eq!(
+            bad(ListParams {
+                q: "x".repeat(201),
+                ..base.clone()
+            }),
+            "q"
+        );
+        assert!(ListQuery::<MinionFilters>::try_from(ListParams {
+            q: format!("  {}  ", "x".repeat(200)),
+            ..base.clone()
+        })
+        .is_ok());
+        assert_eq!(
+            bad(ListParams {
+                filters: MinionFilters {
+                    status: "up".into()
+                },
+                ..base.clone()
+            }),
+            "status"
+        );
+        assert_eq!(
+            bad(ListParams {
+                sort: "name".into(),
+                ..base.clone()
+            }),
+            "sort"
+        );
+        assert_eq!(
+            bad(ListParams {
+                dir: "down".into(),
+                ..base.clone()
+            }),
+            "dir"
+        );
+        assert_eq!(
+            bad(ListParams {
+                per_page: 25,
+                ..base.clone()
+            }),
+            "per_page"
+        );
+        assert_eq!(
+            bad(ListParams {
+                page: 900_000,
+                ..base.clone()
+            }),
+            "page"
+        );
+        assert_eq!(
+            bad(ListParams {
+                page: -1,
+                ..base.clone()
+            }),
+            "page"
+        );
+        // The deepest page is allowed, one more is not.
+        let last = MAX_LIST_OFFSET / 500 + 1;
+        assert!(ListQuery::<MinionFilters>::try_from(ListParams {
+            page: last,
+            per_page: 500,
+            ..base.clone()
+        })
+        .is_ok());
+        assert_eq!(
+            bad(ListParams {
+                page: last + 1,
+                per_page: 500,
+                ..base
+            }),
+            "page"
+        );
+    }
+
+    #[test]
+    fn messages_name_the_rules() {
+        let e = ListQuery::<JobFilters>::try_from(ListParams {
+            per_page: 7,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("Page size must be 50, 100 or 500."),
+            "{e}"
+        );
+        let e = ListQuery::<ActivityFilters>::try_from(ListParams {
+            per_page: 501,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("Page size must be 1 to 500."), "{e}");
+        let e = ListQuery::<MinionFilters>::try_from(ListParams {
+            sort: "x".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("Sort by one of id, status, os, ip, salt, cpus, mem."),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn job_and_activity_filters() {
+        let j = JobFilters {
+            status: "complete".into(),
+            system: true,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(j.status, JobStatusFilter::Complete);
+        assert!(j.system && !j.live);
+        assert_eq!(
+            JobFilters {
+                status: "all".into(),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap()
+            .status,
+            JobStatusFilter::All
+        );
+        assert_eq!(
+            err_field(
+                JobFilters {
+                    status: "failed".into(),
+                    ..Default::default()
+                }
+                .validate()
+                .unwrap_err()
+            ),
+            "status"
+        );
+        // Activity takes any page size up to 500 (the Overview widget sizes its own list).
+        assert_eq!(
+            ListQuery::<ActivityFilters>::try_from(ListParams {
+                per_page: 7,
+                ..Default::default()
+            })
+            .unwrap()
+            .per_page,
+            7
+        );
+        let a = ActivityFilters {
+            category: "key".into(),
+            minion: " web-01 ".into(),
+            range: "7d".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(a.category.as_deref(), Some("key"));
+        assert_eq!(a.minion.as_deref(), Some("web-01"));
+        assert_eq!(a.range_minutes, Some(10080));
+        for (f, field) in [
+            (
+                ActivityFilters {
+                    category: "user".into(),
+                    ..Default::default()
+                },
+                "category",
+            ),
+            (
+                ActivityFilters {
+                    event_type: "job.kill".into(),
+                    ..Default::default()
+                },
+                "event_type",
+            ),
+            (
+                ActivityFilters {
+                    minion: "m".repeat(256),
+                    ..Default::default()
+                },
+                "minion",
+            ),
+            (
+                ActivityFilters {
+                    range: "2h".into(),
+                    ..Default::default()
+                },
+                "range",
+            ),
+        ] {
+            assert_eq!(err_field(f.validate().unwrap_err()), field);
+        }
+    }
+}
