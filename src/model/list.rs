@@ -513,23 +513,11 @@ pub struct ActivityFilters {
     pub paused: bool,
 }
 
-/// [`ActivityFilters`] once checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ActivityFilterQuery {
-    pub category: Option<String>,
-    pub event_type: Option<String>,
-    pub minion: Option<String>,
-    pub hide_routine: bool,
-    pub hide_dispatch: bool,
-    /// The range in minutes.
-    pub range_minutes: Option<i64>,
-}
-
 impl ListFilters for ActivityFilters {
     const PATH: &'static str = "/activity";
     const ANY_PAGE_SIZE: bool = true;
     type Sort = NoSort;
-    type Valid = ActivityFilterQuery;
+    type Valid = ActivityFilters;
     fn from_query(get: &dyn Fn(&str) -> String) -> Self {
         ActivityFilters {
             category: get("category"),
@@ -560,8 +548,8 @@ impl ListFilters for ActivityFilters {
             || self.hide_dispatch
             || !self.range.is_empty()
     }
-    fn validate(self) -> Result<ActivityFilterQuery, AppError> {
-        use crate::model::activity::{EVENT_TYPES, RANGES};
+    fn validate(self) -> Result<Self, AppError> {
+        use crate::model::activity::EVENT_TYPES;
         if !self.category.is_empty()
             && !["job", "key", "minion", "system"].contains(&self.category.as_str())
         {
@@ -582,28 +570,26 @@ impl ListFilters for ActivityFilters {
                 format!("A minion id is at most {MAX_MINION_FILTER} characters."),
             ));
         }
-        let range_minutes = if self.range.is_empty() {
-            None
-        } else {
-            Some(
-                RANGES
-                    .iter()
-                    .find(|(r, _)| *r == self.range)
-                    .map(|(_, m)| *m)
-                    .ok_or_else(|| {
-                        AppError::invalid("range", "Range must be 1h, 24h, 7d or 30d.")
-                    })?,
-            )
-        };
-        let minion = self.minion.trim();
-        Ok(ActivityFilterQuery {
-            category: (!self.category.is_empty()).then_some(self.category),
-            event_type: (!self.event_type.is_empty()).then_some(self.event_type),
-            minion: (!minion.is_empty()).then(|| minion.to_string()),
-            hide_routine: self.hide_routine,
-            hide_dispatch: self.hide_dispatch,
-            range_minutes,
+        if !self.range.is_empty() && self.range_minutes().is_none() {
+            return Err(AppError::invalid(
+                "range",
+                "Range must be 1h, 24h, 7d or 30d.",
+            ));
+        }
+        Ok(ActivityFilters {
+            minion: self.minion.trim().to_string(),
+            ..self
         })
+    }
+}
+
+impl ActivityFilters {
+    /// The time range in minutes (`None`: any time, or not a range the page offers).
+    pub fn range_minutes(&self) -> Option<i64> {
+        crate::model::activity::RANGES
+            .iter()
+            .find(|(r, _)| *r == self.range)
+            .map(|(_, m)| *m)
     }
 }
 
@@ -691,59 +677,57 @@ mod tests {
         assert!(!p.filtered());
     }
 
+    /// `p` writes `href`, and `href` reads back as `p`.
+    fn round_trip<F: ListFilters>(p: ListParams<F>, href: &str) {
+        assert_eq!(p.href(), href);
+        assert_eq!(parse::<F>(href), p);
+    }
+
     #[test]
     fn url_round_trips() {
-        let m = ListParams {
-            q: "web 01".into(),
-            sort: "mem".into(),
-            dir: "desc".into(),
-            page: 3,
-            per_page: 100,
-            filters: MinionFilters {
-                status: "online".into(),
+        let status = "online".to_string();
+        round_trip(
+            ListParams {
+                q: "web 01".into(),
+                sort: "mem".into(),
+                dir: "desc".into(),
+                page: 3,
+                per_page: 100,
+                filters: MinionFilters { status },
             },
-        };
-        assert_eq!(
-            m.href(),
-            "/minions?q=web%2001&status=online&sort=mem&dir=desc&page=3&per_page=100"
+            "/minions?q=web%2001&status=online&sort=mem&dir=desc&page=3&per_page=100",
         );
-        assert_eq!(parse::<MinionFilters>(&m.href()), m);
-
-        let j = ListParams {
-            q: "state.apply".into(),
-            page: 2,
-            per_page: 500,
-            filters: JobFilters {
-                status: "running".into(),
-                system: true,
-                live: true,
-            },
-            ..Default::default()
+        let (system, live) = (true, true);
+        let jobs = JobFilters {
+            status: "running".into(),
+            system,
+            live,
         };
-        assert_eq!(
-            j.href(),
-            "/jobs?q=state.apply&status=running&system=true&live=true&page=2&per_page=500"
+        round_trip(
+            ListParams::default()
+                .with_q("state.apply")
+                .with_filters(jobs)
+                .with_per_page(500)
+                .at_page(2),
+            "/jobs?q=state.apply&status=running&system=true&live=true&page=2&per_page=500",
         );
-        assert_eq!(parse::<JobFilters>(&j.href()), j);
-
-        let a = ListParams {
-            q: "ping".into(),
-            page: 2,
-            per_page: 100,
-            filters: ActivityFilters {
-                category: "job".into(),
-                event_type: "job.ret".into(),
-                minion: "web 01".into(),
-                hide_routine: true,
-                hide_dispatch: true,
-                range: "24h".into(),
-                paused: true,
-            },
-            ..Default::default()
+        let (hide_routine, hide_dispatch, paused) = (true, true, true);
+        let activity = ActivityFilters {
+            category: "job".into(),
+            event_type: "job.ret".into(),
+            minion: "web 01".into(),
+            range: "24h".into(),
+            hide_routine,
+            hide_dispatch,
+            paused,
         };
-        assert_eq!(a.href(), "/activity?q=ping&category=job&event_type=job.ret&minion=web%2001&hide_routine=true&hide_dispatch=true&range=24h&live=off&page=2&per_page=100");
-        assert_eq!(parse::<ActivityFilters>(&a.href()), a);
+        let a = ListParams::default()
+            .with_q("ping")
+            .with_filters(activity)
+            .with_per_page(100)
+            .at_page(2);
         assert!(a.filtered());
+        round_trip(a, "/activity?q=ping&category=job&event_type=job.ret&minion=web%2001&hide_routine=true&hide_dispatch=true&range=24h&live=off&page=2&per_page=100");
     }
 
     #[test]
@@ -951,9 +935,9 @@ mod tests {
         }
         .validate()
         .unwrap();
-        assert_eq!(a.category.as_deref(), Some("key"));
-        assert_eq!(a.minion.as_deref(), Some("web-01"));
-        assert_eq!(a.range_minutes, Some(10080));
+        assert_eq!(a.category, "key");
+        assert_eq!(a.minion, "web-01");
+        assert_eq!(a.range_minutes(), Some(10080));
         for (f, field) in [
             (
                 ActivityFilters {

@@ -70,7 +70,7 @@ pub async fn list_activity(
             let minutes = if since_minutes > 0 {
                 Some(since_minutes)
             } else {
-                lq.filters.range_minutes
+                lq.filters.range_minutes()
             };
             let (page, per_page, f) = (lq.page, lq.per_page, lq.filters);
             if after_id < 0 {
@@ -79,11 +79,12 @@ pub async fn list_activity(
                     "after_id must not be negative.",
                 ));
             }
+            let some = |s: String| (!s.is_empty()).then_some(s);
             let aq = ActivityQuery {
-                category: f.category,
-                event_type: f.event_type,
-                minion_id: f.minion,
-                search: (!lq.q.is_empty()).then_some(lq.q),
+                category: some(f.category),
+                event_type: some(f.event_type),
+                minion_id: some(f.minion),
+                search: some(lq.q),
                 hide_routine: f.hide_routine,
                 hide_dispatch: f.hide_dispatch,
                 since: minutes.map(|m| {

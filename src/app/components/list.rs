@@ -3,6 +3,7 @@
 //! ([`FilterChips`]) and the search form ([`SearchBox`]). Every link is a plain `href` built by
 //! [`ListParams::href`], so the lists work before hydration too.
 
+use crate::app::components::icons::Icon;
 use crate::model::list::{ListFilters, ListParams, SortColumn, SortDir, MAX_Q, PAGE_SIZES};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -192,5 +193,25 @@ pub fn SearchBox(
             {hidden}
             <button type="submit" class="button">{button}</button>
         </form>
+    }
+}
+
+/// The panel of a list whose search or filters match nothing, with a link to the whole list.
+#[component]
+pub fn NoMatch(
+    /// The list's path.
+    path: &'static str,
+    /// What the rows are (`minions`).
+    what: &'static str,
+    icon: &'static str,
+    /// `data-test` of the panel.
+    test: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="panel state-panel" data-test=test>
+            <Icon name=icon />
+            <h2>{format!("No {what} match")}</h2>
+            <p><A href=path>"Clear the search and filters"</A></p>
+        </div>
     }
 }

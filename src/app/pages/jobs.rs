@@ -5,7 +5,9 @@ use crate::app::api::jobs::{
     get_job, list_jobs, JobDetailView, JobMinionRow, JobsPage as JobsData, KillJob, StateSummary,
 };
 use crate::app::components::icons::Icon;
-use crate::app::components::list::{use_list_params, Chip, ChipKey, FilterChips, Pager, SearchBox};
+use crate::app::components::list::{
+    use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox,
+};
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use crate::model::list::{JobFilters, ListParams};
 use leptos::prelude::*;
@@ -110,16 +112,16 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
     view! {
         {source}
         {if page.rows.is_empty() {
-            view! {
-                <div class="panel state-panel" data-test="jobs-empty">
-                    <Icon name="play" />
-                    {if filtered {
-                        view! { <h2>"No jobs match"</h2><p><A href="/jobs">"Clear the search and filters"</A></p> }.into_any()
-                    } else {
-                        view! { <h2>"No jobs yet"</h2><p>"Jobs appear here once the jobs poller has indexed them. Run something from the "<A href="/run">"Run"</A>" page."</p> }.into_any()
-                    }}
-                </div>
-            }.into_any()
+            if filtered {
+                view! { <NoMatch path="/jobs" what="jobs" icon="play" test="jobs-empty" /> }.into_any()
+            } else {
+                view! {
+                    <div class="panel state-panel" data-test="jobs-empty">
+                        <Icon name="play" />
+                        <h2>"No jobs yet"</h2><p>"Jobs appear here once the jobs poller has indexed them. Run something from the "<A href="/run">"Run"</A>" page."</p>
+                    </div>
+                }.into_any()
+            }
         } else {
             view! {
                 <div class="table-wrap">

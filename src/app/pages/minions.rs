@@ -5,7 +5,7 @@ use crate::app::api::minions::{get_minion, list_minions, MinionDetail, MinionPag
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{
-    use_list_params, Chip, ChipKey, FilterChips, Pager, SearchBox, SortHeader,
+    use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
 };
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use crate::model::list::{ListParams, MinionFilters, MinionSort};
@@ -106,13 +106,7 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
                     </div>
                 }.into_any()
             } else {
-                view! {
-                    <div class="panel state-panel" data-test="minions-no-match">
-                        <Icon name="server" />
-                        <h2>"No minions match"</h2>
-                        <p><A href="/minions">"Clear the search and filters"</A></p>
-                    </div>
-                }.into_any()
+                view! { <NoMatch path="/minions" what="minions" icon="server" test="minions-no-match" /> }.into_any()
             }
         } else {
             view! {

@@ -6,7 +6,7 @@ use super::{date_and_time, duration_text, event_badge, ActivityQuery};
 use crate::app::api::activity::{ActivityEvent, ActivityPage as ActivityData};
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
-use crate::app::components::list::{ChipKey, FilterChips, Pager};
+use crate::app::components::list::{ChipKey, FilterChips, NoMatch, Pager};
 use crate::app::live::LiveBus;
 use crate::app::pages::short_time;
 use crate::model::list::ActivityFilters;
@@ -111,14 +111,7 @@ pub(super) fn ActivityBody(
                 </div>
             }.into_any()
         } else if s.filtered() {
-            view! {
-                <div class="panel state-panel" data-test="activity-no-match">
-                    <Icon name="pulse" />
-                    <h2>"No events match"</h2>
-                    <p><A href="/activity">"Clear the search and filters"</A></p>
-                </div>
-            }
-            .into_any()
+            view! { <NoMatch path="/activity" what="events" icon="pulse" test="activity-no-match" /> }.into_any()
         } else {
             view! {
                 <div class="panel state-panel" data-test="activity-empty">
