@@ -190,11 +190,7 @@ impl<F: ListFilters> ListParams<F> {
         if self.per_page != 0 && self.per_page != DEFAULT_PER_PAGE {
             parts.push(format!("per_page={}", self.per_page));
         }
-        if parts.is_empty() {
-            F::PATH.to_string()
-        } else {
-            format!("{}?{}", F::PATH, parts.join("&"))
-        }
+        href(F::PATH, &parts)
     }
 
     /// The same list at another page.
@@ -337,13 +333,24 @@ fn flag(get: &dyn Fn(&str) -> String, key: &str) -> bool {
     get(key) == "true"
 }
 
-fn push_str(out: &mut Vec<String>, key: &str, value: &str) {
+/// `path?a=1&b=2`, or `path` alone without parts: the one way page URLs are written.
+pub fn href(path: &str, parts: &[String]) -> String {
+    if parts.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", parts.join("&"))
+    }
+}
+
+/// Add `key=value` (escaped) to a query unless the value is empty.
+pub fn push_str(out: &mut Vec<String>, key: &str, value: &str) {
     if !value.is_empty() {
         out.push(format!("{key}={}", url_escape(value)));
     }
 }
 
-fn push_flag(out: &mut Vec<String>, key: &str, on: bool) {
+/// Add `key=true` to a query when the flag is on.
+pub fn push_flag(out: &mut Vec<String>, key: &str, on: bool) {
     if on {
         out.push(format!("{key}=true"));
     }

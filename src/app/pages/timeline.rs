@@ -11,6 +11,7 @@ use crate::app::components::icons::Icon;
 use crate::app::components::list::{input_text, use_query_state};
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use crate::app::{me_resource, me_value};
+use crate::model::list::{href, push_flag, push_str};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -29,26 +30,16 @@ impl TimelineQuery {
     /// The URL for this state (defaults left out).
     pub fn href(&self) -> String {
         let mut parts = vec![];
-        if !self.window.is_empty() && self.window != DEFAULT_WINDOW {
-            parts.push(format!("window={}", url_path_escape(&self.window)));
+        if self.window != DEFAULT_WINDOW {
+            push_str(&mut parts, "window", &self.window);
         }
-        if !self.group_by.is_empty() && self.group_by != "function" {
-            parts.push(format!("group_by={}", url_path_escape(&self.group_by)));
+        if self.group_by != "function" {
+            push_str(&mut parts, "group_by", &self.group_by);
         }
-        if !self.function.is_empty() {
-            parts.push(format!("function={}", url_path_escape(&self.function)));
-        }
-        if !self.user.is_empty() {
-            parts.push(format!("user={}", url_path_escape(&self.user)));
-        }
-        if self.system() {
-            parts.push("include_system=true".into());
-        }
-        if parts.is_empty() {
-            "/timeline".into()
-        } else {
-            format!("/timeline?{}", parts.join("&"))
-        }
+        push_str(&mut parts, "function", &self.function);
+        push_str(&mut parts, "user", &self.user);
+        push_flag(&mut parts, "include_system", self.system());
+        href("/timeline", &parts)
     }
 
     fn system(&self) -> bool {
