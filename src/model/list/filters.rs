@@ -256,7 +256,7 @@ impl ListParams<ActivityFilters> {
     /// decide. The time range is not checked: a new event is inside any range.
     pub fn matches(&self, e: &crate::model::activity::ActivityEvent) -> bool {
         let f = &self.filters;
-        if !f.category.is_empty() && e.category != f.category {
+        if !f.category.is_empty() && e.category.as_str() != f.category {
             return false;
         }
         if !f.event_type.is_empty() && e.event_type != f.event_type {

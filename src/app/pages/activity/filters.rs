@@ -102,9 +102,9 @@ pub(super) fn Filters(state: Memo<ActivityQuery>, cats: Vec<String>) -> impl Int
 
 /// One chip per category this user may see, and "All"; a category change drops an event type of
 /// another category.
-pub(super) fn category_chips(s: &ActivityQuery, categories: &[String]) -> Vec<Chip> {
+pub(super) fn category_chips(s: &ActivityQuery, categories: &[impl ToString]) -> Vec<Chip> {
     std::iter::once(String::new())
-        .chain(categories.iter().cloned())
+        .chain(categories.iter().map(|c| c.to_string()))
         .map(|c| {
             let f = &s.filters;
             let keep_type = f.event_type.is_empty()

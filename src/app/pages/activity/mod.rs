@@ -181,7 +181,7 @@ mod tests {
         ActivityEvent {
             id: 1,
             ts: "2026-11-27T08:53:05.123Z".into(),
-            category: event_type.split('.').next().unwrap().into(),
+            category: event_type.split('.').next().unwrap().parse().unwrap(),
             event_type: event_type.into(),
             minion_id: Some("web-01".into()),
             jid: None,

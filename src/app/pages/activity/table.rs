@@ -69,7 +69,7 @@ pub(super) fn ActivityBody(
                 <A href="/settings">"Settings → Pollers"</A>"."
             </div>
         }.into_any())
-    } else if page.stream_state != "connected" {
+    } else if page.stream_state.as_str() != "connected" {
         let since = page
             .stream_since
             .as_deref()
@@ -81,7 +81,7 @@ pub(super) fn ActivityBody(
             _ => "has lost",
         };
         Some(view! {
-            <div class="notice notice-error" data-test="stream-down" data-state=page.stream_state.clone()><Icon name="plug" />
+            <div class="notice notice-error" data-test="stream-down" data-state=page.stream_state.to_string()><Icon name="plug" />
                 {format!("Halite {what} the Salt event bus{since}. New events appear once it reconnects; keys and jobs are re-synced by polling meanwhile.")}
             </div>
         }.into_any())
@@ -196,7 +196,7 @@ fn EventRow(e: ActivityEvent, fresh: bool, open: Callback<ActivityEvent>) -> imp
     let row = e.clone();
     let detail = e.clone();
     view! {
-        <tr class="feed-row" class:feed-fresh=fresh data-id=e.id data-category=e.category.clone()
+        <tr class="feed-row" class:feed-fresh=fresh data-id=e.id data-category=e.category.to_string()
             data-event-type=e.event_type.clone() data-outcome=e.outcome().unwrap_or("")
             on:click=move |ev| { if !on_control(&ev) { open.run(row.clone()) } }>
             <td class="nowrap" title=full_time><span class="feed-time">{time}</span><div class="muted small">{date}</div></td>
