@@ -9,6 +9,23 @@ pub const PAGE_SIZES: &[i64] = &[50, 100, 500];
 /// Live mode asks the master directly and shows at most this many jobs (SPEC 6.5).
 pub const LIVE_CAP: usize = 500;
 
+text_enum! {
+    /// A job in the jobs list: `running` while its JID is in the active cache.
+    pub enum JobStatus {
+        Running = "running",
+        Complete = "complete",
+    }
+}
+
+text_enum! {
+    /// Where one targeted minion is in a job.
+    pub enum MinionJobState {
+        Returned = "returned",
+        Running = "running",
+        NoResponse = "no_response",
+    }
+}
+
 /// One row of the jobs table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobListRow {
@@ -18,8 +35,7 @@ pub struct JobListRow {
     pub target_type: Option<String>,
     pub user: Option<String>,
     pub started_at: Option<String>,
-    /// `running` when the JID is in the active cache, else `complete`.
-    pub status: String,
+    pub status: JobStatus,
 }
 
 /// One page of jobs.
@@ -69,8 +85,7 @@ pub struct StateSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobMinionRow {
     pub minion: String,
-    /// `returned`, `running` or `no_response`.
-    pub state: String,
+    pub state: MinionJobState,
     pub success: Option<bool>,
     pub retcode: Option<i64>,
     /// Pretty JSON of the return (clipped for huge returns).

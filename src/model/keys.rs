@@ -3,11 +3,21 @@
 
 use serde::{Deserialize, Serialize};
 
+text_enum! {
+    /// Where a minion's key is on the master (`minion_snapshots.key_status`).
+    pub enum KeyState {
+        Accepted = "accepted",
+        Pending = "pending",
+        Rejected = "rejected",
+        Denied = "denied",
+    }
+}
+
 /// One key row with what this user may do to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyRow {
     pub id: String,
-    pub state: String,
+    pub state: KeyState,
     pub can_accept: bool,
     pub can_reject: bool,
     pub can_delete: bool,

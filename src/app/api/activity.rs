@@ -7,7 +7,8 @@ use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::activity::{
-    ActivityEvent, ActivityPage, RawEventView, WidgetSettingsView, EVENT_TYPES, RANGES,
+    ActivityEvent, ActivityPage, EventCategory, RawEventView, WidgetSettingsView, EVENT_TYPES,
+    RANGES,
 };
 
 /// One page of activity, newest first. Filters as in the page URL; `since_minutes` for the
@@ -44,14 +45,13 @@ pub async fn list_activity(
                 )
                 .await);
             }
-            if !category.is_empty()
-                && !["job", "key", "minion", "system"].contains(&category.as_str())
-            {
-                return Err(AppError::invalid(
-                    "category",
-                    "Category must be job, key or minion.",
-                ));
-            }
+            let category: Option<EventCategory> = if category.is_empty() {
+                None
+            } else {
+                Some(category.parse().map_err(|_| {
+                    AppError::invalid("category", "Category must be job, key or minion.")
+                })?)
+            };
             if !event_type.is_empty() && !EVENT_TYPES.contains(&event_type.as_str()) {
                 return Err(AppError::invalid(
                     "event_type",
@@ -106,7 +106,7 @@ pub async fn list_activity(
                 ));
             }
             let aq = ActivityQuery {
-                category: (!category.is_empty()).then_some(category),
+                category,
                 event_type: (!event_type.is_empty()).then_some(event_type),
                 minion_id: (!minion.trim().is_empty()).then(|| minion.trim().to_string()),
                 search: (!q.trim().is_empty()).then(|| q.trim().to_string()),
@@ -151,13 +151,8 @@ pub async fn raw_event(id: i64) -> Result<RawEventView, AppError> {
             let (category, minion, jid, raw) = crate::server::activity::store::raw(&state.db, id)
                 .await?
                 .ok_or_else(|| AppError::NotFound("No such activity event.".into()))?;
-            let res = match category.as_str() {
-                "job" => format!("job:{}", jid.unwrap_or_default()),
-                "key" => format!("key:{}", minion.unwrap_or_default()),
-                "minion" => format!("minion:{}", minion.unwrap_or_default()),
-                _ => String::new(),
-            };
-            if !res.is_empty() && !user.can("view", &res) {
+            let res = category.resource(minion.as_deref(), jid.as_deref());
+            if res.is_some_and(|r| !user.can("view", &r)) {
                 return Err(AppError::NotFound("No such activity event.".into()));
             }
             let pretty = raw

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::jobs::{
-    clipped_json, split_arguments, validate_jid, JobDetailView, JobListRow, JobMinionRow, JobsPage,
-    KillResult, StateRow, StateSummary, LIVE_CAP, PAGE_SIZES,
+    clipped_json, split_arguments, validate_jid, JobDetailView, JobListRow, JobMinionRow,
+    JobStatus, JobsPage, KillResult, MinionJobState, StateRow, StateSummary, LIVE_CAP, PAGE_SIZES,
 };
 
 /// Take one live call from the user's budget, or a 429 saying when to try again.
@@ -35,7 +35,7 @@ pub async fn list_jobs(
     #[server(default)] per_page: i64,
 ) -> Result<JobsPage, AppError> {
     use crate::server::auth::{respond, session};
-    use crate::server::jobs::store::{self, JobQuery, StatusFilter};
+    use crate::server::jobs::store::{self, JobQuery};
     respond(
         async {
             let (state, user) = session()?;
@@ -58,16 +58,11 @@ pub async fn list_jobs(
                     "Search text is limited to 200 characters.",
                 ));
             }
-            let status_filter = match status.as_str() {
-                "" | "all" => StatusFilter::All,
-                "running" => StatusFilter::Running,
-                "complete" => StatusFilter::Complete,
-                _ => {
-                    return Err(AppError::invalid(
-                        "status",
-                        "Status must be running or complete.",
-                    ))
-                }
+            let status_filter: Option<JobStatus> = match status.as_str() {
+                "" | "all" => None,
+                s => Some(s.parse().map_err(|_| {
+                    AppError::invalid("status", "Status must be running or complete.")
+                })?),
             };
             let per_page = if per_page == 0 { 50 } else { per_page };
             if !PAGE_SIZES.contains(&per_page) {
@@ -86,11 +81,10 @@ pub async fn list_jobs(
             let active = cache.active();
             let status_of = |jid: &str| {
                 if active.contains(jid) {
-                    "running"
+                    JobStatus::Running
                 } else {
-                    "complete"
+                    JobStatus::Complete
                 }
-                .to_string()
             };
             if live {
                 // Straight from the master (SPEC 6.5 Live mode), filtered here, capped at 500.
@@ -132,11 +126,7 @@ pub async fn list_jobs(
                         target_type: j.target_type,
                         user: j.user,
                     })
-                    .filter(|r| match status_filter {
-                        StatusFilter::All => true,
-                        StatusFilter::Running => r.status == "running",
-                        StatusFilter::Complete => r.status == "complete",
-                    })
+                    .filter(|r| status_filter.is_none_or(|s| r.status == s))
                     .take(LIVE_CAP)
                     .collect();
                 return Ok(JobsPage {
@@ -243,7 +233,7 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
                         let success = r.success.or(r.retcode.map(|c| c == 0));
                         rows.push(JobMinionRow {
                             minion: id.clone(),
-                            state: "returned".into(),
+                            state: MinionJobState::Returned,
                             success,
                             retcode: r.retcode,
                             return_json,
@@ -256,11 +246,10 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
                     None => rows.push(JobMinionRow {
                         minion: id.clone(),
                         state: if running_on.contains(id) {
-                            "running"
+                            MinionJobState::Running
                         } else {
-                            "no_response"
-                        }
-                        .into(),
+                            MinionJobState::NoResponse
+                        },
                         success: None,
                         retcode: None,
                         return_json: String::new(),
@@ -303,8 +292,14 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
                 })
                 .count() as i64;
             Ok(JobDetailView {
-                returned: rows.iter().filter(|r| r.state == "returned").count() as i64,
-                no_response: rows.iter().filter(|r| r.state == "no_response").count() as i64,
+                returned: rows
+                    .iter()
+                    .filter(|r| r.state == MinionJobState::Returned)
+                    .count() as i64,
+                no_response: rows
+                    .iter()
+                    .filter(|r| r.state == MinionJobState::NoResponse)
+                    .count() as i64,
                 failed,
                 can_kill: running && user.can("kill", &format!("job:{jid}")),
                 started_at: crate::server::jobs::ingest::parse_jid(&jid)

@@ -4,7 +4,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
-pub use crate::model::keys::{KeyActionResult, KeyRow, KeysView};
+pub use crate::model::keys::{KeyActionResult, KeyRow, KeyState, KeysView};
 
 /// Keys by state.
 #[server(endpoint = "keys/list")]
@@ -38,9 +38,9 @@ pub async fn list_keys(
             let page = crate::app::api::validate_page(page, per_page)?;
             let all = store::all_status(&state.db, store::SnapshotKind::Key, &globs).await?;
             let needle = q.trim().to_lowercase();
-            let row = |id: &str, st: &str| KeyRow {
+            let row = |id: &str, state: KeyState| KeyRow {
                 id: id.to_string(),
-                state: st.to_string(),
+                state,
                 can_accept: user.can("accept", &format!("key:{id}")),
                 can_reject: user.can("reject", &format!("key:{id}")),
                 can_delete: user.can("delete", &format!("key:{id}")),
@@ -59,15 +59,15 @@ pub async fn list_keys(
                 if !needle.is_empty() && !id.to_lowercase().contains(&needle) {
                     continue;
                 }
-                match status.as_str() {
-                    "pending" => v.pending.push(row(id, "pending")),
-                    "rejected" => v.rejected.push(row(id, "rejected")),
-                    "denied" => v.denied.push(row(id, "denied")),
-                    _ => {
+                match status.key_state() {
+                    KeyState::Pending => v.pending.push(row(id, KeyState::Pending)),
+                    KeyState::Rejected => v.rejected.push(row(id, KeyState::Rejected)),
+                    KeyState::Denied => v.denied.push(row(id, KeyState::Denied)),
+                    KeyState::Accepted => {
                         if accepted_index >= (page - 1) * per_page
                             && accepted_index < page * per_page
                         {
-                            v.accepted.push(row(id, "accepted"));
+                            v.accepted.push(row(id, KeyState::Accepted));
                         }
                         accepted_index += 1;
                     }

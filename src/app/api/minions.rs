@@ -5,25 +5,9 @@ use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::minions::{
-    MinionDetail, MinionPage, MinionRow, StatusCounts, PAGE_SIZES, SORTS, STALE_MINUTES, STATUSES,
+    MinionDetail, MinionPage, MinionRow, MinionStatus, StatusCounts, PAGE_SIZES, SORTS,
+    STALE_MINUTES, STATUSES,
 };
-
-/// Is a minion's data stale? Oldest of keys/presence (and grains for online minions) > 10 min.
-#[cfg(feature = "ssr")]
-pub fn is_stale(
-    status: &str,
-    keys: Option<&str>,
-    presence: Option<&str>,
-    grains: Option<&str>,
-) -> bool {
-    use crate::server::from_text;
-    let now = chrono::Utc::now();
-    let old = |t: Option<&str>| match t.and_then(from_text) {
-        Some(t) => (now - t).num_minutes() >= STALE_MINUTES,
-        None => true,
-    };
-    old(keys) || old(presence) || (status == "online" && old(grains))
-}
 
 /// One page of minions: search (id, OS, IP), status filter, sort, paging.
 #[server(endpoint = "minions/list")]
@@ -58,12 +42,15 @@ pub async fn list_minions(
                     "Search text is limited to 200 characters.",
                 ));
             }
-            if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
-                return Err(AppError::invalid(
-                    "status",
-                    format!("Status must be one of {}.", STATUSES.join(", ")),
-                ));
-            }
+            let status: Option<MinionStatus> = match status.as_str() {
+                "" => None,
+                s => Some(s.parse().map_err(|_| {
+                    AppError::invalid(
+                        "status",
+                        format!("Status must be one of {}.", STATUSES.join(", ")),
+                    )
+                })?),
+            };
             if !sort.is_empty() && !SORTS.contains(&sort.as_str()) {
                 return Err(AppError::invalid(
                     "sort",
@@ -83,7 +70,7 @@ pub async fn list_minions(
             let page = crate::app::api::validate_page(page, per_page)?;
             let lq = store::ListQuery {
                 search: q,
-                status: status.clone(),
+                status,
                 sort,
                 descending: dir == "desc",
                 page,
@@ -91,40 +78,12 @@ pub async fn list_minions(
                 allowed_globs: globs,
             };
             let (rows, total, counts) = store::list(&state.db, &lq).await?;
-            let c = |s: &str| counts.get(s).copied().unwrap_or(0);
             Ok(MinionPage {
-                rows: rows
-                    .into_iter()
-                    .map(|r| MinionRow {
-                        stale: is_stale(
-                            &r.status,
-                            r.keys_refreshed_at.as_deref(),
-                            r.presence_refreshed_at.as_deref(),
-                            r.grains_refreshed_at.as_deref(),
-                        ),
-                        id: r.minion_id,
-                        status: r.status,
-                        ip: r.primary_ip,
-                        os: r.os.map(|os| match r.osrelease {
-                            Some(rel) => format!("{os} {rel}"),
-                            None => os,
-                        }),
-                        salt: r.saltversion,
-                        cpus: r.num_cpus,
-                        mem_mb: r.mem_total_mb,
-                        virtual_type: r.virtual_type,
-                    })
-                    .collect(),
+                rows,
                 total,
                 page,
                 per_page,
-                counts: StatusCounts {
-                    online: c("online"),
-                    offline: c("offline"),
-                    pending: c("pending"),
-                    rejected: c("rejected"),
-                    denied: c("denied"),
-                },
+                counts,
             })
         }
         .await,
@@ -140,34 +99,8 @@ pub async fn get_minion(id: String) -> Result<MinionDetail, AppError> {
         async {
             crate::app::api::keys::validate_id(&id)?;
             let (state, _) = require("view", &format!("minion:{id}")).await?;
-            let r = store::get(&state.db, &id).await?.ok_or_else(|| {
+            store::get(&state.db, &id).await?.ok_or_else(|| {
                 AppError::NotFound(format!("No minion named {id:?} is known to Halite."))
-            })?;
-            Ok(MinionDetail {
-                stale: is_stale(
-                    &r.status,
-                    r.keys_refreshed_at.as_deref(),
-                    r.presence_refreshed_at.as_deref(),
-                    r.grains_refreshed_at.as_deref(),
-                ),
-                id: r.minion_id,
-                status: r.status,
-                key_status: r.key_status,
-                ip: r.primary_ip,
-                os: r.os,
-                os_family: r.os_family,
-                osrelease: r.osrelease,
-                kernel: r.kernel,
-                kernelrelease: r.kernelrelease,
-                virtual_type: r.virtual_type,
-                cpus: r.num_cpus,
-                cpu_model: r.cpu_model,
-                mem_mb: r.mem_total_mb,
-                salt: r.saltversion,
-                grains_json: r.grains,
-                keys_refreshed_at: r.keys_refreshed_at,
-                presence_refreshed_at: r.presence_refreshed_at,
-                grains_refreshed_at: r.grains_refreshed_at,
             })
         }
         .await,

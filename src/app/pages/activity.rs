@@ -13,6 +13,7 @@ use crate::app::nav::may_view_kind;
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use crate::app::{me_resource, me_value};
 use crate::error::AppError;
+use crate::model::activity::StreamStatus;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -107,7 +108,7 @@ impl ActivityQuery {
     /// Whether a (new) event passes the filters, as the server's query would decide. The time
     /// range is not checked: a new event is inside any range.
     pub fn matches(&self, e: &ActivityEvent) -> bool {
-        if !self.category.is_empty() && e.category != self.category {
+        if !self.category.is_empty() && e.category.as_str() != self.category {
             return false;
         }
         if !self.event_type.is_empty() && e.event_type != self.event_type {
@@ -416,7 +417,7 @@ fn ActivityBody(
     refetch: Callback<()>,
 ) -> impl IntoView {
     let chips = std::iter::once(String::new())
-        .chain(page.categories.iter().cloned())
+        .chain(page.categories.iter().map(|c| c.to_string()))
         .map(|c| {
             let active = s.category == c;
             // A category change drops an event type of another category.
@@ -476,19 +477,19 @@ fn ActivityBody(
                 <A href="/settings">"Settings → Pollers"</A>"."
             </div>
         }.into_any())
-    } else if page.stream_state != "connected" {
+    } else if page.stream_state != StreamStatus::Connected {
         let since = page
             .stream_since
             .as_deref()
             .map(short_time)
             .map(|t| format!(" since {t}"))
             .unwrap_or_default();
-        let what = match page.stream_state.as_str() {
-            "connecting" => "is connecting to",
+        let what = match page.stream_state {
+            StreamStatus::Connecting => "is connecting to",
             _ => "has lost",
         };
         Some(view! {
-            <div class="notice notice-error" data-test="stream-down" data-state=page.stream_state.clone()><Icon name="plug" />
+            <div class="notice notice-error" data-test="stream-down" data-state=page.stream_state.as_str()><Icon name="plug" />
                 {format!("Halite {what} the Salt event bus{since}. New events appear once it reconnects; keys and jobs are re-synced by polling meanwhile.")}
             </div>
         }.into_any())
@@ -636,7 +637,7 @@ fn EventRow(e: ActivityEvent, fresh: bool, open: Callback<ActivityEvent>) -> imp
     let row = e.clone();
     let detail = e.clone();
     view! {
-        <tr class="feed-row" class:feed-fresh=fresh data-id=e.id data-category=e.category.clone()
+        <tr class="feed-row" class:feed-fresh=fresh data-id=e.id data-category=e.category.as_str()
             data-event-type=e.event_type.clone() data-outcome=e.outcome().unwrap_or("")
             on:click=move |ev| { if !on_control(&ev) { open.run(row.clone()) } }>
             <td class="nowrap" title=full_time><span class="feed-time">{time}</span><div class="muted small">{date}</div></td>
@@ -719,7 +720,7 @@ mod tests {
         ActivityEvent {
             id: 1,
             ts: "2026-11-27T08:53:05.123Z".into(),
-            category: event_type.split('.').next().unwrap().into(),
+            category: event_type.split('.').next().unwrap().parse().unwrap(),
             event_type: event_type.into(),
             minion_id: Some("web-01".into()),
             jid: None,

@@ -7,6 +7,7 @@ use crate::app::api::jobs::{
 };
 use crate::app::components::icons::Icon;
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::model::activity::EventCategory;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -243,7 +244,9 @@ pub fn JobDetailPage() -> impl IntoView {
     let live = crate::app::live::use_live();
     let changed = Memo::new(move |_| {
         let jid = jid.get();
-        live.newest_live(|e| e.category == "system" || e.jid.as_deref() == Some(jid.as_str()))
+        live.newest_live(|e| {
+            e.category == EventCategory::System || e.jid.as_deref() == Some(jid.as_str())
+        })
     });
     let data = Resource::new(
         move || (jid.get(), kill.version().get(), changed.get()),

@@ -278,8 +278,12 @@ pub fn MinionDetailPage() -> impl IntoView {
     let changed = Memo::new(move |_| {
         let id = id.get();
         live.newest_live(|e| {
-            matches!(e.category.as_str(), "key" | "minion" | "system")
-                && (e.category == "system" || e.minion_id.as_deref() == Some(id.as_str()))
+            use crate::model::activity::EventCategory;
+            matches!(
+                e.category,
+                EventCategory::Key | EventCategory::Minion | EventCategory::System
+            ) && (e.category == EventCategory::System
+                || e.minion_id.as_deref() == Some(id.as_str()))
         })
     });
     let data = Resource::new(move || (id.get(), changed.get()), |(id, _)| get_minion(id));
