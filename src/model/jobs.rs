@@ -1,7 +1,7 @@
 //! Jobs: list rows, job detail, parsed state returns, and the JID and argument helpers both
 //! builds use.
 
-use crate::error::AppError;
+pub use crate::model::ids::Jid;
 use serde::{Deserialize, Serialize};
 
 /// Page sizes offered on the Jobs page.
@@ -97,7 +97,7 @@ pub struct JobMinionRow {
 /// Job detail (live from the master).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobDetailView {
-    pub jid: String,
+    pub jid: Jid,
     pub function: String,
     pub arguments: Vec<String>,
     pub kwargs: Vec<(String, String)>,
@@ -153,22 +153,10 @@ pub fn clipped_json(v: &serde_json::Value, max: usize) -> (String, bool) {
     (s[..end].to_string(), true)
 }
 
-/// Validate a JID from a URL or form.
-pub fn validate_jid(jid: &str) -> Result<(), AppError> {
-    if jid.len() == 20 && jid.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            "jid",
-            "A job id (JID) is 20 digits, e.g. 20261127084920611602.",
-        ))
-    }
-}
-
 /// What a kill request did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KillResult {
-    pub jid: String,
+    pub jid: Jid,
     pub minions: Vec<String>,
     pub message: String,
 }

@@ -1,6 +1,7 @@
 //! Minion keys: rows grouped by state, with what the caller may do to each, and the result of
 //! a key action.
 
+pub use crate::model::ids::MinionId;
 use serde::{Deserialize, Serialize};
 
 text_enum! {
@@ -38,7 +39,7 @@ pub struct KeysView {
 /// Result of a key action on one minion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyActionResult {
-    pub id: String,
+    pub id: MinionId,
     pub ok: bool,
     pub message: String,
 }

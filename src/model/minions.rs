@@ -1,6 +1,7 @@
 //! Minions: list rows, status counts, the detail view and the list's vocabulary (statuses,
 //! sort columns, page sizes).
 
+pub use crate::model::ids::MinionId;
 use crate::model::keys::KeyState;
 use serde::{Deserialize, Serialize};
 
@@ -103,7 +104,7 @@ pub struct MinionPage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct MinionDetail {
-    pub id: String,
+    pub id: MinionId,
     pub status: MinionStatus,
     pub key_status: KeyState,
     pub ip: Option<String>,

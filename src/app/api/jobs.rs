@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::jobs::{
-    clipped_json, split_arguments, validate_jid, JobDetailView, JobListRow, JobMinionRow,
-    JobStatus, JobsPage, KillResult, MinionJobState, StateRow, StateSummary, LIVE_CAP, PAGE_SIZES,
+    clipped_json, split_arguments, Jid, JobDetailView, JobListRow, JobMinionRow, JobStatus,
+    JobsPage, KillResult, MinionJobState, StateRow, StateSummary, LIVE_CAP, PAGE_SIZES,
 };
 
 /// Take one live call from the user's budget, or a 429 saying when to try again.
@@ -184,7 +184,7 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
     use crate::server::auth::{require, respond};
     respond(
         async {
-            validate_jid(&jid)?;
+            let jid = Jid::new(jid)?;
             let (state, user) = require("view", &format!("job:{jid}")).await?;
             let cache = state.runtime.jobs();
             live_budget(&cache, &user.id)?;
@@ -329,7 +329,7 @@ pub async fn kill_job(jid: String) -> Result<KillResult, AppError> {
     use crate::server::auth::{client_info, request_parts, require, respond};
     respond(
         async {
-            validate_jid(&jid)?;
+            let jid = Jid::new(jid)?;
             let (state, user) = require("kill", &format!("job:{jid}")).await?;
             let client = state.runtime.client()?;
             let salt_err = crate::server::runtime::salt_error;

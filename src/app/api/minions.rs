@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::minions::{
-    MinionDetail, MinionPage, MinionRow, MinionStatus, StatusCounts, PAGE_SIZES, SORTS,
+    MinionDetail, MinionId, MinionPage, MinionRow, MinionStatus, StatusCounts, PAGE_SIZES, SORTS,
     STALE_MINUTES, STATUSES,
 };
 
@@ -97,7 +97,7 @@ pub async fn get_minion(id: String) -> Result<MinionDetail, AppError> {
     use crate::server::minions::store;
     respond(
         async {
-            crate::app::api::keys::validate_id(&id)?;
+            let id = MinionId::new(id)?;
             let (state, _) = require("view", &format!("minion:{id}")).await?;
             store::get(&state.db, &id).await?.ok_or_else(|| {
                 AppError::NotFound(format!("No minion named {id:?} is known to Halite."))

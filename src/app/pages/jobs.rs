@@ -387,7 +387,7 @@ fn JobDetailBody(
                     <p class="danger-text">"Halite sends saltutil.kill_job to the minions still running it. This is an emergency stop, not a rollback: work already done stays done."</p>
                     <div class="form-actions">
                         <button type="button" class="button button-danger" data-test="confirm" on:click=move |_| {
-                            kill.dispatch(KillJob { jid: jid.clone() });
+                            kill.dispatch(KillJob { jid: jid.to_string() });
                             confirm.set(false);
                         }>"Kill job"</button>
                         <button type="button" class="button button-ghost" on:click=move |_| confirm.set(false)>"Cancel"</button>
