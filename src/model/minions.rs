@@ -3,6 +3,7 @@
 
 pub use crate::model::ids::MinionId;
 use crate::model::keys::KeyState;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 text_enum! {
@@ -119,9 +120,12 @@ pub struct MinionDetail {
     pub mem_mb: Option<i64>,
     pub salt: Option<String>,
     pub grains_json: Option<String>,
-    pub keys_refreshed_at: Option<String>,
-    pub presence_refreshed_at: Option<String>,
-    pub grains_refreshed_at: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub keys_refreshed_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub presence_refreshed_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub grains_refreshed_at: Option<DateTime<Utc>>,
     /// Computed from the refresh times after reading (not a column).
     #[cfg_attr(feature = "ssr", sqlx(skip))]
     pub stale: bool,

@@ -6,7 +6,7 @@ use crate::app::api::minions::{
 };
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
-use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -331,9 +331,9 @@ fn MinionDetailBody(d: MinionDetail) -> impl IntoView {
             <section class="panel">
                 <h2>"Freshness"</h2>
                 <dl class="facts">
-                    {fact("Keys polled", d.keys_refreshed_at.as_deref().map(short_time))}
-                    {fact("Presence polled", d.presence_refreshed_at.as_deref().map(short_time))}
-                    {fact("Grains polled", d.grains_refreshed_at.as_deref().map(short_time))}
+                    {fact("Keys polled", d.keys_refreshed_at.as_ref().map(short_utc))}
+                    {fact("Presence polled", d.presence_refreshed_at.as_ref().map(short_utc))}
+                    {fact("Grains polled", d.grains_refreshed_at.as_ref().map(short_utc))}
                 </dl>
             </section>
         </div>

@@ -4,6 +4,7 @@ use super::ingest::{GrainsUpdate, KeyDiff, PresenceChange, StoredPresence};
 use crate::model::keys::KeyState;
 use crate::model::minions::{MinionDetail, MinionRow, MinionStatus, StatusCounts, STALE_MINUTES};
 use crate::server::db::Db;
+use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 use std::collections::HashMap;
 
@@ -159,21 +160,21 @@ pub struct ListQuery {
 /// When each facet of a snapshot row was last refreshed, read alongside a list row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Freshness {
-    pub keys_refreshed_at: Option<String>,
-    pub presence_refreshed_at: Option<String>,
-    pub grains_refreshed_at: Option<String>,
+    pub keys_refreshed_at: Option<DateTime<Utc>>,
+    pub presence_refreshed_at: Option<DateTime<Utc>>,
+    pub grains_refreshed_at: Option<DateTime<Utc>>,
 }
 
 /// Is a minion's data stale? Oldest of keys/presence (and grains for online minions) older
 /// than [`STALE_MINUTES`].
 pub fn is_stale(
     status: MinionStatus,
-    keys: Option<&str>,
-    presence: Option<&str>,
-    grains: Option<&str>,
+    keys: Option<DateTime<Utc>>,
+    presence: Option<DateTime<Utc>>,
+    grains: Option<DateTime<Utc>>,
 ) -> bool {
-    let now = chrono::Utc::now();
-    let old = |t: Option<&str>| match t.and_then(crate::server::from_text) {
+    let now = Utc::now();
+    let old = |t: Option<DateTime<Utc>>| match t {
         Some(t) => (now - t).num_minutes() >= STALE_MINUTES,
         None => true,
     };
@@ -269,9 +270,9 @@ pub async fn list(
             let f = Freshness::from_row(r)?;
             row.stale = is_stale(
                 row.status,
-                f.keys_refreshed_at.as_deref(),
-                f.presence_refreshed_at.as_deref(),
-                f.grains_refreshed_at.as_deref(),
+                f.keys_refreshed_at,
+                f.presence_refreshed_at,
+                f.grains_refreshed_at,
             );
             Ok(row)
         })
@@ -307,9 +308,9 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetail>, sqlx::Error>
     Ok(row.map(|mut d| {
         d.stale = is_stale(
             d.status,
-            d.keys_refreshed_at.as_deref(),
-            d.presence_refreshed_at.as_deref(),
-            d.grains_refreshed_at.as_deref(),
+            d.keys_refreshed_at,
+            d.presence_refreshed_at,
+            d.grains_refreshed_at,
         );
         d
     }))
