@@ -8,6 +8,7 @@ use crate::app::api::jobs::{
 use crate::app::components::icons::Icon;
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use crate::model::activity::EventCategory;
+use crate::model::jobs::JobStatus;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -56,10 +57,10 @@ impl JobsQuery {
 
 /// Running/complete badge.
 #[component]
-pub fn JobStatusBadge(#[prop(into)] status: String) -> impl IntoView {
-    let (class, label) = match status.as_str() {
-        "running" => ("badge job-running", "Running"),
-        _ => ("badge job-complete", "Complete"),
+pub fn JobStatusBadge(status: JobStatus) -> impl IntoView {
+    let (class, label) = match status {
+        JobStatus::Running => ("badge job-running", "Running"),
+        JobStatus::Complete => ("badge job-complete", "Complete"),
     };
     view! { <span class=class>{label}</span> }
 }
@@ -311,7 +312,11 @@ fn JobDetailBody(
             .collect::<Vec<_>>()
             .join("  ")
     };
-    let status = if job.running { "running" } else { "complete" };
+    let status = if job.running {
+        JobStatus::Running
+    } else {
+        JobStatus::Complete
+    };
     let raw_json = job.raw_json.clone();
     let raw_truncated = job.raw_truncated;
     let is_state = job.is_state;

@@ -7,6 +7,7 @@ use crate::app::api::minions::{
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
 use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
+use crate::model::minions::MinionStatus;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -66,9 +67,9 @@ fn status_label(s: &str) -> &'static str {
 
 /// Badge for a derived status.
 #[component]
-pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
+pub fn StatusBadge(status: MinionStatus) -> impl IntoView {
     let class = format!("badge status-{status}");
-    view! { <span class=class>{status_label(&status)}</span> }
+    view! { <span class=class>{status_label(status.as_str())}</span> }
 }
 
 /// `/minions`.
@@ -257,7 +258,7 @@ fn MinionTr(r: MinionRow) -> impl IntoView {
     view! {
         <tr data-minion=data_id>
             <td class="cell-id"><A href=href>{id_text}</A>{r.stale.then(|| view! { <span class="badge badge-stale" title="No fresh data for over 10 minutes">"stale"</span> })}</td>
-            <td><StatusBadge status=r.status.clone() /></td>
+            <td><StatusBadge status=r.status /></td>
             <td>{r.os.unwrap_or_else(|| "—".into())}</td>
             <td class="mono">{r.ip.unwrap_or_else(|| "—".into())}</td>
             <td>{r.salt.unwrap_or_else(|| "—".into())}</td>
@@ -314,7 +315,7 @@ fn MinionDetailBody(d: MinionDetail) -> impl IntoView {
         <div class="detail-grid">
             <section class="panel">
                 <div class="status-line">
-                    <StatusBadge status=d.status.clone() />
+                    <StatusBadge status=d.status />
                     {d.stale.then(|| view! { <span class="badge badge-stale">"stale"</span> })}
                 </div>
                 <dl class="facts" data-test="minion-facts">
