@@ -454,7 +454,7 @@ async fn run(
     });
     let hub = state.runtime.hub();
     let t = Instant::now();
-    while hub.state().state != "connected" {
+    while hub.state().state != halite::model::activity::StreamStatus::Connected {
         assert!(
             t.elapsed() < Duration::from_secs(30),
             "event stream not connected: {:?}",

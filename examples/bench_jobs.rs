@@ -109,7 +109,7 @@ async fn main() {
     let base = store::JobQuery {
         search: None,
         function: None,
-        status: store::StatusFilter::All,
+        status: None,
         include_system: false,
         page: 1,
         per_page: 50,
@@ -134,7 +134,7 @@ async fn main() {
         (
             "status running (40 active JIDs)",
             store::JobQuery {
-                status: store::StatusFilter::Running,
+                status: Some(halite::model::jobs::JobStatus::Running),
                 ..base.clone()
             },
         ),

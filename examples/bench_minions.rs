@@ -128,7 +128,7 @@ async fn main() {
         (
             "status=offline, sort by OS desc (100)",
             store::ListQuery {
-                status: "offline".into(),
+                status: Some(halite::model::minions::MinionStatus::Offline),
                 sort: "os".into(),
                 descending: true,
                 page: 1,

@@ -10,6 +10,7 @@ use axum::http::{header, Request, StatusCode};
 use common::lab::lab;
 use common::TestApp;
 use futures::StreamExt;
+use halite::model::activity::StreamStatus;
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,7 +73,7 @@ async fn wait_for<F: Fn(&[(i64, String, Option<String>, Option<String>)]) -> boo
     panic!("timed out waiting for {what}; rows: {:?}", rows(app).await);
 }
 
-async fn wait_state(app: &TestApp, state: &str) {
+async fn wait_state(app: &TestApp, state: StreamStatus) {
     for _ in 0..120 {
         if app.state.runtime.hub().state().state == state {
             return;
@@ -115,7 +116,7 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     let (st, _) = sse(&app, &cookie).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
     app.state.runtime.boot().await;
-    wait_state(&app, "connected").await;
+    wait_state(&app, StreamStatus::Connected).await;
 
     // Someone who may only see jobs.
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-j', 'jobs-only', 'jobs-only', '')")
@@ -247,9 +248,9 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
 
     // Kill salt-api mid-stream: the consumer goes down, comes back, marks the gap, resumes.
     l.sh(&["stop-api"]);
-    wait_state(&app, "down").await;
+    wait_state(&app, StreamStatus::Down).await;
     l.sh(&["start-api"]);
-    wait_state(&app, "connected").await;
+    wait_state(&app, StreamStatus::Connected).await;
     let before = rows(&app).await.len();
     let r = app
         .call(

@@ -6,6 +6,8 @@ mod common;
 use axum::http::StatusCode;
 use common::lab::lab;
 use common::TestApp;
+use halite::model::keys::KeyState;
+use halite::model::minions::MinionStatus;
 use halite::server::minions::{poller, store};
 
 #[tokio::test]
@@ -30,15 +32,16 @@ async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_i
     .await
     .unwrap();
     assert_eq!(total, 5);
-    assert_eq!(counts.get("online"), Some(&4));
-    assert_eq!(counts.get("pending"), Some(&1));
+    assert_eq!(counts.online, 4);
+    assert_eq!(counts.pending, 1);
     let web = store::get(db, "web-01").await.unwrap().unwrap();
-    assert!(web.os.is_some() && web.saltversion.is_some() && web.num_cpus.is_some());
-    let grains: serde_json::Value = serde_json::from_str(web.grains.as_deref().unwrap()).unwrap();
+    assert!(web.os.is_some() && web.salt.is_some() && web.cpus.is_some());
+    let grains: serde_json::Value =
+        serde_json::from_str(web.grains_json.as_deref().unwrap()).unwrap();
     assert_eq!(grains["id"], "web-01");
     assert!(rows
         .iter()
-        .any(|r| r.minion_id == "new-01" && r.status == "pending"));
+        .any(|r| r.id == "new-01" && r.status == MinionStatus::Pending));
     // Polling again changes nothing (idempotent) and rewrites no grains.
     let again = poller::poll_grains(&c, db).await.unwrap();
     assert!(again.ends_with("0 changed"), "{again}");
@@ -72,7 +75,7 @@ async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_i
     assert_eq!(r.json()[0]["ok"], true, "{}", r.body);
     assert_eq!(
         store::get(db, "new-01").await.unwrap().unwrap().key_status,
-        "accepted",
+        KeyState::Accepted,
         "re-polled at once"
     );
     let keys = c.key_list_all().await.unwrap();

@@ -94,9 +94,9 @@ async fn reconcile_sequence_and_status_counts() {
     let (rows, total, counts) = page;
     assert_eq!(total, 1201);
     assert_eq!(rows.len(), 50);
-    assert_eq!(counts["online"], 800);
-    assert_eq!(counts["offline"], 400);
-    assert_eq!(counts["pending"], 1);
+    assert_eq!(counts.online, 800);
+    assert_eq!(counts.offline, 400);
+    assert_eq!(counts.pending, 1);
     // Key moved: accepted -> rejected; vanished: deleted.
     let db = &app.state.db;
     let existing = store::load_key_states(db).await.unwrap();

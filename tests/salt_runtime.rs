@@ -28,7 +28,7 @@ async fn admin(app: &TestApp) -> String {
 async fn wait_state(app: &TestApp, want: &str, secs: u64) -> String {
     let mut last = String::new();
     for _ in 0..secs * 4 {
-        last = app.state.runtime.connection().state;
+        last = app.state.runtime.connection().state.to_string();
         if last == want {
             return last;
         }
@@ -46,7 +46,10 @@ async fn settings_connect_reload_degrade_and_recover() {
     let app = TestApp::with_env(&[("SALT_HEALTH_INTERVAL_SECONDS", "1")]).await;
     let cookie = admin(&app).await;
     app.state.runtime.boot().await;
-    assert_eq!(app.state.runtime.connection().state, "unconfigured");
+    assert_eq!(
+        app.state.runtime.connection().state,
+        halite::model::settings::ConnectionState::Unconfigured
+    );
     let status = app.call("settings/status", &[], Some(&cookie)).await.json();
     assert_eq!(status["configured"], false);
     assert_eq!(
@@ -106,7 +109,10 @@ async fn settings_connect_reload_degrade_and_recover() {
         !r.body.contains(&l.password),
         "the password never comes back"
     );
-    assert_eq!(app.state.runtime.connection().state, "connected");
+    assert_eq!(
+        app.state.runtime.connection().state,
+        halite::model::settings::ConnectionState::Connected
+    );
     let status = app.call("settings/status", &[], Some(&cookie)).await.json();
     assert_eq!(status["configured"], true);
     assert_eq!(status["connection"]["state"], "connected");
@@ -208,7 +214,11 @@ async fn boot_with_a_bad_stored_password_runs_degraded() {
         .unwrap();
     app.state.runtime.boot().await;
     let c = app.state.runtime.connection();
-    assert_eq!(c.state, "login_failed", "{c:?}");
+    assert_eq!(
+        c.state,
+        halite::model::settings::ConnectionState::LoginFailed,
+        "{c:?}"
+    );
     let e = app.state.runtime.client().unwrap_err();
     assert_eq!(e.status(), 503);
     assert!(e.to_string().contains("login failed"));
@@ -231,7 +241,10 @@ async fn boot_with_a_bad_stored_password_runs_degraded() {
     .await
     .unwrap();
     other.state.runtime.boot().await;
-    assert_eq!(other.state.runtime.connection().state, "unconfigured");
+    assert_eq!(
+        other.state.runtime.connection().state,
+        halite::model::settings::ConnectionState::Unconfigured
+    );
     let missing =
         halite::server::settings::missing_salt_fields(&other.state.db, &other.state.secrets)
             .await

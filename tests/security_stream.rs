@@ -58,7 +58,7 @@ fn event(id: i64, category: &str) -> ActivityEvent {
     ActivityEvent {
         id,
         ts: "2025-01-01T00:00:00Z".into(),
-        category: category.into(),
+        category: category.parse().unwrap(),
         event_type: format!("{category}.test"),
         minion_id: Some("web-01".into()),
         jid: Some(format!("2025010100000000{id:04}")),

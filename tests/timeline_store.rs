@@ -488,7 +488,7 @@ async fn activity_buckets_running_and_overview_tiles() {
     .await
     .unwrap();
     assert_eq!(t.total_bars, 3);
-    assert_eq!(t.window_end, to_text(now));
+    assert_eq!(to_text(t.window_end), to_text(now));
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@
 //! * Counters are bumped at most every 500 ms, so a burst of 1000 events means one refetch.
 
 use crate::app::api::activity::ActivityEvent;
+use crate::model::activity::EventCategory;
 use leptos::prelude::*;
 
 /// How many recent events [`LiveBus::latest`] keeps.
@@ -97,25 +98,25 @@ pub struct Bumps {
 impl Bumps {
     /// For one event category. A `system` event (a stream gap: keys and jobs were re-synced by
     /// polling) bumps everything.
-    pub fn for_category(category: &str) -> Self {
+    pub fn for_category(category: EventCategory) -> Self {
         match category {
-            "job" => Bumps {
+            EventCategory::Job => Bumps {
                 jobs: true,
                 activity: true,
                 ..Default::default()
             },
-            "key" => Bumps {
+            EventCategory::Key => Bumps {
                 keys: true,
                 minions: true,
                 activity: true,
                 ..Default::default()
             },
-            "minion" => Bumps {
+            EventCategory::Minion => Bumps {
                 minions: true,
                 activity: true,
                 ..Default::default()
             },
-            _ => Bumps::all(),
+            EventCategory::System => Bumps::all(),
         }
     }
 
@@ -421,7 +422,7 @@ mod client {
             }
             i.max_seen = e.id;
             if !i.replaying {
-                i.bumps = i.bumps.or(Bumps::for_category(&e.category));
+                i.bumps = i.bumps.or(Bumps::for_category(e.category));
             }
             i.buf.push(e);
             i.replaying
@@ -507,7 +508,7 @@ mod tests {
         ActivityEvent {
             id,
             ts: String::new(),
-            category: category.into(),
+            category: category.parse().unwrap(),
             event_type: format!("{category}.x"),
             minion_id: None,
             jid: None,
@@ -523,13 +524,13 @@ mod tests {
 
     #[test]
     fn categories_bump_the_right_counters() {
-        let j = Bumps::for_category("job");
+        let j = Bumps::for_category(EventCategory::Job);
         assert!(j.jobs && j.activity && !j.keys && !j.minions);
-        let k = Bumps::for_category("key");
+        let k = Bumps::for_category(EventCategory::Key);
         assert!(k.keys && k.minions && k.activity && !k.jobs);
-        let m = Bumps::for_category("minion");
+        let m = Bumps::for_category(EventCategory::Minion);
         assert!(m.minions && m.activity && !m.keys && !m.jobs);
-        assert_eq!(Bumps::for_category("system"), Bumps::all());
+        assert_eq!(Bumps::for_category(EventCategory::System), Bumps::all());
         assert_eq!(
             j.or(m),
             Bumps {
@@ -557,7 +558,7 @@ mod tests {
         let owner = Owner::new();
         owner.with(|| {
             let bus = LiveBus::new();
-            Bumps::for_category("key").apply(&bus);
+            Bumps::for_category(EventCategory::Key).apply(&bus);
             assert_eq!(
                 (
                     bus.jobs.get_untracked(),

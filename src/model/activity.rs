@@ -3,14 +3,48 @@
 
 use serde::{Deserialize, Serialize};
 
+text_enum! {
+    /// What an activity row is about (`activity_events.category`).
+    pub enum EventCategory {
+        Job = "job",
+        Key = "key",
+        Minion = "minion",
+        /// Stream gap markers.
+        System = "system",
+    }
+}
+
+impl EventCategory {
+    /// The RBAC resource a row of this category is checked as (`job:<jid>`, `key:<id>`,
+    /// `minion:<id>`); `None` for system rows, which everyone who sees activity sees.
+    pub fn resource(self, minion_id: Option<&str>, jid: Option<&str>) -> Option<String> {
+        match self {
+            EventCategory::Job => Some(format!("job:{}", jid.unwrap_or_default())),
+            EventCategory::Key => Some(format!("key:{}", minion_id.unwrap_or_default())),
+            EventCategory::Minion => Some(format!("minion:{}", minion_id.unwrap_or_default())),
+            EventCategory::System => None,
+        }
+    }
+}
+
+text_enum! {
+    /// The event consumer's connection to salt-api's `/events`.
+    pub enum StreamStatus {
+        Off = "off",
+        Connecting = "connecting",
+        Connected = "connected",
+        Down = "down",
+    }
+}
+
 /// One activity row, as the page, the widget and the SSE stream see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ActivityEvent {
     pub id: i64,
     /// RFC 3339 UTC.
     pub ts: String,
-    /// `job`, `key`, `minion`, or `system` (stream gap markers).
-    pub category: String,
+    pub category: EventCategory,
     /// `job.new`, `job.ret`, `key.accept`, `key.reject`, `key.delete`, `key.pend`,
     /// `minion.start`, `stream.gap`.
     pub event_type: String,
@@ -48,11 +82,11 @@ pub struct ActivityPage {
     pub per_page: i64,
     /// Whether the event stream is switched on in Settings.
     pub stream_enabled: bool,
-    /// `connected`, `connecting`, `down` or `off`, with when it changed.
-    pub stream_state: String,
+    /// The event consumer's state, with when it changed.
+    pub stream_state: StreamStatus,
     pub stream_since: Option<String>,
     /// Categories this user may see (`job`, `key`, `minion`).
-    pub categories: Vec<String>,
+    pub categories: Vec<EventCategory>,
 }
 
 /// The Overview widget's display settings (same for everyone; SPEC 8.3).

@@ -1,11 +1,28 @@
 //! Jobs: list rows, job detail, parsed state returns, and the JID and argument helpers both
 //! builds use.
 
-use crate::error::AppError;
+pub use crate::model::ids::Jid;
 use serde::{Deserialize, Serialize};
 
 /// Live mode asks the master directly and shows at most this many jobs (SPEC 6.5).
 pub const LIVE_CAP: usize = 500;
+
+text_enum! {
+    /// A job in the jobs list: `running` while its JID is in the active cache.
+    pub enum JobStatus {
+        Running = "running",
+        Complete = "complete",
+    }
+}
+
+text_enum! {
+    /// Where one targeted minion is in a job.
+    pub enum MinionJobState {
+        Returned = "returned",
+        Running = "running",
+        NoResponse = "no_response",
+    }
+}
 
 /// One row of the jobs table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,8 +33,7 @@ pub struct JobListRow {
     pub target_type: Option<String>,
     pub user: Option<String>,
     pub started_at: Option<String>,
-    /// `running` when the JID is in the active cache, else `complete`.
-    pub status: String,
+    pub status: JobStatus,
 }
 
 /// One page of jobs.
@@ -67,8 +83,7 @@ pub struct StateSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobMinionRow {
     pub minion: String,
-    /// `returned`, `running` or `no_response`.
-    pub state: String,
+    pub state: MinionJobState,
     pub success: Option<bool>,
     pub retcode: Option<i64>,
     /// Pretty JSON of the return (clipped for huge returns).
@@ -80,7 +95,7 @@ pub struct JobMinionRow {
 /// Job detail (live from the master).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobDetailView {
-    pub jid: String,
+    pub jid: Jid,
     pub function: String,
     pub arguments: Vec<String>,
     pub kwargs: Vec<(String, String)>,
@@ -136,22 +151,10 @@ pub fn clipped_json(v: &serde_json::Value, max: usize) -> (String, bool) {
     (s[..end].to_string(), true)
 }
 
-/// Validate a JID from a URL or form.
-pub fn validate_jid(jid: &str) -> Result<(), AppError> {
-    if jid.len() == 20 && jid.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            "jid",
-            "A job id (JID) is 20 digits, e.g. 20261127084920611602.",
-        ))
-    }
-}
-
 /// What a kill request did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KillResult {
-    pub jid: String,
+    pub jid: Jid,
     pub minions: Vec<String>,
     pub message: String,
 }

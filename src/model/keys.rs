@@ -1,13 +1,24 @@
 //! Minion keys: rows grouped by state, with what the caller may do to each, and the result of
 //! a key action.
 
+pub use crate::model::ids::MinionId;
 use serde::{Deserialize, Serialize};
+
+text_enum! {
+    /// Where a minion's key is on the master (`minion_snapshots.key_status`).
+    pub enum KeyState {
+        Accepted = "accepted",
+        Pending = "pending",
+        Rejected = "rejected",
+        Denied = "denied",
+    }
+}
 
 /// One key row with what this user may do to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyRow {
     pub id: String,
-    pub state: String,
+    pub state: KeyState,
     pub can_accept: bool,
     pub can_reject: bool,
     pub can_delete: bool,
@@ -28,7 +39,7 @@ pub struct KeysView {
 /// Result of a key action on one minion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyActionResult {
-    pub id: String,
+    pub id: MinionId,
     pub ok: bool,
     pub message: String,
 }

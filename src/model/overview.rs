@@ -1,5 +1,6 @@
 //! The Overview's figures.
 
+use crate::model::keys::KeyState;
 use crate::model::minions::StatusCounts;
 use crate::model::timeline::JobActivityOut;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,18 @@ pub struct KeyCounts {
     pub pending: i64,
     pub rejected: i64,
     pub denied: i64,
+}
+
+impl KeyCounts {
+    /// Count one key.
+    pub fn add(&mut self, state: KeyState) {
+        match state {
+            KeyState::Accepted => self.accepted += 1,
+            KeyState::Pending => self.pending += 1,
+            KeyState::Rejected => self.rejected += 1,
+            KeyState::Denied => self.denied += 1,
+        }
+    }
 }
 
 /// What the Overview shows; `None` where the user may not look.

@@ -62,11 +62,21 @@ pub struct SaltSetupStatus {
     pub connection: SaltConnection,
 }
 
-/// The runtime's view of salt-api: `starting`, `unconfigured`, `connected`, `unreachable`,
-/// `login_failed`; `since` is when it entered that state (UTC, RFC 3339).
+text_enum! {
+    /// The runtime's view of salt-api.
+    pub enum ConnectionState {
+        Starting = "starting",
+        Unconfigured = "unconfigured",
+        Connected = "connected",
+        Unreachable = "unreachable",
+        LoginFailed = "login_failed",
+    }
+}
+
+/// The runtime's view of salt-api; `since` is when it entered that state (UTC, RFC 3339).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SaltConnection {
-    pub state: String,
+    pub state: ConnectionState,
     pub detail: String,
     pub since: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Timeline bars, job-activity buckets and the Timeline's validated query arguments.
 
 use crate::error::AppError;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Windows the Timeline offers (URL value, label).
@@ -53,9 +54,11 @@ pub struct TimelineBar {
     pub function: String,
     pub target: Option<String>,
     pub user: Option<String>,
-    pub started_at: String,
+    #[serde(with = "crate::model::time::utc")]
+    pub started_at: DateTime<Utc>,
     /// Set once state runs are ingested (Fleet); until then state jobs are start markers too.
-    pub completed_at: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub completed_at: Option<DateTime<Utc>>,
     /// `running`, `pass`, `changed`, `failed` or `unknown` (SPEC 6.6).
     pub status: String,
     pub category: String,
@@ -80,8 +83,10 @@ pub struct TimelineGroup {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineOut {
     pub window: String,
-    pub window_start: String,
-    pub window_end: String,
+    #[serde(with = "crate::model::time::utc")]
+    pub window_start: DateTime<Utc>,
+    #[serde(with = "crate::model::time::utc")]
+    pub window_end: DateTime<Utc>,
     pub group_by: String,
     /// Busiest first.
     pub groups: Vec<TimelineGroup>,
@@ -98,8 +103,9 @@ pub struct TimelineOut {
 /// One hour of job activity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityBucket {
-    /// Start of the hour (RFC 3339 UTC).
-    pub hour_start: String,
+    /// Start of the hour.
+    #[serde(with = "crate::model::time::utc")]
+    pub hour_start: DateTime<Utc>,
     pub count: i64,
 }
 

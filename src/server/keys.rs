@@ -95,7 +95,7 @@ pub async fn authorize_all(
     state: &AppState,
     user: &CurrentUser,
     action: KeyAction,
-    ids: &[String],
+    ids: &[crate::model::ids::MinionId],
 ) -> Result<(), AppError> {
     let action = verb(action);
     for id in ids {
@@ -122,7 +122,7 @@ pub async fn act(
     user: &CurrentUser,
     ip: &str,
     kind: KeyAction,
-    ids: &[String],
+    ids: &[crate::model::ids::MinionId],
 ) -> Result<Vec<KeyActionResult>, AppError> {
     let action = verb(kind);
     let client = state.runtime.client()?;
@@ -137,7 +137,7 @@ pub async fn act(
             .user(&user.id, &user.username)
             .ip(ip)
     };
-    let mut attempted: Vec<(String, Duration, Option<SaltError>)> = vec![];
+    let mut attempted: Vec<(crate::model::ids::MinionId, Duration, Option<SaltError>)> = vec![];
     let mut out = vec![];
     for id in ids {
         if key_state(&before, id).is_none() {

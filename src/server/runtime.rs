@@ -3,7 +3,7 @@
 //! row and starts a new one, so saving settings rewires Halite without a restart.
 
 use crate::error::AppError;
-use crate::model::settings::{PollerStatus, SaltConnection};
+use crate::model::settings::{ConnectionState, PollerStatus, SaltConnection};
 use crate::salt::{SaltClient, SaltError};
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
@@ -48,9 +48,9 @@ pub struct Runtime {
     stop: CancellationToken,
 }
 
-fn connection(state: &str, detail: impl Into<String>) -> SaltConnection {
+fn connection(state: ConnectionState, detail: impl Into<String>) -> SaltConnection {
     SaltConnection {
-        state: state.to_string(),
+        state,
         detail: detail.into(),
         since: Some(now_text()),
     }
@@ -76,7 +76,7 @@ impl Runtime {
                 tasks: vec![],
             }),
             connection: Mutex::new(SaltConnection {
-                state: "starting".into(),
+                state: ConnectionState::Starting,
                 detail: "Connecting to salt-api…".into(),
                 since: Some(now_text()),
             }),
@@ -103,9 +103,11 @@ impl Runtime {
             return Ok(c);
         }
         let conn = self.connection();
-        Err(AppError::SaltUnavailable(match conn.state.as_str() {
-            "login_failed" => format!("Salt API login failed: {}", conn.detail),
-            "starting" => "Halite is still connecting to salt-api; try again in a moment.".into(),
+        Err(AppError::SaltUnavailable(match conn.state {
+            ConnectionState::LoginFailed => format!("Salt API login failed: {}", conn.detail),
+            ConnectionState::Starting => {
+                "Halite is still connecting to salt-api; try again in a moment.".into()
+            }
             _ => "Salt API is not configured. An administrator can connect it in Settings.".into(),
         }))
     }
@@ -165,7 +167,7 @@ impl Runtime {
             .collect()
     }
 
-    fn set_connection(&self, state: &str, detail: impl Into<String>) {
+    fn set_connection(&self, state: ConnectionState, detail: impl Into<String>) {
         let mut c = self.connection.lock().unwrap_or_else(|e| e.into_inner());
         let detail = detail.into();
         if c.state == state {
@@ -178,8 +180,10 @@ impl Runtime {
     /// Record the outcome of any Salt call: transport failures mark salt-api unreachable.
     pub fn observe(&self, result: &Result<(), SaltError>) {
         match result {
-            Ok(()) => self.set_connection("connected", "salt-api answers"),
-            Err(SaltError::Unavailable(m)) => self.set_connection("unreachable", m.clone()),
+            Ok(()) => self.set_connection(ConnectionState::Connected, "salt-api answers"),
+            Err(SaltError::Unavailable(m)) => {
+                self.set_connection(ConnectionState::Unreachable, m.clone())
+            }
             Err(SaltError::Api { .. }) => {}
         }
     }
@@ -236,7 +240,10 @@ impl Runtime {
         self.jobs.reset();
         self.stream_enabled
             .store(false, std::sync::atomic::Ordering::Relaxed);
-        self.hub.set_state("off", "event stream disabled");
+        self.hub.set_state(
+            crate::model::activity::StreamStatus::Off,
+            "event stream disabled",
+        );
         gen.id += 1;
         gen.cancel = CancellationToken::new();
         let id = gen.id;
@@ -251,7 +258,7 @@ impl Runtime {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read settings; Salt stays disconnected");
-                self.set_connection("unconfigured", "settings could not be read");
+                self.set_connection(ConnectionState::Unconfigured, "settings could not be read");
                 return;
             }
         };
@@ -263,7 +270,7 @@ impl Runtime {
         }
         let Some(config) = salt.config() else {
             self.set_connection(
-                "unconfigured",
+                ConnectionState::Unconfigured,
                 "Salt API URL, username or password is not set",
             );
             tracing::info!(
@@ -275,13 +282,16 @@ impl Runtime {
         let client = match SaltClient::new(config) {
             Ok(c) => Arc::new(c),
             Err(e) => {
-                self.set_connection("unreachable", e.to_string());
+                self.set_connection(ConnectionState::Unreachable, e.to_string());
                 return;
             }
         };
         match client.login().await {
             Ok(_) => {
-                self.set_connection("connected", format!("logged in to {}", client.url()));
+                self.set_connection(
+                    ConnectionState::Connected,
+                    format!("logged in to {}", client.url()),
+                );
                 tracing::info!(generation = id, url = %client.url(), "connected to salt-api");
             }
             Err(SaltError::Api {
@@ -289,13 +299,13 @@ impl Runtime {
                 message,
             }) => {
                 tracing::error!(generation = id, %message, "salt-api refused the stored credentials; running degraded");
-                self.set_connection("login_failed", message);
+                self.set_connection(ConnectionState::LoginFailed, message);
                 return;
             }
             Err(e) => {
                 // Unreachable at start: keep the client so everything recovers when it returns.
                 tracing::warn!(generation = id, error = %e, "salt-api not reachable yet; will keep trying");
-                self.set_connection("unreachable", e.to_string());
+                self.set_connection(ConnectionState::Unreachable, e.to_string());
             }
         }
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());

@@ -74,24 +74,6 @@ pub async fn bootstrap_admin(db: &Db, username: &str, pw: &str) -> Result<bool, 
     Ok(true)
 }
 
-/// Validate a username: 1-255 characters, no control characters or surrounding spaces.
-pub fn validate_username(username: &str) -> Result<(), AppError> {
-    let n = username.chars().count();
-    if n == 0 || n > 255 {
-        return Err(AppError::invalid(
-            "username",
-            "A username must be 1 to 255 characters long.",
-        ));
-    }
-    if username.trim() != username || username.chars().any(|c| c.is_control()) {
-        return Err(AppError::invalid(
-            "username",
-            "A username may not start or end with spaces or contain control characters.",
-        ));
-    }
-    Ok(())
-}
-
 /// Create a user with the named roles. 409 on a duplicate (case-insensitive) username.
 pub async fn create_user(
     db: &Db,
@@ -101,7 +83,7 @@ pub async fn create_user(
     must_change_pw: bool,
     roles: &[&str],
 ) -> Result<String, AppError> {
-    validate_username(username)?;
+    crate::model::ids::Username::new(username)?;
     password::validate_new(pw).map_err(|m| AppError::invalid("password", m))?;
     let lower = username.to_lowercase();
     let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username_lower = ?")

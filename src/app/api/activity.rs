@@ -7,7 +7,8 @@ use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::activity::{
-    ActivityEvent, ActivityPage, RawEventView, WidgetSettingsView, EVENT_TYPES, RANGES,
+    ActivityEvent, ActivityPage, EventCategory, RawEventView, WidgetSettingsView, EVENT_TYPES,
+    RANGES,
 };
 
 /// One page of activity, newest first. Filters as in the page URL; `since_minutes` for the
@@ -81,7 +82,7 @@ pub async fn list_activity(
             }
             let some = |s: String| (!s.is_empty()).then_some(s);
             let aq = ActivityQuery {
-                category: some(f.category),
+                category: f.category(),
                 event_type: some(f.event_type),
                 minion_id: some(f.minion),
                 search: some(lq.q),
@@ -126,13 +127,8 @@ pub async fn raw_event(id: i64) -> Result<RawEventView, AppError> {
             let (category, minion, jid, raw) = crate::server::activity::store::raw(&state.db, id)
                 .await?
                 .ok_or_else(|| AppError::NotFound("No such activity event.".into()))?;
-            let res = match category.as_str() {
-                "job" => format!("job:{}", jid.unwrap_or_default()),
-                "key" => format!("key:{}", minion.unwrap_or_default()),
-                "minion" => format!("minion:{}", minion.unwrap_or_default()),
-                _ => String::new(),
-            };
-            if !res.is_empty() && !user.can("view", &res) {
+            let res = category.resource(minion.as_deref(), jid.as_deref());
+            if res.is_some_and(|r| !user.can("view", &r)) {
                 return Err(AppError::NotFound("No such activity event.".into()));
             }
             let pretty = raw

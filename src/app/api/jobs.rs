@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::jobs::{
-    clipped_json, split_arguments, validate_jid, JobDetailView, JobListRow, JobMinionRow, JobsPage,
-    KillResult, StateRow, StateSummary, LIVE_CAP,
+    clipped_json, split_arguments, Jid, JobDetailView, JobListRow, JobMinionRow, JobStatus,
+    JobsPage, KillResult, MinionJobState, StateRow, StateSummary, LIVE_CAP,
 };
 
 /// Take one live call from the user's budget, or a 429 saying when to try again.
@@ -36,7 +36,7 @@ pub async fn list_jobs(
 ) -> Result<JobsPage, AppError> {
     use crate::model::list::{JobFilters, ListParams, ListQuery};
     use crate::server::auth::respond;
-    use crate::server::jobs::store::{self, JobQuery, StatusFilter};
+    use crate::server::jobs::store::{self, JobQuery};
     respond(
         async {
             let (state, user, globs) =
@@ -64,11 +64,10 @@ pub async fn list_jobs(
             let active = cache.active();
             let status_of = |jid: &str| {
                 if active.contains(jid) {
-                    "running"
+                    JobStatus::Running
                 } else {
-                    "complete"
+                    JobStatus::Complete
                 }
-                .to_string()
             };
             if live {
                 // Straight from the master (SPEC 6.5 Live mode), filtered here, capped at 500.
@@ -110,11 +109,7 @@ pub async fn list_jobs(
                         target_type: j.target_type,
                         user: j.user,
                     })
-                    .filter(|r| match status_filter {
-                        StatusFilter::All => true,
-                        StatusFilter::Running => r.status == "running",
-                        StatusFilter::Complete => r.status == "complete",
-                    })
+                    .filter(|r| status_filter.is_none_or(|s| r.status == s))
                     .take(LIVE_CAP)
                     .collect();
                 return Ok(JobsPage {
@@ -172,7 +167,7 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
     use crate::server::auth::{require, respond};
     respond(
         async {
-            validate_jid(&jid)?;
+            let jid = Jid::new(jid)?;
             let (state, user) = require("view", &format!("job:{jid}")).await?;
             let cache = state.runtime.jobs();
             live_budget(&cache, &user.id)?;
@@ -221,7 +216,7 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
                         let success = r.success.or(r.retcode.map(|c| c == 0));
                         rows.push(JobMinionRow {
                             minion: id.clone(),
-                            state: "returned".into(),
+                            state: MinionJobState::Returned,
                             success,
                             retcode: r.retcode,
                             return_json,
@@ -234,11 +229,10 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
                     None => rows.push(JobMinionRow {
                         minion: id.clone(),
                         state: if running_on.contains(id) {
-                            "running"
+                            MinionJobState::Running
                         } else {
-                            "no_response"
-                        }
-                        .into(),
+                            MinionJobState::NoResponse
+                        },
                         success: None,
                         retcode: None,
                         return_json: String::new(),
@@ -281,8 +275,14 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
                 })
                 .count() as i64;
             Ok(JobDetailView {
-                returned: rows.iter().filter(|r| r.state == "returned").count() as i64,
-                no_response: rows.iter().filter(|r| r.state == "no_response").count() as i64,
+                returned: rows
+                    .iter()
+                    .filter(|r| r.state == MinionJobState::Returned)
+                    .count() as i64,
+                no_response: rows
+                    .iter()
+                    .filter(|r| r.state == MinionJobState::NoResponse)
+                    .count() as i64,
                 failed,
                 can_kill: running && user.can("kill", &format!("job:{jid}")),
                 started_at: crate::server::jobs::ingest::parse_jid(&jid)
@@ -312,7 +312,7 @@ pub async fn kill_job(jid: String) -> Result<KillResult, AppError> {
     use crate::server::auth::{client_info, request_parts, require, respond};
     respond(
         async {
-            validate_jid(&jid)?;
+            let jid = Jid::new(jid)?;
             let (state, user) = require("kill", &format!("job:{jid}")).await?;
             let client = state.runtime.client()?;
             let salt_err = crate::server::runtime::salt_error;

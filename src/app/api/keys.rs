@@ -4,7 +4,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
-pub use crate::model::keys::{KeyActionResult, KeyRow, KeysView};
+pub use crate::model::keys::{KeyActionResult, KeyRow, KeyState, KeysView, MinionId};
 
 /// Keys by state.
 #[server(endpoint = "keys/list")]
@@ -38,9 +38,9 @@ pub async fn list_keys(
             let page = crate::app::api::validate_page(page, per_page)?;
             let all = store::all_status(&state.db, store::SnapshotKind::Key, &globs).await?;
             let needle = q.trim().to_lowercase();
-            let row = |id: &str, st: &str| KeyRow {
+            let row = |id: &str, state: KeyState| KeyRow {
                 id: id.to_string(),
-                state: st.to_string(),
+                state,
                 can_accept: user.can("accept", &format!("key:{id}")),
                 can_reject: user.can("reject", &format!("key:{id}")),
                 can_delete: user.can("delete", &format!("key:{id}")),
@@ -59,15 +59,15 @@ pub async fn list_keys(
                 if !needle.is_empty() && !id.to_lowercase().contains(&needle) {
                     continue;
                 }
-                match status.as_str() {
-                    "pending" => v.pending.push(row(id, "pending")),
-                    "rejected" => v.rejected.push(row(id, "rejected")),
-                    "denied" => v.denied.push(row(id, "denied")),
-                    _ => {
+                match status.key_state() {
+                    KeyState::Pending => v.pending.push(row(id, KeyState::Pending)),
+                    KeyState::Rejected => v.rejected.push(row(id, KeyState::Rejected)),
+                    KeyState::Denied => v.denied.push(row(id, KeyState::Denied)),
+                    KeyState::Accepted => {
                         if accepted_index >= (page - 1) * per_page
                             && accepted_index < page * per_page
                         {
-                            v.accepted.push(row(id, "accepted"));
+                            v.accepted.push(row(id, KeyState::Accepted));
                         }
                         accepted_index += 1;
                     }
@@ -102,39 +102,12 @@ pub async fn key_fingerprint(id: String) -> Result<String, AppError> {
     use crate::server::auth::{require, respond};
     respond(
         async {
-            validate_id(&id)?;
+            let id = MinionId::new(id)?;
             let (state, _) = require("view", &format!("key:{id}")).await?;
             crate::server::keys::fingerprint(&state, &id).await
         }
         .await,
     )
-}
-
-/// Characters Salt reads as glob or list syntax in a key `match` (or as a path), never in an id.
-pub const FORBIDDEN_ID_CHARS: &[char] = &['*', '?', '[', ']', ',', '/', '\\'];
-
-/// An exact minion id as the API accepts it: 1 to 255 printable characters, no whitespace, and
-/// none of `* ? [ ] , / \` (Salt would read them as a glob, a list or a path).
-#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
-pub(crate) fn validate_id(id: &str) -> Result<(), AppError> {
-    if id.is_empty()
-        || id.chars().count() > 255
-        || id.chars().any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err(AppError::invalid(
-            "id",
-            "A minion id is 1 to 255 printable characters without spaces.",
-        ));
-    }
-    if let Some(c) = id.chars().find(|c| FORBIDDEN_ID_CHARS.contains(c)) {
-        return Err(AppError::invalid(
-            "id",
-            format!(
-                "{id:?} is not a minion id: {c:?} is glob or list syntax. Name each minion exactly."
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Accept, reject or delete keys. `ids` is newline-separated (minion ids never contain one).
@@ -148,11 +121,10 @@ pub async fn key_action(action: String, ids: String) -> Result<Vec<KeyActionResu
             let (state, user) = session()?;
             let kind = keys::parse_action(&action)?;
             let mut seen = std::collections::HashSet::new();
-            let ids: Vec<String> = ids
+            let ids: Vec<&str> = ids
                 .lines()
                 .map(str::trim)
                 .filter(|s| !s.is_empty() && seen.insert(s.to_string()))
-                .map(String::from)
                 .collect();
             if ids.is_empty() {
                 return Err(AppError::invalid("ids", "Select at least one key."));
@@ -160,9 +132,10 @@ pub async fn key_action(action: String, ids: String) -> Result<Vec<KeyActionResu
             if ids.len() > keys::MAX_IDS {
                 return Err(AppError::invalid("ids", "At most 1000 keys per request."));
             }
-            for id in &ids {
-                validate_id(id)?;
-            }
+            let ids: Vec<MinionId> = ids
+                .into_iter()
+                .map(MinionId::new)
+                .collect::<Result<_, _>>()?;
             let ip = client_info(&request_parts()?).ip;
             // Authorise every key first: one denial refuses the whole request.
             keys::authorize_all(&state, &user, kind, &ids).await?;

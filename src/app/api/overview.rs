@@ -1,6 +1,7 @@
 //! Overview figures: minion status counts, key counts, the fleet heatmap and job activity.
 
 use crate::error::AppError;
+use crate::model::minions::MinionStatus;
 #[cfg(feature = "ssr")]
 use crate::model::minions::StatusCounts;
 use leptos::prelude::*;
@@ -35,13 +36,7 @@ pub async fn overview_summary() -> Result<OverviewData, AppError> {
                     .await?;
                 let mut c = StatusCounts::default();
                 for (_, s) in &all {
-                    match s.as_str() {
-                        "online" => c.online += 1,
-                        "offline" => c.offline += 1,
-                        "pending" => c.pending += 1,
-                        "rejected" => c.rejected += 1,
-                        _ => c.denied += 1,
-                    }
+                    c.add(*s, 1);
                 }
                 data.heatmap_count = all.len() as i64;
                 data.heatmap_svg = Some(heatmap_svg(&all));
@@ -52,12 +47,7 @@ pub async fn overview_summary() -> Result<OverviewData, AppError> {
                     store::all_status(&state.db, store::SnapshotKind::Key, &key_globs).await?;
                 let mut k = KeyCounts::default();
                 for (_, s) in &all {
-                    match s.as_str() {
-                        "online" | "offline" => k.accepted += 1,
-                        "pending" => k.pending += 1,
-                        "rejected" => k.rejected += 1,
-                        _ => k.denied += 1,
-                    }
+                    k.add(s.key_state());
                 }
                 data.keys = Some(k);
             }
@@ -95,16 +85,16 @@ pub fn xml_escape(s: &str) -> String {
 }
 
 /// The heatmap: tiles ordered problem-first (offline, pending, rejected, denied, online), then by id.
-pub fn heatmap_svg(all: &[(String, String)]) -> String {
-    let rank = |s: &str| match s {
-        "offline" => 0,
-        "pending" => 1,
-        "rejected" => 2,
-        "denied" => 3,
-        _ => 4,
+pub fn heatmap_svg(all: &[(String, MinionStatus)]) -> String {
+    let rank = |s: MinionStatus| match s {
+        MinionStatus::Offline => 0,
+        MinionStatus::Pending => 1,
+        MinionStatus::Rejected => 2,
+        MinionStatus::Denied => 3,
+        MinionStatus::Online => 4,
     };
-    let mut v: Vec<&(String, String)> = all.iter().collect();
-    v.sort_by(|a, b| rank(&a.1).cmp(&rank(&b.1)).then_with(|| a.0.cmp(&b.0)));
+    let mut v: Vec<&(String, MinionStatus)> = all.iter().collect();
+    v.sort_by(|a, b| rank(a.1).cmp(&rank(b.1)).then_with(|| a.0.cmp(&b.0)));
     let n = v.len().max(1);
     // Bigger tiles for small fleets, 6 px tiles at 10k.
     let (tile, cols) = match n {
@@ -144,8 +134,8 @@ mod tests {
     #[test]
     fn heatmap_escapes_and_orders() {
         let all = vec![
-            ("web<1>".to_string(), "online".to_string()),
-            ("db-1".to_string(), "offline".to_string()),
+            ("web<1>".to_string(), MinionStatus::Online),
+            ("db-1".to_string(), MinionStatus::Offline),
         ];
         let svg = heatmap_svg(&all);
         assert!(svg.contains("web&lt;1&gt;"));
@@ -154,8 +144,8 @@ mod tests {
             svg.find("db-1").unwrap() < svg.find("web&lt;1").unwrap(),
             "offline first"
         );
-        let big: Vec<(String, String)> = (0..10_000)
-            .map(|i| (format!("m{i:05}"), "online".to_string()))
+        let big: Vec<(String, MinionStatus)> = (0..10_000)
+            .map(|i| (format!("m{i:05}"), MinionStatus::Online))
             .collect();
         let svg = heatmap_svg(&big);
         assert_eq!(svg.matches("<rect").count(), 10_000);

@@ -9,6 +9,7 @@ use crate::app::live::{follow, LiveBus};
 use crate::app::nav::{may_view_kind, NAV};
 use crate::app::navigate_hard;
 use crate::app::routes::AppRoutes;
+use crate::model::settings::ConnectionState;
 use leptos::prelude::*;
 use leptos_meta::Html;
 use leptos_router::components::A;
@@ -205,15 +206,15 @@ fn salt_banner(s: crate::app::api::settings::SaltSetupStatus) -> Option<AnyView>
                 .to_string(),
         )
     } else {
-        match s.connection.state.as_str() {
-            "unreachable" => (
+        match s.connection.state {
+            ConnectionState::Unreachable => (
                 "banner banner-bad",
                 format!(
                     "Salt API unreachable since {since}: pages show the last data polled. {}",
                     s.connection.detail
                 ),
             ),
-            "login_failed" => (
+            ConnectionState::LoginFailed => (
                 "banner banner-bad",
                 format!(
                     "Salt API refused Halite's credentials: {}",
@@ -225,7 +226,7 @@ fn salt_banner(s: crate::app::api::settings::SaltSetupStatus) -> Option<AnyView>
     };
     Some(
         view! {
-            <div class=class role="status" data-test="salt-banner" data-state=s.connection.state.clone()>
+            <div class=class role="status" data-test="salt-banner" data-state=s.connection.state.as_str()>
                 <Icon name="plug" />
                 <span>{text}</span>
                 {s.can_edit.then(|| view! { <a href="/settings" class="banner-action">"Open Settings →"</a> })}

@@ -9,6 +9,8 @@ use crate::app::components::list::{
     use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox,
 };
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::model::activity::EventCategory;
+use crate::model::jobs::JobStatus;
 use crate::model::list::{JobFilters, ListParams};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -19,10 +21,10 @@ pub type JobsQuery = ListParams<JobFilters>;
 
 /// Running/complete badge.
 #[component]
-pub fn JobStatusBadge(#[prop(into)] status: String) -> impl IntoView {
-    let (class, label) = match status.as_str() {
-        "running" => ("badge job-running", "Running"),
-        _ => ("badge job-complete", "Complete"),
+pub fn JobStatusBadge(status: JobStatus) -> impl IntoView {
+    let (class, label) = match status {
+        JobStatus::Running => ("badge job-running", "Running"),
+        JobStatus::Complete => ("badge job-complete", "Complete"),
     };
     view! { <span class=class>{label}</span> }
 }
@@ -167,7 +169,9 @@ pub fn JobDetailPage() -> impl IntoView {
     let live = crate::app::live::use_live();
     let changed = Memo::new(move |_| {
         let jid = jid.get();
-        live.newest_live(|e| e.category == "system" || e.jid.as_deref() == Some(jid.as_str()))
+        live.newest_live(|e| {
+            e.category == EventCategory::System || e.jid.as_deref() == Some(jid.as_str())
+        })
     });
     let data = Resource::new(
         move || (jid.get(), kill.version().get(), changed.get()),
@@ -232,7 +236,11 @@ fn JobDetailBody(
             .collect::<Vec<_>>()
             .join("  ")
     };
-    let status = if job.running { "running" } else { "complete" };
+    let status = if job.running {
+        JobStatus::Running
+    } else {
+        JobStatus::Complete
+    };
     let raw_json = job.raw_json.clone();
     let raw_truncated = job.raw_truncated;
     let is_state = job.is_state;
@@ -308,7 +316,7 @@ fn JobDetailBody(
                     <p class="danger-text">"Halite sends saltutil.kill_job to the minions still running it. This is an emergency stop, not a rollback: work already done stays done."</p>
                     <div class="form-actions">
                         <button type="button" class="button button-danger" data-test="confirm" on:click=move |_| {
-                            kill.dispatch(KillJob { jid: jid.clone() });
+                            kill.dispatch(KillJob { jid: jid.to_string() });
                             confirm.set(false);
                         }>"Kill job"</button>
                         <button type="button" class="button button-ghost" on:click=move |_| confirm.set(false)>"Cancel"</button>

@@ -5,6 +5,7 @@ use crate::app::api::keys::{key_fingerprint, list_keys, KeyAction, KeyRow, KeysV
 use crate::app::components::icons::Icon;
 use crate::app::components::list::SearchBox;
 use crate::app::pages::{ErrorPanel, PageHeader};
+use crate::model::keys::KeyState;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
@@ -250,8 +251,8 @@ fn KeyItem(
             </span>
             <span class="key-actions">
                 <button type="button" class="button button-small button-ghost" on:click=move |_| { finger.dispatch(fid.clone()); } data-test="fingerprint">"Fingerprint"</button>
-                {(r.can_accept && r.state != "accepted").then(|| view! { <button type="button" class="button button-small button-primary" on:click=ask("accept") data-test="accept">"Accept"</button> })}
-                {(r.can_reject && r.state != "rejected").then(|| view! { <button type="button" class="button button-small" on:click=ask("reject") data-test="reject">"Reject"</button> })}
+                {(r.can_accept && r.state != KeyState::Accepted).then(|| view! { <button type="button" class="button button-small button-primary" on:click=ask("accept") data-test="accept">"Accept"</button> })}
+                {(r.can_reject && r.state != KeyState::Rejected).then(|| view! { <button type="button" class="button button-small" on:click=ask("reject") data-test="reject">"Reject"</button> })}
                 {r.can_delete.then(|| view! { <button type="button" class="button button-small button-danger" on:click=ask("delete") data-test="delete">"Delete"</button> })}
             </span>
         </li>

@@ -7,8 +7,9 @@ use crate::app::components::icons::Icon;
 use crate::app::components::list::{
     use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
 };
-use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
 use crate::model::list::{ListParams, MinionFilters, MinionSort};
+use crate::model::minions::MinionStatus;
 use crate::model::minions::STATUSES;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -30,9 +31,9 @@ fn status_label(s: &str) -> &'static str {
 
 /// Badge for a derived status.
 #[component]
-pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
+pub fn StatusBadge(status: MinionStatus) -> impl IntoView {
     let class = format!("badge status-{status}");
-    view! { <span class=class>{status_label(&status)}</span> }
+    view! { <span class=class>{status_label(status.as_str())}</span> }
 }
 
 /// `/minions`.
@@ -150,7 +151,7 @@ fn MinionTr(r: MinionRow) -> impl IntoView {
     view! {
         <tr data-minion=data_id>
             <td class="cell-id"><A href=href>{id_text}</A>{r.stale.then(|| view! { <span class="badge badge-stale" title="No fresh data for over 10 minutes">"stale"</span> })}</td>
-            <td><StatusBadge status=r.status.clone() /></td>
+            <td><StatusBadge status=r.status /></td>
             <td>{r.os.unwrap_or_else(|| "—".into())}</td>
             <td class="mono">{r.ip.unwrap_or_else(|| "—".into())}</td>
             <td>{r.salt.unwrap_or_else(|| "—".into())}</td>
@@ -171,8 +172,12 @@ pub fn MinionDetailPage() -> impl IntoView {
     let changed = Memo::new(move |_| {
         let id = id.get();
         live.newest_live(|e| {
-            matches!(e.category.as_str(), "key" | "minion" | "system")
-                && (e.category == "system" || e.minion_id.as_deref() == Some(id.as_str()))
+            use crate::model::activity::EventCategory;
+            matches!(
+                e.category,
+                EventCategory::Key | EventCategory::Minion | EventCategory::System
+            ) && (e.category == EventCategory::System
+                || e.minion_id.as_deref() == Some(id.as_str()))
         })
     });
     let data = Resource::new(move || (id.get(), changed.get()), |(id, _)| get_minion(id));
@@ -203,7 +208,7 @@ fn MinionDetailBody(d: MinionDetail) -> impl IntoView {
         <div class="detail-grid">
             <section class="panel">
                 <div class="status-line">
-                    <StatusBadge status=d.status.clone() />
+                    <StatusBadge status=d.status />
                     {d.stale.then(|| view! { <span class="badge badge-stale">"stale"</span> })}
                 </div>
                 <dl class="facts" data-test="minion-facts">
@@ -220,9 +225,9 @@ fn MinionDetailBody(d: MinionDetail) -> impl IntoView {
             <section class="panel">
                 <h2>"Freshness"</h2>
                 <dl class="facts">
-                    {fact("Keys polled", d.keys_refreshed_at.as_deref().map(short_time))}
-                    {fact("Presence polled", d.presence_refreshed_at.as_deref().map(short_time))}
-                    {fact("Grains polled", d.grains_refreshed_at.as_deref().map(short_time))}
+                    {fact("Keys polled", d.keys_refreshed_at.as_ref().map(short_utc))}
+                    {fact("Presence polled", d.presence_refreshed_at.as_ref().map(short_utc))}
+                    {fact("Grains polled", d.grains_refreshed_at.as_ref().map(short_utc))}
                 </dl>
             </section>
         </div>

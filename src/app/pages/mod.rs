@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
-pub use crate::model::time::short_time;
+pub use crate::model::time::{short_time, short_utc};
 
 /// Page title row.
 #[component]

@@ -11,6 +11,7 @@ use crate::app::nav::NAV;
 use crate::app::pages::PageHeader;
 use crate::app::{me_resource, me_value};
 use crate::error::AppError;
+use chrono::Timelike;
 use leptos::prelude::*;
 
 /// `/`.
@@ -329,7 +330,7 @@ pub fn activity_svg(buckets: &[ActivityBucket]) -> String {
     }
     for (i, b) in buckets.iter().enumerate() {
         let x = X0 + col * i as f64;
-        let hour = b.hour_start.get(11..13).unwrap_or("");
+        let hour = b.hour_start.hour();
         let label = format!(
             "{} · {} job{}",
             hour_range(&b.hour_start),
@@ -347,9 +348,9 @@ pub fn activity_svg(buckets: &[ActivityBucket]) -> String {
             ));
         }
         out.push_str(&format!("<title>{}</title></g>", xml_escape(&label)));
-        if hour.parse::<u32>().is_ok_and(|h| h % 3 == 0) {
+        if hour % 3 == 0 {
             out.push_str(&format!(
-                r#"<text class="act-tick" x="{:.1}" y="{}" text-anchor="middle">{hour}:00</text>"#,
+                r#"<text class="act-tick" x="{:.1}" y="{}" text-anchor="middle">{hour:02}:00</text>"#,
                 x + col / 2.0,
                 H - 8.0
             ));
@@ -362,14 +363,9 @@ pub fn activity_svg(buckets: &[ActivityBucket]) -> String {
 }
 
 /// `2026-11-27T08:00:00.000Z` -> `27 Nov 08:00–09:00 UTC`.
-fn hour_range(hour_start: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(hour_start) {
-        Ok(t) => {
-            let end = t + chrono::Duration::hours(1);
-            format!("{}–{} UTC", t.format("%d %b %H:%M"), end.format("%H:%M"))
-        }
-        Err(_) => hour_start.to_string(),
-    }
+fn hour_range(t: &chrono::DateTime<chrono::Utc>) -> String {
+    let end = *t + chrono::Duration::hours(1);
+    format!("{}–{} UTC", t.format("%d %b %H:%M"), end.format("%H:%M"))
 }
 
 #[cfg(test)]
@@ -386,11 +382,13 @@ mod tests {
         assert_eq!(nice_ceiling(480), 500);
         let buckets: Vec<ActivityBucket> = (0..25)
             .map(|i| ActivityBucket {
-                hour_start: format!(
+                hour_start: chrono::DateTime::parse_from_rfc3339(&format!(
                     "2026-11-2{}T{:02}:00:00.000Z",
                     6 + (12 + i) / 24,
                     (12 + i) % 24
-                ),
+                ))
+                .unwrap()
+                .to_utc(),
                 count: if i == 3 { 7 } else { 0 },
             })
             .collect();

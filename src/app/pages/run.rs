@@ -15,6 +15,7 @@ use crate::app::api::templates::{create_template, get_template};
 use crate::app::components::icons::Icon;
 use crate::app::pages::PageHeader;
 use crate::error::AppError;
+use crate::model::jobs::MinionJobState;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
@@ -329,7 +330,11 @@ fn Progress(d: Dispatched) -> impl IntoView {
             }
             match job.get() {
                 Some(j) => {
-                    let answered = j.minions.iter().filter(|m| m.state == "returned").count();
+                    let answered = j
+                        .minions
+                        .iter()
+                        .filter(|m| m.state == MinionJobState::Returned)
+                        .count();
                     answered >= minions.len() || (!j.running && ticks.get() >= timeout_ticks)
                 }
                 None => false,
@@ -415,14 +420,16 @@ fn Progress(d: Dispatched) -> impl IntoView {
                             .as_ref()
                             .and_then(|j| j.minions.iter().find(|r| &r.minion == m))
                         {
-                            Some(r) if r.state == "returned" => {
+                            Some(r) if r.state == MinionJobState::Returned => {
                                 let failed = r.success == Some(false)
                                     || r.highstate
                                         .as_ref()
                                         .is_some_and(|h| h.fail > 0 || !h.errors.is_empty());
                                 (if failed { "failed" } else { "ok" }, r.return_json.clone())
                             }
-                            Some(r) if r.state == "running" => ("running", String::new()),
+                            Some(r) if r.state == MinionJobState::Running => {
+                                ("running", String::new())
+                            }
                             _ if t < timeout_ticks || j.as_ref().is_some_and(|j| j.running) => {
                                 ("pending", String::new())
                             }
@@ -453,7 +460,12 @@ fn Progress(d: Dispatched) -> impl IntoView {
             return b.results.len();
         }
         job.get()
-            .map(|j| j.minions.iter().filter(|m| m.state == "returned").count())
+            .map(|j| {
+                j.minions
+                    .iter()
+                    .filter(|m| m.state == MinionJobState::Returned)
+                    .count()
+            })
             .unwrap_or(0)
     };
     let _ = &batch_id;

@@ -8,6 +8,7 @@ use crate::app::api::settings::{
 };
 use crate::app::pages::{ErrorPanel, PageHeader};
 use crate::error::AppError;
+use crate::model::settings::ConnectionState;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -309,19 +310,19 @@ fn WidgetSection(widget: WidgetSettings, save: ServerAction<SaveWidgetSettings>)
 }
 
 /// Human label and badge class for a connection state.
-pub fn connection_label(state: &str) -> (&'static str, &'static str) {
+pub fn connection_label(state: ConnectionState) -> (&'static str, &'static str) {
     match state {
-        "connected" => ("Connected", "badge-ok"),
-        "unreachable" => ("Unreachable", "badge-bad"),
-        "login_failed" => ("Login failed", "badge-bad"),
-        "starting" => ("Connecting", "badge-warn"),
-        _ => ("Not configured", "badge-warn"),
+        ConnectionState::Connected => ("Connected", "badge-ok"),
+        ConnectionState::Unreachable => ("Unreachable", "badge-bad"),
+        ConnectionState::LoginFailed => ("Login failed", "badge-bad"),
+        ConnectionState::Starting => ("Connecting", "badge-warn"),
+        ConnectionState::Unconfigured => ("Not configured", "badge-warn"),
     }
 }
 
 #[component]
 fn StatusCard(r: RuntimeView) -> impl IntoView {
-    let (label, class) = connection_label(&r.connection.state);
+    let (label, class) = connection_label(r.connection.state);
     view! {
         <section class="panel status-card" data-test="connection-status">
             <h2>"Connection"</h2>

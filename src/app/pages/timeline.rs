@@ -9,7 +9,7 @@ use crate::app::api::timeline::{
 };
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{input_text, use_query_state};
-use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::app::pages::{short_time, short_utc, ErrorPanel, PageHeader};
 use crate::app::{me_resource, me_value};
 use crate::model::list::{href, push_flag, push_str};
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -183,10 +183,10 @@ fn window_label(w: &str) -> &'static str {
         .unwrap_or("24 hours")
 }
 
-/// "2 min ago" for `t` measured against `now` (both RFC 3339; the server's clock for both, so
-/// the server render and the hydrated page agree).
-pub fn ago(t: &str, now: &str) -> Option<String> {
-    let (t, now) = (parse(t)?, parse(now)?);
+/// "2 min ago" for `t` (RFC 3339) measured against `now` (the server's clock for both, so the
+/// server render and the hydrated page agree).
+pub fn ago(t: &str, now: DateTime<Utc>) -> Option<String> {
+    let t = parse(t)?;
     let s = (now - t).num_seconds().max(0);
     Some(match s {
         0..=59 => "just now".to_string(),
@@ -209,7 +209,7 @@ fn timeline_body(t: TimelineOut, s: TimelineQuery, me: Option<Me>) -> impl IntoV
     let freshness = match &t.last_polled_at {
         Some(p) => format!(
             "Last poll {} ({})",
-            ago(p, &t.window_end).unwrap_or_default(),
+            ago(p, t.window_end).unwrap_or_default(),
             short_time(p)
         ),
         None => "The jobs poller has not run yet".to_string(),
@@ -372,10 +372,10 @@ fn bar_title(b: &TimelineBar) -> String {
         format!("JID {}", b.jid),
         format!("Target: {}", b.target.as_deref().unwrap_or("—")),
         format!("User: {}", b.user.as_deref().unwrap_or("—")),
-        format!("Started: {}", short_time(&b.started_at)),
+        format!("Started: {}", short_utc(&b.started_at)),
     ];
     if let Some(c) = &b.completed_at {
-        lines.push(format!("Completed: {}", short_time(c)));
+        lines.push(format!("Completed: {}", short_utc(c)));
     }
     lines.push(format!("Status: {}", status_text(b)));
     if let Some(n) = b.minion_count {
@@ -391,9 +391,7 @@ fn bar_title(b: &TimelineBar) -> String {
 /// its start time, coloured by category, outlined and pulsing while running, each linking to
 /// `/jobs/<jid>` with the job's details as hover text.
 pub fn timeline_svg(t: &TimelineOut, s: &TimelineQuery) -> String {
-    let (Some(start), Some(end)) = (parse(&t.window_start), parse(&t.window_end)) else {
-        return String::new();
-    };
+    let (start, end) = (t.window_start, t.window_end);
     let span = (end - start).num_milliseconds().max(1) as f64;
     let x_of = |at: DateTime<Utc>| {
         let f = ((at - start).num_milliseconds() as f64 / span).clamp(0.0, 1.0);
@@ -430,7 +428,7 @@ pub fn timeline_svg(t: &TimelineOut, s: &TimelineQuery) -> String {
     out.push_str(&format!(
         r#"<line class="tl-axis" x1="{PLOT_X0}" y1="{AXIS_H}" x2="{PLOT_X1}" y2="{AXIS_H}"/><line class="tl-now" x1="{PLOT_X1}" y1="{}" x2="{PLOT_X1}" y2="{bottom}"><title>now ({})</title></line>"#,
         AXIS_H - 6.0,
-        xml_escape(&short_time(&t.window_end))
+        xml_escape(&short_utc(&t.window_end))
     ));
     let by_user = t.group_by == "user";
     for (i, g) in t.groups.iter().enumerate() {
@@ -469,11 +467,8 @@ pub fn timeline_svg(t: &TimelineOut, s: &TimelineQuery) -> String {
             out.push_str(&label);
         }
         for b in &g.bars {
-            let Some(at) = parse(&b.started_at) else {
-                continue;
-            };
-            let x = x_of(at);
-            let w = match b.completed_at.as_deref().and_then(parse) {
+            let x = x_of(b.started_at);
+            let w = match b.completed_at {
                 Some(done) => (x_of(done) - x).max(BAR_W),
                 None => BAR_W,
             };
@@ -504,7 +499,7 @@ mod tests {
             function: function.into(),
             target: Some("web-<1>".into()),
             user: Some("root".into()),
-            started_at: at.into(),
+            started_at: parse(at).unwrap(),
             completed_at: None,
             status: status.into(),
             category: crate::app::api::timeline::category(function).into(),
@@ -516,8 +511,8 @@ mod tests {
     fn out() -> TimelineOut {
         TimelineOut {
             window: "24h".into(),
-            window_start: "2026-11-26T12:00:00.000Z".into(),
-            window_end: "2026-11-27T12:00:00.000Z".into(),
+            window_start: parse("2026-11-26T12:00:00.000Z").unwrap(),
+            window_end: parse("2026-11-27T12:00:00.000Z").unwrap(),
             group_by: "function".into(),
             groups: vec![
                 TimelineGroup {
@@ -614,7 +609,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(q.href(), "/timeline");
-        let now = "2026-11-27T12:00:00.000Z";
+        let now = parse("2026-11-27T12:00:00.000Z").unwrap();
         assert_eq!(ago("2026-11-27T11:59:30.000Z", now).unwrap(), "just now");
         assert_eq!(ago("2026-11-27T11:55:00.000Z", now).unwrap(), "5 min ago");
         assert_eq!(ago("2026-11-27T09:00:00.000Z", now).unwrap(), "3 h ago");

@@ -53,7 +53,8 @@ pub struct MinionFilters {
 impl ListFilters for MinionFilters {
     const PATH: &'static str = "/minions";
     type Sort = MinionSort;
-    type Valid = MinionFilters;
+    /// The status, if one is picked.
+    type Valid = Option<crate::model::minions::MinionStatus>;
     fn from_query(get: &dyn Fn(&str) -> String) -> Self {
         MinionFilters {
             status: get("status"),
@@ -65,32 +66,23 @@ impl ListFilters for MinionFilters {
     fn is_active(&self) -> bool {
         !self.status.is_empty()
     }
-    fn validate(self) -> Result<Self, AppError> {
-        if !self.status.is_empty()
-            && !crate::model::minions::STATUSES.contains(&self.status.as_str())
-        {
-            return Err(AppError::invalid(
+    fn validate(self) -> Result<Self::Valid, AppError> {
+        if self.status.is_empty() {
+            return Ok(None);
+        }
+        self.status.parse().map(Some).map_err(|_| {
+            AppError::invalid(
                 "status",
                 format!(
                     "Status must be one of {}.",
                     crate::model::minions::STATUSES.join(", ")
                 ),
-            ));
-        }
-        Ok(self)
+            )
+        })
     }
 }
 
 // ---- Jobs -----------------------------------------------------------------------------------
-
-/// Which jobs the Jobs list shows by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum JobStatusFilter {
-    #[default]
-    All,
-    Running,
-    Complete,
-}
 
 /// The Jobs list's filters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -106,7 +98,8 @@ pub struct JobFilters {
 /// [`JobFilters`] once checked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JobFilterQuery {
-    pub status: JobStatusFilter,
+    /// `None`: every status.
+    pub status: Option<crate::model::jobs::JobStatus>,
     pub system: bool,
     pub live: bool,
 }
@@ -131,17 +124,13 @@ impl ListFilters for JobFilters {
         !self.status.is_empty()
     }
     fn validate(self) -> Result<JobFilterQuery, AppError> {
-        let status = match self.status.as_str() {
-            "" | "all" => JobStatusFilter::All,
-            "running" => JobStatusFilter::Running,
-            "complete" => JobStatusFilter::Complete,
-            _ => {
-                return Err(AppError::invalid(
-                    "status",
-                    "Status must be running or complete.",
-                ))
-            }
-        };
+        let status =
+            match self.status.as_str() {
+                "" | "all" => None,
+                st => Some(st.parse().map_err(|_| {
+                    AppError::invalid("status", "Status must be running or complete.")
+                })?),
+            };
         Ok(JobFilterQuery {
             status,
             system: self.system,
@@ -208,9 +197,7 @@ impl ListFilters for ActivityFilters {
     }
     fn validate(self) -> Result<Self, AppError> {
         use crate::model::activity::EVENT_TYPES;
-        if !self.category.is_empty()
-            && !["job", "key", "minion", "system"].contains(&self.category.as_str())
-        {
+        if !self.category.is_empty() && self.category().is_none() {
             return Err(AppError::invalid(
                 "category",
                 "Category must be job, key or minion.",
@@ -242,6 +229,11 @@ impl ListFilters for ActivityFilters {
 }
 
 impl ActivityFilters {
+    /// The category, if one is picked (and valid).
+    pub fn category(&self) -> Option<crate::model::activity::EventCategory> {
+        self.category.parse().ok()
+    }
+
     /// The time range in minutes (`None`: any time, or not a range the page offers).
     pub fn range_minutes(&self) -> Option<i64> {
         crate::model::activity::RANGES
@@ -312,7 +304,7 @@ mod tests {
         }
         .validate()
         .unwrap();
-        assert_eq!(j.status, JobStatusFilter::Complete);
+        assert_eq!(j.status, Some(crate::model::jobs::JobStatus::Complete));
         assert!(j.system && !j.live);
         assert_eq!(
             JobFilters {
@@ -322,7 +314,7 @@ mod tests {
             .validate()
             .unwrap()
             .status,
-            JobStatusFilter::All
+            None
         );
         assert_eq!(
             err_field(

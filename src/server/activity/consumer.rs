@@ -6,6 +6,7 @@
 use super::hub::EventHub;
 use super::normalize::{normalize, AuthDedup, NewActivity};
 use super::store;
+use crate::model::activity::{EventCategory, StreamStatus};
 use crate::salt::SaltClient;
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
@@ -54,7 +55,7 @@ async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>) {
                 // A key event (a new minion pending, an accept made elsewhere) changes the keys
                 // table the Keys and Minions pages read: re-poll keys now (at most once per
                 // batch), before the browsers are told to refetch.
-                if rows.iter().any(|r| r.category == "key") {
+                if rows.iter().any(|r| r.category == EventCategory::Key) {
                     repoll(ctx, "minions.keys", "keys re-poll after a key event").await;
                 }
                 for r in rows.iter().filter(|r| r.event_type == "job.new") {
@@ -100,7 +101,8 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
         if cancel.is_cancelled() {
             break;
         }
-        ctx.hub.set_state("connecting", "opening salt-api /events");
+        ctx.hub
+            .set_state(StreamStatus::Connecting, "opening salt-api /events");
         let opened = tokio::select! {
             _ = cancel.cancelled() => break,
             r = ctx.client.events() => r,
@@ -108,7 +110,8 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
         match opened {
             Ok(mut stream) => {
                 let connected_at = std::time::Instant::now();
-                ctx.hub.set_state("connected", "receiving events");
+                ctx.hub
+                    .set_state(StreamStatus::Connected, "receiving events");
                 tracing::info!("event stream connected");
                 if let Some(since) = down_since.take() {
                     let now = now_text();
@@ -131,7 +134,7 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                     tokio::select! {
                         _ = cancel.cancelled() => {
                             flush(&ctx, &mut buf).await;
-                            ctx.hub.set_state("off", "stopped");
+                            ctx.hub.set_state(StreamStatus::Off, "stopped");
                             return;
                         }
                         _ = tick.tick() => {
@@ -158,11 +161,11 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                     backoff = Duration::from_secs(1);
                 }
                 tracing::warn!(reason = %ended, retry_in = ?backoff, "event stream ended");
-                ctx.hub.set_state("down", ended);
+                ctx.hub.set_state(StreamStatus::Down, ended);
             }
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "cannot open the event stream");
-                ctx.hub.set_state("down", e.to_string());
+                ctx.hub.set_state(StreamStatus::Down, e.to_string());
             }
         }
         if down_since.is_none() {
@@ -174,5 +177,5 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
         }
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }
-    ctx.hub.set_state("off", "stopped");
+    ctx.hub.set_state(StreamStatus::Off, "stopped");
 }

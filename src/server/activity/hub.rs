@@ -2,7 +2,7 @@
 //! with a replay ring of the last 500 and a bounded queue per subscriber. A slow subscriber
 //! loses its own oldest events (and is told); the consumer never waits for anyone.
 
-use crate::model::activity::ActivityEvent;
+use crate::model::activity::{ActivityEvent, StreamStatus};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
@@ -15,8 +15,7 @@ pub const QUEUE: usize = 1024;
 /// Connection state of the upstream consumer, for the page and the banner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamState {
-    /// `off`, `connecting`, `connected`, `down`.
-    pub state: String,
+    pub state: StreamStatus,
     pub since: Option<String>,
     pub detail: String,
 }
@@ -35,7 +34,7 @@ impl Default for EventHub {
             tx,
             ring: Mutex::new(VecDeque::with_capacity(RING)),
             state: Mutex::new(StreamState {
-                state: "off".into(),
+                state: StreamStatus::Off,
                 since: None,
                 detail: String::new(),
             }),
@@ -76,12 +75,12 @@ impl EventHub {
     }
 
     /// Set the consumer state.
-    pub fn set_state(&self, state: &str, detail: impl Into<String>) {
+    pub fn set_state(&self, state: StreamStatus, detail: impl Into<String>) {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if g.state != state {
             g.since = Some(crate::server::now_text());
         }
-        g.state = state.to_string();
+        g.state = state;
         g.detail = detail.into();
     }
 
@@ -99,7 +98,7 @@ mod tests {
         ActivityEvent {
             id,
             ts: String::new(),
-            category: "job".into(),
+            category: crate::model::activity::EventCategory::Job,
             event_type: "job.new".into(),
             minion_id: None,
             jid: None,

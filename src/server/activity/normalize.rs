@@ -1,6 +1,7 @@
 //! Salt bus event -> activity row (SPEC 7.3). Pure: no DB, no I/O; unit-tested on the lab's
 //! recorded events.
 
+use crate::model::activity::EventCategory;
 use crate::salt::events::{EventTag, KeyChange, SaltEvent};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -8,7 +9,7 @@ use std::collections::HashMap;
 /// A row to insert into `activity_events`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewActivity {
-    pub category: &'static str,
+    pub category: EventCategory,
     pub event_type: String,
     pub minion_id: Option<String>,
     pub jid: Option<String>,
@@ -133,7 +134,7 @@ fn wheel_key_rows(ev: &SaltEvent, dedup: &mut AuthDedup) -> Vec<NewActivity> {
         .map(|id| {
             dedup.last.insert(id.clone(), act.to_string());
             NewActivity {
-                category: "key",
+                category: EventCategory::Key,
                 event_type: format!("key.{act}"),
                 minion_id: Some(id.clone()),
                 jid: None,
@@ -182,7 +183,7 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                 .map(|a| a.len())
                 .unwrap_or(0);
             let mut a = base(
-                "job",
+                EventCategory::Job,
                 "job.new",
                 format!(
                     "{fun} dispatched to {n} minion{}",
@@ -226,7 +227,11 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                 _ if changed == Some(true) => "made changes",
                 _ => "ok",
             };
-            let mut a = base("job", "job.ret", format!("{id} returned {fun}: {mark}"));
+            let mut a = base(
+                EventCategory::Job,
+                "job.ret",
+                format!("{id} returned {fun}: {mark}"),
+            );
             a.minion_id = Some(id);
             a.jid = Some(jid.to_string());
             a.fun = Some(fun);
@@ -238,7 +243,11 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
             Some(a)
         }
         EventTag::MinionStart { id } => {
-            let mut a = base("minion", "minion.start", format!("{id} came online"));
+            let mut a = base(
+                EventCategory::Minion,
+                "minion.start",
+                format!("{id} came online"),
+            );
             a.minion_id = Some(id.to_string());
             Some(a)
         }
@@ -262,7 +271,11 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                 // A key action: remember it so the next salt/auth repeat is suppressed.
                 dedup.last.insert(id.clone(), act.clone());
             }
-            let mut a = base("key", &format!("key.{act}"), format!("{id} key {verb}"));
+            let mut a = base(
+                EventCategory::Key,
+                &format!("key.{act}"),
+                format!("{id} key {verb}"),
+            );
             a.minion_id = Some(id);
             Some(a)
         }
@@ -377,7 +390,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (r.category, r.event_type.as_str(), r.minion_id.as_deref()),
-            ("minion", "minion.start", Some("web-01"))
+            (EventCategory::Minion, "minion.start", Some("web-01"))
         );
         let r = one(
             &ev(
@@ -387,7 +400,10 @@ mod tests {
             &mut dd,
         )
         .unwrap();
-        assert_eq!((r.category, r.event_type.as_str()), ("key", "key.accept"));
+        assert_eq!(
+            (r.category, r.event_type.as_str()),
+            (EventCategory::Key, "key.accept")
+        );
         assert_eq!(r.summary, "new-01 key accepted");
     }
 

@@ -28,13 +28,9 @@ pub const RECHECK: Duration = Duration::from_secs(5);
 
 /// Whether a user may see one event (per resource, as the page's SQL filter).
 pub fn visible(user: &CurrentUser, e: &ActivityEvent) -> bool {
-    let id = |o: &Option<String>| o.clone().unwrap_or_default();
-    match e.category.as_str() {
-        "job" => user.can("view", &format!("job:{}", id(&e.jid))),
-        "key" => user.can("view", &format!("key:{}", id(&e.minion_id))),
-        "minion" => user.can("view", &format!("minion:{}", id(&e.minion_id))),
-        _ => true,
-    }
+    e.category
+        .resource(e.minion_id.as_deref(), e.jid.as_deref())
+        .is_none_or(|r| user.can("view", &r))
 }
 
 fn frame(e: &ActivityEvent) -> Event {

@@ -2,7 +2,7 @@
 //! upsert into `jobs_index`), paged and filtered reads for the page and the widget.
 
 use super::normalize::NewActivity;
-use crate::model::activity::ActivityEvent;
+use crate::model::activity::{ActivityEvent, EventCategory};
 use crate::server::db::Db;
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -68,7 +68,7 @@ pub async fn insert_batch(
         out.push(ActivityEvent {
             id: row.0,
             ts: now.to_string(),
-            category: r.category.to_string(),
+            category: r.category,
             event_type: r.event_type.clone(),
             minion_id: r.minion_id.clone(),
             jid: r.jid.clone(),
@@ -114,15 +114,15 @@ impl Visibility {
         }
     }
     /// Categories with anything visible.
-    pub fn categories(&self) -> Vec<String> {
+    pub fn categories(&self) -> Vec<EventCategory> {
         [
-            ("job", &self.job),
-            ("key", &self.key),
-            ("minion", &self.minion),
+            (EventCategory::Job, &self.job),
+            (EventCategory::Key, &self.key),
+            (EventCategory::Minion, &self.minion),
         ]
         .into_iter()
         .filter(|(_, g)| g.as_ref().is_none_or(|g| !g.is_empty()))
-        .map(|(c, _)| c.to_string())
+        .map(|(c, _)| c)
         .collect()
     }
 }
@@ -130,7 +130,7 @@ impl Visibility {
 /// Filters of the Activity page and widget.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityQuery {
-    pub category: Option<String>,
+    pub category: Option<EventCategory>,
     pub event_type: Option<String>,
     pub minion_id: Option<String>,
     pub search: Option<String>,
@@ -147,11 +147,11 @@ pub struct ActivityQuery {
 }
 
 fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis: &'a Visibility) {
-    q.push(" WHERE (category = 'system'");
+    q.push(format!(" WHERE (category = '{}'", EventCategory::System));
     for (cat, globs, col) in [
-        ("job", &vis.job, "jid"),
-        ("key", &vis.key, "minion_id"),
-        ("minion", &vis.minion, "minion_id"),
+        (EventCategory::Job, &vis.job, "jid"),
+        (EventCategory::Key, &vis.key, "minion_id"),
+        (EventCategory::Minion, &vis.minion, "minion_id"),
     ] {
         match globs {
             None => {
@@ -172,7 +172,7 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis
         }
     }
     q.push(")");
-    if let Some(c) = &aq.category {
+    if let Some(c) = aq.category {
         q.push(" AND category = ").push_bind(c);
     }
     if let Some(t) = &aq.event_type {
@@ -204,23 +204,6 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    ts: String,
-    category: String,
-    event_type: String,
-    minion_id: Option<String>,
-    jid: Option<String>,
-    fun: Option<String>,
-    success: Option<bool>,
-    changed: Option<bool>,
-    initiator: Option<String>,
-    target: Option<String>,
-    duration_ms: Option<i64>,
-    summary: String,
-}
-
 /// One page, newest first, and the total matching.
 pub async fn list(
     db: &Db,
@@ -238,34 +221,20 @@ pub async fn list(
         .push_bind(aq.per_page)
         .push(" OFFSET ")
         .push_bind((aq.page - 1).max(0) * aq.per_page);
-    let rows: Vec<Row> = q.build_query_as().fetch_all(db).await?;
-    Ok((
-        rows.into_iter()
-            .map(|r| ActivityEvent {
-                id: r.id,
-                ts: r.ts,
-                category: r.category,
-                event_type: r.event_type,
-                minion_id: r.minion_id,
-                jid: r.jid,
-                fun: r.fun,
-                success: r.success,
-                changed: r.changed,
-                initiator: r.initiator,
-                target: r.target,
-                duration_ms: r.duration_ms,
-                summary: r.summary,
-            })
-            .collect(),
-        total,
-    ))
+    let rows: Vec<ActivityEvent> = q.build_query_as().fetch_all(db).await?;
+    Ok((rows, total))
 }
 
 /// `(category, minion_id, jid, raw)` of one row.
-pub async fn raw(
-    db: &Db,
-    id: i64,
-) -> Result<Option<(String, Option<String>, Option<String>, Option<String>)>, sqlx::Error> {
+pub type RawRow = (
+    EventCategory,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// `(category, minion_id, jid, raw)` of one row.
+pub async fn raw(db: &Db, id: i64) -> Result<Option<RawRow>, sqlx::Error> {
     sqlx::query_as("SELECT category, minion_id, jid, raw FROM activity_events WHERE id = ?")
         .bind(id)
         .fetch_optional(db)
@@ -279,16 +248,17 @@ pub async fn insert_system(
     now: &str,
 ) -> Result<ActivityEvent, sqlx::Error> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO activity_events (ts, category, event_type, summary) VALUES (?, 'system', 'stream.gap', ?) RETURNING id",
+        "INSERT INTO activity_events (ts, category, event_type, summary) VALUES (?, ?, 'stream.gap', ?) RETURNING id",
     )
     .bind(now)
+    .bind(EventCategory::System)
     .bind(summary)
     .fetch_one(db)
     .await?;
     Ok(ActivityEvent {
         id,
         ts: now.to_string(),
-        category: "system".into(),
+        category: EventCategory::System,
         event_type: "stream.gap".into(),
         minion_id: None,
         jid: None,

@@ -1,6 +1,7 @@
 //! SQL for `jobs_index`: batched upserts for the poller, paged reads for the Jobs page.
 
 use super::ingest::JobRow;
+use crate::model::jobs::JobStatus;
 use crate::server::db::Db;
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -64,9 +65,6 @@ pub struct StoredJob {
     pub arguments: Option<String>,
 }
 
-/// Which jobs a query returns by status (checked from the URL by `crate::model::list`).
-pub use crate::model::list::JobStatusFilter as StatusFilter;
-
 /// A Jobs page query.
 #[derive(Debug, Clone)]
 pub struct JobQuery {
@@ -74,7 +72,8 @@ pub struct JobQuery {
     pub search: Option<String>,
     /// Exact function (from a click on a function name).
     pub function: Option<String>,
-    pub status: StatusFilter,
+    /// `None` = any status.
+    pub status: Option<JobStatus>,
     pub include_system: bool,
     pub page: i64,
     pub per_page: i64,
@@ -97,13 +96,13 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, jq: &'a JobQuery, active_j
         q.push(" AND function = ").push_bind(f);
     }
     match jq.status {
-        StatusFilter::All => {}
-        StatusFilter::Running => {
+        None => {}
+        Some(JobStatus::Running) => {
             q.push(" AND jid IN (SELECT value FROM json_each(")
                 .push_bind(active_json)
                 .push("))");
         }
-        StatusFilter::Complete => {
+        Some(JobStatus::Complete) => {
             q.push(" AND jid NOT IN (SELECT value FROM json_each(")
                 .push_bind(active_json)
                 .push("))");

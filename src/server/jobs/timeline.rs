@@ -20,7 +20,7 @@ pub struct TimelineRow {
     pub function: String,
     pub target: Option<String>,
     pub salt_user: Option<String>,
-    pub started_at: String,
+    pub started_at: DateTime<Utc>,
 }
 
 /// Label of the user row for jobs Salt recorded no user for.
@@ -175,10 +175,18 @@ pub async fn timeline(
     now: DateTime<Utc>,
     poller_enabled: bool,
 ) -> Result<TimelineOut, sqlx::Error> {
-    let start = to_text(now - Duration::seconds(args.window_seconds));
-    let end = to_text(now);
+    let start = now - Duration::seconds(args.window_seconds);
+    let end = now;
     // One more than the cap tells whether older jobs were left out.
-    let mut rows = window_rows(db, &start, &end, args, &globs, MAX_BARS + 1).await?;
+    let mut rows = window_rows(
+        db,
+        &to_text(start),
+        &to_text(end),
+        args,
+        &globs,
+        MAX_BARS + 1,
+    )
+    .await?;
     let truncated = rows.len() > MAX_BARS;
     rows.truncate(MAX_BARS);
     let active_known = cache.active_known();
@@ -230,7 +238,7 @@ pub fn fill_buckets(
     while h <= end {
         let key = h.format("%Y-%m-%dT%H").to_string();
         out.push(ActivityBucket {
-            hour_start: to_text(h),
+            hour_start: h,
             count: counts.get(&key).copied().unwrap_or(0),
         });
         h += hour;
@@ -312,7 +320,7 @@ mod tests {
             function: function.into(),
             target: Some("*".into()),
             salt_user: user.map(str::to_string),
-            started_at: at.into(),
+            started_at: from_text(at).unwrap(),
         }
     }
 
@@ -401,11 +409,11 @@ mod tests {
         .into();
         let b = fill_buckets(start, now, &counts);
         assert_eq!(b.len(), 25, "partial first and last hours");
-        assert_eq!(b[0].hour_start, "2026-11-26T12:00:00.000Z");
+        assert_eq!(to_text(b[0].hour_start), "2026-11-26T12:00:00.000Z");
         assert_eq!(b[0].count, 2);
-        assert_eq!(b[12].hour_start, "2026-11-27T00:00:00.000Z");
+        assert_eq!(to_text(b[12].hour_start), "2026-11-27T00:00:00.000Z");
         assert_eq!(b[12].count, 5);
-        assert_eq!(b[24].hour_start, "2026-11-27T12:00:00.000Z");
+        assert_eq!(to_text(b[24].hour_start), "2026-11-27T12:00:00.000Z");
         assert_eq!(
             b.iter().map(|b| b.count).sum::<i64>(),
             8,
@@ -415,6 +423,6 @@ mod tests {
         let now = from_text("2026-11-27T12:00:00.000Z").unwrap();
         let b = fill_buckets(now - Duration::hours(1), now, &HashMap::new());
         assert_eq!(b.len(), 1);
-        assert_eq!(b[0].hour_start, "2026-11-27T11:00:00.000Z");
+        assert_eq!(to_text(b[0].hour_start), "2026-11-27T11:00:00.000Z");
     }
 }

@@ -1,6 +1,7 @@
 //! Pure reconcile logic: from Salt's replies and what the database holds, compute what to write.
 //! No database, no network: unit-tested directly.
 
+use crate::model::keys::KeyState;
 use crate::salt::KeyLists;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -9,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct KeyDiff {
     /// New minions (id, key state).
-    pub insert: Vec<(String, String)>,
+    pub insert: Vec<(String, KeyState)>,
     /// Known minions whose key state changed.
-    pub update: Vec<(String, String)>,
+    pub update: Vec<(String, KeyState)>,
     /// Minions whose key is gone from the master.
     pub delete: Vec<String>,
 }
@@ -25,29 +26,29 @@ impl KeyDiff {
 
 /// Flatten `key.list_all` into id -> state. A key listed in two states keeps the first of
 /// accepted, pending, rejected, denied (a master mid-accept can list both).
-pub fn key_states(lists: &KeyLists) -> BTreeMap<String, String> {
+pub fn key_states(lists: &KeyLists) -> BTreeMap<String, KeyState> {
     let mut out = BTreeMap::new();
     for (state, ids) in [
-        ("denied", &lists.denied),
-        ("rejected", &lists.rejected),
-        ("pending", &lists.pending),
-        ("accepted", &lists.accepted),
+        (KeyState::Denied, &lists.denied),
+        (KeyState::Rejected, &lists.rejected),
+        (KeyState::Pending, &lists.pending),
+        (KeyState::Accepted, &lists.accepted),
     ] {
         for id in ids {
-            out.insert(id.clone(), state.to_string());
+            out.insert(id.clone(), state);
         }
     }
     out
 }
 
 /// Compare the master's keys with the stored key states.
-pub fn reconcile_keys(existing: &HashMap<String, String>, lists: &KeyLists) -> KeyDiff {
+pub fn reconcile_keys(existing: &HashMap<String, KeyState>, lists: &KeyLists) -> KeyDiff {
     let wanted = key_states(lists);
     let mut diff = KeyDiff::default();
-    for (id, state) in &wanted {
+    for (id, &state) in &wanted {
         match existing.get(id) {
-            None => diff.insert.push((id.clone(), state.clone())),
-            Some(old) if old != state => diff.update.push((id.clone(), state.clone())),
+            None => diff.insert.push((id.clone(), state)),
+            Some(&old) if old != state => diff.update.push((id.clone(), state)),
             Some(_) => {}
         }
     }
@@ -70,7 +71,7 @@ pub struct PresenceChange {
 }
 
 /// Stored presence of one minion: (key state, online, ip).
-pub type StoredPresence = (String, bool, Option<String>);
+pub type StoredPresence = (KeyState, bool, Option<String>);
 
 /// Which rows change after `manage.present show_ip=true`. Only accepted keys can be online;
 /// an offline minion keeps its last known IP.
@@ -81,7 +82,7 @@ pub fn reconcile_presence(
     let mut out = vec![];
     for (id, (key_state, online, ip)) in existing {
         let seen = present.get(id);
-        let now_online = key_state == "accepted" && seen.is_some();
+        let now_online = *key_state == KeyState::Accepted && seen.is_some();
         let new_ip = match seen {
             Some(s) if !s.is_empty() => Some(s.clone()),
             _ => ip.clone(),
@@ -269,23 +270,23 @@ mod tests {
 
     #[test]
     fn keys_new_changed_vanished_and_moved() {
-        let existing: HashMap<String, String> = [
-            ("web-01", "accepted"),
-            ("web-02", "pending"),
-            ("old-01", "accepted"),
-            ("db-01", "accepted"),
+        let existing: HashMap<String, KeyState> = [
+            ("web-01", KeyState::Accepted),
+            ("web-02", KeyState::Pending),
+            ("old-01", KeyState::Accepted),
+            ("db-01", KeyState::Accepted),
         ]
         .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|(a, b)| (a.to_string(), *b))
         .collect();
         let d = reconcile_keys(
             &existing,
             &lists(&["web-01", "web-02", "db-01"], &["new-01"], &[], &[]),
         );
-        assert_eq!(d.insert, vec![("new-01".into(), "pending".into())]);
+        assert_eq!(d.insert, vec![("new-01".into(), KeyState::Pending)]);
         assert_eq!(
             d.update,
-            vec![("web-02".into(), "accepted".into())],
+            vec![("web-02".into(), KeyState::Accepted)],
             "key moved pending -> accepted"
         );
         assert_eq!(d.delete, vec!["old-01".to_string()], "vanished key deleted");
@@ -294,7 +295,7 @@ mod tests {
             &existing,
             &lists(&["web-01", "old-01"], &["web-02"], &["db-01"], &[]),
         );
-        assert_eq!(d.update, vec![("db-01".into(), "rejected".into())]);
+        assert_eq!(d.update, vec![("db-01".into(), KeyState::Rejected)]);
         assert!(d.insert.is_empty() && d.delete.is_empty());
         // Unchanged -> empty diff.
         let d = reconcile_keys(
@@ -305,20 +306,20 @@ mod tests {
         // Listed twice: accepted wins.
         assert_eq!(
             key_states(&lists(&["x"], &["x"], &[], &[]))["x"],
-            "accepted"
+            KeyState::Accepted
         );
     }
 
     #[test]
     fn presence_only_for_accepted_and_keeps_last_ip() {
         let existing: HashMap<String, StoredPresence> = [
-            ("a", ("accepted", false, None)),
-            ("b", ("accepted", true, Some("10.0.0.2"))),
-            ("p", ("pending", false, None)),
-            ("c", ("accepted", true, Some("10.0.0.3"))),
+            ("a", (KeyState::Accepted, false, None)),
+            ("b", (KeyState::Accepted, true, Some("10.0.0.2"))),
+            ("p", (KeyState::Pending, false, None)),
+            ("c", (KeyState::Accepted, true, Some("10.0.0.3"))),
         ]
         .into_iter()
-        .map(|(id, (k, o, ip))| (id.to_string(), (k.to_string(), o, ip.map(String::from))))
+        .map(|(id, (k, o, ip))| (id.to_string(), (k, o, ip.map(String::from))))
         .collect();
         let present: BTreeMap<String, String> =
             [("a", "10.0.0.1"), ("p", "10.0.0.9"), ("c", "10.0.0.3")]

@@ -1,7 +1,10 @@
 //! SQL for `minion_snapshots`: batched writes for the pollers, paged reads for the pages.
 
 use super::ingest::{GrainsUpdate, KeyDiff, PresenceChange, StoredPresence};
+use crate::model::keys::KeyState;
+use crate::model::minions::{MinionDetail, MinionRow, MinionStatus, StatusCounts, STALE_MINUTES};
 use crate::server::db::Db;
+use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 use std::collections::HashMap;
 
@@ -9,8 +12,8 @@ use std::collections::HashMap;
 const BATCH: usize = 500;
 
 /// id -> key state.
-pub async fn load_key_states(db: &Db) -> Result<HashMap<String, String>, sqlx::Error> {
-    let rows: Vec<(String, String)> =
+pub async fn load_key_states(db: &Db) -> Result<HashMap<String, KeyState>, sqlx::Error> {
+    let rows: Vec<(String, KeyState)> =
         sqlx::query_as("SELECT minion_id, key_status FROM minion_snapshots")
             .fetch_all(db)
             .await?;
@@ -20,13 +23,13 @@ pub async fn load_key_states(db: &Db) -> Result<HashMap<String, String>, sqlx::E
 /// Write a keys reconcile in one transaction: batched upserts, one delete, one timestamp update.
 pub async fn apply_keys(db: &Db, diff: &KeyDiff, now: &str) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    let changed: Vec<&(String, String)> = diff.insert.iter().chain(diff.update.iter()).collect();
+    let changed: Vec<&(String, KeyState)> = diff.insert.iter().chain(diff.update.iter()).collect();
     for chunk in changed.chunks(BATCH) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO minion_snapshots (minion_id, key_status, keys_refreshed_at) ",
         );
         q.push_values(chunk, |mut b, (id, state)| {
-            b.push_bind(id).push_bind(state).push_bind(now);
+            b.push_bind(id).push_bind(*state).push_bind(now);
         });
         q.push(
             " ON CONFLICT (minion_id) DO UPDATE SET key_status = excluded.key_status, \
@@ -52,7 +55,7 @@ pub async fn apply_keys(db: &Db, diff: &KeyDiff, now: &str) -> Result<(), sqlx::
 
 /// id -> (key state, online, ip).
 pub async fn load_presence(db: &Db) -> Result<HashMap<String, StoredPresence>, sqlx::Error> {
-    let rows: Vec<(String, String, bool, Option<String>)> =
+    let rows: Vec<(String, KeyState, bool, Option<String>)> =
         sqlx::query_as("SELECT minion_id, key_status, online, primary_ip FROM minion_snapshots")
             .fetch_all(db)
             .await?;
@@ -145,7 +148,7 @@ pub async fn apply_grains(
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub search: String,
-    pub status: String,
+    pub status: Option<MinionStatus>,
     pub sort: String,
     pub descending: bool,
     pub page: i64,
@@ -154,21 +157,28 @@ pub struct ListQuery {
     pub allowed_globs: Option<Vec<String>>,
 }
 
-/// One list row.
+/// When each facet of a snapshot row was last refreshed, read alongside a list row.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct MinionListRow {
-    pub minion_id: String,
-    pub status: String,
-    pub primary_ip: Option<String>,
-    pub os: Option<String>,
-    pub osrelease: Option<String>,
-    pub saltversion: Option<String>,
-    pub num_cpus: Option<i64>,
-    pub mem_total_mb: Option<i64>,
-    pub virtual_type: Option<String>,
-    pub keys_refreshed_at: Option<String>,
-    pub presence_refreshed_at: Option<String>,
-    pub grains_refreshed_at: Option<String>,
+pub struct Freshness {
+    pub keys_refreshed_at: Option<DateTime<Utc>>,
+    pub presence_refreshed_at: Option<DateTime<Utc>>,
+    pub grains_refreshed_at: Option<DateTime<Utc>>,
+}
+
+/// Is a minion's data stale? Oldest of keys/presence (and grains for online minions) older
+/// than [`STALE_MINUTES`].
+pub fn is_stale(
+    status: MinionStatus,
+    keys: Option<DateTime<Utc>>,
+    presence: Option<DateTime<Utc>>,
+    grains: Option<DateTime<Utc>>,
+) -> bool {
+    let now = Utc::now();
+    let old = |t: Option<DateTime<Utc>>| match t {
+        Some(t) => (now - t).num_minutes() >= STALE_MINUTES,
+        None => true,
+    };
+    old(keys) || old(presence) || (status == MinionStatus::Online && old(grains))
 }
 
 fn sort_column(sort: &str) -> &'static str {
@@ -198,8 +208,8 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, lq: &'a ListQuery, with_st
             .push_bind(format!("%{}%", escape_like(&lq.search)))
             .push(" ESCAPE '\\'");
     }
-    if with_status && !lq.status.is_empty() {
-        q.push(" AND status = ").push_bind(&lq.status);
+    if let Some(status) = lq.status.filter(|_| with_status) {
+        q.push(" AND status = ").push_bind(status);
     }
     push_allowed(q, "('minion:' || minion_id)", &lq.allowed_globs);
 }
@@ -232,9 +242,12 @@ pub fn push_allowed<'a>(
 pub async fn list(
     db: &Db,
     lq: &ListQuery,
-) -> Result<(Vec<MinionListRow>, i64, HashMap<String, i64>), sqlx::Error> {
+) -> Result<(Vec<MinionRow>, i64, StatusCounts), sqlx::Error> {
+    use sqlx::FromRow;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT minion_id, status, primary_ip, os, osrelease, saltversion, num_cpus, mem_total_mb, virtual_type, \
+        "SELECT minion_id AS id, status, primary_ip AS ip, \
+         CASE WHEN osrelease IS NULL THEN os ELSE os || ' ' || osrelease END AS os, \
+         saltversion AS salt, num_cpus AS cpus, mem_total_mb AS mem_mb, virtual_type, \
          keys_refreshed_at, presence_refreshed_at, grains_refreshed_at FROM minion_snapshots",
     );
     push_filters(&mut q, lq, true);
@@ -247,55 +260,60 @@ pub async fn list(
     q.push_bind(lq.per_page)
         .push(" OFFSET ")
         .push_bind((lq.page - 1).max(0) * lq.per_page);
-    let rows: Vec<MinionListRow> = q.build_query_as().fetch_all(db).await?;
+    let rows = q
+        .build()
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| {
+            let mut row = MinionRow::from_row(r)?;
+            let f = Freshness::from_row(r)?;
+            row.stale = is_stale(
+                row.status,
+                f.keys_refreshed_at,
+                f.presence_refreshed_at,
+                f.grains_refreshed_at,
+            );
+            Ok(row)
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
     let mut c: QueryBuilder<Sqlite> =
         QueryBuilder::new("SELECT status, COUNT(*) FROM minion_snapshots");
     push_filters(&mut c, lq, false);
     c.push(" GROUP BY status");
-    let counts: Vec<(String, i64)> = c.build_query_as().fetch_all(db).await?;
-    let counts: HashMap<String, i64> = counts.into_iter().collect();
-    let total = if lq.status.is_empty() {
-        counts.values().sum()
-    } else {
-        counts.get(&lq.status).copied().unwrap_or(0)
+    let by_status: Vec<(MinionStatus, i64)> = c.build_query_as().fetch_all(db).await?;
+    let mut counts = StatusCounts::default();
+    for (status, n) in by_status {
+        counts.add(status, n);
+    }
+    let total = match lq.status {
+        None => counts.all(),
+        Some(s) => counts.of(s),
     };
     Ok((rows, total, counts))
 }
 
-/// Full row for the detail page.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct MinionDetailRow {
-    pub minion_id: String,
-    pub key_status: String,
-    pub status: String,
-    pub primary_ip: Option<String>,
-    pub os: Option<String>,
-    pub os_family: Option<String>,
-    pub osrelease: Option<String>,
-    pub kernel: Option<String>,
-    pub kernelrelease: Option<String>,
-    pub virtual_type: Option<String>,
-    pub num_cpus: Option<i64>,
-    pub mem_total_mb: Option<i64>,
-    pub saltversion: Option<String>,
-    pub cpu_model: Option<String>,
-    pub grains: Option<String>,
-    pub keys_refreshed_at: Option<String>,
-    pub presence_refreshed_at: Option<String>,
-    pub grains_refreshed_at: Option<String>,
-}
-
-/// One minion.
-pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetailRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT minion_id, key_status, status, primary_ip, os, os_family, osrelease, kernel, kernelrelease, \
-         virtual_type, num_cpus, mem_total_mb, saltversion, cpu_model, grains, keys_refreshed_at, \
-         presence_refreshed_at, grains_refreshed_at FROM minion_snapshots WHERE minion_id = ?",
+/// One minion, as the detail page shows it.
+pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetail>, sqlx::Error> {
+    let row: Option<MinionDetail> = sqlx::query_as(
+        "SELECT minion_id AS id, key_status, status, primary_ip AS ip, os, os_family, osrelease, kernel, \
+         kernelrelease, virtual_type, num_cpus AS cpus, cpu_model, mem_total_mb AS mem_mb, \
+         saltversion AS salt, grains AS grains_json, keys_refreshed_at, presence_refreshed_at, \
+         grains_refreshed_at FROM minion_snapshots WHERE minion_id = ?",
     )
     .bind(id)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|mut d| {
+        d.stale = is_stale(
+            d.status,
+            d.keys_refreshed_at,
+            d.presence_refreshed_at,
+            d.grains_refreshed_at,
+        );
+        d
+    }))
 }
 
 /// Which resource kind a snapshot row is checked as: `minion:<id>` or `key:<id>`.
@@ -311,7 +329,7 @@ pub async fn all_status(
     db: &Db,
     kind: SnapshotKind,
     allowed_globs: &Option<Vec<String>>,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
+) -> Result<Vec<(String, MinionStatus)>, sqlx::Error> {
     let expr = match kind {
         SnapshotKind::Minion => "('minion:' || minion_id)",
         SnapshotKind::Key => "('key:' || minion_id)",
