@@ -6,7 +6,7 @@ use crate::app::api::jobs::{
     PAGE_SIZES,
 };
 use crate::app::components::icons::Icon;
-use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::app::pages::{short_time, short_utc, ErrorPanel, PageHeader};
 use crate::model::activity::EventCategory;
 use crate::model::jobs::JobStatus;
 use leptos::prelude::*;
@@ -211,7 +211,7 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
                                         <td class="mono clip" title=title>{r.target.unwrap_or_else(|| "—".into())}</td>
                                         <td>{r.target_type.unwrap_or_else(|| "—".into())}</td>
                                         <td>{r.user.unwrap_or_else(|| "—".into())}</td>
-                                        <td class="nowrap">{r.started_at.as_deref().map(short_time).unwrap_or_else(|| "—".into())}</td>
+                                        <td class="nowrap">{r.started_at.as_ref().map(short_utc).unwrap_or_else(|| "—".into())}</td>
                                         <td><JobStatusBadge status=r.status /></td>
                                     </tr>
                                 }
@@ -335,7 +335,7 @@ fn JobDetailBody(
                 <div><dt>"Target"</dt><dd class="mono">{job.target.clone().unwrap_or_else(|| "—".into())}<span class="muted">{job.target_type.clone().map(|t| format!("  ({t})")).unwrap_or_default()}</span></dd></div>
                 <div><dt>"Arguments"</dt><dd class="mono">{args}</dd></div>
                 <div><dt>"Salt user"</dt><dd>{job.user.clone().unwrap_or_else(|| "—".into())}</dd></div>
-                <div><dt>"Started"</dt><dd>{job.started_at.as_deref().map(short_time).unwrap_or_else(|| "—".into())}</dd></div>
+                <div><dt>"Started"</dt><dd>{job.started_at.as_ref().map(short_utc).unwrap_or_else(|| "—".into())}</dd></div>
                 <div><dt>"Status"</dt><dd data-test="job-status"><JobStatusBadge status=status /></dd></div>
             </dl>
             <div class="job-counts">
