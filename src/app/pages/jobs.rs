@@ -8,7 +8,7 @@ use crate::app::api::jobs::{
 use crate::app::components::icons::Icon;
 use crate::app::pages::{short_time, short_utc, ErrorPanel, PageHeader};
 use crate::model::activity::EventCategory;
-use crate::model::jobs::JobStatus;
+use crate::model::jobs::{JobStatus, MinionJobState};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -274,9 +274,9 @@ fn minion_state_badge(r: &JobMinionRow) -> AnyView {
         .highstate
         .as_ref()
         .is_some_and(|h| h.fail > 0 || !h.errors.is_empty());
-    let (class, label) = match r.state.as_str() {
-        "running" => ("badge job-running", "Running"),
-        "no_response" => ("badge status-offline", "No response"),
+    let (class, label) = match r.state {
+        MinionJobState::Running => ("badge job-running", "Running"),
+        MinionJobState::NoResponse => ("badge status-offline", "No response"),
         _ if r.success == Some(false) || failed_states => ("badge badge-fail", "Failed"),
         _ => ("badge badge-ok", "Succeeded"),
     };
@@ -408,8 +408,8 @@ fn StateRunPanel(r: JobMinionRow) -> impl IntoView {
     let badge = minion_state_badge(&r);
     let summary = r.highstate.clone().unwrap_or_default();
     let failing = summary.fail > 0 || !summary.errors.is_empty();
-    let head = match r.state.as_str() {
-        "returned" => format!(
+    let head = match r.state {
+        MinionJobState::Returned => format!(
             "{} passed · {} failed · {} changed{} · {:.0} ms",
             summary.pass,
             summary.fail,
@@ -421,8 +421,8 @@ fn StateRunPanel(r: JobMinionRow) -> impl IntoView {
             },
             summary.duration_ms
         ),
-        "running" => "still running".into(),
-        _ => "did not answer".into(),
+        MinionJobState::Running => "still running".into(),
+        MinionJobState::NoResponse => "did not answer".into(),
     };
     view! {
         <details class=if failing { "panel state-run failing" } else { "panel state-run" } open=failing data-minion=r.minion.clone()>
