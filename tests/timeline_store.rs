@@ -529,3 +529,54 @@ async fn pages_render_on_the_server() {
         "the chart warns until the first poll"
     );
 }
+
+/// The jobs list reads `JobListRow`s straight from SQL: status from the active-JID list,
+/// `salt_user` as `user`, `started_at` as a time that serializes as the stored text.
+#[tokio::test]
+async fn jobs_list_rows_come_typed_from_the_store() {
+    use halite::model::jobs::JobStatus;
+    use halite::server::jobs::store::{self, JobQuery};
+    let app = TestApp::new().await;
+    let now = Utc::now();
+    let jids = seed(&app, now).await;
+    let jid = |name: &str| jids.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+    let running = vec![jid("ping1")];
+    let q = |status| JobQuery {
+        search: None,
+        function: Some("test.ping".into()),
+        status,
+        include_system: false,
+        page: 1,
+        per_page: 50,
+        allowed_globs: None,
+    };
+    let (rows, total) = store::list(&app.state.db, &q(None), &running)
+        .await
+        .unwrap();
+    // ping1-3 and the 30-hour-old ping.
+    assert_eq!(total, 4);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].jid, jid("ping1"), "newest first");
+    assert_eq!(rows[0].status, JobStatus::Running);
+    assert_eq!(rows[1].status, JobStatus::Complete);
+    assert_eq!(rows[0].user.as_deref(), Some("root"));
+    assert_eq!(
+        rows[0].started_at.map(to_text),
+        Some(to_text(now - Duration::minutes(10)))
+    );
+    let json = serde_json::to_value(&rows[0]).unwrap();
+    assert_eq!(json["status"], "running");
+    assert_eq!(
+        json["started_at"],
+        to_text(now - Duration::minutes(10)).as_str()
+    );
+    let (rows, total) = store::list(&app.state.db, &q(Some(JobStatus::Running)), &running)
+        .await
+        .unwrap();
+    assert_eq!((rows.len(), total), (1, 1));
+    let (rows, total) = store::list(&app.state.db, &q(Some(JobStatus::Complete)), &running)
+        .await
+        .unwrap();
+    assert_eq!((rows.len(), total), (3, 3));
+    assert!(rows.iter().all(|r| r.status == JobStatus::Complete));
+}

@@ -2,6 +2,7 @@
 //! builds use.
 
 pub use crate::model::ids::Jid;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Live mode asks the master directly and shows at most this many jobs (SPEC 6.5).
@@ -26,13 +27,15 @@ text_enum! {
 
 /// One row of the jobs table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct JobListRow {
     pub jid: String,
     pub function: String,
     pub target: Option<String>,
     pub target_type: Option<String>,
     pub user: Option<String>,
-    pub started_at: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub started_at: Option<DateTime<Utc>>,
     pub status: JobStatus,
 }
 
@@ -102,7 +105,8 @@ pub struct JobDetailView {
     pub target: Option<String>,
     pub target_type: Option<String>,
     pub user: Option<String>,
-    pub started_at: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub started_at: Option<DateTime<Utc>>,
     pub running: bool,
     pub is_state: bool,
     pub minions: Vec<JobMinionRow>,

@@ -1,6 +1,7 @@
 //! Runtime settings as the Settings page shows them, and the runtime's status (Salt connection,
 //! poller health).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Salt API connection as shown on the page (the password is never sent back).
@@ -78,7 +79,8 @@ text_enum! {
 pub struct SaltConnection {
     pub state: ConnectionState,
     pub detail: String,
-    pub since: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// One background task's health.
@@ -86,8 +88,10 @@ pub struct SaltConnection {
 pub struct PollerStatus {
     pub name: String,
     pub interval_seconds: i64,
-    pub last_run_at: Option<String>,
-    pub last_ok_at: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub last_run_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub last_ok_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub last_summary: Option<String>,
     pub last_duration_ms: Option<i64>,

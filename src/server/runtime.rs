@@ -10,7 +10,7 @@ use crate::server::jobs::JobsCache;
 use crate::server::poller::{PollerCtx, PollerSpec, Repoll};
 use crate::server::run::batch::BatchRuns;
 use crate::server::secrets::SecretsCipher;
-use crate::server::{now_text, settings};
+use crate::server::settings;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -52,7 +52,7 @@ fn connection(state: ConnectionState, detail: impl Into<String>) -> SaltConnecti
     SaltConnection {
         state,
         detail: detail.into(),
-        since: Some(now_text()),
+        since: Some(chrono::Utc::now()),
     }
 }
 
@@ -78,7 +78,7 @@ impl Runtime {
             connection: Mutex::new(SaltConnection {
                 state: ConnectionState::Starting,
                 detail: "Connecting to salt-api…".into(),
-                since: Some(now_text()),
+                since: Some(chrono::Utc::now()),
             }),
             pollers: Mutex::new(BTreeMap::new()),
             health_interval,
@@ -415,9 +415,9 @@ impl Runtime {
             {
                 let mut map = self.pollers.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(st) = map.get_mut(spec.name) {
-                    let now = now_text();
+                    let now = chrono::Utc::now();
                     st.runs += 1;
-                    st.last_run_at = Some(now.clone());
+                    st.last_run_at = Some(now);
                     st.last_duration_ms = Some(started.elapsed().as_millis() as i64);
                     match &result {
                         Ok(summary) => {

@@ -101,8 +101,7 @@ pub async fn list_jobs(
                     })
                     .map(|j| JobListRow {
                         status: status_of(&j.jid),
-                        started_at: crate::server::jobs::ingest::parse_jid(&j.jid)
-                            .map(crate::server::to_text),
+                        started_at: crate::server::jobs::ingest::parse_jid(&j.jid),
                         jid: j.jid,
                         function: j.function,
                         target: j.target,
@@ -136,18 +135,7 @@ pub async fn list_jobs(
             };
             let (rows, total) = store::list(&state.db, &jq, &active_list).await?;
             Ok(JobsPage {
-                rows: rows
-                    .into_iter()
-                    .map(|r| JobListRow {
-                        status: status_of(&r.jid),
-                        jid: r.jid,
-                        function: r.function,
-                        target: r.target,
-                        target_type: r.target_type,
-                        user: r.salt_user,
-                        started_at: Some(r.started_at),
-                    })
-                    .collect(),
+                rows,
                 total,
                 page,
                 per_page,
@@ -285,8 +273,7 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
                     .count() as i64,
                 failed,
                 can_kill: running && user.can("kill", &format!("job:{jid}")),
-                started_at: crate::server::jobs::ingest::parse_jid(&jid)
-                    .map(crate::server::to_text),
+                started_at: crate::server::jobs::ingest::parse_jid(&jid),
                 jid,
                 function: fun,
                 arguments,

@@ -196,8 +196,8 @@ fn salt_banner(s: crate::app::api::settings::SaltSetupStatus) -> Option<AnyView>
     let since = s
         .connection
         .since
-        .as_deref()
-        .map(crate::app::pages::short_time)
+        .as_ref()
+        .map(crate::app::pages::short_utc)
         .unwrap_or_default();
     let (class, text) = if !s.configured {
         (

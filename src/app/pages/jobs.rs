@@ -8,9 +8,9 @@ use crate::app::components::icons::Icon;
 use crate::app::components::list::{
     use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox,
 };
-use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::app::pages::{short_time, short_utc, ErrorPanel, PageHeader};
 use crate::model::activity::EventCategory;
-use crate::model::jobs::JobStatus;
+use crate::model::jobs::{JobStatus, MinionJobState};
 use crate::model::list::{JobFilters, ListParams};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -144,7 +144,7 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
                                         <td class="mono clip" title=title>{r.target.unwrap_or_else(|| "—".into())}</td>
                                         <td>{r.target_type.unwrap_or_else(|| "—".into())}</td>
                                         <td>{r.user.unwrap_or_else(|| "—".into())}</td>
-                                        <td class="nowrap">{r.started_at.as_deref().map(short_time).unwrap_or_else(|| "—".into())}</td>
+                                        <td class="nowrap">{r.started_at.as_ref().map(short_utc).unwrap_or_else(|| "—".into())}</td>
                                         <td><JobStatusBadge status=r.status /></td>
                                     </tr>
                                 }
@@ -198,9 +198,9 @@ fn minion_state_badge(r: &JobMinionRow) -> AnyView {
         .highstate
         .as_ref()
         .is_some_and(|h| h.fail > 0 || !h.errors.is_empty());
-    let (class, label) = match r.state.as_str() {
-        "running" => ("badge job-running", "Running"),
-        "no_response" => ("badge status-offline", "No response"),
+    let (class, label) = match r.state {
+        MinionJobState::Running => ("badge job-running", "Running"),
+        MinionJobState::NoResponse => ("badge status-offline", "No response"),
         _ if r.success == Some(false) || failed_states => ("badge badge-fail", "Failed"),
         _ => ("badge badge-ok", "Succeeded"),
     };
@@ -259,7 +259,7 @@ fn JobDetailBody(
                 <div><dt>"Target"</dt><dd class="mono">{job.target.clone().unwrap_or_else(|| "—".into())}<span class="muted">{job.target_type.clone().map(|t| format!("  ({t})")).unwrap_or_default()}</span></dd></div>
                 <div><dt>"Arguments"</dt><dd class="mono">{args}</dd></div>
                 <div><dt>"Salt user"</dt><dd>{job.user.clone().unwrap_or_else(|| "—".into())}</dd></div>
-                <div><dt>"Started"</dt><dd>{job.started_at.as_deref().map(short_time).unwrap_or_else(|| "—".into())}</dd></div>
+                <div><dt>"Started"</dt><dd>{job.started_at.as_ref().map(short_utc).unwrap_or_else(|| "—".into())}</dd></div>
                 <div><dt>"Status"</dt><dd data-test="job-status"><JobStatusBadge status=status /></dd></div>
             </dl>
             <div class="job-counts">
@@ -332,8 +332,8 @@ fn StateRunPanel(r: JobMinionRow) -> impl IntoView {
     let badge = minion_state_badge(&r);
     let summary = r.highstate.clone().unwrap_or_default();
     let failing = summary.fail > 0 || !summary.errors.is_empty();
-    let head = match r.state.as_str() {
-        "returned" => format!(
+    let head = match r.state {
+        MinionJobState::Returned => format!(
             "{} passed · {} failed · {} changed{} · {:.0} ms",
             summary.pass,
             summary.fail,
@@ -345,8 +345,8 @@ fn StateRunPanel(r: JobMinionRow) -> impl IntoView {
             },
             summary.duration_ms
         ),
-        "running" => "still running".into(),
-        _ => "did not answer".into(),
+        MinionJobState::Running => "still running".into(),
+        MinionJobState::NoResponse => "did not answer".into(),
     };
     view! {
         <details class=if failing { "panel state-run failing" } else { "panel state-run" } open=failing data-minion=r.minion.clone()>

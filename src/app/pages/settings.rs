@@ -328,7 +328,7 @@ fn StatusCard(r: RuntimeView) -> impl IntoView {
             <h2>"Connection"</h2>
             <div class="status-line">
                 <span class=format!("badge {class}") data-test="connection-state">{label}</span>
-                <span class="muted small">{r.connection.since.clone().map(|s| format!("since {}", crate::app::pages::short_time(&s))).unwrap_or_default()}</span>
+                <span class="muted small">{r.connection.since.map(|s| format!("since {}", crate::app::pages::short_utc(&s))).unwrap_or_default()}</span>
             </div>
             <p class="small">{r.connection.detail.clone()}</p>
             <h2 class="mt">"Background tasks"</h2>
@@ -343,7 +343,7 @@ fn StatusCard(r: RuntimeView) -> impl IntoView {
                                 Some(e) => format!("error: {e}"),
                                 None => p.last_summary.clone().unwrap_or_else(|| "not run yet".into()),
                             };
-                            let when = p.last_run_at.as_deref().map(crate::app::pages::short_time).unwrap_or_else(|| "not yet".into());
+                            let when = p.last_run_at.as_ref().map(crate::app::pages::short_utc).unwrap_or_else(|| "not yet".into());
                             view! {
                                 <li class="task">
                                     <div class="task-head">

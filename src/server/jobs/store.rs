@@ -1,7 +1,7 @@
 //! SQL for `jobs_index`: batched upserts for the poller, paged reads for the Jobs page.
 
 use super::ingest::JobRow;
-use crate::model::jobs::JobStatus;
+use crate::model::jobs::{JobListRow, JobStatus};
 use crate::server::db::Db;
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -116,20 +116,27 @@ pub async fn list(
     db: &Db,
     jq: &JobQuery,
     active: &[String],
-) -> Result<(Vec<StoredJob>, i64), sqlx::Error> {
+) -> Result<(Vec<JobListRow>, i64), sqlx::Error> {
     let active_json = serde_json::to_string(active).unwrap_or_else(|_| "[]".into());
     let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
     push_filters(&mut c, jq, &active_json);
     let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    // `running` while the JID is in the active cache (the same list the status filter uses).
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT jid, function, target, target_type, salt_user, started_at, arguments FROM jobs_index",
+        "SELECT jid, function, target, target_type, salt_user AS user, started_at, \
+         CASE WHEN jid IN (SELECT value FROM json_each(",
     );
+    q.push_bind(&active_json).push(format!(
+        ")) THEN '{}' ELSE '{}' END AS status FROM jobs_index",
+        JobStatus::Running,
+        JobStatus::Complete
+    ));
     push_filters(&mut q, jq, &active_json);
     q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
         .push_bind(jq.per_page)
         .push(" OFFSET ")
         .push_bind((jq.page - 1).max(0) * jq.per_page);
-    let rows = q.build_query_as::<StoredJob>().fetch_all(db).await?;
+    let rows = q.build_query_as::<JobListRow>().fetch_all(db).await?;
     Ok((rows, total))
 }
 
