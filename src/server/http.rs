@@ -1,6 +1,7 @@
 //! The axum application: state construction, the router around the pages, middleware (auth,
 //! page guard, origin check, security headers), health endpoints.
 
+use crate::error::AppError;
 use crate::server::audit::{self, AuditEntry};
 use crate::server::auth::{self, CurrentUser};
 use crate::server::config::Config;
@@ -91,7 +92,6 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             get(crate::server::activity::sse::stream),
         )
         .merge(pages)
-        .layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))
         .layer(middleware::from_fn_with_state(
@@ -278,10 +278,7 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
             }
             // Header values are the client's: cut them, and cap such rows per IP.
             audit::record_limited(&state.db, &state.audit_limiter, entry).await;
-            return (
-                StatusCode::FORBIDDEN,
-                Json(serde_json::json!({ "Forbidden": "Cross-origin requests are not allowed." })),
-            )
+            return AppError::Forbidden("Cross-origin requests are not allowed.".into())
                 .into_response();
         }
     }
@@ -314,27 +311,6 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         }
     }
     res
-}
-
-/// Server functions whose arguments cannot even be decoded answer 500 from the framework;
-/// turn such a body (an `AppError` that is not `Internal`) into its real status (400/422).
-async fn api_error_status(req: Request<Body>, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
-    let res = next.run(req).await;
-    if !is_api || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
-        return res;
-    }
-    let (mut parts, body) = res.into_parts();
-    let bytes = match axum::body::to_bytes(body, 1 << 20).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
-    };
-    if let Ok(e) = serde_json::from_slice::<crate::error::AppError>(&bytes) {
-        if !matches!(e, crate::error::AppError::Internal(_)) {
-            parts.status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        }
-    }
-    Response::from_parts(parts, Body::from(bytes))
 }
 
 async fn security_headers(

@@ -93,11 +93,17 @@ impl Runtime {
             return Ok(c);
         }
         let conn = self.connection();
-        Err(AppError::SaltUnavailable(match conn.state.as_str() {
-            "login_failed" => format!("Salt API login failed: {}", conn.detail),
-            "starting" => "Halite is still connecting to salt-api; try again in a moment.".into(),
-            _ => "Salt API is not configured. An administrator can connect it in Settings.".into(),
-        }))
+        Err(AppError::SaltUnavailable(
+            match conn.state.as_str() {
+                "login_failed" => format!("Salt API login failed: {}", conn.detail),
+                "starting" => {
+                    "Halite is still connecting to salt-api; try again in a moment.".into()
+                }
+                _ => "Salt API is not configured. An administrator can connect it in Settings."
+                    .into(),
+            }
+            .into(),
+        ))
     }
 
     /// The active-JID cache (running/complete) the jobs poller keeps.
@@ -426,12 +432,12 @@ impl Runtime {
 
 /// Turn a Salt error into what a server function returns (503 transport, 502 salt said no).
 pub fn salt_error(e: SaltError) -> AppError {
+    let message = match &e {
+        SaltError::Unavailable(m) => format!("Salt API unreachable: {m}"),
+        SaltError::Api { status, message } => format!("Salt API error {status}: {message}"),
+    };
     match e {
-        SaltError::Unavailable(m) => {
-            AppError::SaltUnavailable(format!("Salt API unreachable: {m}"))
-        }
-        SaltError::Api { status, message } => {
-            AppError::SaltError(format!("Salt API error {status}: {message}"))
-        }
+        SaltError::Unavailable(_) => AppError::SaltUnavailable(message.into()).with_source(e),
+        SaltError::Api { .. } => AppError::SaltError(message.into()).with_source(e),
     }
 }
