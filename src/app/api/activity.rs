@@ -28,171 +28,151 @@ pub async fn list_activity(
     #[server(default)] per_page: i64,
 ) -> Result<ActivityPage, AppError> {
     use crate::server::activity::store::{self, ActivityQuery, Visibility};
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let vis = Visibility::of(&user.permissions);
-            let categories = vis.categories();
-            if categories.is_empty() {
-                return Err(crate::server::auth::deny(
-                    &state,
-                    &user,
-                    "view",
-                    "event:*",
-                    "You may not view jobs, keys or minions, so there is no activity to show.",
-                )
-                .await);
-            }
-            if !category.is_empty()
-                && !["job", "key", "minion", "system"].contains(&category.as_str())
-            {
-                return Err(AppError::invalid(
-                    "category",
-                    "Category must be job, key or minion.",
-                ));
-            }
-            if !event_type.is_empty() && !EVENT_TYPES.contains(&event_type.as_str()) {
-                return Err(AppError::invalid(
-                    "event_type",
-                    format!("Event type must be one of {}.", EVENT_TYPES.join(", ")),
-                ));
-            }
-            if minion.chars().count() > 255 {
-                return Err(AppError::invalid(
-                    "minion",
-                    "A minion id is at most 255 characters.",
-                ));
-            }
-            if q.chars().count() > 200 {
-                return Err(AppError::invalid(
-                    "q",
-                    "Search text is limited to 200 characters.",
-                ));
-            }
-            let range_minutes = if range.is_empty() {
-                None
-            } else {
-                Some(
-                    RANGES
-                        .iter()
-                        .find(|(r, _)| *r == range)
-                        .map(|(_, m)| *m)
-                        .ok_or_else(|| {
-                            AppError::invalid("range", "Range must be 1h, 24h, 7d or 30d.")
-                        })?,
-                )
-            };
-            if !(0..=525_600).contains(&since_minutes) {
-                return Err(AppError::invalid(
-                    "since_minutes",
-                    "since_minutes must be 0 to 525600.",
-                ));
-            }
-            let minutes = if since_minutes > 0 {
-                Some(since_minutes)
-            } else {
-                range_minutes
-            };
-            let per_page = if per_page == 0 { 50 } else { per_page };
-            if !(1..=500).contains(&per_page) {
-                return Err(AppError::invalid("per_page", "Page size must be 1 to 500."));
-            }
-            let page = crate::app::api::validate_page(page, per_page)?;
-            if after_id < 0 {
-                return Err(AppError::invalid(
-                    "after_id",
-                    "after_id must not be negative.",
-                ));
-            }
-            let aq = ActivityQuery {
-                category: (!category.is_empty()).then_some(category),
-                event_type: (!event_type.is_empty()).then_some(event_type),
-                minion_id: (!minion.trim().is_empty()).then(|| minion.trim().to_string()),
-                search: (!q.trim().is_empty()).then(|| q.trim().to_string()),
-                hide_routine,
-                hide_dispatch,
-                since: minutes.map(|m| {
-                    crate::server::to_text(chrono::Utc::now() - chrono::Duration::minutes(m))
-                }),
-                until: None,
-                after_id: (after_id > 0).then_some(after_id),
-                page,
-                per_page,
-            };
-            let (events, total) = store::list(&state.db, &aq, &vis).await?;
-            let enabled = crate::server::settings::load_view(&state.db)
-                .await?
-                .pollers
-                .event_stream_enabled;
-            let st = state.runtime.hub().state();
-            Ok(ActivityPage {
-                events,
-                total,
-                page,
-                per_page,
-                stream_enabled: enabled,
-                stream_state: st.state,
-                stream_since: st.since,
-                categories,
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let vis = Visibility::of(&user.permissions);
+    let categories = vis.categories();
+    if categories.is_empty() {
+        return Err(crate::server::auth::deny(
+            &state,
+            &user,
+            "view",
+            "event:*",
+            "You may not view jobs, keys or minions, so there is no activity to show.",
+        )
+        .await);
+    }
+    if !category.is_empty() && !["job", "key", "minion", "system"].contains(&category.as_str()) {
+        return Err(AppError::invalid(
+            "category",
+            "Category must be job, key or minion.",
+        ));
+    }
+    if !event_type.is_empty() && !EVENT_TYPES.contains(&event_type.as_str()) {
+        return Err(AppError::invalid(
+            "event_type",
+            format!("Event type must be one of {}.", EVENT_TYPES.join(", ")),
+        ));
+    }
+    if minion.chars().count() > 255 {
+        return Err(AppError::invalid(
+            "minion",
+            "A minion id is at most 255 characters.",
+        ));
+    }
+    if q.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "q",
+            "Search text is limited to 200 characters.",
+        ));
+    }
+    let range_minutes = if range.is_empty() {
+        None
+    } else {
+        Some(
+            RANGES
+                .iter()
+                .find(|(r, _)| *r == range)
+                .map(|(_, m)| *m)
+                .ok_or_else(|| AppError::invalid("range", "Range must be 1h, 24h, 7d or 30d."))?,
+        )
+    };
+    if !(0..=525_600).contains(&since_minutes) {
+        return Err(AppError::invalid(
+            "since_minutes",
+            "since_minutes must be 0 to 525600.",
+        ));
+    }
+    let minutes = if since_minutes > 0 {
+        Some(since_minutes)
+    } else {
+        range_minutes
+    };
+    let per_page = if per_page == 0 { 50 } else { per_page };
+    if !(1..=500).contains(&per_page) {
+        return Err(AppError::invalid("per_page", "Page size must be 1 to 500."));
+    }
+    let page = crate::app::api::validate_page(page, per_page)?;
+    if after_id < 0 {
+        return Err(AppError::invalid(
+            "after_id",
+            "after_id must not be negative.",
+        ));
+    }
+    let aq = ActivityQuery {
+        category: (!category.is_empty()).then_some(category),
+        event_type: (!event_type.is_empty()).then_some(event_type),
+        minion_id: (!minion.trim().is_empty()).then(|| minion.trim().to_string()),
+        search: (!q.trim().is_empty()).then(|| q.trim().to_string()),
+        hide_routine,
+        hide_dispatch,
+        since: minutes
+            .map(|m| crate::server::to_text(chrono::Utc::now() - chrono::Duration::minutes(m))),
+        until: None,
+        after_id: (after_id > 0).then_some(after_id),
+        page,
+        per_page,
+    };
+    let (events, total) = store::list(&state.db, &aq, &vis).await?;
+    let enabled = crate::server::settings::load_view(&state.db)
+        .await?
+        .pollers
+        .event_stream_enabled;
+    let st = state.runtime.hub().state();
+    Ok(ActivityPage {
+        events,
+        total,
+        page,
+        per_page,
+        stream_enabled: enabled,
+        stream_state: st.state,
+        stream_since: st.since,
+        categories,
+    })
 }
 
 /// The raw Salt event behind one row (the detail drawer).
 #[server(endpoint = "activity/raw")]
 pub async fn raw_event(id: i64) -> Result<RawEventView, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let (category, minion, jid, raw) = crate::server::activity::store::raw(&state.db, id)
-                .await?
-                .ok_or_else(|| AppError::NotFound("No such activity event.".into()))?;
-            let res = match category.as_str() {
-                "job" => format!("job:{}", jid.unwrap_or_default()),
-                "key" => format!("key:{}", minion.unwrap_or_default()),
-                "minion" => format!("minion:{}", minion.unwrap_or_default()),
-                _ => String::new(),
-            };
-            if !res.is_empty() && !user.can("view", &res) {
-                return Err(AppError::NotFound("No such activity event.".into()));
-            }
-            let pretty = raw
-                .as_deref()
-                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-                .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
-                .unwrap_or_else(|| "(no raw event: this row was written by Halite)".into());
-            Ok(RawEventView {
-                id,
-                raw_json: pretty,
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let (category, minion, jid, raw) = crate::server::activity::store::raw(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such activity event.".into()))?;
+    let res = match category.as_str() {
+        "job" => format!("job:{}", jid.unwrap_or_default()),
+        "key" => format!("key:{}", minion.unwrap_or_default()),
+        "minion" => format!("minion:{}", minion.unwrap_or_default()),
+        _ => String::new(),
+    };
+    if !res.is_empty() && !user.can("view", &res) {
+        return Err(AppError::NotFound("No such activity event.".into()));
+    }
+    let pretty = raw
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+        .unwrap_or_else(|| "(no raw event: this row was written by Halite)".into());
+    Ok(RawEventView {
+        id,
+        raw_json: pretty,
+    })
 }
 
 /// The Overview widget settings (any session; SPEC 8.3).
 #[server(endpoint = "activity/widget-config")]
 pub async fn widget_config() -> Result<WidgetSettingsView, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, _) = session()?;
-            let v = crate::server::settings::load_view(&state.db).await?;
-            Ok(WidgetSettingsView {
-                hide_dispatch: v.widget.hide_dispatch,
-                hide_routine: v.widget.hide_routine,
-                show_jobs: v.widget.show_jobs,
-                show_keys: v.widget.show_keys,
-                show_minions: v.widget.show_minions,
-                event_count: v.widget.event_count,
-                heartbeat_minutes: v.widget.heartbeat_minutes,
-                stream_enabled: v.pollers.event_stream_enabled,
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, _) = session()?;
+    let v = crate::server::settings::load_view(&state.db).await?;
+    Ok(WidgetSettingsView {
+        hide_dispatch: v.widget.hide_dispatch,
+        hide_routine: v.widget.hide_routine,
+        show_jobs: v.widget.show_jobs,
+        show_keys: v.widget.show_keys,
+        show_minions: v.widget.show_minions,
+        event_count: v.widget.event_count,
+        heartbeat_minutes: v.widget.heartbeat_minutes,
+        stream_enabled: v.pollers.event_stream_enabled,
+    })
 }

@@ -35,115 +35,65 @@ pub async fn list_minions(
     #[server(default)] page: i64,
     #[server(default)] per_page: i64,
 ) -> Result<MinionPage, AppError> {
-    use crate::server::auth::{respond, session};
+    use crate::server::auth::session;
     use crate::server::minions::store;
-    respond(
-        async {
-            let (state, user) = session()?;
-            let globs = store::allowed_globs(&user.permissions, "view", "minion");
-            if globs.as_ref().is_some_and(|g| g.is_empty()) {
-                return Err(crate::server::auth::deny(
-                    &state,
-                    &user,
-                    "view",
-                    "minion:*",
-                    "You do not have permission to view minions.",
-                )
-                .await);
-            }
-            let q = q.trim().to_string();
-            if q.chars().count() > 200 {
-                return Err(AppError::invalid(
-                    "q",
-                    "Search text is limited to 200 characters.",
-                ));
-            }
-            if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
-                return Err(AppError::invalid(
-                    "status",
-                    format!("Status must be one of {}.", STATUSES.join(", ")),
-                ));
-            }
-            if !sort.is_empty() && !SORTS.contains(&sort.as_str()) {
-                return Err(AppError::invalid(
-                    "sort",
-                    format!("Sort by one of {}.", SORTS.join(", ")),
-                ));
-            }
-            if !matches!(dir.as_str(), "" | "asc" | "desc") {
-                return Err(AppError::invalid("dir", "Direction must be asc or desc."));
-            }
-            let per_page = if per_page == 0 { 50 } else { per_page };
-            if !PAGE_SIZES.contains(&per_page) {
-                return Err(AppError::invalid(
-                    "per_page",
-                    "Page size must be 50, 100 or 500.",
-                ));
-            }
-            let page = crate::app::api::validate_page(page, per_page)?;
-            let lq = store::ListQuery {
-                search: q,
-                status: status.clone(),
-                sort,
-                descending: dir == "desc",
-                page,
-                per_page,
-                allowed_globs: globs,
-            };
-            let (rows, total, counts) = store::list(&state.db, &lq).await?;
-            let c = |s: &str| counts.get(s).copied().unwrap_or(0);
-            Ok(MinionPage {
-                rows: rows
-                    .into_iter()
-                    .map(|r| MinionRow {
-                        stale: is_stale(
-                            &r.status,
-                            r.keys_refreshed_at.as_deref(),
-                            r.presence_refreshed_at.as_deref(),
-                            r.grains_refreshed_at.as_deref(),
-                        ),
-                        id: r.minion_id,
-                        status: r.status,
-                        ip: r.primary_ip,
-                        os: r.os.map(|os| match r.osrelease {
-                            Some(rel) => format!("{os} {rel}"),
-                            None => os,
-                        }),
-                        salt: r.saltversion,
-                        cpus: r.num_cpus,
-                        mem_mb: r.mem_total_mb,
-                        virtual_type: r.virtual_type,
-                    })
-                    .collect(),
-                total,
-                page,
-                per_page,
-                counts: StatusCounts {
-                    online: c("online"),
-                    offline: c("offline"),
-                    pending: c("pending"),
-                    rejected: c("rejected"),
-                    denied: c("denied"),
-                },
-            })
-        }
-        .await,
-    )
-}
-
-/// One minion with its full grains.
-#[server(endpoint = "minions/get")]
-pub async fn get_minion(id: String) -> Result<MinionDetail, AppError> {
-    use crate::server::auth::{require, respond};
-    use crate::server::minions::store;
-    respond(
-        async {
-            crate::app::api::keys::validate_id(&id)?;
-            let (state, _) = require("view", &format!("minion:{id}")).await?;
-            let r = store::get(&state.db, &id).await?.ok_or_else(|| {
-                AppError::NotFound(format!("No minion named {id:?} is known to Halite."))
-            })?;
-            Ok(MinionDetail {
+    let (state, user) = session()?;
+    let globs = store::allowed_globs(&user.permissions, "view", "minion");
+    if globs.as_ref().is_some_and(|g| g.is_empty()) {
+        return Err(crate::server::auth::deny(
+            &state,
+            &user,
+            "view",
+            "minion:*",
+            "You do not have permission to view minions.",
+        )
+        .await);
+    }
+    let q = q.trim().to_string();
+    if q.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "q",
+            "Search text is limited to 200 characters.",
+        ));
+    }
+    if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
+        return Err(AppError::invalid(
+            "status",
+            format!("Status must be one of {}.", STATUSES.join(", ")),
+        ));
+    }
+    if !sort.is_empty() && !SORTS.contains(&sort.as_str()) {
+        return Err(AppError::invalid(
+            "sort",
+            format!("Sort by one of {}.", SORTS.join(", ")),
+        ));
+    }
+    if !matches!(dir.as_str(), "" | "asc" | "desc") {
+        return Err(AppError::invalid("dir", "Direction must be asc or desc."));
+    }
+    let per_page = if per_page == 0 { 50 } else { per_page };
+    if !PAGE_SIZES.contains(&per_page) {
+        return Err(AppError::invalid(
+            "per_page",
+            "Page size must be 50, 100 or 500.",
+        ));
+    }
+    let page = crate::app::api::validate_page(page, per_page)?;
+    let lq = store::ListQuery {
+        search: q,
+        status: status.clone(),
+        sort,
+        descending: dir == "desc",
+        page,
+        per_page,
+        allowed_globs: globs,
+    };
+    let (rows, total, counts) = store::list(&state.db, &lq).await?;
+    let c = |s: &str| counts.get(s).copied().unwrap_or(0);
+    Ok(MinionPage {
+        rows: rows
+            .into_iter()
+            .map(|r| MinionRow {
                 stale: is_stale(
                     &r.status,
                     r.keys_refreshed_at.as_deref(),
@@ -152,24 +102,64 @@ pub async fn get_minion(id: String) -> Result<MinionDetail, AppError> {
                 ),
                 id: r.minion_id,
                 status: r.status,
-                key_status: r.key_status,
                 ip: r.primary_ip,
-                os: r.os,
-                os_family: r.os_family,
-                osrelease: r.osrelease,
-                kernel: r.kernel,
-                kernelrelease: r.kernelrelease,
-                virtual_type: r.virtual_type,
-                cpus: r.num_cpus,
-                cpu_model: r.cpu_model,
-                mem_mb: r.mem_total_mb,
+                os: r.os.map(|os| match r.osrelease {
+                    Some(rel) => format!("{os} {rel}"),
+                    None => os,
+                }),
                 salt: r.saltversion,
-                grains_json: r.grains,
-                keys_refreshed_at: r.keys_refreshed_at,
-                presence_refreshed_at: r.presence_refreshed_at,
-                grains_refreshed_at: r.grains_refreshed_at,
+                cpus: r.num_cpus,
+                mem_mb: r.mem_total_mb,
+                virtual_type: r.virtual_type,
             })
-        }
-        .await,
-    )
+            .collect(),
+        total,
+        page,
+        per_page,
+        counts: StatusCounts {
+            online: c("online"),
+            offline: c("offline"),
+            pending: c("pending"),
+            rejected: c("rejected"),
+            denied: c("denied"),
+        },
+    })
+}
+
+/// One minion with its full grains.
+#[server(endpoint = "minions/get")]
+pub async fn get_minion(id: String) -> Result<MinionDetail, AppError> {
+    use crate::server::auth::require;
+    use crate::server::minions::store;
+    crate::app::api::keys::validate_id(&id)?;
+    let (state, _) = require("view", &format!("minion:{id}")).await?;
+    let r = store::get(&state.db, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("No minion named {id:?} is known to Halite.")))?;
+    Ok(MinionDetail {
+        stale: is_stale(
+            &r.status,
+            r.keys_refreshed_at.as_deref(),
+            r.presence_refreshed_at.as_deref(),
+            r.grains_refreshed_at.as_deref(),
+        ),
+        id: r.minion_id,
+        status: r.status,
+        key_status: r.key_status,
+        ip: r.primary_ip,
+        os: r.os,
+        os_family: r.os_family,
+        osrelease: r.osrelease,
+        kernel: r.kernel,
+        kernelrelease: r.kernelrelease,
+        virtual_type: r.virtual_type,
+        cpus: r.num_cpus,
+        cpu_model: r.cpu_model,
+        mem_mb: r.mem_total_mb,
+        salt: r.saltversion,
+        grains_json: r.grains,
+        keys_refreshed_at: r.keys_refreshed_at,
+        presence_refreshed_at: r.presence_refreshed_at,
+        grains_refreshed_at: r.grains_refreshed_at,
+    })
 }

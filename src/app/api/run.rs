@@ -176,61 +176,56 @@ pub struct FunctionCatalogue {
 /// cached for an hour; a stale copy is served while Salt is down (DECISIONS).
 #[server(endpoint = "run/functions")]
 pub async fn salt_functions() -> Result<FunctionCatalogue, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, _) = session()?;
-            let cache = state.runtime.jobs();
-            let mut guard = cache.catalogue.lock().await;
-            let now = chrono::Utc::now();
-            if let Some((f, at)) = guard.as_ref() {
-                if now - *at < chrono::Duration::hours(1) {
-                    return Ok(FunctionCatalogue {
-                        functions: f.clone(),
-                        cached_at: Some(crate::server::to_text(*at)),
-                        stale: false,
-                    });
-                }
-            }
-            let fetched = match state.runtime.client() {
-                Ok(c) => c
-                    .sys_list_functions("*")
-                    .await
-                    .map_err(crate::server::runtime::salt_error),
-                Err(e) => Err(e),
-            };
-            match fetched {
-                Ok(returns) => {
-                    let mut set = std::collections::BTreeSet::new();
-                    for r in returns.values() {
-                        if let crate::salt::replies::MinionReturn::Returned { ret, .. } = r {
-                            for f in ret.as_array().into_iter().flatten() {
-                                if let Some(s) = f.as_str() {
-                                    set.insert(s.to_string());
-                                }
-                            }
+    use crate::server::auth::session;
+    let (state, _) = session()?;
+    let cache = state.runtime.jobs();
+    let mut guard = cache.catalogue.lock().await;
+    let now = chrono::Utc::now();
+    if let Some((f, at)) = guard.as_ref() {
+        if now - *at < chrono::Duration::hours(1) {
+            return Ok(FunctionCatalogue {
+                functions: f.clone(),
+                cached_at: Some(crate::server::to_text(*at)),
+                stale: false,
+            });
+        }
+    }
+    let fetched = match state.runtime.client() {
+        Ok(c) => c
+            .sys_list_functions("*")
+            .await
+            .map_err(crate::server::runtime::salt_error),
+        Err(e) => Err(e),
+    };
+    match fetched {
+        Ok(returns) => {
+            let mut set = std::collections::BTreeSet::new();
+            for r in returns.values() {
+                if let crate::salt::replies::MinionReturn::Returned { ret, .. } = r {
+                    for f in ret.as_array().into_iter().flatten() {
+                        if let Some(s) = f.as_str() {
+                            set.insert(s.to_string());
                         }
                     }
-                    let functions: Vec<String> = set.into_iter().collect();
-                    *guard = Some((functions.clone(), now));
-                    Ok(FunctionCatalogue {
-                        functions,
-                        cached_at: Some(crate::server::to_text(now)),
-                        stale: false,
-                    })
                 }
-                Err(e) => match guard.as_ref() {
-                    Some((f, at)) => Ok(FunctionCatalogue {
-                        functions: f.clone(),
-                        cached_at: Some(crate::server::to_text(*at)),
-                        stale: true,
-                    }),
-                    None => Err(e),
-                },
             }
+            let functions: Vec<String> = set.into_iter().collect();
+            *guard = Some((functions.clone(), now));
+            Ok(FunctionCatalogue {
+                functions,
+                cached_at: Some(crate::server::to_text(now)),
+                stale: false,
+            })
         }
-        .await,
-    )
+        Err(e) => match guard.as_ref() {
+            Some((f, at)) => Ok(FunctionCatalogue {
+                functions: f.clone(),
+                cached_at: Some(crate::server::to_text(*at)),
+                stale: true,
+            }),
+            None => Err(e),
+        },
+    }
 }
 
 /// Which minions a target matches.
@@ -331,31 +326,26 @@ pub async fn preview_targets(
     target: String,
     #[server(default)] target_type: String,
 ) -> Result<TargetPreview, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            if !user.permissions.iter().any(may_execute_something) {
-                return Err(denied(
-                    &state,
-                    &user,
-                    "execute",
-                    "salt:*",
-                    "grant",
-                    "You do not have permission to run commands.".into(),
-                )
-                .await);
-            }
-            let cmd = validate_command(&target, &target_type, "test.ping", "", "")?;
-            let client = state.runtime.client()?;
-            let minions = match scoped_minions(&state, &user, &client, &cmd).await? {
-                Some(ids) => ids,
-                None => resolve(&client, &cmd).await?,
-            };
-            Ok(TargetPreview { minions })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    if !user.permissions.iter().any(may_execute_something) {
+        return Err(denied(
+            &state,
+            &user,
+            "execute",
+            "salt:*",
+            "grant",
+            "You do not have permission to run commands.".into(),
+        )
+        .await);
+    }
+    let cmd = validate_command(&target, &target_type, "test.ping", "", "")?;
+    let client = state.runtime.client()?;
+    let minions = match scoped_minions(&state, &user, &client, &cmd).await? {
+        Some(ids) => ids,
+        None => resolve(&client, &cmd).await?,
+    };
+    Ok(TargetPreview { minions })
 }
 
 /// What a dispatch started.
@@ -411,147 +401,146 @@ pub async fn dispatch(
     #[server(default)] batch: String,
 ) -> Result<Dispatched, AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{client_info, request_parts, respond, session};
-    respond(
-        async {
-            let cmd = validate_command(&target, &target_type, &fun, &args_json, &kwargs_json)?;
-            let batch = validate_batch(&batch)?;
-            let (state, user) = session()?;
-            let resource = format!("salt:{}", cmd.fun);
-            if !crate::rbac::may_execute(&user.permissions, &cmd.fun) {
-                let (rule, message) = if crate::rbac::is_indirect_function(&cmd.fun) {
-                    (
-                        "indirect-function",
-                        format!(
-                            "You do not have permission to run {f}: it runs or forges other functions, \
-                             so a grant with a wildcard (such as execute:salt:{m}.*) does not cover it. \
-                             It needs execute:salt:* or a grant naming it exactly (execute:salt:{f}).",
-                            f = cmd.fun,
-                            m = cmd.fun.split('.').next().unwrap_or("")
-                        ),
-                    )
-                } else {
-                    (
-                        "grant",
-                        format!("You do not have permission to execute salt {}.", cmd.fun),
-                    )
-                };
-                return Err(denied(&state, &user, "execute", &resource, rule, message).await);
-            }
-            let client = state.runtime.client()?;
-            let ip = client_info(&request_parts()?).ip;
-            let scoped = scoped_minions(&state, &user, &client, &cmd).await?;
-            if scoped.as_ref().is_some_and(|ids| ids.is_empty()) {
-                return Err(AppError::invalid(
-                    "target",
-                    "No minion you may act on matches this target.",
-                ));
-            }
-            let mut req = to_request(&cmd);
-            if let Some(ids) = &scoped {
-                // Exactly the resolved, in-scope ids: no glob or list syntax reaches Salt.
-                req.tgt = serde_json::Value::from(ids.clone());
-                req.tgt_type = "list".into();
-            }
-            let payload = serde_json::json!({
-                "target": cmd.target,
-                "target_type": cmd.target_type,
-                "fun": cmd.fun,
-                "args": cmd.args,
-                "kwargs": cmd.kwargs.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<String, serde_json::Value>>(),
-                "batch": batch,
-                "scoped_minions": scoped,
+    use crate::server::auth::{client_info, request_parts, session};
+    let cmd = validate_command(&target, &target_type, &fun, &args_json, &kwargs_json)?;
+    let batch = validate_batch(&batch)?;
+    let (state, user) = session()?;
+    let resource = format!("salt:{}", cmd.fun);
+    if !crate::rbac::may_execute(&user.permissions, &cmd.fun) {
+        let (rule, message) = if crate::rbac::is_indirect_function(&cmd.fun) {
+            (
+                "indirect-function",
+                format!(
+                    "You do not have permission to run {f}: it runs or forges other functions, \
+                     so a grant with a wildcard (such as execute:salt:{m}.*) does not cover it. \
+                     It needs execute:salt:* or a grant naming it exactly (execute:salt:{f}).",
+                    f = cmd.fun,
+                    m = cmd.fun.split('.').next().unwrap_or("")
+                ),
+            )
+        } else {
+            (
+                "grant",
+                format!("You do not have permission to execute salt {}.", cmd.fun),
+            )
+        };
+        return Err(denied(&state, &user, "execute", &resource, rule, message).await);
+    }
+    let client = state.runtime.client()?;
+    let ip = client_info(&request_parts()?).ip;
+    let scoped = scoped_minions(&state, &user, &client, &cmd).await?;
+    if scoped.as_ref().is_some_and(|ids| ids.is_empty()) {
+        return Err(AppError::invalid(
+            "target",
+            "No minion you may act on matches this target.",
+        ));
+    }
+    let mut req = to_request(&cmd);
+    if let Some(ids) = &scoped {
+        // Exactly the resolved, in-scope ids: no glob or list syntax reaches Salt.
+        req.tgt = serde_json::Value::from(ids.clone());
+        req.tgt_type = "list".into();
+    }
+    let payload = serde_json::json!({
+        "target": cmd.target,
+        "target_type": cmd.target_type,
+        "fun": cmd.fun,
+        "args": cmd.args,
+        "kwargs": cmd.kwargs.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<String, serde_json::Value>>(),
+        "batch": batch,
+        "scoped_minions": scoped,
+    });
+    let started = std::time::Instant::now();
+    let now = crate::server::now_text();
+    if let Some(batch) = batch {
+        // local_batch blocks until the last batch returns: run it in the background and
+        // let the page follow it by id.
+        let minions = match &scoped {
+            Some(ids) => ids.clone(),
+            None => resolve(&client, &cmd).await?,
+        };
+        if minions.is_empty() {
+            return Err(AppError::invalid(
+                "target",
+                "No minion matches this target.",
+            ));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let cache = state.runtime.jobs();
+        let added = cache.add_batch(
+            id.clone(),
+            crate::server::jobs::BatchRun {
+                owner_user_id: user.id.clone(),
+                fun: cmd.fun.clone(),
+                minions: minions.clone(),
+                batch: batch.clone(),
+                started_at: now.clone(),
+                ..Default::default()
+            },
+        );
+        if !added {
+            return Err(AppError::TooManyRequests {
+                message: "Too many batch runs are in progress; try again when some have finished."
+                    .into(),
+                retry_after_secs: 60,
             });
-            let started = std::time::Instant::now();
-            let now = crate::server::now_text();
-            if let Some(batch) = batch {
-                // local_batch blocks until the last batch returns: run it in the background and
-                // let the page follow it by id.
-                let minions = match &scoped {
-                    Some(ids) => ids.clone(),
-                    None => resolve(&client, &cmd).await?,
-                };
-                if minions.is_empty() {
-                    return Err(AppError::invalid("target", "No minion matches this target."));
-                }
-                let id = uuid::Uuid::new_v4().to_string();
-                let cache = state.runtime.jobs();
-                let added = cache.add_batch(
-                    id.clone(),
-                    crate::server::jobs::BatchRun {
-                        owner_user_id: user.id.clone(),
-                        fun: cmd.fun.clone(),
-                        minions: minions.clone(),
-                        batch: batch.clone(),
-                        started_at: now.clone(),
-                        ..Default::default()
-                    },
-                );
-                if !added {
-                    return Err(AppError::TooManyRequests {
-                        message: "Too many batch runs are in progress; try again when some have finished.".into(),
-                        retry_after_secs: 60,
-                    });
-                }
-                record(
-                    &state.db,
-                    AuditEntry::new("salt.run", &format!("salt:{}", cmd.fun))
-                        .user(&user.id, &user.username)
-                        .args(payload)
-                        .code(202)
-                        .duration_ms(started.elapsed().as_millis() as i64)
-                        .ip(&ip),
-                )
-                .await;
-                let bid = id.clone();
-                tokio::spawn(async move {
-                    let r = client.local_batch(&req, &batch).await;
-                    cache.finish_batch(&bid, r.map_err(|e| e.to_string()));
-                });
-                return Ok(Dispatched {
-                    jid: None,
-                    batch_id: Some(id),
-                    minions,
-                    started_at: now,
-                });
-            }
-            let r = client.local_async(&req).await;
-            let (code, jid) = match &r {
-                Ok(Some(j)) => (202, Some(j.jid.clone())),
-                Ok(None) => (422, None),
-                Err(e) => (crate::server::runtime::salt_error(e.clone()).status(), None),
-            };
-            let mut entry = AuditEntry::new("salt.run", &format!("salt:{}", cmd.fun))
+        }
+        record(
+            &state.db,
+            AuditEntry::new("salt.run", &format!("salt:{}", cmd.fun))
                 .user(&user.id, &user.username)
                 .args(payload)
-                .code(code)
+                .code(202)
                 .duration_ms(started.elapsed().as_millis() as i64)
-                .ip(&ip);
-            if let Some(j) = &jid {
-                entry = entry.jid(j);
-            }
-            record(&state.db, entry).await;
-            match r.map_err(crate::server::runtime::salt_error)? {
-                Some(job) => {
-                    let cache = state.runtime.jobs();
-                    cache.mark_running(&job.jid);
-                    // Something new runs: the next job view asks the master again.
-                    cache.live_active.invalidate();
-                    Ok(Dispatched {
-                        jid: Some(job.jid),
-                        batch_id: None,
-                        minions: job.minions,
-                        started_at: now,
-                    })
-                }
-                None => Err(AppError::invalid(
-                    "target",
-                    "No minion matches this target; nothing was run.",
-                )),
-            }
+                .ip(&ip),
+        )
+        .await;
+        let bid = id.clone();
+        tokio::spawn(async move {
+            let r = client.local_batch(&req, &batch).await;
+            cache.finish_batch(&bid, r.map_err(|e| e.to_string()));
+        });
+        return Ok(Dispatched {
+            jid: None,
+            batch_id: Some(id),
+            minions,
+            started_at: now,
+        });
+    }
+    let r = client.local_async(&req).await;
+    let (code, jid) = match &r {
+        Ok(Some(j)) => (202, Some(j.jid.clone())),
+        Ok(None) => (422, None),
+        Err(e) => (crate::server::runtime::salt_error(e.clone()).status(), None),
+    };
+    let mut entry = AuditEntry::new("salt.run", &format!("salt:{}", cmd.fun))
+        .user(&user.id, &user.username)
+        .args(payload)
+        .code(code)
+        .duration_ms(started.elapsed().as_millis() as i64)
+        .ip(&ip);
+    if let Some(j) = &jid {
+        entry = entry.jid(j);
+    }
+    record(&state.db, entry).await;
+    match r.map_err(crate::server::runtime::salt_error)? {
+        Some(job) => {
+            let cache = state.runtime.jobs();
+            cache.mark_running(&job.jid);
+            // Something new runs: the next job view asks the master again.
+            cache.live_active.invalidate();
+            Ok(Dispatched {
+                jid: Some(job.jid),
+                batch_id: None,
+                minions: job.minions,
+                started_at: now,
+            })
         }
-        .await,
-    )
+        None => Err(AppError::invalid(
+            "target",
+            "No minion matches this target; nothing was run.",
+        )),
+    }
 }
 
 /// A batch run's progress.
@@ -568,40 +557,33 @@ pub struct BatchProgress {
 /// Follow a batch run started by the caller.
 #[server(endpoint = "run/batch")]
 pub async fn batch_status(id: String) -> Result<BatchProgress, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            if id.len() > 64 {
-                return Err(AppError::invalid("id", "Not a batch id."));
-            }
-            let cache = state.runtime.jobs();
-            let map = cache.batches.lock().unwrap_or_else(|e| e.into_inner());
-            let run = map
-                .get(&id)
-                .filter(|r| r.owner_user_id == user.id)
-                .ok_or_else(|| {
-                    AppError::NotFound("No such batch run (it ends with a restart).".into())
-                })?;
-            Ok(BatchProgress {
-                minions: run.minions.clone(),
-                batch: run.batch.clone(),
-                finished: run.finished_at.is_some(),
-                error: run.error.clone(),
-                results: run
-                    .results
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            crate::app::api::jobs::clipped_json(v, 64 * 1024).0,
-                        )
-                    })
-                    .collect(),
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    if id.len() > 64 {
+        return Err(AppError::invalid("id", "Not a batch id."));
+    }
+    let cache = state.runtime.jobs();
+    let map = cache.batches.lock().unwrap_or_else(|e| e.into_inner());
+    let run = map
+        .get(&id)
+        .filter(|r| r.owner_user_id == user.id)
+        .ok_or_else(|| AppError::NotFound("No such batch run (it ends with a restart).".into()))?;
+    Ok(BatchProgress {
+        minions: run.minions.clone(),
+        batch: run.batch.clone(),
+        finished: run.finished_at.is_some(),
+        error: run.error.clone(),
+        results: run
+            .results
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    crate::app::api::jobs::clipped_json(v, 64 * 1024).0,
+                )
             })
-        }
-        .await,
-    )
+            .collect(),
+    })
 }
 
 #[cfg(test)]

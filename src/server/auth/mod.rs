@@ -384,34 +384,6 @@ fn describe_resource(resource: &str) -> String {
     }
 }
 
-/// Apply an error's HTTP status (and Retry-After) to the server-function response.
-pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    // During a page render the same function runs in-process: its error is shown on the page
-    // and must not become the page's HTTP status.
-    let is_api_call =
-        leptos::prelude::use_context::<Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"));
-    if !is_api_call {
-        return result;
-    }
-    if let Err(e) = &result {
-        if let Some(ro) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            ro.set_status(
-                axum::http::StatusCode::from_u16(e.status())
-                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
-            );
-            if let AppError::TooManyRequests {
-                retry_after_secs, ..
-            } = e
-            {
-                if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    ro.insert_header(axum::http::header::RETRY_AFTER, v);
-                }
-            }
-        }
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
