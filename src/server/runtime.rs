@@ -7,13 +7,14 @@ use crate::model::settings::{PollerStatus, SaltConnection};
 use crate::salt::{SaltClient, SaltConfig, SaltError};
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
-use crate::server::poller::{PollerCtx, PollerSpec, Repoll};
+use crate::server::poller::{PollError, PollResult, PollerCtx, PollerSpec, Repoll};
 use crate::server::{now_text, settings};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 struct Generation {
     id: u64,
@@ -295,10 +296,8 @@ impl Runtime {
             initial_delay: |_| 15,
             run: Arc::new(|ctx: PollerCtx| {
                 Box::pin(async move {
-                    ctx.client
-                        .ping()
-                        .await
-                        .map(|_| "salt-api answers".to_string())
+                    ctx.client.ping().await?;
+                    Ok("salt-api answers".to_string())
                 })
             }),
         };
@@ -379,31 +378,28 @@ impl Runtime {
         }
         loop {
             let started = Instant::now();
+            let run = tracing::info_span!("poller", poller = spec.name);
             let result = tokio::select! {
                 _ = cancel.cancelled() => return,
-                r = (spec.run)(ctx.clone()) => r,
+                r = (spec.run)(ctx.clone()).instrument(run.clone()) => r,
             };
-            self.observe(&result.as_ref().map(|_| ()).map_err(Clone::clone));
+            match &result {
+                Ok(_) => self.observe(&Ok(())),
+                // Only Salt's own failures say something about the connection.
+                Err(PollError::Salt(e)) => self.observe(&Err(e.clone())),
+                Err(_) => {}
+            }
             {
                 let mut map = self.pollers.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(st) = map.get_mut(spec.name) {
-                    let now = now_text();
-                    st.runs += 1;
-                    st.last_run_at = Some(now.clone());
-                    st.last_duration_ms = Some(started.elapsed().as_millis() as i64);
-                    match &result {
-                        Ok(summary) => {
-                            st.last_ok_at = Some(now);
-                            st.last_error = None;
-                            st.last_summary = Some(summary.clone());
-                        }
-                        Err(e) => st.last_error = Some(e.to_string()),
-                    }
+                    record_run(st, now_text(), started.elapsed(), &result);
                 }
             }
-            if let Err(e) = &result {
-                tracing::warn!(poller = spec.name, error = %e, "poller run failed");
-            }
+            run.in_scope(|| match &result {
+                Ok(_) => {}
+                Err(e @ PollError::Salt(_)) => tracing::warn!(error = %e, "poller run failed"),
+                Err(e) => tracing::error!(error = %e, "poller run failed"),
+            });
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}
@@ -430,6 +426,21 @@ impl Runtime {
     }
 }
 
+/// Put one run's outcome on a poller's status-board entry.
+fn record_run(st: &mut PollerStatus, now: String, took: Duration, result: &PollResult) {
+    st.runs += 1;
+    st.last_run_at = Some(now.clone());
+    st.last_duration_ms = Some(took.as_millis() as i64);
+    match result {
+        Ok(summary) => {
+            st.last_ok_at = Some(now);
+            st.last_error = None;
+            st.last_summary = Some(summary.clone());
+        }
+        Err(e) => st.last_error = Some(e.to_string()),
+    }
+}
+
 /// Turn a Salt error into what a server function returns (503 transport, 502 salt said no).
 pub fn salt_error(e: SaltError) -> AppError {
     let message = match &e {
@@ -439,5 +450,40 @@ pub fn salt_error(e: SaltError) -> AppError {
     match e {
         SaltError::Unavailable(_) => AppError::SaltUnavailable(message.into()).with_source(e),
         SaltError::Api { .. } => AppError::SaltError(message.into()).with_source(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_failure_shows_as_one_on_the_status_board() {
+        let mut st = PollerStatus {
+            name: "minions.keys".into(),
+            interval_seconds: 60,
+            last_run_at: None,
+            last_ok_at: None,
+            last_error: None,
+            last_summary: None,
+            last_duration_ms: None,
+            runs: 0,
+        };
+        let failed: PollResult = Err(PollError::Db(sqlx::Error::PoolClosed));
+        record_run(&mut st, now_text(), Duration::from_millis(5), &failed);
+        let shown = st.last_error.clone().unwrap();
+        assert!(shown.starts_with("Database error: "), "{shown}");
+        assert!(!shown.contains("Salt"), "{shown}");
+        assert_eq!((st.runs, st.last_ok_at.clone()), (1, None));
+
+        let salt: PollResult = Err(PollError::Salt(SaltError::Api {
+            status: 500,
+            message: "boom".into(),
+        }));
+        record_run(&mut st, now_text(), Duration::from_millis(5), &salt);
+        assert_eq!(st.last_error.as_deref(), Some("Salt API error 500: boom"));
+
+        record_run(&mut st, now_text(), Duration::ZERO, &Ok("3 keys".into()));
+        assert_eq!((st.last_error.clone(), st.runs), (None, 3));
     }
 }
