@@ -242,7 +242,11 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         .collect();
     let ip = auth::client_ip(peer, &forwarded, &state.config.trusted_proxies);
     req.extensions_mut().insert(auth::ClientIp(ip));
-    let resolved = auth::resolve_session_sliding(&state, cookie_header.as_deref()).await;
+    // A database that cannot say who this is answers 500, not "signed out".
+    let resolved = match auth::resolve_session_sliding(&state, cookie_header.as_deref()).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
     // The server slid the session's expiry: send the cookie again with a fresh Max-Age.
     let refreshed_cookie = match (&resolved, &cookie_header) {
         (Some((_, true)), Some(h)) => auth::cookie::find_cookie(h, &state.config.cookie_name)
