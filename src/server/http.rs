@@ -9,13 +9,14 @@ use crate::server::state::AppState;
 use crate::server::{db, users};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// Default CSP for responses that are not pages (pages add a nonce-based one while rendering).
 pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
@@ -99,7 +100,37 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             security_headers,
         ))
         .layer(tower_http::compression::CompressionLayer::new())
+        // Outermost: every request gets an id (a UUID, or the `x-request-id` a proxy in front
+        // already set), runs inside a `request` span carrying method, path and that id (so one
+        // log query by `request_id` follows a request through the server functions it calls),
+        // and answers with the id in `x-request-id`.
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
+            REQUEST_ID,
+        )))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(
+            HeaderName::from_static(REQUEST_ID),
+            MakeRequestUuid,
+        ))
         .with_state(state)
+}
+
+/// The header that carries a request's id, on the request and on its response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The span every request runs in (see [`router_with_pages`]).
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+    )
 }
 
 async fn healthz() -> Json<serde_json::Value> {

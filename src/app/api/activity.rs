@@ -13,6 +13,7 @@ pub use crate::model::activity::{
 /// One page of activity, newest first. Filters as in the page URL; `since_minutes` for the
 /// widget's heartbeat; `after_id` for the live tail's "N new events".
 #[server(endpoint = "activity/list")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 #[allow(clippy::too_many_arguments)]
 pub async fn list_activity(
     #[server(default)] category: String,
@@ -133,6 +134,7 @@ pub async fn list_activity(
 
 /// The raw Salt event behind one row (the detail drawer).
 #[server(endpoint = "activity/raw")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn raw_event(id: i64) -> Result<RawEventView, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;
@@ -161,6 +163,7 @@ pub async fn raw_event(id: i64) -> Result<RawEventView, AppError> {
 
 /// The Overview widget settings (any session; SPEC 8.3).
 #[server(endpoint = "activity/widget-config")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn widget_config() -> Result<WidgetSettingsView, AppError> {
     use crate::server::auth::session;
     let (state, _) = session()?;

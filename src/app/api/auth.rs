@@ -25,6 +25,7 @@ impl Me {
 
 /// The current user, or `None` when not signed in.
 #[server(endpoint = "auth/me")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_me() -> Result<Option<Me>, AppError> {
     use crate::server::auth::{app_state, maybe_user};
     let state = app_state()?;
@@ -40,6 +41,7 @@ pub async fn get_me() -> Result<Option<Me>, AppError> {
 
 /// Sign in. Returns the path to continue to. The same message for every kind of failure.
 #[server(endpoint = "auth/login")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn login(username: String, password: String) -> Result<String, AppError> {
     login_impl(username, password).await
 }
@@ -154,6 +156,7 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
 
 /// Sign out: delete the session and clear the cookie.
 #[server(endpoint = "auth/logout")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn logout() -> Result<(), AppError> {
     use crate::server::audit::{record, AuditEntry};
     use crate::server::auth::{self, app_state, client_info, cookie, maybe_user, request_parts};
@@ -180,6 +183,7 @@ pub async fn logout() -> Result<(), AppError> {
 
 /// Change the signed-in user's password; ends their other sessions.
 #[server(endpoint = "auth/change-password")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn change_password(
     current_password: String,
     new_password: String,
@@ -277,6 +281,7 @@ async fn change_password_impl(
 
 /// Remember the user's colour theme (`dark` or `light`).
 #[server(endpoint = "prefs/theme")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn set_theme(theme: String) -> Result<(), AppError> {
     use crate::server::auth::session_allowing_pw_change;
     let (state, user) = session_allowing_pw_change()?;

@@ -26,6 +26,7 @@ fn live_budget(cache: &crate::server::jobs::JobsCache, user_id: &str) -> Result<
 
 /// One page of jobs from `jobs_index` (or, with `live`, straight from the master).
 #[server(endpoint = "jobs/list")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn list_jobs(
     #[server(default)] q: String,
     #[server(default)] status: String,
@@ -182,6 +183,7 @@ pub async fn list_jobs(
 
 /// Job detail, live from the master (`jobs.list_job` + `jobs.active`).
 #[server(endpoint = "jobs/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
     use crate::server::auth::require;
     validate_jid(&jid)?;
@@ -314,6 +316,7 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
 
 /// Kill a running job: `saltutil.kill_job` on the minions still running it (DECISIONS).
 #[server(endpoint = "jobs/kill")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn kill_job(jid: String) -> Result<KillResult, AppError> {
     use crate::server::audit::{record, AuditEntry};
     use crate::server::auth::{client_info, request_parts, require};

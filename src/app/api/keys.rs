@@ -8,6 +8,7 @@ pub use crate::model::keys::{KeyActionResult, KeyRow, KeysView};
 
 /// Keys by state.
 #[server(endpoint = "keys/list")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn list_keys(
     #[server(default)] q: String,
     #[server(default)] page: i64,
@@ -75,6 +76,7 @@ pub async fn list_keys(
 
 /// Number of pending keys the user may see (sidebar badge).
 #[server(endpoint = "keys/pending-count")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn pending_key_count() -> Result<i64, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;
@@ -101,6 +103,7 @@ pub async fn pending_key_count() -> Result<i64, AppError> {
 
 /// A key's fingerprint, asked live from the master (`wheel key.finger`).
 #[server(endpoint = "keys/finger")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn key_fingerprint(id: String) -> Result<String, AppError> {
     use crate::server::auth::require;
     validate_id(&id)?;
@@ -172,6 +175,7 @@ fn key_state<'a>(lists: &'a crate::salt::KeyLists, id: &str) -> Option<&'a str> 
 /// Accept, reject or delete keys. `ids` is newline-separated (minion ids never contain one).
 /// Each id is checked against `<action>:key:<id>`, audited, and keys are re-polled at once.
 #[server(endpoint = "keys/action")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn key_action(action: String, ids: String) -> Result<Vec<KeyActionResult>, AppError> {
     use crate::salt::KeyAction;
     use crate::server::audit::{record, AuditEntry};

@@ -27,6 +27,7 @@ pub fn is_stale(
 
 /// One page of minions: search (id, OS, IP), status filter, sort, paging.
 #[server(endpoint = "minions/list")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn list_minions(
     #[server(default)] q: String,
     #[server(default)] status: String,
@@ -128,6 +129,7 @@ pub async fn list_minions(
 
 /// One minion with its full grains.
 #[server(endpoint = "minions/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_minion(id: String) -> Result<MinionDetail, AppError> {
     use crate::server::auth::require;
     use crate::server::minions::store;

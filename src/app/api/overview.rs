@@ -10,6 +10,7 @@ pub use crate::model::overview::{KeyCounts, OverviewData};
 
 /// Overview figures for the signed-in user.
 #[server(endpoint = "overview/summary")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn overview_summary() -> Result<OverviewData, AppError> {
     use crate::server::auth::session;
     use crate::server::minions::store;

@@ -175,6 +175,7 @@ pub struct FunctionCatalogue {
 /// Execution functions known to the master's minions (`sys.list_functions` on `*`, merged),
 /// cached for an hour; a stale copy is served while Salt is down (DECISIONS).
 #[server(endpoint = "run/functions")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn salt_functions() -> Result<FunctionCatalogue, AppError> {
     use crate::server::auth::session;
     let (state, _) = session()?;
@@ -322,6 +323,7 @@ async fn scoped_minions(
 /// Resolve a target on the master (no minion is contacted) before dispatch. A user whose role
 /// covers only some minions sees only those.
 #[server(endpoint = "run/preview")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn preview_targets(
     target: String,
     #[server(default)] target_type: String,
@@ -392,6 +394,7 @@ fn to_request(cmd: &Command) -> crate::salt::LocalRequest {
 /// JID. For a user whose role covers only some minions the target is resolved first and only
 /// those minions are sent, as a `list`.
 #[server(endpoint = "run/dispatch")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn dispatch(
     target: String,
     #[server(default)] target_type: String,
@@ -556,6 +559,7 @@ pub struct BatchProgress {
 
 /// Follow a batch run started by the caller.
 #[server(endpoint = "run/batch")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn batch_status(id: String) -> Result<BatchProgress, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;

@@ -12,6 +12,7 @@ pub use crate::model::settings::{
 
 /// Full settings (admin only: `edit:settings:*`).
 #[server(endpoint = "settings/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_settings() -> Result<SettingsView, AppError> {
     use crate::server::auth::require;
     let (state, _user) = require("edit", "settings:*").await?;
@@ -20,6 +21,7 @@ pub async fn get_settings() -> Result<SettingsView, AppError> {
 
 /// Is Salt configured? Any signed-in user may ask.
 #[server(endpoint = "settings/status")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;
@@ -42,6 +44,7 @@ pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
 
 /// Connection state and poller health (admin).
 #[server(endpoint = "settings/runtime")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn runtime_status() -> Result<RuntimeView, AppError> {
     use crate::server::auth::require;
     let (state, _) = require("edit", "settings:*").await?;
@@ -59,6 +62,7 @@ fn checked(v: &Option<String>) -> bool {
 /// Save the Salt API section and reload the runtime. An empty password keeps the stored one;
 /// an empty URL disconnects Salt.
 #[server(endpoint = "settings/salt")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn save_salt_settings(
     url: String,
     username: String,
@@ -97,6 +101,7 @@ pub async fn save_salt_settings(
 /// Save the Pollers section (ranges per SPEC 8.2) and reload the runtime.
 #[allow(clippy::too_many_arguments)]
 #[server(endpoint = "settings/pollers")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn save_poller_settings(
     minion_state_keys_interval_seconds: String,
     minion_state_presence_interval_seconds: String,
@@ -217,6 +222,7 @@ pub async fn save_poller_settings(
 /// Save the Activity widget section (display only; no reload).
 #[allow(clippy::too_many_arguments)]
 #[server(endpoint = "settings/widget")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn save_widget_settings(
     #[server(default)] hide_dispatch: Option<String>,
     #[server(default)] hide_routine: Option<String>,
@@ -259,6 +265,7 @@ pub async fn save_widget_settings(
 
 /// Try unsaved connection values: log in and count minions with `manage.present`.
 #[server(endpoint = "settings/test-salt")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn test_salt_connection(
     url: String,
     username: String,
@@ -294,6 +301,7 @@ pub async fn test_salt_connection(
 
 /// Test the stored credentials without re-typing the password.
 #[server(endpoint = "settings/test-salt-saved")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn test_saved_salt_connection() -> Result<SaltTestResult, AppError> {
     use crate::server::auth::require;
     use crate::server::settings;

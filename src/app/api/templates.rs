@@ -27,6 +27,7 @@ fn client_ip() -> String {
 
 /// The caller's own templates and every shared one.
 #[server(endpoint = "templates/list")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn list_templates() -> Result<TemplateList, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;
@@ -39,6 +40,7 @@ pub async fn list_templates() -> Result<TemplateList, AppError> {
 
 /// One template the caller owns or that is shared (the Run page pre-fills from it).
 #[server(endpoint = "templates/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_template(id: String) -> Result<TemplateOut, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;
@@ -54,6 +56,7 @@ pub async fn get_template(id: String) -> Result<TemplateOut, AppError> {
 /// Save a command as a template of the caller's. `args_json` is a JSON list of strings,
 /// `kwargs_json` a JSON object of string values; `is_shared` is a checkbox (present = shared).
 #[server(endpoint = "templates/create")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn create_template(
     name: String,
     #[server(default)] description: String,
@@ -96,6 +99,7 @@ pub async fn create_template(
 
 /// Share a template of the caller's with every user, or make it private again.
 #[server(endpoint = "templates/share")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn share_template(id: String, is_shared: bool) -> Result<TemplateOut, AppError> {
     use crate::server::audit::{record, AuditEntry};
     use crate::server::auth::session;
@@ -116,6 +120,7 @@ pub async fn share_template(id: String, is_shared: bool) -> Result<TemplateOut, 
 
 /// Delete a template of the caller's.
 #[server(endpoint = "templates/delete")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn delete_template(id: String) -> Result<(), AppError> {
     use crate::server::audit::{record, AuditEntry};
     use crate::server::auth::session;

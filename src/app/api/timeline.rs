@@ -13,6 +13,7 @@ pub use crate::model::timeline::{
 
 /// Jobs over a window as rows of bars (SPEC 6.6). Arguments are strings as in the page's URL.
 #[server(endpoint = "timeline/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_timeline(
     #[server(default)] window: String,
     #[server(default)] group_by: String,
@@ -42,6 +43,7 @@ pub async fn get_timeline(
 
 /// Hourly counts of (non-system) jobs over the last `hours` hours, plus the running count.
 #[server(endpoint = "jobs/activity")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn job_activity(#[server(default)] hours: String) -> Result<JobActivityOut, AppError> {
     use crate::server::jobs::timeline;
     let (state, user, globs) = view_jobs_scope().await?;
