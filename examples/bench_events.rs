@@ -426,7 +426,7 @@ async fn run(
     let state = halite::server::http::build_state(config).await.unwrap();
     let db = state.db.clone();
     let good = settings::validate_salt(&sim_url, "halite", "sim-pw", "file", true, true).unwrap();
-    settings::save_salt(&db, &state.config.cookie_secret, &good)
+    settings::save_salt(&db, &state.secrets, &good)
         .await
         .unwrap();
     let mut p = settings::load_view(&db).await.unwrap().pollers;

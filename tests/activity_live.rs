@@ -94,7 +94,7 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     let good =
         halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
             .unwrap();
-    halite::server::settings::save_salt(db, &app.state.config.cookie_secret, &good)
+    halite::server::settings::save_salt(db, &app.state.secrets, &good)
         .await
         .unwrap();
     let mut p = halite::server::settings::load_view(db)

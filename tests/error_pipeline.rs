@@ -110,7 +110,7 @@ async fn a_poller_database_failure_is_a_database_error() {
     let client = SaltClient::new(SaltConfig {
         url: format!("http://{addr}"),
         username,
-        password,
+        password: password.into(),
         eauth: "pam".into(),
         verify_tls: true,
         timeout: Duration::from_secs(10),

@@ -19,7 +19,7 @@ async fn connected_app() -> (TestApp, String) {
     let good =
         halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
             .unwrap();
-    halite::server::settings::save_salt(db, &app.state.config.cookie_secret, &good)
+    halite::server::settings::save_salt(db, &app.state.secrets, &good)
         .await
         .unwrap();
     app.state.runtime.boot().await;

@@ -47,7 +47,7 @@ async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_i
     let good =
         halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
             .unwrap();
-    halite::server::settings::save_salt(db, &app.state.config.cookie_secret, &good)
+    halite::server::settings::save_salt(db, &app.state.secrets, &good)
         .await
         .unwrap();
     app.state.runtime.boot().await;

@@ -203,7 +203,7 @@ async fn boot_with_a_bad_stored_password_runs_degraded() {
         true,
     )
     .unwrap();
-    halite::server::settings::save_salt(&app.state.db, &app.state.config.cookie_secret, &bad)
+    halite::server::settings::save_salt(&app.state.db, &app.state.secrets, &bad)
         .await
         .unwrap();
     app.state.runtime.boot().await;
@@ -225,19 +225,17 @@ async fn boot_with_a_bad_stored_password_runs_degraded() {
             .unwrap();
     halite::server::settings::save_salt(
         &other.state.db,
-        "a-different-cookie-secret-0123456789",
+        &halite::server::secrets::SecretsCipher::new("a-different-cookie-secret-0123456789"),
         &good,
     )
     .await
     .unwrap();
     other.state.runtime.boot().await;
     assert_eq!(other.state.runtime.connection().state, "unconfigured");
-    let missing = halite::server::settings::missing_salt_fields(
-        &other.state.db,
-        &other.state.config.cookie_secret,
-    )
-    .await
-    .unwrap();
+    let missing =
+        halite::server::settings::missing_salt_fields(&other.state.db, &other.state.secrets)
+            .await
+            .unwrap();
     assert_eq!(missing, vec!["salt.password"]);
 }
 

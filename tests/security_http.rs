@@ -510,7 +510,7 @@ async fn pending_badge_and_salt_status_respect_the_callers_scope() {
     // The connection detail (it names the salt-api URL) is for administrators only.
     halite::server::settings::save_salt(
         db,
-        &app.state.config.cookie_secret,
+        &app.state.secrets,
         &halite::server::settings::validate_salt(
             "http://127.0.0.1:9",
             "saltuser",

@@ -31,7 +31,7 @@ async fn a_per_resource_key_grant_cannot_reach_other_keys() {
     let good =
         halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
             .unwrap();
-    halite::server::settings::save_salt(db, &app.state.config.cookie_secret, &good)
+    halite::server::settings::save_salt(db, &app.state.secrets, &good)
         .await
         .unwrap();
     app.state.runtime.boot().await;

@@ -35,7 +35,7 @@ async fn app_with_stream() -> TestApp {
         true,
     )
     .unwrap();
-    halite::server::settings::save_salt(db, &app.state.config.cookie_secret, &salt)
+    halite::server::settings::save_salt(db, &app.state.secrets, &salt)
         .await
         .unwrap();
     let mut p = halite::server::settings::load_view(db)

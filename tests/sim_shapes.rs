@@ -1002,7 +1002,7 @@ async fn halite_salt_client_works_against_the_simulator() {
     let client = SaltClient::new(SaltConfig {
         url: sim.base.clone(),
         username: cfg.username.clone(),
-        password: cfg.password.clone(),
+        password: cfg.password.clone().into(),
         eauth: "file".into(),
         verify_tls: true,
         timeout: Duration::from_secs(30),

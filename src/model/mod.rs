@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod keys;
 pub mod minions;
 pub mod overview;
+pub mod run;
 pub mod settings;
 pub mod templates;
 pub mod time;

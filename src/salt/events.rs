@@ -12,6 +12,110 @@ pub struct SaltEvent {
     pub data: Value,
 }
 
+/// What an event is, read from its tag (only the kinds Halite records; the rest is `Other`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTag<'a> {
+    /// `salt/job/<jid>/new`: a job was published.
+    JobNew {
+        jid: &'a str,
+    },
+    /// `salt/job/<jid>/ret/<minion>`: a minion returned.
+    JobRet {
+        jid: &'a str,
+        minion: &'a str,
+    },
+    /// `salt/minion/<id>/start`: a minion (re)started.
+    MinionStart {
+        id: &'a str,
+    },
+    /// `salt/key`: a key action on the master (`data.id`, `data.act`).
+    Key,
+    /// `salt/auth`: a minion authenticating (`data.id`, `data.act`).
+    Auth,
+    /// `salt/wheel/<jid>/ret`: a wheel call returned (see [`SaltEvent::key_change`]).
+    WheelRet,
+    Other,
+}
+
+/// A key action seen in a wheel return (`wheel.key.accept|reject|delete`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChange<'a> {
+    /// `accept`, `reject` or `delete`.
+    pub act: &'a str,
+    /// The keys it changed, sorted.
+    pub ids: Vec<String>,
+}
+
+fn is_jid(s: &str) -> bool {
+    s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl SaltEvent {
+    /// What this event is, from its tag.
+    pub fn kind(&self) -> EventTag<'_> {
+        let parts: Vec<&str> = self.tag.split('/').collect();
+        match parts.as_slice() {
+            ["salt", "job", jid, "new"] if is_jid(jid) => EventTag::JobNew { jid },
+            ["salt", "job", jid, "ret", minion] if is_jid(jid) => EventTag::JobRet { jid, minion },
+            ["salt", "minion", id, "start"] => EventTag::MinionStart { id },
+            ["salt", "key"] => EventTag::Key,
+            ["salt", "auth"] => EventTag::Auth,
+            ["salt", "wheel", _, "ret"] => EventTag::WheelRet,
+            _ => EventTag::Other,
+        }
+    }
+
+    /// A data field as text: a non-empty string, or a list joined with commas.
+    pub fn field(&self, key: &str) -> Option<String> {
+        match self.data.get(key)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Array(a) => Some(super::replies::join_values(a, ",")),
+            _ => None,
+        }
+    }
+
+    /// The key action a successful `wheel.key.accept|reject|delete` return announces (Salt
+    /// 3006-3008 fire no `salt/key` event for a key action made through salt-api). A delete
+    /// answers `{}`, so its key is the match argument, unless that is a glob or a list.
+    pub fn key_change(&self) -> Option<KeyChange<'_>> {
+        let d = &self.data;
+        let act = d
+            .get("fun")
+            .and_then(Value::as_str)
+            .and_then(|f| f.strip_prefix("wheel.key."))?;
+        let group = match act {
+            "accept" => "minions",
+            "reject" => "minions_rejected",
+            "delete" => "",
+            _ => return None,
+        };
+        if d.get("success").and_then(Value::as_bool) == Some(false) {
+            return None;
+        }
+        let mut ids: Vec<String> = if group.is_empty() {
+            d.get("fun_args")
+                .and_then(|a| a.get(0))
+                .and_then(Value::as_str)
+                .filter(|m| !m.contains(['*', '?', '[', ',']))
+                .map(|m| vec![m.to_string()])
+                .unwrap_or_default()
+        } else {
+            d.get("return")
+                .and_then(|r| r.get(group))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        ids.sort();
+        ids.dedup();
+        Some(KeyChange { act, ids })
+    }
+}
+
 /// Incremental SSE parser: feed bytes, get complete events.
 #[derive(Default)]
 pub struct SseParser {

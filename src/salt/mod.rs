@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod replies;
+pub mod state;
 
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
@@ -33,12 +34,48 @@ impl SaltError {
     }
 }
 
+/// The salt-api password. It cannot be printed: `Debug` shows `[REDACTED]`, and there is no
+/// `Display` or `Serialize`; the login request is the one place that reads it
+/// ([`SaltPassword::expose`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaltPassword(String);
+
+impl SaltPassword {
+    /// Wrap a password.
+    pub fn new(password: impl Into<String>) -> Self {
+        SaltPassword(password.into())
+    }
+
+    /// The password itself, for the login request (and the encryption at rest).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SaltPassword {
+    fn from(s: String) -> Self {
+        SaltPassword(s)
+    }
+}
+
+impl From<&str> for SaltPassword {
+    fn from(s: &str) -> Self {
+        SaltPassword(s.to_string())
+    }
+}
+
+impl std::fmt::Debug for SaltPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
 /// Connection settings for one client.
 #[derive(Clone)]
 pub struct SaltConfig {
     pub url: String,
     pub username: String,
-    pub password: String,
+    pub password: SaltPassword,
     pub eauth: String,
     pub verify_tls: bool,
     /// Per-request timeout for ordinary calls.
@@ -50,7 +87,7 @@ impl std::fmt::Debug for SaltConfig {
         f.debug_struct("SaltConfig")
             .field("url", &self.url)
             .field("username", &self.username)
-            .field("password", &"[REDACTED]")
+            .field("password", &self.password)
             .field("eauth", &self.eauth)
             .field("verify_tls", &self.verify_tls)
             .finish()
@@ -151,7 +188,7 @@ impl SaltClient {
     async fn do_login(&self) -> Result<LoginInfo, SaltError> {
         let body = json!({
             "username": self.cfg.username,
-            "password": self.cfg.password,
+            "password": self.cfg.password.expose(),
             "eauth": self.cfg.eauth,
         });
         let mut attempt = 0;

@@ -403,19 +403,23 @@ pub fn parse_async_job(v: Value) -> Result<Option<AsyncJob>, SaltError> {
     }
 }
 
+/// A value as text: a string as it is, anything else as JSON.
+pub fn value_text(v: &Value) -> String {
+    v.as_str()
+        .map(String::from)
+        .unwrap_or_else(|| v.to_string())
+}
+
+/// A list of values as text, each by [`value_text`], joined with `sep` (a `list` target, a
+/// comment given as lines).
+pub fn join_values(items: &[Value], sep: &str) -> String {
+    items.iter().map(value_text).collect::<Vec<_>>().join(sep)
+}
+
 fn target_text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
-        Value::Array(a) => Some(
-            a.iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| x.to_string())
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
+        Value::Array(a) => Some(join_values(a, ",")),
         Value::Null => None,
         other => Some(other.to_string()),
     }

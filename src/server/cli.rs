@@ -335,7 +335,8 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                     true,
                 )
                 .map_err(|e| e.to_string())?;
-                crate::server::settings::save_salt(&pool, &config.cookie_secret, &input)
+                let secrets = crate::server::secrets::SecretsCipher::new(&config.cookie_secret);
+                crate::server::settings::save_salt(&pool, &secrets, &input)
                     .await
                     .map_err(|e| e.to_string())?;
                 audit::record(

@@ -64,9 +64,12 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
                 }),
         )
         .build();
+    let secrets = Arc::new(crate::server::secrets::SecretsCipher::new(
+        &config.cookie_secret,
+    ));
     let runtime = crate::server::runtime::Runtime::new(
         db.clone(),
-        config.cookie_secret.clone(),
+        secrets.clone(),
         crate::server::pollers(),
         std::time::Duration::from_secs(config.salt_health_interval_secs),
     );
@@ -74,6 +77,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
         leptos_options,
         db,
         config: Arc::new(config),
+        secrets,
         throttle: Arc::default(),
         audit_limiter: Arc::default(),
         started_at: chrono::Utc::now(),
@@ -139,10 +143,9 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let db_ok = db::ping(&state.db).await;
-    let missing =
-        crate::server::settings::missing_salt_fields(&state.db, &state.config.cookie_secret)
-            .await
-            .unwrap_or_default();
+    let missing = crate::server::settings::missing_salt_fields(&state.db, &state.secrets)
+        .await
+        .unwrap_or_default();
     let salt = if missing.is_empty() {
         "degraded"
     } else {

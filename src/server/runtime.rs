@@ -4,15 +4,18 @@
 
 use crate::error::AppError;
 use crate::model::settings::{PollerStatus, SaltConnection};
-use crate::salt::{SaltClient, SaltConfig, SaltError};
+use crate::salt::{SaltClient, SaltError};
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
 use crate::server::poller::{PollError, PollResult, PollerCtx, PollerSpec, Repoll};
+use crate::server::run::batch::BatchRuns;
+use crate::server::secrets::SecretsCipher;
 use crate::server::{now_text, settings};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -26,7 +29,7 @@ struct Generation {
 /// The hub itself; one per process (tests make one per app).
 pub struct Runtime {
     db: Db,
-    cookie_secret: String,
+    secrets: Arc<SecretsCipher>,
     registry: Vec<PollerSpec>,
     current: RwLock<Option<Arc<SaltClient>>>,
     generation: tokio::sync::Mutex<Generation>,
@@ -36,6 +39,11 @@ pub struct Runtime {
     jobs: Arc<JobsCache>,
     hub: Arc<crate::server::activity::hub::EventHub>,
     stream_enabled: std::sync::atomic::AtomicBool,
+    /// Batch runs started from the Run page and their results.
+    batches: Arc<BatchRuns>,
+    /// Background work an action started (a batch run): not tied to a generation, cancelled
+    /// and awaited by [`Runtime::shutdown`].
+    tasks: Mutex<JoinSet<()>>,
     /// Salt-independent upkeep (audit retention), started once by [`Runtime::boot`].
     housekeeping: Mutex<Option<JoinHandle<()>>>,
     stop: CancellationToken,
@@ -53,13 +61,13 @@ impl Runtime {
     /// A hub with the given pollers registered; nothing runs until [`Runtime::boot`].
     pub fn new(
         db: Db,
-        cookie_secret: String,
+        secrets: Arc<SecretsCipher>,
         registry: Vec<PollerSpec>,
         health_interval: Duration,
     ) -> Arc<Self> {
         Arc::new(Runtime {
             db,
-            cookie_secret,
+            secrets,
             registry,
             current: RwLock::new(None),
             generation: tokio::sync::Mutex::new(Generation {
@@ -78,6 +86,8 @@ impl Runtime {
             jobs: Arc::new(JobsCache::default()),
             hub: Arc::new(crate::server::activity::hub::EventHub::default()),
             stream_enabled: std::sync::atomic::AtomicBool::new(false),
+            batches: Arc::default(),
+            tasks: Mutex::new(JoinSet::new()),
             housekeeping: Mutex::new(None),
             stop: CancellationToken::new(),
         })
@@ -110,6 +120,26 @@ impl Runtime {
     /// The active-JID cache (running/complete) the jobs poller keeps.
     pub fn jobs(&self) -> Arc<JobsCache> {
         self.jobs.clone()
+    }
+
+    /// The batch runs of this process.
+    pub fn batches(&self) -> Arc<BatchRuns> {
+        self.batches.clone()
+    }
+
+    /// Run an action's background work (a batch run) as a task the runtime owns: it ends early
+    /// when the process shuts down, and shutdown waits for it.
+    pub fn spawn_task(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let stop = self.stop.clone();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the ones that have ended.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = work => {}
+            }
+        });
     }
 
     /// The EventHub (always present; fed only while the event stream is enabled).
@@ -218,7 +248,13 @@ impl Runtime {
         gen.cancel = CancellationToken::new();
         let id = gen.id;
 
-        let (salt, pollers) = match settings::load_runtime(&self.db).await {
+        let loaded = match settings::load_salt_connection(&self.db, &self.secrets).await {
+            Ok(salt) => settings::load_pollers(&self.db)
+                .await
+                .map(|pollers| (salt, pollers)),
+            Err(e) => Err(e),
+        };
+        let (salt, pollers) = match loaded {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read settings; Salt stays disconnected");
@@ -226,18 +262,13 @@ impl Runtime {
                 return;
             }
         };
-        let password = salt.password(&self.cookie_secret);
-        if password.is_none() && salt.password_encrypted.is_some() {
+        if salt.password_unreadable {
             tracing::error!(
                 "the stored Salt password cannot be decrypted (COOKIE_SECRET changed?); \
                  enter it again in Settings"
             );
         }
-        let (Some(url), Some(username), Some(password)) = (
-            salt.url.filter(|s| !s.is_empty()),
-            salt.username.filter(|s| !s.is_empty()),
-            password,
-        ) else {
+        let Some(config) = salt.config() else {
             self.set_connection(
                 "unconfigured",
                 "Salt API URL, username or password is not set",
@@ -248,14 +279,7 @@ impl Runtime {
             );
             return;
         };
-        let client = match SaltClient::new(SaltConfig {
-            url,
-            username,
-            password,
-            eauth: salt.eauth,
-            verify_tls: salt.verify,
-            timeout: Duration::from_secs(30),
-        }) {
+        let client = match SaltClient::new(config) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 self.set_connection("unreachable", e.to_string());
@@ -423,6 +447,14 @@ impl Runtime {
         for t in gen.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let drained = tokio::time::timeout(Duration::from_secs(5), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+        }
     }
 }
 
@@ -456,6 +488,29 @@ pub fn salt_error(e: SaltError) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test]
+    async fn shutdown_ends_and_awaits_action_tasks() {
+        let db = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let rt = Runtime::new(
+            db,
+            Arc::new(SecretsCipher::new("0123456789abcdef0123456789abcdef")),
+            vec![],
+            Duration::from_secs(15),
+        );
+        let finished = Arc::new(AtomicBool::new(false));
+        let quick = finished.clone();
+        rt.spawn_task(async move { quick.store(true, Ordering::SeqCst) });
+        // A batch run that would outlive the process: shutdown must not wait for it.
+        rt.spawn_task(std::future::pending());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(finished.load(Ordering::SeqCst));
+        tokio::time::timeout(Duration::from_secs(2), rt.shutdown())
+            .await
+            .expect("shutdown cancels action tasks instead of waiting for them");
+        assert!(rt.tasks.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn a_database_failure_shows_as_one_on_the_status_board() {

@@ -1,7 +1,16 @@
 //! The `app_settings` singleton row (runtime settings edited in the UI).
 
-use crate::model::settings::{PollerSettings, SaltSettings, SettingsView, WidgetSettings};
+use crate::error::AppError;
+use crate::model::settings::{
+    PollerSettings, SaltSettings, SaltTestResult, SettingsView, WidgetSettings,
+};
+use crate::salt::{SaltClient, SaltConfig, SaltError, SaltPassword};
+use crate::server::audit::{record, AuditEntry};
+use crate::server::auth::CurrentUser;
 use crate::server::db::Db;
+use crate::server::secrets::SecretsCipher;
+use crate::server::state::AppState;
+use std::time::Duration;
 
 /// Read the settings row as the page sees it (no password, only whether one is set).
 pub async fn load_view(db: &Db) -> Result<SettingsView, sqlx::Error> {
@@ -44,24 +53,19 @@ pub async fn load_view(db: &Db) -> Result<SettingsView, sqlx::Error> {
 }
 
 /// Which Salt connection fields are missing (`salt.url`, `salt.username`, `salt.password`).
-pub async fn missing_salt_fields(db: &Db, cookie_secret: &str) -> Result<Vec<String>, sqlx::Error> {
-    let (url, user, pw): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT salt_api_url, salt_api_username, salt_api_password_encrypted FROM app_settings WHERE id = 1",
-    )
-    .fetch_one(db)
-    .await?;
+pub async fn missing_salt_fields(
+    db: &Db,
+    secrets: &SecretsCipher,
+) -> Result<Vec<String>, sqlx::Error> {
+    let stored = load_salt_connection(db, secrets).await?;
     let mut missing = Vec::new();
-    if url.as_deref().unwrap_or("").is_empty() {
+    if stored.url.is_none() {
         missing.push("salt.url".to_string());
     }
-    if user.as_deref().unwrap_or("").is_empty() {
+    if stored.username.is_none() {
         missing.push("salt.username".to_string());
     }
-    let pw_ok = pw
-        .as_deref()
-        .and_then(|p| crate::server::secrets::decrypt(cookie_secret, p))
-        .is_some();
-    if !pw_ok {
+    if stored.password.is_none() {
         missing.push("salt.password".to_string());
     }
     Ok(missing)
@@ -98,52 +102,96 @@ struct SettingsRow {
     audit_retention_days: i64,
 }
 
-/// The Salt connection fields as stored.
-pub struct SaltRow {
+/// How long any salt-api client waits for one request. One rule for every client, so the
+/// connection tests on the Settings page judge the connection exactly as the runtime will use it.
+pub const SALT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A client configuration; every [`SaltClient`](crate::salt::SaltClient) Halite builds comes
+/// from here.
+pub fn salt_config(
+    url: String,
+    username: String,
+    password: SaltPassword,
+    eauth: String,
+    verify: bool,
+) -> SaltConfig {
+    SaltConfig {
+        url,
+        username,
+        password,
+        eauth,
+        verify_tls: verify,
+        timeout: SALT_REQUEST_TIMEOUT,
+    }
+}
+
+/// The stored Salt connection, password decrypted; empty text reads as `None`.
+#[derive(Debug, Clone)]
+pub struct StoredSalt {
     pub url: Option<String>,
     pub username: Option<String>,
-    pub password_encrypted: Option<String>,
+    /// `None` when unset or unreadable.
+    pub password: Option<SaltPassword>,
+    /// A password is stored but cannot be decrypted (COOKIE_SECRET changed?).
+    pub password_unreadable: bool,
     pub eauth: String,
     pub verify: bool,
 }
 
-impl SaltRow {
-    /// The stored password, decrypted; `None` when unset or unreadable (COOKIE_SECRET changed).
-    pub fn password(&self, cookie_secret: &str) -> Option<String> {
-        self.password_encrypted
-            .as_deref()
-            .and_then(|p| crate::server::secrets::decrypt(cookie_secret, p))
+impl StoredSalt {
+    /// The client configuration, when URL, username and password are all there.
+    pub fn config(&self) -> Option<SaltConfig> {
+        Some(salt_config(
+            self.url.clone()?,
+            self.username.clone()?,
+            self.password.clone()?,
+            self.eauth.clone(),
+            self.verify,
+        ))
     }
 }
 
-/// What the runtime needs: the Salt row and the poller settings.
-pub async fn load_runtime(db: &Db) -> Result<(SaltRow, PollerSettings), sqlx::Error> {
-    let v = load_view(db).await?;
-    let (url, username, pw): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT salt_api_url, salt_api_username, salt_api_password_encrypted FROM app_settings WHERE id = 1",
+/// Read the stored Salt connection: the one place the stored password is decrypted (for the
+/// runtime, the two connection tests and the "is Salt configured" checks).
+pub async fn load_salt_connection(
+    db: &Db,
+    secrets: &SecretsCipher,
+) -> Result<StoredSalt, sqlx::Error> {
+    let (url, username, encrypted, eauth, verify): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        bool,
+    ) = sqlx::query_as(
+        "SELECT salt_api_url, salt_api_username, salt_api_password_encrypted, salt_api_eauth, \
+         salt_api_verify FROM app_settings WHERE id = 1",
     )
     .fetch_one(db)
     .await?;
-    Ok((
-        SaltRow {
-            url,
-            username,
-            password_encrypted: pw,
-            eauth: v.salt.eauth,
-            verify: v.salt.verify,
-        },
-        v.pollers,
-    ))
+    let password = encrypted.as_deref().and_then(|p| secrets.decrypt(p));
+    Ok(StoredSalt {
+        url: url.filter(|s| !s.is_empty()),
+        username: username.filter(|s| !s.is_empty()),
+        password_unreadable: password.is_none() && encrypted.is_some(),
+        password,
+        eauth,
+        verify,
+    })
+}
+
+/// The poller settings the runtime starts a generation with.
+pub async fn load_pollers(db: &Db) -> Result<PollerSettings, sqlx::Error> {
+    Ok(load_view(db).await?.pollers)
 }
 
 /// May `input` (with an empty password field) reuse the stored password? Only towards the stored
 /// URL, username and eauth, with TLS checks no weaker: otherwise anyone who may edit settings could
 /// send the "write-only" password to a server of their choice.
-pub fn may_reuse_password(stored: &SaltRow, input: &SaltInput) -> bool {
-    let set = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+pub fn may_reuse_password(stored: &StoredSalt, input: &SaltInput) -> bool {
     input.url.is_none()
-        || (set(&stored.url) == input.url
-            && set(&stored.username) == input.username
+        || (stored.url == input.url
+            && stored.username == input.username
             && stored.eauth == input.eauth
             && (input.verify || !stored.verify))
 }
@@ -167,7 +215,7 @@ pub struct SaltInput {
     pub url: Option<String>,
     pub username: Option<String>,
     /// `None` keeps the stored password.
-    pub password: Option<String>,
+    pub password: Option<SaltPassword>,
     pub eauth: String,
     pub verify: bool,
 }
@@ -252,18 +300,19 @@ pub fn validate_salt(
     Ok(SaltInput {
         url,
         username: (!username.is_empty()).then(|| username.to_string()),
-        password: (!password.is_empty()).then(|| password.to_string()),
+        password: (!password.is_empty()).then(|| SaltPassword::from(password)),
         eauth: eauth.to_string(),
         verify,
     })
 }
 
 /// Store the Salt section (password encrypted; kept when not given).
-pub async fn save_salt(db: &Db, cookie_secret: &str, input: &SaltInput) -> Result<(), sqlx::Error> {
-    let enc = input
-        .password
-        .as_deref()
-        .map(|p| crate::server::secrets::encrypt(cookie_secret, p));
+pub async fn save_salt(
+    db: &Db,
+    secrets: &SecretsCipher,
+    input: &SaltInput,
+) -> Result<(), sqlx::Error> {
+    let enc = input.password.as_ref().map(|p| secrets.encrypt(p));
     sqlx::query(
         "UPDATE app_settings SET salt_api_url = ?, salt_api_username = ?, \
          salt_api_password_encrypted = COALESCE(?, salt_api_password_encrypted), \
@@ -278,6 +327,161 @@ pub async fn save_salt(db: &Db, cookie_secret: &str, input: &SaltInput) -> Resul
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Save the Salt API section for `user` (audited as `settings.salt.update`) and reload the
+/// runtime. An empty password keeps the stored one, but only towards the stored connection.
+pub async fn update_salt(
+    state: &AppState,
+    user: &CurrentUser,
+    ip: &str,
+    input: SaltInput,
+) -> Result<SettingsView, AppError> {
+    if input.password.is_none() {
+        let stored = load_salt_connection(&state.db, &state.secrets).await?;
+        if !may_reuse_password(&stored, &input) {
+            return Err(password_needed());
+        }
+    }
+    save_salt(&state.db, &state.secrets, &input).await?;
+    record(
+        &state.db,
+        AuditEntry::new("settings.salt.update", "settings:salt")
+            .user(&user.id, &user.username)
+            .ip(ip)
+            .args(serde_json::json!({
+                "url": input.url, "username": input.username, "eauth": input.eauth,
+                "verify": input.verify, "password_changed": input.password.is_some(),
+            })),
+    )
+    .await;
+    state.runtime.reload().await;
+    Ok(load_view(&state.db).await?)
+}
+
+/// Save the Pollers section (audited as `settings.pollers.update`) and reload the runtime.
+pub async fn update_pollers(
+    state: &AppState,
+    user: &CurrentUser,
+    ip: &str,
+    p: PollerSettings,
+) -> Result<SettingsView, AppError> {
+    save_pollers(&state.db, &p).await?;
+    record(
+        &state.db,
+        AuditEntry::new("settings.pollers.update", "settings:pollers")
+            .user(&user.id, &user.username)
+            .ip(ip)
+            .args(serde_json::to_value(&p).unwrap_or_default()),
+    )
+    .await;
+    state.runtime.reload().await;
+    Ok(load_view(&state.db).await?)
+}
+
+/// Save the Activity widget section (audited as `settings.widget.update`; display only, no
+/// reload).
+pub async fn update_widget(
+    state: &AppState,
+    user: &CurrentUser,
+    ip: &str,
+    w: WidgetSettings,
+) -> Result<SettingsView, AppError> {
+    save_widget(&state.db, &w).await?;
+    record(
+        &state.db,
+        AuditEntry::new("settings.widget.update", "settings:widget")
+            .user(&user.id, &user.username)
+            .ip(ip)
+            .args(serde_json::to_value(&w).unwrap_or_default()),
+    )
+    .await;
+    Ok(load_view(&state.db).await?)
+}
+
+/// The configuration Test Connection tries for unsaved values: the typed password, or the
+/// stored one when the field was left empty, but only towards the stored connection
+/// ([`may_reuse_password`]).
+pub async fn config_to_test(
+    db: &Db,
+    secrets: &SecretsCipher,
+    input: SaltInput,
+) -> Result<SaltConfig, AppError> {
+    let Some(url) = input.url.clone() else {
+        return Err(AppError::invalid("url", "Enter the salt-api URL to test."));
+    };
+    let password = match input.password.clone() {
+        Some(p) => p,
+        None => {
+            let stored = load_salt_connection(db, secrets).await?;
+            if !may_reuse_password(&stored, &input) {
+                return Err(password_needed());
+            }
+            stored
+                .password
+                .ok_or_else(|| AppError::invalid("password", "Enter the password to test with."))?
+        }
+    };
+    Ok(salt_config(
+        url,
+        input.username.unwrap_or_default(),
+        password,
+        input.eauth,
+        input.verify,
+    ))
+}
+
+/// Log in with `config` and count the connected minions (`manage.present`); audited as
+/// `settings.salt.test`. Nothing is stored.
+pub async fn test_connection(
+    db: &Db,
+    user: &CurrentUser,
+    ip: &str,
+    config: SaltConfig,
+) -> SaltTestResult {
+    let started = std::time::Instant::now();
+    let url = config.url.clone();
+    let result = async {
+        let client = SaltClient::new(config)?;
+        let login = client.login().await?;
+        let present = client.manage_present().await?;
+        Ok::<_, SaltError>((login, present))
+    }
+    .await;
+    let out = match result {
+        Ok((login, present)) => SaltTestResult {
+            ok: true,
+            detail: format!(
+                "Logged in to {url} as {} (eauth {}); {} minion{} connected.",
+                login.user,
+                login.eauth,
+                present.len(),
+                if present.len() == 1 { "" } else { "s" }
+            ),
+            minion_count: Some(present.len()),
+        },
+        Err(SaltError::Api { status: 401, .. }) => SaltTestResult {
+            ok: false,
+            detail: "salt-api refused the username or password (401). Check the credentials and the eauth back-end."
+                .into(),
+            minion_count: None,
+        },
+        Err(e) => SaltTestResult {
+            ok: false,
+            detail: e.to_string(),
+            minion_count: None,
+        },
+    };
+    record(
+        db,
+        AuditEntry::new("settings.salt.test", "settings:salt")
+            .user(&user.id, &user.username)
+            .ip(ip)
+            .args(serde_json::json!({ "url": url, "ok": out.ok }))
+            .duration_ms(started.elapsed().as_millis() as i64),
+    )
+    .await;
+    out
 }
 
 /// Parse a whole number in a range with a message naming the field.
@@ -364,7 +568,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.url.as_deref(), Some("http://127.0.0.1:8000"));
-        assert_eq!(ok.password.as_deref(), Some("pw"));
+        assert_eq!(ok.password.as_ref().map(SaltPassword::expose), Some("pw"));
         let keep = validate_salt("https://salt:8000", "u", "", "pam", true, false).unwrap();
         assert_eq!(keep.password, None, "empty password keeps the stored one");
         let cleared = validate_salt("", "", "", "pam", true, false).unwrap();

@@ -13,6 +13,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
+    /// The one cipher for secrets at rest (the stored salt-api password).
+    pub secrets: Arc<crate::server::secrets::SecretsCipher>,
     pub throttle: Arc<LoginThrottle>,
     /// Caps the audit rows a client can cause without signing in.
     pub audit_limiter: Arc<crate::server::audit::AnonAuditLimiter>,

@@ -34,7 +34,7 @@ impl Lab {
         SaltConfig {
             url: self.url.clone(),
             username: self.user.clone(),
-            password: self.password.clone(),
+            password: self.password.clone().into(),
             eauth: self.eauth.clone(),
             verify_tls: true,
             timeout: Duration::from_secs(30),

@@ -25,9 +25,7 @@ pub async fn get_settings() -> Result<SettingsView, AppError> {
 pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;
-    let missing =
-        crate::server::settings::missing_salt_fields(&state.db, &state.config.cookie_secret)
-            .await?;
+    let missing = crate::server::settings::missing_salt_fields(&state.db, &state.secrets).await?;
     let can_edit = user.can("edit", "settings:*");
     let mut connection = state.runtime.connection();
     if !can_edit {
@@ -70,32 +68,12 @@ pub async fn save_salt_settings(
     eauth: String,
     #[server(default)] verify: Option<String>,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::require;
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings;
     let (state, user) = require("edit", "settings:*").await?;
     let input =
         settings::validate_salt(&url, &username, &password, &eauth, checked(&verify), false)?;
-    if input.password.is_none() {
-        let (stored, _) = settings::load_runtime(&state.db).await?;
-        if !settings::may_reuse_password(&stored, &input) {
-            return Err(settings::password_needed());
-        }
-    }
-    settings::save_salt(&state.db, &state.config.cookie_secret, &input).await?;
-    record(
-        &state.db,
-        AuditEntry::new("settings.salt.update", "settings:salt")
-            .user(&user.id, &user.username)
-            .ip(&crate::server::auth::request_ip())
-            .args(serde_json::json!({
-                "url": input.url, "username": input.username, "eauth": input.eauth,
-                "verify": input.verify, "password_changed": input.password.is_some(),
-            })),
-    )
-    .await;
-    state.runtime.reload().await;
-    Ok(settings::load_view(&state.db).await?)
+    settings::update_salt(&state, &user, &request_ip(), input).await
 }
 
 /// Save the Pollers section (ranges per SPEC 8.2) and reload the runtime.
@@ -116,8 +94,7 @@ pub async fn save_poller_settings(
     #[server(default)] jobs_retention_days: Option<String>,
     #[server(default)] audit_retention_days: Option<String>,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::require;
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings::{self, parse_range};
     let (state, user) = require("edit", "settings:*").await?;
     let jobs_retention_days = match jobs_retention_days {
@@ -206,17 +183,7 @@ pub async fn save_poller_settings(
             365,
         )?,
     };
-    settings::save_pollers(&state.db, &p).await?;
-    record(
-        &state.db,
-        AuditEntry::new("settings.pollers.update", "settings:pollers")
-            .user(&user.id, &user.username)
-            .ip(&crate::server::auth::request_ip())
-            .args(serde_json::to_value(&p).unwrap_or_default()),
-    )
-    .await;
-    state.runtime.reload().await;
-    Ok(settings::load_view(&state.db).await?)
+    settings::update_pollers(&state, &user, &request_ip(), p).await
 }
 
 /// Save the Activity widget section (display only; no reload).
@@ -232,8 +199,7 @@ pub async fn save_widget_settings(
     event_count: String,
     heartbeat_minutes: String,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::require;
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings::{self, parse_range};
     let (state, user) = require("edit", "settings:*").await?;
     let w = WidgetSettings {
@@ -251,16 +217,7 @@ pub async fn save_widget_settings(
             1440,
         )?,
     };
-    settings::save_widget(&state.db, &w).await?;
-    record(
-        &state.db,
-        AuditEntry::new("settings.widget.update", "settings:widget")
-            .user(&user.id, &user.username)
-            .ip(&crate::server::auth::request_ip())
-            .args(serde_json::to_value(&w).unwrap_or_default()),
-    )
-    .await;
-    Ok(settings::load_view(&state.db).await?)
+    settings::update_widget(&state, &user, &request_ip(), w).await
 }
 
 /// Try unsaved connection values: log in and count minions with `manage.present`.
@@ -273,114 +230,29 @@ pub async fn test_salt_connection(
     eauth: String,
     #[server(default)] verify: Option<String>,
 ) -> Result<SaltTestResult, AppError> {
-    use crate::server::auth::require;
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings;
     let (state, user) = require("edit", "settings:*").await?;
-    let mut input =
+    let input =
         settings::validate_salt(&url, &username, &password, &eauth, checked(&verify), false)?;
-    if input.url.is_none() {
-        return Err(AppError::invalid("url", "Enter the salt-api URL to test."));
-    }
-    if input.password.is_none() {
-        // Test with the stored password when the field was left empty, but only against
-        // the stored connection.
-        let (row, _) = settings::load_runtime(&state.db).await?;
-        if !settings::may_reuse_password(&row, &input) {
-            return Err(settings::password_needed());
-        }
-        input.password = row.password(&state.config.cookie_secret);
-        if input.password.is_none() {
-            return Err(AppError::invalid(
-                "password",
-                "Enter the password to test with.",
-            ));
-        }
-    }
-    Ok(test_connection(&state, &user, input).await)
+    let config = settings::config_to_test(&state.db, &state.secrets, input).await?;
+    Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
 }
 
 /// Test the stored credentials without re-typing the password.
 #[server(endpoint = "settings/test-salt-saved")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn test_saved_salt_connection() -> Result<SaltTestResult, AppError> {
-    use crate::server::auth::require;
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings;
     let (state, user) = require("edit", "settings:*").await?;
-    let (row, _) = settings::load_runtime(&state.db).await?;
-    let password = row.password(&state.config.cookie_secret);
-    let input = settings::SaltInput {
-        url: row.url.filter(|s| !s.is_empty()),
-        username: row.username.filter(|s| !s.is_empty()),
-        password,
-        eauth: row.eauth,
-        verify: row.verify,
-    };
-    if input.url.is_none() || input.username.is_none() || input.password.is_none() {
+    let stored = settings::load_salt_connection(&state.db, &state.secrets).await?;
+    let Some(config) = stored.config() else {
         return Ok(SaltTestResult {
             ok: false,
             detail: "No complete Salt API settings are saved yet.".into(),
             minion_count: None,
         });
-    }
-    Ok(test_connection(&state, &user, input).await)
-}
-
-#[cfg(feature = "ssr")]
-async fn test_connection(
-    state: &crate::server::state::AppState,
-    user: &crate::server::auth::CurrentUser,
-    input: crate::server::settings::SaltInput,
-) -> SaltTestResult {
-    use crate::salt::{SaltClient, SaltConfig, SaltError};
-    use crate::server::audit::{record, AuditEntry};
-    let started = std::time::Instant::now();
-    let url = input.url.clone().unwrap_or_default();
-    let result = async {
-        let client = SaltClient::new(SaltConfig {
-            url: url.clone(),
-            username: input.username.clone().unwrap_or_default(),
-            password: input.password.clone().unwrap_or_default(),
-            eauth: input.eauth.clone(),
-            verify_tls: input.verify,
-            timeout: std::time::Duration::from_secs(15),
-        })?;
-        let login = client.login().await?;
-        let present = client.manage_present().await?;
-        Ok::<_, SaltError>((login, present))
-    }
-    .await;
-    let out = match result {
-        Ok((login, present)) => SaltTestResult {
-            ok: true,
-            detail: format!(
-                "Logged in to {url} as {} (eauth {}); {} minion{} connected.",
-                login.user,
-                login.eauth,
-                present.len(),
-                if present.len() == 1 { "" } else { "s" }
-            ),
-            minion_count: Some(present.len()),
-        },
-        Err(SaltError::Api { status: 401, .. }) => SaltTestResult {
-            ok: false,
-            detail: "salt-api refused the username or password (401). Check the credentials and the eauth back-end."
-                .into(),
-            minion_count: None,
-        },
-        Err(e) => SaltTestResult {
-            ok: false,
-            detail: e.to_string(),
-            minion_count: None,
-        },
     };
-    record(
-        &state.db,
-        AuditEntry::new("settings.salt.test", "settings:salt")
-            .user(&user.id, &user.username)
-            .ip(&crate::server::auth::request_ip())
-            .args(serde_json::json!({ "url": url, "ok": out.ok }))
-            .duration_ms(started.elapsed().as_millis() as i64),
-    )
-    .await;
-    out
+    Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
 }

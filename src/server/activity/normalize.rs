@@ -1,7 +1,7 @@
 //! Salt bus event -> activity row (SPEC 7.3). Pure: no DB, no I/O; unit-tested on the lab's
 //! recorded events.
 
-use crate::salt::events::SaltEvent;
+use crate::salt::events::{EventTag, KeyChange, SaltEvent};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -54,23 +54,6 @@ impl AuthDedup {
         }
         self.last.insert(id.to_string(), act.to_string());
         false
-    }
-}
-
-fn s(v: &Value, k: &str) -> Option<String> {
-    match v.get(k)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Array(a) => Some(
-            a.iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| x.to_string())
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        _ => None,
     }
 }
 
@@ -127,86 +110,25 @@ fn raw(ev: &SaltEvent) -> String {
     )
 }
 
-/// `(changed, duration_ms)` of a state-style return: any state with non-empty changes; the
-/// sum of state durations.
-fn state_facts(ret: &Value) -> (Option<bool>, Option<i64>) {
-    let Some(map) = ret.as_object() else {
-        return (None, None);
-    };
-    let states: Vec<&serde_json::Map<String, Value>> = map
-        .iter()
-        .filter(|(k, _)| k.contains("_|-"))
-        .filter_map(|(_, v)| v.as_object())
-        .collect();
-    if states.is_empty() {
-        return (None, None);
-    }
-    let changed = states.iter().any(|s| match s.get("changes") {
-        Some(Value::Object(m)) => !m.is_empty(),
-        Some(Value::Null) | None => false,
-        Some(_) => true,
-    });
-    let dur: f64 = states
-        .iter()
-        .filter_map(|s| s.get("duration").and_then(Value::as_f64))
-        .sum();
-    (Some(changed), Some(dur.round() as i64))
-}
-
-fn is_jid(s: &str) -> bool {
-    s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Normalise one event into zero or more rows (SPEC 7.3). Salt 3006-3008 fire no `salt/key`
 /// event for a key action made through salt-api: the wheel call's `salt/wheel/<jid>/ret` (fun
 /// `wheel.key.accept|reject|delete`) is what announces it, one row per key it changed.
 pub fn normalize(ev: &SaltEvent, dedup: &mut AuthDedup) -> Vec<NewActivity> {
-    let parts: Vec<&str> = ev.tag.split('/').collect();
-    if let ["salt", "wheel", _, "ret"] = parts.as_slice() {
+    if ev.kind() == EventTag::WheelRet {
         return wheel_key_rows(ev, dedup);
     }
     normalize_one(ev, dedup).into_iter().collect()
 }
 
 fn wheel_key_rows(ev: &SaltEvent, dedup: &mut AuthDedup) -> Vec<NewActivity> {
-    let d = &ev.data;
-    let Some(act) = d
-        .get("fun")
-        .and_then(Value::as_str)
-        .and_then(|f| f.strip_prefix("wheel.key."))
-    else {
+    let Some(KeyChange { act, ids }) = ev.key_change() else {
         return vec![];
     };
-    let (verb, group) = match act {
-        "accept" => ("accepted", "minions"),
-        "reject" => ("rejected", "minions_rejected"),
-        "delete" => ("deleted", ""),
-        _ => return vec![],
+    let verb = match act {
+        "accept" => "accepted",
+        "reject" => "rejected",
+        _ => "deleted",
     };
-    if d.get("success").and_then(Value::as_bool) == Some(false) {
-        return vec![];
-    }
-    let ret = d.get("return").cloned().unwrap_or(Value::Null);
-    let mut ids: Vec<String> = if group.is_empty() {
-        // key.delete answers {}: the match argument names the key (when it is not a glob).
-        d.get("fun_args")
-            .and_then(|a| a.get(0))
-            .and_then(Value::as_str)
-            .filter(|m| !m.contains(['*', '?', '[', ',']))
-            .map(|m| vec![m.to_string()])
-            .unwrap_or_default()
-    } else {
-        ret.get(group)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    ids.sort();
-    ids.dedup();
     ids.into_iter()
         .map(|id| {
             dedup.last.insert(id.clone(), act.to_string());
@@ -218,7 +140,7 @@ fn wheel_key_rows(ev: &SaltEvent, dedup: &mut AuthDedup) -> Vec<NewActivity> {
                 fun: None,
                 success: None,
                 changed: None,
-                initiator: s(d, "user").map(|u| clip(u, 255)),
+                initiator: ev.field("user").map(|u| clip(u, 255)),
                 target: None,
                 duration_ms: None,
                 summary: clip(format!("{id} key {verb}"), 512),
@@ -231,7 +153,6 @@ fn wheel_key_rows(ev: &SaltEvent, dedup: &mut AuthDedup) -> Vec<NewActivity> {
 }
 
 fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
-    let parts: Vec<&str> = ev.tag.split('/').collect();
     let d = &ev.data;
     let base = |category, event_type: &str, summary: String| NewActivity {
         category,
@@ -249,9 +170,9 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
         arguments: None,
         target_type: None,
     };
-    match parts.as_slice() {
-        ["salt", "job", jid, "new"] if is_jid(jid) => {
-            let fun = s(d, "fun")?;
+    match ev.kind() {
+        EventTag::JobNew { jid } => {
+            let fun = ev.field("fun")?;
             if is_noise(&fun) {
                 return None;
             }
@@ -269,28 +190,31 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                 ),
             );
             a.jid = Some(jid.to_string());
-            a.initiator = s(d, "user").map(|u| clip(u, 255));
-            a.target = s(d, "tgt").map(|t| clip(t, 2048));
-            a.target_type = s(d, "tgt_type");
+            a.initiator = ev.field("user").map(|u| clip(u, 255));
+            a.target = ev.field("tgt").map(|t| clip(t, 2048));
+            a.target_type = ev.field("tgt_type");
             a.arguments = d
                 .get("arg")
                 .map(|v| crate::server::audit::redact(v).to_string());
             a.fun = Some(fun);
             Some(a)
         }
-        ["salt", "job", jid, "ret", minion] if is_jid(jid) => {
-            let fun = s(d, "fun")?;
+        EventTag::JobRet { jid, minion } => {
+            let fun = ev.field("fun")?;
             if is_noise(&fun) {
                 return None;
             }
-            let id = s(d, "id").unwrap_or_else(|| minion.to_string());
+            let id = ev.field("id").unwrap_or_else(|| minion.to_string());
             let retcode = d.get("retcode").and_then(Value::as_i64);
             let success = match retcode {
                 Some(c) => Some(c == 0),
                 None => d.get("success").and_then(Value::as_bool),
             };
             let ret = d.get("return").cloned().unwrap_or(Value::Null);
-            let (changed, duration_ms) = state_facts(&ret);
+            let (changed, duration_ms) = match crate::salt::state::state_facts(&ret) {
+                Some((changed, ms)) => (Some(changed), Some(ms.round() as i64)),
+                None => (None, None),
+            };
             // A state run whose return is a list of strings failed to render.
             let success = if ret.is_array() && fun.starts_with("state.") {
                 Some(false)
@@ -309,18 +233,18 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
             a.success = success;
             a.changed = changed;
             a.duration_ms = duration_ms;
-            a.initiator = s(d, "user").map(|u| clip(u, 255));
-            a.target = s(d, "tgt").map(|t| clip(t, 2048));
+            a.initiator = ev.field("user").map(|u| clip(u, 255));
+            a.target = ev.field("tgt").map(|t| clip(t, 2048));
             Some(a)
         }
-        ["salt", "minion", id, "start"] => {
+        EventTag::MinionStart { id } => {
             let mut a = base("minion", "minion.start", format!("{id} came online"));
             a.minion_id = Some(id.to_string());
             Some(a)
         }
-        ["salt", "key"] | ["salt", "auth"] => {
-            let id = s(d, "id")?;
-            let act = s(d, "act")?;
+        tag @ (EventTag::Key | EventTag::Auth) => {
+            let id = ev.field("id")?;
+            let act = ev.field("act")?;
             let verb = match act.as_str() {
                 "accept" => "accepted",
                 "reject" => "rejected",
@@ -328,7 +252,7 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                 "pend" => "pending",
                 _ => return None,
             };
-            if parts[1] == "auth" {
+            if tag == EventTag::Auth {
                 // Re-auth noise: an accepted minion's every reconnect, a pending or rejected
                 // minion's every retry. Only a change of state is news.
                 if act == "accept" || dedup.repeat(&id, &act) {

@@ -1,101 +1,42 @@
-//! Parse a minion's return of a `state.*` job into rows of the highstate table.
+//! A minion's state return as the highstate table shows it: the states parsed by
+//! [`crate::salt::state`], mapped to [`StateRow`]s and counted.
 
 use crate::model::jobs::{StateRow, StateSummary};
+pub use crate::salt::state::is_state_function;
+use crate::salt::state::StateOutcome;
 use serde_json::Value;
 
-/// Whether a function returns the state dict (`state.apply`, `state.highstate`, `state.sls`, ...).
-pub fn is_state_function(fun: &str) -> bool {
-    matches!(
-        fun,
-        "state.apply"
-            | "state.highstate"
-            | "state.sls"
-            | "state.sls_id"
-            | "state.single"
-            | "state.top"
-            | "state.template"
-            | "state.template_str"
-    )
-}
-
-fn text(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| x.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Some(o) => o.to_string(),
+fn row(st: StateOutcome) -> StateRow {
+    StateRow {
+        state_id: st.id,
+        sls: st.sls,
+        name: st.name,
+        fun: st.fun,
+        result: match st.result {
+            Some(true) => "pass",
+            Some(false) => "fail",
+            None => "would_change",
+        }
+        .to_string(),
+        duration_ms: st.duration_ms,
+        comment: st.comment,
+        changes_json: st
+            .changes
+            .map(|c| serde_json::to_string_pretty(&c).unwrap_or_default()),
+        run_num: st.run_num,
     }
 }
 
 /// Rows for one minion's state return, failing states first then in run order.
 /// A render error (a list of strings) or any other non-dict return becomes `errors`.
 pub fn parse_state_return(ret: &Value) -> StateSummary {
-    let mut s = StateSummary::default();
-    match ret {
-        Value::Object(map) => {
-            for (key, st) in map {
-                let Some(o) = st.as_object() else {
-                    s.errors.push(format!("{key}: {st}"));
-                    continue;
-                };
-                let parts: Vec<&str> = key.split("_|-").collect();
-                let fun = if parts.len() >= 4 {
-                    format!("{}.{}", parts[0], parts[parts.len() - 1])
-                } else {
-                    String::new()
-                };
-                let changes = o.get("changes").filter(|c| match c {
-                    Value::Object(m) => !m.is_empty(),
-                    Value::Null => false,
-                    _ => true,
-                });
-                let result = match o.get("result") {
-                    Some(Value::Bool(true)) => "pass",
-                    Some(Value::Bool(false)) => "fail",
-                    _ => "would_change",
-                };
-                if key.starts_with("no_|-states_|-states") {
-                    s.no_top = true;
-                }
-                s.rows.push(StateRow {
-                    state_id: o
-                        .get("__id__")
-                        .and_then(Value::as_str)
-                        .map(String::from)
-                        .unwrap_or_else(|| parts.get(1).unwrap_or(&"").to_string()),
-                    sls: o.get("__sls__").and_then(Value::as_str).map(String::from),
-                    name: text(o.get("name")),
-                    fun,
-                    result: result.to_string(),
-                    duration_ms: o.get("duration").and_then(Value::as_f64),
-                    comment: text(o.get("comment")),
-                    changes_json: changes
-                        .map(|c| serde_json::to_string_pretty(c).unwrap_or_default()),
-                    run_num: o.get("__run_num__").and_then(Value::as_i64).unwrap_or(0),
-                });
-            }
-        }
-        Value::Array(items) => {
-            s.errors = items
-                .iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| x.to_string())
-                })
-                .collect();
-        }
-        Value::Null => {}
-        other => s.errors.push(text(Some(other))),
-    }
+    let parsed = crate::salt::state::parse_state_return(ret);
+    let mut s = StateSummary {
+        rows: parsed.states.into_iter().map(row).collect(),
+        errors: parsed.errors,
+        no_top: parsed.no_top,
+        ..Default::default()
+    };
     s.rows.sort_by(|a, b| {
         (a.result != "fail")
             .cmp(&(b.result != "fail"))

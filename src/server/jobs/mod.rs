@@ -15,12 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-/// Finished batch runs are forgotten this long after they ended.
-pub const BATCH_TTL: Duration = Duration::from_secs(3600);
-/// A batch run still unfinished after this long is forgotten (`local_batch` gives up at 6 h).
-pub const BATCH_MAX_AGE: Duration = Duration::from_secs(7 * 3600);
-/// At most this many batch runs are remembered; a new one beyond it is refused (429).
-pub const BATCH_CAP: usize = 1000;
 /// A JID marked running (dispatch, `job.new` event) that no poll confirmed is forgotten after this.
 pub const ACTIVE_TTL: Duration = Duration::from_secs(3600);
 /// At most this many running JIDs are remembered (the oldest marks go first).
@@ -38,31 +32,12 @@ pub struct JobsCache {
     inner: RwLock<CacheInner>,
     /// Function catalogue (`sys.list_functions`, merged) and when it was fetched.
     pub catalogue: tokio::sync::Mutex<Option<(Vec<String>, chrono::DateTime<chrono::Utc>)>>,
-    /// Batch runs started from the Run page (`local_batch` blocks until done).
-    pub batches: std::sync::Mutex<std::collections::HashMap<String, BatchRun>>,
     /// `jobs.active` (asks every minion), shared by every viewer for [`LIVE_TTL`].
     pub live_active: SharedCall<Vec<ActiveJob>>,
     /// `jobs.list_jobs` without a start time (Live mode of the Jobs page), shared likewise.
     pub live_list: SharedCall<Vec<JobSummary>>,
     /// Per-user rate limit on live job calls.
     pub live_limit: RateLimit,
-}
-
-/// A `local_batch` dispatch followed by the Run page.
-#[derive(Debug, Clone, Default)]
-pub struct BatchRun {
-    pub owner_user_id: String,
-    pub fun: String,
-    pub minions: Vec<String>,
-    pub batch: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    /// When it was registered / when it ended (for [`BATCH_TTL`] and [`BATCH_MAX_AGE`]).
-    pub started: Option<Instant>,
-    pub finished: Option<Instant>,
-    pub error: Option<String>,
-    /// minion -> return value, once the batch call came back.
-    pub results: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -111,37 +86,6 @@ impl JobsCache {
         *self.inner.write().unwrap_or_else(|e| e.into_inner()) = CacheInner::default();
         self.live_active.invalidate();
         self.live_list.invalidate();
-    }
-
-    /// Register a batch run, after forgetting old ones; `false` when [`BATCH_CAP`] runs are
-    /// still in progress.
-    pub fn add_batch(&self, id: String, mut run: BatchRun) -> bool {
-        let now = Instant::now();
-        run.started.get_or_insert(now);
-        let mut map = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        prune_batches(&mut map, now);
-        if map.len() >= BATCH_CAP {
-            return false;
-        }
-        map.insert(id, run);
-        true
-    }
-
-    /// Record the end of a batch run (if it is still remembered).
-    pub fn finish_batch(
-        &self,
-        id: &str,
-        result: Result<std::collections::BTreeMap<String, serde_json::Value>, String>,
-    ) {
-        let mut map = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(run) = map.get_mut(id) {
-            run.finished_at = Some(crate::server::now_text());
-            run.finished = Some(Instant::now());
-            match result {
-                Ok(results) => run.results = results,
-                Err(e) => run.error = Some(e),
-            }
-        }
     }
 
     /// Whether this JID was running at the last poll.
@@ -195,27 +139,6 @@ fn prune_active(active: &mut HashMap<String, Instant>, now: Instant) {
         let excess = active.len() - ACTIVE_CAP * 9 / 10;
         for (_, j) in by_age.into_iter().take(excess) {
             active.remove(&j);
-        }
-    }
-}
-
-/// Drop batch runs finished more than [`BATCH_TTL`] ago or started more than
-/// [`BATCH_MAX_AGE`] ago; at [`BATCH_CAP`], also the oldest finished ones.
-fn prune_batches(map: &mut HashMap<String, BatchRun>, now: Instant) {
-    let age = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
-    map.retain(|_, r| {
-        age(r.finished).is_none_or(|a| a < BATCH_TTL)
-            && age(r.started).is_none_or(|a| a < BATCH_MAX_AGE)
-    });
-    if map.len() >= BATCH_CAP {
-        let mut finished: Vec<(Instant, String)> = map
-            .iter()
-            .filter_map(|(id, r)| r.finished.map(|t| (t, id.clone())))
-            .collect();
-        finished.sort();
-        let excess = map.len() + 1 - BATCH_CAP;
-        for (_, id) in finished.into_iter().take(excess) {
-            map.remove(&id);
         }
     }
 }
@@ -311,43 +234,6 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
-
-    #[test]
-    fn batches_are_bounded() {
-        let cache = JobsCache::default();
-        let later = Instant::now() + Duration::from_secs(2 * 3600);
-        let mut map = HashMap::new();
-        let run = |started: Instant, finished: Option<Instant>| BatchRun {
-            started: Some(started),
-            finished,
-            ..Default::default()
-        };
-        let now = Instant::now();
-        map.insert("old-done".to_string(), run(now, Some(now)));
-        map.insert("running".to_string(), run(now, None));
-        map.insert(
-            "recent-done".to_string(),
-            run(now, Some(later - Duration::from_secs(60))),
-        );
-        prune_batches(&mut map, later);
-        let mut left: Vec<&String> = map.keys().collect();
-        left.sort();
-        assert_eq!(left, ["recent-done", "running"]);
-        // A run unfinished after BATCH_MAX_AGE is forgotten.
-        prune_batches(&mut map, now + BATCH_MAX_AGE + Duration::from_secs(1));
-        assert!(map.is_empty());
-
-        // The cap: finished runs make room, unfinished ones do not.
-        for i in 0..BATCH_CAP {
-            assert!(cache.add_batch(format!("b{i}"), BatchRun::default()));
-        }
-        assert!(!cache.add_batch("one-too-many".into(), BatchRun::default()));
-        cache.finish_batch("b7", Ok(Default::default()));
-        assert!(cache.add_batch("fits-now".into(), BatchRun::default()));
-        let map = cache.batches.lock().unwrap();
-        assert_eq!(map.len(), BATCH_CAP);
-        assert!(!map.contains_key("b7") && map.contains_key("fits-now"));
-    }
 
     #[test]
     fn active_jids_are_bounded() {
