@@ -4,8 +4,6 @@
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
-/// Page sizes offered on the Jobs page.
-pub const PAGE_SIZES: &[i64] = &[50, 100, 500];
 /// Live mode asks the master directly and shows at most this many jobs (SPEC 6.5).
 pub const LIVE_CAP: usize = 500;
 

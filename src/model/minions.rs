@@ -1,5 +1,5 @@
-//! Minions: list rows, status counts, the detail view and the list's vocabulary (statuses,
-//! sort columns, page sizes).
+//! Minions: list rows, status counts, the detail view and the list's status vocabulary (the
+//! sort columns and page sizes are in `crate::model::list`).
 
 use serde::{Deserialize, Serialize};
 
@@ -81,10 +81,6 @@ pub struct MinionDetail {
 
 /// Valid status filters.
 pub const STATUSES: &[&str] = &["online", "offline", "pending", "rejected", "denied"];
-/// Page sizes offered.
-pub const PAGE_SIZES: &[i64] = &[50, 100, 500];
-/// Sortable columns.
-pub const SORTS: &[&str] = &["id", "status", "os", "ip", "salt", "cpus", "mem"];
 
 /// Data older than this (minutes) is flagged stale.
 pub const STALE_MINUTES: i64 = 10;

@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod jobs;
 pub mod keys;
+pub mod list;
 pub mod minions;
 pub mod overview;
 pub mod run;

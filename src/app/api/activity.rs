@@ -28,6 +28,7 @@ pub async fn list_activity(
     #[server(default)] page: i64,
     #[server(default)] per_page: i64,
 ) -> Result<ActivityPage, AppError> {
+    use crate::model::list::{ActivityFilters, ListParams, ListQuery};
     use crate::server::activity::store::{self, ActivityQuery, Visibility};
     use crate::server::auth::session;
     let (state, user) = session()?;
@@ -43,41 +44,22 @@ pub async fn list_activity(
         )
         .await);
     }
-    if !category.is_empty() && !["job", "key", "minion", "system"].contains(&category.as_str()) {
-        return Err(AppError::invalid(
-            "category",
-            "Category must be job, key or minion.",
-        ));
+    let lq: ListQuery<ActivityFilters> = ListParams {
+        q,
+        page,
+        per_page,
+        filters: ActivityFilters {
+            category,
+            event_type,
+            minion,
+            hide_routine,
+            hide_dispatch,
+            range,
+            paused: false,
+        },
+        ..Default::default()
     }
-    if !event_type.is_empty() && !EVENT_TYPES.contains(&event_type.as_str()) {
-        return Err(AppError::invalid(
-            "event_type",
-            format!("Event type must be one of {}.", EVENT_TYPES.join(", ")),
-        ));
-    }
-    if minion.chars().count() > 255 {
-        return Err(AppError::invalid(
-            "minion",
-            "A minion id is at most 255 characters.",
-        ));
-    }
-    if q.chars().count() > 200 {
-        return Err(AppError::invalid(
-            "q",
-            "Search text is limited to 200 characters.",
-        ));
-    }
-    let range_minutes = if range.is_empty() {
-        None
-    } else {
-        Some(
-            RANGES
-                .iter()
-                .find(|(r, _)| *r == range)
-                .map(|(_, m)| *m)
-                .ok_or_else(|| AppError::invalid("range", "Range must be 1h, 24h, 7d or 30d."))?,
-        )
-    };
+    .try_into()?;
     if !(0..=525_600).contains(&since_minutes) {
         return Err(AppError::invalid(
             "since_minutes",
@@ -87,26 +69,23 @@ pub async fn list_activity(
     let minutes = if since_minutes > 0 {
         Some(since_minutes)
     } else {
-        range_minutes
+        lq.filters.range_minutes()
     };
-    let per_page = if per_page == 0 { 50 } else { per_page };
-    if !(1..=500).contains(&per_page) {
-        return Err(AppError::invalid("per_page", "Page size must be 1 to 500."));
-    }
-    let page = crate::app::api::validate_page(page, per_page)?;
+    let (page, per_page, f) = (lq.page, lq.per_page, lq.filters);
     if after_id < 0 {
         return Err(AppError::invalid(
             "after_id",
             "after_id must not be negative.",
         ));
     }
+    let some = |s: String| (!s.is_empty()).then_some(s);
     let aq = ActivityQuery {
-        category: (!category.is_empty()).then_some(category),
-        event_type: (!event_type.is_empty()).then_some(event_type),
-        minion_id: (!minion.trim().is_empty()).then(|| minion.trim().to_string()),
-        search: (!q.trim().is_empty()).then(|| q.trim().to_string()),
-        hide_routine,
-        hide_dispatch,
+        category: some(f.category),
+        event_type: some(f.event_type),
+        minion_id: some(f.minion),
+        search: some(lq.q),
+        hide_routine: f.hide_routine,
+        hide_dispatch: f.hide_dispatch,
         since: minutes
             .map(|m| crate::server::to_text(chrono::Utc::now() - chrono::Duration::minutes(m))),
         until: None,

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::jobs::{
     clipped_json, split_arguments, validate_jid, JobDetailView, JobListRow, JobMinionRow, JobsPage,
-    KillResult, StateRow, StateSummary, LIVE_CAP, PAGE_SIZES,
+    KillResult, StateRow, StateSummary, LIVE_CAP,
 };
 
 /// Take one live call from the user's budget, or a 429 saying when to try again.
@@ -35,46 +35,24 @@ pub async fn list_jobs(
     #[server(default)] page: i64,
     #[server(default)] per_page: i64,
 ) -> Result<JobsPage, AppError> {
-    use crate::server::auth::session;
+    use crate::model::list::{JobFilters, ListParams, ListQuery};
     use crate::server::jobs::store::{self, JobQuery, StatusFilter};
-    let (state, user) = session()?;
-    let globs = crate::server::minions::store::allowed_globs(&user.permissions, "view", "job");
-    if globs.as_ref().is_some_and(|g| g.is_empty()) {
-        return Err(crate::server::auth::deny(
-            &state,
-            &user,
-            "view",
-            "job:*",
-            "You do not have permission to view jobs.",
-        )
-        .await);
+    let (state, user, globs) =
+        super::view_scope("job", "You do not have permission to view jobs.").await?;
+    let lq: ListQuery<JobFilters> = ListParams {
+        q,
+        page,
+        per_page,
+        filters: JobFilters {
+            status,
+            system,
+            live,
+        },
+        ..Default::default()
     }
-    let q = q.trim().to_lowercase();
-    if q.chars().count() > 200 {
-        return Err(AppError::invalid(
-            "q",
-            "Search text is limited to 200 characters.",
-        ));
-    }
-    let status_filter = match status.as_str() {
-        "" | "all" => StatusFilter::All,
-        "running" => StatusFilter::Running,
-        "complete" => StatusFilter::Complete,
-        _ => {
-            return Err(AppError::invalid(
-                "status",
-                "Status must be running or complete.",
-            ))
-        }
-    };
-    let per_page = if per_page == 0 { 50 } else { per_page };
-    if !PAGE_SIZES.contains(&per_page) {
-        return Err(AppError::invalid(
-            "per_page",
-            "Page size must be 50, 100 or 500.",
-        ));
-    }
-    let page = crate::app::api::validate_page(page, per_page)?;
+    .try_into()?;
+    let (page, per_page, status_filter) = (lq.page, lq.per_page, lq.filters.status);
+    let q = lq.q.to_lowercase();
     let cache = state.runtime.jobs();
     let poller_enabled = crate::server::settings::load_view(&state.db)
         .await?

@@ -4,9 +4,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
-pub use crate::model::minions::{
-    MinionDetail, MinionPage, MinionRow, StatusCounts, PAGE_SIZES, SORTS, STALE_MINUTES, STATUSES,
-};
+pub use crate::model::minions::{MinionDetail, MinionPage, MinionRow, StatusCounts, STALE_MINUTES};
 
 /// Is a minion's data stale? Oldest of keys/presence (and grains for online minions) > 10 min.
 #[cfg(feature = "ssr")]
@@ -36,55 +34,25 @@ pub async fn list_minions(
     #[server(default)] page: i64,
     #[server(default)] per_page: i64,
 ) -> Result<MinionPage, AppError> {
-    use crate::server::auth::session;
+    use crate::model::list::{ListParams, ListQuery, MinionFilters, SortColumn, SortDir};
     use crate::server::minions::store;
-    let (state, user) = session()?;
-    let globs = store::allowed_globs(&user.permissions, "view", "minion");
-    if globs.as_ref().is_some_and(|g| g.is_empty()) {
-        return Err(crate::server::auth::deny(
-            &state,
-            &user,
-            "view",
-            "minion:*",
-            "You do not have permission to view minions.",
-        )
-        .await);
-    }
-    let q = q.trim().to_string();
-    if q.chars().count() > 200 {
-        return Err(AppError::invalid(
-            "q",
-            "Search text is limited to 200 characters.",
-        ));
-    }
-    if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
-        return Err(AppError::invalid(
-            "status",
-            format!("Status must be one of {}.", STATUSES.join(", ")),
-        ));
-    }
-    if !sort.is_empty() && !SORTS.contains(&sort.as_str()) {
-        return Err(AppError::invalid(
-            "sort",
-            format!("Sort by one of {}.", SORTS.join(", ")),
-        ));
-    }
-    if !matches!(dir.as_str(), "" | "asc" | "desc") {
-        return Err(AppError::invalid("dir", "Direction must be asc or desc."));
-    }
-    let per_page = if per_page == 0 { 50 } else { per_page };
-    if !PAGE_SIZES.contains(&per_page) {
-        return Err(AppError::invalid(
-            "per_page",
-            "Page size must be 50, 100 or 500.",
-        ));
-    }
-    let page = crate::app::api::validate_page(page, per_page)?;
-    let lq = store::ListQuery {
-        search: q,
-        status: status.clone(),
+    let (state, _, globs) =
+        super::view_scope("minion", "You do not have permission to view minions.").await?;
+    let lq: ListQuery<MinionFilters> = ListParams {
+        q,
         sort,
-        descending: dir == "desc",
+        dir,
+        page,
+        per_page,
+        filters: MinionFilters { status },
+    }
+    .try_into()?;
+    let (page, per_page) = (lq.page, lq.per_page);
+    let lq = store::ListQuery {
+        search: lq.q,
+        status: lq.filters.status,
+        sort: lq.sort.map(|c| c.as_str().to_string()).unwrap_or_default(),
+        descending: lq.dir == SortDir::Desc,
         page,
         per_page,
         allowed_globs: globs,

@@ -11,21 +11,29 @@ pub mod settings;
 pub mod templates;
 pub mod timeline;
 
-/// Deepest row a list serves by paging (OFFSET makes the database walk every skipped row).
-pub const MAX_LIST_OFFSET: i64 = 250_000;
+// One validation for every list (see `crate::model::list`).
+pub use crate::model::list::{validate_page, MAX_LIST_OFFSET};
 
-/// A 1-based page number (0 means the first page) within [`MAX_LIST_OFFSET`] for this page size.
-pub fn validate_page(page: i64, per_page: i64) -> Result<i64, crate::error::AppError> {
-    let page = if page == 0 { 1 } else { page };
-    let last = MAX_LIST_OFFSET / per_page.max(1) + 1;
-    if !(1..=last).contains(&page) {
-        return Err(crate::error::AppError::invalid(
-            "page",
-            format!(
-                "Page must be a number from 1 to {last} at this page size; \
-                 narrow the list with search or filters to reach older rows."
-            ),
-        ));
+/// The signed-in user's scope over one kind of row (`minion`, `job`, `key`): `None` = all of
+/// them, else SQLite GLOBs over `<kind>:<id>`. A user who may view none gets the audited 403 of
+/// `view:<kind>:*` with `message`.
+#[cfg(feature = "ssr")]
+pub async fn view_scope(
+    kind: &str,
+    message: &str,
+) -> Result<
+    (
+        crate::server::state::AppState,
+        crate::server::auth::CurrentUser,
+        Option<Vec<String>>,
+    ),
+    crate::error::AppError,
+> {
+    use crate::server::auth::{deny, session};
+    let (state, user) = session()?;
+    let globs = crate::server::minions::store::allowed_globs(&user.permissions, "view", kind);
+    if globs.as_ref().is_some_and(|g| g.is_empty()) {
+        return Err(deny(&state, &user, "view", &format!("{kind}:*"), message).await);
     }
-    Ok(page)
+    Ok((state, user, globs))
 }

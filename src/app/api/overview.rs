@@ -129,18 +129,7 @@ pub fn heatmap_svg(all: &[(String, String)]) -> String {
 }
 
 /// Percent-encode a minion id for a path segment.
-pub fn url_path_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+pub use crate::model::list::url_escape as url_path_escape;
 
 #[cfg(test)]
 mod tests {

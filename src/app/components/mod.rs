@@ -3,3 +3,4 @@
 pub mod activity_widget;
 pub mod icons;
 pub mod layout;
+pub mod list;

@@ -3,55 +3,19 @@
 
 use crate::app::api::jobs::{
     get_job, list_jobs, JobDetailView, JobMinionRow, JobsPage as JobsData, KillJob, StateSummary,
-    PAGE_SIZES,
 };
 use crate::app::components::icons::Icon;
+use crate::app::components::list::{
+    use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox,
+};
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::model::list::{JobFilters, ListParams};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 /// The list's state, as in the URL.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct JobsQuery {
-    pub q: String,
-    pub status: String,
-    pub system: bool,
-    pub live: bool,
-    pub page: i64,
-    pub per_page: i64,
-}
-
-impl JobsQuery {
-    /// The URL for this state (defaults left out).
-    pub fn href(&self) -> String {
-        let enc = crate::app::api::overview::url_path_escape;
-        let mut parts = vec![];
-        if !self.q.is_empty() {
-            parts.push(format!("q={}", enc(&self.q)));
-        }
-        if !self.status.is_empty() {
-            parts.push(format!("status={}", self.status));
-        }
-        if self.system {
-            parts.push("system=true".into());
-        }
-        if self.live {
-            parts.push("live=true".into());
-        }
-        if self.page > 1 {
-            parts.push(format!("page={}", self.page));
-        }
-        if self.per_page != 0 && self.per_page != 50 {
-            parts.push(format!("per_page={}", self.per_page));
-        }
-        if parts.is_empty() {
-            "/jobs".into()
-        } else {
-            format!("/jobs?{}", parts.join("&"))
-        }
-    }
-}
+pub type JobsQuery = ListParams<JobFilters>;
 
 /// Running/complete badge.
 #[component]
@@ -66,60 +30,47 @@ pub fn JobStatusBadge(#[prop(into)] status: String) -> impl IntoView {
 /// `/jobs`.
 #[component]
 pub fn JobsPage() -> impl IntoView {
-    let query = use_query_map();
-    let state = Memo::new(move |_| {
-        let m = query.get();
-        let get = |k: &str| m.get(k).unwrap_or_default();
-        JobsQuery {
-            q: get("q"),
-            status: get("status"),
-            system: get("system") == "true",
-            live: get("live") == "true",
-            page: get("page").parse().unwrap_or(1),
-            per_page: get("per_page").parse().unwrap_or(50),
-        }
-    });
-    let navigate = leptos_router::hooks::use_navigate();
-    let search_ref = NodeRef::<leptos::html::Input>::new();
+    let state = use_list_params::<JobFilters>();
     let live_bus = crate::app::live::use_live();
     let data = Resource::new(
         move || (state.get(), live_bus.jobs.get()),
-        |(s, _)| list_jobs(s.q, s.status, s.system, s.live, s.page, s.per_page),
+        |(s, _)| {
+            let f = s.filters;
+            list_jobs(s.q, f.status, f.system, f.live, s.page, s.per_page)
+        },
     );
     crate::app::pages::auto_refresh(move || data.refetch());
+    let init = state.get_untracked();
+    let go = Callback::new(move |q: String| state.get_untracked().with_q(&q).href());
     view! {
         <PageHeader title="Jobs" subtitle="Every job the master ran, indexed by Halite's jobs poller">
             <A href="/run" attr:class="button button-primary">"Run a command"</A>
         </PageHeader>
         <div class="toolbar">
-            <form method="get" action="/jobs" class="search-form" role="search" on:submit=move |ev| {
-                ev.prevent_default();
-                let q = search_ref.get().map(|i| i.value()).unwrap_or_default();
-                navigate(&JobsQuery { q, page: 1, ..state.get_untracked() }.href(), Default::default());
-            }>
-                <input type="search" name="q" placeholder="Search function, target, user or JID" maxlength="200" node_ref=search_ref
-                    value=state.get_untracked().q aria-label="Search jobs" data-test="job-search" />
-                <input type="hidden" name="status" value=state.get_untracked().status />
-                <button type="submit" class="button">"Search"</button>
-            </form>
+            <SearchBox action="/jobs" q=init.q placeholder="Search function, target, user or JID" aria_label="Search jobs"
+                test="job-search" hidden=vec![("status", init.filters.status.clone())] go />
             {move || {
                 let s = state.get();
-                let chip = |st: &'static str, label: &'static str| {
-                    let href = JobsQuery { status: st.to_string(), page: 1, ..s.clone() }.href();
-                    let class = if s.status == st { "chip chip-active" } else { "chip" };
-                    view! { <A href=href attr:class=class attr:data-status=st>{label}</A> }
-                };
-                let sys_href = JobsQuery { system: !s.system, page: 1, ..s.clone() }.href();
-                let live_href = JobsQuery { live: !s.live, page: 1, ..s.clone() }.href();
+                let f = s.filters.clone();
+                let chips = [("", "All"), ("running", "Running"), ("complete", "Complete")]
+                    .into_iter()
+                    .map(|(st, label)| Chip {
+                        href: s.with_filters(JobFilters { status: st.to_string(), ..f.clone() }).href(),
+                        label: label.to_string(),
+                        active: f.status == st,
+                        value: st.to_string(),
+                        count: None,
+                    })
+                    .collect();
+                let sys_href = s.with_filters(JobFilters { system: !f.system, ..f.clone() }).href();
+                let live_href = s.with_filters(JobFilters { live: !f.live, ..f.clone() }).href();
                 view! {
-                    <div class="chips" role="group" aria-label="Filter by status">
-                        {chip("", "All")}{chip("running", "Running")}{chip("complete", "Complete")}
-                    </div>
-                    <A href=sys_href attr:class=if s.system { "toggle toggle-on" } else { "toggle" } attr:data-test="toggle-system"
+                    <FilterChips chips label="Filter by status" key=ChipKey::Status />
+                    <A href=sys_href attr:class=if f.system { "toggle toggle-on" } else { "toggle" } attr:data-test="toggle-system"
                         attr:title="Show Halite's own runner/wheel calls and saltutil.find_job">
                         <span class="toggle-dot"></span>"Include system"
                     </A>
-                    <A href=live_href attr:class=if s.live { "toggle toggle-on" } else { "toggle" } attr:data-test="toggle-live"
+                    <A href=live_href attr:class=if f.live { "toggle toggle-on" } else { "toggle" } attr:data-test="toggle-live"
                         attr:title="Ask the master directly instead of Halite's index (at most 500 jobs)">
                         <span class="toggle-dot"></span>"Live"
                     </A>
@@ -152,43 +103,25 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
             .unwrap_or_else(|| "not yet".into());
         view! { <p class="muted small freshness">{format!("Indexed by the jobs poller · last poll {when}")}</p> }.into_any()
     };
-    let pages = ((page.total + page.per_page - 1) / page.per_page).max(1);
-    let prev = (page.page > 1).then(|| {
-        JobsQuery {
-            page: page.page - 1,
-            ..s.clone()
+    let pager = (!page.live).then(|| {
+        view! {
+            <Pager params=s.clone() total=page.total page=page.page per_page=page.per_page noun="job" />
         }
-        .href()
     });
-    let next = (page.page < pages).then(|| {
-        JobsQuery {
-            page: page.page + 1,
-            ..s.clone()
-        }
-        .href()
-    });
-    let sizes = PAGE_SIZES
-        .iter()
-        .map(|n| {
-            let href = JobsQuery { per_page: *n, page: 1, ..s.clone() }.href();
-            let active = page.per_page == *n;
-            view! { <A href=href attr:class=if active { "page-size active" } else { "page-size" }>{n.to_string()}</A> }
-        })
-        .collect_view();
-    let filtered = !s.q.is_empty() || !s.status.is_empty();
+    let filtered = s.filtered();
     view! {
         {source}
         {if page.rows.is_empty() {
-            view! {
-                <div class="panel state-panel" data-test="jobs-empty">
-                    <Icon name="play" />
-                    {if filtered {
-                        view! { <h2>"No jobs match"</h2><p><A href="/jobs">"Clear the search and filters"</A></p> }.into_any()
-                    } else {
-                        view! { <h2>"No jobs yet"</h2><p>"Jobs appear here once the jobs poller has indexed them. Run something from the "<A href="/run">"Run"</A>" page."</p> }.into_any()
-                    }}
-                </div>
-            }.into_any()
+            if filtered {
+                view! { <NoMatch path="/jobs" what="jobs" icon="play" test="jobs-empty" /> }.into_any()
+            } else {
+                view! {
+                    <div class="panel state-panel" data-test="jobs-empty">
+                        <Icon name="play" />
+                        <h2>"No jobs yet"</h2><p>"Jobs appear here once the jobs poller has indexed them. Run something from the "<A href="/run">"Run"</A>" page."</p>
+                    </div>
+                }.into_any()
+            }
         } else {
             view! {
                 <div class="table-wrap">
@@ -219,16 +152,7 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
                 </div>
             }.into_any()
         }}
-        {(!page.live).then(|| view! {
-            <div class="pager">
-                <span class="muted">{format!("{} job{} · page {} of {}", page.total, if page.total == 1 { "" } else { "s" }, page.page, pages)}</span>
-                <span class="pager-spacer"></span>
-                <span class="muted small">"Per page"</span>
-                {sizes}
-                {match prev { Some(h) => view! { <A href=h attr:class="button" attr:rel="prev">"← Prev"</A> }.into_any(), None => view! { <span class="button disabled">"← Prev"</span> }.into_any() }}
-                {match next { Some(h) => view! { <A href=h attr:class="button" attr:rel="next">"Next →"</A> }.into_any(), None => view! { <span class="button disabled">"Next →"</span> }.into_any() }}
-            </div>
-        })}
+        {pager}
     }
 }
 

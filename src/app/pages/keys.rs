@@ -3,6 +3,7 @@
 
 use crate::app::api::keys::{key_fingerprint, list_keys, KeyAction, KeyRow, KeysView};
 use crate::app::components::icons::Icon;
+use crate::app::components::list::SearchBox;
 use crate::app::pages::{ErrorPanel, PageHeader};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -28,8 +29,15 @@ pub fn KeysPage() -> impl IntoView {
             .and_then(|p| p.parse().ok())
             .unwrap_or(1i64)
     });
-    let navigate = leptos_router::hooks::use_navigate();
-    let search_ref = NodeRef::<leptos::html::Input>::new();
+    // A new filter starts at the first page.
+    let go = Callback::new(|v: String| {
+        let v = v.trim();
+        if v.is_empty() {
+            "/keys".to_string()
+        } else {
+            format!("/keys?q={}", crate::app::api::overview::url_path_escape(v))
+        }
+    });
     let action = ServerAction::<KeyAction>::new();
     let live = crate::app::live::use_live();
     let data = Resource::new(
@@ -51,15 +59,8 @@ pub fn KeysPage() -> impl IntoView {
     view! {
         <PageHeader title="Keys" subtitle="Minion keys on the master; actions go to salt-api and the list re-polls at once" />
         <div class="toolbar">
-            <form method="get" action="/keys" class="search-form" role="search" on:submit=move |ev| {
-                ev.prevent_default();
-                let v = search_ref.get().map(|i| i.value()).unwrap_or_default();
-                let href = if v.trim().is_empty() { "/keys".to_string() } else { format!("/keys?q={}", crate::app::api::overview::url_path_escape(v.trim())) };
-                navigate(&href, Default::default());
-            }>
-                <input type="search" name="q" placeholder="Filter by minion id" maxlength="200" node_ref=search_ref value=q.get_untracked() aria-label="Filter keys" />
-                <button type="submit" class="button">"Filter"</button>
-            </form>
+            <SearchBox action="/keys" q=q.get_untracked() placeholder="Filter by minion id" aria_label="Filter keys"
+                button="Filter" go />
         </div>
         {move || action.value().get().map(|r| match r {
             Ok(results) => {

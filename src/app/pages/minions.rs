@@ -1,57 +1,21 @@
 //! Minions: server-side search, status chips with counts, sortable columns, paging, all in the
 //! URL; and the detail page with the grains tree.
 
-use crate::app::api::minions::{
-    get_minion, list_minions, MinionDetail, MinionPage, MinionRow, PAGE_SIZES, STATUSES,
-};
+use crate::app::api::minions::{get_minion, list_minions, MinionDetail, MinionPage, MinionRow};
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
+use crate::app::components::list::{
+    use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
+};
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::model::list::{ListParams, MinionFilters, MinionSort};
+use crate::model::minions::STATUSES;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 /// The list's state, as in the URL.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MinionsQuery {
-    pub q: String,
-    pub status: String,
-    pub sort: String,
-    pub dir: String,
-    pub page: i64,
-    pub per_page: i64,
-}
-
-impl MinionsQuery {
-    /// The URL for this state (defaults left out).
-    pub fn href(&self) -> String {
-        let mut parts = vec![];
-        let enc = crate::app::api::overview::url_path_escape;
-        if !self.q.is_empty() {
-            parts.push(format!("q={}", enc(&self.q)));
-        }
-        if !self.status.is_empty() {
-            parts.push(format!("status={}", self.status));
-        }
-        if !self.sort.is_empty() {
-            parts.push(format!("sort={}", self.sort));
-        }
-        if self.dir == "desc" {
-            parts.push("dir=desc".into());
-        }
-        if self.page > 1 {
-            parts.push(format!("page={}", self.page));
-        }
-        if self.per_page != 0 && self.per_page != 50 {
-            parts.push(format!("per_page={}", self.per_page));
-        }
-        if parts.is_empty() {
-            "/minions".into()
-        } else {
-            format!("/minions?{}", parts.join("&"))
-        }
-    }
-}
+pub type MinionsQuery = ListParams<MinionFilters>;
 
 fn status_label(s: &str) -> &'static str {
     match s {
@@ -74,43 +38,26 @@ pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
 /// `/minions`.
 #[component]
 pub fn MinionsPage() -> impl IntoView {
-    let query = use_query_map();
-    let state = Memo::new(move |_| {
-        let m = query.get();
-        let get = |k: &str| m.get(k).unwrap_or_default();
-        MinionsQuery {
-            q: get("q"),
-            status: get("status"),
-            sort: get("sort"),
-            dir: get("dir"),
-            page: get("page").parse().unwrap_or(1),
-            per_page: get("per_page").parse().unwrap_or(50),
-        }
-    });
-    let navigate = leptos_router::hooks::use_navigate();
-    let search_ref = NodeRef::<leptos::html::Input>::new();
+    let state = use_list_params::<MinionFilters>();
     let live = crate::app::live::use_live();
     let data = Resource::new(
         move || (state.get(), live.minions.get()),
-        |(s, _)| list_minions(s.q, s.status, s.sort, s.dir, s.page, s.per_page),
+        |(s, _)| list_minions(s.q, s.filters.status, s.sort, s.dir, s.page, s.per_page),
     );
     crate::app::pages::auto_refresh(move || data.refetch());
+    let init = state.get_untracked();
+    let hidden = vec![
+        ("status", init.filters.status.clone()),
+        ("sort", init.sort.clone()),
+        ("dir", init.dir.clone()),
+        ("per_page", init.per_page.to_string()),
+    ];
+    let go = Callback::new(move |q: String| state.get_untracked().with_q(&q).href());
     view! {
         <PageHeader title="Minions" subtitle="Every minion the master knows, from Halite's database" />
         <div class="toolbar">
-            <form method="get" action="/minions" class="search-form" role="search" on:submit=move |ev| {
-                ev.prevent_default();
-                let q = search_ref.get().map(|i| i.value()).unwrap_or_default();
-                navigate(&MinionsQuery { q, page: 1, ..state.get_untracked() }.href(), Default::default());
-            }>
-                <input type="search" name="q" placeholder="Search id, OS or IP" maxlength="200" node_ref=search_ref
-                    value=state.get_untracked().q aria-label="Search minions" data-test="minion-search" />
-                <input type="hidden" name="status" value=state.get_untracked().status />
-                <input type="hidden" name="sort" value=state.get_untracked().sort />
-                <input type="hidden" name="dir" value=state.get_untracked().dir />
-                <input type="hidden" name="per_page" value=state.get_untracked().per_page.to_string() />
-                <button type="submit" class="button">"Search"</button>
-            </form>
+            <SearchBox action="/minions" q=init.q placeholder="Search id, OS or IP" aria_label="Search minions"
+                test="minion-search" hidden go />
         </div>
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading minions…"</div> }>
             {move || Suspend::new(async move {
@@ -128,68 +75,27 @@ pub fn MinionsPage() -> impl IntoView {
 fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
     let chips = std::iter::once("")
         .chain(STATUSES.iter().copied())
-        .map(|st| {
-            let href = MinionsQuery { status: st.to_string(), page: 1, ..s.clone() }.href();
-            let count = page.counts.get(st);
-            let active = s.status == st;
-            view! {
-                <A href=href attr:class=if active { "chip chip-active" } else { "chip" } attr:data-status=st>
-                    {status_label(st)} <span class="chip-count">{count}</span>
-                </A>
-            }
+        .map(|st| Chip {
+            href: s
+                .with_filters(MinionFilters {
+                    status: st.to_string(),
+                })
+                .href(),
+            label: status_label(st).to_string(),
+            active: s.filters.status == st,
+            value: st.to_string(),
+            count: Some(page.counts.get(st)),
         })
-        .collect_view();
-    let header = |key: &'static str, label: &'static str| {
-        let active = s.sort == key || (s.sort.is_empty() && key == "id");
-        let desc = active && s.dir == "desc";
-        let href = MinionsQuery {
-            sort: key.to_string(),
-            dir: if active && !desc {
-                "desc".into()
-            } else {
-                String::new()
-            },
-            page: 1,
-            ..s.clone()
-        }
-        .href();
-        let arrow = if active {
-            if desc {
-                " ↓"
-            } else {
-                " ↑"
-            }
-        } else {
-            ""
-        };
-        view! { <th aria-sort=if active { if desc { "descending" } else { "ascending" } } else { "none" }><A href=href>{label}{arrow}</A></th> }
+        .collect();
+    let header = |col: MinionSort, label: &'static str| {
+        view! { <SortHeader params=s.clone() col label /> }
     };
-    let pages = ((page.total + page.per_page - 1) / page.per_page).max(1);
     let empty_fleet = page.counts.all() == 0;
-    let prev = (page.page > 1).then(|| {
-        MinionsQuery {
-            page: page.page - 1,
-            ..s.clone()
-        }
-        .href()
-    });
-    let next = (page.page < pages).then(|| {
-        MinionsQuery {
-            page: page.page + 1,
-            ..s.clone()
-        }
-        .href()
-    });
-    let sizes = PAGE_SIZES
-        .iter()
-        .map(|n| {
-            let href = MinionsQuery { per_page: *n, page: 1, ..s.clone() }.href();
-            let active = page.per_page == *n;
-            view! { <A href=href attr:class=if active { "page-size active" } else { "page-size" }>{n.to_string()}</A> }
-        })
-        .collect_view();
+    let pager = view! {
+        <Pager params=s.clone() total=page.total page=page.page per_page=page.per_page noun="minion" />
+    };
     view! {
-        <div class="chips" role="group" aria-label="Filter by status">{chips}</div>
+        <FilterChips chips label="Filter by status" key=ChipKey::Status />
         {if page.rows.is_empty() {
             if empty_fleet {
                 view! {
@@ -200,13 +106,7 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
                     </div>
                 }.into_any()
             } else {
-                view! {
-                    <div class="panel state-panel" data-test="minions-no-match">
-                        <Icon name="server" />
-                        <h2>"No minions match"</h2>
-                        <p><A href="/minions">"Clear the search and filters"</A></p>
-                    </div>
-                }.into_any()
+                view! { <NoMatch path="/minions" what="minions" icon="server" test="minions-no-match" /> }.into_any()
             }
         } else {
             view! {
@@ -214,13 +114,13 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
                     <table class="table minions-table" data-test="minions-table">
                         <thead>
                             <tr>
-                                {header("id", "Minion")}
-                                {header("status", "Status")}
-                                {header("os", "OS")}
-                                {header("ip", "IP")}
-                                {header("salt", "Salt")}
-                                {header("cpus", "CPUs")}
-                                {header("mem", "Memory")}
+                                {header(MinionSort::Id, "Minion")}
+                                {header(MinionSort::Status, "Status")}
+                                {header(MinionSort::Os, "OS")}
+                                {header(MinionSort::Ip, "IP")}
+                                {header(MinionSort::Salt, "Salt")}
+                                {header(MinionSort::Cpus, "CPUs")}
+                                {header(MinionSort::Mem, "Memory")}
                             </tr>
                         </thead>
                         <tbody>
@@ -230,14 +130,7 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
                 </div>
             }.into_any()
         }}
-        <div class="pager">
-            <span class="muted">{format!("{} minion{} · page {} of {}", page.total, if page.total == 1 { "" } else { "s" }, page.page, pages)}</span>
-            <span class="pager-spacer"></span>
-            <span class="muted small">"Per page"</span>
-            {sizes}
-            {match prev { Some(h) => view! { <A href=h attr:class="button" attr:rel="prev">"← Prev"</A> }.into_any(), None => view! { <span class="button disabled">"← Prev"</span> }.into_any() }}
-            {match next { Some(h) => view! { <A href=h attr:class="button" attr:rel="next">"Next →"</A> }.into_any(), None => view! { <span class="button disabled">"Next →"</span> }.into_any() }}
-        </div>
+        {pager}
     }
 }
 

@@ -8,11 +8,13 @@ use crate::app::api::timeline::{
     MAX_BARS, MAX_FUNCTION_FILTER, MAX_USER, WINDOWS,
 };
 use crate::app::components::icons::Icon;
+use crate::app::components::list::{input_text, use_query_state};
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use crate::app::{me_resource, me_value};
+use crate::model::list::{href, push_flag, push_str};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_navigate;
 
 /// The Timeline's filters as in the URL (raw strings: the server validates them).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,26 +30,16 @@ impl TimelineQuery {
     /// The URL for this state (defaults left out).
     pub fn href(&self) -> String {
         let mut parts = vec![];
-        if !self.window.is_empty() && self.window != DEFAULT_WINDOW {
-            parts.push(format!("window={}", url_path_escape(&self.window)));
+        if self.window != DEFAULT_WINDOW {
+            push_str(&mut parts, "window", &self.window);
         }
-        if !self.group_by.is_empty() && self.group_by != "function" {
-            parts.push(format!("group_by={}", url_path_escape(&self.group_by)));
+        if self.group_by != "function" {
+            push_str(&mut parts, "group_by", &self.group_by);
         }
-        if !self.function.is_empty() {
-            parts.push(format!("function={}", url_path_escape(&self.function)));
-        }
-        if !self.user.is_empty() {
-            parts.push(format!("user={}", url_path_escape(&self.user)));
-        }
-        if self.system() {
-            parts.push("include_system=true".into());
-        }
-        if parts.is_empty() {
-            "/timeline".into()
-        } else {
-            format!("/timeline?{}", parts.join("&"))
-        }
+        push_str(&mut parts, "function", &self.function);
+        push_str(&mut parts, "user", &self.user);
+        push_flag(&mut parts, "include_system", self.system());
+        href("/timeline", &parts)
     }
 
     fn system(&self) -> bool {
@@ -62,17 +54,12 @@ impl TimelineQuery {
 /// `/timeline`.
 #[component]
 pub fn TimelinePage() -> impl IntoView {
-    let query = use_query_map();
-    let state = Memo::new(move |_| {
-        let m = query.get();
-        let get = |k: &str| m.get(k).unwrap_or_default();
-        TimelineQuery {
-            window: get("window"),
-            group_by: get("group_by"),
-            function: get("function"),
-            user: get("user"),
-            include_system: get("include_system"),
-        }
+    let state = use_query_state(|get| TimelineQuery {
+        window: get("window"),
+        group_by: get("group_by"),
+        function: get("function"),
+        user: get("user"),
+        include_system: get("include_system"),
     });
     let data = Resource::new(
         move || state.get(),
@@ -91,14 +78,8 @@ pub fn TimelinePage() -> impl IntoView {
         let q = TimelineQuery {
             window: window_ref.get().map(|e| e.value()).unwrap_or_default(),
             group_by: group_ref.get().map(|e| e.value()).unwrap_or_default(),
-            function: function_ref
-                .get()
-                .map(|e| e.value().trim().to_string())
-                .unwrap_or_default(),
-            user: user_ref
-                .get()
-                .map(|e| e.value().trim().to_string())
-                .unwrap_or_default(),
+            function: input_text(function_ref),
+            user: input_text(user_ref),
             include_system: if system_ref.get().is_some_and(|e| e.checked()) {
                 "true".into()
             } else {

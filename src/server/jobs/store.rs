@@ -64,13 +64,8 @@ pub struct StoredJob {
     pub arguments: Option<String>,
 }
 
-/// Status filter of the Jobs page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusFilter {
-    All,
-    Running,
-    Complete,
-}
+/// Which jobs a query returns by status (checked from the URL by `crate::model::list`).
+pub use crate::model::list::JobStatusFilter as StatusFilter;
 
 /// A Jobs page query.
 #[derive(Debug, Clone)]

@@ -1,0 +1,217 @@
+//! The pieces every list page shares (see [`crate::model::list`]): the list state from the URL
+//! ([`use_list_params`]), the [`Pager`], sortable column headers ([`SortHeader`]), filter chips
+//! ([`FilterChips`]) and the search form ([`SearchBox`]). Every link is a plain `href` built by
+//! [`ListParams::href`], so the lists work before hydration too.
+
+use crate::app::components::icons::Icon;
+use crate::model::list::{ListFilters, ListParams, SortColumn, SortDir, MAX_Q, PAGE_SIZES};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+/// Some state parsed from the URL query, kept in step with it (`get` answers `""` for a
+/// missing key).
+pub fn use_query_state<T>(
+    parse: impl Fn(&dyn Fn(&str) -> String) -> T + Send + Sync + 'static,
+) -> Memo<T>
+where
+    T: Clone + PartialEq + Send + Sync + 'static,
+{
+    let query = use_query_map();
+    Memo::new(move |_| {
+        let m = query.get();
+        parse(&|k: &str| m.get(k).unwrap_or_default())
+    })
+}
+
+/// A list page's [`ListParams`], from the URL.
+pub fn use_list_params<F: ListFilters>() -> Memo<ListParams<F>> {
+    use_query_state(|get| ListParams::from_query(get))
+}
+
+/// The text of an input (trimmed), or `""` before it is mounted.
+pub fn input_text(r: NodeRef<leptos::html::Input>) -> String {
+    r.get()
+        .map(|e| e.value().trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The count line, the page sizes and previous/next links under a list.
+#[component]
+pub fn Pager<F: ListFilters>(
+    /// The list as shown (links keep its search and filters).
+    params: ListParams<F>,
+    /// Rows in the whole list.
+    total: i64,
+    /// The page shown and its size (as the server answered).
+    page: i64,
+    per_page: i64,
+    /// What a row is (`minion`; an `s` is added for other counts than one).
+    noun: &'static str,
+    #[prop(default = "← Prev")] prev_label: &'static str,
+    #[prop(default = "Next →")] next_label: &'static str,
+    /// `data-test` of the count line.
+    #[prop(optional)]
+    total_test: Option<&'static str>,
+) -> impl IntoView {
+    let pages = ((total + per_page - 1) / per_page.max(1)).max(1);
+    let prev = (page > 1).then(|| params.at_page(page - 1).href());
+    let next = (page < pages).then(|| params.at_page(page + 1).href());
+    let sizes = PAGE_SIZES
+        .iter()
+        .map(|n| {
+            let href = params.with_per_page(*n).href();
+            let class = if per_page == *n {
+                "page-size active"
+            } else {
+                "page-size"
+            };
+            view! { <A href=href attr:class=class>{n.to_string()}</A> }
+        })
+        .collect_view();
+    let link = |href: Option<String>, rel: &'static str, label: &'static str| match href {
+        Some(h) => view! { <A href=h attr:class="button" attr:rel=rel>{label}</A> }.into_any(),
+        None => view! { <span class="button disabled">{label}</span> }.into_any(),
+    };
+    let plural = if total == 1 { "" } else { "s" };
+    view! {
+        <div class="pager">
+            <span class="muted" data-test=total_test>{format!("{total} {noun}{plural} · page {page} of {pages}")}</span>
+            <span class="pager-spacer"></span>
+            <span class="muted small">"Per page"</span>
+            {sizes}
+            {link(prev, "prev", prev_label)}
+            {link(next, "next", next_label)}
+        </div>
+    }
+}
+
+/// A `<th>` that sorts the list by its column (a second click reverses).
+#[component]
+pub fn SortHeader<F: ListFilters>(
+    params: ListParams<F>,
+    col: F::Sort,
+    label: &'static str,
+) -> impl IntoView {
+    let active = if params.sort.is_empty() {
+        F::Sort::ALL.first() == Some(&col)
+    } else {
+        params.sort == col.as_str()
+    };
+    let desc = active && params.sort_dir() == SortDir::Desc;
+    let href = params.sorted_by(col).href();
+    let (aria, arrow) = match (active, desc) {
+        (false, _) => ("none", ""),
+        (true, false) => ("ascending", " ↑"),
+        (true, true) => ("descending", " ↓"),
+    };
+    view! { <th aria-sort=aria><A href=href>{label}{arrow}</A></th> }
+}
+
+/// One chip of a [`FilterChips`] group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chip {
+    pub href: String,
+    pub label: String,
+    pub active: bool,
+    /// The filter value, as the chip's `data-<key>` attribute.
+    pub value: String,
+    /// A count shown after the label.
+    pub count: Option<i64>,
+}
+
+/// Which `data-` attribute carries a chip's value (the tests find chips by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChipKey {
+    Status,
+    Category,
+}
+
+/// A group of links that each set one filter value.
+#[component]
+pub fn FilterChips(
+    chips: Vec<Chip>,
+    /// `aria-label` of the group.
+    label: &'static str,
+    key: ChipKey,
+) -> impl IntoView {
+    let chips = chips
+        .into_iter()
+        .map(|c| {
+            let class = if c.active { "chip chip-active" } else { "chip" };
+            let (status, category) = match key {
+                ChipKey::Status => (Some(c.value), None),
+                ChipKey::Category => (None, Some(c.value)),
+            };
+            let count = c
+                .count
+                .map(|n| view! { <span class="chip-count">{n}</span> });
+            view! {
+                <A href=c.href attr:class=class attr:data-status=status attr:data-category=category>
+                    {c.label}{count}
+                </A>
+            }
+        })
+        .collect_view();
+    view! { <div class="chips" role="group" aria-label=label>{chips}</div> }
+}
+
+/// A search form: a plain GET form (works before hydration) that navigates client-side to
+/// the URL `go` builds from the entered text.
+#[component]
+pub fn SearchBox(
+    /// The list's path (the form's `action`).
+    action: &'static str,
+    /// The search as in the URL now.
+    q: String,
+    placeholder: &'static str,
+    aria_label: &'static str,
+    /// `data-test` of the input.
+    #[prop(optional)]
+    test: Option<&'static str>,
+    /// Other URL state the plain form must keep (`name`, `value`).
+    #[prop(optional)]
+    hidden: Vec<(&'static str, String)>,
+    #[prop(default = "Search")] button: &'static str,
+    /// The URL for the entered text.
+    go: Callback<String, String>,
+) -> impl IntoView {
+    let navigate = use_navigate();
+    let input = NodeRef::<leptos::html::Input>::new();
+    let hidden = hidden
+        .into_iter()
+        .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+        .collect_view();
+    view! {
+        <form method="get" action=action class="search-form" role="search" on:submit=move |ev| {
+            ev.prevent_default();
+            let q = input.get().map(|i| i.value()).unwrap_or_default();
+            navigate(&go.run(q), Default::default());
+        }>
+            <input type="search" name="q" placeholder=placeholder maxlength=MAX_Q.to_string() node_ref=input
+                value=q aria-label=aria_label data-test=test />
+            {hidden}
+            <button type="submit" class="button">{button}</button>
+        </form>
+    }
+}
+
+/// The panel of a list whose search or filters match nothing, with a link to the whole list.
+#[component]
+pub fn NoMatch(
+    /// The list's path.
+    path: &'static str,
+    /// What the rows are (`minions`).
+    what: &'static str,
+    icon: &'static str,
+    /// `data-test` of the panel.
+    test: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="panel state-panel" data-test=test>
+            <Icon name=icon />
+            <h2>{format!("No {what} match")}</h2>
+            <p><A href=path>"Clear the search and filters"</A></p>
+        </div>
+    }
+}
