@@ -1,6 +1,7 @@
 //! The axum application: state construction, the router around the pages, middleware (auth,
 //! page guard, origin check, security headers), health endpoints.
 
+use crate::error::AppError;
 use crate::server::audit::{self, AuditEntry};
 use crate::server::auth::{self, CurrentUser};
 use crate::server::config::Config;
@@ -8,13 +9,14 @@ use crate::server::state::AppState;
 use crate::server::{db, users};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// Default CSP for responses that are not pages (pages add a nonce-based one while rendering).
 pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
@@ -95,7 +97,6 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             get(crate::server::activity::sse::stream),
         )
         .merge(pages)
-        .layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))
         .layer(middleware::from_fn_with_state(
@@ -103,7 +104,37 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             security_headers,
         ))
         .layer(tower_http::compression::CompressionLayer::new())
+        // Outermost: every request gets an id (a UUID, or the `x-request-id` a proxy in front
+        // already set), runs inside a `request` span carrying method, path and that id (so one
+        // log query by `request_id` follows a request through the server functions it calls),
+        // and answers with the id in `x-request-id`.
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
+            REQUEST_ID,
+        )))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(
+            HeaderName::from_static(REQUEST_ID),
+            MakeRequestUuid,
+        ))
         .with_state(state)
+}
+
+/// The header that carries a request's id, on the request and on its response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The span every request runs in (see [`router_with_pages`]).
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+    )
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -245,7 +276,11 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         .collect();
     let ip = auth::client_ip(peer, &forwarded, &state.config.trusted_proxies);
     req.extensions_mut().insert(auth::ClientIp(ip));
-    let resolved = auth::resolve_session_sliding(&state, cookie_header.as_deref()).await;
+    // A database that cannot say who this is answers 500, not "signed out".
+    let resolved = match auth::resolve_session_sliding(&state, cookie_header.as_deref()).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
     // The server slid the session's expiry: send the cookie again with a fresh Max-Age.
     let refreshed_cookie = match (&resolved, &cookie_header) {
         (Some((_, true)), Some(h)) => auth::cookie::find_cookie(h, &state.config.cookie_name)
@@ -281,10 +316,7 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
             }
             // Header values are the client's: cut them, and cap such rows per IP.
             audit::record_limited(&state.db, &state.audit_limiter, entry).await;
-            return (
-                StatusCode::FORBIDDEN,
-                Json(serde_json::json!({ "Forbidden": "Cross-origin requests are not allowed." })),
-            )
+            return AppError::Forbidden("Cross-origin requests are not allowed.".into())
                 .into_response();
         }
     }
@@ -317,27 +349,6 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         }
     }
     res
-}
-
-/// Server functions whose arguments cannot even be decoded answer 500 from the framework;
-/// turn such a body (an `AppError` that is not `Internal`) into its real status (400/422).
-async fn api_error_status(req: Request<Body>, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
-    let res = next.run(req).await;
-    if !is_api || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
-        return res;
-    }
-    let (mut parts, body) = res.into_parts();
-    let bytes = match axum::body::to_bytes(body, 1 << 20).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
-    };
-    if let Ok(e) = serde_json::from_slice::<crate::error::AppError>(&bytes) {
-        if !matches!(e, crate::error::AppError::Internal(_)) {
-            parts.status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        }
-    }
-    Response::from_parts(parts, Body::from(bytes))
 }
 
 async fn security_headers(

@@ -8,6 +8,24 @@ use crate::server::jobs::JobsCache;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
+/// Why a poller run failed. Kept apart from [`SaltError`] so that a failure of our own database
+/// is not reported (on the status board, in the log, in the connection state) as Salt's.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    /// salt-api could not be reached or answered with an error.
+    #[error(transparent)]
+    Salt(#[from] SaltError),
+    /// Reading or writing Halite's own database failed.
+    #[error("Database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Anything else on our side (a worker task that panicked).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What one poller run returns: a short summary for the status board, or why it failed.
+pub type PollResult = Result<String, PollError>;
+
 /// What a poller gets each run.
 #[derive(Clone)]
 pub struct PollerCtx {
@@ -26,7 +44,7 @@ pub struct PollerSpec {
     /// Seconds to wait before the first run.
     pub initial_delay: fn(&PollerSettings) -> i64,
     /// One run; `Ok` carries a short summary for the status board.
-    pub run: Arc<dyn Fn(PollerCtx) -> BoxFuture<'static, Result<String, SaltError>> + Send + Sync>,
+    pub run: Arc<dyn Fn(PollerCtx) -> BoxFuture<'static, PollResult> + Send + Sync>,
 }
 
 /// One generation's registered pollers, to run on demand by name: how a feature asks for another
@@ -48,7 +66,7 @@ impl Repoll {
     }
 
     /// Run the poller `name` once and wait for it; `None` when no poller has that name.
-    pub async fn poke(&self, name: &str) -> Option<Result<String, SaltError>> {
+    pub async fn poke(&self, name: &str) -> Option<PollResult> {
         let spec = self.registry.iter().find(|s| s.name == name)?;
         Some((spec.run)(self.ctx.clone()).await)
     }

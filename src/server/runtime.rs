@@ -7,7 +7,7 @@ use crate::model::settings::{ConnectionState, PollerStatus, SaltConnection};
 use crate::salt::{SaltClient, SaltError};
 use crate::server::db::Db;
 use crate::server::jobs::JobsCache;
-use crate::server::poller::{PollerCtx, PollerSpec, Repoll};
+use crate::server::poller::{PollError, PollResult, PollerCtx, PollerSpec, Repoll};
 use crate::server::run::batch::BatchRuns;
 use crate::server::secrets::SecretsCipher;
 use crate::server::settings;
@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 struct Generation {
     id: u64,
@@ -103,13 +104,17 @@ impl Runtime {
             return Ok(c);
         }
         let conn = self.connection();
-        Err(AppError::SaltUnavailable(match conn.state {
-            ConnectionState::LoginFailed => format!("Salt API login failed: {}", conn.detail),
-            ConnectionState::Starting => {
-                "Halite is still connecting to salt-api; try again in a moment.".into()
+        Err(AppError::SaltUnavailable(
+            match conn.state {
+                ConnectionState::LoginFailed => format!("Salt API login failed: {}", conn.detail),
+                ConnectionState::Starting => {
+                    "Halite is still connecting to salt-api; try again in a moment.".into()
+                }
+                _ => "Salt API is not configured. An administrator can connect it in Settings."
+                    .into(),
             }
-            _ => "Salt API is not configured. An administrator can connect it in Settings.".into(),
-        }))
+            .into(),
+        ))
     }
 
     /// The active-JID cache (running/complete) the jobs poller keeps.
@@ -323,10 +328,8 @@ impl Runtime {
             initial_delay: |_| 15,
             run: Arc::new(|ctx: PollerCtx| {
                 Box::pin(async move {
-                    ctx.client
-                        .ping()
-                        .await
-                        .map(|_| "salt-api answers".to_string())
+                    ctx.client.ping().await?;
+                    Ok("salt-api answers".to_string())
                 })
             }),
         };
@@ -407,31 +410,28 @@ impl Runtime {
         }
         loop {
             let started = Instant::now();
+            let run = tracing::info_span!("poller", poller = spec.name);
             let result = tokio::select! {
                 _ = cancel.cancelled() => return,
-                r = (spec.run)(ctx.clone()) => r,
+                r = (spec.run)(ctx.clone()).instrument(run.clone()) => r,
             };
-            self.observe(&result.as_ref().map(|_| ()).map_err(Clone::clone));
+            match &result {
+                Ok(_) => self.observe(&Ok(())),
+                // Only Salt's own failures say something about the connection.
+                Err(PollError::Salt(e)) => self.observe(&Err(e.clone())),
+                Err(_) => {}
+            }
             {
                 let mut map = self.pollers.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(st) = map.get_mut(spec.name) {
-                    let now = chrono::Utc::now();
-                    st.runs += 1;
-                    st.last_run_at = Some(now);
-                    st.last_duration_ms = Some(started.elapsed().as_millis() as i64);
-                    match &result {
-                        Ok(summary) => {
-                            st.last_ok_at = Some(now);
-                            st.last_error = None;
-                            st.last_summary = Some(summary.clone());
-                        }
-                        Err(e) => st.last_error = Some(e.to_string()),
-                    }
+                    record_run(st, chrono::Utc::now(), started.elapsed(), &result);
                 }
             }
-            if let Err(e) = &result {
-                tracing::warn!(poller = spec.name, error = %e, "poller run failed");
-            }
+            run.in_scope(|| match &result {
+                Ok(_) => {}
+                Err(e @ PollError::Salt(_)) => tracing::warn!(error = %e, "poller run failed"),
+                Err(e) => tracing::error!(error = %e, "poller run failed"),
+            });
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}
@@ -466,15 +466,35 @@ impl Runtime {
     }
 }
 
+/// Put one run's outcome on a poller's status-board entry.
+fn record_run(
+    st: &mut PollerStatus,
+    now: chrono::DateTime<chrono::Utc>,
+    took: Duration,
+    result: &PollResult,
+) {
+    st.runs += 1;
+    st.last_run_at = Some(now);
+    st.last_duration_ms = Some(took.as_millis() as i64);
+    match result {
+        Ok(summary) => {
+            st.last_ok_at = Some(now);
+            st.last_error = None;
+            st.last_summary = Some(summary.clone());
+        }
+        Err(e) => st.last_error = Some(e.to_string()),
+    }
+}
+
 /// Turn a Salt error into what a server function returns (503 transport, 502 salt said no).
 pub fn salt_error(e: SaltError) -> AppError {
+    let message = match &e {
+        SaltError::Unavailable(m) => format!("Salt API unreachable: {m}"),
+        SaltError::Api { status, message } => format!("Salt API error {status}: {message}"),
+    };
     match e {
-        SaltError::Unavailable(m) => {
-            AppError::SaltUnavailable(format!("Salt API unreachable: {m}"))
-        }
-        SaltError::Api { status, message } => {
-            AppError::SaltError(format!("Salt API error {status}: {message}"))
-        }
+        SaltError::Unavailable(_) => AppError::SaltUnavailable(message.into()).with_source(e),
+        SaltError::Api { .. } => AppError::SaltError(message.into()).with_source(e),
     }
 }
 
@@ -503,5 +523,45 @@ mod tests {
             .await
             .expect("shutdown cancels action tasks instead of waiting for them");
         assert!(rt.tasks.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_database_failure_shows_as_one_on_the_status_board() {
+        let mut st = PollerStatus {
+            name: "minions.keys".into(),
+            interval_seconds: 60,
+            last_run_at: None,
+            last_ok_at: None,
+            last_error: None,
+            last_summary: None,
+            last_duration_ms: None,
+            runs: 0,
+        };
+        let failed: PollResult = Err(PollError::Db(sqlx::Error::PoolClosed));
+        record_run(
+            &mut st,
+            chrono::Utc::now(),
+            Duration::from_millis(5),
+            &failed,
+        );
+        let shown = st.last_error.clone().unwrap();
+        assert!(shown.starts_with("Database error: "), "{shown}");
+        assert!(!shown.contains("Salt"), "{shown}");
+        assert_eq!((st.runs, st.last_ok_at.clone()), (1, None));
+
+        let salt: PollResult = Err(PollError::Salt(SaltError::Api {
+            status: 500,
+            message: "boom".into(),
+        }));
+        record_run(&mut st, chrono::Utc::now(), Duration::from_millis(5), &salt);
+        assert_eq!(st.last_error.as_deref(), Some("Salt API error 500: boom"));
+
+        record_run(
+            &mut st,
+            chrono::Utc::now(),
+            Duration::ZERO,
+            &Ok("3 keys".into()),
+        );
+        assert_eq!((st.last_error.clone(), st.runs), (None, 3));
     }
 }

@@ -14,6 +14,7 @@ pub use crate::model::activity::{
 /// One page of activity, newest first. Filters as in the page URL; `since_minutes` for the
 /// widget's heartbeat; `after_id` for the live tail's "N new events".
 #[server(endpoint = "activity/list")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 #[allow(clippy::too_many_arguments)]
 pub async fn list_activity(
     #[server(default)] category: String,
@@ -30,140 +31,126 @@ pub async fn list_activity(
 ) -> Result<ActivityPage, AppError> {
     use crate::model::list::{ActivityFilters, ListParams, ListQuery};
     use crate::server::activity::store::{self, ActivityQuery, Visibility};
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let vis = Visibility::of(&user.permissions);
-            let categories = vis.categories();
-            if categories.is_empty() {
-                return Err(crate::server::auth::deny(
-                    &state,
-                    &user,
-                    "view",
-                    "event:*",
-                    "You may not view jobs, keys or minions, so there is no activity to show.",
-                )
-                .await);
-            }
-            let lq: ListQuery<ActivityFilters> = ListParams {
-                q,
-                page,
-                per_page,
-                filters: ActivityFilters {
-                    category,
-                    event_type,
-                    minion,
-                    hide_routine,
-                    hide_dispatch,
-                    range,
-                    paused: false,
-                },
-                ..Default::default()
-            }
-            .try_into()?;
-            if !(0..=525_600).contains(&since_minutes) {
-                return Err(AppError::invalid(
-                    "since_minutes",
-                    "since_minutes must be 0 to 525600.",
-                ));
-            }
-            let minutes = if since_minutes > 0 {
-                Some(since_minutes)
-            } else {
-                lq.filters.range_minutes()
-            };
-            let (page, per_page, f) = (lq.page, lq.per_page, lq.filters);
-            if after_id < 0 {
-                return Err(AppError::invalid(
-                    "after_id",
-                    "after_id must not be negative.",
-                ));
-            }
-            let some = |s: String| (!s.is_empty()).then_some(s);
-            let aq = ActivityQuery {
-                category: f.category(),
-                event_type: some(f.event_type),
-                minion_id: some(f.minion),
-                search: some(lq.q),
-                hide_routine: f.hide_routine,
-                hide_dispatch: f.hide_dispatch,
-                since: minutes.map(|m| {
-                    crate::server::to_text(chrono::Utc::now() - chrono::Duration::minutes(m))
-                }),
-                until: None,
-                after_id: (after_id > 0).then_some(after_id),
-                page,
-                per_page,
-            };
-            let (events, total) = store::list(&state.db, &aq, &vis).await?;
-            let enabled = crate::server::settings::load_view(&state.db)
-                .await?
-                .pollers
-                .event_stream_enabled;
-            let st = state.runtime.hub().state();
-            Ok(ActivityPage {
-                events,
-                total,
-                page,
-                per_page,
-                stream_enabled: enabled,
-                stream_state: st.state,
-                stream_since: st.since,
-                categories,
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let vis = Visibility::of(&user.permissions);
+    let categories = vis.categories();
+    if categories.is_empty() {
+        return Err(crate::server::auth::deny(
+            &state,
+            &user,
+            "view",
+            "event:*",
+            "You may not view jobs, keys or minions, so there is no activity to show.",
+        )
+        .await);
+    }
+    let lq: ListQuery<ActivityFilters> = ListParams {
+        q,
+        page,
+        per_page,
+        filters: ActivityFilters {
+            category,
+            event_type,
+            minion,
+            hide_routine,
+            hide_dispatch,
+            range,
+            paused: false,
+        },
+        ..Default::default()
+    }
+    .try_into()?;
+    if !(0..=525_600).contains(&since_minutes) {
+        return Err(AppError::invalid(
+            "since_minutes",
+            "since_minutes must be 0 to 525600.",
+        ));
+    }
+    let minutes = if since_minutes > 0 {
+        Some(since_minutes)
+    } else {
+        lq.filters.range_minutes()
+    };
+    let (page, per_page, f) = (lq.page, lq.per_page, lq.filters);
+    if after_id < 0 {
+        return Err(AppError::invalid(
+            "after_id",
+            "after_id must not be negative.",
+        ));
+    }
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    let aq = ActivityQuery {
+        category: f.category(),
+        event_type: some(f.event_type),
+        minion_id: some(f.minion),
+        search: some(lq.q),
+        hide_routine: f.hide_routine,
+        hide_dispatch: f.hide_dispatch,
+        since: minutes
+            .map(|m| crate::server::to_text(chrono::Utc::now() - chrono::Duration::minutes(m))),
+        until: None,
+        after_id: (after_id > 0).then_some(after_id),
+        page,
+        per_page,
+    };
+    let (events, total) = store::list(&state.db, &aq, &vis).await?;
+    let enabled = crate::server::settings::load_view(&state.db)
+        .await?
+        .pollers
+        .event_stream_enabled;
+    let st = state.runtime.hub().state();
+    Ok(ActivityPage {
+        events,
+        total,
+        page,
+        per_page,
+        stream_enabled: enabled,
+        stream_state: st.state,
+        stream_since: st.since,
+        categories,
+    })
 }
 
 /// The raw Salt event behind one row (the detail drawer).
 #[server(endpoint = "activity/raw")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn raw_event(id: i64) -> Result<RawEventView, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let (category, minion, jid, raw) = crate::server::activity::store::raw(&state.db, id)
-                .await?
-                .ok_or_else(|| AppError::NotFound("No such activity event.".into()))?;
-            let res = category.resource(minion.as_deref(), jid.as_deref());
-            if res.is_some_and(|r| !user.can("view", &r)) {
-                return Err(AppError::NotFound("No such activity event.".into()));
-            }
-            let pretty = raw
-                .as_deref()
-                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-                .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
-                .unwrap_or_else(|| "(no raw event: this row was written by Halite)".into());
-            Ok(RawEventView {
-                id,
-                raw_json: pretty,
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let (category, minion, jid, raw) = crate::server::activity::store::raw(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such activity event.".into()))?;
+    let res = category.resource(minion.as_deref(), jid.as_deref());
+    if res.is_some_and(|r| !user.can("view", &r)) {
+        return Err(AppError::NotFound("No such activity event.".into()));
+    }
+    let pretty = raw
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+        .unwrap_or_else(|| "(no raw event: this row was written by Halite)".into());
+    Ok(RawEventView {
+        id,
+        raw_json: pretty,
+    })
 }
 
 /// The Overview widget settings (any session; SPEC 8.3).
 #[server(endpoint = "activity/widget-config")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn widget_config() -> Result<WidgetSettingsView, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, _) = session()?;
-            let v = crate::server::settings::load_view(&state.db).await?;
-            Ok(WidgetSettingsView {
-                hide_dispatch: v.widget.hide_dispatch,
-                hide_routine: v.widget.hide_routine,
-                show_jobs: v.widget.show_jobs,
-                show_keys: v.widget.show_keys,
-                show_minions: v.widget.show_minions,
-                event_count: v.widget.event_count,
-                heartbeat_minutes: v.widget.heartbeat_minutes,
-                stream_enabled: v.pollers.event_stream_enabled,
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, _) = session()?;
+    let v = crate::server::settings::load_view(&state.db).await?;
+    Ok(WidgetSettingsView {
+        hide_dispatch: v.widget.hide_dispatch,
+        hide_routine: v.widget.hide_routine,
+        show_jobs: v.widget.show_jobs,
+        show_keys: v.widget.show_keys,
+        show_minions: v.widget.show_minions,
+        event_count: v.widget.event_count,
+        heartbeat_minutes: v.widget.heartbeat_minutes,
+        stream_enabled: v.pollers.event_stream_enabled,
+    })
 }

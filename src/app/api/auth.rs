@@ -25,6 +25,7 @@ impl Me {
 
 /// The current user, or `None` when not signed in.
 #[server(endpoint = "auth/me")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_me() -> Result<Option<Me>, AppError> {
     use crate::server::auth::{app_state, maybe_user};
     let state = app_state()?;
@@ -40,9 +41,9 @@ pub async fn get_me() -> Result<Option<Me>, AppError> {
 
 /// Sign in. Returns the path to continue to. The same message for every kind of failure.
 #[server(endpoint = "auth/login")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn login(username: String, password: String) -> Result<String, AppError> {
-    use crate::server::auth::respond;
-    respond(login_impl(username, password).await)
+    login_impl(username, password).await
 }
 
 #[cfg(feature = "ssr")]
@@ -155,49 +156,40 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
 
 /// Sign out: delete the session and clear the cookie.
 #[server(endpoint = "auth/logout")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn logout() -> Result<(), AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{
-        self, app_state, client_info, cookie, maybe_user, request_parts, respond,
-    };
-    respond(
-        async {
-            let state = app_state()?;
-            let ip = client_info(&request_parts()?).ip;
-            if let Some(u) = maybe_user() {
-                auth::delete_session(&state.db, &u.session_key).await?;
-                record(
-                    &state.db,
-                    AuditEntry::new("auth.logout", &format!("user:{}", u.username))
-                        .user(&u.id, &u.username)
-                        .ip(&ip),
-                )
-                .await;
-            }
-            if let Some(ro) = use_context::<leptos_axum::ResponseOptions>() {
-                let h = cookie::clear_cookie_header(
-                    &state.config.cookie_name,
-                    state.config.cookie_secure,
-                );
-                if let Ok(v) = axum::http::HeaderValue::from_str(&h) {
-                    ro.append_header(axum::http::header::SET_COOKIE, v);
-                }
-            }
-            Ok(())
+    use crate::server::auth::{self, app_state, client_info, cookie, maybe_user, request_parts};
+    let state = app_state()?;
+    let ip = client_info(&request_parts()?).ip;
+    if let Some(u) = maybe_user() {
+        auth::delete_session(&state.db, &u.session_key).await?;
+        record(
+            &state.db,
+            AuditEntry::new("auth.logout", &format!("user:{}", u.username))
+                .user(&u.id, &u.username)
+                .ip(&ip),
+        )
+        .await;
+    }
+    if let Some(ro) = use_context::<leptos_axum::ResponseOptions>() {
+        let h = cookie::clear_cookie_header(&state.config.cookie_name, state.config.cookie_secure);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&h) {
+            ro.append_header(axum::http::header::SET_COOKIE, v);
         }
-        .await,
-    )
+    }
+    Ok(())
 }
 
 /// Change the signed-in user's password; ends their other sessions.
 #[server(endpoint = "auth/change-password")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn change_password(
     current_password: String,
     new_password: String,
     confirm_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::auth::respond;
-    respond(change_password_impl(current_password, new_password, confirm_password).await)
+    change_password_impl(current_password, new_password, confirm_password).await
 }
 
 #[cfg(feature = "ssr")]
@@ -289,21 +281,17 @@ async fn change_password_impl(
 
 /// Remember the user's colour theme (`dark` or `light`).
 #[server(endpoint = "prefs/theme")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn set_theme(theme: String) -> Result<(), AppError> {
-    use crate::server::auth::{respond, session_allowing_pw_change};
-    respond(
-        async {
-            let (state, user) = session_allowing_pw_change()?;
-            if theme != "dark" && theme != "light" {
-                return Err(AppError::invalid("theme", "Theme must be dark or light."));
-            }
-            sqlx::query("UPDATE users SET theme = ? WHERE id = ?")
-                .bind(&theme)
-                .bind(&user.id)
-                .execute(&state.db)
-                .await?;
-            Ok(())
-        }
-        .await,
-    )
+    use crate::server::auth::session_allowing_pw_change;
+    let (state, user) = session_allowing_pw_change()?;
+    if theme != "dark" && theme != "light" {
+        return Err(AppError::invalid("theme", "Theme must be dark or light."));
+    }
+    sqlx::query("UPDATE users SET theme = ? WHERE id = ?")
+        .bind(&theme)
+        .bind(&user.id)
+        .execute(&state.db)
+        .await?;
+    Ok(())
 }

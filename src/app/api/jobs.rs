@@ -26,6 +26,7 @@ fn live_budget(cache: &crate::server::jobs::JobsCache, user_id: &str) -> Result<
 
 /// One page of jobs from `jobs_index` (or, with `live`, straight from the master).
 #[server(endpoint = "jobs/list")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn list_jobs(
     #[server(default)] q: String,
     #[server(default)] status: String,
@@ -35,312 +36,295 @@ pub async fn list_jobs(
     #[server(default)] per_page: i64,
 ) -> Result<JobsPage, AppError> {
     use crate::model::list::{JobFilters, ListParams, ListQuery};
-    use crate::server::auth::respond;
     use crate::server::jobs::store::{self, JobQuery};
-    respond(
-        async {
-            let (state, user, globs) =
-                super::view_scope("job", "You do not have permission to view jobs.").await?;
-            let lq: ListQuery<JobFilters> = ListParams {
-                q,
-                page,
-                per_page,
-                filters: JobFilters {
-                    status,
-                    system,
-                    live,
-                },
-                ..Default::default()
-            }
-            .try_into()?;
-            let (page, per_page, status_filter) = (lq.page, lq.per_page, lq.filters.status);
-            let q = lq.q.to_lowercase();
-            let cache = state.runtime.jobs();
-            let poller_enabled = crate::server::settings::load_view(&state.db)
-                .await?
-                .pollers
-                .jobs_poll_interval_seconds
-                > 0;
-            let active = cache.active();
-            let status_of = |jid: &str| {
-                if active.contains(jid) {
-                    JobStatus::Running
-                } else {
-                    JobStatus::Complete
-                }
-            };
-            if live {
-                // Straight from the master (SPEC 6.5 Live mode), filtered here, capped at 500.
-                // One answer is shared by every viewer for a few seconds (single flight), and
-                // each user's live calls are rate limited.
-                live_budget(&cache, &user.id)?;
-                let client = state.runtime.client()?;
-                let jobs = cache
-                    .live_list
-                    .get(crate::server::jobs::LIVE_TTL, || client.list_jobs(None))
-                    .await
-                    .map_err(crate::server::runtime::salt_error)?;
-                let visible = |jid: &str| user.can("view", &format!("job:{jid}"));
-                let rows: Vec<JobListRow> = jobs
-                    .into_iter()
-                    .filter(|j| visible(&j.jid))
-                    .filter(|j| {
-                        system || !crate::server::jobs::ingest::is_system_function(&j.function)
-                    })
-                    .filter(|j| {
-                        q.is_empty()
-                            || format!(
-                                "{} {} {} {}",
-                                j.jid,
-                                j.function,
-                                j.target.as_deref().unwrap_or(""),
-                                j.user.as_deref().unwrap_or("")
-                            )
-                            .to_lowercase()
-                            .contains(&q)
-                    })
-                    .map(|j| JobListRow {
-                        status: status_of(&j.jid),
-                        started_at: crate::server::jobs::ingest::parse_jid(&j.jid),
-                        jid: j.jid,
-                        function: j.function,
-                        target: j.target,
-                        target_type: j.target_type,
-                        user: j.user,
-                    })
-                    .filter(|r| status_filter.is_none_or(|s| r.status == s))
-                    .take(LIVE_CAP)
-                    .collect();
-                return Ok(JobsPage {
-                    total: rows.len() as i64,
-                    rows,
-                    page: 1,
-                    per_page: LIVE_CAP as i64,
-                    live: true,
-                    last_polled_at: cache.last_polled_at(),
-                    active_known: cache.active_known(),
-                    poller_enabled,
-                });
-            }
-            let mut active_list: Vec<String> = active.iter().cloned().collect();
-            active_list.sort();
-            let jq = JobQuery {
-                search: (!q.is_empty()).then_some(q),
-                function: None,
-                status: status_filter,
-                include_system: system,
-                page,
-                per_page,
-                allowed_globs: globs,
-            };
-            let (rows, total) = store::list(&state.db, &jq, &active_list).await?;
-            Ok(JobsPage {
-                rows,
-                total,
-                page,
-                per_page,
-                live: false,
-                last_polled_at: cache.last_polled_at(),
-                active_known: cache.active_known(),
-                poller_enabled,
-            })
+    let (state, user, globs) =
+        super::view_scope("job", "You do not have permission to view jobs.").await?;
+    let lq: ListQuery<JobFilters> = ListParams {
+        q,
+        page,
+        per_page,
+        filters: JobFilters {
+            status,
+            system,
+            live,
+        },
+        ..Default::default()
+    }
+    .try_into()?;
+    let (page, per_page, status_filter) = (lq.page, lq.per_page, lq.filters.status);
+    let q = lq.q.to_lowercase();
+    let cache = state.runtime.jobs();
+    let poller_enabled = crate::server::settings::load_view(&state.db)
+        .await?
+        .pollers
+        .jobs_poll_interval_seconds
+        > 0;
+    let active = cache.active();
+    let status_of = |jid: &str| {
+        if active.contains(jid) {
+            JobStatus::Running
+        } else {
+            JobStatus::Complete
         }
-        .await,
-    )
+    };
+    if live {
+        // Straight from the master (SPEC 6.5 Live mode), filtered here, capped at 500.
+        // One answer is shared by every viewer for a few seconds (single flight), and
+        // each user's live calls are rate limited.
+        live_budget(&cache, &user.id)?;
+        let client = state.runtime.client()?;
+        let jobs = cache
+            .live_list
+            .get(crate::server::jobs::LIVE_TTL, || client.list_jobs(None))
+            .await
+            .map_err(crate::server::runtime::salt_error)?;
+        let visible = |jid: &str| user.can("view", &format!("job:{jid}"));
+        let rows: Vec<JobListRow> = jobs
+            .into_iter()
+            .filter(|j| visible(&j.jid))
+            .filter(|j| system || !crate::server::jobs::ingest::is_system_function(&j.function))
+            .filter(|j| {
+                q.is_empty()
+                    || format!(
+                        "{} {} {} {}",
+                        j.jid,
+                        j.function,
+                        j.target.as_deref().unwrap_or(""),
+                        j.user.as_deref().unwrap_or("")
+                    )
+                    .to_lowercase()
+                    .contains(&q)
+            })
+            .map(|j| JobListRow {
+                status: status_of(&j.jid),
+                started_at: crate::server::jobs::ingest::parse_jid(&j.jid),
+                jid: j.jid,
+                function: j.function,
+                target: j.target,
+                target_type: j.target_type,
+                user: j.user,
+            })
+            .filter(|r| status_filter.is_none_or(|s| r.status == s))
+            .take(LIVE_CAP)
+            .collect();
+        return Ok(JobsPage {
+            total: rows.len() as i64,
+            rows,
+            page: 1,
+            per_page: LIVE_CAP as i64,
+            live: true,
+            last_polled_at: cache.last_polled_at(),
+            active_known: cache.active_known(),
+            poller_enabled,
+        });
+    }
+    let mut active_list: Vec<String> = active.iter().cloned().collect();
+    active_list.sort();
+    let jq = JobQuery {
+        search: (!q.is_empty()).then_some(q),
+        function: None,
+        status: status_filter,
+        include_system: system,
+        page,
+        per_page,
+        allowed_globs: globs,
+    };
+    let (rows, total) = store::list(&state.db, &jq, &active_list).await?;
+    Ok(JobsPage {
+        rows,
+        total,
+        page,
+        per_page,
+        live: false,
+        last_polled_at: cache.last_polled_at(),
+        active_known: cache.active_known(),
+        poller_enabled,
+    })
 }
 
 /// Job detail, live from the master (`jobs.list_job` + `jobs.active`).
 #[server(endpoint = "jobs/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
-    use crate::server::auth::{require, respond};
-    respond(
-        async {
-            let jid = Jid::new(jid)?;
-            let (state, user) = require("view", &format!("job:{jid}")).await?;
-            let cache = state.runtime.jobs();
-            live_budget(&cache, &user.id)?;
-            let client = state.runtime.client()?;
-            let salt_err = crate::server::runtime::salt_error;
-            // `jobs.active` asks every minion: one answer is shared by every viewer for a few
-            // seconds (single flight).
-            let (detail, active) = tokio::join!(
-                client.list_job(&jid),
-                cache
-                    .live_active
-                    .get(crate::server::jobs::LIVE_TTL, || client.jobs_active())
-            );
-            let detail = detail.map_err(salt_err)?;
-            if detail.summary.function.is_empty() && detail.minions.is_empty() {
-                return Err(AppError::NotFound(format!(
-                    "The master has no job {jid} (it may have expired from the job cache)."
-                )));
-            }
-            let running_on: Vec<String> = match active {
-                Ok(list) => list
-                    .into_iter()
-                    .find(|a| a.jid == jid)
-                    .map(|a| a.running)
-                    .unwrap_or_default(),
-                Err(_) => vec![],
-            };
-            let running = !running_on.is_empty();
-            if running {
-                cache.mark_running(&jid);
-            }
-            let fun = detail.summary.function.clone();
-            let is_state = crate::server::jobs::highstate::is_state_function(&fun);
-            let mut minions: Vec<String> = detail.minions.clone();
-            for id in detail.results.keys() {
-                if !minions.contains(id) {
-                    minions.push(id.clone());
-                }
-            }
-            minions.sort();
-            let mut rows = vec![];
-            for id in &minions {
-                match detail.results.get(id) {
-                    Some(r) => {
-                        let (return_json, truncated) = clipped_json(&r.ret, 256 * 1024);
-                        let success = r.success.or(r.retcode.map(|c| c == 0));
-                        rows.push(JobMinionRow {
-                            minion: id.clone(),
-                            state: MinionJobState::Returned,
-                            success,
-                            retcode: r.retcode,
-                            return_json,
-                            truncated,
-                            highstate: is_state.then(|| {
-                                crate::server::jobs::highstate::parse_state_return(&r.ret)
-                            }),
-                        });
-                    }
-                    None => rows.push(JobMinionRow {
-                        minion: id.clone(),
-                        state: if running_on.contains(id) {
-                            MinionJobState::Running
-                        } else {
-                            MinionJobState::NoResponse
-                        },
-                        success: None,
-                        retcode: None,
-                        return_json: String::new(),
-                        truncated: false,
-                        highstate: None,
-                    }),
-                }
-            }
-            // Minions with failures first, then by id.
-            rows.sort_by(|a, b| {
-                let bad = |r: &JobMinionRow| {
-                    !(r.success == Some(false)
-                        || r.highstate
-                            .as_ref()
-                            .is_some_and(|h| h.fail > 0 || !h.errors.is_empty()))
-                };
-                bad(a).cmp(&bad(b)).then(a.minion.cmp(&b.minion))
-            });
-            let raw = serde_json::json!({
-                "jid": jid,
-                "Function": fun,
-                "Arguments": detail.summary.arguments,
-                "Target": detail.summary.target,
-                "Target-type": detail.summary.target_type,
-                "User": detail.summary.user,
-                "Minions": detail.minions,
-                "Result": detail.results.iter().map(|(k, r)| (k.clone(), serde_json::json!({
-                    "return": r.ret, "retcode": r.retcode, "success": r.success, "out": r.out
-                }))).collect::<serde_json::Map<String, serde_json::Value>>(),
-            });
-            let (raw_json, raw_truncated) = clipped_json(&raw, 2 * 1024 * 1024);
-            let (arguments, kwargs) = split_arguments(&detail.summary.arguments);
-            let failed = rows
-                .iter()
-                .filter(|r| {
-                    r.success == Some(false)
-                        || r.highstate
-                            .as_ref()
-                            .is_some_and(|h| h.fail > 0 || !h.errors.is_empty())
-                })
-                .count() as i64;
-            Ok(JobDetailView {
-                returned: rows
-                    .iter()
-                    .filter(|r| r.state == MinionJobState::Returned)
-                    .count() as i64,
-                no_response: rows
-                    .iter()
-                    .filter(|r| r.state == MinionJobState::NoResponse)
-                    .count() as i64,
-                failed,
-                can_kill: running && user.can("kill", &format!("job:{jid}")),
-                started_at: crate::server::jobs::ingest::parse_jid(&jid),
-                jid,
-                function: fun,
-                arguments,
-                kwargs,
-                target: detail.summary.target,
-                target_type: detail.summary.target_type,
-                user: detail.summary.user,
-                running,
-                is_state,
-                minions: rows,
-                raw_json,
-                raw_truncated,
-            })
+    use crate::server::auth::require;
+    let jid = Jid::new(jid)?;
+    let (state, user) = require("view", &format!("job:{jid}")).await?;
+    let cache = state.runtime.jobs();
+    live_budget(&cache, &user.id)?;
+    let client = state.runtime.client()?;
+    let salt_err = crate::server::runtime::salt_error;
+    // `jobs.active` asks every minion: one answer is shared by every viewer for a few
+    // seconds (single flight).
+    let (detail, active) = tokio::join!(
+        client.list_job(&jid),
+        cache
+            .live_active
+            .get(crate::server::jobs::LIVE_TTL, || client.jobs_active())
+    );
+    let detail = detail.map_err(salt_err)?;
+    if detail.summary.function.is_empty() && detail.minions.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "The master has no job {jid} (it may have expired from the job cache)."
+        )));
+    }
+    let running_on: Vec<String> = match active {
+        Ok(list) => list
+            .into_iter()
+            .find(|a| a.jid == jid)
+            .map(|a| a.running)
+            .unwrap_or_default(),
+        Err(_) => vec![],
+    };
+    let running = !running_on.is_empty();
+    if running {
+        cache.mark_running(&jid);
+    }
+    let fun = detail.summary.function.clone();
+    let is_state = crate::server::jobs::highstate::is_state_function(&fun);
+    let mut minions: Vec<String> = detail.minions.clone();
+    for id in detail.results.keys() {
+        if !minions.contains(id) {
+            minions.push(id.clone());
         }
-        .await,
-    )
+    }
+    minions.sort();
+    let mut rows = vec![];
+    for id in &minions {
+        match detail.results.get(id) {
+            Some(r) => {
+                let (return_json, truncated) = clipped_json(&r.ret, 256 * 1024);
+                let success = r.success.or(r.retcode.map(|c| c == 0));
+                rows.push(JobMinionRow {
+                    minion: id.clone(),
+                    state: MinionJobState::Returned,
+                    success,
+                    retcode: r.retcode,
+                    return_json,
+                    truncated,
+                    highstate: is_state
+                        .then(|| crate::server::jobs::highstate::parse_state_return(&r.ret)),
+                });
+            }
+            None => rows.push(JobMinionRow {
+                minion: id.clone(),
+                state: if running_on.contains(id) {
+                    MinionJobState::Running
+                } else {
+                    MinionJobState::NoResponse
+                },
+                success: None,
+                retcode: None,
+                return_json: String::new(),
+                truncated: false,
+                highstate: None,
+            }),
+        }
+    }
+    // Minions with failures first, then by id.
+    rows.sort_by(|a, b| {
+        let bad = |r: &JobMinionRow| {
+            !(r.success == Some(false)
+                || r.highstate
+                    .as_ref()
+                    .is_some_and(|h| h.fail > 0 || !h.errors.is_empty()))
+        };
+        bad(a).cmp(&bad(b)).then(a.minion.cmp(&b.minion))
+    });
+    let raw = serde_json::json!({
+        "jid": jid,
+        "Function": fun,
+        "Arguments": detail.summary.arguments,
+        "Target": detail.summary.target,
+        "Target-type": detail.summary.target_type,
+        "User": detail.summary.user,
+        "Minions": detail.minions,
+        "Result": detail.results.iter().map(|(k, r)| (k.clone(), serde_json::json!({
+            "return": r.ret, "retcode": r.retcode, "success": r.success, "out": r.out
+        }))).collect::<serde_json::Map<String, serde_json::Value>>(),
+    });
+    let (raw_json, raw_truncated) = clipped_json(&raw, 2 * 1024 * 1024);
+    let (arguments, kwargs) = split_arguments(&detail.summary.arguments);
+    let failed = rows
+        .iter()
+        .filter(|r| {
+            r.success == Some(false)
+                || r.highstate
+                    .as_ref()
+                    .is_some_and(|h| h.fail > 0 || !h.errors.is_empty())
+        })
+        .count() as i64;
+    Ok(JobDetailView {
+        returned: rows
+            .iter()
+            .filter(|r| r.state == MinionJobState::Returned)
+            .count() as i64,
+        no_response: rows
+            .iter()
+            .filter(|r| r.state == MinionJobState::NoResponse)
+            .count() as i64,
+        failed,
+        can_kill: running && user.can("kill", &format!("job:{jid}")),
+        started_at: crate::server::jobs::ingest::parse_jid(&jid),
+        jid,
+        function: fun,
+        arguments,
+        kwargs,
+        target: detail.summary.target,
+        target_type: detail.summary.target_type,
+        user: detail.summary.user,
+        running,
+        is_state,
+        minions: rows,
+        raw_json,
+        raw_truncated,
+    })
 }
 
 /// Kill a running job: `saltutil.kill_job` on the minions still running it (DECISIONS).
 #[server(endpoint = "jobs/kill")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn kill_job(jid: String) -> Result<KillResult, AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{client_info, request_parts, require, respond};
-    respond(
-        async {
-            let jid = Jid::new(jid)?;
-            let (state, user) = require("kill", &format!("job:{jid}")).await?;
-            let client = state.runtime.client()?;
-            let salt_err = crate::server::runtime::salt_error;
-            let started = std::time::Instant::now();
-            let active = client.jobs_active().await.map_err(salt_err)?;
-            let Some(job) = active.into_iter().find(|a| a.jid == jid) else {
-                return Err(AppError::Conflict(format!(
-                    "Job {jid} is not running any more; there is nothing to kill."
-                )));
-            };
-            let minions = job.running.clone();
-            let ip = client_info(&request_parts()?).ip;
-            let r = client.kill_job(&jid, &minions).await;
-            let code = match &r {
-                Ok(_) => 202,
-                Err(e) => salt_err(e.clone()).status(),
-            };
-            record(
-                &state.db,
-                AuditEntry::new("job.kill", &format!("job:{jid}"))
-                    .user(&user.id, &user.username)
-                    .args(serde_json::json!({ "jid": jid, "minions": minions }))
-                    .jid(&jid)
-                    .code(code)
-                    .duration_ms(started.elapsed().as_millis() as i64)
-                    .ip(&ip),
-            )
-            .await;
-            // What runs changed: the next job view asks the master again.
-            state.runtime.jobs().live_active.invalidate();
-            r.map_err(salt_err)?;
-            Ok(KillResult {
-                message: format!(
-                    "Kill signal sent to {} minion(s). Minions already executing may still finish; \
-                     the job shows complete on the next poll.",
-                    minions.len()
-                ),
-                jid,
-                minions,
-            })
-        }
-        .await,
+    use crate::server::auth::{client_info, request_parts, require};
+    let jid = Jid::new(jid)?;
+    let (state, user) = require("kill", &format!("job:{jid}")).await?;
+    let client = state.runtime.client()?;
+    let salt_err = crate::server::runtime::salt_error;
+    let started = std::time::Instant::now();
+    let active = client.jobs_active().await.map_err(salt_err)?;
+    let Some(job) = active.into_iter().find(|a| a.jid == jid) else {
+        return Err(AppError::Conflict(format!(
+            "Job {jid} is not running any more; there is nothing to kill."
+        )));
+    };
+    let minions = job.running.clone();
+    let ip = client_info(&request_parts()?).ip;
+    let r = client.kill_job(&jid, &minions).await;
+    let code = match &r {
+        Ok(_) => 202,
+        Err(e) => salt_err(e.clone()).status(),
+    };
+    record(
+        &state.db,
+        AuditEntry::new("job.kill", &format!("job:{jid}"))
+            .user(&user.id, &user.username)
+            .args(serde_json::json!({ "jid": jid, "minions": minions }))
+            .jid(&jid)
+            .code(code)
+            .duration_ms(started.elapsed().as_millis() as i64)
+            .ip(&ip),
     )
+    .await;
+    // What runs changed: the next job view asks the master again.
+    state.runtime.jobs().live_active.invalidate();
+    r.map_err(salt_err)?;
+    Ok(KillResult {
+        message: format!(
+            "Kill signal sent to {} minion(s). Minions already executing may still finish; \
+             the job shows complete on the next poll.",
+            minions.len()
+        ),
+        jid,
+        minions,
+    })
 }

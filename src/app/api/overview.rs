@@ -11,68 +11,62 @@ pub use crate::model::overview::{KeyCounts, OverviewData};
 
 /// Overview figures for the signed-in user.
 #[server(endpoint = "overview/summary")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn overview_summary() -> Result<OverviewData, AppError> {
-    use crate::server::auth::{respond, session};
+    use crate::server::auth::session;
     use crate::server::minions::store;
-    respond(
-        async {
-            let (state, user) = session()?;
-            let minion_globs = store::allowed_globs(&user.permissions, "view", "minion");
-            let can_minions = !minion_globs.as_ref().is_some_and(|g| g.is_empty());
-            let key_globs = store::allowed_globs(&user.permissions, "view", "key");
-            let can_keys = !key_globs.as_ref().is_some_and(|g| g.is_empty());
-            let job_globs = store::allowed_globs(&user.permissions, "view", "job");
-            let can_jobs = !job_globs.as_ref().is_some_and(|g| g.is_empty());
-            let mut data = OverviewData {
-                minions: None,
-                keys: None,
-                heatmap_svg: None,
-                heatmap_count: 0,
-                jobs: None,
-                jobs_poller_enabled: false,
-            };
-            if can_minions {
-                let all = store::all_status(&state.db, store::SnapshotKind::Minion, &minion_globs)
-                    .await?;
-                let mut c = StatusCounts::default();
-                for (_, s) in &all {
-                    c.add(*s, 1);
-                }
-                data.heatmap_count = all.len() as i64;
-                data.heatmap_svg = Some(heatmap_svg(&all));
-                data.minions = Some(c);
-            }
-            if can_keys {
-                let all =
-                    store::all_status(&state.db, store::SnapshotKind::Key, &key_globs).await?;
-                let mut k = KeyCounts::default();
-                for (_, s) in &all {
-                    k.add(s.key_state());
-                }
-                data.keys = Some(k);
-            }
-            if can_jobs {
-                data.jobs = Some(
-                    crate::server::jobs::timeline::activity(
-                        &state.db,
-                        &state.runtime.jobs(),
-                        24,
-                        &job_globs,
-                        &user.permissions,
-                        chrono::Utc::now(),
-                    )
-                    .await?,
-                );
-                data.jobs_poller_enabled = crate::server::settings::load_view(&state.db)
-                    .await?
-                    .pollers
-                    .jobs_poll_interval_seconds
-                    > 0;
-            }
-            Ok(data)
+    let (state, user) = session()?;
+    let minion_globs = store::allowed_globs(&user.permissions, "view", "minion");
+    let can_minions = !minion_globs.as_ref().is_some_and(|g| g.is_empty());
+    let key_globs = store::allowed_globs(&user.permissions, "view", "key");
+    let can_keys = !key_globs.as_ref().is_some_and(|g| g.is_empty());
+    let job_globs = store::allowed_globs(&user.permissions, "view", "job");
+    let can_jobs = !job_globs.as_ref().is_some_and(|g| g.is_empty());
+    let mut data = OverviewData {
+        minions: None,
+        keys: None,
+        heatmap_svg: None,
+        heatmap_count: 0,
+        jobs: None,
+        jobs_poller_enabled: false,
+    };
+    if can_minions {
+        let all = store::all_status(&state.db, store::SnapshotKind::Minion, &minion_globs).await?;
+        let mut c = StatusCounts::default();
+        for (_, s) in &all {
+            c.add(*s, 1);
         }
-        .await,
-    )
+        data.heatmap_count = all.len() as i64;
+        data.heatmap_svg = Some(heatmap_svg(&all));
+        data.minions = Some(c);
+    }
+    if can_keys {
+        let all = store::all_status(&state.db, store::SnapshotKind::Key, &key_globs).await?;
+        let mut k = KeyCounts::default();
+        for (_, s) in &all {
+            k.add(s.key_state());
+        }
+        data.keys = Some(k);
+    }
+    if can_jobs {
+        data.jobs = Some(
+            crate::server::jobs::timeline::activity(
+                &state.db,
+                &state.runtime.jobs(),
+                24,
+                &job_globs,
+                &user.permissions,
+                chrono::Utc::now(),
+            )
+            .await?,
+        );
+        data.jobs_poller_enabled = crate::server::settings::load_view(&state.db)
+            .await?
+            .pollers
+            .jobs_poll_interval_seconds
+            > 0;
+    }
+    Ok(data)
 }
 
 /// XML-escape text for the SVG.

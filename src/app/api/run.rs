@@ -15,35 +15,27 @@ pub use crate::model::run::{
 /// Execution functions known to the master's minions (`sys.list_functions` on `*`, merged),
 /// cached for an hour; a stale copy is served while Salt is down (DECISIONS).
 #[server(endpoint = "run/functions")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn salt_functions() -> Result<FunctionCatalogue, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, _) = session()?;
-            crate::server::run::function_catalogue(&state).await
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, _) = session()?;
+    crate::server::run::function_catalogue(&state).await
 }
 
 /// Resolve a target on the master (no minion is contacted) before dispatch. A user whose role
 /// covers only some minions sees only those.
 #[server(endpoint = "run/preview")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn preview_targets(
     target: String,
     #[server(default)] target_type: String,
 ) -> Result<TargetPreview, AppError> {
-    use crate::server::auth::{respond, session};
+    use crate::server::auth::session;
     use crate::server::run;
-    respond(
-        async {
-            let (state, user) = session()?;
-            run::require_some_execute(&state, &user).await?;
-            let cmd = validate_command(&target, &target_type, "test.ping", "", "")?;
-            run::preview(&state, &user, &cmd).await
-        }
-        .await,
-    )
+    let (state, user) = session()?;
+    run::require_some_execute(&state, &user).await?;
+    let cmd = validate_command(&target, &target_type, "test.ping", "", "")?;
+    run::preview(&state, &user, &cmd).await
 }
 
 /// Dispatch a command (`execute:salt:<fun>`, see [`crate::rbac::may_execute`] for functions
@@ -51,6 +43,7 @@ pub async fn preview_targets(
 /// JID. For a user whose role covers only some minions the target is resolved first and only
 /// those minions are sent, as a `list`.
 #[server(endpoint = "run/dispatch")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn dispatch(
     target: String,
     #[server(default)] target_type: String,
@@ -59,30 +52,21 @@ pub async fn dispatch(
     #[server(default)] kwargs_json: String,
     #[server(default)] batch: String,
 ) -> Result<Dispatched, AppError> {
-    use crate::server::auth::{client_info, request_parts, respond, session};
+    use crate::server::auth::{client_info, request_parts, session};
     use crate::server::run;
-    respond(
-        async {
-            let cmd = validate_command(&target, &target_type, &fun, &args_json, &kwargs_json)?;
-            let batch = validate_batch(&batch)?;
-            let (state, user) = session()?;
-            run::dispatch::require_execute(&state, &user, &cmd.fun).await?;
-            let ip = client_info(&request_parts()?).ip;
-            run::dispatch(&state, &user, &ip, cmd, batch).await
-        }
-        .await,
-    )
+    let cmd = validate_command(&target, &target_type, &fun, &args_json, &kwargs_json)?;
+    let batch = validate_batch(&batch)?;
+    let (state, user) = session()?;
+    run::dispatch::require_execute(&state, &user, &cmd.fun).await?;
+    let ip = client_info(&request_parts()?).ip;
+    run::dispatch(&state, &user, &ip, cmd, batch).await
 }
 
 /// Follow a batch run started by the caller.
 #[server(endpoint = "run/batch")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn batch_status(id: String) -> Result<BatchProgress, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            crate::server::run::batch::progress(&state, &user, &id)
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    crate::server::run::batch::progress(&state, &user, &id)
 }

@@ -12,57 +12,44 @@ pub use crate::model::settings::{
 
 /// Full settings (admin only: `edit:settings:*`).
 #[server(endpoint = "settings/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_settings() -> Result<SettingsView, AppError> {
-    use crate::server::auth::{require, respond};
-    respond(
-        async {
-            let (state, _user) = require("edit", "settings:*").await?;
-            Ok(crate::server::settings::load_view(&state.db).await?)
-        }
-        .await,
-    )
+    use crate::server::auth::require;
+    let (state, _user) = require("edit", "settings:*").await?;
+    Ok(crate::server::settings::load_view(&state.db).await?)
 }
 
 /// Is Salt configured? Any signed-in user may ask.
 #[server(endpoint = "settings/status")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let missing =
-                crate::server::settings::missing_salt_fields(&state.db, &state.secrets).await?;
-            let can_edit = user.can("edit", "settings:*");
-            let mut connection = state.runtime.connection();
-            if !can_edit {
-                // The detail names the salt-api URL and the error: for administrators only.
-                connection.detail = String::new();
-            }
-            Ok(SaltSetupStatus {
-                configured: missing.is_empty(),
-                missing,
-                can_edit,
-                connection,
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let missing = crate::server::settings::missing_salt_fields(&state.db, &state.secrets).await?;
+    let can_edit = user.can("edit", "settings:*");
+    let mut connection = state.runtime.connection();
+    if !can_edit {
+        // The detail names the salt-api URL and the error: for administrators only.
+        connection.detail = String::new();
+    }
+    Ok(SaltSetupStatus {
+        configured: missing.is_empty(),
+        missing,
+        can_edit,
+        connection,
+    })
 }
 
 /// Connection state and poller health (admin).
 #[server(endpoint = "settings/runtime")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn runtime_status() -> Result<RuntimeView, AppError> {
-    use crate::server::auth::{require, respond};
-    respond(
-        async {
-            let (state, _) = require("edit", "settings:*").await?;
-            Ok(RuntimeView {
-                connection: state.runtime.connection(),
-                pollers: state.runtime.poller_statuses(),
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::require;
+    let (state, _) = require("edit", "settings:*").await?;
+    Ok(RuntimeView {
+        connection: state.runtime.connection(),
+        pollers: state.runtime.poller_statuses(),
+    })
 }
 
 #[cfg(feature = "ssr")]
@@ -73,6 +60,7 @@ fn checked(v: &Option<String>) -> bool {
 /// Save the Salt API section and reload the runtime. An empty password keeps the stored one;
 /// an empty URL disconnects Salt.
 #[server(endpoint = "settings/salt")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn save_salt_settings(
     url: String,
     username: String,
@@ -80,28 +68,18 @@ pub async fn save_salt_settings(
     eauth: String,
     #[server(default)] verify: Option<String>,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::auth::{request_ip, require, respond};
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings;
-    respond(
-        async {
-            let (state, user) = require("edit", "settings:*").await?;
-            let input = settings::validate_salt(
-                &url,
-                &username,
-                &password,
-                &eauth,
-                checked(&verify),
-                false,
-            )?;
-            settings::update_salt(&state, &user, &request_ip(), input).await
-        }
-        .await,
-    )
+    let (state, user) = require("edit", "settings:*").await?;
+    let input =
+        settings::validate_salt(&url, &username, &password, &eauth, checked(&verify), false)?;
+    settings::update_salt(&state, &user, &request_ip(), input).await
 }
 
 /// Save the Pollers section (ranges per SPEC 8.2) and reload the runtime.
 #[allow(clippy::too_many_arguments)]
 #[server(endpoint = "settings/pollers")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn save_poller_settings(
     minion_state_keys_interval_seconds: String,
     minion_state_presence_interval_seconds: String,
@@ -116,106 +94,102 @@ pub async fn save_poller_settings(
     #[server(default)] jobs_retention_days: Option<String>,
     #[server(default)] audit_retention_days: Option<String>,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::auth::{request_ip, require, respond};
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings::{self, parse_range};
-    respond(
-        async {
-            let (state, user) = require("edit", "settings:*").await?;
-            let jobs_retention_days = match jobs_retention_days {
-                Some(v) => parse_range("jobs_retention_days", "Job retention", &v, 1, 3650)?,
-                None => {
-                    settings::load_view(&state.db)
-                        .await?
-                        .pollers
-                        .jobs_retention_days
-                }
-            };
-            let audit_retention_days = match audit_retention_days {
-                Some(v) => parse_range("audit_retention_days", "Audit retention", &v, 1, 3650)?,
-                None => {
-                    settings::load_view(&state.db)
-                        .await?
-                        .pollers
-                        .audit_retention_days
-                }
-            };
-            let p = PollerSettings {
-                jobs_retention_days,
-                audit_retention_days,
-                minion_state_keys_interval_seconds: parse_range(
-                    "minion_state_keys_interval_seconds",
-                    "Keys interval",
-                    &minion_state_keys_interval_seconds,
-                    0,
-                    86400,
-                )?,
-                minion_state_presence_interval_seconds: parse_range(
-                    "minion_state_presence_interval_seconds",
-                    "Presence interval",
-                    &minion_state_presence_interval_seconds,
-                    0,
-                    86400,
-                )?,
-                minion_state_grains_interval_seconds: parse_range(
-                    "minion_state_grains_interval_seconds",
-                    "Grains interval",
-                    &minion_state_grains_interval_seconds,
-                    0,
-                    86400,
-                )?,
-                minion_state_initial_delay_seconds: parse_range(
-                    "minion_state_initial_delay_seconds",
-                    "Minion poller initial delay",
-                    &minion_state_initial_delay_seconds,
-                    0,
-                    3600,
-                )?,
-                jobs_poll_interval_seconds: parse_range(
-                    "jobs_poll_interval_seconds",
-                    "Jobs interval",
-                    &jobs_poll_interval_seconds,
-                    0,
-                    86400,
-                )?,
-                fleet_poll_interval_seconds: parse_range(
-                    "fleet_poll_interval_seconds",
-                    "Fleet interval",
-                    &fleet_poll_interval_seconds,
-                    0,
-                    86400,
-                )?,
-                inventory_refresh_minutes: parse_range(
-                    "inventory_refresh_minutes",
-                    "Inventory refresh",
-                    &inventory_refresh_minutes,
-                    0,
-                    1440,
-                )?,
-                inventory_refresh_initial_delay_s: parse_range(
-                    "inventory_refresh_initial_delay_s",
-                    "Inventory initial delay",
-                    &inventory_refresh_initial_delay_s,
-                    0,
-                    3600,
-                )?,
-                event_stream_enabled: checked(&event_stream_enabled),
-                event_stream_retention_days: parse_range(
-                    "event_stream_retention_days",
-                    "Event retention",
-                    &event_stream_retention_days,
-                    1,
-                    365,
-                )?,
-            };
-            settings::update_pollers(&state, &user, &request_ip(), p).await
+    let (state, user) = require("edit", "settings:*").await?;
+    let jobs_retention_days = match jobs_retention_days {
+        Some(v) => parse_range("jobs_retention_days", "Job retention", &v, 1, 3650)?,
+        None => {
+            settings::load_view(&state.db)
+                .await?
+                .pollers
+                .jobs_retention_days
         }
-        .await,
-    )
+    };
+    let audit_retention_days = match audit_retention_days {
+        Some(v) => parse_range("audit_retention_days", "Audit retention", &v, 1, 3650)?,
+        None => {
+            settings::load_view(&state.db)
+                .await?
+                .pollers
+                .audit_retention_days
+        }
+    };
+    let p = PollerSettings {
+        jobs_retention_days,
+        audit_retention_days,
+        minion_state_keys_interval_seconds: parse_range(
+            "minion_state_keys_interval_seconds",
+            "Keys interval",
+            &minion_state_keys_interval_seconds,
+            0,
+            86400,
+        )?,
+        minion_state_presence_interval_seconds: parse_range(
+            "minion_state_presence_interval_seconds",
+            "Presence interval",
+            &minion_state_presence_interval_seconds,
+            0,
+            86400,
+        )?,
+        minion_state_grains_interval_seconds: parse_range(
+            "minion_state_grains_interval_seconds",
+            "Grains interval",
+            &minion_state_grains_interval_seconds,
+            0,
+            86400,
+        )?,
+        minion_state_initial_delay_seconds: parse_range(
+            "minion_state_initial_delay_seconds",
+            "Minion poller initial delay",
+            &minion_state_initial_delay_seconds,
+            0,
+            3600,
+        )?,
+        jobs_poll_interval_seconds: parse_range(
+            "jobs_poll_interval_seconds",
+            "Jobs interval",
+            &jobs_poll_interval_seconds,
+            0,
+            86400,
+        )?,
+        fleet_poll_interval_seconds: parse_range(
+            "fleet_poll_interval_seconds",
+            "Fleet interval",
+            &fleet_poll_interval_seconds,
+            0,
+            86400,
+        )?,
+        inventory_refresh_minutes: parse_range(
+            "inventory_refresh_minutes",
+            "Inventory refresh",
+            &inventory_refresh_minutes,
+            0,
+            1440,
+        )?,
+        inventory_refresh_initial_delay_s: parse_range(
+            "inventory_refresh_initial_delay_s",
+            "Inventory initial delay",
+            &inventory_refresh_initial_delay_s,
+            0,
+            3600,
+        )?,
+        event_stream_enabled: checked(&event_stream_enabled),
+        event_stream_retention_days: parse_range(
+            "event_stream_retention_days",
+            "Event retention",
+            &event_stream_retention_days,
+            1,
+            365,
+        )?,
+    };
+    settings::update_pollers(&state, &user, &request_ip(), p).await
 }
 
 /// Save the Activity widget section (display only; no reload).
 #[allow(clippy::too_many_arguments)]
 #[server(endpoint = "settings/widget")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn save_widget_settings(
     #[server(default)] hide_dispatch: Option<String>,
     #[server(default)] hide_routine: Option<String>,
@@ -225,34 +199,30 @@ pub async fn save_widget_settings(
     event_count: String,
     heartbeat_minutes: String,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::auth::{request_ip, require, respond};
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings::{self, parse_range};
-    respond(
-        async {
-            let (state, user) = require("edit", "settings:*").await?;
-            let w = WidgetSettings {
-                hide_dispatch: checked(&hide_dispatch),
-                hide_routine: checked(&hide_routine),
-                show_jobs: checked(&show_jobs),
-                show_keys: checked(&show_keys),
-                show_minions: checked(&show_minions),
-                event_count: parse_range("event_count", "Events shown", &event_count, 1, 50)?,
-                heartbeat_minutes: parse_range(
-                    "heartbeat_minutes",
-                    "Heartbeat window",
-                    &heartbeat_minutes,
-                    5,
-                    1440,
-                )?,
-            };
-            settings::update_widget(&state, &user, &request_ip(), w).await
-        }
-        .await,
-    )
+    let (state, user) = require("edit", "settings:*").await?;
+    let w = WidgetSettings {
+        hide_dispatch: checked(&hide_dispatch),
+        hide_routine: checked(&hide_routine),
+        show_jobs: checked(&show_jobs),
+        show_keys: checked(&show_keys),
+        show_minions: checked(&show_minions),
+        event_count: parse_range("event_count", "Events shown", &event_count, 1, 50)?,
+        heartbeat_minutes: parse_range(
+            "heartbeat_minutes",
+            "Heartbeat window",
+            &heartbeat_minutes,
+            5,
+            1440,
+        )?,
+    };
+    settings::update_widget(&state, &user, &request_ip(), w).await
 }
 
 /// Try unsaved connection values: log in and count minions with `manage.present`.
 #[server(endpoint = "settings/test-salt")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn test_salt_connection(
     url: String,
     username: String,
@@ -260,44 +230,29 @@ pub async fn test_salt_connection(
     eauth: String,
     #[server(default)] verify: Option<String>,
 ) -> Result<SaltTestResult, AppError> {
-    use crate::server::auth::{request_ip, require, respond};
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings;
-    respond(
-        async {
-            let (state, user) = require("edit", "settings:*").await?;
-            let input = settings::validate_salt(
-                &url,
-                &username,
-                &password,
-                &eauth,
-                checked(&verify),
-                false,
-            )?;
-            let config = settings::config_to_test(&state.db, &state.secrets, input).await?;
-            Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
-        }
-        .await,
-    )
+    let (state, user) = require("edit", "settings:*").await?;
+    let input =
+        settings::validate_salt(&url, &username, &password, &eauth, checked(&verify), false)?;
+    let config = settings::config_to_test(&state.db, &state.secrets, input).await?;
+    Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
 }
 
 /// Test the stored credentials without re-typing the password.
 #[server(endpoint = "settings/test-salt-saved")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn test_saved_salt_connection() -> Result<SaltTestResult, AppError> {
-    use crate::server::auth::{request_ip, require, respond};
+    use crate::server::auth::{request_ip, require};
     use crate::server::settings;
-    respond(
-        async {
-            let (state, user) = require("edit", "settings:*").await?;
-            let stored = settings::load_salt_connection(&state.db, &state.secrets).await?;
-            let Some(config) = stored.config() else {
-                return Ok(SaltTestResult {
-                    ok: false,
-                    detail: "No complete Salt API settings are saved yet.".into(),
-                    minion_count: None,
-                });
-            };
-            Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
-        }
-        .await,
-    )
+    let (state, user) = require("edit", "settings:*").await?;
+    let stored = settings::load_salt_connection(&state.db, &state.secrets).await?;
+    let Some(config) = stored.config() else {
+        return Ok(SaltTestResult {
+            ok: false,
+            detail: "No complete Salt API settings are saved yet.".into(),
+            minion_count: None,
+        });
+    };
+    Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
 }

@@ -27,43 +27,36 @@ fn client_ip() -> String {
 
 /// The caller's own templates and every shared one.
 #[server(endpoint = "templates/list")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn list_templates() -> Result<TemplateList, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let templates = crate::server::templates::list_visible(&state.db, &user.id).await?;
-            Ok(TemplateList {
-                total: templates.len() as i64,
-                templates,
-            })
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let templates = crate::server::templates::list_visible(&state.db, &user.id).await?;
+    Ok(TemplateList {
+        total: templates.len() as i64,
+        templates,
+    })
 }
 
 /// One template the caller owns or that is shared (the Run page pre-fills from it).
 #[server(endpoint = "templates/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_template(id: String) -> Result<TemplateOut, AppError> {
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let id = id.trim();
-            if id.is_empty() || id.len() > 64 {
-                return Err(not_found());
-            }
-            crate::server::templates::get_visible(&state.db, id, &user.id)
-                .await?
-                .ok_or_else(not_found)
-        }
-        .await,
-    )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let id = id.trim();
+    if id.is_empty() || id.len() > 64 {
+        return Err(not_found());
+    }
+    crate::server::templates::get_visible(&state.db, id, &user.id)
+        .await?
+        .ok_or_else(not_found)
 }
 
 /// Save a command as a template of the caller's. `args_json` is a JSON list of strings,
 /// `kwargs_json` a JSON object of string values; `is_shared` is a checkbox (present = shared).
 #[server(endpoint = "templates/create")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn create_template(
     name: String,
     #[server(default)] description: String,
@@ -75,93 +68,74 @@ pub async fn create_template(
     #[server(default)] is_shared: Option<String>,
 ) -> Result<TemplateOut, AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let name = name.trim();
-            let description = description.trim();
-            validate_name_description(name, description)?;
-            let command = command_from_form(&target, &target_type, &fun, &args_json, &kwargs_json)?;
-            let shared = form_flag(is_shared.as_deref());
-            let t = crate::server::templates::insert(
-                &state.db,
-                &user.id,
-                name,
-                description,
-                &command,
-                shared,
-            )
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let name = name.trim();
+    let description = description.trim();
+    validate_name_description(name, description)?;
+    let command = command_from_form(&target, &target_type, &fun, &args_json, &kwargs_json)?;
+    let shared = form_flag(is_shared.as_deref());
+    let t =
+        crate::server::templates::insert(&state.db, &user.id, name, description, &command, shared)
             .await?;
-            record(
-                &state.db,
-                AuditEntry::new("template.create", &format!("template:{}", t.id))
-                    .user(&user.id, &user.username)
-                    .args(serde_json::json!({
-                        "name": t.name,
-                        "target": t.target,
-                        "target_type": t.target_type,
-                        "fun": t.fun,
-                        "args": t.args,
-                        "kwargs": t.kwargs,
-                        "is_shared": t.is_shared,
-                    }))
-                    .ip(&client_ip()),
-            )
-            .await;
-            Ok(t)
-        }
-        .await,
+    record(
+        &state.db,
+        AuditEntry::new("template.create", &format!("template:{}", t.id))
+            .user(&user.id, &user.username)
+            .args(serde_json::json!({
+                "name": t.name,
+                "target": t.target,
+                "target_type": t.target_type,
+                "fun": t.fun,
+                "args": t.args,
+                "kwargs": t.kwargs,
+                "is_shared": t.is_shared,
+            }))
+            .ip(&client_ip()),
     )
+    .await;
+    Ok(t)
 }
 
 /// Share a template of the caller's with every user, or make it private again.
 #[server(endpoint = "templates/share")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn share_template(id: String, is_shared: bool) -> Result<TemplateOut, AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let t = crate::server::templates::set_shared(&state.db, id.trim(), &user.id, is_shared)
-                .await?
-                .ok_or_else(not_found)?;
-            record(
-                &state.db,
-                AuditEntry::new("template.share", &format!("template:{}", t.id))
-                    .user(&user.id, &user.username)
-                    .args(serde_json::json!({ "name": t.name, "is_shared": is_shared }))
-                    .ip(&client_ip()),
-            )
-            .await;
-            Ok(t)
-        }
-        .await,
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let t = crate::server::templates::set_shared(&state.db, id.trim(), &user.id, is_shared)
+        .await?
+        .ok_or_else(not_found)?;
+    record(
+        &state.db,
+        AuditEntry::new("template.share", &format!("template:{}", t.id))
+            .user(&user.id, &user.username)
+            .args(serde_json::json!({ "name": t.name, "is_shared": is_shared }))
+            .ip(&client_ip()),
     )
+    .await;
+    Ok(t)
 }
 
 /// Delete a template of the caller's.
 #[server(endpoint = "templates/delete")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn delete_template(id: String) -> Result<(), AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{respond, session};
-    respond(
-        async {
-            let (state, user) = session()?;
-            let id = id.trim();
-            let name = crate::server::templates::delete(&state.db, id, &user.id)
-                .await?
-                .ok_or_else(not_found)?;
-            record(
-                &state.db,
-                AuditEntry::new("template.delete", &format!("template:{id}"))
-                    .user(&user.id, &user.username)
-                    .args(serde_json::json!({ "name": name }))
-                    .ip(&client_ip()),
-            )
-            .await;
-            Ok(())
-        }
-        .await,
+    use crate::server::auth::session;
+    let (state, user) = session()?;
+    let id = id.trim();
+    let name = crate::server::templates::delete(&state.db, id, &user.id)
+        .await?
+        .ok_or_else(not_found)?;
+    record(
+        &state.db,
+        AuditEntry::new("template.delete", &format!("template:{id}"))
+            .user(&user.id, &user.username)
+            .args(serde_json::json!({ "name": name }))
+            .ip(&client_ip()),
     )
+    .await;
+    Ok(())
 }

@@ -13,6 +13,7 @@ pub use crate::model::timeline::{
 
 /// Jobs over a window as rows of bars (SPEC 6.6). Arguments are strings as in the page's URL.
 #[server(endpoint = "timeline/get")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_timeline(
     #[server(default)] window: String,
     #[server(default)] group_by: String,
@@ -20,67 +21,51 @@ pub async fn get_timeline(
     #[server(default)] function_filter: String,
     #[server(default)] user: String,
 ) -> Result<TimelineOut, AppError> {
-    use crate::server::auth::respond;
     use crate::server::jobs::timeline;
-    respond(
-        async {
-            let (state, _, globs) = view_jobs_scope().await?;
-            let args = validate_timeline_args(
-                &window,
-                &group_by,
-                &include_system,
-                &function_filter,
-                &user,
-            )?;
-            let poller_enabled = crate::server::settings::load_view(&state.db)
-                .await?
-                .pollers
-                .jobs_poll_interval_seconds
-                > 0;
-            Ok(timeline::timeline(
-                &state.db,
-                &state.runtime.jobs(),
-                &args,
-                globs,
-                chrono::Utc::now(),
-                poller_enabled,
-            )
-            .await?)
-        }
-        .await,
+    let (state, _, globs) = view_jobs_scope().await?;
+    let args =
+        validate_timeline_args(&window, &group_by, &include_system, &function_filter, &user)?;
+    let poller_enabled = crate::server::settings::load_view(&state.db)
+        .await?
+        .pollers
+        .jobs_poll_interval_seconds
+        > 0;
+    Ok(timeline::timeline(
+        &state.db,
+        &state.runtime.jobs(),
+        &args,
+        globs,
+        chrono::Utc::now(),
+        poller_enabled,
     )
+    .await?)
 }
 
 /// Hourly counts of (non-system) jobs over the last `hours` hours, plus the running count.
 #[server(endpoint = "jobs/activity")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn job_activity(#[server(default)] hours: String) -> Result<JobActivityOut, AppError> {
-    use crate::server::auth::respond;
     use crate::server::jobs::timeline;
-    respond(
-        async {
-            let (state, user, globs) = view_jobs_scope().await?;
-            let hours = match hours.trim() {
-                "" => 24,
-                h => h
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|h| (1..=168).contains(h))
-                    .ok_or_else(|| {
-                        AppError::invalid("hours", "Hours must be a whole number from 1 to 168.")
-                    })?,
-            };
-            Ok(timeline::activity(
-                &state.db,
-                &state.runtime.jobs(),
-                hours,
-                &globs,
-                &user.permissions,
-                chrono::Utc::now(),
-            )
-            .await?)
-        }
-        .await,
+    let (state, user, globs) = view_jobs_scope().await?;
+    let hours = match hours.trim() {
+        "" => 24,
+        h => h
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (1..=168).contains(h))
+            .ok_or_else(|| {
+                AppError::invalid("hours", "Hours must be a whole number from 1 to 168.")
+            })?,
+    };
+    Ok(timeline::activity(
+        &state.db,
+        &state.runtime.jobs(),
+        hours,
+        &globs,
+        &user.permissions,
+        chrono::Utc::now(),
     )
+    .await?)
 }
 
 /// The signed-in user's job scope: `None` = every job, else SQLite GLOBs over `job:<jid>`.

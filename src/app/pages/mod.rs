@@ -47,7 +47,7 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     let (title, detail) = match &error {
         AppError::Forbidden(m) => ("Not allowed", m.clone()),
         AppError::Unauthorized(m) => ("Signed out", m.clone()),
-        AppError::SaltUnavailable(m) => ("Salt API unavailable", m.clone()),
+        AppError::SaltUnavailable(m) => ("Salt API unavailable", m.to_string()),
         e => ("Something went wrong", e.to_string()),
     };
     view! {

@@ -139,10 +139,15 @@ pub async fn create_session(
 }
 
 /// Resolve the session cookie in a `Cookie` header to the current user, sliding the expiry.
-pub async fn resolve_session(state: &AppState, cookie_header: Option<&str>) -> Option<CurrentUser> {
-    resolve_session_sliding(state, cookie_header)
-        .await
-        .map(|(u, _)| u)
+/// `Ok(None)`: no valid session (signed out). `Err`: the database could not say; that is a
+/// 500, not "signed out".
+pub async fn resolve_session(
+    state: &AppState,
+    cookie_header: Option<&str>,
+) -> Result<Option<CurrentUser>, AppError> {
+    Ok(resolve_session_sliding(state, cookie_header)
+        .await?
+        .map(|(u, _)| u))
 }
 
 /// [`resolve_session`], also telling whether the expiry slid on this request (then the cookie's
@@ -150,9 +155,14 @@ pub async fn resolve_session(state: &AppState, cookie_header: Option<&str>) -> O
 pub async fn resolve_session_sliding(
     state: &AppState,
     cookie_header: Option<&str>,
-) -> Option<(CurrentUser, bool)> {
-    let value = cookie::find_cookie(cookie_header?, &state.config.cookie_name)?;
-    let sid = cookie::verify(&state.config.cookie_secret, value)?;
+) -> Result<Option<(CurrentUser, bool)>, AppError> {
+    let Some(value) = cookie_header.and_then(|h| cookie::find_cookie(h, &state.config.cookie_name))
+    else {
+        return Ok(None);
+    };
+    let Some(sid) = cookie::verify(&state.config.cookie_secret, value) else {
+        return Ok(None);
+    };
     let key = cookie::storage_key(&sid);
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, u.must_change_pw, \
@@ -161,27 +171,37 @@ pub async fn resolve_session_sliding(
     )
     .bind(&key)
     .fetch_optional(&state.db)
-    .await
-    .ok()
-    .flatten();
-    let (id, username, display_name, expires_at, active, must_change_pw, theme, last_seen) = row?;
+    .await?;
+    let Some((id, username, display_name, expires_at, active, must_change_pw, theme, last_seen)) =
+        row
+    else {
+        return Ok(None);
+    };
     let now = Utc::now();
     if !active || from_text(&expires_at).is_none_or(|e| e <= now) {
-        return None;
+        return Ok(None);
     }
-    // Sliding expiry, written at most once a minute per session.
+    // Sliding expiry, written at most once a minute per session. A failed write does not end
+    // the session (the read above succeeded); the cookie is then simply not re-issued.
     let mut slid = false;
     if from_text(&last_seen).is_none_or(|t| (now - t).num_seconds() >= 60) {
         let expires = now + chrono::Duration::minutes(state.config.session_ttl_minutes);
-        slid = sqlx::query("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?")
-            .bind(to_text(now))
-            .bind(to_text(expires))
-            .bind(&key)
-            .execute(&state.db)
-            .await
-            .is_ok();
+        slid =
+            match sqlx::query("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?")
+                .bind(to_text(now))
+                .bind(to_text(expires))
+                .bind(&key)
+                .execute(&state.db)
+                .await
+            {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not slide the session expiry");
+                    false
+                }
+            };
     }
-    let permissions = load_permissions(&state.db, &id).await.ok()?;
+    let permissions = load_permissions(&state.db, &id).await?;
     let user = CurrentUser {
         id,
         username,
@@ -191,7 +211,7 @@ pub async fn resolve_session_sliding(
         permissions,
         session_key: key,
     };
-    Some((user, slid))
+    Ok(Some((user, slid)))
 }
 
 /// Re-check the session a long-lived request rides on (the event stream), by its storage key:
@@ -382,34 +402,6 @@ fn describe_resource(resource: &str) -> String {
         Some((kind, id)) => format!("{kind} {id}"),
         None => resource.to_string(),
     }
-}
-
-/// Apply an error's HTTP status (and Retry-After) to the server-function response.
-pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    // During a page render the same function runs in-process: its error is shown on the page
-    // and must not become the page's HTTP status.
-    let is_api_call =
-        leptos::prelude::use_context::<Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"));
-    if !is_api_call {
-        return result;
-    }
-    if let Err(e) = &result {
-        if let Some(ro) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            ro.set_status(
-                axum::http::StatusCode::from_u16(e.status())
-                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
-            );
-            if let AppError::TooManyRequests {
-                retry_after_secs, ..
-            } = e
-            {
-                if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    ro.insert_header(axum::http::header::RETRY_AFTER, v);
-                }
-            }
-        }
-    }
-    result
 }
 
 #[cfg(test)]

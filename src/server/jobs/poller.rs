@@ -2,38 +2,30 @@
 //! `jobs_index`, the active-JID cache from `jobs.active`, and retention pruning.
 
 use super::{ingest, store, JobsCache};
-use crate::salt::{SaltClient, SaltError};
+use crate::salt::SaltClient;
 use crate::server::db::Db;
-use crate::server::poller::{PollerCtx, PollerSpec};
+use crate::server::poller::{PollResult, PollerCtx, PollerSpec};
 use crate::server::{from_text, now_text, to_text};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-fn db_err(e: sqlx::Error) -> SaltError {
-    SaltError::Api {
-        status: 500,
-        message: format!("database: {e}"),
-    }
-}
-
 /// One cycle. Returns a summary for the poller status board.
+#[tracing::instrument(skip_all)]
 pub async fn poll_jobs(
     client: &SaltClient,
     db: &Db,
     cache: &JobsCache,
     retention_days: i64,
-) -> Result<String, SaltError> {
+) -> PollResult {
     let started = chrono::Utc::now();
     let last = cache.last_polled_at().as_deref().and_then(from_text);
     let from = ingest::window_start(last, started);
     let jobs = client.list_jobs(Some(&from)).await?;
     let active = client.jobs_active().await?;
     let (rows, skipped) = ingest::rows_from_list_jobs(&jobs);
-    let new = store::upsert_jobs(db, &rows, &now_text())
-        .await
-        .map_err(db_err)?;
+    let new = store::upsert_jobs(db, &rows, &now_text()).await?;
     let cutoff = to_text(started - chrono::Duration::days(retention_days.max(1)));
-    let pruned = store::prune(db, &cutoff).await.map_err(db_err)?;
+    let pruned = store::prune(db, &cutoff).await?;
     let running: HashSet<String> = active.into_iter().map(|a| a.jid).collect();
     let n_running = running.len();
     cache.set_active(running, to_text(started));

@@ -2,28 +2,19 @@
 
 use super::{ingest, store};
 use crate::model::settings::PollerSettings;
-use crate::salt::{SaltClient, SaltError};
+use crate::salt::SaltClient;
 use crate::server::db::Db;
 use crate::server::now_text;
-use crate::server::poller::{PollerCtx, PollerSpec};
+use crate::server::poller::{PollError, PollResult, PollerCtx, PollerSpec};
 use std::sync::Arc;
 
-fn db_err(e: sqlx::Error) -> SaltError {
-    // Reported on the poller status board like any other failure.
-    SaltError::Api {
-        status: 500,
-        message: format!("database: {e}"),
-    }
-}
-
 /// Keys via `wheel key.list_all`: insert new, update changed, delete vanished.
-pub async fn poll_keys(client: &SaltClient, db: &Db) -> Result<String, SaltError> {
+#[tracing::instrument(skip_all)]
+pub async fn poll_keys(client: &SaltClient, db: &Db) -> PollResult {
     let lists = client.key_list_all().await?;
-    let existing = store::load_key_states(db).await.map_err(db_err)?;
+    let existing = store::load_key_states(db).await?;
     let diff = ingest::reconcile_keys(&existing, &lists);
-    store::apply_keys(db, &diff, &now_text())
-        .await
-        .map_err(db_err)?;
+    store::apply_keys(db, &diff, &now_text()).await?;
     Ok(format!(
         "{} keys ({} pending); +{} ~{} -{}",
         lists.accepted.len() + lists.pending.len() + lists.rejected.len() + lists.denied.len(),
@@ -35,13 +26,12 @@ pub async fn poll_keys(client: &SaltClient, db: &Db) -> Result<String, SaltError
 }
 
 /// Presence via `runner manage.present show_ip=true`.
-pub async fn poll_presence(client: &SaltClient, db: &Db) -> Result<String, SaltError> {
+#[tracing::instrument(skip_all)]
+pub async fn poll_presence(client: &SaltClient, db: &Db) -> PollResult {
     let present = client.manage_present_ips().await?;
-    let existing = store::load_presence(db).await.map_err(db_err)?;
+    let existing = store::load_presence(db).await?;
     let changes = ingest::reconcile_presence(&existing, &present);
-    store::apply_presence(db, &changes, &now_text())
-        .await
-        .map_err(db_err)?;
+    store::apply_presence(db, &changes, &now_text()).await?;
     Ok(format!(
         "{} online; {} changed",
         present.len(),
@@ -50,8 +40,9 @@ pub async fn poll_presence(client: &SaltClient, db: &Db) -> Result<String, SaltE
 }
 
 /// Grains via `runner cache.grains` (the master's cache) for accepted, online minions.
-pub async fn poll_grains(client: &SaltClient, db: &Db) -> Result<String, SaltError> {
-    let existing = store::load_grain_hashes(db).await.map_err(db_err)?;
+#[tracing::instrument(skip_all)]
+pub async fn poll_grains(client: &SaltClient, db: &Db) -> PollResult {
+    let existing = store::load_grain_hashes(db).await?;
     if existing.is_empty() {
         return Ok("no online minions".into());
     }
@@ -65,13 +56,8 @@ pub async fn poll_grains(client: &SaltClient, db: &Db) -> Result<String, SaltErr
     let updates =
         tokio::task::spawn_blocking(move || ingest::reconcile_grains_raw(&existing, &grains))
             .await
-            .map_err(|e| SaltError::Api {
-                status: 500,
-                message: format!("grains ingest failed: {e}"),
-            })?;
-    store::apply_grains(db, &updates, &polled, &now_text())
-        .await
-        .map_err(db_err)?;
+            .map_err(|e| PollError::Internal(format!("grains ingest failed: {e}")))?;
+    store::apply_grains(db, &updates, &polled, &now_text()).await?;
     Ok(format!(
         "{} minions; {} changed",
         polled.len(),
@@ -83,7 +69,7 @@ fn spec(
     name: &'static str,
     interval: fn(&PollerSettings) -> i64,
     initial_delay: fn(&PollerSettings) -> i64,
-    run: fn(PollerCtx) -> futures::future::BoxFuture<'static, Result<String, SaltError>>,
+    run: fn(PollerCtx) -> futures::future::BoxFuture<'static, PollResult>,
 ) -> PollerSpec {
     PollerSpec {
         name,
