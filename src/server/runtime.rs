@@ -547,7 +547,7 @@ mod tests {
         let shown = st.last_error.clone().unwrap();
         assert!(shown.starts_with("Database error: "), "{shown}");
         assert!(!shown.contains("Salt"), "{shown}");
-        assert_eq!((st.runs, st.last_ok_at.clone()), (1, None));
+        assert_eq!((st.runs, st.last_ok_at), (1, None));
 
         let salt: PollResult = Err(PollError::Salt(SaltError::Api {
             status: 500,
