@@ -171,6 +171,17 @@ pub async fn act(
                 409,
             ),
             (_, true) => (true, past_tense(kind).to_string(), 200),
+            // A running minion sends its key again as soon as it is deleted: a key that was
+            // accepted, rejected or denied and is now pending was deleted.
+            (None, false)
+                if kind == KeyAction::Delete && now == Some("pending") && was != "pending" =>
+            {
+                (
+                    true,
+                    "deleted (the minion has already sent its key again; it is pending)".into(),
+                    200,
+                )
+            }
             (Some(e), false) => (false, e.to_string(), salt_error(e.clone()).status()),
             (None, false) => (
                 false,
