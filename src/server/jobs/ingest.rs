@@ -4,8 +4,8 @@ use crate::salt::replies::JobSummary;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
-/// A row for `jobs_index`.
-#[derive(Debug, Clone, PartialEq)]
+/// A `jobs_index` row: what ingest writes and what `store::get` reads back.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct JobRow {
     pub jid: String,
     pub function: String,

@@ -53,18 +53,6 @@ pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
         .rows_affected())
 }
 
-/// One stored job.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct StoredJob {
-    pub jid: String,
-    pub function: String,
-    pub target: Option<String>,
-    pub target_type: Option<String>,
-    pub salt_user: Option<String>,
-    pub started_at: String,
-    pub arguments: Option<String>,
-}
-
 /// A Jobs page query.
 #[derive(Debug, Clone)]
 pub struct JobQuery {
@@ -141,7 +129,7 @@ pub async fn list(
 }
 
 /// One job by JID.
-pub async fn get(db: &Db, jid: &str) -> Result<Option<StoredJob>, sqlx::Error> {
+pub async fn get(db: &Db, jid: &str) -> Result<Option<JobRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT jid, function, target, target_type, salt_user, started_at, arguments FROM jobs_index WHERE jid = ?",
     )
