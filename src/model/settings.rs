@@ -98,6 +98,22 @@ pub struct PollerStatus {
     pub runs: u64,
 }
 
+impl PollerStatus {
+    /// A poller that has not run yet.
+    pub fn new(name: &str, interval_seconds: i64) -> Self {
+        PollerStatus {
+            name: name.to_string(),
+            interval_seconds,
+            last_run_at: None,
+            last_ok_at: None,
+            last_error: None,
+            last_summary: None,
+            last_duration_ms: None,
+            runs: 0,
+        }
+    }
+}
+
 /// Connection state plus pollers (Settings page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeView {

@@ -369,16 +369,7 @@ impl Runtime {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(
                     spec.name.to_string(),
-                    PollerStatus {
-                        name: spec.name.to_string(),
-                        interval_seconds: interval,
-                        last_run_at: None,
-                        last_ok_at: None,
-                        last_error: None,
-                        last_summary: None,
-                        last_duration_ms: None,
-                        runs: 0,
-                    },
+                    PollerStatus::new(spec.name, interval),
                 );
             let me = Arc::clone(self);
             let cancel = gen.cancel.clone();
@@ -527,16 +518,7 @@ mod tests {
 
     #[test]
     fn a_database_failure_shows_as_one_on_the_status_board() {
-        let mut st = PollerStatus {
-            name: "minions.keys".into(),
-            interval_seconds: 60,
-            last_run_at: None,
-            last_ok_at: None,
-            last_error: None,
-            last_summary: None,
-            last_duration_ms: None,
-            runs: 0,
-        };
+        let mut st = PollerStatus::new("minions.keys", 60);
         let failed: PollResult = Err(PollError::Db(sqlx::Error::PoolClosed));
         record_run(
             &mut st,
