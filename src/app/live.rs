@@ -507,18 +507,11 @@ mod tests {
     fn ev(id: i64, category: &str) -> ActivityEvent {
         ActivityEvent {
             id,
-            ts: String::new(),
-            category: category.parse().unwrap(),
-            event_type: format!("{category}.x"),
-            minion_id: None,
-            jid: None,
-            fun: None,
-            success: None,
-            changed: None,
-            initiator: None,
-            target: None,
-            duration_ms: None,
-            summary: String::new(),
+            ..ActivityEvent::new(
+                category.parse().unwrap(),
+                format!("{category}.x"),
+                String::new(),
+            )
         }
     }
 

@@ -60,6 +60,25 @@ pub struct ActivityEvent {
 }
 
 impl ActivityEvent {
+    /// A row of this kind with nothing else known yet (id 0 and no time until it is stored).
+    pub fn new(category: EventCategory, event_type: impl Into<String>, summary: String) -> Self {
+        ActivityEvent {
+            id: 0,
+            ts: String::new(),
+            category,
+            event_type: event_type.into(),
+            minion_id: None,
+            jid: None,
+            fun: None,
+            success: None,
+            changed: None,
+            initiator: None,
+            target: None,
+            duration_ms: None,
+            summary,
+        }
+    }
+
     /// `failed`, `changes`, `ok` for job returns; `None` for everything else.
     pub fn outcome(&self) -> Option<&'static str> {
         if self.event_type != "job.ret" {
@@ -89,16 +108,12 @@ pub struct ActivityPage {
     pub categories: Vec<EventCategory>,
 }
 
-/// The Overview widget's display settings (same for everyone; SPEC 8.3).
+/// The Overview widget's display settings (same for everyone; SPEC 8.3), and whether the event
+/// stream that feeds it is on. The JSON is flat, as before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WidgetSettingsView {
-    pub hide_dispatch: bool,
-    pub hide_routine: bool,
-    pub show_jobs: bool,
-    pub show_keys: bool,
-    pub show_minions: bool,
-    pub event_count: i64,
-    pub heartbeat_minutes: i64,
+    #[serde(flatten)]
+    pub settings: crate::model::settings::WidgetSettings,
     pub stream_enabled: bool,
 }
 

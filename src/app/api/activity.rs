@@ -144,13 +144,7 @@ pub async fn widget_config() -> Result<WidgetSettingsView, AppError> {
     let (state, _) = session()?;
     let v = crate::server::settings::load_view(&state.db).await?;
     Ok(WidgetSettingsView {
-        hide_dispatch: v.widget.hide_dispatch,
-        hide_routine: v.widget.hide_routine,
-        show_jobs: v.widget.show_jobs,
-        show_keys: v.widget.show_keys,
-        show_minions: v.widget.show_minions,
-        event_count: v.widget.event_count,
-        heartbeat_minutes: v.widget.heartbeat_minutes,
+        settings: v.widget,
         stream_enabled: v.pollers.event_stream_enabled,
     })
 }

@@ -17,7 +17,7 @@ pub struct WidgetData {
     pub cfg: WidgetSettingsView,
     /// Events in the heartbeat window.
     pub heartbeat: i64,
-    /// Newest first, at most `cfg.event_count`.
+    /// Newest first, at most `cfg.settings.event_count`.
     pub events: Vec<ActivityEvent>,
 }
 
@@ -31,8 +31,8 @@ async fn recent(
         String::new(),
         String::new(),
         String::new(),
-        cfg.hide_routine,
-        cfg.hide_dispatch,
+        cfg.settings.hide_routine,
+        cfg.settings.hide_dispatch,
         String::new(),
         0,
         0,
@@ -58,18 +58,18 @@ async fn load() -> Result<Option<WidgetData>, AppError> {
         false,
         false,
         String::new(),
-        cfg.heartbeat_minutes.clamp(1, 525_600),
+        cfg.settings.heartbeat_minutes.clamp(1, 525_600),
         0,
         1,
         1,
     )
     .await?
     .total;
-    let n = cfg.event_count.clamp(1, 50);
+    let n = cfg.settings.event_count.clamp(1, 50);
     let shown: Vec<&str> = [
-        ("job", cfg.show_jobs),
-        ("key", cfg.show_keys),
-        ("minion", cfg.show_minions),
+        ("job", cfg.settings.show_jobs),
+        ("key", cfg.settings.show_keys),
+        ("minion", cfg.settings.show_minions),
     ]
     .into_iter()
     .filter(|(_, on)| *on)
@@ -122,7 +122,7 @@ fn WidgetBody(d: WidgetData, live: LiveBus) -> impl IntoView {
     let heartbeat = format!(
         "{n} event{} · last {} min",
         if n == 1 { "" } else { "s" },
-        d.cfg.heartbeat_minutes
+        d.cfg.settings.heartbeat_minutes
     );
     let rows = if d.events.is_empty() {
         view! { <p class="muted feed-widget-empty" data-test="widget-empty">"Quiet so far: jobs, key changes and minion starts appear here as Salt reports them."</p> }.into_any()

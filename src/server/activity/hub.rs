@@ -97,18 +97,11 @@ mod tests {
     fn ev(id: i64) -> ActivityEvent {
         ActivityEvent {
             id,
-            ts: String::new(),
-            category: crate::model::activity::EventCategory::Job,
-            event_type: "job.new".into(),
-            minion_id: None,
-            jid: None,
-            fun: None,
-            success: None,
-            changed: None,
-            initiator: None,
-            target: None,
-            duration_ms: None,
-            summary: String::new(),
+            ..ActivityEvent::new(
+                crate::model::activity::EventCategory::Job,
+                "job.new",
+                String::new(),
+            )
         }
     }
 

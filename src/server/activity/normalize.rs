@@ -1,30 +1,32 @@
 //! Salt bus event -> activity row (SPEC 7.3). Pure: no DB, no I/O; unit-tested on the lab's
 //! recorded events.
 
-use crate::model::activity::EventCategory;
+use crate::model::activity::{ActivityEvent, EventCategory};
 use crate::salt::events::{EventTag, KeyChange, SaltEvent};
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// A row to insert into `activity_events`.
+/// A row to insert into `activity_events`: the feed row it becomes (id and time are set when it
+/// is stored) plus what only the insert needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewActivity {
-    pub category: EventCategory,
-    pub event_type: String,
-    pub minion_id: Option<String>,
-    pub jid: Option<String>,
-    pub fun: Option<String>,
-    pub success: Option<bool>,
-    pub changed: Option<bool>,
-    pub initiator: Option<String>,
-    pub target: Option<String>,
-    pub duration_ms: Option<i64>,
-    pub summary: String,
+    pub event: ActivityEvent,
     /// `{tag, data}` as received (clipped for huge returns).
     pub raw: String,
     /// For `job.new`: the arguments to index the job with.
     pub arguments: Option<String>,
     pub target_type: Option<String>,
+}
+
+impl NewActivity {
+    fn new(ev: &SaltEvent, category: EventCategory, event_type: &str, summary: String) -> Self {
+        NewActivity {
+            event: ActivityEvent::new(category, event_type, clip(summary, 512)),
+            raw: raw(ev),
+            arguments: None,
+            target_type: None,
+        }
+    }
 }
 
 /// Functions that are polling noise (Salt's own `find_job`, the `saltutil.running` that
@@ -133,43 +135,23 @@ fn wheel_key_rows(ev: &SaltEvent, dedup: &mut AuthDedup) -> Vec<NewActivity> {
     ids.into_iter()
         .map(|id| {
             dedup.last.insert(id.clone(), act.to_string());
-            NewActivity {
-                category: EventCategory::Key,
-                event_type: format!("key.{act}"),
-                minion_id: Some(id.clone()),
-                jid: None,
-                fun: None,
-                success: None,
-                changed: None,
-                initiator: ev.field("user").map(|u| clip(u, 255)),
-                target: None,
-                duration_ms: None,
-                summary: clip(format!("{id} key {verb}"), 512),
-                raw: raw(ev),
-                arguments: None,
-                target_type: None,
-            }
+            let mut a = NewActivity::new(
+                ev,
+                EventCategory::Key,
+                &format!("key.{act}"),
+                format!("{id} key {verb}"),
+            );
+            a.event.minion_id = Some(id.clone());
+            a.event.initiator = ev.field("user").map(|u| clip(u, 255));
+            a
         })
         .collect()
 }
 
 fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
     let d = &ev.data;
-    let base = |category, event_type: &str, summary: String| NewActivity {
-        category,
-        event_type: event_type.to_string(),
-        minion_id: None,
-        jid: None,
-        fun: None,
-        success: None,
-        changed: None,
-        initiator: None,
-        target: None,
-        duration_ms: None,
-        summary: clip(summary, 512),
-        raw: raw(ev),
-        arguments: None,
-        target_type: None,
+    let base = |category, event_type: &str, summary: String| {
+        NewActivity::new(ev, category, event_type, summary)
     };
     match ev.kind() {
         EventTag::JobNew { jid } => {
@@ -190,14 +172,14 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                     if n == 1 { "" } else { "s" }
                 ),
             );
-            a.jid = Some(jid.to_string());
-            a.initiator = ev.field("user").map(|u| clip(u, 255));
-            a.target = ev.field("tgt").map(|t| clip(t, 2048));
+            a.event.jid = Some(jid.to_string());
+            a.event.initiator = ev.field("user").map(|u| clip(u, 255));
+            a.event.target = ev.field("tgt").map(|t| clip(t, 2048));
             a.target_type = ev.field("tgt_type");
             a.arguments = d
                 .get("arg")
                 .map(|v| crate::server::audit::redact(v).to_string());
-            a.fun = Some(fun);
+            a.event.fun = Some(fun);
             Some(a)
         }
         EventTag::JobRet { jid, minion } => {
@@ -232,14 +214,14 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                 "job.ret",
                 format!("{id} returned {fun}: {mark}"),
             );
-            a.minion_id = Some(id);
-            a.jid = Some(jid.to_string());
-            a.fun = Some(fun);
-            a.success = success;
-            a.changed = changed;
-            a.duration_ms = duration_ms;
-            a.initiator = ev.field("user").map(|u| clip(u, 255));
-            a.target = ev.field("tgt").map(|t| clip(t, 2048));
+            a.event.minion_id = Some(id);
+            a.event.jid = Some(jid.to_string());
+            a.event.fun = Some(fun);
+            a.event.success = success;
+            a.event.changed = changed;
+            a.event.duration_ms = duration_ms;
+            a.event.initiator = ev.field("user").map(|u| clip(u, 255));
+            a.event.target = ev.field("tgt").map(|t| clip(t, 2048));
             Some(a)
         }
         EventTag::MinionStart { id } => {
@@ -248,7 +230,7 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                 "minion.start",
                 format!("{id} came online"),
             );
-            a.minion_id = Some(id.to_string());
+            a.event.minion_id = Some(id.to_string());
             Some(a)
         }
         tag @ (EventTag::Key | EventTag::Auth) => {
@@ -276,7 +258,7 @@ fn normalize_one(ev: &SaltEvent, dedup: &mut AuthDedup) -> Option<NewActivity> {
                 &format!("key.{act}"),
                 format!("{id} key {verb}"),
             );
-            a.minion_id = Some(id);
+            a.event.minion_id = Some(id);
             Some(a)
         }
         _ => None,
@@ -289,8 +271,8 @@ mod tests {
     use crate::salt::events::SseParser;
     use serde_json::json;
 
-    fn one(e: &SaltEvent, dd: &mut AuthDedup) -> Option<NewActivity> {
-        normalize(e, dd).pop()
+    fn one(e: &SaltEvent, dd: &mut AuthDedup) -> Option<ActivityEvent> {
+        normalize(e, dd).pop().map(|a| a.event)
     }
 
     fn ev(tag: &str, data: Value) -> SaltEvent {
@@ -305,13 +287,13 @@ mod tests {
         let raw = include_str!("../../../tests/fixtures/salt/3008.4/events_sample.txt");
         let events = SseParser::default().push(raw.as_bytes());
         let mut dd = AuthDedup::default();
-        let rows: Vec<NewActivity> = events.iter().filter_map(|e| one(e, &mut dd)).collect();
+        let rows: Vec<ActivityEvent> = events.iter().filter_map(|e| one(e, &mut dd)).collect();
         let new = rows.iter().find(|r| r.event_type == "job.new").unwrap();
         assert_eq!(new.fun.as_deref(), Some("test.ping"));
         assert_eq!(new.initiator.as_deref(), Some("halite"));
         assert_eq!(new.target.as_deref(), Some("*"));
         assert!(new.summary.contains("4 minions"), "{}", new.summary);
-        let rets: Vec<&NewActivity> = rows.iter().filter(|r| r.event_type == "job.ret").collect();
+        let rets: Vec<&ActivityEvent> = rows.iter().filter(|r| r.event_type == "job.ret").collect();
         assert!(!rets.is_empty());
         assert!(rets
             .iter()
@@ -419,9 +401,9 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(
             (
-                r[0].event_type.as_str(),
-                r[0].minion_id.as_deref(),
-                r[0].initiator.as_deref()
+                r[0].event.event_type.as_str(),
+                r[0].event.minion_id.as_deref(),
+                r[0].event.initiator.as_deref()
             ),
             ("key.accept", Some("new-01"), Some("halite"))
         );
@@ -429,7 +411,7 @@ mod tests {
             "salt/wheel/20261127123306421991/ret",
             json!({"fun": "wheel.key.delete", "fun_args": ["new-01"], "return": {}, "success": true}),
         );
-        assert_eq!(normalize(&del, &mut dd)[0].event_type, "key.delete");
+        assert_eq!(normalize(&del, &mut dd)[0].event.event_type, "key.delete");
         let glob = ev(
             "salt/wheel/20261127123306421992/ret",
             json!({"fun": "wheel.key.delete", "fun_args": ["web-*"], "return": {}, "success": true}),

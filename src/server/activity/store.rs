@@ -17,10 +17,11 @@ pub async fn insert_batch(
     let mut tx = db.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        if r.event_type == "job.new" {
+        if r.event.event_type == "job.new" {
             if let (Some(jid), Some(started)) = (
-                r.jid.as_deref(),
-                r.jid
+                r.event.jid.as_deref(),
+                r.event
+                    .jid
                     .as_deref()
                     .and_then(crate::server::jobs::ingest::parse_jid),
             ) {
@@ -29,10 +30,10 @@ pub async fn insert_batch(
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at",
                 )
                 .bind(jid)
-                .bind(r.fun.as_deref().unwrap_or("").chars().take(128).collect::<String>())
-                .bind(&r.target)
+                .bind(r.event.fun.as_deref().unwrap_or("").chars().take(128).collect::<String>())
+                .bind(&r.event.target)
                 .bind(&r.target_type)
-                .bind(&r.initiator)
+                .bind(&r.event.initiator)
                 .bind(crate::server::to_text(started))
                 .bind(now)
                 .bind(&r.arguments)
@@ -49,36 +50,28 @@ pub async fn insert_batch(
              RETURNING id, initiator, target",
         )
         .bind(now)
-        .bind(r.category)
-        .bind(&r.event_type)
-        .bind(&r.minion_id)
-        .bind(&r.jid)
-        .bind(&r.fun)
-        .bind(r.success)
-        .bind(r.changed)
-        .bind(&r.initiator)
-        .bind(&r.jid)
-        .bind(&r.target)
-        .bind(&r.jid)
-        .bind(r.duration_ms)
-        .bind(&r.summary)
+        .bind(r.event.category)
+        .bind(&r.event.event_type)
+        .bind(&r.event.minion_id)
+        .bind(&r.event.jid)
+        .bind(&r.event.fun)
+        .bind(r.event.success)
+        .bind(r.event.changed)
+        .bind(&r.event.initiator)
+        .bind(&r.event.jid)
+        .bind(&r.event.target)
+        .bind(&r.event.jid)
+        .bind(r.event.duration_ms)
+        .bind(&r.event.summary)
         .bind(&r.raw)
         .fetch_one(&mut *tx)
         .await?;
         out.push(ActivityEvent {
             id: row.0,
             ts: now.to_string(),
-            category: r.category,
-            event_type: r.event_type.clone(),
-            minion_id: r.minion_id.clone(),
-            jid: r.jid.clone(),
-            fun: r.fun.clone(),
-            success: r.success,
-            changed: r.changed,
             initiator: row.1,
             target: row.2,
-            duration_ms: r.duration_ms,
-            summary: r.summary.clone(),
+            ..r.event.clone()
         });
     }
     tx.commit().await?;
@@ -258,16 +251,6 @@ pub async fn insert_system(
     Ok(ActivityEvent {
         id,
         ts: now.to_string(),
-        category: EventCategory::System,
-        event_type: "stream.gap".into(),
-        minion_id: None,
-        jid: None,
-        fun: None,
-        success: None,
-        changed: None,
-        initiator: None,
-        target: None,
-        duration_ms: None,
-        summary: summary.to_string(),
+        ..ActivityEvent::new(EventCategory::System, "stream.gap", summary.to_string())
     })
 }
