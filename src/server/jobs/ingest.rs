@@ -4,7 +4,7 @@ use crate::salt::replies::JobSummary;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
-/// A `jobs_index` row: what ingest writes and what `store::get` reads back.
+/// A `jobs_index` row: what ingest writes and what `store::get` and the Timeline read back.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct JobRow {
     pub jid: String,
@@ -12,7 +12,7 @@ pub struct JobRow {
     pub target: Option<String>,
     pub target_type: Option<String>,
     pub salt_user: Option<String>,
-    pub started_at: String,
+    pub started_at: DateTime<Utc>,
     pub arguments: Option<String>,
 }
 
@@ -55,7 +55,7 @@ pub fn rows_from_list_jobs(jobs: &[JobSummary]) -> (Vec<JobRow>, usize) {
             target: j.target.as_deref().map(|t| clip(t, 2048)),
             target_type: j.target_type.as_deref().map(|t| clip(t, 32)),
             salt_user: j.user.as_deref().map(|u| clip(u, 255)),
-            started_at: crate::server::to_text(started),
+            started_at: started,
             arguments: match &j.arguments {
                 Value::Null => None,
                 // Secret-like kwargs and `name=value` words never reach the index.
@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(sleep.target.as_deref(), Some("web-*"));
         assert_eq!(sleep.target_type.as_deref(), Some("glob"));
         assert_eq!(sleep.salt_user.as_deref(), Some("halite"));
-        assert_eq!(sleep.started_at, "2026-11-27T08:49:31.524Z");
+        assert_eq!(
+            crate::server::to_text(sleep.started_at),
+            "2026-11-27T08:49:31.524Z"
+        );
         assert_eq!(sleep.arguments.as_deref(), Some("[30]"));
         let list = rows
             .iter()

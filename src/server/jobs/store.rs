@@ -23,7 +23,7 @@ pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: &str) -> Result<u64, sql
                 .push_bind(&r.target)
                 .push_bind(&r.target_type)
                 .push_bind(&r.salt_user)
-                .push_bind(&r.started_at)
+                .push_bind(crate::server::to_text(r.started_at))
                 .push_bind(now)
                 .push_bind(&r.arguments);
         });

@@ -7,21 +7,12 @@ use crate::model::timeline::{
 };
 use crate::rbac::Permission;
 use crate::server::db::Db;
+use crate::server::jobs::ingest::JobRow;
 use crate::server::jobs::JobsCache;
 use crate::server::to_text;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 use std::collections::{HashMap, HashSet};
-
-/// A `jobs_index` row as the Timeline needs it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct TimelineRow {
-    pub jid: String,
-    pub function: String,
-    pub target: Option<String>,
-    pub salt_user: Option<String>,
-    pub started_at: DateTime<Utc>,
-}
 
 /// Label of the user row for jobs Salt recorded no user for.
 pub const NO_USER_LABEL: &str = "(no user recorded)";
@@ -45,9 +36,10 @@ pub async fn window_rows(
     args: &TimelineArgs,
     globs: &Option<Vec<String>>,
     limit: usize,
-) -> Result<Vec<TimelineRow>, sqlx::Error> {
+) -> Result<Vec<JobRow>, sqlx::Error> {
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT jid, function, target, salt_user, started_at FROM jobs_index WHERE started_at >= ",
+        "SELECT jid, function, target, target_type, salt_user, started_at, arguments FROM jobs_index \
+         WHERE started_at >= ",
     );
     q.push_bind(start.to_string())
         .push(" AND started_at <= ")
@@ -93,7 +85,7 @@ pub fn bar_status(category: &str, active: bool, active_known: bool) -> &'static 
 /// Group rows (any order) into Timeline rows: busiest first (ties by label), bars oldest first.
 /// A user row takes the colour of its most frequent category.
 pub fn group_rows(
-    rows: Vec<TimelineRow>,
+    rows: Vec<JobRow>,
     group_by: &str,
     active: &HashSet<String>,
     active_known: bool,
@@ -314,17 +306,19 @@ mod tests {
     use super::*;
     use crate::server::from_text;
 
-    fn row(jid: &str, function: &str, user: Option<&str>, at: &str) -> TimelineRow {
-        TimelineRow {
+    fn row(jid: &str, function: &str, user: Option<&str>, at: &str) -> JobRow {
+        JobRow {
             jid: jid.into(),
             function: function.into(),
             target: Some("*".into()),
+            target_type: None,
             salt_user: user.map(str::to_string),
             started_at: from_text(at).unwrap(),
+            arguments: None,
         }
     }
 
-    fn sample() -> Vec<TimelineRow> {
+    fn sample() -> Vec<JobRow> {
         vec![
             row("3", "test.ping", Some("root"), "2026-11-27T10:00:00.000Z"),
             row(
