@@ -11,29 +11,8 @@ use std::time::{Duration, Instant};
 /// Placeholder written instead of a secret value.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Names whose value is a secret however they are spelled (case and `-`/`_` ignored).
-const SECRET_KEYS: &[&str] = &[
-    "pass",
-    "passwd",
-    "password",
-    "passphrase",
-    "pw",
-    "pwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "private_key",
-    "privkey",
-    "credential",
-    "credentials",
-    "authorization",
-    "auth",
-    "cookie",
-    "session",
-];
-
-/// Parts that make a longer name secret (`db_password`, `passphrase_file`, `x_auth_token`).
+/// Parts that make a name secret, alone or inside a longer name (`db_password`,
+/// `passphrase_file`, `x_auth_token`, `AWS_SECRET_ACCESS_KEY`).
 const SECRET_PARTS: &[&str] = &[
     "password",
     "passwd",
@@ -47,15 +26,27 @@ const SECRET_PARTS: &[&str] = &[
     "credential",
 ];
 
-/// True for a key whose value must never be stored: the names above, case-insensitive, also as
-/// part of a longer name (`new_password`, `vault_token`, `AWS_SECRET_ACCESS_KEY`), and names
-/// ending in `_pass` / `_pw` / `_pwd`.
+/// Short names that are secret only as the whole name (as a part they are too common:
+/// `passive`, `author`, `session_count`).
+const SECRET_NAMES: &[&str] = &[
+    "pass",
+    "pw",
+    "pwd",
+    "authorization",
+    "auth",
+    "cookie",
+    "session",
+];
+
+/// True for a key whose value must never be stored (case and `-`/`_` ignored): a secret part
+/// anywhere in the name, one of the short secret names, or a name ending in `_pass` / `_pw` /
+/// `_pwd`.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key
         .trim_start_matches('-')
         .to_ascii_lowercase()
         .replace('-', "_");
-    SECRET_KEYS.contains(&k.as_str())
+    SECRET_NAMES.contains(&k.as_str())
         || SECRET_PARTS.iter().any(|p| k.contains(p))
         || k.ends_with("_pass")
         || k.ends_with("_pw")
