@@ -111,7 +111,50 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
 }
 
 /// (user id, username, display name, expires at, active, must change pw, theme, last seen).
-type SessionRow = (String, String, String, String, bool, bool, String, String);
+/// A session joined with its user, as `resolve_session` and `revalidate` read it.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: String,
+    username: String,
+    display_name: String,
+    expires_at: String,
+    is_active: bool,
+    must_change_pw: bool,
+    theme: String,
+    last_seen_at: String,
+}
+
+impl SessionRow {
+    async fn load(db: &Db, session_key: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, \
+                    u.must_change_pw, u.theme, s.last_seen_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+        )
+        .bind(session_key)
+        .fetch_optional(db)
+        .await
+    }
+
+    /// Whether the session may be used at `now`: the user is active and it has not expired.
+    fn live_at(&self, now: chrono::DateTime<Utc>) -> bool {
+        self.is_active && from_text(&self.expires_at).is_some_and(|e| e > now)
+    }
+
+    /// The user this session belongs to, with their permissions loaded.
+    async fn into_user(self, db: &Db, session_key: String) -> Result<CurrentUser, sqlx::Error> {
+        let permissions = load_permissions(db, &self.id).await?;
+        Ok(CurrentUser {
+            id: self.id,
+            username: self.username,
+            display_name: self.display_name,
+            must_change_pw: self.must_change_pw,
+            theme: self.theme,
+            permissions,
+            session_key,
+        })
+    }
+}
 
 /// Create a session row; returns the signed cookie value.
 pub async fn create_session(
@@ -164,27 +207,17 @@ pub async fn resolve_session_sliding(
         return Ok(None);
     };
     let key = cookie::storage_key(&sid);
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, u.must_change_pw, \
-                u.theme, s.last_seen_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
-    )
-    .bind(&key)
-    .fetch_optional(&state.db)
-    .await?;
-    let Some((id, username, display_name, expires_at, active, must_change_pw, theme, last_seen)) =
-        row
-    else {
+    let Some(row) = SessionRow::load(&state.db, &key).await? else {
         return Ok(None);
     };
     let now = Utc::now();
-    if !active || from_text(&expires_at).is_none_or(|e| e <= now) {
+    if !row.live_at(now) {
         return Ok(None);
     }
     // Sliding expiry, written at most once a minute per session. A failed write does not end
     // the session (the read above succeeded); the cookie is then simply not re-issued.
     let mut slid = false;
-    if from_text(&last_seen).is_none_or(|t| (now - t).num_seconds() >= 60) {
+    if from_text(&row.last_seen_at).is_none_or(|t| (now - t).num_seconds() >= 60) {
         let expires = now + chrono::Duration::minutes(state.config.session_ttl_minutes);
         slid =
             match sqlx::query("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?")
@@ -201,16 +234,7 @@ pub async fn resolve_session_sliding(
                 }
             };
     }
-    let permissions = load_permissions(&state.db, &id).await?;
-    let user = CurrentUser {
-        id,
-        username,
-        display_name,
-        must_change_pw,
-        theme,
-        permissions,
-        session_key: key,
-    };
+    let user = row.into_user(&state.db, key).await?;
     Ok(Some((user, slid)))
 }
 
@@ -219,30 +243,11 @@ pub async fn resolve_session_sliding(
 /// password, or the database cannot say (fail closed). Permissions are reloaded. Read-only: an
 /// open stream does not slide the session's expiry.
 pub async fn revalidate(db: &Db, session_key: &str) -> Option<CurrentUser> {
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, u.must_change_pw, \
-                u.theme, s.last_seen_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
-    )
-    .bind(session_key)
-    .fetch_optional(db)
-    .await
-    .ok()
-    .flatten();
-    let (id, username, display_name, expires_at, active, must_change_pw, theme, _) = row?;
-    if !active || must_change_pw || from_text(&expires_at).is_none_or(|e| e <= Utc::now()) {
+    let row = SessionRow::load(db, session_key).await.ok().flatten()?;
+    if !row.live_at(Utc::now()) || row.must_change_pw {
         return None;
     }
-    let permissions = load_permissions(db, &id).await.ok()?;
-    Some(CurrentUser {
-        id,
-        username,
-        display_name,
-        must_change_pw,
-        theme,
-        permissions,
-        session_key: session_key.to_string(),
-    })
+    row.into_user(db, session_key.to_string()).await.ok()
 }
 
 /// Union of the permissions of every role the user holds.
