@@ -206,7 +206,7 @@ test('a role without view:key sees no key events on the page or on the stream', 
   // Asking the server for key events directly gives none.
   const r = await listActivity(t.page, 'category=key');
   assert.equal(r.status, 200);
-  assert.deepEqual(r.json.events, []);
+  assert.deepEqual(r.json.rows, []);
   // The raw stream (ring replay + live) carries job events but never a key event.
   const seen = await t.page.evaluate(() => new Promise((resolve) => {
     const got = [];

@@ -1,6 +1,7 @@
 //! Activity: one row of the Salt event feed as the page, the widget and the SSE stream see it,
 //! and the filter vocabulary (event types, time ranges).
 
+use crate::model::page::Page;
 use serde::{Deserialize, Serialize};
 
 text_enum! {
@@ -95,10 +96,9 @@ impl ActivityEvent {
 /// One page of activity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityPage {
-    pub events: Vec<ActivityEvent>,
-    pub total: i64,
-    pub page: i64,
-    pub per_page: i64,
+    /// The events, newest first.
+    #[serde(flatten)]
+    pub list: Page<ActivityEvent>,
     /// Whether the event stream is switched on in Settings.
     pub stream_enabled: bool,
     /// The event consumer's state, with when it changed.

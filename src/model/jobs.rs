@@ -2,6 +2,7 @@
 //! builds use.
 
 pub use crate::model::ids::Jid;
+use crate::model::page::Page;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -42,10 +43,8 @@ pub struct JobListRow {
 /// One page of jobs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobsPage {
-    pub rows: Vec<JobListRow>,
-    pub total: i64,
-    pub page: i64,
-    pub per_page: i64,
+    #[serde(flatten)]
+    pub list: Page<JobListRow>,
     pub live: bool,
     pub last_polled_at: Option<String>,
     pub active_known: bool,

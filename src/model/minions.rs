@@ -3,6 +3,7 @@
 
 pub use crate::model::ids::MinionId;
 use crate::model::keys::KeyState;
+use crate::model::page::Page;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -94,10 +95,8 @@ pub struct MinionRow {
 /// One page of minions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinionPage {
-    pub rows: Vec<MinionRow>,
-    pub total: i64,
-    pub page: i64,
-    pub per_page: i64,
+    #[serde(flatten)]
+    pub list: Page<MinionRow>,
     pub counts: StatusCounts,
 }
 

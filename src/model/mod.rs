@@ -72,6 +72,7 @@ pub mod keys;
 pub mod list;
 pub mod minions;
 pub mod overview;
+pub mod page;
 pub mod run;
 pub mod settings;
 pub mod templates;

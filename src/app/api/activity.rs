@@ -5,6 +5,8 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 
+pub use crate::model::page::Page;
+
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::activity::{
     ActivityEvent, ActivityPage, EventCategory, RawEventView, WidgetSettingsView, EVENT_TYPES,
@@ -101,10 +103,7 @@ pub async fn list_activity(
         .event_stream_enabled;
     let st = state.runtime.hub().state();
     Ok(ActivityPage {
-        events,
-        total,
-        page,
-        per_page,
+        list: Page::new(events, total, page, per_page),
         stream_enabled: enabled,
         stream_state: st.state,
         stream_since: st.since,

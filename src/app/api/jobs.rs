@@ -4,6 +4,8 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 
+pub use crate::model::page::Page;
+
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::jobs::{
     clipped_json, split_arguments, Jid, JobDetailView, JobListRow, JobMinionRow, JobStatus,
@@ -108,10 +110,10 @@ pub async fn list_jobs(
             .take(LIVE_CAP)
             .collect();
         return Ok(JobsPage {
-            total: rows.len() as i64,
-            rows,
-            page: 1,
-            per_page: LIVE_CAP as i64,
+            list: {
+                let total = rows.len() as i64;
+                Page::new(rows, total, 1, LIVE_CAP as i64)
+            },
             live: true,
             last_polled_at: cache.last_polled_at(),
             active_known: cache.active_known(),
@@ -131,10 +133,7 @@ pub async fn list_jobs(
     };
     let (rows, total) = store::list(&state.db, &jq, &active_list).await?;
     Ok(JobsPage {
-        rows,
-        total,
-        page,
-        per_page,
+        list: Page::new(rows, total, page, per_page),
         live: false,
         last_polled_at: cache.last_polled_at(),
         active_known: cache.active_known(),

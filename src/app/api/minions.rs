@@ -3,6 +3,8 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 
+pub use crate::model::page::Page;
+
 // The types live in `crate::model` (below app and server); re-exported for the pages.
 pub use crate::model::minions::{
     MinionDetail, MinionId, MinionPage, MinionRow, MinionStatus, StatusCounts, STALE_MINUTES,
@@ -45,10 +47,7 @@ pub async fn list_minions(
     };
     let (rows, total, counts) = store::list(&state.db, &lq).await?;
     Ok(MinionPage {
-        rows,
-        total,
-        page,
-        per_page,
+        list: Page::new(rows, total, page, per_page),
         counts,
     })
 }

@@ -40,7 +40,8 @@ async fn recent(
         n,
     )
     .await?
-    .events)
+    .list
+    .rows)
 }
 
 /// The heartbeat query, then the list: one query when every category is shown, else one per
@@ -64,6 +65,7 @@ async fn load() -> Result<Option<WidgetData>, AppError> {
         1,
     )
     .await?
+    .list
     .total;
     let n = cfg.settings.event_count.clamp(1, 50);
     let shown: Vec<&str> = [

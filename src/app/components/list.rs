@@ -54,7 +54,7 @@ pub fn Pager<F: ListFilters>(
     #[prop(optional)]
     total_test: Option<&'static str>,
 ) -> impl IntoView {
-    let pages = ((total + per_page - 1) / per_page.max(1)).max(1);
+    let pages = crate::model::page::page_count(total, per_page);
     let prev = (page > 1).then(|| params.at_page(page - 1).href());
     let next = (page < pages).then(|| params.at_page(page + 1).href());
     let sizes = PAGE_SIZES

@@ -107,13 +107,13 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
     };
     let pager = (!page.live).then(|| {
         view! {
-            <Pager params=s.clone() total=page.total page=page.page per_page=page.per_page noun="job" />
+            <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="job" />
         }
     });
     let filtered = s.filtered();
     view! {
         {source}
-        {if page.rows.is_empty() {
+        {if page.list.rows.is_empty() {
             if filtered {
                 view! { <NoMatch path="/jobs" what="jobs" icon="play" test="jobs-empty" /> }.into_any()
             } else {
@@ -132,7 +132,7 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
                             <tr><th>"JID"</th><th>"Function"</th><th>"Target"</th><th>"Type"</th><th>"User"</th><th>"Started"</th><th>"Status"</th></tr>
                         </thead>
                         <tbody>
-                            {page.rows.into_iter().map(|r| {
+                            {page.list.rows.into_iter().map(|r| {
                                 let href = format!("/jobs/{}", r.jid);
                                 let jid_attr = r.jid.clone();
                                 let jid_text = r.jid.clone();

@@ -93,11 +93,11 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
     };
     let empty_fleet = page.counts.all() == 0;
     let pager = view! {
-        <Pager params=s.clone() total=page.total page=page.page per_page=page.per_page noun="minion" />
+        <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="minion" />
     };
     view! {
         <FilterChips chips label="Filter by status" key=ChipKey::Status />
-        {if page.rows.is_empty() {
+        {if page.list.rows.is_empty() {
             if empty_fleet {
                 view! {
                     <div class="panel state-panel" data-test="minions-empty">
@@ -125,7 +125,7 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            {page.rows.into_iter().map(|r| view! { <MinionTr r /> }).collect_view()}
+                            {page.list.rows.into_iter().map(|r| view! { <MinionTr r /> }).collect_view()}
                         </tbody>
                     </table>
                 </div>

@@ -156,7 +156,7 @@ pub fn ActivityPage() -> impl IntoView {
                 match data.await {
                     Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                     Ok(page) => {
-                        let top = page.events.first().map(|e| e.id).unwrap_or(0);
+                        let top = page.list.rows.first().map(|e| e.id).unwrap_or(0);
                         let (prev_s, prev_top) = last_top.get_value();
                         let fresh_after = if prev_s == s && prev_top > 0 { prev_top } else { i64::MAX };
                         last_top.set_value((s.clone(), top));

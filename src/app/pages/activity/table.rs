@@ -34,7 +34,7 @@ pub(super) fn ActivityBody(
         .href();
     let enabled = page.stream_enabled;
     // "N new events" while paused on page 1: what the stream brought that these filters show.
-    let newest = page.events.first().map(|e| e.id).unwrap_or(0);
+    let newest = page.list.rows.first().map(|e| e.id).unwrap_or(0);
     let pill = (paused && s.page <= 1).then(|| {
         let s2 = s.clone();
         let count = Memo::new(move |_| {
@@ -63,7 +63,7 @@ pub(super) fn ActivityBody(
         }
     };
     let notice = if !enabled {
-        (!page.events.is_empty()).then(|| view! {
+        (!page.list.rows.is_empty()).then(|| view! {
             <div class="notice" data-test="stream-off-notice"><Icon name="alert" />
                 "The event stream is off: this is the history recorded while it was on. An administrator can turn it on in "
                 <A href="/settings">"Settings → Pollers"</A>"."
@@ -97,10 +97,10 @@ pub(super) fn ActivityBody(
         })
     };
     let pager = view! {
-        <Pager params=s.clone() total=page.total page=page.page per_page=page.per_page noun="event"
+        <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="event"
             prev_label="← Newer" next_label="Older →" total_test="activity-total" />
     };
-    let body = if page.events.is_empty() {
+    let body = if page.list.rows.is_empty() {
         if !enabled && !s.filtered() {
             view! {
                 <div class="panel state-panel" data-test="stream-off">
@@ -132,7 +132,7 @@ pub(super) fn ActivityBody(
                         </tr>
                     </thead>
                     <tbody>
-                        {page.events.into_iter().map(|e| { let fresh = e.id > fresh_after; view! { <EventRow fresh e open /> } }).collect_view()}
+                        {page.list.rows.into_iter().map(|e| { let fresh = e.id > fresh_after; view! { <EventRow fresh e open /> } }).collect_view()}
                     </tbody>
                 </table>
             </div>
