@@ -75,13 +75,9 @@ async fn event_consumer_job_new_redacts_arguments_and_raw() {
     };
     let rows = normalize(&ev, &mut AuthDedup::default());
     assert_eq!(rows.len(), 1, "{rows:?}");
-    halite::server::activity::store::insert_batch(
-        &app.state.db,
-        &rows,
-        &halite::server::now_text(),
-    )
-    .await
-    .unwrap();
+    halite::server::activity::store::insert_batch(&app.state.db, &rows, chrono::Utc::now())
+        .await
+        .unwrap();
     let stored = stored_arguments(&app, jid).await;
     assert_clean("jobs_index.arguments (events)", &stored);
     assert!(stored.contains("password=[REDACTED]"), "{stored}");

@@ -57,7 +57,7 @@ async fn app_with_stream() -> TestApp {
 fn event(id: i64, category: &str) -> ActivityEvent {
     ActivityEvent {
         id,
-        ts: "2025-01-01T00:00:00Z".into(),
+        ts: "2025-01-01T00:00:00Z".parse().unwrap(),
         category: category.parse().unwrap(),
         event_type: format!("{category}.test"),
         minion_id: Some("web-01".into()),

@@ -2,6 +2,7 @@
 //! and the filter vocabulary (event types, time ranges).
 
 use crate::model::page::Page;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 text_enum! {
@@ -43,8 +44,9 @@ text_enum! {
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ActivityEvent {
     pub id: i64,
-    /// RFC 3339 UTC.
-    pub ts: String,
+    /// When Halite stored it (RFC 3339 with milliseconds on the wire).
+    #[serde(with = "crate::model::time::utc")]
+    pub ts: DateTime<Utc>,
     pub category: EventCategory,
     /// `job.new`, `job.ret`, `key.accept`, `key.reject`, `key.delete`, `key.pend`,
     /// `minion.start`, `stream.gap`.
@@ -61,11 +63,11 @@ pub struct ActivityEvent {
 }
 
 impl ActivityEvent {
-    /// A row of this kind with nothing else known yet (id 0 and no time until it is stored).
+    /// A row of this kind with nothing else known yet (id 0 and the epoch until it is stored).
     pub fn new(category: EventCategory, event_type: impl Into<String>, summary: String) -> Self {
         ActivityEvent {
             id: 0,
-            ts: String::new(),
+            ts: DateTime::UNIX_EPOCH,
             category,
             event_type: event_type.into(),
             minion_id: None,

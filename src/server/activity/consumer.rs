@@ -50,7 +50,7 @@ async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>) {
     }
     let batch = std::mem::take(buf);
     for chunk in batch.chunks(MAX_BATCH) {
-        match store::insert_batch(&ctx.db, chunk, &now_text()).await {
+        match store::insert_batch(&ctx.db, chunk, chrono::Utc::now()).await {
             Ok(rows) => {
                 // A key event (a new minion pending, an accept made elsewhere) changes the keys
                 // table the Keys and Minions pages read: re-poll keys now (at most once per
@@ -114,13 +114,13 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                     .set_state(StreamStatus::Connected, "receiving events");
                 tracing::info!("event stream connected");
                 if let Some(since) = down_since.take() {
-                    let now = now_text();
+                    let now = chrono::Utc::now();
                     let summary = format!(
                         "Event stream was down from {} to {}; keys and jobs re-synced by polling",
                         crate::model::time::short_time(&since),
-                        crate::model::time::short_time(&now)
+                        crate::model::time::short_utc(&now)
                     );
-                    if let Ok(row) = store::insert_system(&ctx.db, &summary, &now).await {
+                    if let Ok(row) = store::insert_system(&ctx.db, &summary, now).await {
                         ctx.hub.publish(vec![row]);
                     }
                     resync(&ctx).await;

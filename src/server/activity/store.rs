@@ -4,6 +4,8 @@
 use super::normalize::NewActivity;
 use crate::model::activity::{ActivityEvent, EventCategory};
 use crate::server::db::Db;
+use crate::server::to_text;
+use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 /// Insert a batch in one transaction; initiator/target are back-filled from `jobs_index` by JID
@@ -12,8 +14,9 @@ use sqlx::{QueryBuilder, Sqlite};
 pub async fn insert_batch(
     db: &Db,
     rows: &[NewActivity],
-    now: &str,
+    now: DateTime<Utc>,
 ) -> Result<Vec<ActivityEvent>, sqlx::Error> {
+    let now_text = to_text(now);
     let mut tx = db.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
@@ -35,7 +38,7 @@ pub async fn insert_batch(
                 .bind(&r.target_type)
                 .bind(&r.event.initiator)
                 .bind(crate::server::to_text(started))
-                .bind(now)
+                .bind(&now_text)
                 .bind(&r.arguments)
                 .execute(&mut *tx)
                 .await?;
@@ -49,7 +52,7 @@ pub async fn insert_batch(
              coalesce(?, (SELECT target FROM jobs_index WHERE jid = ?)), ?, ?, ?) \
              RETURNING id, initiator, target",
         )
-        .bind(now)
+        .bind(&now_text)
         .bind(r.event.category)
         .bind(&r.event.event_type)
         .bind(&r.event.minion_id)
@@ -68,7 +71,7 @@ pub async fn insert_batch(
         .await?;
         out.push(ActivityEvent {
             id: row.0,
-            ts: now.to_string(),
+            ts: now,
             initiator: row.1,
             target: row.2,
             ..r.event.clone()
@@ -238,19 +241,19 @@ pub async fn raw(db: &Db, id: i64) -> Result<Option<RawRow>, sqlx::Error> {
 pub async fn insert_system(
     db: &Db,
     summary: &str,
-    now: &str,
+    now: DateTime<Utc>,
 ) -> Result<ActivityEvent, sqlx::Error> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO activity_events (ts, category, event_type, summary) VALUES (?, ?, 'stream.gap', ?) RETURNING id",
     )
-    .bind(now)
+    .bind(to_text(now))
     .bind(EventCategory::System)
     .bind(summary)
     .fetch_one(db)
     .await?;
     Ok(ActivityEvent {
         id,
-        ts: now.to_string(),
+        ts: now,
         ..ActivityEvent::new(EventCategory::System, "stream.gap", summary.to_string())
     })
 }

@@ -3,7 +3,7 @@
 use super::{duration_text, event_badge, event_type_label};
 use crate::app::api::activity::{ActivityEvent, RawEventView};
 use crate::app::api::overview::url_path_escape;
-use crate::app::pages::short_time;
+use crate::app::pages::short_utc;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -49,7 +49,7 @@ pub(super) fn EventDrawer(
             </div>
             <h2 id="event-drawer-title">{e.summary.clone()}</h2>
             <dl class="facts feed-facts">
-                {fact("Time", text(Some(short_time(&e.ts))))}
+                {fact("Time", text(Some(short_utc(&e.ts))))}
                 {fact("Event", text(Some(format!("{} ({})", event_type_label(&e.event_type), e.event_type))))}
                 {fact("Minion", minion)}
                 {fact("Job", job)}

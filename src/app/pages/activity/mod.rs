@@ -13,9 +13,10 @@ use crate::app::api::activity::{list_activity, raw_event, ActivityEvent};
 use crate::app::components::list::use_list_params;
 use crate::app::live::use_live;
 use crate::app::nav::may_view_kind;
-use crate::app::pages::{short_time, ErrorPanel, PageHeader};
+use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
 use crate::app::{me_resource, me_value};
 use crate::model::list::{ActivityFilters, ListParams};
+use chrono::{DateTime, Utc};
 use drawer::EventDrawer;
 use filters::Filters;
 use leptos::prelude::*;
@@ -73,8 +74,8 @@ pub fn duration_text(ms: i64) -> String {
 }
 
 /// `2026-11-27T08:53:05.123Z` → (`2026-11-27`, `08:53:05`).
-pub fn date_and_time(ts: &str) -> (String, String) {
-    let t = short_time(ts);
+pub fn date_and_time(ts: &DateTime<Utc>) -> (String, String) {
+    let t = short_utc(ts);
     let t = t.trim_end_matches(" UTC");
     match t.split_once(' ') {
         Some((d, tm)) => (d.to_string(), tm.to_string()),
@@ -180,7 +181,7 @@ mod tests {
     fn ev(event_type: &str) -> ActivityEvent {
         ActivityEvent {
             id: 1,
-            ts: "2026-11-27T08:53:05.123Z".into(),
+            ts: "2026-11-27T08:53:05.123Z".parse().unwrap(),
             category: event_type.split('.').next().unwrap().parse().unwrap(),
             event_type: event_type.into(),
             minion_id: Some("web-01".into()),
@@ -253,7 +254,7 @@ mod tests {
         assert_eq!(duration_text(1500), "1.5 s");
         assert_eq!(duration_text(125_000), "2m 05s");
         assert_eq!(
-            date_and_time("2026-11-27T08:53:05.123Z"),
+            date_and_time(&"2026-11-27T08:53:05.123Z".parse().unwrap()),
             ("2026-11-27".into(), "08:53:05".into())
         );
     }

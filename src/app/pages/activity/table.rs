@@ -8,7 +8,7 @@ use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{ChipKey, FilterChips, NoMatch, Pager};
 use crate::app::live::LiveBus;
-use crate::app::pages::short_time;
+use crate::app::pages::{short_time, short_utc};
 use crate::model::list::ActivityFilters;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -176,7 +176,7 @@ fn on_control(ev: &leptos::ev::MouseEvent) -> bool {
 fn EventRow(e: ActivityEvent, fresh: bool, open: Callback<ActivityEvent>) -> impl IntoView {
     let (badge_class, badge_label) = event_badge(&e);
     let (date, time) = date_and_time(&e.ts);
-    let full_time = short_time(&e.ts);
+    let full_time = short_utc(&e.ts);
     let minion = e.minion_id.clone().map(|m| {
         let href = format!("/minions/{}", url_path_escape(&m));
         view! { <A href=href>{m}</A> }
