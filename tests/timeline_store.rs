@@ -229,7 +229,7 @@ async fn windows_system_jobs_grouping_and_filters() {
     app.state
         .runtime
         .jobs()
-        .set_active(HashSet::from([jid("ping1")]), to_text(Utc::now()));
+        .set_active(HashSet::from([jid("ping1")]), Utc::now());
     let v = get(&app, &cookie, &[]).await;
     assert_eq!(v["active_known"], true);
     assert_eq!(v["poller_enabled"], true);
@@ -335,7 +335,7 @@ async fn per_resource_globs_and_denial() {
     app.state
         .runtime
         .jobs()
-        .set_active(HashSet::from([ping1, ping3]), to_text(Utc::now()));
+        .set_active(HashSet::from([ping1, ping3]), Utc::now());
     let a = app.call("jobs/activity", &[], Some(&c)).await.json();
     assert_eq!(a["running"], 1);
     let o = app.call("overview/summary", &[], Some(&c)).await.json();
@@ -459,7 +459,7 @@ async fn activity_buckets_running_and_overview_tiles() {
             jid("present"),
             "20991231000000000001".to_string(),
         ]),
-        to_text(Utc::now()),
+        Utc::now(),
     );
     let a = app.call("jobs/activity", &[], Some(&cookie)).await.json();
     assert_eq!(a["running"], 2);

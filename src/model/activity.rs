@@ -105,7 +105,8 @@ pub struct ActivityPage {
     pub stream_enabled: bool,
     /// The event consumer's state, with when it changed.
     pub stream_state: StreamStatus,
-    pub stream_since: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub stream_since: Option<DateTime<Utc>>,
     /// Categories this user may see (`job`, `key`, `minion`).
     pub categories: Vec<EventCategory>,
 }

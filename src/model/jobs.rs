@@ -46,7 +46,8 @@ pub struct JobsPage {
     #[serde(flatten)]
     pub list: Page<JobListRow>,
     pub live: bool,
-    pub last_polled_at: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub last_polled_at: Option<DateTime<Utc>>,
     pub active_known: bool,
     pub poller_enabled: bool,
 }

@@ -93,7 +93,8 @@ pub struct TimelineOut {
     pub total_bars: i64,
     /// More jobs than [`MAX_BARS`] started in the window; the oldest were left out.
     pub truncated: bool,
-    pub last_polled_at: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub last_polled_at: Option<DateTime<Utc>>,
     /// False until the jobs poller has finished a cycle (statuses are guesses until then).
     pub active_known: bool,
     /// Whether the jobs poller is switched on (Settings → Pollers).
@@ -120,7 +121,8 @@ pub struct JobActivityOut {
     pub total: i64,
     /// Running JIDs (active-JID cache) the user may view, Halite's own system jobs left out.
     pub running: i64,
-    pub last_polled_at: Option<String>,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub last_polled_at: Option<DateTime<Utc>>,
     pub active_known: bool,
 }
 

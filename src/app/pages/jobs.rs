@@ -8,7 +8,7 @@ use crate::app::components::icons::Icon;
 use crate::app::components::list::{
     use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox,
 };
-use crate::app::pages::{short_time, short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
 use crate::model::activity::EventCategory;
 use crate::model::jobs::{JobStatus, MinionJobState};
 use crate::model::list::{JobFilters, ListParams};
@@ -100,8 +100,8 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
     } else {
         let when = page
             .last_polled_at
-            .as_deref()
-            .map(short_time)
+            .as_ref()
+            .map(short_utc)
             .unwrap_or_else(|| "not yet".into());
         view! { <p class="muted small freshness">{format!("Indexed by the jobs poller · last poll {when}")}</p> }.into_any()
     };

@@ -9,7 +9,7 @@ use crate::app::api::timeline::{
 };
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{input_text, use_query_state};
-use crate::app::pages::{short_time, short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
 use crate::app::{me_resource, me_value};
 use crate::model::list::{href, push_flag, push_str};
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -183,19 +183,19 @@ fn window_label(w: &str) -> &'static str {
         .unwrap_or("24 hours")
 }
 
-/// "2 min ago" for `t` (RFC 3339) measured against `now` (the server's clock for both, so the
-/// server render and the hydrated page agree).
-pub fn ago(t: &str, now: DateTime<Utc>) -> Option<String> {
-    let t = parse(t)?;
+/// "2 min ago" for `t` measured against `now` (the server's clock for both, so the server
+/// render and the hydrated page agree).
+pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let s = (now - t).num_seconds().max(0);
-    Some(match s {
+    match s {
         0..=59 => "just now".to_string(),
         60..=3_599 => format!("{} min ago", s / 60),
         3_600..=86_399 => format!("{} h ago", s / 3_600),
         _ => format!("{} d ago", s / 86_400),
-    })
+    }
 }
 
+#[cfg(test)]
 fn parse(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t)
         .ok()
@@ -207,11 +207,7 @@ fn timeline_body(t: TimelineOut, s: TimelineQuery, me: Option<Me>) -> impl IntoV
     let settings_link =
         move || can_settings.then(|| view! { " " <a href="/settings">"Open Settings"</a> });
     let freshness = match &t.last_polled_at {
-        Some(p) => format!(
-            "Last poll {} ({})",
-            ago(p, t.window_end).unwrap_or_default(),
-            short_time(p)
-        ),
+        Some(p) => format!("Last poll {} ({})", ago(*p, t.window_end), short_utc(p)),
         None => "The jobs poller has not run yet".to_string(),
     };
     if t.total_bars == 0 {
@@ -550,7 +546,7 @@ mod tests {
             ],
             total_bars: 3,
             truncated: false,
-            last_polled_at: Some("2026-11-27T11:58:00.000Z".into()),
+            last_polled_at: Some("2026-11-27T11:58:00.000Z".parse().unwrap()),
             active_known: true,
             poller_enabled: true,
         }
@@ -610,10 +606,10 @@ mod tests {
         };
         assert_eq!(q.href(), "/timeline");
         let now = parse("2026-11-27T12:00:00.000Z").unwrap();
-        assert_eq!(ago("2026-11-27T11:59:30.000Z", now).unwrap(), "just now");
-        assert_eq!(ago("2026-11-27T11:55:00.000Z", now).unwrap(), "5 min ago");
-        assert_eq!(ago("2026-11-27T09:00:00.000Z", now).unwrap(), "3 h ago");
-        assert_eq!(ago("nonsense", now), None);
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(ago(at("2026-11-27T11:59:30.000Z"), now), "just now");
+        assert_eq!(ago(at("2026-11-27T11:55:00.000Z"), now), "5 min ago");
+        assert_eq!(ago(at("2026-11-27T09:00:00.000Z"), now), "3 h ago");
         assert_eq!(clip_label(&"x".repeat(40)).chars().count(), LABEL_CHARS);
     }
 }

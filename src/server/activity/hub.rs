@@ -16,7 +16,7 @@ pub const QUEUE: usize = 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamState {
     pub state: StreamStatus,
-    pub since: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
     pub detail: String,
 }
 
@@ -78,7 +78,7 @@ impl EventHub {
     pub fn set_state(&self, state: StreamStatus, detail: impl Into<String>) {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if g.state != state {
-            g.since = Some(crate::server::now_text());
+            g.since = Some(chrono::Utc::now());
         }
         g.state = state;
         g.detail = detail.into();

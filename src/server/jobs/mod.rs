@@ -9,6 +9,7 @@ pub mod timeline;
 
 use crate::salt::replies::{ActiveJob, JobSummary};
 use crate::salt::SaltError;
+use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,13 +47,13 @@ struct CacheInner {
     active: HashMap<String, Instant>,
     last_pruned: Option<Instant>,
     active_known: bool,
-    last_polled_at: Option<String>,
+    last_polled_at: Option<DateTime<Utc>>,
 }
 
 impl JobsCache {
     /// Replace the active set after a successful `jobs.active` (at most [`ACTIVE_CAP`], newest
     /// JIDs kept).
-    pub fn set_active(&self, jids: HashSet<String>, polled_at: String) {
+    pub fn set_active(&self, jids: HashSet<String>, polled_at: DateTime<Utc>) {
         let now = Instant::now();
         let mut list: Vec<String> = jids.into_iter().collect();
         if list.len() > ACTIVE_CAP {
@@ -118,13 +119,12 @@ impl JobsCache {
             .active_known
     }
 
-    /// When the poller last finished a cycle (RFC 3339 UTC).
-    pub fn last_polled_at(&self) -> Option<String> {
+    /// When the poller last finished a cycle.
+    pub fn last_polled_at(&self) -> Option<DateTime<Utc>> {
         self.inner
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .last_polled_at
-            .clone()
     }
 }
 
@@ -256,7 +256,7 @@ mod tests {
         assert!(m.is_empty(), "an unconfirmed mark ages out");
 
         let many: HashSet<String> = (0..ACTIVE_CAP + 10).map(|i| format!("{i:020}")).collect();
-        cache.set_active(many, "t".into());
+        cache.set_active(many, chrono::Utc::now());
         assert_eq!(cache.active().len(), ACTIVE_CAP);
         assert!(
             cache.is_active(&format!("{:020}", ACTIVE_CAP + 9)),

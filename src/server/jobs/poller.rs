@@ -5,7 +5,7 @@ use super::{ingest, store, JobsCache};
 use crate::salt::SaltClient;
 use crate::server::db::Db;
 use crate::server::poller::{PollResult, PollerCtx, PollerSpec};
-use crate::server::{from_text, now_text, to_text};
+use crate::server::{now_text, to_text};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ pub async fn poll_jobs(
     retention_days: i64,
 ) -> PollResult {
     let started = chrono::Utc::now();
-    let last = cache.last_polled_at().as_deref().and_then(from_text);
+    let last = cache.last_polled_at();
     let from = ingest::window_start(last, started);
     let jobs = client.list_jobs(Some(&from)).await?;
     let active = client.jobs_active().await?;
@@ -28,7 +28,7 @@ pub async fn poll_jobs(
     let pruned = store::prune(db, &cutoff).await?;
     let running: HashSet<String> = active.into_iter().map(|a| a.jid).collect();
     let n_running = running.len();
-    cache.set_active(running, to_text(started));
+    cache.set_active(running, started);
     Ok(format!(
         "{} jobs since {from} ({new} new, {skipped} skipped); {n_running} running; {pruned} pruned",
         rows.len()

@@ -8,7 +8,7 @@ use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{ChipKey, FilterChips, NoMatch, Pager};
 use crate::app::live::LiveBus;
-use crate::app::pages::{short_time, short_utc};
+use crate::app::pages::short_utc;
 use crate::model::list::ActivityFilters;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -72,8 +72,8 @@ pub(super) fn ActivityBody(
     } else if page.stream_state.as_str() != "connected" {
         let since = page
             .stream_since
-            .as_deref()
-            .map(short_time)
+            .as_ref()
+            .map(short_utc)
             .map(|t| format!(" since {t}"))
             .unwrap_or_default();
         let what = match page.stream_state.as_str() {
