@@ -177,7 +177,7 @@ async fn audit_retention_setting_prunes() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["pollers"]["audit_retention_days"], 30);
 
-    let n = halite::server::audit::prune_by_setting(&app.state.db)
+    let n = halite::server::settings::prune_audit(&app.state.db)
         .await
         .unwrap();
     assert_eq!(n, 1);

@@ -365,15 +365,6 @@ pub async fn prune(
         .rows_affected())
 }
 
-/// Prune by the `audit_retention_days` setting (the runtime runs this at start and hourly).
-pub async fn prune_by_setting(db: &Db) -> Result<u64, sqlx::Error> {
-    let days = crate::server::settings::load_view(db)
-        .await?
-        .pollers
-        .audit_retention_days;
-    prune(db, days, chrono::Utc::now()).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

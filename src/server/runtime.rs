@@ -214,7 +214,7 @@ impl Runtime {
                     _ = stop.cancelled() => return,
                     _ = tick.tick() => {}
                 }
-                match crate::server::audit::prune_by_setting(&db).await {
+                match settings::prune_audit(&db).await {
                     Ok(n) if n > 0 => tracing::info!(pruned = n, "audit retention"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "audit prune failed"),

@@ -68,5 +68,5 @@ pub async fn dispatch(
 pub async fn batch_status(id: String) -> Result<BatchProgress, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;
-    crate::server::run::batch::progress(&state, &user, &id)
+    crate::server::run::batch_progress(&state, &user, &id)
 }

@@ -73,7 +73,7 @@ pub async fn save_salt_settings(
     let (state, user) = require("edit", "settings:*").await?;
     let input =
         settings::validate_salt(&url, &username, &password, &eauth, checked(&verify), false)?;
-    settings::update_salt(&state, &user, &request_ip(), input).await
+    settings::service::update_salt(&state, &user, &request_ip(), input).await
 }
 
 /// Save the Pollers section (ranges per SPEC 8.2) and reload the runtime.
@@ -183,7 +183,7 @@ pub async fn save_poller_settings(
             365,
         )?,
     };
-    settings::update_pollers(&state, &user, &request_ip(), p).await
+    settings::service::update_pollers(&state, &user, &request_ip(), p).await
 }
 
 /// Save the Activity widget section (display only; no reload).
@@ -217,7 +217,7 @@ pub async fn save_widget_settings(
             1440,
         )?,
     };
-    settings::update_widget(&state, &user, &request_ip(), w).await
+    settings::service::update_widget(&state, &user, &request_ip(), w).await
 }
 
 /// Try unsaved connection values: log in and count minions with `manage.present`.
@@ -236,7 +236,7 @@ pub async fn test_salt_connection(
     let input =
         settings::validate_salt(&url, &username, &password, &eauth, checked(&verify), false)?;
     let config = settings::config_to_test(&state.db, &state.secrets, input).await?;
-    Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
+    Ok(settings::service::test_connection(&state.db, &user, &request_ip(), config).await)
 }
 
 /// Test the stored credentials without re-typing the password.
@@ -254,5 +254,5 @@ pub async fn test_saved_salt_connection() -> Result<SaltTestResult, AppError> {
             minion_count: None,
         });
     };
-    Ok(settings::test_connection(&state.db, &user, &request_ip(), config).await)
+    Ok(settings::service::test_connection(&state.db, &user, &request_ip(), config).await)
 }

@@ -2,11 +2,8 @@
 //! the call runs as a runtime task ([`crate::server::runtime::Runtime::spawn_task`]) and its
 //! result waits here, in memory, until the page that started it has read it.
 
-use crate::error::AppError;
 use crate::model::jobs::clipped_json;
 use crate::model::run::BatchProgress;
-use crate::server::auth::CurrentUser;
-use crate::server::state::AppState;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -87,18 +84,6 @@ impl BatchRuns {
                 .collect(),
         })
     }
-}
-
-/// Follow a batch run the caller started.
-pub fn progress(state: &AppState, user: &CurrentUser, id: &str) -> Result<BatchProgress, AppError> {
-    if id.len() > 64 {
-        return Err(AppError::invalid("id", "Not a batch id."));
-    }
-    state
-        .runtime
-        .batches()
-        .progress(id, &user.id)
-        .ok_or_else(|| AppError::NotFound("No such batch run (it ends with a restart).".into()))
 }
 
 /// Drop batch runs finished more than [`BATCH_TTL`] ago or started more than

@@ -6,7 +6,9 @@ pub mod batch;
 pub mod dispatch;
 
 use crate::error::AppError;
-use crate::model::run::{Command, FunctionCatalogue, TargetPreview, FULL_SCOPE_TARGET_TYPES};
+use crate::model::run::{
+    BatchProgress, Command, FunctionCatalogue, TargetPreview, FULL_SCOPE_TARGET_TYPES,
+};
 use crate::rbac::Permission;
 use crate::salt::replies::MinionReturn;
 use crate::salt::SaltClient;
@@ -176,4 +178,20 @@ pub async fn function_catalogue(state: &AppState) -> Result<FunctionCatalogue, A
             None => Err(e),
         },
     }
+}
+
+/// Follow a batch run the caller started.
+pub fn batch_progress(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+) -> Result<BatchProgress, AppError> {
+    if id.len() > 64 {
+        return Err(AppError::invalid("id", "Not a batch id."));
+    }
+    state
+        .runtime
+        .batches()
+        .progress(id, &user.id)
+        .ok_or_else(|| AppError::NotFound("No such batch run (it ends with a restart).".into()))
 }

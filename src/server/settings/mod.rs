@@ -5,12 +5,11 @@ use crate::model::settings::{
     PollerSettings, SaltSettings, SaltTestResult, SettingsView, WidgetSettings,
 };
 use crate::salt::{SaltClient, SaltConfig, SaltError, SaltPassword};
-use crate::server::audit::{record, AuditEntry};
-use crate::server::auth::CurrentUser;
 use crate::server::db::Db;
 use crate::server::secrets::SecretsCipher;
-use crate::server::state::AppState;
 use std::time::Duration;
+
+pub mod service;
 
 /// Read the settings row as the page sees it (no password, only whether one is set).
 pub async fn load_view(db: &Db) -> Result<SettingsView, sqlx::Error> {
@@ -329,76 +328,6 @@ pub async fn save_salt(
     Ok(())
 }
 
-/// Save the Salt API section for `user` (audited as `settings.salt.update`) and reload the
-/// runtime. An empty password keeps the stored one, but only towards the stored connection.
-pub async fn update_salt(
-    state: &AppState,
-    user: &CurrentUser,
-    ip: &str,
-    input: SaltInput,
-) -> Result<SettingsView, AppError> {
-    if input.password.is_none() {
-        let stored = load_salt_connection(&state.db, &state.secrets).await?;
-        if !may_reuse_password(&stored, &input) {
-            return Err(password_needed());
-        }
-    }
-    save_salt(&state.db, &state.secrets, &input).await?;
-    record(
-        &state.db,
-        AuditEntry::new("settings.salt.update", "settings:salt")
-            .user(&user.id, &user.username)
-            .ip(ip)
-            .args(serde_json::json!({
-                "url": input.url, "username": input.username, "eauth": input.eauth,
-                "verify": input.verify, "password_changed": input.password.is_some(),
-            })),
-    )
-    .await;
-    state.runtime.reload().await;
-    Ok(load_view(&state.db).await?)
-}
-
-/// Save the Pollers section (audited as `settings.pollers.update`) and reload the runtime.
-pub async fn update_pollers(
-    state: &AppState,
-    user: &CurrentUser,
-    ip: &str,
-    p: PollerSettings,
-) -> Result<SettingsView, AppError> {
-    save_pollers(&state.db, &p).await?;
-    record(
-        &state.db,
-        AuditEntry::new("settings.pollers.update", "settings:pollers")
-            .user(&user.id, &user.username)
-            .ip(ip)
-            .args(serde_json::to_value(&p).unwrap_or_default()),
-    )
-    .await;
-    state.runtime.reload().await;
-    Ok(load_view(&state.db).await?)
-}
-
-/// Save the Activity widget section (audited as `settings.widget.update`; display only, no
-/// reload).
-pub async fn update_widget(
-    state: &AppState,
-    user: &CurrentUser,
-    ip: &str,
-    w: WidgetSettings,
-) -> Result<SettingsView, AppError> {
-    save_widget(&state.db, &w).await?;
-    record(
-        &state.db,
-        AuditEntry::new("settings.widget.update", "settings:widget")
-            .user(&user.id, &user.username)
-            .ip(ip)
-            .args(serde_json::to_value(&w).unwrap_or_default()),
-    )
-    .await;
-    Ok(load_view(&state.db).await?)
-}
-
 /// The configuration Test Connection tries for unsaved values: the typed password, or the
 /// stored one when the field was left empty, but only towards the stored connection
 /// ([`may_reuse_password`]).
@@ -429,59 +358,6 @@ pub async fn config_to_test(
         input.eauth,
         input.verify,
     ))
-}
-
-/// Log in with `config` and count the connected minions (`manage.present`); audited as
-/// `settings.salt.test`. Nothing is stored.
-pub async fn test_connection(
-    db: &Db,
-    user: &CurrentUser,
-    ip: &str,
-    config: SaltConfig,
-) -> SaltTestResult {
-    let started = std::time::Instant::now();
-    let url = config.url.clone();
-    let result = async {
-        let client = SaltClient::new(config)?;
-        let login = client.login().await?;
-        let present = client.manage_present().await?;
-        Ok::<_, SaltError>((login, present))
-    }
-    .await;
-    let out = match result {
-        Ok((login, present)) => SaltTestResult {
-            ok: true,
-            detail: format!(
-                "Logged in to {url} as {} (eauth {}); {} minion{} connected.",
-                login.user,
-                login.eauth,
-                present.len(),
-                if present.len() == 1 { "" } else { "s" }
-            ),
-            minion_count: Some(present.len()),
-        },
-        Err(SaltError::Api { status: 401, .. }) => SaltTestResult {
-            ok: false,
-            detail: "salt-api refused the username or password (401). Check the credentials and the eauth back-end."
-                .into(),
-            minion_count: None,
-        },
-        Err(e) => SaltTestResult {
-            ok: false,
-            detail: e.to_string(),
-            minion_count: None,
-        },
-    };
-    record(
-        db,
-        AuditEntry::new("settings.salt.test", "settings:salt")
-            .user(&user.id, &user.username)
-            .ip(ip)
-            .args(serde_json::json!({ "url": url, "ok": out.ok }))
-            .duration_ms(started.elapsed().as_millis() as i64),
-    )
-    .await;
-    out
 }
 
 /// Parse a whole number in a range with a message naming the field.
@@ -598,4 +474,11 @@ mod tests {
         assert!(parse_range("f", "Keys", "1.5", 0, 10).is_err());
         assert!(parse_range("f", "Keys", "-1", 0, 10).is_err());
     }
+}
+
+/// Prune the audit log by the `audit_retention_days` setting (the runtime runs this at start and
+/// hourly).
+pub async fn prune_audit(db: &Db) -> Result<u64, sqlx::Error> {
+    let days = load_view(db).await?.pollers.audit_retention_days;
+    crate::server::audit::prune(db, days, chrono::Utc::now()).await
 }
