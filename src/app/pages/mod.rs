@@ -44,6 +44,10 @@ pub fn PageHeader(
 /// Error panel for a failed load.
 #[component]
 pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    // A load that failed while the server rendered the page never went over HTTP, so the one
+    // error-to-log mapping has not seen it yet (a call from the browser is logged on its way out).
+    #[cfg(feature = "ssr")]
+    error.log();
     let (title, detail) = match &error {
         AppError::Forbidden(m) => ("Not allowed", m.clone()),
         AppError::Unauthorized(m) => ("Signed out", m.clone()),
