@@ -42,6 +42,21 @@ async fn every_response_carries_a_request_id() {
         )
         .await;
     assert_eq!(r.headers["x-request-id"], "proxy-42");
+
+    // Anything that does not look like an id is replaced, not written into the log.
+    for odd in ["a b", "x".repeat(65).as_str(), "id;drop", ""] {
+        let r = app
+            .send(
+                Request::get("/healthz")
+                    .header(header::HOST, "halite.test")
+                    .header("x-request-id", odd)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        let id = r.headers["x-request-id"].to_str().unwrap().to_string();
+        assert_eq!(id.len(), 36, "{odd:?} was kept as {id:?}");
+    }
 }
 
 #[tokio::test]

@@ -116,7 +116,26 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             HeaderName::from_static(REQUEST_ID),
             MakeRequestUuid,
         ))
+        .layer(middleware::map_request(drop_odd_request_id))
         .with_state(state)
+}
+
+/// An incoming `x-request-id` is kept only when it looks like an id (1 to 64 of `A-Z a-z 0-9 . _ -`,
+/// what proxies send); anything else is dropped and a fresh id is made, so a client cannot put
+/// arbitrary text into every log line of its request.
+async fn drop_odd_request_id(mut req: Request) -> Request {
+    let odd = req.headers().get(REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        b.is_empty()
+            || b.len() > 64
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+    });
+    if odd {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
 }
 
 /// The header that carries a request's id, on the request and on its response.
