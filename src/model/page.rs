@@ -32,7 +32,8 @@ impl<T> Page<T> {
 
 /// How many pages of `per_page` rows `total` rows make (at least one).
 pub fn page_count(total: i64, per_page: i64) -> i64 {
-    ((total + per_page - 1) / per_page.max(1)).max(1)
+    let per_page = per_page.max(1);
+    ((total + per_page - 1) / per_page).max(1)
 }
 
 #[cfg(test)]
