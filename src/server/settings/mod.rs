@@ -428,6 +428,13 @@ pub async fn save_widget(db: &Db, w: &WidgetSettings) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// Prune the audit log by the `audit_retention_days` setting (the runtime runs this at start and
+/// hourly).
+pub async fn prune_audit(db: &Db) -> Result<u64, sqlx::Error> {
+    let days = load_view(db).await?.pollers.audit_retention_days;
+    crate::server::audit::prune(db, days, chrono::Utc::now()).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,11 +481,4 @@ mod tests {
         assert!(parse_range("f", "Keys", "1.5", 0, 10).is_err());
         assert!(parse_range("f", "Keys", "-1", 0, 10).is_err());
     }
-}
-
-/// Prune the audit log by the `audit_retention_days` setting (the runtime runs this at start and
-/// hourly).
-pub async fn prune_audit(db: &Db) -> Result<u64, sqlx::Error> {
-    let days = load_view(db).await?.pollers.audit_retention_days;
-    crate::server::audit::prune(db, days, chrono::Utc::now()).await
 }
