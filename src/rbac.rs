@@ -88,9 +88,31 @@ pub fn fnmatch(pattern: &str, name: &str) -> bool {
     pi == p.len()
 }
 
-/// Match `c` against the class starting at `p[start] == '['`.
-/// Returns `None` when the class is not closed (then '[' is literal), else (matched, index after ']').
-fn match_class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+/// One member of a bracket class: a character or an inclusive range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassMember {
+    One(char),
+    Range(char, char),
+}
+
+impl ClassMember {
+    /// Whether `c` is this member.
+    pub fn contains(self, c: char) -> bool {
+        match self {
+            ClassMember::One(x) => x == c,
+            ClassMember::Range(a, b) => a <= c && c <= b,
+        }
+    }
+}
+
+/// Parse the class starting at `p[start] == '['`, handing each member to `member`.
+/// Returns `None` when the class is not closed (then '[' is literal), else (negated, index after
+/// ']'). `crate::server::sqlglob` parses grants with exactly these rules.
+pub fn parse_class(
+    p: &[char],
+    start: usize,
+    mut member: impl FnMut(ClassMember),
+) -> Option<(bool, usize)> {
     let mut i = start + 1;
     let negate = i < p.len() && p[i] == '!';
     if negate {
@@ -98,7 +120,6 @@ fn match_class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
     }
     // A ']' right after '[' or '[!' is a literal member.
     let first = i;
-    let mut matched = false;
     loop {
         if i >= p.len() {
             return None;
@@ -107,18 +128,22 @@ fn match_class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
             break;
         }
         if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            if p[i] <= c && c <= p[i + 2] {
-                matched = true;
-            }
+            member(ClassMember::Range(p[i], p[i + 2]));
             i += 3;
         } else {
-            if p[i] == c {
-                matched = true;
-            }
+            member(ClassMember::One(p[i]));
             i += 1;
         }
     }
-    Some((matched != negate, i + 1))
+    Some((negate, i + 1))
+}
+
+/// Match `c` against the class starting at `p[start] == '['`.
+/// Returns `None` when the class is not closed (then '[' is literal), else (matched, index after ']').
+fn match_class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+    let mut matched = false;
+    let (negate, next) = parse_class(p, start, |m| matched |= m.contains(c))?;
+    Some((matched != negate, next))
 }
 
 /// Execution functions that run, schedule or forge *another* function, or render a template
@@ -223,16 +248,20 @@ pub fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<Permission>)> {
         (
             "viewer",
             "Read-only access to the fleet",
-            vec![
-                Permission::new("view", "minion:*"),
-                Permission::new("view", "key:*"),
-                Permission::new("view", "job:*"),
-                Permission::new("view", "grain:*"),
-                Permission::new("view", "pillar:*"),
-                Permission::new("view", "event:*"),
-                Permission::new("view", "setting:*"),
-                Permission::new("view", "inventory:*"),
-            ],
+            // `view` on every kind of fleet resource.
+            [
+                "minion",
+                "key",
+                "job",
+                "grain",
+                "pillar",
+                "event",
+                "setting",
+                "inventory",
+            ]
+            .iter()
+            .map(|kind| Permission::new("view", &format!("{kind}:*")))
+            .collect(),
         ),
     ]
 }

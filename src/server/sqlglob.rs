@@ -10,12 +10,7 @@
 //! members plus a plain range. The SQL then matches `'<kind>:' || id` against the translated grant
 //! as written, with no rewriting between kinds.
 
-/// One member of a bracket class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Member {
-    One(char),
-    Range(char, char),
-}
+use crate::rbac::ClassMember as Member;
 
 /// One token of an fnmatch pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +28,7 @@ impl Token {
             Token::Star | Token::Any => true,
             Token::Lit(l) => *l == c,
             Token::Class { negate, members } => {
-                let hit = members.iter().any(|m| match *m {
-                    Member::One(x) => x == c,
-                    Member::Range(a, b) => a <= c && c <= b,
-                });
+                let hit = members.iter().any(|m| m.contains(c));
                 hit != *negate
             }
         }
@@ -90,31 +82,11 @@ fn tokenize(pattern: &str) -> Vec<Token> {
     out
 }
 
-/// Mirror of `rbac::match_class`'s parsing: `None` when the class is not closed.
+/// `rbac::parse_class` into a token: `None` when the class is not closed.
 fn parse_class(p: &[char], start: usize) -> Option<(Token, usize)> {
-    let mut i = start + 1;
-    let negate = i < p.len() && p[i] == '!';
-    if negate {
-        i += 1;
-    }
-    let first = i;
     let mut members = Vec::new();
-    loop {
-        if i >= p.len() {
-            return None;
-        }
-        if p[i] == ']' && i > first {
-            break;
-        }
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            members.push(Member::Range(p[i], p[i + 2]));
-            i += 3;
-        } else {
-            members.push(Member::One(p[i]));
-            i += 1;
-        }
-    }
-    Some((Token::Class { negate, members }, i + 1))
+    let (negate, next) = crate::rbac::parse_class(p, start, |m| members.push(m))?;
+    Some((Token::Class { negate, members }, next))
 }
 
 /// Characters that need care inside a SQLite class.
