@@ -200,12 +200,59 @@ impl AppError {
         }
     }
 
+    /// 429 for a throttled attempt: "Too many {what}. Try again in N minute(s).", retry after
+    /// `wait` seconds.
+    pub fn throttled(what: &str, wait: u64) -> Self {
+        let minutes = wait.div_ceil(60);
+        AppError::TooManyRequests {
+            message: format!(
+                "Too many {what}. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            retry_after_secs: wait,
+        }
+    }
+
     /// Validation error on one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         AppError::Invalid {
             field: Some(field.to_string()),
             message: message.into(),
         }
+    }
+
+    /// `Ok` when `value` has at most `max` characters, else a validation error on `field`:
+    /// "{label} is limited to {max} characters."
+    pub fn check_max_chars(
+        field: &str,
+        label: &str,
+        value: &str,
+        max: usize,
+    ) -> Result<(), AppError> {
+        if value.chars().count() > max {
+            return Err(AppError::invalid(
+                field,
+                format!("{label} is limited to {max} characters."),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `Ok` when `value` is one of `choices`, else a validation error on `field`:
+    /// "{label} must be one of a, b, c."
+    pub fn check_one_of(
+        field: &str,
+        label: &str,
+        value: &str,
+        choices: &[&str],
+    ) -> Result<(), AppError> {
+        if !choices.contains(&value) {
+            return Err(AppError::invalid(
+                field,
+                format!("{label} must be one of {}.", choices.join(", ")),
+            ));
+        }
+        Ok(())
     }
 
     /// The field this error is about, if any.

@@ -34,23 +34,13 @@ pub fn validate_command(
             "Enter a target, e.g. * or web-*.",
         ));
     }
-    if target.chars().count() > 1024 {
-        return Err(AppError::invalid(
-            "target",
-            "The target is limited to 1024 characters.",
-        ));
-    }
+    AppError::check_max_chars("target", "The target", target, 1024)?;
     let target_type = if target_type.is_empty() {
         "glob"
     } else {
         target_type
     };
-    if !TARGET_TYPES.contains(&target_type) {
-        return Err(AppError::invalid(
-            "target_type",
-            format!("Target type must be one of {}.", TARGET_TYPES.join(", ")),
-        ));
-    }
+    AppError::check_one_of("target_type", "Target type", target_type, TARGET_TYPES)?;
     if target_type == "grain" && !target.contains(':') {
         return Err(AppError::invalid(
             "target",

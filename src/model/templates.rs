@@ -43,7 +43,7 @@ pub struct CommandSpec {
 }
 
 /// Salt target types (SPEC 6.7).
-pub const TARGET_TYPES: &[&str] = &["glob", "list", "pcre", "grain", "nodegroup", "compound"];
+pub use crate::model::run::TARGET_TYPES;
 /// Longest template name.
 pub const MAX_NAME: usize = 100;
 /// Longest description.
@@ -80,25 +80,8 @@ pub fn validate_command(
     args: &[String],
     kwargs: &BTreeMap<String, String>,
 ) -> Result<(), AppError> {
-    let n = target.chars().count();
-    if n == 0 || n > MAX_TARGET {
-        return Err(AppError::invalid(
-            "target",
-            format!("Target is required: 1 to {MAX_TARGET} characters."),
-        ));
-    }
-    if target.chars().any(|c| c.is_control()) {
-        return Err(AppError::invalid(
-            "target",
-            "Target must be on one line, without control characters.",
-        ));
-    }
-    if !TARGET_TYPES.contains(&target_type) {
-        return Err(AppError::invalid(
-            "target_type",
-            format!("Target type must be one of {}.", TARGET_TYPES.join(", ")),
-        ));
-    }
+    required_line("target", "Target", target, MAX_TARGET)?;
+    AppError::check_one_of("target_type", "Target type", target_type, TARGET_TYPES)?;
     if fun.is_empty() || fun.chars().count() > MAX_FUN || !is_function_name(fun) {
         return Err(AppError::invalid(
             "fun",
@@ -194,23 +177,23 @@ pub fn command_from_form(
 
 /// A template's name (trimmed) and description (trimmed), checked.
 pub fn validate_name_description(name: &str, description: &str) -> Result<(), AppError> {
-    let n = name.chars().count();
-    if n == 0 || n > MAX_NAME {
+    required_line("name", "Name", name, MAX_NAME)?;
+    AppError::check_max_chars("description", "Description", description, MAX_DESCRIPTION)
+}
+
+/// A required one-line field: 1 to `max` characters, no control characters.
+fn required_line(field: &str, label: &str, value: &str, max: usize) -> Result<(), AppError> {
+    let n = value.chars().count();
+    if n == 0 || n > max {
         return Err(AppError::invalid(
-            "name",
-            format!("Name is required: 1 to {MAX_NAME} characters."),
+            field,
+            format!("{label} is required: 1 to {max} characters."),
         ));
     }
-    if name.chars().any(|c| c.is_control()) {
+    if value.chars().any(|c| c.is_control()) {
         return Err(AppError::invalid(
-            "name",
-            "Name must be on one line, without control characters.",
-        ));
-    }
-    if description.chars().count() > MAX_DESCRIPTION {
-        return Err(AppError::invalid(
-            "description",
-            format!("Description is limited to {MAX_DESCRIPTION} characters."),
+            field,
+            format!("{label} must be on one line, without control characters."),
         ));
     }
     Ok(())

@@ -151,6 +151,24 @@ pub struct TimelineArgs {
     pub user: String,
 }
 
+/// A text filter, trimmed: at most `max` characters, no control characters.
+fn filter_text<'a>(
+    field: &str,
+    label: &str,
+    value: &'a str,
+    max: usize,
+) -> Result<&'a str, AppError> {
+    let value = value.trim();
+    AppError::check_max_chars(field, label, value, max)?;
+    if value.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            field,
+            format!("{label} may not contain control characters."),
+        ));
+    }
+    Ok(value)
+}
+
 /// Check the Timeline's query arguments (all strings, as they come from the URL).
 pub fn validate_timeline_args(
     window: &str,
@@ -183,32 +201,13 @@ pub fn validate_timeline_args(
         ));
     }
     let include_system = parse_flag("include_system", include_system)?;
-    let function_filter = function_filter.trim();
-    if function_filter.chars().count() > MAX_FUNCTION_FILTER {
-        return Err(AppError::invalid(
-            "function_filter",
-            format!("The function filter is limited to {MAX_FUNCTION_FILTER} characters."),
-        ));
-    }
-    if function_filter.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "function_filter",
-            "The function filter may not contain control characters.",
-        ));
-    }
-    let user = user.trim();
-    if user.chars().count() > MAX_USER {
-        return Err(AppError::invalid(
-            "user",
-            format!("The user name is limited to {MAX_USER} characters."),
-        ));
-    }
-    if user.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "user",
-            "The user name may not contain control characters.",
-        ));
-    }
+    let function_filter = filter_text(
+        "function_filter",
+        "The function filter",
+        function_filter,
+        MAX_FUNCTION_FILTER,
+    )?;
+    let user = filter_text("user", "The user name", user, MAX_USER)?;
     Ok(TimelineArgs {
         window: window.to_string(),
         window_seconds,

@@ -89,14 +89,7 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
                 .ip(&client.ip),
         )
         .await;
-        let minutes = wait.div_ceil(60);
-        return Err(AppError::TooManyRequests {
-            message: format!(
-                "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-            retry_after_secs: wait,
-        });
+        return Err(AppError::throttled("failed sign-in attempts", wait));
     }
     let row = users::find_for_login(&state.db, &username).await?;
     let hash = row
@@ -229,14 +222,7 @@ async fn change_password_impl(
         std::time::Duration::from_secs(state.config.login_window_secs),
     ) {
         record(&state.db, deny(429, "throttled")).await;
-        let minutes = wait.div_ceil(60);
-        return Err(AppError::TooManyRequests {
-            message: format!(
-                "Too many wrong current passwords. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-            retry_after_secs: wait,
-        });
+        return Err(AppError::throttled("wrong current passwords", wait));
     }
     let row = users::find_for_login(&state.db, &user.username)
         .await?

@@ -27,12 +27,7 @@ pub async fn list_keys(
         )
         .await);
     }
-    if q.chars().count() > 200 {
-        return Err(AppError::invalid(
-            "q",
-            "Search text is limited to 200 characters.",
-        ));
-    }
+    AppError::check_max_chars("q", "Search text", &q, crate::model::list::MAX_Q)?;
     let per_page = 100;
     let page = crate::app::api::validate_page(page, per_page)?;
     let all = store::all_status(&state.db, store::SnapshotKind::Key, &globs).await?;

@@ -54,12 +54,7 @@ pub fn validate_page(page: i64, per_page: i64) -> Result<i64, AppError> {
 /// Search text: trimmed, at most [`MAX_Q`] characters.
 pub fn validate_q(q: &str) -> Result<String, AppError> {
     let q = q.trim();
-    if q.chars().count() > MAX_Q {
-        return Err(AppError::invalid(
-            "q",
-            format!("Search text is limited to {MAX_Q} characters."),
-        ));
-    }
+    AppError::check_max_chars("q", "Search text", q, MAX_Q)?;
     Ok(q.to_string())
 }
 
