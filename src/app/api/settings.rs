@@ -183,7 +183,7 @@ pub async fn save_poller_settings(
             365,
         )?,
     };
-    settings::service::update_pollers(&state, &user, &request_ip(), p).await
+    settings::service::update_section(&state, &user, &request_ip(), p).await
 }
 
 /// Save the Activity widget section (display only; no reload).
@@ -217,7 +217,7 @@ pub async fn save_widget_settings(
             1440,
         )?,
     };
-    settings::service::update_widget(&state, &user, &request_ip(), w).await
+    settings::service::update_section(&state, &user, &request_ip(), w).await
 }
 
 /// Try unsaved connection values: log in and count minions with `manage.present`.

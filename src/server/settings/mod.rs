@@ -56,7 +56,7 @@ pub async fn missing_salt_fields(
     db: &Db,
     secrets: &SecretsCipher,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let stored = load_salt_connection(db, secrets).await?;
+    let stored = load_salt_connection(db, secrets).await?.salt;
     let mut missing = Vec::new();
     if stored.url.is_none() {
         missing.push("salt.url".to_string());
@@ -127,25 +127,22 @@ pub fn salt_config(
 /// The stored Salt connection, password decrypted; empty text reads as `None`.
 #[derive(Debug, Clone)]
 pub struct StoredSalt {
-    pub url: Option<String>,
-    pub username: Option<String>,
-    /// `None` when unset or unreadable.
-    pub password: Option<SaltPassword>,
+    /// The stored fields; the password is `None` when unset or unreadable.
+    pub salt: SaltInput,
     /// A password is stored but cannot be decrypted (COOKIE_SECRET changed?).
     pub password_unreadable: bool,
-    pub eauth: String,
-    pub verify: bool,
 }
 
 impl StoredSalt {
     /// The client configuration, when URL, username and password are all there.
     pub fn config(&self) -> Option<SaltConfig> {
+        let s = &self.salt;
         Some(salt_config(
-            self.url.clone()?,
-            self.username.clone()?,
-            self.password.clone()?,
-            self.eauth.clone(),
-            self.verify,
+            s.url.clone()?,
+            s.username.clone()?,
+            s.password.clone()?,
+            s.eauth.clone(),
+            s.verify,
         ))
     }
 }
@@ -170,12 +167,14 @@ pub async fn load_salt_connection(
     .await?;
     let password = encrypted.as_deref().and_then(|p| secrets.decrypt(p));
     Ok(StoredSalt {
-        url: url.filter(|s| !s.is_empty()),
-        username: username.filter(|s| !s.is_empty()),
         password_unreadable: password.is_none() && encrypted.is_some(),
-        password,
-        eauth,
-        verify,
+        salt: SaltInput {
+            url: url.filter(|s| !s.is_empty()),
+            username: username.filter(|s| !s.is_empty()),
+            password,
+            eauth,
+            verify,
+        },
     })
 }
 
@@ -188,6 +187,7 @@ pub async fn load_pollers(db: &Db) -> Result<PollerSettings, sqlx::Error> {
 /// URL, username and eauth, with TLS checks no weaker: otherwise anyone who may edit settings could
 /// send the "write-only" password to a server of their choice.
 pub fn may_reuse_password(stored: &StoredSalt, input: &SaltInput) -> bool {
+    let stored = &stored.salt;
     input.url.is_none()
         || (stored.url == input.url
             && stored.username == input.username
@@ -207,7 +207,8 @@ pub fn password_needed() -> crate::error::AppError {
 /// The eauth back-ends salt-api offers.
 pub const EAUTH_CHOICES: &[&str] = &["pam", "sharedsecret", "ldap", "file", "auto"];
 
-/// A validated Salt section.
+/// The Salt section's fields: validated from the form ([`validate_salt`]) or read back from the
+/// database (in [`StoredSalt`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SaltInput {
     /// `None` clears the URL (disables Salt).
@@ -290,12 +291,7 @@ pub fn validate_salt(
             "Enter the password to test with.",
         ));
     }
-    if !EAUTH_CHOICES.contains(&eauth) {
-        return Err(AppError::invalid(
-            "eauth",
-            format!("eauth must be one of {}.", EAUTH_CHOICES.join(", ")),
-        ));
-    }
+    AppError::check_one_of("eauth", "eauth", eauth, EAUTH_CHOICES)?;
     Ok(SaltInput {
         url,
         username: (!username.is_empty()).then(|| username.to_string()),
@@ -347,6 +343,7 @@ pub async fn config_to_test(
                 return Err(password_needed());
             }
             stored
+                .salt
                 .password
                 .ok_or_else(|| AppError::invalid("password", "Enter the password to test with."))?
         }

@@ -37,43 +37,54 @@ pub async fn update_salt(
     Ok(load_view(&state.db).await?)
 }
 
-/// Save the Pollers section (audited as `settings.pollers.update`) and reload the runtime.
-pub async fn update_pollers(
-    state: &AppState,
-    user: &CurrentUser,
-    ip: &str,
-    p: PollerSettings,
-) -> Result<SettingsView, AppError> {
-    save_pollers(&state.db, &p).await?;
-    record(
-        &state.db,
-        AuditEntry::new("settings.pollers.update", "settings:pollers")
-            .user(&user.id, &user.username)
-            .ip(ip)
-            .args(serde_json::to_value(&p).unwrap_or_default()),
-    )
-    .await;
-    state.runtime.reload().await;
-    Ok(load_view(&state.db).await?)
+/// A settings section the page saves as a whole (Pollers, Activity widget): stored, audited as
+/// `settings.<NAME>.update` on `settings:<NAME>` with its values as the arguments, and the
+/// runtime reloaded when `RELOAD`.
+pub trait Section: serde::Serialize + Sync {
+    const NAME: &'static str;
+    const RELOAD: bool;
+    fn save(&self, db: &Db) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
-/// Save the Activity widget section (audited as `settings.widget.update`; display only, no
-/// reload).
-pub async fn update_widget(
+impl Section for PollerSettings {
+    const NAME: &'static str = "pollers";
+    const RELOAD: bool = true;
+    fn save(&self, db: &Db) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send {
+        save_pollers(db, self)
+    }
+}
+
+/// Display only: no reload.
+impl Section for WidgetSettings {
+    const NAME: &'static str = "widget";
+    const RELOAD: bool = false;
+    fn save(&self, db: &Db) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send {
+        save_widget(db, self)
+    }
+}
+
+/// Save a [`Section`] for `user`, audit it and (if it asks) reload the runtime.
+pub async fn update_section<S: Section>(
     state: &AppState,
     user: &CurrentUser,
     ip: &str,
-    w: WidgetSettings,
+    section: S,
 ) -> Result<SettingsView, AppError> {
-    save_widget(&state.db, &w).await?;
+    section.save(&state.db).await?;
     record(
         &state.db,
-        AuditEntry::new("settings.widget.update", "settings:widget")
-            .user(&user.id, &user.username)
-            .ip(ip)
-            .args(serde_json::to_value(&w).unwrap_or_default()),
+        AuditEntry::new(
+            &format!("settings.{}.update", S::NAME),
+            &format!("settings:{}", S::NAME),
+        )
+        .user(&user.id, &user.username)
+        .ip(ip)
+        .args(serde_json::to_value(&section).unwrap_or_default()),
     )
     .await;
+    if S::RELOAD {
+        state.runtime.reload().await;
+    }
     Ok(load_view(&state.db).await?)
 }
 
