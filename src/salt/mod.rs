@@ -248,6 +248,21 @@ impl SaltClient {
         Ok(value)
     }
 
+    /// A request to salt-api's `path` accepting `accept`, with a valid token (header auth).
+    async fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        accept: &str,
+    ) -> Result<reqwest::RequestBuilder, SaltError> {
+        let token = self.token().await?;
+        Ok(self
+            .http
+            .request(method, format!("{}{path}", self.cfg.url))
+            .header("Accept", accept)
+            .header("X-Auth-Token", &token))
+    }
+
     /// POST one lowstate and return `return[0]`. Retries 5xx/transport; re-logs in once on 401.
     pub async fn call(
         &self,
@@ -269,12 +284,9 @@ impl SaltClient {
         let mut relogged = false;
         let mut attempt = 0;
         loop {
-            let token = self.token().await?;
             let res = self
-                .http
-                .post(format!("{}/", self.cfg.url))
-                .header("Accept", "application/json")
-                .header("X-Auth-Token", &token)
+                .authed(reqwest::Method::POST, "/", "application/json")
+                .await?
                 .json(&body)
                 .timeout(timeout)
                 .send()
@@ -520,12 +532,9 @@ impl SaltClient {
     pub async fn events(&self) -> Result<events::EventStream, SaltError> {
         let mut relogged = false;
         loop {
-            let token = self.token().await?;
             let r = self
-                .http
-                .get(format!("{}/events", self.cfg.url))
-                .header("Accept", "text/event-stream")
-                .header("X-Auth-Token", &token)
+                .authed(reqwest::Method::GET, "/events", "text/event-stream")
+                .await?
                 .send()
                 .await
                 .map_err(|e| SaltError::Unavailable(describe_reqwest(&e)))?;

@@ -30,6 +30,16 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
     Ok(pool)
 }
 
+/// Run `sql`, a `DELETE … WHERE <time> < ?`, with the cutoff (RFC 3339 text) bound to the `?`;
+/// returns how many rows went (the retention pruning of the stores).
+pub async fn delete_before(db: &Db, sql: &'static str, cutoff: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(sql)
+        .bind(cutoff)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
 /// True when the database answers a trivial query.
 pub async fn ping(db: &Db) -> bool {
     sqlx::query_scalar::<_, i64>("SELECT 1")

@@ -83,11 +83,7 @@ pub async fn insert_batch(
 
 /// Delete rows older than the cutoff.
 pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM activity_events WHERE ts < ?")
-        .bind(cutoff)
-        .execute(db)
-        .await?
-        .rows_affected())
+    crate::server::db::delete_before(db, "DELETE FROM activity_events WHERE ts < ?", cutoff).await
 }
 
 /// What the reader may see: SQLite GLOB patterns per category (`None` = everything of it,

@@ -46,11 +46,8 @@ pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: &str) -> Result<u64, sql
 
 /// Delete jobs that started before the cutoff (RFC 3339 text). Returns how many went.
 pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM jobs_index WHERE started_at < ?")
-        .bind(cutoff)
-        .execute(db)
-        .await?
-        .rows_affected())
+    crate::server::db::delete_before(db, "DELETE FROM jobs_index WHERE started_at < ?", cutoff)
+        .await
 }
 
 /// A Jobs page query.

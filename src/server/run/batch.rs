@@ -21,11 +21,8 @@ const RESULT_CLIP_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct BatchRun {
     pub owner_user_id: String,
-    pub fun: String,
     pub minions: Vec<String>,
     pub batch: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
     /// When it was registered / when it ended (for [`BATCH_TTL`] and [`BATCH_MAX_AGE`]).
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
@@ -59,7 +56,6 @@ impl BatchRuns {
     pub fn finish(&self, id: &str, result: Result<BTreeMap<String, serde_json::Value>, String>) {
         let mut map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(run) = map.get_mut(id) {
-            run.finished_at = Some(crate::server::now_text());
             run.finished = Some(Instant::now());
             match result {
                 Ok(results) => run.results = results,
@@ -75,7 +71,7 @@ impl BatchRuns {
         Some(BatchProgress {
             minions: run.minions.clone(),
             batch: run.batch.clone(),
-            finished: run.finished_at.is_some(),
+            finished: run.finished.is_some(),
             error: run.error.clone(),
             results: run
                 .results

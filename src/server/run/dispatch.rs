@@ -130,10 +130,8 @@ pub async fn dispatch(
             id.clone(),
             BatchRun {
                 owner_user_id: user.id.clone(),
-                fun: cmd.fun.clone(),
                 minions: minions.clone(),
                 batch: batch.clone(),
-                started_at: now.clone(),
                 ..Default::default()
             },
         );
