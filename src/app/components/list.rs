@@ -208,10 +208,86 @@ pub fn NoMatch(
     test: &'static str,
 ) -> impl IntoView {
     view! {
+        <EmptyState test icon title=format!("No {what} match")>
+            <p><A href=path>"Clear the search and filters"</A></p>
+        </EmptyState>
+    }
+}
+
+/// A labelled `<select>` of a filter bar (a plain GET form): `options` are (value, label), the one
+/// equal to `selected` marked for the first render, `value` keeping it in step with the URL
+/// afterwards, and `on_change` applying the form.
+#[component]
+pub fn FilterSelect<H>(
+    /// Classes of the `<label>` besides `field`.
+    class: &'static str,
+    label: &'static str,
+    name: &'static str,
+    /// `data-test` of the `<select>`.
+    test: &'static str,
+    node_ref: NodeRef<leptos::html::Select>,
+    options: Vec<(&'static str, &'static str)>,
+    selected: String,
+    #[prop(into)] value: Signal<String>,
+    on_change: H,
+) -> impl IntoView
+where
+    H: FnMut(leptos::ev::Event) + Send + 'static,
+{
+    view! {
+        <label class=format!("field {class}")>
+            <span class="field-label">{label}</span>
+            <select name=name node_ref=node_ref on:change=on_change data-test=test prop:value=value>
+                {options.into_iter().map(|(v, label)| view! {
+                    <option value=v selected=selected == v>{label}</option>
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// A labelled text `<input>` of a filter bar: `initial` for the first render, `value` keeping
+/// it in step with the URL afterwards.
+#[component]
+pub fn FilterInput(
+    /// Classes of the `<label>` besides `field`.
+    class: &'static str,
+    label: &'static str,
+    /// `search` or `text`.
+    kind: &'static str,
+    name: &'static str,
+    placeholder: &'static str,
+    #[prop(optional)] title: Option<&'static str>,
+    maxlength: usize,
+    /// `data-test` of the `<input>`.
+    test: &'static str,
+    node_ref: NodeRef<leptos::html::Input>,
+    initial: String,
+    #[prop(into)] value: Signal<String>,
+) -> impl IntoView {
+    view! {
+        <label class=format!("field {class}")>
+            <span class="field-label">{label}</span>
+            <input type=kind name=name placeholder=placeholder title=title maxlength=maxlength.to_string()
+                node_ref=node_ref value=initial prop:value=value data-test=test />
+        </label>
+    }
+}
+
+/// A designed empty state: a panel with an icon, a heading and what to do next (the children).
+#[component]
+pub fn EmptyState(
+    /// `data-test` of the panel.
+    test: &'static str,
+    icon: &'static str,
+    #[prop(into)] title: String,
+    children: Children,
+) -> impl IntoView {
+    view! {
         <div class="panel state-panel" data-test=test>
             <Icon name=icon />
-            <h2>{format!("No {what} match")}</h2>
-            <p><A href=path>"Clear the search and filters"</A></p>
+            <h2>{title}</h2>
+            {children()}
         </div>
     }
 }

@@ -6,9 +6,9 @@ use crate::app::api::jobs::{
 };
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{
-    use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox,
+    Chip, ChipKey, EmptyState, FilterChips, NoMatch, Pager, SearchBox,
 };
-use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::{live_list, load_view, short_utc, ErrorPanel, PageHeader};
 use crate::model::activity::EventCategory;
 use crate::model::jobs::{JobStatus, MinionJobState};
 use crate::model::list::{JobFilters, ListParams};
@@ -32,16 +32,13 @@ pub fn JobStatusBadge(status: JobStatus) -> impl IntoView {
 /// `/jobs`.
 #[component]
 pub fn JobsPage() -> impl IntoView {
-    let state = use_list_params::<JobFilters>();
-    let live_bus = crate::app::live::use_live();
-    let data = Resource::new(
-        move || (state.get(), live_bus.jobs.get()),
-        |(s, _)| {
+    let (state, data) = live_list(
+        |l| l.jobs,
+        |s: JobsQuery| {
             let f = s.filters;
             list_jobs(s.q, f.status, f.system, f.live, s.page, s.per_page)
         },
     );
-    crate::app::pages::auto_refresh(move || data.refetch());
     let init = state.get_untracked();
     let go = Callback::new(move |q: String| state.get_untracked().with_q(&q).href());
     view! {
@@ -79,15 +76,7 @@ pub fn JobsPage() -> impl IntoView {
                 }
             }}
         </div>
-        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading jobs…"</div> }>
-            {move || Suspend::new(async move {
-                let s = state.get_untracked();
-                match data.await {
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                    Ok(page) => view! { <JobsBody page s /> }.into_any(),
-                }
-            })}
-        </Transition>
+        {load_view("Loading jobs…", data, state, |page, s| view! { <JobsBody page s /> })}
     }
 }
 
@@ -118,10 +107,9 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
                 view! { <NoMatch path="/jobs" what="jobs" icon="play" test="jobs-empty" /> }.into_any()
             } else {
                 view! {
-                    <div class="panel state-panel" data-test="jobs-empty">
-                        <Icon name="play" />
-                        <h2>"No jobs yet"</h2><p>"Jobs appear here once the jobs poller has indexed them. Run something from the "<A href="/run">"Run"</A>" page."</p>
-                    </div>
+                    <EmptyState test="jobs-empty" icon="play" title="No jobs yet">
+                        <p>"Jobs appear here once the jobs poller has indexed them. Run something from the "<A href="/run">"Run"</A>" page."</p>
+                    </EmptyState>
                 }.into_any()
             }
         } else {

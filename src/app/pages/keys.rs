@@ -2,8 +2,7 @@
 //! confirmation naming the minion, bulk actions for pending keys.
 
 use crate::app::api::keys::{key_fingerprint, list_keys, KeyAction, KeyRow, KeysView};
-use crate::app::components::icons::Icon;
-use crate::app::components::list::SearchBox;
+use crate::app::components::list::{EmptyState, SearchBox};
 use crate::app::pages::{ErrorPanel, PageHeader};
 use crate::model::keys::KeyState;
 use leptos::prelude::*;
@@ -98,11 +97,9 @@ fn KeysBody(
     let total = v.pending.len() + v.rejected.len() + v.denied.len() + v.accepted_total as usize;
     if total == 0 {
         return view! {
-            <div class="panel state-panel" data-test="keys-empty">
-                <Icon name="key" />
-                <h2>{if q.is_empty() { "No keys yet" } else { "No keys match" }}</h2>
+            <EmptyState test="keys-empty" icon="key" title=if q.is_empty() { "No keys yet" } else { "No keys match" }>
                 <p>"Keys appear here once the keys poller has read them from the master."</p>
-            </div>
+            </EmptyState>
         }
         .into_any();
     }

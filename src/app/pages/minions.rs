@@ -3,11 +3,10 @@
 
 use crate::app::api::minions::{get_minion, list_minions, MinionDetail, MinionPage, MinionRow};
 use crate::app::api::overview::url_path_escape;
-use crate::app::components::icons::Icon;
 use crate::app::components::list::{
-    use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
+    Chip, ChipKey, EmptyState, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
 };
-use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::{live_list, load_view, short_utc, ErrorPanel, PageHeader};
 use crate::model::list::{ListParams, MinionFilters, MinionSort};
 use crate::model::minions::MinionStatus;
 use crate::model::minions::STATUSES;
@@ -39,13 +38,10 @@ pub fn StatusBadge(status: MinionStatus) -> impl IntoView {
 /// `/minions`.
 #[component]
 pub fn MinionsPage() -> impl IntoView {
-    let state = use_list_params::<MinionFilters>();
-    let live = crate::app::live::use_live();
-    let data = Resource::new(
-        move || (state.get(), live.minions.get()),
-        |(s, _)| list_minions(s.q, s.filters.status, s.sort, s.dir, s.page, s.per_page),
+    let (state, data) = live_list(
+        |l| l.minions,
+        |s: MinionsQuery| list_minions(s.q, s.filters.status, s.sort, s.dir, s.page, s.per_page),
     );
-    crate::app::pages::auto_refresh(move || data.refetch());
     let init = state.get_untracked();
     let hidden = vec![
         ("status", init.filters.status.clone()),
@@ -60,15 +56,7 @@ pub fn MinionsPage() -> impl IntoView {
             <SearchBox action="/minions" q=init.q placeholder="Search id, OS or IP" aria_label="Search minions"
                 test="minion-search" hidden go />
         </div>
-        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading minions…"</div> }>
-            {move || Suspend::new(async move {
-                let s = state.get_untracked();
-                match data.await {
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                    Ok(page) => view! { <MinionsBody page s /> }.into_any(),
-                }
-            })}
-        </Transition>
+        {load_view("Loading minions…", data, state, |page, s| view! { <MinionsBody page s /> })}
     }
 }
 
@@ -100,11 +88,9 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
         {if page.list.rows.is_empty() {
             if empty_fleet {
                 view! {
-                    <div class="panel state-panel" data-test="minions-empty">
-                        <Icon name="server" />
-                        <h2>"No minions yet"</h2>
+                    <EmptyState test="minions-empty" icon="server" title="No minions yet">
                         <p>"Halite fills this list from salt-api: the keys poller adds every minion the master knows, presence and grains follow. If Salt is connected, the first poll runs a few seconds after start."</p>
-                    </div>
+                    </EmptyState>
                 }.into_any()
             } else {
                 view! { <NoMatch path="/minions" what="minions" icon="server" test="minions-no-match" /> }.into_any()

@@ -14,8 +14,10 @@ pub mod templates;
 pub mod timeline;
 
 use crate::app::components::icons::Icon;
+use crate::app::components::list::use_list_params;
 use crate::app::nav::item_for;
 use crate::error::AppError;
+use crate::model::list::{ListFilters, ListParams};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
@@ -63,6 +65,35 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     }
 }
 
+/// A page's loaded part: a skeleton saying `loading` while `data` loads, [`ErrorPanel`] when it
+/// fails, else `body` of the value and of the (URL) state it was asked for.
+pub fn load_view<T, S, V>(
+    loading: &'static str,
+    data: Resource<Result<T, AppError>>,
+    state: Memo<S>,
+    body: impl Fn(T, S) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    S: Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=move || view! { <div class="panel skeleton" aria-busy="true">{loading}</div> }>
+            {move || {
+                let body = body.clone();
+                Suspend::new(async move {
+                    let s = state.get_untracked();
+                    match data.await {
+                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                        Ok(v) => body(v, s).into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
 /// Placeholder for a page that is not built yet (never a 404).
 #[component]
 pub fn ComingSoon() -> impl IntoView {
@@ -102,13 +133,41 @@ pub fn NotFound() -> impl IntoView {
 /// Refetch list views every 30 s in the browser (SPEC 1: long-lived list views auto-refresh),
 /// until the live event stream takes over.
 pub fn auto_refresh(refetch: impl Fn() + Clone + Send + Sync + 'static) {
+    refresh_every(std::time::Duration::from_secs(30), refetch);
+}
+
+/// A list page's state (as in its URL) and its data: `fetch` of the state, again when the state
+/// or the live-bus counter `bump` picks changes (news from the event stream), and every 30 s
+/// ([`auto_refresh`]).
+#[allow(clippy::type_complexity)]
+pub fn live_list<F, T, Fut>(
+    bump: fn(&crate::app::live::LiveBus) -> RwSignal<u64>,
+    fetch: impl Fn(ListParams<F>) -> Fut + Send + Sync + 'static,
+) -> (Memo<ListParams<F>>, Resource<Result<T, AppError>>)
+where
+    F: ListFilters,
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    let state = use_list_params::<F>();
+    let bump = bump(&crate::app::live::use_live());
+    let data = Resource::new(move || (state.get(), bump.get()), move |(s, _)| fetch(s));
+    auto_refresh(move || data.refetch());
+    (state, data)
+}
+
+/// Call `refetch` every `period` in the browser while the page is mounted (nothing on the server).
+pub fn refresh_every(
+    period: std::time::Duration,
+    refetch: impl Fn() + Clone + Send + Sync + 'static,
+) {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let r = refetch.clone();
-        if let Ok(h) = set_interval_with_handle(r, std::time::Duration::from_secs(30)) {
+        if let Ok(h) = set_interval_with_handle(r, period) {
             on_cleanup(move || h.clear());
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = refetch;
+    let _ = (period, refetch);
 }

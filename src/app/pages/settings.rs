@@ -107,6 +107,56 @@ fn saved_note<T: Clone + Send + Sync + 'static>(
     }
 }
 
+/// What a section's last save answered.
+type SaveResult = Signal<Option<Result<SettingsView, AppError>>>;
+
+/// A section's last save result and, per field, the error line to show under it.
+fn save_state(
+    value: MappedSignal<Option<Result<SettingsView, AppError>>>,
+) -> (SaveResult, impl Fn(&'static str) -> ViewFn + Copy) {
+    let v = Signal::derive(move || value.get());
+    (v, move |f: &'static str| {
+        ViewFn::from(move || field_error(v, f)())
+    })
+}
+
+/// One section of the page: its heading and note, then its form.
+#[component]
+fn SettingsSection(
+    /// `data-test` of the section.
+    test: &'static str,
+    title: &'static str,
+    note: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <section class="panel settings-section" data-test=test>
+            <div class="section-head">
+                <h2>{title}</h2>
+                <p class="muted">{note}</p>
+            </div>
+            {children()}
+        </section>
+    }
+}
+
+/// The end of a section's form: an error not about one field, Save, and the note after a save.
+#[component]
+fn SaveRow(
+    v: SaveResult,
+    #[prop(into)] pending: Signal<bool>,
+    label: &'static str,
+    saved: &'static str,
+) -> impl IntoView {
+    view! {
+        {form_error(v)}
+        <div class="form-actions span-2">
+            <button type="submit" class="button button-primary" disabled=move || pending.get()>{label}</button>
+            {saved_note(v, saved)}
+        </div>
+    }
+}
+
 #[component]
 fn SaltSection(salt: SaltSettings, save: ServerAction<SaveSaltSettings>) -> impl IntoView {
     let test = ServerAction::<TestSaltConnection>::new();
@@ -147,11 +197,8 @@ fn SaltSection(salt: SaltSettings, save: ServerAction<SaveSaltSettings>) -> impl
     let value = Signal::derive(move || save.value().get());
     let eauth = salt.eauth.clone();
     view! {
-        <section class="panel settings-section" data-test="settings-salt">
-            <div class="section-head">
-                <h2>"Salt API"</h2>
-                <p class="muted">"How Halite reaches salt-api (rest_cherrypy). The password is stored encrypted and never shown again."</p>
-            </div>
+        <SettingsSection test="settings-salt" title="Salt API"
+            note="How Halite reaches salt-api (rest_cherrypy). The password is stored encrypted and never shown again.">
             <ActionForm action=save attr:class="form form-grid" attr:data-test="salt-form">
                 <label class="field span-2">
                     <span class="field-label">"API URL"</span>
@@ -210,7 +257,7 @@ fn SaltSection(salt: SaltSettings, save: ServerAction<SaveSaltSettings>) -> impl
                     <div class="test-result bad" data-test="test-result"><strong>"Cannot test"</strong><span>{e.to_string()}</span></div>
                 }.into_any(),
             }))}
-        </section>
+        </SettingsSection>
     }
 }
 
@@ -244,15 +291,11 @@ fn PollersSection(
     pollers: PollerSettings,
     save: ServerAction<SavePollerSettings>,
 ) -> impl IntoView {
-    let v = Signal::derive(move || save.value().get());
-    let err = move |f: &'static str| ViewFn::from(move || field_error(v, f)());
+    let (v, err) = save_state(save.value());
     let p = pollers;
     view! {
-        <section class="panel settings-section" data-test="settings-pollers">
-            <div class="section-head">
-                <h2>"Pollers"</h2>
-                <p class="muted">"How often Halite refreshes its database from salt-api. 0 turns a poller off."</p>
-            </div>
+        <SettingsSection test="settings-pollers" title="Pollers"
+            note="How often Halite refreshes its database from salt-api. 0 turns a poller off.">
             <ActionForm action=save attr:class="form form-grid">
                 <NumberField name="minion_state_keys_interval_seconds" label="Keys" value=p.minion_state_keys_interval_seconds min=0 max=86400 unit="s" error=err("minion_state_keys_interval_seconds") />
                 <NumberField name="minion_state_presence_interval_seconds" label="Presence" value=p.minion_state_presence_interval_seconds min=0 max=86400 unit="s" error=err("minion_state_presence_interval_seconds") />
@@ -269,27 +312,19 @@ fn PollersSection(
                 </label>
                 <NumberField name="event_stream_retention_days" label="Keep events for" value=p.event_stream_retention_days min=1 max=365 unit="days" error=err("event_stream_retention_days") />
                 <NumberField name="audit_retention_days" label="Keep audit log for" value=p.audit_retention_days min=1 max=3650 unit="days" error=err("audit_retention_days") />
-                {form_error(v)}
-                <div class="form-actions span-2">
-                    <button type="submit" class="button button-primary" disabled=move || save.pending().get()>"Save poller settings"</button>
-                    {saved_note(v, "Saved; pollers restarted.")}
-                </div>
+                <SaveRow v pending=save.pending() label="Save poller settings" saved="Saved; pollers restarted." />
             </ActionForm>
-        </section>
+        </SettingsSection>
     }
 }
 
 #[component]
 fn WidgetSection(widget: WidgetSettings, save: ServerAction<SaveWidgetSettings>) -> impl IntoView {
-    let v = Signal::derive(move || save.value().get());
-    let err = move |f: &'static str| ViewFn::from(move || field_error(v, f)());
+    let (v, err) = save_state(save.value());
     let w = widget;
     view! {
-        <section class="panel settings-section" data-test="settings-widget">
-            <div class="section-head">
-                <h2>"Activity widget"</h2>
-                <p class="muted">"What the Overview's recent-activity list shows, for every user."</p>
-            </div>
+        <SettingsSection test="settings-widget" title="Activity widget"
+            note="What the Overview's recent-activity list shows, for every user.">
             <ActionForm action=save attr:class="form form-grid">
                 <label class="field checkbox-field"><input type="checkbox" name="show_jobs" checked=w.show_jobs /><span>"Show jobs"</span></label>
                 <label class="field checkbox-field"><input type="checkbox" name="show_keys" checked=w.show_keys /><span>"Show key changes"</span></label>
@@ -299,13 +334,9 @@ fn WidgetSection(widget: WidgetSettings, save: ServerAction<SaveWidgetSettings>)
                 <span></span>
                 <NumberField name="event_count" label="Events shown" value=w.event_count min=1 max=50 unit="rows" error=err("event_count") />
                 <NumberField name="heartbeat_minutes" label="Heartbeat window" value=w.heartbeat_minutes min=5 max=1440 unit="min" error=err("heartbeat_minutes") />
-                {form_error(v)}
-                <div class="form-actions span-2">
-                    <button type="submit" class="button button-primary" disabled=move || save.pending().get()>"Save widget settings"</button>
-                    {saved_note(v, "Saved.")}
-                </div>
+                <SaveRow v pending=save.pending() label="Save widget settings" saved="Saved." />
             </ActionForm>
-        </section>
+        </SettingsSection>
     }
 }
 

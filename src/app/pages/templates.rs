@@ -5,7 +5,7 @@ use crate::app::api::overview::url_path_escape;
 use crate::app::api::templates::{
     command_line, list_templates, DeleteTemplate, ShareTemplate, TemplateList, TemplateOut,
 };
-use crate::app::components::icons::Icon;
+use crate::app::components::list::EmptyState;
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -100,13 +100,11 @@ fn TemplatesBody(
 ) -> impl IntoView {
     if list.templates.is_empty() {
         return view! {
-            <div class="panel state-panel" data-test="templates-empty">
-                <Icon name="bookmark" />
-                <h2>"No templates yet"</h2>
+            <EmptyState test="templates-empty" icon="bookmark" title="No templates yet">
                 <p>"No templates yet. Save one from the Run page."</p>
                 <p class="muted small">"A template keeps a target, a function and its arguments, so a command you run often is one click away. Share it and every user can run it too."</p>
                 <p><A href="/run" attr:class="button">"Open Run"</A></p>
-            </div>
+            </EmptyState>
         }
         .into_any();
     }

@@ -8,7 +8,7 @@ use crate::app::api::timeline::{
     MAX_BARS, MAX_FUNCTION_FILTER, MAX_USER, WINDOWS,
 };
 use crate::app::components::icons::Icon;
-use crate::app::components::list::{input_text, use_query_state};
+use crate::app::components::list::{input_text, use_query_state, FilterInput, FilterSelect};
 use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
 use crate::app::{me_resource, me_value};
 use crate::model::list::{href, push_flag, push_str};
@@ -65,7 +65,8 @@ pub fn TimelinePage() -> impl IntoView {
         move || state.get(),
         |s| get_timeline(s.window, s.group_by, s.include_system, s.function, s.user),
     );
-    refresh_every_5_min(move || data.refetch());
+    // SPEC 12: timeline data refreshes slowly.
+    crate::app::pages::refresh_every(std::time::Duration::from_secs(300), move || data.refetch());
     let me_res = me_resource();
     let navigate = use_navigate();
     let window_ref = NodeRef::<leptos::html::Select>::new();
@@ -112,36 +113,20 @@ pub fn TimelinePage() -> impl IntoView {
                 ev.prevent_default();
                 apply();
             }>
-            <label class="field tl-field">
-                <span class="field-label">"Window"</span>
-                <select name="window" node_ref=window_ref on:change=on_change data-test="timeline-window"
-                    prop:value=move || { let w = state.get().window; if w.is_empty() { DEFAULT_WINDOW.to_string() } else { w } }>
-                    {WINDOWS.iter().map(|(v, label)| view! {
-                        <option value=*v selected={window_now == *v}>{*label}</option>
-                    }).collect_view()}
-                </select>
-            </label>
-            <label class="field tl-field">
-                <span class="field-label">"Group by"</span>
-                <select name="group_by" node_ref=group_ref on:change=on_change2 data-test="timeline-group-by"
-                    prop:value=move || { let g = state.get().group_by; if g.is_empty() { "function".to_string() } else { g } }>
-                    {GROUP_BYS.iter().map(|(v, label)| view! {
-                        <option value=*v selected={group_now == *v}>{*label}</option>
-                    }).collect_view()}
-                </select>
-            </label>
-            <label class="field tl-field tl-grow">
-                <span class="field-label">"Function"</span>
-                <input type="search" name="function" placeholder="e.g. state.apply" maxlength=MAX_FUNCTION_FILTER.to_string()
-                    node_ref=function_ref value=initial.function.clone() prop:value=move || state.get().function
-                    data-test="timeline-function" />
-            </label>
-            <label class="field tl-field tl-grow">
-                <span class="field-label">"Salt user"</span>
-                <input type="text" name="user" placeholder="any" maxlength=MAX_USER.to_string()
-                    node_ref=user_ref value=initial.user.clone() prop:value=move || state.get().user
-                    data-test="timeline-user" />
-            </label>
+            <FilterSelect class="tl-field" label="Window" name="window" test="timeline-window" node_ref=window_ref
+                options=WINDOWS.to_vec() selected=window_now
+                value=Signal::derive(move || { let w = state.get().window; if w.is_empty() { DEFAULT_WINDOW.to_string() } else { w } })
+                on_change />
+            <FilterSelect class="tl-field" label="Group by" name="group_by" test="timeline-group-by" node_ref=group_ref
+                options=GROUP_BYS.to_vec() selected=group_now
+                value=Signal::derive(move || { let g = state.get().group_by; if g.is_empty() { "function".to_string() } else { g } })
+                on_change=on_change2 />
+            <FilterInput class="tl-field tl-grow" label="Function" kind="search" name="function" placeholder="e.g. state.apply"
+                maxlength=MAX_FUNCTION_FILTER test="timeline-function" node_ref=function_ref
+                initial=initial.function.clone() value=Signal::derive(move || state.get().function) />
+            <FilterInput class="tl-field tl-grow" label="Salt user" kind="text" name="user" placeholder="any"
+                maxlength=MAX_USER test="timeline-user" node_ref=user_ref
+                initial=initial.user.clone() value=Signal::derive(move || state.get().user) />
             <label class="field checkbox-field tl-system" title="Halite's own runner., wheel. and manage. calls and saltutil.find_job">
                 <input type="checkbox" name="include_system" value="true" node_ref=system_ref on:change=on_change3
                     checked=initial.system() prop:checked=move || state.get().system() data-test="timeline-system" />
@@ -160,19 +145,6 @@ pub fn TimelinePage() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-/// Refetch every 5 minutes in the browser (SPEC 12: timeline data refreshes slowly).
-fn refresh_every_5_min(refetch: impl Fn() + Clone + Send + Sync + 'static) {
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let r = refetch.clone();
-        if let Ok(h) = set_interval_with_handle(r, std::time::Duration::from_secs(300)) {
-            on_cleanup(move || h.clear());
-        }
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = refetch;
 }
 
 fn window_label(w: &str) -> &'static str {

@@ -2,7 +2,7 @@
 
 use super::{event_type_label, ActivityQuery};
 use crate::app::api::activity::{EVENT_TYPES, RANGES};
-use crate::app::components::list::{input_text, Chip};
+use crate::app::components::list::{input_text, Chip, FilterInput, FilterSelect};
 use crate::model::list::ActivityFilters;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -37,13 +37,28 @@ pub(super) fn Filters(state: Memo<ActivityQuery>, cats: Vec<String>) -> impl Int
     };
     let (c1, c2, c3) = (on_change.clone(), on_change.clone(), on_change.clone());
     let init = state.get_untracked();
-    let types: Vec<&'static str> = EVENT_TYPES
-        .iter()
-        .copied()
-        .filter(|t| {
-            let kind = t.split('.').next().unwrap_or("");
-            kind == "stream" || cats.iter().any(|c| c == kind)
-        })
+    let types: Vec<(&'static str, &'static str)> = std::iter::once(("", "All events"))
+        .chain(
+            EVENT_TYPES
+                .iter()
+                .copied()
+                .filter(|t| {
+                    let kind = t.split('.').next().unwrap_or("");
+                    kind == "stream" || cats.iter().any(|c| c == kind)
+                })
+                .map(|t| (t, event_type_label(t))),
+        )
+        .collect();
+    let ranges: Vec<(&'static str, &'static str)> = std::iter::once(("", "Any time"))
+        .chain(RANGES.iter().map(|(r, _)| {
+            let label = match *r {
+                "1h" => "Last hour",
+                "24h" => "Last 24 h",
+                "7d" => "Last 7 days",
+                _ => "Last 30 days",
+            };
+            (*r, label)
+        }))
         .collect();
     view! {
         <form method="get" action="/activity" class="feed-filters" role="search" aria-label="Activity filters"
@@ -51,37 +66,18 @@ pub(super) fn Filters(state: Memo<ActivityQuery>, cats: Vec<String>) -> impl Int
                 ev.prevent_default();
                 apply();
             }>
-            <label class="field feed-field feed-grow">
-                <span class="field-label">"Search"</span>
-                <input type="search" name="q" placeholder="Summary, function, user, JID…" title="Matches the summary, minion, function, initiator, target and JID" maxlength="200"
-                    node_ref=q_ref value=init.q.clone() prop:value=move || state.get().q data-test="activity-search" />
-            </label>
-            <label class="field feed-field feed-minion">
-                <span class="field-label">"Minion"</span>
-                <input type="text" name="minion" placeholder="any" maxlength="255"
-                    node_ref=minion_ref value=init.filters.minion.clone() prop:value=move || state.get().filters.minion data-test="activity-minion" />
-            </label>
-            <label class="field feed-field">
-                <span class="field-label">"Event"</span>
-                <select name="event_type" node_ref=type_ref on:change=on_change data-test="activity-type"
-                    prop:value=move || state.get().filters.event_type>
-                    <option value="" selected=init.filters.event_type.is_empty()>"All events"</option>
-                    {types.into_iter().map(|t| view! {
-                        <option value=t selected=init.filters.event_type == t>{event_type_label(t)}</option>
-                    }).collect_view()}
-                </select>
-            </label>
-            <label class="field feed-field">
-                <span class="field-label">"Time"</span>
-                <select name="range" node_ref=range_ref on:change=c1 data-test="activity-range"
-                    prop:value=move || state.get().filters.range>
-                    <option value="" selected=init.filters.range.is_empty()>"Any time"</option>
-                    {RANGES.iter().map(|(r, _)| {
-                        let label = match *r { "1h" => "Last hour", "24h" => "Last 24 h", "7d" => "Last 7 days", _ => "Last 30 days" };
-                        view! { <option value=*r selected=init.filters.range == *r>{label}</option> }
-                    }).collect_view()}
-                </select>
-            </label>
+            <FilterInput class="feed-field feed-grow" label="Search" kind="search" name="q" placeholder="Summary, function, user, JID…"
+                title="Matches the summary, minion, function, initiator, target and JID" maxlength=200
+                test="activity-search" node_ref=q_ref initial=init.q.clone() value=Signal::derive(move || state.get().q) />
+            <FilterInput class="feed-field feed-minion" label="Minion" kind="text" name="minion" placeholder="any"
+                maxlength=255 test="activity-minion" node_ref=minion_ref
+                initial=init.filters.minion.clone() value=Signal::derive(move || state.get().filters.minion) />
+            <FilterSelect class="feed-field" label="Event" name="event_type" test="activity-type" node_ref=type_ref
+                options=types selected=init.filters.event_type.clone()
+                value=Signal::derive(move || state.get().filters.event_type) on_change />
+            <FilterSelect class="feed-field" label="Time" name="range" test="activity-range" node_ref=range_ref
+                options=ranges selected=init.filters.range.clone()
+                value=Signal::derive(move || state.get().filters.range) on_change=c1 />
             <label class="field checkbox-field feed-check" title="Hide job returns that succeeded without changes">
                 <input type="checkbox" name="hide_routine" value="true" node_ref=routine_ref on:change=c2
                     checked=init.filters.hide_routine prop:checked=move || state.get().filters.hide_routine data-test="hide-routine" />

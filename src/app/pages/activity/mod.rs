@@ -13,7 +13,7 @@ use crate::app::api::activity::{list_activity, raw_event, ActivityEvent};
 use crate::app::components::list::use_list_params;
 use crate::app::live::use_live;
 use crate::app::nav::may_view_kind;
-use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::{load_view, short_utc, PageHeader};
 use crate::app::{me_resource, me_value};
 use crate::model::list::{ActivityFilters, ListParams};
 use chrono::{DateTime, Utc};
@@ -151,25 +151,17 @@ pub fn ActivityPage() -> impl IntoView {
                 view! { <Filters state cats /> }
             })}
         </Suspense>
-        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading activity…"</div> }>
-            {move || Suspend::new(async move {
-                let s = state.get_untracked();
-                match data.await {
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                    Ok(page) => {
-                        let top = page.list.rows.first().map(|e| e.id).unwrap_or(0);
-                        let (prev_s, prev_top) = last_top.get_value();
-                        let fresh_after = if prev_s == s && prev_top > 0 { prev_top } else { i64::MAX };
-                        last_top.set_value((s.clone(), top));
-                        // A new table under a resting pointer gets no mouseleave: start unheld.
-                        if holding.get_untracked() {
-                            holding.set(false);
-                        }
-                        view! { <ActivityBody page s live holding fresh_after open refetch /> }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        {load_view("Loading activity…", data, state, move |page, s| {
+            let top = page.list.rows.first().map(|e| e.id).unwrap_or(0);
+            let (prev_s, prev_top) = last_top.get_value();
+            let fresh_after = if prev_s == s && prev_top > 0 { prev_top } else { i64::MAX };
+            last_top.set_value((s.clone(), top));
+            // A new table under a resting pointer gets no mouseleave: start unheld.
+            if holding.get_untracked() {
+                holding.set(false);
+            }
+            view! { <ActivityBody page s live holding fresh_after open refetch /> }
+        })}
         {move || selected.get().map(|e| view! { <EventDrawer e raw close /> })}
     }
 }

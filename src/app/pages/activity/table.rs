@@ -6,7 +6,7 @@ use super::{date_and_time, duration_text, event_badge, ActivityQuery};
 use crate::app::api::activity::{ActivityEvent, ActivityPage as ActivityData};
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
-use crate::app::components::list::{ChipKey, FilterChips, NoMatch, Pager};
+use crate::app::components::list::{ChipKey, EmptyState, FilterChips, NoMatch, Pager};
 use crate::app::live::LiveBus;
 use crate::app::pages::short_utc;
 use crate::model::list::ActivityFilters;
@@ -103,22 +103,18 @@ pub(super) fn ActivityBody(
     let body = if page.list.rows.is_empty() {
         if !enabled && !s.filtered() {
             view! {
-                <div class="panel state-panel" data-test="stream-off">
-                    <Icon name="pulse" />
-                    <h2>"The event stream is off"</h2>
+                <EmptyState test="stream-off" icon="pulse" title="The event stream is off">
                     <p>"The event stream is off. An administrator can turn it on in "<A href="/settings">"Settings → Pollers"</A>"."</p>
                     <p class="muted small">"Once it is on, every job, return, key change and minion start shows up here as it happens."</p>
-                </div>
+                </EmptyState>
             }.into_any()
         } else if s.filtered() {
             view! { <NoMatch path="/activity" what="events" icon="pulse" test="activity-no-match" /> }.into_any()
         } else {
             view! {
-                <div class="panel state-panel" data-test="activity-empty">
-                    <Icon name="pulse" />
-                    <h2>"No events yet"</h2>
+                <EmptyState test="activity-empty" icon="pulse" title="No events yet">
                     <p>"The stream is listening. Run a job, accept a key or start a minion and it shows up here within a second."</p>
-                </div>
+                </EmptyState>
             }.into_any()
         }
     } else {
