@@ -26,6 +26,24 @@ fn live_budget(cache: &crate::server::jobs::JobsCache, user_id: &str) -> Result<
         })
 }
 
+/// The JID argument, checked, and the caller, who must hold `verb` on `job:<jid>`.
+#[cfg(feature = "ssr")]
+async fn job_scope(
+    verb: &str,
+    jid: String,
+) -> Result<
+    (
+        Jid,
+        crate::server::state::AppState,
+        crate::server::auth::CurrentUser,
+    ),
+    AppError,
+> {
+    let jid = Jid::new(jid)?;
+    let (state, user) = crate::server::auth::require(verb, &format!("job:{jid}")).await?;
+    Ok((jid, state, user))
+}
+
 /// One page of jobs from `jobs_index` (or, with `live`, straight from the master).
 #[server(endpoint = "jobs/list")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
@@ -145,9 +163,7 @@ pub async fn list_jobs(
 #[server(endpoint = "jobs/get")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
-    use crate::server::auth::require;
-    let jid = Jid::new(jid)?;
-    let (state, user) = require("view", &format!("job:{jid}")).await?;
+    let (jid, state, user) = job_scope("view", jid).await?;
     let cache = state.runtime.jobs();
     live_budget(&cache, &user.id)?;
     let client = state.runtime.client()?;
@@ -284,9 +300,8 @@ pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn kill_job(jid: String) -> Result<KillResult, AppError> {
     use crate::server::audit::{record, AuditEntry};
-    use crate::server::auth::{client_info, request_parts, require};
-    let jid = Jid::new(jid)?;
-    let (state, user) = require("kill", &format!("job:{jid}")).await?;
+    use crate::server::auth::{client_info, request_parts};
+    let (jid, state, user) = job_scope("kill", jid).await?;
     let client = state.runtime.client()?;
     let salt_err = crate::server::runtime::salt_error;
     let started = std::time::Instant::now();
