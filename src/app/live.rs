@@ -321,6 +321,23 @@ mod client {
         }
     }
 
+    /// A stream callback that runs `f` with the shared state while the page still holds it.
+    fn callback<E>(
+        w: &Weak<RefCell<Inner>>,
+        f: impl Fn(&Shared, E) + 'static,
+    ) -> Closure<dyn FnMut(E)>
+    where
+        E: wasm_bindgen::convert::FromWasmAbi + 'static,
+        dyn FnMut(E): wasm_bindgen::closure::WasmClosure,
+    {
+        let w = w.clone();
+        Closure::new(move |ev: E| {
+            if let Some(s) = w.upgrade() {
+                f(&s, ev);
+            }
+        })
+    }
+
     fn open(s: &Shared) {
         let Ok(es) = EventSource::new(STREAM_URL) else {
             let d = next_backoff(s);
@@ -328,71 +345,55 @@ mod client {
             return;
         };
         let w = Rc::downgrade(s);
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
-            let w = w.clone();
-            move |ev: MessageEvent| {
-                if let (Some(s), Some(text)) = (w.upgrade(), ev.data().as_string()) {
-                    on_event(&s, &text);
-                }
+        let on_message = callback(&w, |s, ev: MessageEvent| {
+            if let Some(text) = ev.data().as_string() {
+                on_event(s, &text);
             }
         });
-        let on_lagged = Closure::<dyn FnMut(MessageEvent)>::new({
-            let w = w.clone();
-            move |ev: MessageEvent| {
-                if let Some(s) = w.upgrade() {
-                    let n = ev
-                        .data()
-                        .as_string()
-                        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                        .and_then(|v| v.get("dropped").and_then(|d| d.as_u64()))
-                        .unwrap_or(1);
-                    {
-                        let mut i = s.borrow_mut();
-                        i.dropped += n;
-                        i.bumps = Bumps::all();
-                    }
-                    schedule_flush(&s);
-                }
+        let on_lagged = callback(&w, |s, ev: MessageEvent| {
+            let n = ev
+                .data()
+                .as_string()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v.get("dropped").and_then(|d| d.as_u64()))
+                .unwrap_or(1);
+            {
+                let mut i = s.borrow_mut();
+                i.dropped += n;
+                i.bumps = Bumps::all();
             }
+            schedule_flush(s);
         });
-        let on_open = Closure::<dyn FnMut(Event)>::new({
-            let w = w.clone();
-            move |_: Event| {
-                let Some(s) = w.upgrade() else { return };
-                let (bus, first) = {
-                    let mut i = s.borrow_mut();
-                    i.backoff_ms = MIN_BACKOFF_MS;
-                    let first = std::mem::replace(&mut i.first_open, false);
-                    if first {
-                        i.replaying = true;
-                    }
-                    (i.bus, first)
-                };
-                bus.connected.try_set(true);
+        let on_open = callback(&w, |s, _: Event| {
+            let (bus, first) = {
+                let mut i = s.borrow_mut();
+                i.backoff_ms = MIN_BACKOFF_MS;
+                let first = std::mem::replace(&mut i.first_open, false);
                 if first {
-                    arm_replay_timer(&s);
+                    i.replaying = true;
                 }
+                (i.bus, first)
+            };
+            bus.connected.try_set(true);
+            if first {
+                arm_replay_timer(s);
             }
         });
-        let on_error = Closure::<dyn FnMut(Event)>::new({
-            let w = w.clone();
-            move |_: Event| {
-                let Some(s) = w.upgrade() else { return };
-                let (bus, closed) = {
-                    let i = s.borrow();
-                    let closed = i
-                        .conn
-                        .as_ref()
-                        .is_some_and(|c| c.es.ready_state() == EventSource::CLOSED);
-                    (i.bus, closed)
-                };
-                bus.connected.try_set(false);
-                if closed && !s.borrow().stopped {
-                    // The browser gave up (e.g. 503: the stream was turned off). The Conn is
-                    // replaced when the retry opens a new one, not here inside its callback.
-                    let d = next_backoff(&s);
-                    retry_in(&s, d);
-                }
+        let on_error = callback(&w, |s, _: Event| {
+            let (bus, closed) = {
+                let i = s.borrow();
+                let closed = i
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| c.es.ready_state() == EventSource::CLOSED);
+                (i.bus, closed)
+            };
+            bus.connected.try_set(false);
+            if closed && !s.borrow().stopped {
+                // The browser gave up (e.g. 503: the stream was turned off). The Conn is
+                // replaced when the retry opens a new one, not here inside its callback.
+                let d = next_backoff(s);
+                retry_in(s, d);
             }
         });
         es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
