@@ -320,8 +320,8 @@ async fn preview_counts_only_what_the_asker_may_view() {
     let mut rows: Vec<(String, &str)> = (1..=12)
         .map(|i| (format!("web-{i:02}"), "accepted"))
         .collect();
-    rows.push(("web-13".into(), "pending".into()));
-    rows.push(("db-01".into(), "accepted".into()));
+    rows.push(("web-13".into(), "pending"));
+    rows.push(("db-01".into(), "accepted"));
     let refs: Vec<(&str, &str)> = rows.iter().map(|(a, b)| (a.as_str(), *b)).collect();
     insert_minions(&app, &refs).await;
     sqlx::query(

@@ -352,6 +352,15 @@ mod tests {
     }
 
     #[test]
+    fn unclosed_classes_are_found() {
+        assert_eq!(unclosed_class("key:web-[0-9]*"), None);
+        assert_eq!(unclosed_class("[]]"), None);
+        assert_eq!(unclosed_class("key:web-[0-9"), Some(8));
+        assert_eq!(unclosed_class("a[b]c["), Some(5));
+        assert_eq!(unclosed_class("[]"), Some(0));
+    }
+
+    #[test]
     fn prefix_reasoning() {
         assert!(covers_prefix("*", "key:"));
         assert!(covers_prefix("k*", "key:"));
