@@ -11,27 +11,46 @@ use serde_json::Value;
 const PW: &str = "correct horse battery";
 
 async fn admin(app: &TestApp) -> String {
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(&app.state.db)
+    app.login_bootstrap_admin().await
+}
+
+/// One value from a query with one text argument.
+async fn scalar<T>(app: &TestApp, sql: &str, arg: &str) -> T
+where
+    T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    sqlx::query_scalar(sql)
+        .bind(arg.to_string())
+        .fetch_one(&app.state.db)
         .await
-        .unwrap();
-    app.login("admin", "changeme").await
+        .unwrap()
+}
+
+/// Run a statement with text arguments.
+async fn exec(app: &TestApp, sql: &str, args: &[&str]) {
+    let mut q = sqlx::query(sql);
+    for a in args {
+        q = q.bind(a.to_string());
+    }
+    q.execute(&app.state.db).await.unwrap();
 }
 
 async fn role_id(app: &TestApp, name: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM roles WHERE name_lower = ?")
-        .bind(name.to_lowercase())
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+    scalar(
+        &app,
+        "SELECT id FROM roles WHERE name_lower = ?",
+        &name.to_lowercase(),
+    )
+    .await
 }
 
 async fn user_id(app: &TestApp, name: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM users WHERE username_lower = ?")
-        .bind(name.to_lowercase())
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+    scalar(
+        &app,
+        "SELECT id FROM users WHERE username_lower = ?",
+        &name.to_lowercase(),
+    )
+    .await
 }
 
 async fn create(app: &TestApp, cookie: &str, name: &str) -> Reply {
@@ -68,12 +87,12 @@ fn invalid(r: &Reply) -> (String, String) {
 
 async fn insert_minions(app: &TestApp, rows: &[(&str, &str)]) {
     for (id, state) in rows {
-        sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES (?, ?)")
-            .bind(id)
-            .bind(state)
-            .execute(&app.state.db)
-            .await
-            .unwrap();
+        exec(
+            app,
+            "INSERT INTO minion_snapshots (minion_id, key_status) VALUES (?, ?)",
+            &[id, state],
+        )
+        .await;
     }
 }
 
@@ -156,11 +175,12 @@ async fn builtin_roles_are_read_only() {
     let viewer = role_id(&app, "viewer").await;
     let msg = conflict(&add(&app, &c, &viewer, "view", "audit:*").await);
     assert_eq!(msg, "Built-in roles cannot be changed.");
-    let perm: String = sqlx::query_scalar("SELECT id FROM permissions WHERE role_id = ? LIMIT 1")
-        .bind(&viewer)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let perm: String = scalar(
+        &app,
+        "SELECT id FROM permissions WHERE role_id = ? LIMIT 1",
+        &viewer,
+    )
+    .await;
     let r = app
         .call(
             "roles/perm-remove",
@@ -179,11 +199,12 @@ async fn builtin_roles_are_read_only() {
     conflict(&r);
     let r = app.call("roles/delete", &[("id", &viewer)], Some(&c)).await;
     conflict(&r);
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM permissions WHERE role_id = ?")
-        .bind(&viewer)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let count: i64 = scalar(
+        &app,
+        "SELECT COUNT(*) FROM permissions WHERE role_id = ?",
+        &viewer,
+    )
+    .await;
     assert_eq!(count, 8, "nothing changed");
 }
 
@@ -197,18 +218,10 @@ async fn delete_is_refused_while_assigned_and_names_the_members() {
     let id = role_id(&app, "doomed").await;
     let msg = conflict(&app.call("roles/delete", &[("id", &id)], Some(&c)).await);
     assert!(msg.contains("ann, bob"), "{msg}");
-    sqlx::query("DELETE FROM user_roles WHERE role_id = ?")
-        .bind(&id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    exec(&app, "DELETE FROM user_roles WHERE role_id = ?", &[&id]).await;
     let r = app.call("roles/delete", &[("id", &id)], Some(&c)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE id = ?")
-        .bind(&id)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let left: i64 = scalar(&app, "SELECT COUNT(*) FROM roles WHERE id = ?", &id).await;
     assert_eq!(left, 0);
     let rows = app.audit_rows("role.delete").await;
     assert_eq!(rows.len(), 1);
@@ -257,11 +270,7 @@ async fn full_access_is_never_stripped_from_yourself_or_the_last_holder() {
     app.create_role("full", &[("*", "*")]).await;
     app.create_user("root2", PW, &["full"]).await;
     let full = role_id(&app, "full").await;
-    let star: String = sqlx::query_scalar("SELECT id FROM permissions WHERE role_id = ?")
-        .bind(&full)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let star: String = scalar(&app, "SELECT id FROM permissions WHERE role_id = ?", &full).await;
     let remove = |cookie: String| {
         let (full, star) = (full.clone(), star.clone());
         let app = &app;
@@ -281,30 +290,36 @@ async fn full_access_is_never_stripped_from_yourself_or_the_last_holder() {
 
     // With admin deactivated, root2 is the last active holder: admin's own removal is refused.
     let admin_id = user_id(&app, "admin").await;
-    sqlx::query("UPDATE users SET is_active = FALSE WHERE id = ?")
-        .bind(&admin_id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    exec(
+        &app,
+        "UPDATE users SET is_active = FALSE WHERE id = ?",
+        &[&admin_id],
+    )
+    .await;
     app.create_user("helper", PW, &[]).await;
     app.create_role("role-admin", &[("manage_role", "role:*")])
         .await;
-    sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)")
-        .bind(user_id(&app, "helper").await)
-        .bind(role_id(&app, "role-admin").await)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    let (helper, role_admin) = (
+        user_id(&app, "helper").await,
+        role_id(&app, "role-admin").await,
+    );
+    exec(
+        &app,
+        "INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)",
+        &[&helper, &role_admin],
+    )
+    .await;
     let h = app.login("helper", PW).await;
     let msg = conflict(&remove(h.clone()).await);
     assert!(msg.contains("No active user would hold *:*"), "{msg}");
 
     // Admin active again: someone else keeps *:*, so the removal goes through.
-    sqlx::query("UPDATE users SET is_active = TRUE WHERE id = ?")
-        .bind(&admin_id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    exec(
+        &app,
+        "UPDATE users SET is_active = TRUE WHERE id = ?",
+        &[&admin_id],
+    )
+    .await;
     let r = remove(h).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let rows = app.audit_rows("role.permission.remove").await;
@@ -454,11 +469,12 @@ async fn effective_access_names_the_deciding_role_and_grant() {
         .await;
     assert_eq!(r.json(), serde_json::json!(["web-01"]));
 
-    sqlx::query("UPDATE users SET is_active = FALSE WHERE id = ?")
-        .bind(&kim)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    exec(
+        &app,
+        "UPDATE users SET is_active = FALSE WHERE id = ?",
+        &[&kim],
+    )
+    .await;
     let v = check("accept", "key:new-01").await;
     assert_eq!(v["reason"], "Denied: user inactive");
 }
@@ -591,4 +607,49 @@ async fn every_change_is_audited_with_before_and_after() {
             .await
             .unwrap();
     assert_eq!(resource, ["role:audited"]);
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_with_their_test_hooks() {
+    let app = TestApp::new().await;
+    let c = admin(&app).await;
+    let r = create(&app, &c, "rendered").await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    add(&app, &c, &id, "accept", "key:new-*").await;
+    app.create_user("rita", PW, &["rendered"]).await;
+
+    let list = app.get("/roles", Some(&c)).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    for hook in [
+        "data-test=\"roles-table\"",
+        "data-role-name=\"rendered\"",
+        "data-role-name=\"admin\"",
+        "data-test=\"role-new\"",
+        "data-test=\"role-create-submit\"",
+        "name=\"description\"",
+    ] {
+        assert!(list.body.contains(hook), "/roles lacks {hook}");
+    }
+    let page = app.get(&format!("/roles/{id}"), Some(&c)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for hook in [
+        "data-test=\"perm-row\"",
+        "data-perm=\"accept:key:new-*\"",
+        "data-test=\"perm-remove\"",
+        "name=\"verb\"",
+        "name=\"resource_glob\"",
+        "data-test=\"perm-add\"",
+        "data-test=\"perm-preview\"",
+        "data-test=\"role-delete\"",
+        "data-test=\"role-delete-confirm\"",
+        "data-member=\"rita\"",
+    ] {
+        assert!(page.body.contains(hook), "/roles/:id lacks {hook}");
+    }
+    let builtin = app
+        .get(&format!("/roles/{}", role_id(&app, "viewer").await), Some(&c))
+        .await;
+    assert!(builtin.body.contains("Built-in roles cannot be changed."));
+    assert!(!builtin.body.contains("data-test=\"perm-add\""));
+    assert!(!builtin.body.contains("data-test=\"perm-remove\""));
 }
