@@ -37,7 +37,7 @@ async fn exec(app: &TestApp, sql: &str, args: &[&str]) {
 
 async fn role_id(app: &TestApp, name: &str) -> String {
     scalar(
-        &app,
+        app,
         "SELECT id FROM roles WHERE name_lower = ?",
         &name.to_lowercase(),
     )
@@ -46,7 +46,7 @@ async fn role_id(app: &TestApp, name: &str) -> String {
 
 async fn user_id(app: &TestApp, name: &str) -> String {
     scalar(
-        &app,
+        app,
         "SELECT id FROM users WHERE username_lower = ?",
         &name.to_lowercase(),
     )
@@ -647,7 +647,10 @@ async fn pages_render_on_the_server_with_their_test_hooks() {
         assert!(page.body.contains(hook), "/roles/:id lacks {hook}");
     }
     let builtin = app
-        .get(&format!("/roles/{}", role_id(&app, "viewer").await), Some(&c))
+        .get(
+            &format!("/roles/{}", role_id(&app, "viewer").await),
+            Some(&c),
+        )
         .await;
     assert!(builtin.body.contains("Built-in roles cannot be changed."));
     assert!(!builtin.body.contains("data-test=\"perm-add\""));

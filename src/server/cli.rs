@@ -354,7 +354,9 @@ async fn create_role(pool: &db::Db, flags: &Flags) -> Result<(), String> {
         ))?;
         let verb = validate::verb(verb).map_err(|e| format!("{p:?}: {e}"))?;
         let res = validate::resource_glob(res).map_err(|e| format!("{p:?}: {e}"))?;
-        perms.push((verb, res));
+        if !perms.contains(&(verb.clone(), res.clone())) {
+            perms.push((verb, res));
+        }
     }
     let role = roles::create(pool, &name, "created with halite admin create-role")
         .await
