@@ -656,3 +656,29 @@ async fn pages_render_on_the_server_with_their_test_hooks() {
     assert!(!builtin.body.contains("data-test=\"perm-add\""));
     assert!(!builtin.body.contains("data-test=\"perm-remove\""));
 }
+
+#[tokio::test]
+async fn the_list_shows_only_roles_the_caller_may_view() {
+    let app = TestApp::new().await;
+    let c = admin(&app).await;
+    for name in ["key-ops", "key-audit", "db-ops"] {
+        create(&app, &c, name).await;
+    }
+    app.create_role("key-reader", &[("view", "role:key-*")])
+        .await;
+    app.create_user("kira", PW, &["key-reader"]).await;
+    let k = app.login("kira", PW).await;
+    let r = app.call("roles/list", &[], Some(&k)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<String> = r.json()["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["key-audit", "key-ops", "key-reader"]);
+    assert_eq!(r.json()["total"], 3);
+    let db_ops = role_id(&app, "db-ops").await;
+    let r = app.call("roles/get", &[("id", &db_ops)], Some(&k)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+}

@@ -93,7 +93,9 @@ pub async fn create_role(
     #[server(default)] description: String,
 ) -> Result<RoleSummary, AppError> {
     use crate::model::roles::validate_role_name;
-    use crate::server::auth::require;
+    use crate::server::auth::{require, session};
+    // Signed in first (401 before any 422); the permission needs the checked name.
+    session()?;
     let name = validate_role_name(&name)?;
     let (state, user) = require("manage_role", &format!("role:{name}")).await?;
     let role = crate::server::roles::create(&state.db, &name, &description).await?;
