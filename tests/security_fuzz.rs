@@ -153,6 +153,17 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         ],
     ),
     ("jobs/activity", &["hours"]),
+    ("roles/list", &["q", "sort", "dir", "page", "per_page"]),
+    ("roles/get", &["id"]),
+    ("roles/create", &["name", "description"]),
+    ("roles/update", &["id", "description"]),
+    ("roles/delete", &["id"]),
+    ("roles/perm-add", &["role_id", "verb", "resource_glob"]),
+    ("roles/perm-remove", &["role_id", "permission_id"]),
+    ("roles/preview", &["verb", "resource_glob"]),
+    ("access/check", &["user_id", "verb", "resource"]),
+    ("access/grants", &["user_id"]),
+    ("access/minion-ids", &["prefix"]),
 ];
 
 /// Endpoints where every call may cost an argon2 hash: only this many calls per identity.
@@ -180,6 +191,7 @@ const PAGES: &[&str] = &[
     "/fleet/runs/:x",
     "/users",
     "/roles",
+    "/roles/:x",
     "/audit",
     "/diagnostics",
 ];

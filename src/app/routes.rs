@@ -33,7 +33,8 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/fleet") view=pages::ComingSoon ssr=SsrMode::Async />
             <Route path=path!("/fleet/runs/:id") view=pages::ComingSoon ssr=SsrMode::Async />
             <Route path=path!("/users") view=pages::ComingSoon ssr=SsrMode::Async />
-            <Route path=path!("/roles") view=pages::ComingSoon ssr=SsrMode::Async />
+            <Route path=path!("/roles") view=pages::roles::RolesPage ssr=SsrMode::Async />
+            <Route path=path!("/roles/:id") view=pages::roles::RoleDetailPage ssr=SsrMode::Async />
             <Route path=path!("/audit") view=pages::ComingSoon ssr=SsrMode::Async />
             <Route path=path!("/diagnostics") view=pages::ComingSoon ssr=SsrMode::Async />
         </Routes>

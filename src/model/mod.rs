@@ -73,6 +73,7 @@ pub mod list;
 pub mod minions;
 pub mod overview;
 pub mod page;
+pub mod roles;
 pub mod run;
 pub mod settings;
 pub mod templates;

@@ -15,6 +15,9 @@ Usage:
   halite admin list-users
   halite admin create-role --name NAME --perm VERB:RESOURCE [--perm ...]
                            (a custom role, e.g. --perm execute:salt:test.* --perm view:job:*)
+  halite admin list-roles    every role: built-in or not, members, grants
+  halite admin show-role --name NAME
+                           one role's grants and members
   halite admin set-salt --url URL --username NAME [--eauth pam|sharedsecret|ldap|file|auto]
                            (--password-file FILE | --password-stdin) [--no-verify]
                         (writes the Settings row; a running Halite picks it up on its next
@@ -244,55 +247,9 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                 println!("created user {username} with roles {}", roles.join(", "));
                 Ok(())
             }
-            "create-role" => {
-                let name = flags.name.clone().ok_or("--name is required")?;
-                if name.is_empty() || name.len() > 64 {
-                    return Err("--name must be 1 to 64 characters".to_string());
-                }
-                if flags.perms.is_empty() {
-                    return Err("give at least one --perm VERB:RESOURCE".into());
-                }
-                let mut perms = vec![];
-                for p in &flags.perms {
-                    let (verb, res) = p.split_once(':').ok_or(format!(
-                        "{p:?} is not VERB:RESOURCE (e.g. execute:salt:test.*)"
-                    ))?;
-                    if verb.is_empty() || res.is_empty() || verb.len() > 64 || res.len() > 255 {
-                        return Err(format!("{p:?} is not VERB:RESOURCE"));
-                    }
-                    perms.push((verb.to_string(), res.to_string()));
-                }
-                let role_id = uuid::Uuid::new_v4().to_string();
-                sqlx::query(
-                    "INSERT INTO roles (id, name, name_lower, is_builtin, description) VALUES (?, ?, ?, FALSE, 'created with halite admin create-role')",
-                )
-                .bind(&role_id)
-                .bind(&name)
-                .bind(name.to_lowercase())
-                .execute(&pool)
-                .await
-                .map_err(|e| format!("cannot create role {name:?} (does it exist already?): {e}"))?;
-                for (verb, res) in &perms {
-                    sqlx::query(
-                        "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
-                    )
-                    .bind(uuid::Uuid::new_v4().to_string())
-                    .bind(&role_id)
-                    .bind(verb)
-                    .bind(res)
-                    .execute(&pool)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                }
-                audit::record(
-                    &pool,
-                    audit::AuditEntry::new("role.create", &format!("role:{name}"))
-                        .args(serde_json::json!({ "via": "cli", "permissions": flags.perms })),
-                )
-                .await;
-                println!("created role {name} with {}", flags.perms.join(", "));
-                Ok(())
-            }
+            "create-role" => create_role(&pool, &flags).await,
+            "list-roles" => list_roles(&pool).await,
+            "show-role" => show_role(&pool, &flags).await,
             "reset-password" => {
                 let username = flags.username.clone().ok_or("--username is required")?;
                 let pw = read_password(&flags)?;
@@ -380,4 +337,87 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
             1
         }
     }
+}
+
+/// `halite admin create-role`: the same checks as the Roles page (name, verbs, globs, 409 on a
+/// taken name), one audit row.
+async fn create_role(pool: &db::Db, flags: &Flags) -> Result<(), String> {
+    use crate::server::roles::{self, validate};
+    let name = flags.name.clone().ok_or("--name is required")?;
+    if flags.perms.is_empty() {
+        return Err("give at least one --perm VERB:RESOURCE".into());
+    }
+    let mut perms = vec![];
+    for p in &flags.perms {
+        let (verb, res) = p.split_once(':').ok_or(format!(
+            "{p:?} is not VERB:RESOURCE (e.g. execute:salt:test.*)"
+        ))?;
+        let verb = validate::verb(verb).map_err(|e| format!("{p:?}: {e}"))?;
+        let res = validate::resource_glob(res).map_err(|e| format!("{p:?}: {e}"))?;
+        if !perms.contains(&(verb.clone(), res.clone())) {
+            perms.push((verb, res));
+        }
+    }
+    let role = roles::create(pool, &name, "created with halite admin create-role")
+        .await
+        .map_err(|e| e.to_string())?;
+    for (verb, res) in &perms {
+        roles::add_permission(pool, &role, verb, res)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    audit::record(
+        pool,
+        audit::AuditEntry::new("role.create", &format!("role:{}", role.name))
+            .args(serde_json::json!({ "via": "cli", "permissions": flags.perms })),
+    )
+    .await;
+    println!("created role {} with {}", role.name, flags.perms.join(", "));
+    Ok(())
+}
+
+/// `halite admin list-roles`.
+async fn list_roles(pool: &db::Db) -> Result<(), String> {
+    let rows = crate::server::roles::cli_rows(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("NAME                     BUILT-IN   MEMBERS    GRANTS");
+    for (r, grants) in rows {
+        let grants: Vec<String> = grants.iter().map(|g| g.label()).collect();
+        println!(
+            "{:<24} {:<10} {:<10} {}",
+            r.name,
+            if r.is_builtin { "yes" } else { "no" },
+            r.member_count,
+            grants.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `halite admin show-role --name NAME`.
+async fn show_role(pool: &db::Db, flags: &Flags) -> Result<(), String> {
+    use crate::server::roles;
+    let name = flags.name.clone().ok_or("--name is required")?;
+    let role = roles::summary_by_name(pool, &name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or(format!("no role named {name:?}"))?;
+    let d = roles::detail(pool, role).await.map_err(|e| e.to_string())?;
+    println!(
+        "role {}{}: {}",
+        d.role.name,
+        if d.role.is_builtin { " (built-in)" } else { "" },
+        d.role.description
+    );
+    println!("grants ({}):", d.permissions.len());
+    for g in &d.permissions {
+        println!("  {}", g.label());
+    }
+    println!("members ({}):", d.members.len());
+    for m in &d.members {
+        let note = if m.is_active { "" } else { " (inactive)" };
+        println!("  {}{note}", m.username);
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod keys;
 pub mod minions;
 pub mod poller;
+pub mod roles;
 pub mod run;
 pub mod runtime;
 pub mod secrets;

@@ -232,6 +232,26 @@ pub fn to_sqlite_glob(pattern: &str) -> Option<String> {
     Some(out)
 }
 
+/// Character index of the first `[` that opens no class (fnmatch then reads it as a literal
+/// `[`, which is almost never what a person writing a grant meant), if any.
+pub fn unclosed_class(pattern: &str) -> Option<usize> {
+    let p: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    while i < p.len() {
+        if p[i] == '[' {
+            match parse_class(&p, i) {
+                Some((_, next)) => {
+                    i = next;
+                    continue;
+                }
+                None => return Some(i),
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Pattern positions reachable after reading `prefix` (star positions also reach past the star).
 fn states_after(tokens: &[Token], prefix: &str) -> Vec<usize> {
     fn close(tokens: &[Token], mut set: Vec<usize>) -> Vec<usize> {
@@ -301,6 +321,15 @@ mod tests {
         assert_eq!(to_sqlite_glob("[!z-a]").as_deref(), Some("?"));
         assert_eq!(to_sqlite_glob("[^]").as_deref(), Some("^"));
         assert_eq!(to_sqlite_glob("[-^]").as_deref(), Some("[-^]"));
+    }
+
+    #[test]
+    fn unclosed_classes_are_found() {
+        assert_eq!(unclosed_class("key:web-[0-9]*"), None);
+        assert_eq!(unclosed_class("[]]"), None);
+        assert_eq!(unclosed_class("key:web-[0-9"), Some(8));
+        assert_eq!(unclosed_class("a[b]c["), Some(5));
+        assert_eq!(unclosed_class("[]"), Some(0));
     }
 
     #[test]

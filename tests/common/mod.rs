@@ -123,6 +123,15 @@ impl TestApp {
         r.session_cookie().expect("no session cookie")
     }
 
+    /// Sign in as the bootstrap admin (`admin` / `changeme`), its forced change waived.
+    pub async fn login_bootstrap_admin(&self) -> String {
+        sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username_lower = 'admin'")
+            .execute(&self.state.db)
+            .await
+            .unwrap();
+        self.login("admin", "changeme").await
+    }
+
     /// Create a user with roles, no forced change.
     pub async fn create_user(&self, username: &str, password: &str, roles: &[&str]) {
         halite::server::users::create_user(&self.state.db, username, "", password, false, roles)

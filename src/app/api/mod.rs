@@ -1,11 +1,13 @@
 //! Server functions (stable paths under `/api/`) and the types they exchange.
 
+pub mod access;
 pub mod activity;
 pub mod auth;
 pub mod jobs;
 pub mod keys;
 pub mod minions;
 pub mod overview;
+pub mod roles;
 pub mod run;
 pub mod settings;
 pub mod templates;

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod login;
 pub mod minions;
 pub mod overview;
+pub mod roles;
 pub mod run;
 pub mod settings;
 pub mod templates;

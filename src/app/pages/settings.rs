@@ -74,7 +74,8 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
-fn field_error<T: Clone + Send + Sync + 'static>(
+/// The server's message for `field`, under that field (also used by the Roles pages).
+pub(crate) fn field_error<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
     field: &'static str,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
@@ -85,7 +86,8 @@ fn field_error<T: Clone + Send + Sync + 'static>(
     }
 }
 
-fn form_error<T: Clone + Send + Sync + 'static>(
+/// The server's message when it names no field, above the form's buttons.
+pub(crate) fn form_error<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
     move || {
