@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod auth;
+pub mod form;
 pub mod jobs;
 pub mod keys;
 pub mod minions;
@@ -10,6 +11,7 @@ pub mod run;
 pub mod settings;
 pub mod templates;
 pub mod timeline;
+pub mod users;
 
 // One validation for every list (see `crate::model::list`).
 pub use crate::model::list::{validate_page, MAX_LIST_OFFSET};
