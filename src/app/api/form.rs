@@ -20,8 +20,32 @@ impl leptos::server_fn::codec::Encoding for PostForm {
 
 /// A list of form values: `k=a&k=b`, `k[0]=a&k[1]=b`, a single `k=a`, or nothing (with
 /// `#[server(default)]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct FormList(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for FormList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Values;
+        impl<'de> serde::de::Visitor<'de> for Values {
+            type Value = FormList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("one value or a list of values")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FormList, E> {
+                Ok(FormList(vec![v.to_string()]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<FormList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<String>()? {
+                    out.push(v);
+                }
+                Ok(FormList(out))
+            }
+        }
+        d.deserialize_any(Values)
+    }
+}
 
 /// Index the keys that occur more than once: `a=1&b=2&a=3` becomes `a[0]=1&b=2&a[1]=3`.
 pub fn index_repeated_keys(body: &str) -> String {

@@ -121,17 +121,20 @@ pub async fn create_user(
 
 crate::post_form_args!(CreateUser);
 
-/// Change a user's display name, e-mail and/or active flag (a field left out is kept;
-/// `is_active` is `true` or `false`). Deactivating ends the user's sessions and open streams.
+/// Change a user's display name and e-mail (sent together, with `profile` set: the edit form;
+/// an empty e-mail removes it) and/or the active flag (`is_active`: `true` or `false`; left out,
+/// it is kept). Deactivating ends the user's sessions and open streams at once.
 #[server(endpoint = "users/update")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn update_user(
     id: String,
-    #[server(default)] display_name: Option<String>,
-    #[server(default)] email: Option<String>,
+    #[server(default)] profile: Option<String>,
+    #[server(default)] display_name: String,
+    #[server(default)] email: String,
     #[server(default)] is_active: Option<String>,
 ) -> Result<UserSummary, AppError> {
     use crate::server::users::service::{self, UpdateUser};
+    let (state, actor, target) = managed(&id).await?;
     let is_active = match is_active.as_deref().map(str::trim) {
         None | Some("") => None,
         Some("true") => Some(true),
@@ -143,10 +146,10 @@ pub async fn update_user(
             ))
         }
     };
-    let (state, actor, target) = managed(&id).await?;
+    let profile = crate::model::templates::form_flag(profile.as_deref());
     let change = UpdateUser {
-        display_name,
-        email,
+        display_name: profile.then_some(display_name),
+        email: profile.then_some(email),
         is_active,
     };
     let done = service::update(&state.db, &actor, &target, change).await?;

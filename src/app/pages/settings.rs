@@ -74,7 +74,8 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
-fn field_error<T: Clone + Send + Sync + 'static>(
+/// The error of an action's last call under the form field it names, if any.
+pub fn field_error<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
     field: &'static str,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
@@ -85,7 +86,8 @@ fn field_error<T: Clone + Send + Sync + 'static>(
     }
 }
 
-fn form_error<T: Clone + Send + Sync + 'static>(
+/// The error of an action's last call that names no field, as the form's alert.
+pub fn form_error<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
     move || {
@@ -97,7 +99,8 @@ fn form_error<T: Clone + Send + Sync + 'static>(
     }
 }
 
-fn saved_note<T: Clone + Send + Sync + 'static>(
+/// `text` after an action's last call succeeded.
+pub fn saved_note<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
     text: &'static str,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
