@@ -45,8 +45,12 @@ async fn create(app: &TestApp, cookie: &str, form: &[(&str, &str)]) -> common::R
 
 async fn set_active(app: &TestApp, cookie: &str, id: &str, active: bool) -> common::Reply {
     let v = if active { "true" } else { "false" };
-    app.call("users/update", &[("id", id), ("is_active", v)], Some(cookie))
-        .await
+    app.call(
+        "users/update",
+        &[("id", id), ("is_active", v)],
+        Some(cookie),
+    )
+    .await
 }
 
 fn usernames(r: &common::Reply) -> Vec<String> {
@@ -111,7 +115,10 @@ async fn create_with_roles_then_duplicate_is_409_case_insensitively() {
     let rows = app.audit_rows("user.create").await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     let args = rows[0].2.clone().unwrap();
-    assert!(args.contains("operator") && args.contains("viewer"), "{args}");
+    assert!(
+        args.contains("operator") && args.contains("viewer"),
+        "{args}"
+    );
     assert!(!args.contains(PW), "{args}");
     assert_eq!(rows[0].3.as_deref(), Some("root"));
 }
@@ -121,7 +128,10 @@ async fn invalid_fields_are_4xx_naming_the_field() {
     let (app, cookie) = admin_app().await;
     let long_name = "x".repeat(256);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("username", "carl"), ("password", "short")], "password"),
+        (
+            vec![("username", "carl"), ("password", "short")],
+            "password",
+        ),
         (
             vec![("username", "carl"), ("password", PW), ("email", "carl")],
             "email",
@@ -131,7 +141,11 @@ async fn invalid_fields_are_4xx_naming_the_field() {
             "email",
         ),
         (
-            vec![("username", "carl"), ("password", PW), ("email", "c arl@x.org")],
+            vec![
+                ("username", "carl"),
+                ("password", PW),
+                ("email", "c arl@x.org"),
+            ],
             "email",
         ),
         (
@@ -151,7 +165,11 @@ async fn invalid_fields_are_4xx_naming_the_field() {
     for (form, field) in cases {
         let r = create(&app, &cookie, &form).await;
         assert_eq!(r.status, 422, "{form:?}: {}", r.body);
-        assert!(r.body.contains(field), "{form:?} should name {field}: {}", r.body);
+        assert!(
+            r.body.contains(field),
+            "{form:?} should name {field}: {}",
+            r.body
+        );
     }
     let carl: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_lower = 'carl'")
         .fetch_one(&app.state.db)
@@ -182,7 +200,9 @@ async fn invalid_fields_are_4xx_naming_the_field() {
         )
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
-    let r = app.call("users/get", &[("id", "no such id")], Some(&cookie)).await;
+    let r = app
+        .call("users/get", &[("id", "no such id")], Some(&cookie))
+        .await;
     assert_eq!(r.status, 422, "{}", r.body);
     let r = app
         .call("users/get", &[("id", "00000000-0000")], Some(&cookie))
@@ -197,7 +217,9 @@ async fn nobody_deactivates_or_deletes_themselves() {
     let r = set_active(&app, &cookie, &me, false).await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("your own account"), "{}", r.body);
-    let r = app.call("users/delete", &[("id", &me)], Some(&cookie)).await;
+    let r = app
+        .call("users/delete", &[("id", &me)], Some(&cookie))
+        .await;
     assert_eq!(r.status, 409, "{}", r.body);
     // Stripping your own *:* is refused too, while another admin exists.
     let admin_role = role_id(&app, "admin").await;
@@ -267,13 +289,17 @@ async fn the_last_active_superadmin_is_protected_until_there_is_a_second() {
 async fn builtin_users_cannot_be_deleted_others_can_and_history_stays() {
     let (app, cookie) = admin_app().await;
     let builtin = user_id(&app, "admin").await;
-    let r = app.call("users/delete", &[("id", &builtin)], Some(&cookie)).await;
+    let r = app
+        .call("users/delete", &[("id", &builtin)], Some(&cookie))
+        .await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("built-in"), "{}", r.body);
     app.create_user("gone", PW, &["viewer"]).await;
     let gone_cookie = app.login("gone", PW).await;
     let id = user_id(&app, "gone").await;
-    let r = app.call("users/delete", &[("id", &id)], Some(&cookie)).await;
+    let r = app
+        .call("users/delete", &[("id", &id)], Some(&cookie))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = app.call("users/get", &[("id", &id)], Some(&cookie)).await;
     assert_eq!(r.status, 404, "{}", r.body);
@@ -283,18 +309,22 @@ async fn builtin_users_cannot_be_deleted_others_can_and_history_stays() {
     let rows = app.audit_rows("user.delete").await;
     assert_eq!(rows.len(), 1);
     assert!(rows[0].2.as_deref().unwrap().contains("viewer"));
-    let logins: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE user_id = ? AND username = 'gone'")
-            .bind(&id)
-            .fetch_one(&app.state.db)
-            .await
-            .unwrap();
+    let logins: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE user_id = ? AND username = 'gone'",
+    )
+    .bind(&id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
     assert!(logins >= 1, "the deleted user's own audit rows are kept");
 }
 
 /// Open `/api/auth/watch`; the returned receiver gets the body text as it arrives and is
 /// closed when the server ends the stream.
-async fn watch(app: &TestApp, cookie: &str) -> (StatusCode, tokio::sync::mpsc::UnboundedReceiver<String>) {
+async fn watch(
+    app: &TestApp,
+    cookie: &str,
+) -> (StatusCode, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let req = Request::get("/api/auth/watch")
         .header(header::HOST, "halite.test")
         .header(header::COOKIE, cookie)
@@ -308,7 +338,10 @@ async fn watch(app: &TestApp, cookie: &str) -> (StatusCode, tokio::sync::mpsc::U
     tokio::spawn(async move {
         while let Some(Ok(f)) = body.frame().await {
             if let Ok(chunk) = f.into_data() {
-                if tx.send(String::from_utf8_lossy(&chunk).to_string()).is_err() {
+                if tx
+                    .send(String::from_utf8_lossy(&chunk).to_string())
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -368,7 +401,11 @@ async fn deactivating_ends_sessions_and_the_open_watch_stream_at_once() {
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     // Signing in is refused while inactive; reactivated, it works again.
     let r = app
-        .call("auth/login", &[("username", "dana"), ("password", PW)], None)
+        .call(
+            "auth/login",
+            &[("username", "dana"), ("password", PW)],
+            None,
+        )
         .await;
     assert_ne!(r.status, 200, "{}", r.body);
     let r = set_active(&app, &cookie, &id, true).await;
@@ -435,7 +472,11 @@ async fn reset_password_ends_sessions_and_forces_a_change() {
     assert_eq!(r.status, 401, "{}", r.body);
     // The old password no longer works; the new one signs in to a forced change.
     let r = app
-        .call("auth/login", &[("username", "gail"), ("password", PW)], None)
+        .call(
+            "auth/login",
+            &[("username", "gail"), ("password", PW)],
+            None,
+        )
         .await;
     assert_ne!(r.status, 200);
     let fresh = app.login("gail", new_pw).await;
@@ -452,7 +493,8 @@ async fn reset_password_ends_sessions_and_forces_a_change() {
 #[tokio::test]
 async fn role_changes_rescope_the_next_request() {
     let (app, cookie) = admin_app().await;
-    app.create_role("minion-reader", &[("view", "minion:*")]).await;
+    app.create_role("minion-reader", &[("view", "minion:*")])
+        .await;
     app.create_user("hal", PW, &["minion-reader"]).await;
     let hal = app.login("hal", PW).await;
     let id = user_id(&app, "hal").await;
@@ -461,28 +503,48 @@ async fn role_changes_rescope_the_next_request() {
     assert_eq!(app.call("minions/list", &[], Some(&hal)).await.status, 200);
     assert_eq!(app.call("keys/list", &[], Some(&hal)).await.status, 403);
     let r = app
-        .call("users/role-add", &[("id", &id), ("role_id", &viewer)], Some(&cookie))
+        .call(
+            "users/role-add",
+            &[("id", &id), ("role_id", &viewer)],
+            Some(&cookie),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.call("keys/list", &[], Some(&hal)).await.status, 200);
     // Adding a role held already is a 409.
     let r = app
-        .call("users/role-add", &[("id", &id), ("role_id", &viewer)], Some(&cookie))
+        .call(
+            "users/role-add",
+            &[("id", &id), ("role_id", &viewer)],
+            Some(&cookie),
+        )
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
     for role in [&viewer, &reader] {
         let r = app
-            .call("users/role-remove", &[("id", &id), ("role_id", role)], Some(&cookie))
+            .call(
+                "users/role-remove",
+                &[("id", &id), ("role_id", role)],
+                Some(&cookie),
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     assert_eq!(app.call("minions/list", &[], Some(&hal)).await.status, 403);
     let r = app
-        .call("users/role-remove", &[("id", &id), ("role_id", &viewer)], Some(&cookie))
+        .call(
+            "users/role-remove",
+            &[("id", &id), ("role_id", &viewer)],
+            Some(&cookie),
+        )
         .await;
     assert_eq!(r.status, 404, "not held: {}", r.body);
     let r = app
-        .call("users/role-add", &[("id", &id), ("role_id", "r-nope")], Some(&cookie))
+        .call(
+            "users/role-add",
+            &[("id", &id), ("role_id", "r-nope")],
+            Some(&cookie),
+        )
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(app.audit_rows("user.roles.add").await.len(), 1);
@@ -502,15 +564,26 @@ async fn a_viewer_may_read_but_not_manage_and_denials_are_audited() {
     let target = user_id(&app, "jack").await;
     assert_eq!(app.call("users/list", &[], Some(&ivy)).await.status, 200);
     assert_eq!(
-        app.call("users/get", &[("id", &target)], Some(&ivy)).await.status,
+        app.call("users/get", &[("id", &target)], Some(&ivy))
+            .await
+            .status,
         200
     );
     let attempts: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("users/create", vec![("username", "kim"), ("password", PW)]),
-        ("users/update", vec![("id", &target), ("is_active", "false")]),
-        ("users/password", vec![("id", &target), ("new_password", PW)]),
+        (
+            "users/update",
+            vec![("id", &target), ("is_active", "false")],
+        ),
+        (
+            "users/password",
+            vec![("id", &target), ("new_password", PW)],
+        ),
         ("users/delete", vec![("id", &target)]),
-        ("users/role-add", vec![("id", &target), ("role_id", "r-user-viewer")]),
+        (
+            "users/role-add",
+            vec![("id", &target), ("role_id", "r-user-viewer")],
+        ),
     ];
     for (endpoint, form) in &attempts {
         let r = app.call(endpoint, form, Some(&ivy)).await;
@@ -530,7 +603,9 @@ async fn a_viewer_may_read_but_not_manage_and_denials_are_audited() {
     // Someone without view:user:* cannot list or read users.
     assert_eq!(app.call("users/list", &[], Some(&jack)).await.status, 403);
     assert_eq!(
-        app.call("users/roles-available", &[], Some(&jack)).await.status,
+        app.call("users/roles-available", &[], Some(&jack))
+            .await
+            .status,
         403
     );
     // Nothing changed.
@@ -544,7 +619,8 @@ async fn a_viewer_may_read_but_not_manage_and_denials_are_audited() {
 async fn list_searches_filters_sorts_and_pages_in_sql() {
     let (app, cookie) = admin_app().await;
     for i in 0..55 {
-        app.create_user(&format!("user{i:02}"), PW, &["viewer"]).await;
+        app.create_user(&format!("user{i:02}"), PW, &["viewer"])
+            .await;
     }
     sqlx::query("UPDATE users SET display_name = 'Zed Quux', email = 'zed@corp.example', email_lower = 'zed@corp.example' WHERE username = 'user07'")
         .execute(&app.state.db)
@@ -577,9 +653,18 @@ async fn list_searches_filters_sorts_and_pages_in_sql() {
     assert_eq!(r.status, 200);
     assert!(usernames(&r).is_empty());
     // Search: case-insensitive over username, display name and e-mail; LIKE wildcards are text.
-    assert_eq!(usernames(&list(vec![("q", "USER5".into())]).await), ["user50", "user51", "user52", "user53", "user54"]);
-    assert_eq!(usernames(&list(vec![("q", "quux".into())]).await), ["user07"]);
-    assert_eq!(usernames(&list(vec![("q", "CORP.example".into())]).await), ["user07"]);
+    assert_eq!(
+        usernames(&list(vec![("q", "USER5".into())]).await),
+        ["user50", "user51", "user52", "user53", "user54"]
+    );
+    assert_eq!(
+        usernames(&list(vec![("q", "quux".into())]).await),
+        ["user07"]
+    );
+    assert_eq!(
+        usernames(&list(vec![("q", "CORP.example".into())]).await),
+        ["user07"]
+    );
     assert!(usernames(&list(vec![("q", "%".into())]).await).is_empty());
     assert!(usernames(&list(vec![("q", "r_0".into())]).await).is_empty());
     // Active filter, with counts of the search.
@@ -600,7 +685,12 @@ async fn list_searches_filters_sorts_and_pages_in_sql() {
     let r = list(vec![("sort", "last_login".into())]).await;
     assert_eq!(r.status, 200);
     assert_eq!(usernames(&r)[0], "root", "the only one who signed in");
-    let r = list(vec![("sort", "created".into()), ("dir", "desc".into()), ("per_page", "100".into())]).await;
+    let r = list(vec![
+        ("sort", "created".into()),
+        ("dir", "desc".into()),
+        ("per_page", "100".into()),
+    ])
+    .await;
     assert_eq!(r.json()["rows"].as_array().unwrap().len(), 57);
     // Edges: refused with 422.
     for (k, v) in [
@@ -619,7 +709,13 @@ async fn list_searches_filters_sorts_and_pages_in_sql() {
     assert_eq!(r.json()["rows"][0]["roles"][0]["name"], "admin");
     // The role picker lists every role.
     let r = app.call("users/roles-available", &[], Some(&cookie)).await;
-    let names: Vec<String> = r.json().as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["admin", "operator", "viewer"]);
 }
 
@@ -690,7 +786,9 @@ async fn cli_service_calls_follow_the_same_rules_and_audit_as_cli() {
     app.create_user("lee", PW, &[]).await;
     let lee = service::load_by_username(db, "LEE").await.unwrap();
     let viewer = service::role_by_name(db, "viewer").await.unwrap();
-    service::add_role(db, &Actor::cli(), &lee, &viewer).await.unwrap();
+    service::add_role(db, &Actor::cli(), &lee, &viewer)
+        .await
+        .unwrap();
     let rows = app.audit_rows("user.roles.add").await;
     assert_eq!(rows[0].3.as_deref(), Some("cli"));
     let user_id: Option<String> =
@@ -706,9 +804,13 @@ async fn cli_service_calls_follow_the_same_rules_and_audit_as_cli() {
         is_active: Some(false),
         ..Default::default()
     };
-    service::update(db, &Actor::cli(), &admin, off.clone()).await.unwrap();
+    service::update(db, &Actor::cli(), &admin, off.clone())
+        .await
+        .unwrap();
     let root = service::load_by_username(db, "root").await.unwrap();
-    let e = service::update(db, &Actor::cli(), &root, off).await.unwrap_err();
+    let e = service::update(db, &Actor::cli(), &root, off)
+        .await
+        .unwrap_err();
     assert!(matches!(e, halite::error::AppError::Conflict(_)), "{e:?}");
     assert!(service::delete(db, &Actor::cli(), &root).await.is_err());
     assert!(
@@ -721,4 +823,71 @@ async fn cli_service_calls_follow_the_same_rules_and_audit_as_cli() {
             .await
             .unwrap()
     );
+}
+
+#[tokio::test]
+async fn pages_render_with_the_names_the_e2e_uses() {
+    let (app, cookie) = admin_app().await;
+    app.create_user("mia", PW, &["viewer"]).await;
+    let r = app.get("/users?q=mi", Some(&cookie)).await;
+    assert_eq!(r.status, 200);
+    for needle in [
+        r#"data-test="users-table""#,
+        r#"data-test="user-row""#,
+        r#"data-username="mia""#,
+        r#"data-test="user-new""#,
+    ] {
+        assert!(r.body.contains(needle), "/users lacks {needle}");
+    }
+    assert!(
+        !r.body.contains(r#"data-username="root""#),
+        "the search applies"
+    );
+    let r = app.get("/users?new=1", Some(&cookie)).await;
+    for needle in [
+        r#"name="username""#,
+        r#"name="display_name""#,
+        r#"name="email""#,
+        r#"name="password""#,
+        r#"name="must_change_pw""#,
+        r#"name="role_ids""#,
+        r#"data-role-name="viewer""#,
+        r#"data-test="user-create-submit""#,
+    ] {
+        assert!(r.body.contains(needle), "the new-user form lacks {needle}");
+    }
+    let id = user_id(&app, "mia").await;
+    let r = app.get(&format!("/users/{id}"), Some(&cookie)).await;
+    assert_eq!(r.status, 200);
+    for needle in [
+        r#"data-test="user-status""#,
+        ">Active<",
+        r#"data-test="user-deactivate""#,
+        r#"name="new_password""#,
+        r#"data-test="user-reset-password""#,
+        r#"name="role_id""#,
+        r#"data-test="user-role-add""#,
+        r#"data-test="user-role""#,
+        r#"data-test="user-role-remove""#,
+        r#"data-test="user-delete""#,
+    ] {
+        assert!(r.body.contains(needle), "/users/:id lacks {needle}");
+    }
+    let r = app
+        .get(&format!("/users/{id}?confirm=delete"), Some(&cookie))
+        .await;
+    assert!(r.body.contains(r#"data-test="user-delete-confirm""#));
+    // Someone without view:user:* gets the page's designed refusal, not the table.
+    let mia = app.login("mia", PW).await;
+    let r = app.get("/users", Some(&mia)).await;
+    assert!(!r.body.contains(r#"data-test="users-table""#));
+    assert!(r.body.contains("Not allowed"), "{}", r.body.len());
+    // The sign-in page explains an ended session.
+    let r = app.get("/login?ended=1", None).await;
+    assert!(
+        r.body.contains("Your session was ended"),
+        "the notice is missing"
+    );
+    let r = app.get("/login", None).await;
+    assert!(!r.body.contains("Your session was ended"));
 }

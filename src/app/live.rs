@@ -255,13 +255,20 @@ mod client {
     /// A running follower (the browser is single-threaded; the wrapper satisfies `on_cleanup`).
     pub struct Handle(SendWrapper<Shared>);
 
-    /// The session watch's `EventSource` with its callbacks (dropped together).
-    pub struct Watch(SendWrapper<(EventSource, Closure<dyn FnMut(Event)>, Closure<dyn FnMut(Event)>)>);
+    /// The session watch's `EventSource` and its callbacks (dropped together).
+    struct WatchConn {
+        es: EventSource,
+        _on_ended: Closure<dyn FnMut(Event)>,
+        _on_error: Closure<dyn FnMut(Event)>,
+    }
+
+    /// A running session watch (the wrapper satisfies `on_cleanup`).
+    pub struct Watch(SendWrapper<WatchConn>);
 
     impl Watch {
         /// Close the stream.
         pub fn close(&self) {
-            self.0 .0.close();
+            self.0.es.close();
         }
     }
 
@@ -285,7 +292,11 @@ mod client {
         es.add_event_listener_with_callback("ended", on_ended.as_ref().unchecked_ref())
             .ok()?;
         es.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        Some(Watch(SendWrapper::new((es, on_ended, on_error))))
+        Some(Watch(SendWrapper::new(WatchConn {
+            es,
+            _on_ended: on_ended,
+            _on_error: on_error,
+        })))
     }
 
     /// Start following; the handle is for [`stop`].

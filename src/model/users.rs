@@ -168,7 +168,9 @@ pub fn validate_email(s: &str) -> Result<Option<String>, AppError> {
         return bad("The e-mail address may not contain spaces.");
     }
     match s.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') => {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+        {
             Ok(Some(s.to_string()))
         }
         _ => bad("The e-mail address must look like name@example.com (one @)."),
@@ -191,12 +193,13 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(validate_email(" ").unwrap(), None);
-        assert_eq!(
-            validate_email(" a@b.c ").unwrap().as_deref(),
-            Some("a@b.c")
-        );
+        assert_eq!(validate_email(" a@b.c ").unwrap().as_deref(), Some("a@b.c"));
         for bad in ["a", "a@", "@b", "a@b@c", "a b@c", "a@b\tc"] {
-            assert_eq!(validate_email(bad).unwrap_err().field(), Some("email"), "{bad}");
+            assert_eq!(
+                validate_email(bad).unwrap_err().field(),
+                Some("email"),
+                "{bad}"
+            );
         }
         let long = format!("{}@example.com", "x".repeat(320));
         assert!(validate_email(&long).is_err());
@@ -207,8 +210,19 @@ mod tests {
         assert_eq!(validate_display_name("  Ann ").unwrap(), "Ann");
         assert!(validate_display_name(&"x".repeat(256)).is_err());
         assert!(validate_display_name(&"x".repeat(255)).is_ok());
-        assert_eq!(UserFilters { active: "inactive".into() }.validate().unwrap(), Some(false));
-        assert!(UserFilters { active: "yes".into() }.validate().is_err());
+        assert_eq!(
+            UserFilters {
+                active: "inactive".into()
+            }
+            .validate()
+            .unwrap(),
+            Some(false)
+        );
+        assert!(UserFilters {
+            active: "yes".into()
+        }
+        .validate()
+        .is_err());
         assert!(validate_id("id", "ab-12").is_ok());
         assert!(validate_id("id", "a b").is_err());
     }

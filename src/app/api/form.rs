@@ -14,8 +14,7 @@ impl leptos::server_fn::ContentType for PostForm {
 }
 
 impl leptos::server_fn::codec::Encoding for PostForm {
-    const METHOD: leptos::server_fn::http_export::Method =
-        leptos::server_fn::http_export::Method::POST;
+    const METHOD: http::Method = http::Method::POST;
 }
 
 /// A list of form values: `k=a&k=b`, `k[0]=a&k[1]=b`, a single `k=a`, or nothing (with
@@ -35,7 +34,10 @@ impl<'de> Deserialize<'de> for FormList {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FormList, E> {
                 Ok(FormList(vec![v.to_string()]))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<FormList, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FormList, A::Error> {
                 let mut out = Vec::new();
                 while let Some(v) = seq.next_element::<String>()? {
                     out.push(v);
@@ -90,8 +92,8 @@ pub fn index_repeated_keys(body: &str) -> String {
 #[macro_export]
 macro_rules! post_form_args {
     ($t:ty) => {
-        impl<E, Request> leptos::server_fn::codec::IntoReq<$crate::app::api::form::PostForm, Request, E>
-            for $t
+        impl<E, Request>
+            leptos::server_fn::codec::IntoReq<$crate::app::api::form::PostForm, Request, E> for $t
         where
             Request: leptos::server_fn::request::ClientReq<E>,
             E: leptos::server_fn::error::FromServerFnError,
@@ -102,17 +104,12 @@ macro_rules! post_form_args {
                     leptos::server_fn::error::ServerFnErrorErr::Serialization(e.to_string())
                         .into_app_error()
                 })?;
-                Request::try_new_post(
-                    path,
-                    "application/x-www-form-urlencoded",
-                    accepts,
-                    qs,
-                )
+                Request::try_new_post(path, "application/x-www-form-urlencoded", accepts, qs)
             }
         }
 
-        impl<E, Request> leptos::server_fn::codec::FromReq<$crate::app::api::form::PostForm, Request, E>
-            for $t
+        impl<E, Request>
+            leptos::server_fn::codec::FromReq<$crate::app::api::form::PostForm, Request, E> for $t
         where
             Request: leptos::server_fn::request::Req<E> + Send + 'static,
             E: leptos::server_fn::error::FromServerFnError,

@@ -4,11 +4,11 @@
 //! the "New user" panel and the delete confirmation are URL states (`?new=1`, `?confirm=delete`)
 //! for the same reason.
 
+use crate::app::api::form::FormList;
 use crate::app::api::users::{
     get_user, list_users, roles_available, AddUserRole, CreateUser, DeleteUser, RemoveUserRole,
     ResetUserPassword, RoleRef, UpdateUser, UserSummary, UsersPage, MAX_DISPLAY_NAME, MAX_EMAIL,
 };
-use crate::app::api::form::FormList;
 use crate::app::components::list::{
     input_text, use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
 };
@@ -481,7 +481,8 @@ fn DeletePanel(u: UserSummary, delete: ServerAction<DeleteUser>) -> impl IntoVie
     let question = format!("Delete {} for good? ", u.username);
     let id = u.id;
     let body = if u.is_builtin {
-        view! { <p class="muted">"Built-in users cannot be deleted; deactivate them instead."</p> }.into_any()
+        view! { <p class="muted">"Built-in users cannot be deleted; deactivate them instead."</p> }
+            .into_any()
     } else {
         view! {
             <p class="muted small">"Deleting removes the account and its sessions and templates. Audit rows keep its history."</p>

@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
+use crate::server::auth::watch::RecheckTimer;
 /// How often an open stream re-checks its session (well within the 20 s keepalive).
 pub use crate::server::auth::watch::RECHECK;
-use crate::server::auth::watch::RecheckTimer;
 
 /// Whether a user may see one event (per resource, as the page's SQL filter).
 pub fn visible(user: &CurrentUser, e: &ActivityEvent) -> bool {

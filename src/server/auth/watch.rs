@@ -70,7 +70,10 @@ struct Watch {
 }
 
 /// The handler: 401 without a session, 403 during a forced password change.
-pub async fn watch(State(state): State<AppState>, user: Option<Extension<CurrentUser>>) -> Response {
+pub async fn watch(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+) -> Response {
     let Some(Extension(user)) = user else {
         return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
     };
@@ -90,7 +93,10 @@ pub async fn watch(State(state): State<AppState>, user: Option<Extension<Current
         }
         if !w.started {
             w.started = true;
-            return Some((Ok::<_, std::convert::Infallible>(Event::default().comment("watching")), w));
+            return Some((
+                Ok::<_, std::convert::Infallible>(Event::default().comment("watching")),
+                w,
+            ));
         }
         loop {
             w.timer.due().await;

@@ -229,9 +229,9 @@ pub async fn create(db: &Db, actor: &Actor, u: CreateUser) -> Result<UserSummary
 
 /// One user, or 404.
 pub async fn load(db: &Db, id: &str) -> Result<UserSummary, AppError> {
-    store::get(db, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("There is no such user (it may have been deleted).".into()))
+    store::get(db, id).await?.ok_or_else(|| {
+        AppError::NotFound("There is no such user (it may have been deleted).".into())
+    })
 }
 
 /// One user by username, or 404.
@@ -287,7 +287,11 @@ pub async fn update(
             after.insert(k.into(), a);
         }
     };
-    diff("display_name", json!(target.display_name), json!(display_name));
+    diff(
+        "display_name",
+        json!(target.display_name),
+        json!(display_name),
+    );
     diff("email", json!(target.email), json!(email));
     diff("is_active", json!(target.is_active), json!(is_active));
     if after.is_empty() {
@@ -377,7 +381,12 @@ pub async fn add_role(
         )));
     }
     actor
-        .audit(db, "user.roles.add", &target.username, json!({ "role": role.name }))
+        .audit(
+            db,
+            "user.roles.add",
+            &target.username,
+            json!({ "role": role.name }),
+        )
         .await;
     Ok(())
 }
@@ -399,7 +408,12 @@ pub async fn remove_role(
     protect_superadmins(db, actor, target, UserChange::RemoveRole(&role.id)).await?;
     store::remove_role(db, &target.id, &role.id).await?;
     actor
-        .audit(db, "user.roles.remove", &target.username, json!({ "role": role.name }))
+        .audit(
+            db,
+            "user.roles.remove",
+            &target.username,
+            json!({ "role": role.name }),
+        )
         .await;
     Ok(())
 }
@@ -407,9 +421,9 @@ pub async fn remove_role(
 /// A role by id from a form (422 when malformed, 404 when it does not exist).
 pub async fn role_by_id(db: &Db, id: &str) -> Result<RoleRef, AppError> {
     let id = crate::model::users::validate_id("role_id", id)?;
-    store::role(db, &id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("There is no such role (it may have been deleted).".into()))
+    store::role(db, &id).await?.ok_or_else(|| {
+        AppError::NotFound("There is no such role (it may have been deleted).".into())
+    })
 }
 
 /// A role by name (the command line), or 404.

@@ -212,10 +212,11 @@ fn duplicate(username: &str) -> AppError {
 pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<String, AppError> {
     let username = u.username.as_str();
     let lower = username.to_lowercase();
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username_lower = ?")
-        .bind(&lower)
-        .fetch_optional(db)
-        .await?;
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT id FROM users WHERE username_lower = ?")
+            .bind(&lower)
+            .fetch_optional(db)
+            .await?;
     if exists.is_some() {
         return Err(duplicate(username));
     }
@@ -244,11 +245,13 @@ pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<String, AppError> {
         r => r?,
     };
     for rid in u.role_ids {
-        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
-            .bind(&id)
-            .bind(rid)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(rid)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(id)
