@@ -5,13 +5,11 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use common::TestApp;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use std::time::Duration;
-use tower::ServiceExt;
 
 const PW: &str = "correct horse battery";
 
@@ -51,6 +49,18 @@ async fn set_active(app: &TestApp, cookie: &str, id: &str, active: bool) -> comm
         Some(cookie),
     )
     .await
+}
+
+/// `users/role-add` or `users/role-remove` of `role` for `user`, as `cookie`.
+async fn membership(
+    app: &TestApp,
+    cookie: &str,
+    endpoint: &str,
+    user: &str,
+    role: &str,
+) -> common::Reply {
+    app.call(endpoint, &[("id", user), ("role_id", role)], Some(cookie))
+        .await
 }
 
 fn usernames(r: &common::Reply) -> Vec<String> {
@@ -223,13 +233,7 @@ async fn nobody_deactivates_or_deletes_themselves() {
     assert_eq!(r.status, 409, "{}", r.body);
     // Stripping your own *:* is refused too, while another admin exists.
     let admin_role = role_id(&app, "admin").await;
-    let r = app
-        .call(
-            "users/role-remove",
-            &[("id", &me), ("role_id", &admin_role)],
-            Some(&cookie),
-        )
-        .await;
+    let r = membership(&app, &cookie, "users/role-remove", &me, &admin_role).await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("your own full access"), "{}", r.body);
     // Still signed in and active.
@@ -261,19 +265,14 @@ async fn the_last_active_superadmin_is_protected_until_there_is_a_second() {
     assert!(r.body.contains("last active user"), "{}", r.body);
     let r = app.call("users/delete", &[("id", &root)], Some(&ua)).await;
     assert_eq!(r.status, 409, "{}", r.body);
-    let remove = [("id", root.as_str()), ("role_id", admin_role.as_str())];
-    let r = app.call("users/role-remove", &remove, Some(&ua)).await;
+    let r = membership(&app, &ua, "users/role-remove", &root, &admin_role).await;
     assert_eq!(r.status, 409, "{}", r.body);
-    // An inactive holder does not count: giving ua the admin role makes a second one.
-    let r = app
-        .call(
-            "users/role-add",
-            &[("id", &user_id(&app, "ua").await), ("role_id", &admin_role)],
-            Some(&root_cookie),
-        )
-        .await;
+    // The deactivated bootstrap admin does not count; giving ua the admin role makes a
+    // second active holder.
+    let ua_id = user_id(&app, "ua").await;
+    let r = membership(&app, &root_cookie, "users/role-add", &ua_id, &admin_role).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = app.call("users/role-remove", &remove, Some(&ua)).await;
+    let r = membership(&app, &ua, "users/role-remove", &root, &admin_role).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // root is no admin any more (and so may not manage users), then ua deactivates root.
     let r = set_active(&app, &ua, &root, false).await;
@@ -325,13 +324,7 @@ async fn watch(
     app: &TestApp,
     cookie: &str,
 ) -> (StatusCode, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    let req = Request::get("/api/auth/watch")
-        .header(header::HOST, "halite.test")
-        .header(header::COOKIE, cookie)
-        .header(header::ACCEPT, "text/event-stream")
-        .body(Body::empty())
-        .unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
+    let res = app.open_stream("/api/auth/watch", cookie).await;
     let status = res.status();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mut body = res.into_body();
@@ -502,50 +495,20 @@ async fn role_changes_rescope_the_next_request() {
     let viewer = role_id(&app, "viewer").await;
     assert_eq!(app.call("minions/list", &[], Some(&hal)).await.status, 200);
     assert_eq!(app.call("keys/list", &[], Some(&hal)).await.status, 403);
-    let r = app
-        .call(
-            "users/role-add",
-            &[("id", &id), ("role_id", &viewer)],
-            Some(&cookie),
-        )
-        .await;
+    let r = membership(&app, &cookie, "users/role-add", &id, &viewer).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.call("keys/list", &[], Some(&hal)).await.status, 200);
     // Adding a role held already is a 409.
-    let r = app
-        .call(
-            "users/role-add",
-            &[("id", &id), ("role_id", &viewer)],
-            Some(&cookie),
-        )
-        .await;
+    let r = membership(&app, &cookie, "users/role-add", &id, &viewer).await;
     assert_eq!(r.status, 409, "{}", r.body);
     for role in [&viewer, &reader] {
-        let r = app
-            .call(
-                "users/role-remove",
-                &[("id", &id), ("role_id", role)],
-                Some(&cookie),
-            )
-            .await;
+        let r = membership(&app, &cookie, "users/role-remove", &id, role).await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     assert_eq!(app.call("minions/list", &[], Some(&hal)).await.status, 403);
-    let r = app
-        .call(
-            "users/role-remove",
-            &[("id", &id), ("role_id", &viewer)],
-            Some(&cookie),
-        )
-        .await;
+    let r = membership(&app, &cookie, "users/role-remove", &id, &viewer).await;
     assert_eq!(r.status, 404, "not held: {}", r.body);
-    let r = app
-        .call(
-            "users/role-add",
-            &[("id", &id), ("role_id", "r-nope")],
-            Some(&cookie),
-        )
-        .await;
+    let r = membership(&app, &cookie, "users/role-add", &id, "r-nope").await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(app.audit_rows("user.roles.add").await.len(), 1);
     let removed = app.audit_rows("user.roles.remove").await;
@@ -724,47 +687,26 @@ async fn edits_record_only_what_changed() {
     let (app, cookie) = admin_app().await;
     app.create_user("kai", PW, &["viewer"]).await;
     let id = user_id(&app, "kai").await;
-    let r = app
-        .call(
-            "users/update",
-            &[
-                ("id", &id),
+    let edit = |name: &'static str, email: &'static str| {
+        let (app, id, cookie) = (&app, id.clone(), cookie.clone());
+        async move {
+            let form = [
+                ("id", id.as_str()),
                 ("profile", "1"),
-                ("display_name", "Kai K"),
-                ("email", "kai@x.org"),
-            ],
-            Some(&cookie),
-        )
-        .await;
+                ("display_name", name),
+                ("email", email),
+            ];
+            app.call("users/update", &form, Some(&cookie)).await
+        }
+    };
+    let r = edit("Kai K", "kai@x.org").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["email"], "kai@x.org");
     // The same values again: nothing to record.
-    let r = app
-        .call(
-            "users/update",
-            &[
-                ("id", &id),
-                ("profile", "1"),
-                ("display_name", "Kai K"),
-                ("email", "kai@x.org"),
-            ],
-            Some(&cookie),
-        )
-        .await;
+    let r = edit("Kai K", "kai@x.org").await;
     assert_eq!(r.status, 200, "{}", r.body);
     // Clearing the e-mail.
-    let r = app
-        .call(
-            "users/update",
-            &[
-                ("id", &id),
-                ("profile", "1"),
-                ("display_name", "Kai K"),
-                ("email", ""),
-            ],
-            Some(&cookie),
-        )
-        .await;
+    let r = edit("Kai K", "").await;
     assert_eq!(r.json()["email"], Value::Null);
     assert_eq!(r.json()["display_name"], "Kai K");
     let rows = app.audit_rows("user.update").await;
