@@ -824,6 +824,24 @@ async fn pages_render_with_the_names_the_e2e_uses() {
     let r = app.get("/users", Some(&mia)).await;
     assert!(!r.body.contains(r#"data-test="users-table""#));
     assert!(r.body.contains("Not allowed"), "{}", r.body.len());
+    // Who may view but not manage users gets the detail page without its forms.
+    app.create_role("user-viewer", &[("view", "user:*")]).await;
+    app.create_user("ned", PW, &["user-viewer"]).await;
+    let ned = app.login("ned", PW).await;
+    let r = app.get(&format!("/users/{id}"), Some(&ned)).await;
+    assert!(r.body.contains(r#"data-test="user-read-only""#));
+    assert!(r.body.contains(r#"data-test="user-role""#));
+    for absent in [
+        "user-deactivate",
+        "user-role-remove",
+        "user-reset-password",
+        "user-delete",
+    ] {
+        assert!(
+            !r.body.contains(&format!(r#"data-test="{absent}""#)),
+            "{absent} shown read-only"
+        );
+    }
     // The sign-in page explains an ended session.
     let r = app.get("/login?ended=1", None).await;
     assert!(

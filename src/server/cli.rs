@@ -317,7 +317,7 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                 audit::record(
                     &pool,
                     audit::AuditEntry::new(
-                        "user.reset_password",
+                        "user.password_reset",
                         &format!("user:{}", row.username),
                     )
                     .args(serde_json::json!({ "via": "cli" })),

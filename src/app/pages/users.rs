@@ -330,9 +330,11 @@ pub fn UserDetailPage() -> impl IntoView {
             navigate("/users", Default::default());
         }
     });
+    let me = use_context::<crate::app::context::MeResource>();
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading user…"</div> }>
             {move || Suspend::new(async move {
+                let me = crate::app::context::me_value(me).await;
                 let all_roles = roles.await.unwrap_or_default();
                 match data.await {
                     Err(e) => view! {
@@ -341,7 +343,12 @@ pub fn UserDetailPage() -> impl IntoView {
                         </PageHeader>
                         <ErrorPanel error=e />
                     }.into_any(),
-                    Ok(u) => view! { <UserDetailBody u all_roles a /> }.into_any(),
+                    Ok(u) => {
+                        // The forms only for who may change this user (the server checks anyway).
+                        let resource = format!("user:{}", u.username);
+                        let manage = me.is_some_and(|m| m.can(crate::app::api::users::MANAGE, &resource));
+                        view! { <UserDetailBody u all_roles a manage /> }.into_any()
+                    }
                 }
             })}
         </Transition>
@@ -349,7 +356,13 @@ pub fn UserDetailPage() -> impl IntoView {
 }
 
 #[component]
-fn UserDetailBody(u: UserSummary, all_roles: Vec<RoleRef>, a: DetailActions) -> impl IntoView {
+fn UserDetailBody(
+    u: UserSummary,
+    all_roles: Vec<RoleRef>,
+    a: DetailActions,
+    /// May the viewer change this user? Otherwise the page is read-only.
+    manage: bool,
+) -> impl IntoView {
     let subtitle = if u.display_name.is_empty() {
         "No display name".to_string()
     } else {
@@ -367,15 +380,15 @@ fn UserDetailBody(u: UserSummary, all_roles: Vec<RoleRef>, a: DetailActions) -> 
             <A href="/users" attr:class="button">"← All users"</A>
         </PageHeader>
         <div class="detail-grid">
-            <StatusPanel u=u.clone() update=a.update toggled />
-            <ProfilePanel u=u.clone() update=a.update toggled />
+            <StatusPanel u=u.clone() update=a.update toggled manage />
+            {manage.then(|| view! { <ProfilePanel u=u.clone() update=a.update toggled /> })}
         </div>
         <div class="detail-grid">
-            <RolesPanel u=u.clone() all_roles a />
-            <PasswordPanel id=u.id.clone() password=a.password />
+            <RolesPanel u=u.clone() all_roles a manage />
+            {manage.then(|| view! { <PasswordPanel id=u.id.clone() password=a.password /> })}
         </div>
         {/* integrator: <EffectiveAccess user_id=... /> */}
-        <DeletePanel u delete=a.delete />
+        {manage.then(|| view! { <DeletePanel u delete=a.delete /> })}
     }
 }
 
@@ -384,6 +397,7 @@ fn StatusPanel(
     u: UserSummary,
     update: ServerAction<UpdateUser>,
     toggled: RwSignal<bool>,
+    manage: bool,
 ) -> impl IntoView {
     let error = form_error(update.value().into());
     let next = if u.is_active { "false" } else { "true" };
@@ -398,15 +412,18 @@ fn StatusPanel(
                 <dt>"Created"</dt><dd>{short_utc(&u.created_at)}</dd>
                 <dt>"Last sign-in"</dt><dd>{u.last_login_at.as_ref().map(short_utc).unwrap_or_else(|| "never".into())}</dd>
             </dl>
-            <ActionForm action=update attr:class="inline-form">
-                <input type="hidden" name="id" value=u.id />
-                <input type="hidden" name="is_active" value=next />
-                {if u.is_active {
-                    view! { <button type="submit" class="button button-danger" data-test="user-deactivate">"Deactivate"</button> }.into_any()
-                } else {
-                    view! { <button type="submit" class="button button-primary" data-test="user-activate">"Activate"</button> }.into_any()
-                }}
-            </ActionForm>
+            {manage.then(|| view! {
+                <ActionForm action=update attr:class="inline-form">
+                    <input type="hidden" name="id" value=u.id />
+                    <input type="hidden" name="is_active" value=next />
+                    {if u.is_active {
+                        view! { <button type="submit" class="button button-danger" data-test="user-deactivate">"Deactivate"</button> }.into_any()
+                    } else {
+                        view! { <button type="submit" class="button button-primary" data-test="user-activate">"Activate"</button> }.into_any()
+                    }}
+                </ActionForm>
+            })}
+            {(!manage).then(|| view! { <p class="muted small" data-test="user-read-only">"You may view this user but not change it."</p> })}
             {move || toggled.get().then(&error)}
             <p class="muted small">"Deactivating signs the user out everywhere at once; their history stays."</p>
         </section>
@@ -512,7 +529,12 @@ fn DeletePanel(u: UserSummary, delete: ServerAction<DeleteUser>) -> impl IntoVie
 }
 
 #[component]
-fn RolesPanel(u: UserSummary, all_roles: Vec<RoleRef>, a: DetailActions) -> impl IntoView {
+fn RolesPanel(
+    u: UserSummary,
+    all_roles: Vec<RoleRef>,
+    a: DetailActions,
+    manage: bool,
+) -> impl IntoView {
     let addable: Vec<RoleRef> = all_roles
         .into_iter()
         .filter(|r| !u.roles.iter().any(|h| h.id == r.id))
@@ -527,12 +549,14 @@ fn RolesPanel(u: UserSummary, all_roles: Vec<RoleRef>, a: DetailActions) -> impl
             view! {
                 <li class="kv-row" data-test="user-role" data-role-name=r.name.clone()>
                     <span>{r.name.clone()}</span>
-                    <ActionForm action=a.role_remove attr:class="inline-form">
-                        <input type="hidden" name="id" value=id />
-                        <input type="hidden" name="role_id" value=r.id.clone() />
-                        <button type="submit" class="button button-small button-ghost" data-test="user-role-remove"
-                            title="Take this role away">"Remove"</button>
-                    </ActionForm>
+                    {manage.then(|| view! {
+                        <ActionForm action=a.role_remove attr:class="inline-form">
+                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="role_id" value=r.id.clone() />
+                            <button type="submit" class="button button-small button-ghost" data-test="user-role-remove"
+                                title="Take this role away">"Remove"</button>
+                        </ActionForm>
+                    })}
                 </li>
             }
         })
@@ -546,7 +570,7 @@ fn RolesPanel(u: UserSummary, all_roles: Vec<RoleRef>, a: DetailActions) -> impl
             {none_held}
             <ul class="kv-list">{held}</ul>
             {form_error(a.role_remove.value().into())}
-            {(!addable.is_empty()).then(|| view! {
+            {(manage && !addable.is_empty()).then(|| view! {
                 <ActionForm action=a.role_add attr:class="inline-form">
                     <input type="hidden" name="id" value=id.clone() />
                     <select name="role_id" aria-label="Role to add">
