@@ -164,10 +164,40 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("access/check", &["user_id", "verb", "resource"]),
     ("access/grants", &["user_id"]),
     ("access/minion-ids", &["prefix"]),
+    (
+        "users/list",
+        &["q", "active", "sort", "dir", "page", "per_page"],
+    ),
+    ("users/get", &["id"]),
+    ("users/roles-available", &[]),
+    (
+        "users/create",
+        &[
+            "username",
+            "display_name",
+            "email",
+            "password",
+            "must_change_pw",
+            "role_ids",
+        ],
+    ),
+    (
+        "users/update",
+        &["id", "profile", "display_name", "email", "is_active"],
+    ),
+    ("users/password", &["id", "new_password"]),
+    ("users/delete", &["id"]),
+    ("users/role-add", &["id", "role_id"]),
+    ("users/role-remove", &["id", "role_id"]),
 ];
 
 /// Endpoints where every call may cost an argon2 hash: only this many calls per identity.
-const BUDGET: &[(&str, usize)] = &[("auth/login", 10), ("auth/change-password", 6)];
+const BUDGET: &[(&str, usize)] = &[
+    ("auth/login", 10),
+    ("auth/change-password", 6),
+    ("users/create", 6),
+    ("users/password", 6),
+];
 
 /// Pages of the app (`:x` segments get fuzzed).
 const PAGES: &[&str] = &[
@@ -190,6 +220,7 @@ const PAGES: &[&str] = &[
     "/fleet",
     "/fleet/runs/:x",
     "/users",
+    "/users/:x",
     "/roles",
     "/roles/:x",
     "/audit",

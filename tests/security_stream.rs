@@ -315,3 +315,28 @@ async fn a_stream_refused_for_nothing_visible_is_audited() {
     assert_eq!(username.as_deref(), Some("auditor"));
     assert!(args.as_deref().unwrap_or("").contains("view"), "{args:?}");
 }
+
+/// Issue 12: an administrator's change to a user reaches that user's open stream through the
+/// notifier, well before the periodic re-check (5 s).
+#[tokio::test]
+async fn an_admin_deactivating_the_user_ends_the_stream_at_once() {
+    let app = app_with_stream().await;
+    app.create_user("boss", "boss-password-1", &["admin"]).await;
+    app.create_user("watcher", "watcher-password-1", &["viewer"])
+        .await;
+    let boss = app.login("boss", "boss-password-1").await;
+    let cookie = app.login("watcher", "watcher-password-1").await;
+    let stream = open_live(&app, &cookie, 1).await;
+    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = 'watcher'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let form = [("id", id.as_str()), ("is_active", "false")];
+    let r = app.call("users/update", &form, Some(&boss)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let prompt = tokio::time::timeout(Duration::from_secs(3), stream.ended).await;
+    assert!(
+        prompt.is_ok(),
+        "the stream waited for its periodic re-check"
+    );
+}

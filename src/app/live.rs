@@ -24,6 +24,10 @@ pub const LATEST_CAP: usize = 200;
 pub const BUMP_EVERY_MS: u64 = 500;
 /// The SSE route.
 pub const STREAM_URL: &str = "/api/activity/stream";
+/// The session watch's SSE route.
+pub const WATCH_URL: &str = "/api/auth/watch";
+/// Where a tab whose session ended goes (the sign-in page says why).
+pub const ENDED_URL: &str = "/login?ended=1";
 
 /// Live-stream state shared through context (provided by the app frame).
 #[derive(Debug, Clone, Copy)]
@@ -179,9 +183,29 @@ pub fn follow(bus: LiveBus, may_follow: Memo<bool>) {
     let _ = (bus, may_follow);
 }
 
+/// While `signed_in`, hold the session watch (`/api/auth/watch`, browser only): when the server
+/// says `ended` (an administrator deactivated the user or reset their password, sign-out in
+/// another tab, expiry), or a reconnect is refused and the server confirms the session is gone,
+/// the tab goes to the sign-in page without waiting for a reload. Call once, in the app frame.
+pub fn watch_session(signed_in: Memo<bool>) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if signed_in.get() {
+            if let Some(w) = client::watch() {
+                on_cleanup(move || w.close());
+            }
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = signed_in;
+}
+
 #[cfg(feature = "hydrate")]
 mod client {
-    use super::{merge_latest, ActivityEvent, Bumps, LiveBus, BUMP_EVERY_MS, STREAM_URL};
+    use super::{
+        merge_latest, ActivityEvent, Bumps, LiveBus, BUMP_EVERY_MS, ENDED_URL, STREAM_URL,
+        WATCH_URL,
+    };
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
     use std::cell::RefCell;
@@ -230,6 +254,50 @@ mod client {
 
     /// A running follower (the browser is single-threaded; the wrapper satisfies `on_cleanup`).
     pub struct Handle(SendWrapper<Shared>);
+
+    /// The session watch's `EventSource` and its callbacks (dropped together).
+    struct WatchConn {
+        es: EventSource,
+        _on_ended: Closure<dyn FnMut(Event)>,
+        _on_error: Closure<dyn FnMut(Event)>,
+    }
+
+    /// A running session watch (the wrapper satisfies `on_cleanup`).
+    pub struct Watch(SendWrapper<WatchConn>);
+
+    impl Watch {
+        /// Close the stream.
+        pub fn close(&self) {
+            self.0.es.close();
+        }
+    }
+
+    /// Open the session watch (see [`super::watch_session`]).
+    pub fn watch() -> Option<Watch> {
+        let es = EventSource::new(WATCH_URL).ok()?;
+        let on_ended =
+            Closure::<dyn FnMut(Event)>::new(|_: Event| crate::app::navigate_hard(ENDED_URL));
+        let probe = es.clone();
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+            // The browser gave up reconnecting (the server refused: 401 once the session is
+            // gone). A dropped connection it retries by itself is not a sign-out.
+            if probe.ready_state() == EventSource::CLOSED {
+                leptos::task::spawn_local(async {
+                    if matches!(crate::app::api::auth::get_me().await, Ok(None)) {
+                        crate::app::navigate_hard(ENDED_URL);
+                    }
+                });
+            }
+        });
+        es.add_event_listener_with_callback("ended", on_ended.as_ref().unchecked_ref())
+            .ok()?;
+        es.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Some(Watch(SendWrapper::new(WatchConn {
+            es,
+            _on_ended: on_ended,
+            _on_error: on_error,
+        })))
+    }
 
     /// Start following; the handle is for [`stop`].
     pub fn start(bus: LiveBus) -> Handle {

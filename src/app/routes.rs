@@ -32,7 +32,8 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/inventory/:name") view=pages::ComingSoon ssr=SsrMode::Async />
             <Route path=path!("/fleet") view=pages::ComingSoon ssr=SsrMode::Async />
             <Route path=path!("/fleet/runs/:id") view=pages::ComingSoon ssr=SsrMode::Async />
-            <Route path=path!("/users") view=pages::ComingSoon ssr=SsrMode::Async />
+            <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
+            <Route path=path!("/users/:id") view=pages::users::UserDetailPage ssr=SsrMode::Async />
             <Route path=path!("/roles") view=pages::roles::RolesPage ssr=SsrMode::Async />
             <Route path=path!("/roles/:id") view=pages::roles::RoleDetailPage ssr=SsrMode::Async />
             <Route path=path!("/audit") view=pages::ComingSoon ssr=SsrMode::Async />

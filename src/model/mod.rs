@@ -79,3 +79,4 @@ pub mod settings;
 pub mod templates;
 pub mod time;
 pub mod timeline;
+pub mod users;

@@ -13,6 +13,13 @@ Usage:
   halite admin reset-password --username NAME (--password-file FILE | --password-stdin)
                            [--no-force-change]
   halite admin list-users
+  halite admin delete-user --username NAME
+  halite admin deactivate-user --username NAME      (ends the user's sessions)
+  halite admin activate-user --username NAME
+  halite admin grant-role --username NAME --role ROLE
+  halite admin revoke-role --username NAME --role ROLE
+                        (the same rules as the Users page: built-in users cannot be deleted, the
+                         last active holder of *:* cannot be deactivated, deleted or stripped)
   halite admin create-role --name NAME --perm VERB:RESOURCE [--perm ...]
                            (a custom role, e.g. --perm execute:salt:test.* --perm view:job:*)
   halite admin list-roles    every role: built-in or not, members, grants
@@ -267,7 +274,7 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                 audit::record(
                     &pool,
                     audit::AuditEntry::new(
-                        "user.reset_password",
+                        "user.password_reset",
                         &format!("user:{}", row.username),
                     )
                     .args(serde_json::json!({ "via": "cli" })),
@@ -327,6 +334,11 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                 }
                 Ok(())
             }
+            "delete-user" => user_delete(&pool, &flags).await,
+            "deactivate-user" => user_set_active(&pool, &flags, false).await,
+            "activate-user" => user_set_active(&pool, &flags, true).await,
+            "grant-role" => user_role(&pool, &flags, true).await,
+            "revoke-role" => user_role(&pool, &flags, false).await,
             _ => Err(format!("unknown admin command {sub:?}\n{USAGE}")),
         }
     };
@@ -395,6 +407,52 @@ async fn list_roles(pool: &db::Db) -> Result<(), String> {
     Ok(())
 }
 
+/// The user `--username` names (404 as text otherwise).
+async fn flagged_user(
+    pool: &db::Db,
+    flags: &Flags,
+) -> Result<crate::model::users::UserSummary, String> {
+    let username = flags.username.clone().ok_or("--username is required")?;
+    users::service::load_by_username(pool, &username)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `halite admin delete-user`.
+async fn user_delete(pool: &db::Db, flags: &Flags) -> Result<(), String> {
+    let target = flagged_user(pool, flags).await?;
+    users::service::delete(pool, &users::service::Actor::cli(), &target)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("deleted user {}", target.username);
+    Ok(())
+}
+
+/// `halite admin deactivate-user` / `activate-user`.
+async fn user_set_active(pool: &db::Db, flags: &Flags, active: bool) -> Result<(), String> {
+    let target = flagged_user(pool, flags).await?;
+    let change = users::service::UpdateUser {
+        is_active: Some(active),
+        ..Default::default()
+    };
+    let done = users::service::update(pool, &users::service::Actor::cli(), &target, change)
+        .await
+        .map_err(|e| e.to_string())?;
+    match (done.changed, active) {
+        (false, _) => println!(
+            "{} is {} already",
+            target.username,
+            if active { "active" } else { "inactive" }
+        ),
+        (true, true) => println!("activated {}", target.username),
+        (true, false) => println!(
+            "deactivated {}; {} session(s) ended",
+            target.username, done.sessions_ended
+        ),
+    }
+    Ok(())
+}
+
 /// `halite admin show-role --name NAME`.
 async fn show_role(pool: &db::Db, flags: &Flags) -> Result<(), String> {
     use crate::server::roles;
@@ -419,5 +477,24 @@ async fn show_role(pool: &db::Db, flags: &Flags) -> Result<(), String> {
         let note = if m.is_active { "" } else { " (inactive)" };
         println!("  {}{note}", m.username);
     }
+    Ok(())
+}
+
+/// `halite admin grant-role` / `revoke-role`.
+async fn user_role(pool: &db::Db, flags: &Flags, grant: bool) -> Result<(), String> {
+    let target = flagged_user(pool, flags).await?;
+    let name = flags.roles.first().ok_or("--role is required")?;
+    let role = users::service::role_by_name(pool, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let actor = users::service::Actor::cli();
+    if grant {
+        users::service::add_role(pool, &actor, &target, &role).await
+    } else {
+        users::service::remove_role(pool, &actor, &target, &role).await
+    }
+    .map_err(|e| e.to_string())?;
+    let verb = if grant { "granted" } else { "revoked" };
+    println!("{verb} role {} for {}", role.name, target.username);
     Ok(())
 }

@@ -82,6 +82,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
         audit_limiter: Arc::default(),
         started_at: chrono::Utc::now(),
         runtime,
+        user_events: tokio::sync::broadcast::channel(256).0,
     })
 }
 
@@ -96,6 +97,7 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             "/api/activity/stream",
             get(crate::server::activity::sse::stream),
         )
+        .route("/api/auth/watch", get(crate::server::auth::watch::watch))
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))

@@ -20,4 +20,14 @@ pub struct AppState {
     pub audit_limiter: Arc<crate::server::audit::AnonAuditLimiter>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub runtime: Arc<crate::server::runtime::Runtime>,
+    /// Ids of users whose account changed (deactivated, password reset, roles changed): open
+    /// streams re-check their session at once instead of at their next periodic check.
+    pub user_events: tokio::sync::broadcast::Sender<String>,
+}
+
+impl AppState {
+    /// Tell open streams that a user's account changed (nobody listening is fine).
+    pub fn user_changed(&self, user_id: &str) {
+        let _ = self.user_events.send(user_id.to_string());
+    }
 }

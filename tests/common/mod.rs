@@ -92,6 +92,18 @@ impl TestApp {
         self.send(b.body(Body::empty()).unwrap()).await
     }
 
+    /// Open an event stream (`GET path` with `Accept: text/event-stream`) as `cookie`; the
+    /// body is left for the caller to follow.
+    pub async fn open_stream(&self, path: &str, cookie: &str) -> Response<Body> {
+        let req = Request::get(path)
+            .header(header::HOST, "halite.test")
+            .header(header::COOKIE, cookie)
+            .header(header::ACCEPT, "text/event-stream")
+            .body(Body::empty())
+            .unwrap();
+        self.router.clone().oneshot(req).await.unwrap()
+    }
+
     /// Call a server function (default PostUrl encoding) the way the browser does.
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
         let body = form

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod activity;
 pub mod auth;
+pub mod form;
 pub mod jobs;
 pub mod keys;
 pub mod minions;
@@ -12,6 +13,7 @@ pub mod run;
 pub mod settings;
 pub mod templates;
 pub mod timeline;
+pub mod users;
 
 // One validation for every list (see `crate::model::list`).
 pub use crate::model::list::{validate_page, MAX_LIST_OFFSET};

@@ -5,7 +5,7 @@ use crate::app::api::auth::{Logout, Me, SetTheme};
 use crate::app::api::settings::settings_status;
 use crate::app::components::icons::{Icon, Logo};
 use crate::app::context::{me_value, MeResource, PendingKeys, SaltStatusVersion};
-use crate::app::live::{follow, LiveBus};
+use crate::app::live::{follow, watch_session, LiveBus};
 use crate::app::nav::{may_view_kind, NAV};
 use crate::app::navigate_hard;
 use crate::app::routes::AppRoutes;
@@ -36,6 +36,13 @@ pub fn Layout() -> impl IntoView {
         })
     });
     follow(live, may_follow);
+    let signed_in = Memo::new(move |_| {
+        me.get()
+            .and_then(|r| r.ok())
+            .flatten()
+            .is_some_and(|m| !m.must_change_pw)
+    });
+    watch_session(signed_in);
     // Every resource is created here, synchronously, never inside a Suspend: resource ids
     // must be assigned in the same order on the server and in the browser for hydration.
     let salt_status = Resource::new(move || version.get(), |_| settings_status());

@@ -17,6 +17,8 @@ pub fn LoginPage() -> impl IntoView {
         }
     });
     let error = move || value.get().and_then(|r| r.err()).map(|e| e.to_string());
+    let query = leptos_router::hooks::use_query_map();
+    let ended = move || query.with(|q| q.get("ended").as_deref() == Some("1"));
     view! {
         <Title text="Sign in" />
         <div class="auth-page">
@@ -29,6 +31,11 @@ pub fn LoginPage() -> impl IntoView {
                     </div>
                 </div>
                 <h1 class="auth-heading">"Sign in"</h1>
+                {move || ended().then(|| view! {
+                    <div class="notice" role="status" data-test="session-ended">
+                        "Your session was ended (signed out by an administrator or expired). Sign in again."
+                    </div>
+                })}
                 <ActionForm action=login attr:class="form" attr:data-test="login-form">
                     <label class="field">
                         <span class="field-label">"Username"</span>

@@ -13,6 +13,7 @@ pub mod run;
 pub mod settings;
 pub mod templates;
 pub mod timeline;
+pub mod users;
 
 use crate::app::components::icons::Icon;
 use crate::app::components::list::use_list_params;

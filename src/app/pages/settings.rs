@@ -99,7 +99,8 @@ pub(crate) fn form_error<T: Clone + Send + Sync + 'static>(
     }
 }
 
-fn saved_note<T: Clone + Send + Sync + 'static>(
+/// `text` after an action's last call succeeded.
+pub fn saved_note<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
     text: &'static str,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {

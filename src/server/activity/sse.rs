@@ -1,7 +1,7 @@
 //! `GET /api/activity/stream` (SPEC 7.4): the browser's live feed. Session auth; the replay
 //! ring, then live events; `: keepalive` every 20 s; 503 when the event stream is off, 403 (and
 //! a `permission.denied` audit row) when nothing is visible. An open stream re-checks its
-//! session every [`RECHECK`]: it ends when the session is gone (logout, password change,
+//! session every [`RECHECK`], and at once when its user's account changes: it ends when the session is gone (logout, password change,
 //! deactivation, expiry, forced password change) and re-filters with the user's current
 //! permissions (ending when nothing is visible any more).
 
@@ -21,10 +21,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
-use tokio::time::{Interval, MissedTickBehavior};
 
+use crate::server::auth::watch::RecheckTimer;
 /// How often an open stream re-checks its session (well within the 20 s keepalive).
-pub const RECHECK: Duration = Duration::from_secs(5);
+pub use crate::server::auth::watch::RECHECK;
 
 /// Whether a user may see one event (per resource, as the page's SQL filter).
 pub fn visible(user: &CurrentUser, e: &ActivityEvent) -> bool {
@@ -42,7 +42,7 @@ struct Feed {
     rx: Receiver<Arc<ActivityEvent>>,
     user: CurrentUser,
     db: Db,
-    recheck: Interval,
+    recheck: RecheckTimer,
     _hub: Arc<EventHub>,
 }
 
@@ -63,7 +63,7 @@ fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> 
         loop {
             let received = tokio::select! {
                 r = f.rx.recv() => r,
-                _ = f.recheck.tick() => {
+                _ = f.recheck.due() => {
                     match still_allowed(&f.db, &f.user.session_key).await {
                         Some(user) => f.user = user,
                         None => return None,
@@ -129,8 +129,7 @@ pub async fn stream(
             .into_response();
     }
     let (replay, rx) = hub.subscribe();
-    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
-    recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let recheck = RecheckTimer::new(&state, &user.id, RECHECK);
     let f = Feed {
         replay: replay.into(),
         rx,

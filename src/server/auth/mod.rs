@@ -4,6 +4,7 @@
 pub mod cookie;
 pub mod password;
 pub mod throttle;
+pub mod watch;
 
 use crate::error::AppError;
 use crate::rbac::{self, Permission};

@@ -1,12 +1,15 @@
-//! Users and roles store: role seeding, bootstrap admin, lookups used by auth and the CLI.
+//! Users and roles in the database: role seeding, the bootstrap admin, lookups used by auth and
+//! the CLI; the administration's SQL in `store`, its rules and audit in `service`.
+
+pub mod service;
+pub mod store;
 
 use crate::error::AppError;
 use crate::rbac::builtin_roles;
 use crate::server::auth::password;
 use crate::server::db::Db;
-use crate::server::now_text;
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -83,18 +86,8 @@ pub async fn create_user(
     must_change_pw: bool,
     roles: &[&str],
 ) -> Result<String, AppError> {
-    crate::model::ids::Username::new(username)?;
+    let username = crate::model::ids::Username::new(username)?;
     password::validate_new(pw).map_err(|m| AppError::invalid("password", m))?;
-    let lower = username.to_lowercase();
-    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username_lower = ?")
-        .bind(&lower)
-        .fetch_optional(db)
-        .await?;
-    if exists.is_some() {
-        return Err(AppError::Conflict(format!(
-            "A user named {username:?} already exists."
-        )));
-    }
     let mut role_ids = Vec::new();
     for r in roles {
         let id: Option<(String,)> = sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
@@ -111,31 +104,18 @@ pub async fn create_user(
             }
         }
     }
-    let hash = password::hash_async(pw.to_string()).await?;
-    let id = new_id();
-    let mut tx = db.begin().await?;
-    sqlx::query(
-        "INSERT INTO users (id, username, username_lower, password_hash, display_name, must_change_pw, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    store::insert(
+        db,
+        &store::NewUser {
+            username: &username,
+            display_name,
+            email: None,
+            password: pw,
+            must_change_pw,
+            role_ids: &role_ids,
+        },
     )
-    .bind(&id)
-    .bind(username)
-    .bind(&lower)
-    .bind(&hash)
-    .bind(display_name)
-    .bind(must_change_pw)
-    .bind(now_text())
-    .execute(&mut *tx)
-    .await?;
-    for rid in role_ids {
-        sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)")
-            .bind(&id)
-            .bind(rid)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(id)
+    .await
 }
 
 /// The fields login needs.
