@@ -34,7 +34,7 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/fleet/runs/:id") view=pages::ComingSoon ssr=SsrMode::Async />
             <Route path=path!("/users") view=pages::ComingSoon ssr=SsrMode::Async />
             <Route path=path!("/roles") view=pages::ComingSoon ssr=SsrMode::Async />
-            <Route path=path!("/audit") view=pages::ComingSoon ssr=SsrMode::Async />
+            <Route path=path!("/audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
             <Route path=path!("/diagnostics") view=pages::ComingSoon ssr=SsrMode::Async />
         </Routes>
     }

@@ -96,6 +96,8 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             "/api/activity/stream",
             get(crate::server::activity::sse::stream),
         )
+        .route("/api/audit/export.csv", get(audit::export::export_csv))
+        .route("/api/audit/export.json", get(audit::export::export_json))
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))

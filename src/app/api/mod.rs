@@ -1,6 +1,7 @@
 //! Server functions (stable paths under `/api/`) and the types they exchange.
 
 pub mod activity;
+pub mod audit;
 pub mod auth;
 pub mod jobs;
 pub mod keys;
