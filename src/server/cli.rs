@@ -478,8 +478,8 @@ pub fn write_audit(
     }
     writeln!(
         out,
-        "{:<24} {:<20} {:<28} {:<32} {:<8} {}",
-        "TIME (UTC)", "USER", "ACTION", "RESOURCE", "DECISION", "CODE"
+        "{:<24} {:<20} {:<28} {:<32} {:<8} CODE",
+        "TIME (UTC)", "USER", "ACTION", "RESOURCE", "DECISION"
     )?;
     for r in rows {
         writeln!(

@@ -80,7 +80,7 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
 
 /// Turns rows into the bytes of one format, a chunk at a time.
 enum Encoder {
-    Csv(csv::Writer<Vec<u8>>),
+    Csv(Box<csv::Writer<Vec<u8>>>),
     Json { buf: Vec<u8>, first: bool },
 }
 
@@ -90,7 +90,7 @@ impl Encoder {
             ExportFormat::Csv => {
                 let mut w = csv_writer();
                 w.write_record(CSV_HEADER)?;
-                Encoder::Csv(w)
+                Encoder::Csv(Box::new(w))
             }
             ExportFormat::Json => Encoder::Json {
                 buf: b"[".to_vec(),
@@ -144,7 +144,7 @@ impl Encoder {
     /// What is buffered, leaving the encoder empty.
     fn take(&mut self) -> Result<Bytes, csv::Error> {
         Ok(Bytes::from(match self {
-            Encoder::Csv(w) => std::mem::replace(w, csv_writer())
+            Encoder::Csv(w) => std::mem::replace(&mut **w, csv_writer())
                 .into_inner()
                 .map_err(|e| csv::Error::from(e.into_error()))?,
             Encoder::Json { buf, .. } => std::mem::replace(buf, Vec::with_capacity(CHUNK + 4096)),
