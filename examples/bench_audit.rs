@@ -171,6 +171,14 @@ async fn main() {
     let cases: Vec<(&str, AuditQuery, i64)> = vec![
         ("first page (no filter)", all.clone(), 0),
         (
+            "user (`USER-7`, any case)",
+            AuditQuery {
+                user: Some("USER-7".into()),
+                ..Default::default()
+            },
+            0,
+        ),
+        (
             "user + action (`user-7`, `key.accept`)",
             AuditQuery {
                 user: Some("USER-7".into()),
@@ -266,7 +274,7 @@ async fn main() {
     }
 
     let section = format!(
-        "<!-- bench_audit:start -->\n## Audit log at 1,000,000 rows (`cargo run --release --features ssr --example bench_audit`)\n\nMeasured {} on this machine (2 cores, shared with other builds while it ran), SQLite in WAL mode on local disk. {ROWS} rows ({size_mb:.0} MB database) inserted in {:.1} s ({} users, {} actions, 3 rows in 40 denied, ~120 bytes of arguments a row); each query run {RUNS} times.\n\n{out}\nNotes\n- Newest first is `ORDER BY id DESC`; each filter has an index on its column alone (`migrations/sqlite/20261130000004_audit_indexes.sql`: username `COLLATE NOCASE`, action, decision), which ends in the row id, so a filtered first page reads its 50 rows in order and stops. The total is a `COUNT(*)` over the same filter and costs most of the page's time for wide filters; \"resource contains\" (`LIKE '%…%'`) cannot use an index and scans.\n- Peak RSS is reset (`/proc/self/clear_refs`) before each export: the export holds one chunk being written and at most four chunks of 64 KiB waiting for the client, so memory stays flat however many rows leave.\n<!-- bench_audit:end -->",
+        "<!-- bench_audit:start -->\n## Audit log at 1,000,000 rows (`cargo run --release --features ssr --example bench_audit`)\n\nMeasured {} on this machine (2 cores, shared with other builds while it ran), SQLite in WAL mode on local disk. {ROWS} rows ({size_mb:.0} MB database) inserted in {:.1} s ({} users, {} actions, 3 rows in 40 denied, ~120 bytes of arguments a row); each query run {RUNS} times.\n\n{out}\nNotes\n- Newest first is `ORDER BY id DESC`; each filter has an index on its column alone (`migrations/sqlite/20261130000004_audit_indexes.sql`: username `COLLATE NOCASE`, action, decision, and username + action together), which ends in the row id, so a filtered first page reads its 50 rows in order and stops. The total is a `COUNT(*)` over the same filter and costs most of the page's time for wide filters; \"resource contains\" (`LIKE '%…%'`) cannot use an index and scans.\n- Peak RSS is reset (`/proc/self/clear_refs`) before each export: the export holds one chunk being written and at most four chunks of 64 KiB waiting for the client, so memory stays flat however many rows leave.\n<!-- bench_audit:end -->",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         fill_time.as_secs_f64(),
         USERS,

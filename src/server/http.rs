@@ -86,8 +86,8 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
 }
 
 /// The whole HTTP application around `pages`, the Leptos page routes and server functions that
-/// the app layer builds (its `routes::router`): health, the activity stream and every
-/// middleware layer. The pages come from above so that `server` never imports `app`.
+/// the app layer builds (its `routes::router`): health, the activity stream, the audit export
+/// and every middleware layer. The pages come from above so that `server` never imports `app`.
 pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
