@@ -635,4 +635,5 @@ fn cli_options_share_the_page_validation() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.starts_with("TIME (UTC)"));
     assert!(text.contains("2026-11-01T12:00:00.000Z alice"), "{text}");
+    assert!(text.contains(" allow    200"), "columns line up: {text}");
 }

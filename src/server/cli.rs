@@ -489,7 +489,7 @@ pub fn write_audit(
             r.username.as_deref().unwrap_or("-"),
             r.action,
             r.resource,
-            r.decision,
+            r.decision.as_str(),
             r.result_code
         )?;
     }
