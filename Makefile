@@ -73,6 +73,7 @@ bench: setup
 	cargo run --release --features ssr --example bench_minions
 	cargo run --release --features ssr --example bench_jobs
 	cargo run --release --features ssr --example bench_events
+	cargo run --release --features ssr --example bench_audit
 
 fmt:
 	cargo fmt --all

@@ -11,6 +11,8 @@
 //! simulator, Halite and the 100 SSE clients each get their own tokio runtime (as separate
 //! processes would get their own threads), all on the same machine.
 
+mod common;
+
 use futures::StreamExt;
 use halite::salt::{LocalRequest, SaltClient, SaltConfig};
 use serde::{Deserialize, Serialize};
@@ -26,22 +28,6 @@ const LOAD: Duration = Duration::from_secs(20);
 const BASELINE: Duration = Duration::from_secs(10);
 /// Set in the child process: the fleet size to measure.
 const CHILD: &str = "HALITE_BENCH_EVENTS_FLEET";
-
-fn proc_status_mb(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<f64>()
-                    .unwrap_or(0.0)
-            })
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 /// CPU time this process has used (user + system, all threads), in seconds.
 fn cpu_secs() -> f64 {
@@ -658,7 +644,7 @@ async fn run(
         unaccounted += (expected_per_client - got as i64 - dropped as i64).abs();
         hist.merge(&c.hist.lock().unwrap());
     }
-    let rss_peak_mb = proc_status_mb("VmHWM:");
+    let rss_peak_mb = common::proc_status_mb("VmHWM:");
     FleetResult {
         fleet: n,
         per_burst,
@@ -699,9 +685,9 @@ async fn run(
 
 /// The child: one fleet, result as one `RESULT {json}` line on stdout.
 fn child(n: usize) {
-    let rss0 = proc_status_mb("VmRSS:");
+    let rss0 = common::proc_status_mb("VmRSS:");
     let sim_url = start_sim(n);
-    let rss_sim = proc_status_mb("VmRSS:") - rss0;
+    let rss_sim = common::proc_status_mb("VmRSS:") - rss0;
     let clients_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("sse-clients")
@@ -943,20 +929,5 @@ fn main() {
             .map(|n| format!("- {n}\n"))
             .collect::<String>()
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let new = match (
-        old.find("<!-- bench_events:start -->"),
-        old.find("<!-- bench_events:end -->"),
-    ) {
-        (Some(a), Some(b)) => format!(
-            "{}{}{}",
-            &old[..a],
-            section,
-            &old[b + "<!-- bench_events:end -->".len()..]
-        ),
-        _ => format!("{old}\n{section}\n"),
-    };
-    std::fs::write(&path, new).unwrap();
-    println!("{section}");
+    common::write_section("bench_events", &section);
 }

@@ -4,6 +4,8 @@
 //!
 //! `cargo run --release --features ssr --example bench_jobs`
 
+mod common;
+
 use halite::server::jobs::{ingest, store};
 use std::time::{Duration, Instant};
 
@@ -181,20 +183,5 @@ async fn main() {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         out
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let new = match (
-        old.find("<!-- bench_jobs:start -->"),
-        old.find("<!-- bench_jobs:end -->"),
-    ) {
-        (Some(a), Some(b)) => format!(
-            "{}{}{}",
-            &old[..a],
-            section,
-            &old[b + "<!-- bench_jobs:end -->".len()..]
-        ),
-        _ => format!("{old}\n{section}\n"),
-    };
-    std::fs::write(&path, new).unwrap();
-    println!("{section}");
+    common::write_section("bench_jobs", &section);
 }

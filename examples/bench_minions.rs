@@ -4,25 +4,11 @@
 //!
 //! `cargo run --release --features ssr --example bench_minions`
 
+mod common;
+
 use halite::salt::{SaltClient, SaltConfig};
 use halite::server::minions::{poller, store};
 use std::time::{Duration, Instant};
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<f64>()
-                    .unwrap_or(0.0)
-            })
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 async fn start_sim(n: usize) -> String {
     let cfg = salt_sim::SimConfig {
@@ -91,7 +77,7 @@ async fn main() {
             ms(grains),
             ms(grains_warm),
             ms(keys_warm),
-            peak_rss_mb()
+            common::peak_rss_mb()
         ));
         if n == 10_000 {
             db10k = Some((pool, dir));
@@ -171,23 +157,5 @@ async fn main() {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         out
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
-    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        "# Benchmarks\n\nFigures written by the benchmark programs; re-run them to refresh.\n\n"
-            .into()
-    });
-    let new = match (
-        old.find("<!-- bench_minions:start -->"),
-        old.find("<!-- bench_minions:end -->"),
-    ) {
-        (Some(a), Some(b)) => format!(
-            "{}{}{}",
-            &old[..a],
-            section,
-            &old[b + "<!-- bench_minions:end -->".len()..]
-        ),
-        _ => format!("{old}{section}\n"),
-    };
-    std::fs::write(&path, new).unwrap();
-    println!("{section}");
+    common::write_section("bench_minions", &section);
 }

@@ -46,6 +46,13 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ),
     ("activity/raw", &["id"]),
     ("activity/widget-config", &[]),
+    (
+        "audit/list",
+        &[
+            "user", "action", "decision", "resource", "since", "until", "page", "per_page",
+        ],
+    ),
+    ("audit/get", &["id"]),
     ("auth/me", &[]),
     ("auth/login", &["username", "password"]),
     ("auth/logout", &[]),

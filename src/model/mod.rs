@@ -66,6 +66,7 @@ pub struct UnknownValue {
 }
 
 pub mod activity;
+pub mod audit;
 pub mod ids;
 pub mod jobs;
 pub mod keys;

@@ -1,4 +1,8 @@
-//! The audit trail: one row per mutation and per denial, with secrets redacted.
+//! The audit trail: one row per mutation and per denial, with secrets redacted. Reading it
+//! (pages, export, CLI) is in [`query`] and [`export`].
+
+pub mod export;
+pub mod query;
 
 use crate::server::db::Db;
 use crate::server::now_text;

@@ -29,6 +29,9 @@ Usage:
                            (--password-file FILE | --password-stdin) [--no-verify]
                         (writes the Settings row; a running Halite picks it up on its next
                          reload: save in the UI or restart)
+  halite admin audit [--since T] [--until T] [--user NAME] [--action ACTION] [--limit N] [--json]
+                           (newest first; T is RFC 3339, 2026-11-30T08:00 (UTC) or a span back
+                            from now: 30m, 24h, 7d; --limit 1 to 100000, default 100)
 ";
 
 /// Builds the whole HTTP application for a state (the app layer's `routes::router`; the binary
@@ -217,6 +220,9 @@ fn read_password(f: &Flags) -> Result<String, String> {
 
 async fn admin(mut config: Config, args: &[String]) -> i32 {
     let sub = args.first().map(String::as_str).unwrap_or("");
+    if sub == "audit" {
+        return admin_audit(&config, args.get(1..).unwrap_or(&[])).await;
+    }
     let run = async {
         let flags = parse_flags(args.get(1..).unwrap_or(&[]))?;
         config.ensure_cookie_secret().map_err(|e| e.to_string())?;
@@ -496,5 +502,113 @@ async fn user_role(pool: &db::Db, flags: &Flags, grant: bool) -> Result<(), Stri
     .map_err(|e| e.to_string())?;
     let verb = if grant { "granted" } else { "revoked" };
     println!("{verb} role {} for {}", role.name, target.username);
+    Ok(())
+}
+
+/// Rows `halite admin audit` prints when `--limit` is not given.
+pub const AUDIT_DEFAULT_LIMIT: i64 = 100;
+/// Most rows `halite admin audit` prints.
+pub const AUDIT_MAX_LIMIT: i64 = 100_000;
+
+/// `halite admin audit`'s options: the Audit page's filters (checked the same way), a limit and
+/// the output form.
+#[derive(Debug, Default, PartialEq)]
+pub struct AuditArgs {
+    pub filters: crate::model::audit::AuditFilters,
+    pub limit: i64,
+    pub json: bool,
+}
+
+/// Parse `halite admin audit`'s options.
+pub fn parse_audit_args(args: &[String]) -> Result<AuditArgs, String> {
+    let mut a = AuditArgs {
+        limit: AUDIT_DEFAULT_LIMIT,
+        ..Default::default()
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().cloned().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--since" => a.filters.since = val()?,
+            "--until" => a.filters.until = val()?,
+            "--user" => a.filters.user = val()?,
+            "--action" => a.filters.action = val()?,
+            "--decision" => a.filters.decision = val()?,
+            "--resource" => a.filters.resource = val()?,
+            "--limit" => {
+                let v = val()?;
+                a.limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=AUDIT_MAX_LIMIT).contains(n))
+                    .ok_or(format!(
+                        "--limit must be a number from 1 to {AUDIT_MAX_LIMIT}"
+                    ))?;
+            }
+            "--json" => a.json = true,
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok(a)
+}
+
+/// The audit log as a table (or JSON) on stdout, newest first.
+async fn admin_audit(config: &Config, args: &[String]) -> i32 {
+    let run = async {
+        let a = parse_audit_args(args)?;
+        let f = crate::model::list::ListFilters::validate(a.filters).map_err(|e| {
+            let field = e.field().map(|f| format!("--{f}: ")).unwrap_or_default();
+            format!("{field}{e}")
+        })?;
+        let pool = db::connect(&config.database_url)
+            .await
+            .map_err(|e| format!("cannot open database: {e}"))?;
+        let rows = audit::query::page(&pool, &f, a.limit, 0)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = std::io::stdout().lock();
+        write_audit(&mut out, &rows, a.json).map_err(|e| e.to_string())
+    };
+    match run.await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("halite: {e}");
+            1
+        }
+    }
+}
+
+/// Rows as `halite admin audit` prints them: a table, or with `json` one JSON array with an
+/// entry per line.
+pub fn write_audit(
+    out: &mut impl std::io::Write,
+    rows: &[crate::model::audit::AuditRow],
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "[")?;
+        for (i, r) in rows.iter().enumerate() {
+            let sep = if i + 1 < rows.len() { "," } else { "" };
+            writeln!(out, "{}{sep}", serde_json::to_string(r)?)?;
+        }
+        return writeln!(out, "]");
+    }
+    writeln!(
+        out,
+        "{:<24} {:<20} {:<28} {:<32} {:<8} CODE",
+        "TIME (UTC)", "USER", "ACTION", "RESOURCE", "DECISION"
+    )?;
+    for r in rows {
+        writeln!(
+            out,
+            "{:<24} {:<20} {:<28} {:<32} {:<8} {}",
+            crate::model::time::rfc3339(&r.at),
+            r.username.as_deref().unwrap_or("-"),
+            r.action,
+            r.resource,
+            r.decision.as_str(),
+            r.result_code
+        )?;
+    }
     Ok(())
 }

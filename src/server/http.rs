@@ -87,8 +87,8 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
 }
 
 /// The whole HTTP application around `pages`, the Leptos page routes and server functions that
-/// the app layer builds (its `routes::router`): health, the activity stream and every
-/// middleware layer. The pages come from above so that `server` never imports `app`.
+/// the app layer builds (its `routes::router`): health, the activity stream, the audit export
+/// and every middleware layer. The pages come from above so that `server` never imports `app`.
 pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -98,6 +98,8 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             get(crate::server::activity::sse::stream),
         )
         .route("/api/auth/watch", get(crate::server::auth::watch::watch))
+        .route("/api/audit/export.csv", get(audit::export::export_csv))
+        .route("/api/audit/export.json", get(audit::export::export_json))
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))

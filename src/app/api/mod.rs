@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod audit;
 pub mod auth;
 pub mod form;
 pub mod jobs;

@@ -2,6 +2,7 @@
 
 pub mod about;
 pub mod activity;
+pub mod audit;
 pub mod change_password;
 pub mod jobs;
 pub mod keys;

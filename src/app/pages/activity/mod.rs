@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use drawer::EventDrawer;
 use filters::Filters;
 use leptos::prelude::*;
+pub(crate) use table::on_control;
 use table::ActivityBody;
 
 /// The page's state, as in the URL.

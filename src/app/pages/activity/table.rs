@@ -152,7 +152,7 @@ pub(super) fn ActivityBody(
 }
 
 /// Did the click land on a link or button inside the row (those do their own thing)?
-fn on_control(ev: &leptos::ev::MouseEvent) -> bool {
+pub(crate) fn on_control(ev: &leptos::ev::MouseEvent) -> bool {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
