@@ -50,6 +50,15 @@ test('an admin runs access from the browser: role, user, sign-in, key accept, de
   await login(a, 'admin2', 'admin2-password-1');
   await a.waitForURL(`${BASE}/`);
 
+  // Halite knows the pending key once the keys poller has run (right after Salt is connected).
+  for (let i = 0; ; i++) {
+    await a.goto(`${BASE}/keys`);
+    await hydrated(a);
+    if (await a.locator('[data-test=keys-pending] li[data-key="new-01"]').count()) break;
+    assert.ok(i < 60, 'new-01 never showed up as pending');
+    await a.waitForTimeout(1000);
+  }
+
   // 1. The role, with a live preview of what each grant matches.
   await a.goto(`${BASE}/roles`);
   await hydrated(a);
@@ -68,6 +77,10 @@ test('an admin runs access from the browser: role, user, sign-in, key accept, de
   }
   assert.equal(await a.locator('[data-test=perm-row]').count(), 2);
   await shot(a, 'role-detail');
+  await a.goto(`${BASE}/roles`);
+  await hydrated(a);
+  assert.match(await a.locator(`[data-test=role-row][data-role-name="${ROLE}"]`).textContent(), /2/);
+  await shot(a, 'roles');
 
   // 2. The user, holding that role, with "must change password" checked by default.
   await a.goto(`${BASE}/users`);
@@ -85,6 +98,13 @@ test('an admin runs access from the browser: role, user, sign-in, key accept, de
   const userPath = new URL(a.url()).pathname;
   await a.waitForSelector(`[data-test=user-role]:has-text("${ROLE}")`);
   await shot(a, 'user-detail');
+  await a.goto(`${BASE}/users?q=kar`);
+  await hydrated(a);
+  assert.equal(await a.locator('[data-test=user-row]').count(), 1);
+  assert.match(await a.locator(`[data-test=user-row][data-username="${USER}"]`).textContent(), /Kara Keys/);
+  await shot(a, 'users');
+  await a.goto(`${BASE}${userPath}`);
+  await hydrated(a);
 
   // 3. The user signs in, must change the password, sees only the matching key, accepts it.
   const kara = await newPage(browser);

@@ -73,10 +73,15 @@ pub fn Pager<F: ListFilters>(
         Some(h) => view! { <A href=h attr:class="button" attr:rel=rel>{label}</A> }.into_any(),
         None => view! { <span class="button disabled">{label}</span> }.into_any(),
     };
-    let plural = if total == 1 { "" } else { "s" };
+    // "entry" -> "entries", "key" -> "keys".
+    let counted = match (total, noun.strip_suffix('y')) {
+        (1, _) => noun.to_string(),
+        (_, Some(stem)) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{noun}s"),
+    };
     view! {
         <div class="pager">
-            <span class="muted" data-test=total_test>{format!("{total} {noun}{plural} · page {page} of {pages}")}</span>
+            <span class="muted" data-test=total_test>{format!("{total} {counted} · page {page} of {pages}")}</span>
             <span class="pager-spacer"></span>
             <span class="muted small">"Per page"</span>
             {sizes}

@@ -413,7 +413,7 @@ fn StatusPanel(
                 <dt>"Last sign-in"</dt><dd>{u.last_login_at.as_ref().map(short_utc).unwrap_or_else(|| "never".into())}</dd>
             </dl>
             {manage.then(|| view! {
-                <ActionForm action=update attr:class="inline-form">
+                <ActionForm action=update attr:class="panel-action">
                     <input type="hidden" name="id" value=u.id />
                     <input type="hidden" name="is_active" value=next />
                     {if u.is_active {
@@ -547,7 +547,7 @@ fn RolesPanel(
         .map(|r| {
             let id = id.clone();
             view! {
-                <li class="kv-row" data-test="user-role" data-role-name=r.name.clone()>
+                <li class="kv-row role-held" data-test="user-role" data-role-name=r.name.clone()>
                     <span>{r.name.clone()}</span>
                     {manage.then(|| view! {
                         <ActionForm action=a.role_remove attr:class="inline-form">
@@ -571,13 +571,12 @@ fn RolesPanel(
             <ul class="kv-list">{held}</ul>
             {form_error(a.role_remove.value().into())}
             {(manage && !addable.is_empty()).then(|| view! {
-                <ActionForm action=a.role_add attr:class="inline-form">
+                <ActionForm action=a.role_add attr:class="role-add">
                     <input type="hidden" name="id" value=id.clone() />
                     <select name="role_id" aria-label="Role to add">
                         {addable.into_iter().map(|r| view! { <option value=r.id>{r.name}</option> }).collect_view()}
                     </select>
-                    " "
-                    <button type="submit" class="button button-small" data-test="user-role-add">"Add role"</button>
+                    <button type="submit" class="button" data-test="user-role-add">"Add role"</button>
                 </ActionForm>
             })}
             {form_error(a.role_add.value().into())}
