@@ -97,6 +97,15 @@ test('an admin runs access from the browser: role, user, sign-in, key accept, de
   await hydrated(a);
   const userPath = new URL(a.url()).pathname;
   await a.waitForSelector(`[data-test=user-role]:has-text("${ROLE}")`);
+  // Effective access: which grant decides, and a denial outside the glob.
+  await a.waitForSelector(`[data-test=access-grants]:has-text("key:new-*")`);
+  await a.selectOption('[data-test=access-verb]', 'accept');
+  await a.fill('[data-test=access-resource]', 'key:new-01');
+  await a.click('[data-test=access-check]');
+  await a.waitForSelector(`[data-test=access-verdict][data-allowed=true]:has-text("${ROLE}")`);
+  await a.fill('[data-test=access-resource]', 'key:web-01');
+  await a.click('[data-test=access-check]');
+  await a.waitForSelector('[data-test=access-verdict][data-allowed=false]');
   await shot(a, 'user-detail');
   await a.goto(`${BASE}/users?q=kar`);
   await hydrated(a);
