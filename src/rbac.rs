@@ -30,6 +30,36 @@ pub fn allowed(perms: &[Permission], verb: &str, resource: &str) -> bool {
         .any(|p| fnmatch(&p.verb, verb) && fnmatch(&p.resource_glob, resource))
 }
 
+/// Does holding `held` give at least everything `grant` gives? Used so that nobody hands out
+/// (through a role, a grant or another account) access they do not hold themselves.
+/// Conservative: it may answer no where the answer is yes, never the other way round.
+pub fn holds(held: &[Permission], grant: &Permission) -> bool {
+    held.iter().any(|h| {
+        glob_covers(&h.verb, &grant.verb) && glob_covers(&h.resource_glob, &grant.resource_glob)
+    })
+}
+
+/// [`holds`] for every one of `grants`.
+pub fn holds_all(held: &[Permission], grants: &[Permission]) -> bool {
+    grants.iter().all(|g| holds(held, g))
+}
+
+/// Does every name `inner` matches also match `outer`? Yes when they are equal, when `outer` is
+/// `*`, or when `outer` is a literal prefix and one trailing `*` and `inner`'s literal start
+/// (up to its first `*`, `?` or `[`) begins with that prefix; no otherwise.
+fn glob_covers(outer: &str, inner: &str) -> bool {
+    if outer == inner || outer == "*" {
+        return true;
+    }
+    match outer.strip_suffix('*') {
+        Some(prefix) if !prefix.contains(['*', '?', '[']) => {
+            let literal = inner.find(['*', '?', '[']).unwrap_or(inner.len());
+            inner[..literal].starts_with(prefix)
+        }
+        _ => false,
+    }
+}
+
 /// Anchored, case-sensitive shell-style match of `name` against `pattern`.
 pub fn fnmatch(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
@@ -276,6 +306,39 @@ mod tests {
             .find(|(n, _, _)| *n == name)
             .unwrap()
             .2
+    }
+
+    #[test]
+    fn holding_covers_only_narrower_grants() {
+        let held = vec![
+            Permission::new("view", "*"),
+            Permission::new("accept", "key:web-*"),
+            Permission::new("manage_user", "user:team-*"),
+        ];
+        let g = Permission::new;
+        for (grant, expect) in [
+            (g("view", "minion:web-01"), true),
+            (g("view", "*"), true),
+            (g("accept", "key:web-*"), true),
+            (g("accept", "key:web-0[12]"), true),
+            (g("accept", "key:web-0?"), true),
+            (g("accept", "key:*"), false),
+            (g("accept", "key:w*"), false),
+            (g("accept", "key:db-01"), false),
+            (g("delete", "key:web-01"), false),
+            (g("*", "key:web-01"), false),
+            (g("manage_user", "user:team-a"), true),
+            (g("manage_user", "user:*"), false),
+            (g("*", "*"), false),
+        ] {
+            assert_eq!(holds(&held, &grant), expect, "{grant:?}");
+        }
+        assert!(holds(&[g("*", "*")], &g("*", "*")));
+        assert!(holds_all(
+            &[g("*", "*")],
+            &[g("kill", "job:1"), g("view", "*")]
+        ));
+        assert!(!holds_all(&held, &[g("view", "x"), g("kill", "job:1")]));
     }
 
     #[test]

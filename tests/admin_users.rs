@@ -245,43 +245,51 @@ async fn nobody_deactivates_or_deletes_themselves() {
 
 #[tokio::test]
 async fn the_last_active_superadmin_is_protected_until_there_is_a_second() {
+    // Only a `*:*` holder (or the command line) may change another `*:*` holder at all (see
+    // `nobody_passes_on_access_they_do_not_hold`), and such an actor is a holder themselves; so
+    // "the last one" is reached from the command line, or by yourself.
+    use halite::server::users::service::{self, Actor, UpdateUser};
     let (app, root_cookie) = admin_app().await;
-    app.create_role(
-        "useradmin",
-        &[("view", "user:*"), ("manage_user", "user:*")],
-    )
-    .await;
-    app.create_user("ua", PW, &["useradmin"]).await;
-    let ua = app.login("ua", PW).await;
-    let root = user_id(&app, "root").await;
-    let builtin = user_id(&app, "admin").await;
-    let admin_role = role_id(&app, "admin").await;
+    let db = &app.state.db;
+    let cli = Actor::cli();
+    let off = UpdateUser {
+        is_active: Some(false),
+        ..Default::default()
+    };
     // Two holders (root and the bootstrap admin): one may go.
-    let r = set_active(&app, &ua, &builtin, false).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    // Now root is the last active holder of *:*.
-    let r = set_active(&app, &ua, &root, false).await;
-    assert_eq!(r.status, 409, "{}", r.body);
-    assert!(r.body.contains("last active user"), "{}", r.body);
-    let r = app.call("users/delete", &[("id", &root)], Some(&ua)).await;
-    assert_eq!(r.status, 409, "{}", r.body);
-    let r = membership(&app, &ua, "users/role-remove", &root, &admin_role).await;
-    assert_eq!(r.status, 409, "{}", r.body);
-    // The deactivated bootstrap admin does not count; giving ua the admin role makes a
-    // second active holder.
+    let builtin = service::load_by_username(db, "admin").await.unwrap();
+    service::update(db, &cli, &builtin, off.clone())
+        .await
+        .unwrap();
+    // Now root is the last active holder of *:*: no deactivation, deletion or role removal.
+    let root = service::load_by_username(db, "root").await.unwrap();
+    let e = service::update(db, &cli, &root, off.clone())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("last active user"), "{e}");
+    let e = service::delete(db, &cli, &root).await.unwrap_err();
+    assert!(e.to_string().contains("last active user"), "{e}");
+    let admin_role = service::role_by_name(db, "admin").await.unwrap();
+    let e = service::remove_role(db, &cli, &root, &admin_role)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("last active user"), "{e}");
+    // root makes ua a second active holder in the browser; then ua may take root's admin
+    // role and deactivate root, and is the last holder in turn.
+    app.create_user("ua", PW, &["viewer"]).await;
     let ua_id = user_id(&app, "ua").await;
-    let r = membership(&app, &root_cookie, "users/role-add", &ua_id, &admin_role).await;
+    let r = membership(&app, &root_cookie, "users/role-add", &ua_id, &admin_role.id).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = membership(&app, &ua, "users/role-remove", &root, &admin_role).await;
+    let ua = app.login("ua", PW).await;
+    let r = membership(&app, &ua, "users/role-remove", &root.id, &admin_role.id).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    // root is no admin any more (and so may not manage users), then ua deactivates root.
-    let r = set_active(&app, &ua, &root, false).await;
+    let r = set_active(&app, &ua, &root.id, false).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["is_active"], false);
-    // ua is now the last holder: deleting or deactivating themselves is refused either way.
-    let me = user_id(&app, "ua").await;
-    let r = app.call("users/delete", &[("id", &me)], Some(&ua)).await;
+    let r = app.call("users/delete", &[("id", &ua_id)], Some(&ua)).await;
     assert_eq!(r.status, 409);
+    let r = membership(&app, &ua, "users/role-remove", &ua_id, &admin_role.id).await;
+    assert_eq!(r.status, 409, "{}", r.body);
 }
 
 #[tokio::test]
@@ -850,4 +858,134 @@ async fn pages_render_with_the_names_the_e2e_uses() {
     );
     let r = app.get("/login", None).await;
     assert!(!r.body.contains("Your session was ended"));
+}
+
+/// Security review: a delegated `manage_user` / `manage_role` grant must not be a way to `*:*`.
+/// Nobody hands out, through a role, a new user or another account, access they do not hold.
+#[tokio::test]
+async fn nobody_passes_on_access_they_do_not_hold() {
+    let app = TestApp::new().await;
+    app.create_role(
+        "helpdesk",
+        &[
+            ("manage_user", "user:*"),
+            ("view", "*"),
+            ("manage_role", "role:helpdesk"),
+        ],
+    )
+    .await;
+    app.create_user("hana", PW, &["helpdesk"]).await;
+    app.create_user("root", PW, &["admin"]).await;
+    app.create_user("vera", PW, &["viewer"]).await;
+    let cookie = app.login("hana", PW).await;
+    let (admin, viewer, helpdesk) = (
+        role_id(&app, "admin").await,
+        role_id(&app, "viewer").await,
+        role_id(&app, "helpdesk").await,
+    );
+    let (hana, root, vera) = (
+        user_id(&app, "hana").await,
+        user_id(&app, "root").await,
+        user_id(&app, "vera").await,
+    );
+    // Giving yourself (or anyone) the admin role: refused, and the refusal audited.
+    let r = membership(&app, &cookie, "users/role-add", &hana, &admin).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("do not hold"), "{}", r.body);
+    let r = create(
+        &app,
+        &cookie,
+        &[
+            ("username", "mallory"),
+            ("password", PW),
+            ("role_ids", &admin),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // Taking over a stronger account: its password, its activation, its roles.
+    let r = app
+        .call(
+            "users/password",
+            &[("id", &root), ("new_password", "taken-over-123")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    app.login("root", PW).await; // root's password is unchanged
+    assert_eq!(
+        set_active(&app, &cookie, &root, false).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Your own password goes through Change password (it asks for the current one).
+    let r = app
+        .call(
+            "users/password",
+            &[("id", &hana), ("new_password", "new-password-123")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // Adding *:* (or anything beyond what you hold) to a role you manage.
+    let r = app
+        .call(
+            "roles/perm-add",
+            &[
+                ("role_id", &helpdesk),
+                ("verb", "*"),
+                ("resource_glob", "*"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let perms = halite::server::auth::load_permissions(&app.state.db, &hana)
+        .await
+        .unwrap();
+    assert!(!perms.iter().any(|p| p.verb == "*"), "{perms:?}");
+    // What they do hold they may pass on: the viewer role (all view grants) and a narrower grant.
+    let r = membership(&app, &cookie, "users/role-add", &vera, &viewer).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "vera holds it already: {}",
+        r.body
+    );
+    let r = create(
+        &app,
+        &cookie,
+        &[
+            ("username", "victor"),
+            ("password", PW),
+            ("role_ids", &viewer),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .call(
+            "roles/perm-add",
+            &[
+                ("role_id", &helpdesk),
+                ("verb", "view"),
+                ("resource_glob", "minion:web-*"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        set_active(&app, &cookie, &vera, false).await.status,
+        StatusCode::OK
+    );
+    let denials: Vec<String> = app
+        .audit_rows("permission.denied")
+        .await
+        .into_iter()
+        .filter_map(|(_, _, args, user)| (user.as_deref() == Some("hana")).then_some(args?))
+        .collect();
+    assert!(
+        denials.iter().filter(|a| a.contains("escalation")).count() >= 5,
+        "{denials:?}"
+    );
 }

@@ -637,3 +637,37 @@ fn cli_options_share_the_page_validation() {
     assert!(text.contains("2026-11-01T12:00:00.000Z alice"), "{text}");
     assert!(text.contains(" allow    200"), "columns line up: {text}");
 }
+
+/// Security review: each export holds a database connection while it runs, so at most
+/// `MAX_EXPORTS` run at once (a 429 tells the third to wait); a finished or dropped download
+/// frees its place.
+#[tokio::test]
+async fn exports_running_at_once_are_capped() {
+    use halite::server::audit::export::MAX_EXPORTS;
+    let app = TestApp::new().await;
+    let cookie = admin(&app).await;
+    // Open downloads whose bodies nobody reads yet.
+    let mut open = Vec::new();
+    for _ in 0..MAX_EXPORTS {
+        let r = app.open_stream("/api/audit/export.csv", &cookie).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        open.push(r);
+    }
+    let r = export(&app, "json", "", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.body.contains("running already"), "{}", r.body);
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+    // Reading one to the end frees its place.
+    let done = open.pop().unwrap();
+    let body = http_body_util::BodyExt::collect(done.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(body.starts_with(b"id,"), "a CSV with its header");
+    let r = export(&app, "json", "", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Dropping an unread download frees its place too.
+    drop(open);
+    let r = export(&app, "csv", "", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

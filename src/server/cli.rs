@@ -603,12 +603,26 @@ pub fn write_audit(
             out,
             "{:<24} {:<20} {:<28} {:<32} {:<8} {}",
             crate::model::time::rfc3339(&r.at),
-            r.username.as_deref().unwrap_or("-"),
-            r.action,
-            r.resource,
+            printable(r.username.as_deref().unwrap_or("-")),
+            printable(&r.action),
+            printable(&r.resource),
             r.decision.as_str(),
             r.result_code
         )?;
     }
     Ok(())
+}
+
+/// Text from the audit log made safe for a terminal: control characters (an escape sequence in a
+/// username typed at the sign-in form) are shown escaped, never sent to the terminal.
+fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }

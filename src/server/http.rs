@@ -83,6 +83,9 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
         started_at: chrono::Utc::now(),
         runtime,
         user_events: tokio::sync::broadcast::channel(256).0,
+        exports: Arc::new(tokio::sync::Semaphore::new(
+            crate::server::audit::export::MAX_EXPORTS,
+        )),
     })
 }
 

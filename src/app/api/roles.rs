@@ -144,9 +144,23 @@ pub async fn add_role_permission(
     let (state, user, role) = authorised_role("manage_role", &role_id).await?;
     let verb = validate::verb(&verb)?;
     let glob = validate::resource_glob(&resource_glob)?;
+    // Nobody hands out (to a role they or others hold) access they do not hold themselves.
+    let grant = crate::rbac::Permission::new(&verb, &glob);
+    if !crate::rbac::holds(&user.permissions, &grant) {
+        return Err(crate::server::auth::deny_by_rule(
+            &state,
+            &user,
+            "manage_role",
+            &format!("role:{}", role.name),
+            Some("escalation"),
+            &format!("You cannot add {verb}:{glob}: it grants access you do not hold yourself."),
+        )
+        .await);
+    }
     let g = add_permission(&state.db, &role, &verb, &glob).await?;
     let args = serde_json::json!({ "verb": g.verb, "resource_glob": g.resource_glob });
     audit(&state, &user, "role.permission.add", &role.name, args).await;
+    wake_members(&state, &role.id).await;
     Ok(g)
 }
 
@@ -162,7 +176,19 @@ pub async fn remove_role_permission(
         crate::server::roles::remove_permission(&state.db, &role, &permission_id, &user.id).await?;
     let args = serde_json::json!({ "verb": g.verb, "resource_glob": g.resource_glob });
     audit(&state, &user, "role.permission.remove", &role.name, args).await;
+    wake_members(&state, &role.id).await;
     Ok(g)
+}
+
+/// Tell the open streams of a role's members that their grants changed (they re-check at once).
+#[cfg(feature = "ssr")]
+async fn wake_members(state: &crate::server::state::AppState, role_id: &str) {
+    match crate::server::roles::members(&state.db, role_id).await {
+        Ok(members) => members.iter().for_each(|m| state.user_changed(&m.id)),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the role's members to wake their streams")
+        }
+    }
 }
 
 /// What a row being typed would match among the minions, keys and jobs the caller may view.

@@ -36,7 +36,8 @@ async fn managed(
     let (state, _) = session()?;
     let target = service::load(&state.db, &id).await?;
     let (_, user) = require(MANAGE, &service::resource(&target.username)).await?;
-    let actor = Actor::user(&user.id, &user.username, &request_ip());
+    let actor =
+        Actor::user(&user.id, &user.username, &request_ip()).holding(user.permissions.clone());
     Ok((state, actor, target))
 }
 
@@ -107,7 +108,8 @@ pub async fn create_user(
     use crate::server::users::service::{self, Actor, CreateUser};
     let parsed = service::parse_username(&username)?;
     let (state, user) = require(MANAGE, &service::resource(&parsed)).await?;
-    let actor = Actor::user(&user.id, &user.username, &request_ip());
+    let actor =
+        Actor::user(&user.id, &user.username, &request_ip()).holding(user.permissions.clone());
     let input = CreateUser {
         username,
         display_name,

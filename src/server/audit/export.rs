@@ -15,7 +15,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 
 /// Bytes gathered before a chunk is sent.
@@ -162,6 +162,20 @@ impl Encoder {
 
 type Chunk = Result<Bytes, std::io::Error>;
 
+/// Exports that may run at once (`AppState::exports`): each holds a database connection while
+/// it runs, so a few stalled downloads must not take the whole pool (8 connections).
+pub const MAX_EXPORTS: usize = 2;
+/// How long a chunk may wait for a client that stopped reading before the export gives up.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Send one chunk; false when the client went away or stopped reading for [`SEND_TIMEOUT`].
+async fn send(tx: &tokio::sync::mpsc::Sender<Chunk>, chunk: Chunk) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, tx.send(chunk)).await,
+        Ok(Ok(()))
+    )
+}
+
 /// The rows matching `f`, newest first, as a stream of file chunks (CSV with a header row, or
 /// one JSON array). A database error midway ends the stream with an error (the client sees a
 /// broken download, never a silently short file).
@@ -199,12 +213,12 @@ async fn produce(
     let mut enc = Encoder::new(format)?;
     while let Some(row) = rows.try_next().await? {
         enc.row(&query::redacted(row))?;
-        if enc.len() >= CHUNK && tx.send(Ok(enc.take()?)).await.is_err() {
-            // The client went away: stop reading.
+        if enc.len() >= CHUNK && !send(tx, Ok(enc.take()?)).await {
+            // The client went away or stopped reading: stop reading (and free the connection).
             return Ok(());
         }
     }
-    let _ = tx.send(Ok(enc.finish()?)).await;
+    send(tx, Ok(enc.finish()?)).await;
     Ok(())
 }
 
@@ -269,6 +283,15 @@ async fn export(
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
+    let Ok(permit) = state.exports.clone().try_acquire_owned() else {
+        return crate::error::AppError::TooManyRequests {
+            message: format!(
+                "{MAX_EXPORTS} audit exports are running already; try again when one has finished."
+            ),
+            retry_after_secs: 10,
+        }
+        .into_response();
+    };
     let mut args = f.describe();
     args["format"] = format.extension().into();
     record(
@@ -296,7 +319,12 @@ async fn export(
             (header::CONTENT_DISPOSITION, disposition),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        Body::from_stream(stream(state.db.clone(), f, format)),
+        // The permit lives as long as the body: it is freed when the download ends or the
+        // client goes away.
+        Body::from_stream(stream(state.db.clone(), f, format).map(move |c| {
+            let _held = &permit;
+            c
+        })),
     )
         .into_response()
 }

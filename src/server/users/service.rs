@@ -5,6 +5,7 @@
 use crate::error::AppError;
 use crate::model::ids::Username;
 use crate::model::users::{validate_display_name, validate_email, RoleRef, UserSummary};
+use crate::rbac::{self, Permission};
 use crate::server::audit::{record, AuditEntry};
 use crate::server::auth::{self, password};
 use crate::server::db::Db;
@@ -19,6 +20,9 @@ pub struct Actor {
     pub user_id: Option<String>,
     pub username: String,
     pub ip: String,
+    /// What the actor holds, for the "only pass on what you hold" rule; `None` (the command
+    /// line, run by whoever owns the database) is not limited.
+    pub grants: Option<Vec<Permission>>,
 }
 
 impl Actor {
@@ -28,7 +32,14 @@ impl Actor {
             user_id: Some(user_id.to_string()),
             username: username.to_string(),
             ip: ip.to_string(),
+            grants: None,
         }
+    }
+
+    /// The grants a signed-in actor holds (their session's permissions).
+    pub fn holding(mut self, grants: Vec<Permission>) -> Self {
+        self.grants = Some(grants);
+        self
     }
 
     /// `halite admin` (audited as user `cli`, no user id).
@@ -37,6 +48,7 @@ impl Actor {
             user_id: None,
             username: "cli".into(),
             ip: String::new(),
+            grants: None,
         }
     }
 
@@ -55,6 +67,66 @@ impl Actor {
 
     async fn audit(&self, db: &Db, action: &str, target: &Username, args: Value) {
         record(db, self.entry(action, target).args(args)).await;
+    }
+
+    /// Refuse (audited 403) a change that would hand out `grants` the actor does not hold: a
+    /// role given to someone (or to a new user), or control over an account that holds more
+    /// than the actor (its password, its activation, its roles).
+    async fn may_pass_on(
+        &self,
+        db: &Db,
+        target: &Username,
+        grants: &[Permission],
+        refusal: &str,
+    ) -> Result<(), AppError> {
+        match &self.grants {
+            Some(held) if !rbac::holds_all(held, grants) => {
+                let e = self
+                    .entry("permission.denied", target)
+                    .args(json!({ "verb": "manage_user", "rule": "escalation" }))
+                    .deny(403);
+                record(db, e).await;
+                Err(AppError::Forbidden(refusal.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Actor::may_pass_on`] for every grant `target` holds now.
+    async fn may_manage(&self, db: &Db, target: &UserSummary) -> Result<(), AppError> {
+        let theirs = auth::load_permissions(db, &target.id).await?;
+        self.may_pass_on(
+            db,
+            &target.username,
+            &theirs,
+            &format!(
+                "{} holds access you do not hold yourself; only someone holding all of it may change this account.",
+                target.username
+            ),
+        )
+        .await
+    }
+
+    /// [`Actor::may_pass_on`] for the grants of `roles`.
+    async fn may_give(
+        &self,
+        db: &Db,
+        target: &Username,
+        roles: &[RoleRef],
+    ) -> Result<(), AppError> {
+        let ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
+        let grants = store::grants_of_roles(db, &ids).await?;
+        let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+        self.may_pass_on(
+            db,
+            target,
+            &grants,
+            &format!(
+                "You cannot give the role {}: it grants access you do not hold yourself.",
+                names.join(", ")
+            ),
+        )
+        .await
     }
 }
 
@@ -165,8 +237,17 @@ fn check_password(pw: &str, field: &str) -> Result<(), AppError> {
     password::validate_new(pw).map_err(|m| AppError::invalid(field, m))
 }
 
+/// Most roles one request may give.
+pub const MAX_ROLES: usize = 32;
+
 /// The roles named by id, each checked to exist (422 naming `field` otherwise).
 async fn roles_by_id(db: &Db, ids: &[String], field: &str) -> Result<Vec<RoleRef>, AppError> {
+    if ids.len() > MAX_ROLES {
+        return Err(AppError::invalid(
+            field,
+            format!("Choose at most {MAX_ROLES} roles at once."),
+        ));
+    }
     let mut out: Vec<RoleRef> = Vec::new();
     for id in ids {
         let id = crate::model::users::validate_id("role_ids", id)?;
@@ -197,6 +278,7 @@ pub async fn create(db: &Db, actor: &Actor, u: CreateUser) -> Result<UserSummary
     let email = validate_email(&u.email)?;
     check_password(&u.password, "password")?;
     let roles = roles_by_id(db, &u.role_ids, "role_ids").await?;
+    actor.may_give(db, &username, &roles).await?;
     let role_ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
     let id = store::insert(
         db,
@@ -277,6 +359,7 @@ pub async fn update(
         None => target.email.clone(),
     };
     let is_active = u.is_active.unwrap_or(target.is_active);
+    actor.may_manage(db, target).await?;
     if target.is_active && !is_active {
         protect_superadmins(db, actor, target, UserChange::Deactivate).await?;
     }
@@ -330,6 +413,13 @@ pub async fn reset_password(
     target: &UserSummary,
     new_password: &str,
 ) -> Result<u64, AppError> {
+    if actor.is(&target.id) {
+        return Err(AppError::Conflict(
+            "Use Change password (in the user menu) for your own password: it asks for the current one."
+                .into(),
+        ));
+    }
+    actor.may_manage(db, target).await?;
     check_password(new_password, "new_password")?;
     super::set_password(db, &target.id, new_password, true).await?;
     let ended = auth::delete_user_sessions(db, &target.id, None).await?;
@@ -354,6 +444,7 @@ pub async fn delete(db: &Db, actor: &Actor, target: &UserSummary) -> Result<(), 
         )));
     }
     protect_superadmins(db, actor, target, UserChange::Delete).await?;
+    actor.may_manage(db, target).await?;
     store::delete(db, &target.id).await?;
     let roles: Vec<&str> = target.roles.iter().map(|r| r.name.as_str()).collect();
     actor
@@ -374,6 +465,9 @@ pub async fn add_role(
     target: &UserSummary,
     role: &RoleRef,
 ) -> Result<(), AppError> {
+    actor
+        .may_give(db, &target.username, std::slice::from_ref(role))
+        .await?;
     if !store::add_role(db, &target.id, &role.id).await? {
         return Err(AppError::Conflict(format!(
             "{} already holds the role {}.",
@@ -406,6 +500,7 @@ pub async fn remove_role(
         )));
     }
     protect_superadmins(db, actor, target, UserChange::RemoveRole(&role.id)).await?;
+    actor.may_manage(db, target).await?;
     store::remove_role(db, &target.id, &role.id).await?;
     actor
         .audit(
