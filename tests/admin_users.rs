@@ -989,3 +989,14 @@ async fn nobody_passes_on_access_they_do_not_hold() {
         "{denials:?}"
     );
 }
+
+/// The audit log records `halite admin` changes as user `cli`: nobody may take that name.
+#[tokio::test]
+async fn the_cli_username_is_reserved() {
+    let (app, cookie) = admin_app().await;
+    for name in ["cli", "CLI"] {
+        let r = create(&app, &cookie, &[("username", name), ("password", PW)]).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        assert!(r.body.contains("reserved"), "{}", r.body);
+    }
+}

@@ -265,6 +265,9 @@ pub async fn remove_permission(
     actor_id: &str,
 ) -> Result<Grant, AppError> {
     writable(role)?;
+    let _serialised = crate::server::users::service::FULL_ACCESS_CHANGES
+        .lock()
+        .await;
     let mut tx = db.begin().await?;
     let grant: Grant = sqlx::query_as(
         "SELECT id, verb, resource_glob FROM permissions WHERE id = ? AND role_id = ?",

@@ -135,6 +135,12 @@ pub fn resource(username: &Username) -> String {
     format!("user:{username}")
 }
 
+/// Held from the "last active `*:*` holder" check to the write by every change that can take
+/// `*:*` away (deactivate, delete, role removal, a `*:*` grant removed from a role), so two
+/// such requests at once cannot each see the other's holder and leave none. One process; the
+/// command line in another process is not serialised with it.
+pub static FULL_ACCESS_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A change that can take the `*:*` grant away from someone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserChange<'a> {
@@ -274,6 +280,15 @@ pub fn parse_username(s: &str) -> Result<Username, AppError> {
 /// Create a user (audited as `user.create`, never with the password).
 pub async fn create(db: &Db, actor: &Actor, u: CreateUser) -> Result<UserSummary, AppError> {
     let username = parse_username(&u.username)?;
+    if username
+        .as_str()
+        .eq_ignore_ascii_case(Actor::cli().username.as_str())
+    {
+        return Err(AppError::Conflict(
+            "The username \"cli\" is reserved: the audit log uses it for changes made with `halite admin`."
+                .into(),
+        ));
+    }
     let display_name = validate_display_name(&u.display_name)?;
     let email = validate_email(&u.email)?;
     check_password(&u.password, "password")?;
@@ -350,6 +365,7 @@ pub async fn update(
     target: &UserSummary,
     u: UpdateUser,
 ) -> Result<Updated, AppError> {
+    let _serialised = FULL_ACCESS_CHANGES.lock().await;
     let display_name = match &u.display_name {
         Some(d) => validate_display_name(d)?,
         None => target.display_name.clone(),
@@ -437,6 +453,7 @@ pub async fn reset_password(
 /// Delete a user: 409 for a built-in user, yourself, or the last active `*:*` holder (audited
 /// as `user.delete`; earlier audit rows keep their history).
 pub async fn delete(db: &Db, actor: &Actor, target: &UserSummary) -> Result<(), AppError> {
+    let _serialised = FULL_ACCESS_CHANGES.lock().await;
     if target.is_builtin {
         return Err(AppError::Conflict(format!(
             "{} is a built-in user and cannot be deleted; deactivate it instead.",
@@ -493,6 +510,7 @@ pub async fn remove_role(
     target: &UserSummary,
     role: &RoleRef,
 ) -> Result<(), AppError> {
+    let _serialised = FULL_ACCESS_CHANGES.lock().await;
     if !target.roles.iter().any(|r| r.id == role.id) {
         return Err(AppError::NotFound(format!(
             "{} does not hold the role {}.",
