@@ -95,19 +95,7 @@ impl AuditQuery {
 }
 
 fn checked_text(field: &str, label: &str, v: &str, max: usize) -> Result<Option<String>, AppError> {
-    let v = v.trim();
-    if v.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("{label} is limited to {max} characters."),
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            format!("{label} may not contain control characters."),
-        ));
-    }
+    let v = AppError::check_plain_text(field, label, v, max)?;
     Ok((!v.is_empty()).then(|| v.to_string()))
 }
 
