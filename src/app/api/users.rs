@@ -40,6 +40,22 @@ async fn managed(
     Ok((state, actor, target))
 }
 
+/// Give (`add`) or take the role `role_id` to or from the user `id`, tell their open streams, and
+/// return the user as they are now.
+#[cfg(feature = "ssr")]
+async fn change_role(id: &str, role_id: &str, add: bool) -> Result<UserSummary, AppError> {
+    use crate::server::users::service;
+    let (state, actor, target) = managed(id).await?;
+    let role = service::role_by_id(&state.db, role_id).await?;
+    if add {
+        service::add_role(&state.db, &actor, &target, &role).await?;
+    } else {
+        service::remove_role(&state.db, &actor, &target, &role).await?;
+    }
+    state.user_changed(&target.id);
+    service::load(&state.db, &target.id).await
+}
+
 /// One page of users: search (username, display name, e-mail), active filter, sort, paging.
 #[server(endpoint = "users/list")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
@@ -186,22 +202,12 @@ pub async fn delete_user(id: String) -> Result<(), AppError> {
 #[server(endpoint = "users/role-add")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn add_user_role(id: String, role_id: String) -> Result<UserSummary, AppError> {
-    use crate::server::users::service;
-    let (state, actor, target) = managed(&id).await?;
-    let role = service::role_by_id(&state.db, &role_id).await?;
-    service::add_role(&state.db, &actor, &target, &role).await?;
-    state.user_changed(&target.id);
-    service::load(&state.db, &target.id).await
+    change_role(&id, &role_id, true).await
 }
 
 /// Take a role from a user (refused when it strips `*:*` from yourself or the last holder).
 #[server(endpoint = "users/role-remove")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn remove_user_role(id: String, role_id: String) -> Result<UserSummary, AppError> {
-    use crate::server::users::service;
-    let (state, actor, target) = managed(&id).await?;
-    let role = service::role_by_id(&state.db, &role_id).await?;
-    service::remove_role(&state.db, &actor, &target, &role).await?;
-    state.user_changed(&target.id);
-    service::load(&state.db, &target.id).await
+    change_role(&id, &role_id, false).await
 }
