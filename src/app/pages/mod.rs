@@ -97,6 +97,43 @@ where
     }
 }
 
+/// A detail page's record: `fetch` of the route's `:id`, again whenever one of `changes` (the
+/// versions of the page's actions that change the record) moves on.
+pub fn route_record<T, Fut>(
+    changes: Vec<RwSignal<usize>>,
+    fetch: impl Fn(String) -> Fut + Send + Sync + 'static,
+) -> Resource<Result<T, AppError>>
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    let params = leptos_router::hooks::use_params_map();
+    let id = Memo::new(move |_| params.get().get("id").unwrap_or_default());
+    Resource::new(
+        move || {
+            (
+                id.get(),
+                changes.iter().map(|v| v.get()).collect::<Vec<_>>(),
+            )
+        },
+        move |(id, _)| fetch(id),
+    )
+}
+
+/// Go to `path` once the action `delete` has succeeded (a deleted record's page).
+pub fn leave_after<S>(delete: ServerAction<S>, path: &'static str)
+where
+    S: leptos::server_fn::ServerFn<Output = ()> + Clone + Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if delete.value().with(|v| matches!(v, Some(Ok(())))) {
+            navigate(path, Default::default());
+        }
+    });
+}
+
 /// Placeholder for a page that is not built yet (never a 404).
 #[component]
 pub fn ComingSoon() -> impl IntoView {

@@ -10,17 +10,18 @@ use crate::app::api::users::{
     ResetUserPassword, RoleRef, UpdateUser, UserSummary, UsersPage, MAX_DISPLAY_NAME, MAX_EMAIL,
 };
 use crate::app::components::list::{
-    input_text, use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
+    input_text, list_table, page_pager, sort_headers, use_list_params, value_chips, ChipKey,
+    FilterChips, ListSearch, NoMatch,
 };
 use crate::app::pages::settings::{field_error, form_error, saved_note};
-use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::{leave_after, load_view, route_record, short_utc, ErrorPanel, PageHeader};
 use crate::error::AppError;
 use crate::model::list::ListParams;
 use crate::model::users::{UserFilters, UserSort, ACTIVE_FILTERS};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 /// The list's state, as in the URL.
 pub type UsersQuery = ListParams<UserFilters>;
@@ -78,14 +79,7 @@ pub fn UsersPage() -> impl IntoView {
         }
     });
     let show_new = query_flag("new", "1");
-    let init = state.get_untracked();
-    let hidden = vec![
-        ("active", init.filters.active.clone()),
-        ("sort", init.sort.clone()),
-        ("dir", init.dir.clone()),
-        ("per_page", init.per_page.to_string()),
-    ];
-    let go = Callback::new(move |q: String| state.get_untracked().with_q(&q).href());
+    let filters = vec![("active", state.get_untracked().filters.active)];
     let new_href = move || {
         let href = state.get().href();
         let sep = if href.contains('?') { '&' } else { '?' };
@@ -98,69 +92,47 @@ pub fn UsersPage() -> impl IntoView {
         <Show when=move || show_new.get()>
             <NewUserPanel create roles close=move || state.get().href() />
         </Show>
-        <div class="toolbar">
-            <SearchBox action="/users" q=init.q placeholder="Search username, name or e-mail" aria_label="Search users"
-                test="user-search" hidden go />
-        </div>
-        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading users…"</div> }>
-            {move || Suspend::new(async move {
-                let s = state.get_untracked();
-                match data.await {
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                    Ok(page) => view! { <UsersBody page s /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <ListSearch state placeholder="Search username, name or e-mail" aria_label="Search users" test="user-search"
+            filters />
+        {load_view("Loading users…", data, state, |page, s| view! { <UsersBody page s /> })}
     }
 }
 
 #[component]
 fn UsersBody(page: UsersPage, s: UsersQuery) -> impl IntoView {
-    let chips = std::iter::once("")
-        .chain(ACTIVE_FILTERS.iter().copied())
-        .map(|a| Chip {
-            href: s
-                .with_filters(UserFilters {
-                    active: a.to_string(),
-                })
-                .href(),
-            label: active_label(a).to_string(),
-            active: s.filters.active == a,
-            value: a.to_string(),
-            count: Some(page.counts.get(a)),
-        })
-        .collect();
-    let header = |col: UserSort, label: &'static str| {
-        view! { <SortHeader params=s.clone() col label /> }
+    let chips = value_chips(
+        &s,
+        &ACTIVE_FILTERS,
+        &s.filters.active,
+        active_label,
+        |active| UserFilters { active },
+        |a| page.counts.get(a),
+    );
+    let header = sort_headers(&s);
+    let pager = page_pager(&s, &page.list, "user");
+    let head = view! {
+        {header(UserSort::Username, "Username")}
+        {header(UserSort::DisplayName, "Name")}
+        {header(UserSort::Email, "E-mail")}
+        <th>"Roles"</th>
+        <th>"State"</th>
+        {header(UserSort::LastLogin, "Last sign-in")}
     };
-    let pager = view! {
-        <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="user" />
+    let empty = || {
+        view! { <NoMatch path="/users" what="users" icon="users" test="users-no-match" /> }
+            .into_any()
     };
+    let table = list_table(
+        "table",
+        "users-table",
+        head,
+        page.list.rows,
+        |u| view! { <UserTr u /> },
+        empty,
+    );
     view! {
         <FilterChips chips label="Filter by state" key=ChipKey::Status />
-        {if page.list.rows.is_empty() {
-            view! { <NoMatch path="/users" what="users" icon="users" test="users-no-match" /> }.into_any()
-        } else {
-            view! {
-                <div class="table-wrap">
-                    <table class="table" data-test="users-table">
-                        <thead>
-                            <tr>
-                                {header(UserSort::Username, "Username")}
-                                {header(UserSort::DisplayName, "Name")}
-                                {header(UserSort::Email, "E-mail")}
-                                <th>"Roles"</th>
-                                <th>"State"</th>
-                                {header(UserSort::LastLogin, "Last sign-in")}
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {page.list.rows.into_iter().map(|u| view! { <UserTr u /> }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }.into_any()
-        }}
+        {table}
         {pager}
     }
 }
@@ -291,7 +263,7 @@ fn NewUserPanel(
 }
 
 /// The actions of the detail page, created once in the page body.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct DetailActions {
     update: ServerAction<UpdateUser>,
     password: ServerAction<ResetUserPassword>,
@@ -303,33 +275,15 @@ struct DetailActions {
 /// `/users/:id`.
 #[component]
 pub fn UserDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.get().get("id").unwrap_or_default());
-    let a = DetailActions {
-        update: ServerAction::new(),
-        password: ServerAction::new(),
-        delete: ServerAction::new(),
-        role_add: ServerAction::new(),
-        role_remove: ServerAction::new(),
-    };
-    let data = Resource::new(
-        move || {
-            (
-                id.get(),
-                a.update.version().get(),
-                a.role_add.version().get(),
-                a.role_remove.version().get(),
-            )
-        },
-        |(id, ..)| get_user(id),
-    );
+    let a = DetailActions::default();
+    let changes = vec![
+        a.update.version(),
+        a.role_add.version(),
+        a.role_remove.version(),
+    ];
+    let data = route_record(changes, get_user);
     let roles = Resource::new(|| (), |_| roles_available());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = a.delete.value().get() {
-            navigate("/users", Default::default());
-        }
-    });
+    leave_after(a.delete, "/users");
     let me = use_context::<crate::app::context::MeResource>();
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading user…"</div> }>

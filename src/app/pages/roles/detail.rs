@@ -9,14 +9,13 @@ use crate::app::api::roles::{
 };
 use crate::app::pages::roles::{debounced, BuiltinBadge};
 use crate::app::pages::settings::{field_error, form_error};
-use crate::app::pages::{ErrorPanel, PageHeader};
+use crate::app::pages::{leave_after, route_record, ErrorPanel, PageHeader};
 use crate::model::roles::{MAX_RESOURCE, MAX_ROLE_DESCRIPTION};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
 
 /// Every action of the page, created once at its top (never inside the async body).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct RoleActions {
     update: ServerAction<UpdateRole>,
     delete: ServerAction<DeleteRole>,
@@ -28,32 +27,14 @@ struct RoleActions {
 /// `/roles/:id`.
 #[component]
 pub fn RoleDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.get().get("id").unwrap_or_default());
-    let acts = RoleActions {
-        update: ServerAction::new(),
-        delete: ServerAction::new(),
-        add: ServerAction::new(),
-        remove: ServerAction::new(),
-        preview: ServerAction::new(),
-    };
-    let data = Resource::new(
-        move || {
-            (
-                id.get(),
-                acts.update.version().get(),
-                acts.add.version().get(),
-                acts.remove.version().get(),
-            )
-        },
-        |(id, ..)| get_role(id),
-    );
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = acts.delete.value().get() {
-            navigate("/roles", Default::default());
-        }
-    });
+    let acts = RoleActions::default();
+    let changes = vec![
+        acts.update.version(),
+        acts.add.version(),
+        acts.remove.version(),
+    ];
+    let data = route_record(changes, get_role);
+    leave_after(acts.delete, "/roles");
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading role…"</div> }>
             {move || Suspend::new(async move {

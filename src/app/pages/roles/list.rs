@@ -3,11 +3,12 @@
 
 use crate::app::api::overview::url_path_escape;
 use crate::app::api::roles::{list_roles, CreateRole, RolePage, RoleSummary};
-use crate::app::components::icons::Icon;
-use crate::app::components::list::{use_list_params, NoMatch, Pager, SearchBox, SortHeader};
+use crate::app::components::list::{
+    list_table, page_pager, sort_headers, use_list_params, EmptyState, ListSearch, NoMatch,
+};
 use crate::app::pages::roles::BuiltinBadge;
 use crate::app::pages::settings::{field_error, form_error};
-use crate::app::pages::{ErrorPanel, PageHeader};
+use crate::app::pages::{load_view, PageHeader};
 use crate::model::list::ListParams;
 use crate::model::roles::{RoleFilters, RoleSort, MAX_ROLE_DESCRIPTION, MAX_ROLE_NAME};
 use leptos::prelude::*;
@@ -35,29 +36,11 @@ pub fn RolesPage() -> impl IntoView {
             );
         }
     });
-    let init = state.get_untracked();
-    let hidden = vec![
-        ("sort", init.sort.clone()),
-        ("dir", init.dir.clone()),
-        ("per_page", init.per_page.to_string()),
-    ];
-    let go = Callback::new(move |q: String| state.get_untracked().with_q(&q).href());
     view! {
         <PageHeader title="Roles" subtitle="Built-in and custom roles with their (verb, resource) permissions" />
         <NewRoleForm create />
-        <div class="toolbar">
-            <SearchBox action="/roles" q=init.q placeholder="Search name or description" aria_label="Search roles"
-                test="role-search" hidden go />
-        </div>
-        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading roles…"</div> }>
-            {move || Suspend::new(async move {
-                let s = state.get_untracked();
-                match data.await {
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                    Ok(page) => view! { <RolesBody page s /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <ListSearch state placeholder="Search name or description" aria_label="Search roles" test="role-search" />
+        {load_view("Loading roles…", data, state, |page, s| view! { <RolesBody page s /> })}
     }
 }
 
@@ -94,46 +77,36 @@ fn NewRoleForm(create: ServerAction<CreateRole>) -> impl IntoView {
 
 #[component]
 fn RolesBody(page: RolePage, s: RolesQuery) -> impl IntoView {
-    let header = |col: RoleSort, label: &'static str| {
-        view! { <SortHeader params=s.clone() col label /> }
+    let header = sort_headers(&s);
+    let pager = page_pager(&s, &page, "role");
+    let head = view! {
+        {header(RoleSort::Name, "Role")}
+        <th>"Description"</th>
+        {header(RoleSort::Members, "Members")}
+        {header(RoleSort::Permissions, "Permissions")}
     };
-    let pager = view! {
-        <Pager params=s.clone() total=page.total page=page.page per_page=page.per_page noun="role" />
-    };
-    let body = if page.rows.is_empty() {
-        if s.filtered() {
+    let filtered = s.filtered();
+    let empty = move || {
+        if filtered {
             view! { <NoMatch path="/roles" what="roles" icon="lock" test="roles-no-match" /> }
                 .into_any()
         } else {
             view! {
-                <div class="panel state-panel" data-test="roles-empty">
-                    <Icon name="lock" />
-                    <h2>"No roles you may see"</h2>
+                <EmptyState test="roles-empty" icon="lock" title="No roles you may see">
                     <p>"Your grants cover no role. An administrator can give you view:role:*."</p>
-                </div>
+                </EmptyState>
             }
             .into_any()
         }
-    } else {
-        view! {
-            <div class="table-wrap">
-                <table class="table" data-test="roles-table">
-                    <thead>
-                        <tr>
-                            {header(RoleSort::Name, "Role")}
-                            <th>"Description"</th>
-                            {header(RoleSort::Members, "Members")}
-                            {header(RoleSort::Permissions, "Permissions")}
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {page.rows.into_iter().map(|r| view! { <RoleTr r /> }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any()
     };
+    let body = list_table(
+        "table",
+        "roles-table",
+        head,
+        page.rows,
+        |r| view! { <RoleTr r /> },
+        empty,
+    );
     view! { {body} {pager} }
 }
 
