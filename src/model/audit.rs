@@ -2,7 +2,7 @@
 //! decision, the filters (in the URL like every list) and the page type.
 
 use crate::error::AppError;
-use crate::model::list::{push_str, ListFilters, NoSort};
+use crate::model::list::{optional_choice, push_str, ListFilters, NoSort};
 use crate::model::page::Page;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -156,13 +156,11 @@ impl AuditFilters {
             &self.resource,
             MAX_RESOURCE_FILTER,
         )?;
-        let decision =
-            match self.decision.trim() {
-                "" | "all" => None,
-                d => Some(d.parse().map_err(|_| {
-                    AppError::invalid("decision", "Decision must be allow or deny.")
-                })?),
-            };
+        let decision = optional_choice(
+            "decision",
+            self.decision.trim(),
+            "Decision must be allow or deny.",
+        )?;
         let since = parse_time("since", &self.since, now)?;
         let until = parse_time("until", &self.until, now)?;
         if let (Some(s), Some(u)) = (since, until) {
