@@ -13,7 +13,7 @@ use crate::app::components::list::{
     input_text, list_table, page_pager, sort_headers, use_list_params, value_chips, ChipKey,
     FilterChips, ListSearch, NoMatch,
 };
-use crate::app::pages::settings::{field_error, form_error, saved_note};
+use crate::app::pages::settings::{field_error, form_error, saved_note, Field};
 use crate::app::pages::{leave_after, load_view, route_record, short_utc, ErrorPanel, PageHeader};
 use crate::error::AppError;
 use crate::model::list::ListParams;
@@ -172,7 +172,7 @@ fn NewUserPanel(
     );
     let must_change = RwSignal::new(true);
     let picked = RwSignal::new(Vec::<String>::new());
-    let value = create.value();
+    let value: Signal<_> = create.value().into();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         create.dispatch(CreateUser {
@@ -219,27 +219,18 @@ fn NewUserPanel(
                 <A href=close attr:class="button button-ghost button-small">"Cancel"</A>
             </div>
             <form method="post" action=CreateUser::url() class="form form-grid" on:submit=on_submit>
-                <label class="field">
-                    <span class="field-label">"Username"</span>
+                <Field label="Username" name="username" value=value>
                     <input type="text" name="username" node_ref=username required maxlength="255" autocomplete="off" />
-                    {field_error(value.into(), "username")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"Display name"</span>
+                </Field>
+                <Field label="Display name" name="display_name" value=value>
                     <input type="text" name="display_name" node_ref=display_name maxlength=MAX_DISPLAY_NAME.to_string() />
-                    {field_error(value.into(), "display_name")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"E-mail (optional)"</span>
+                </Field>
+                <Field label="E-mail (optional)" name="email" value=value>
                     <input type="email" name="email" node_ref=email maxlength=MAX_EMAIL.to_string() />
-                    {field_error(value.into(), "email")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"Initial password"</span>
+                </Field>
+                <Field label="Initial password" name="password" value=value hint="8 to 1024 characters; tell it to the user out of band.">
                     <input type="password" name="password" node_ref=password required minlength="8" maxlength="1024" autocomplete="new-password" />
-                    <span class="field-hint">"8 to 1024 characters; tell it to the user out of band."</span>
-                    {field_error(value.into(), "password")}
-                </label>
+                </Field>
                 <label class="field checkbox-field span-2">
                     <input type="checkbox" name="must_change_pw" checked=true
                         on:change=move |ev| must_change.set(event_target_checked(&ev)) />
@@ -248,9 +239,9 @@ fn NewUserPanel(
                 <fieldset class="field span-2">
                     <legend class="field-label">"Roles"</legend>
                     <Suspense fallback=|| view! { <span class="muted">"Loading roles…"</span> }>{role_boxes}</Suspense>
-                    {field_error(value.into(), "role_ids")}
+                    {field_error(value, "role_ids")}
                 </fieldset>
-                {form_error(value.into())}
+                {form_error(value)}
                 <div class="form-actions span-2">
                     <button type="submit" class="button button-primary" data-test="user-create-submit"
                         disabled=move || create.pending().get()>
@@ -398,16 +389,12 @@ fn ProfilePanel(
             <ActionForm action=update attr:class="form" attr:data-test="user-edit-form">
                 <input type="hidden" name="id" value=u.id />
                 <input type="hidden" name="profile" value="1" />
-                <label class="field">
-                    <span class="field-label">"Display name"</span>
+                <Field label="Display name" name="display_name" value=value>
                     <input type="text" name="display_name" value=u.display_name maxlength=MAX_DISPLAY_NAME.to_string() />
-                    {field_error(value, "display_name")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"E-mail"</span>
+                </Field>
+                <Field label="E-mail" name="email" value=value>
                     <input type="email" name="email" value=u.email.unwrap_or_default() maxlength=MAX_EMAIL.to_string() />
-                    {field_error(value, "email")}
-                </label>
+                </Field>
                 {move || (!toggled.get()).then(&error)}
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" data-test="user-save">"Save"</button>
@@ -427,11 +414,9 @@ fn PasswordPanel(id: String, password: ServerAction<ResetUserPassword>) -> impl 
             <p class="muted small">"The user must choose a new password at their next sign-in; every session of theirs ends now."</p>
             <ActionForm action=password attr:class="form">
                 <input type="hidden" name="id" value=id />
-                <label class="field">
-                    <span class="field-label">"New password"</span>
+                <Field label="New password" name="new_password" value=value>
                     <input type="password" name="new_password" required minlength="8" maxlength="1024" autocomplete="new-password" />
-                    {field_error(value, "new_password")}
-                </label>
+                </Field>
                 {form_error(value)}
                 <div class="form-actions">
                     <button type="submit" class="button" data-test="user-reset-password">"Reset password"</button>

@@ -8,7 +8,7 @@ use crate::app::api::roles::{
     RoleMember, UpdateRole, KNOWN_VERBS,
 };
 use crate::app::pages::roles::{debounced, BuiltinBadge};
-use crate::app::pages::settings::{field_error, form_error};
+use crate::app::pages::settings::{field_error, form_error, Field};
 use crate::app::pages::{leave_after, route_record, ErrorPanel, PageHeader};
 use crate::model::roles::{MAX_RESOURCE, MAX_ROLE_DESCRIPTION};
 use leptos::prelude::*;
@@ -176,19 +176,14 @@ fn AddPermForm(role_id: String, acts: RoleActions) -> impl IntoView {
         <h3 class="mt">"Add a permission"</h3>
         <ActionForm action=add attr:class="form form-grid" attr:data-test="perm-add-form">
             <input type="hidden" name="role_id" value=role_id />
-            <label class="field">
-                <span class="field-label">"Verb"</span>
+            <Field label="Verb" name="verb" value=value>
                 <select name="verb" on:change=move |ev| { verb.set(event_target_value(&ev)); ask(); }>{verbs}</select>
-                {field_error(value, "verb")}
-            </label>
-            <label class="field">
-                <span class="field-label">"Resource glob"</span>
+            </Field>
+            <Field label="Resource glob" name="resource_glob" value=value hint="kind:pattern, e.g. minion:web-*, key:new-*, salt:test.*, or * for everything">
                 <input type="text" name="resource_glob" required maxlength=MAX_RESOURCE.to_string()
                     placeholder="key:web-*" autocomplete="off" spellcheck="false" node_ref=glob_ref
                     on:input=move |ev| { glob.set(event_target_value(&ev)); ask(); } />
-                <span class="field-hint">"kind:pattern, e.g. minion:web-*, key:new-*, salt:test.*, or * for everything"</span>
-                {field_error(value, "resource_glob")}
-            </label>
+            </Field>
             <div class="span-2 muted small" data-test="perm-preview" aria-live="polite">{shown}</div>
             {form_error(value)}
             <div class="form-actions span-2">

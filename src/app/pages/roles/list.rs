@@ -7,7 +7,7 @@ use crate::app::components::list::{
     list_table, page_pager, sort_headers, use_list_params, EmptyState, ListSearch, NoMatch,
 };
 use crate::app::pages::roles::BuiltinBadge;
-use crate::app::pages::settings::{field_error, form_error};
+use crate::app::pages::settings::{form_error, Field};
 use crate::app::pages::{load_view, PageHeader};
 use crate::model::list::ListParams;
 use crate::model::roles::{RoleFilters, RoleSort, MAX_ROLE_DESCRIPTION, MAX_ROLE_NAME};
@@ -52,19 +52,14 @@ fn NewRoleForm(create: ServerAction<CreateRole>) -> impl IntoView {
         <details class="panel">
             <summary class="button button-primary" data-test="role-new">"New role"</summary>
             <ActionForm action=create attr:class="form form-grid mt" attr:data-test="role-create-form">
-                <label class="field">
-                    <span class="field-label">"Name"</span>
+                <Field label="Name" name="name" value=value hint="Letters, digits, '-', '_' and '.'; it cannot be renamed later.">
                     <input type="text" name="name" required maxlength=MAX_ROLE_NAME.to_string()
                         placeholder="key-operators" autocomplete="off" />
-                    <span class="field-hint">"Letters, digits, '-', '_' and '.'; it cannot be renamed later."</span>
-                    {field_error(value, "name")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"Description"</span>
+                </Field>
+                <Field label="Description" name="description" value=value>
                     <input type="text" name="description" maxlength=MAX_ROLE_DESCRIPTION.to_string()
                         placeholder="What the people holding it do" />
-                    {field_error(value, "description")}
-                </label>
+                </Field>
                 {form_error(value)}
                 <div class="form-actions span-2">
                     <button type="submit" class="button button-primary" data-test="role-create-submit"
