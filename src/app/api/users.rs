@@ -6,6 +6,8 @@
 
 use crate::app::api::form::{FormList, PostForm};
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::{state::AppState, users::service::Actor};
 use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
@@ -17,26 +19,25 @@ pub use crate::model::users::{
 /// The verb that guards every change to a user.
 pub const MANAGE: &str = "manage_user";
 
+/// The user `id` names (422 when malformed, 404 when unknown) once the caller holds `verb` on
+/// them (`user:<username>`).
+#[cfg(feature = "ssr")]
+async fn authorised_user(
+    verb: &str,
+    id: &str,
+) -> Result<crate::server::auth::Authorised<UserSummary>, AppError> {
+    use crate::server::users::service;
+    let id = crate::model::users::validate_id("id", id)?;
+    let load = async |db: &_| service::load(db, &id).await;
+    crate::server::auth::require_on(verb, load, |t| service::resource(&t.username)).await
+}
+
 /// The signed-in caller as the actor of a change, with `manage_user` on the user `id` names
 /// (loaded; 404 when there is no such user).
 #[cfg(feature = "ssr")]
-async fn managed(
-    id: &str,
-) -> Result<
-    (
-        crate::server::state::AppState,
-        crate::server::users::service::Actor,
-        UserSummary,
-    ),
-    AppError,
-> {
-    use crate::server::auth::{request_ip, require, session};
-    use crate::server::users::service::{self, Actor};
-    let id = crate::model::users::validate_id("id", id)?;
-    let (state, _) = session()?;
-    let target = service::load(&state.db, &id).await?;
-    let (_, user) = require(MANAGE, &service::resource(&target.username)).await?;
-    let actor = Actor::user(&user.id, &user.username, &request_ip());
+async fn managed(id: &str) -> Result<(AppState, Actor, UserSummary), AppError> {
+    let (state, user, target) = authorised_user(MANAGE, id).await?;
+    let actor = Actor::user(&user.id, &user.username, &crate::server::auth::request_ip());
     Ok((state, actor, target))
 }
 
@@ -90,12 +91,7 @@ pub async fn list_users(
 #[server(endpoint = "users/get")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_user(id: String) -> Result<UserSummary, AppError> {
-    use crate::server::auth::{require, session};
-    use crate::server::users::service;
-    let id = crate::model::users::validate_id("id", &id)?;
-    let (state, _) = session()?;
-    let target = service::load(&state.db, &id).await?;
-    require("view", &service::resource(&target.username)).await?;
+    let (_, _, target) = authorised_user("view", &id).await?;
     Ok(target)
 }
 
