@@ -10,18 +10,20 @@ use crate::app::api::users::{
     ResetUserPassword, RoleRef, UpdateUser, UserSummary, UsersPage, MAX_DISPLAY_NAME, MAX_EMAIL,
 };
 use crate::app::components::list::{
-    input_text, list_table, page_pager, sort_headers, use_list_params, value_chips, ChipKey,
-    FilterChips, ListSearch, NoMatch,
+    input_text, list_table, page_pager, sort_headers, value_chips, ChipKey, FilterChips,
+    ListSearch, NoMatch,
 };
 use crate::app::pages::settings::{field_error, form_error, saved_note, Field};
-use crate::app::pages::{leave_after, load_view, route_record, short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::{
+    action_list, go_after, load_view, route_record, short_utc, ErrorPanel, PageHeader,
+};
 use crate::error::AppError;
 use crate::model::list::ListParams;
 use crate::model::users::{UserFilters, UserSort, ACTIVE_FILTERS};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 /// The list's state, as in the URL.
 pub type UsersQuery = ListParams<UserFilters>;
@@ -65,19 +67,12 @@ fn query_flag(key: &'static str, value: &'static str) -> Memo<bool> {
 /// `/users`.
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let state = use_list_params::<UserFilters>();
     let create = ServerAction::<CreateUser>::new();
-    let data = Resource::new(
-        move || (state.get(), create.version().get()),
-        |(s, _)| list_users(s.q, s.filters.active, s.sort, s.dir, s.page, s.per_page),
-    );
-    let roles = Resource::new(|| (), |_| roles_available());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(u)) = create.value().get() {
-            navigate(&format!("/users/{}", u.id), Default::default());
-        }
+    let (state, data) = action_list(create.version(), |s: UsersQuery| {
+        list_users(s.q, s.filters.active, s.sort, s.dir, s.page, s.per_page)
     });
+    let roles = Resource::new(|| (), |_| roles_available());
+    go_after(create, |u| format!("/users/{}", u.id));
     let show_new = query_flag("new", "1");
     let filters = vec![("active", state.get_untracked().filters.active)];
     let new_href = move || {
@@ -274,7 +269,7 @@ pub fn UserDetailPage() -> impl IntoView {
     ];
     let data = route_record(changes, get_user);
     let roles = Resource::new(|| (), |_| roles_available());
-    leave_after(a.delete, "/users");
+    go_after(a.delete, |_| "/users".into());
     let me = use_context::<crate::app::context::MeResource>();
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading user…"</div> }>

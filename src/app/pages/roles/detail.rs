@@ -9,7 +9,7 @@ use crate::app::api::roles::{
 };
 use crate::app::pages::roles::{debounced, BuiltinBadge};
 use crate::app::pages::settings::{field_error, form_error, Field};
-use crate::app::pages::{leave_after, route_record, ErrorPanel, PageHeader};
+use crate::app::pages::{go_after, route_record, ErrorPanel, PageHeader};
 use crate::model::roles::{MAX_RESOURCE, MAX_ROLE_DESCRIPTION};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -34,7 +34,7 @@ pub fn RoleDetailPage() -> impl IntoView {
         acts.remove.version(),
     ];
     let data = route_record(changes, get_role);
-    leave_after(acts.delete, "/roles");
+    go_after(acts.delete, |_| "/roles".into());
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading role…"</div> }>
             {move || Suspend::new(async move {

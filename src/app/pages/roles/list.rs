@@ -4,16 +4,15 @@
 use crate::app::api::overview::url_path_escape;
 use crate::app::api::roles::{list_roles, CreateRole, RolePage, RoleSummary};
 use crate::app::components::list::{
-    list_table, page_pager, sort_headers, use_list_params, EmptyState, ListSearch, NoMatch,
+    list_table, page_pager, sort_headers, EmptyState, ListSearch, NoMatch,
 };
 use crate::app::pages::roles::BuiltinBadge;
 use crate::app::pages::settings::{form_error, Field};
-use crate::app::pages::{load_view, PageHeader};
+use crate::app::pages::{action_list, go_after, load_view, PageHeader};
 use crate::model::list::ListParams;
 use crate::model::roles::{RoleFilters, RoleSort, MAX_ROLE_DESCRIPTION, MAX_ROLE_NAME};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 
 /// The list's state, as in the URL.
 pub type RolesQuery = ListParams<RoleFilters>;
@@ -21,20 +20,12 @@ pub type RolesQuery = ListParams<RoleFilters>;
 /// `/roles`.
 #[component]
 pub fn RolesPage() -> impl IntoView {
-    let state = use_list_params::<RoleFilters>();
     let create = ServerAction::<CreateRole>::new();
-    let data = Resource::new(
-        move || (state.get(), create.version().get()),
-        |(s, _)| list_roles(s.q, s.sort, s.dir, s.page, s.per_page),
-    );
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(role)) = create.value().get() {
-            navigate(
-                &format!("/roles/{}", url_path_escape(&role.id)),
-                Default::default(),
-            );
-        }
+    let (state, data) = action_list(create.version(), |s: RolesQuery| {
+        list_roles(s.q, s.sort, s.dir, s.page, s.per_page)
+    });
+    go_after(create, |role| {
+        format!("/roles/{}", url_path_escape(&role.id))
     });
     view! {
         <PageHeader title="Roles" subtitle="Built-in and custom roles with their (verb, resource) permissions" />
