@@ -55,7 +55,7 @@ pub fn MinionsPage() -> impl IntoView {
 fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
     let chips = value_chips(
         &s,
-        &STATUSES,
+        STATUSES,
         &s.filters.status,
         status_label,
         |status| MinionFilters { status },

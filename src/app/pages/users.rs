@@ -97,7 +97,7 @@ pub fn UsersPage() -> impl IntoView {
 fn UsersBody(page: UsersPage, s: UsersQuery) -> impl IntoView {
     let chips = value_chips(
         &s,
-        &ACTIVE_FILTERS,
+        ACTIVE_FILTERS,
         &s.filters.active,
         active_label,
         |active| UserFilters { active },
