@@ -169,17 +169,22 @@ fn SettingsSection(
 
 /// The end of a section's form: an error not about one field, Save, and the note after a save.
 #[component]
-fn SaveRow(
-    v: SaveResult,
+pub(crate) fn SaveRow<T: Clone + Send + Sync + 'static>(
+    v: Signal<Option<Result<T, AppError>>>,
     #[prop(into)] pending: Signal<bool>,
     label: &'static str,
-    saved: &'static str,
+    /// The note after a success, if any.
+    #[prop(optional)]
+    saved: Option<&'static str>,
+    /// `data-test` of the button.
+    #[prop(optional)]
+    test: Option<&'static str>,
 ) -> impl IntoView {
     view! {
         {form_error(v)}
         <div class="form-actions span-2">
-            <button type="submit" class="button button-primary" disabled=move || pending.get()>{label}</button>
-            {saved_note(v, saved)}
+            <button type="submit" class="button button-primary" data-test=test disabled=move || pending.get()>{label}</button>
+            {saved.map(|text| saved_note(v, text))}
         </div>
     }
 }

@@ -8,7 +8,7 @@ use crate::app::api::roles::{
     RoleMember, UpdateRole, KNOWN_VERBS,
 };
 use crate::app::pages::roles::{debounced, BuiltinBadge};
-use crate::app::pages::settings::{field_error, form_error, Field};
+use crate::app::pages::settings::{field_error, form_error, Field, SaveRow};
 use crate::app::pages::{go_after, route_record, ErrorPanel, PageHeader};
 use crate::model::roles::{MAX_RESOURCE, MAX_ROLE_DESCRIPTION};
 use leptos::prelude::*;
@@ -185,11 +185,7 @@ fn AddPermForm(role_id: String, acts: RoleActions) -> impl IntoView {
                     on:input=move |ev| { glob.set(event_target_value(&ev)); ask(); } />
             </Field>
             <div class="span-2 muted small" data-test="perm-preview" aria-live="polite">{shown}</div>
-            {form_error(value)}
-            <div class="form-actions span-2">
-                <button type="submit" class="button button-primary" data-test="perm-add"
-                    disabled=move || add.pending().get()>"Add permission"</button>
-            </div>
+            <SaveRow v=value pending=add.pending() label="Add permission" test="perm-add" />
         </ActionForm>
     }
 }

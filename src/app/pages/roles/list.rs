@@ -7,7 +7,7 @@ use crate::app::components::list::{
     list_table, page_pager, sort_headers, EmptyState, ListSearch, NoMatch,
 };
 use crate::app::pages::roles::BuiltinBadge;
-use crate::app::pages::settings::{form_error, Field};
+use crate::app::pages::settings::{Field, SaveRow};
 use crate::app::pages::{action_list, go_after, load_view, PageHeader};
 use crate::model::list::ListParams;
 use crate::model::roles::{RoleFilters, RoleSort, MAX_ROLE_DESCRIPTION, MAX_ROLE_NAME};
@@ -51,11 +51,7 @@ fn NewRoleForm(create: ServerAction<CreateRole>) -> impl IntoView {
                     <input type="text" name="description" maxlength=MAX_ROLE_DESCRIPTION.to_string()
                         placeholder="What the people holding it do" />
                 </Field>
-                {form_error(value)}
-                <div class="form-actions span-2">
-                    <button type="submit" class="button button-primary" data-test="role-create-submit"
-                        disabled=move || create.pending().get()>"Create role"</button>
-                </div>
+                <SaveRow v=value pending=create.pending() label="Create role" test="role-create-submit" />
             </ActionForm>
         </details>
     }
