@@ -238,6 +238,26 @@ impl AppError {
         Ok(())
     }
 
+    /// `value` trimmed, when it has at most `max` characters and no control characters, else a
+    /// validation error on `field`: "{label} is limited to {max} characters." or "{label} may not
+    /// contain control characters."
+    pub fn check_plain_text<'a>(
+        field: &str,
+        label: &str,
+        value: &'a str,
+        max: usize,
+    ) -> Result<&'a str, AppError> {
+        let value = value.trim();
+        AppError::check_max_chars(field, label, value, max)?;
+        if value.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                field,
+                format!("{label} may not contain control characters."),
+            ));
+        }
+        Ok(value)
+    }
+
     /// `Ok` when `value` is one of `choices`, else a validation error on `field`:
     /// "{label} must be one of a, b, c."
     pub fn check_one_of(

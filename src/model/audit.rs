@@ -2,7 +2,7 @@
 //! decision, the filters (in the URL like every list) and the page type.
 
 use crate::error::AppError;
-use crate::model::list::{push_str, ListFilters, NoSort};
+use crate::model::list::{optional_choice, push_str, ListFilters, NoSort};
 use crate::model::page::Page;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,19 +95,7 @@ impl AuditQuery {
 }
 
 fn checked_text(field: &str, label: &str, v: &str, max: usize) -> Result<Option<String>, AppError> {
-    let v = v.trim();
-    if v.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("{label} is limited to {max} characters."),
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            format!("{label} may not contain control characters."),
-        ));
-    }
+    let v = AppError::check_plain_text(field, label, v, max)?;
     Ok((!v.is_empty()).then(|| v.to_string()))
 }
 
@@ -168,13 +156,11 @@ impl AuditFilters {
             &self.resource,
             MAX_RESOURCE_FILTER,
         )?;
-        let decision =
-            match self.decision.trim() {
-                "" | "all" => None,
-                d => Some(d.parse().map_err(|_| {
-                    AppError::invalid("decision", "Decision must be allow or deny.")
-                })?),
-            };
+        let decision = optional_choice(
+            "decision",
+            self.decision.trim(),
+            "Decision must be allow or deny.",
+        )?;
         let since = parse_time("since", &self.since, now)?;
         let until = parse_time("until", &self.until, now)?;
         if let (Some(s), Some(u)) = (since, until) {

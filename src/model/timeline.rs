@@ -151,24 +151,6 @@ pub struct TimelineArgs {
     pub user: String,
 }
 
-/// A text filter, trimmed: at most `max` characters, no control characters.
-fn filter_text<'a>(
-    field: &str,
-    label: &str,
-    value: &'a str,
-    max: usize,
-) -> Result<&'a str, AppError> {
-    let value = value.trim();
-    AppError::check_max_chars(field, label, value, max)?;
-    if value.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            format!("{label} may not contain control characters."),
-        ));
-    }
-    Ok(value)
-}
-
 /// Check the Timeline's query arguments (all strings, as they come from the URL).
 pub fn validate_timeline_args(
     window: &str,
@@ -201,13 +183,13 @@ pub fn validate_timeline_args(
         ));
     }
     let include_system = parse_flag("include_system", include_system)?;
-    let function_filter = filter_text(
+    let function_filter = AppError::check_plain_text(
         "function_filter",
         "The function filter",
         function_filter,
         MAX_FUNCTION_FILTER,
     )?;
-    let user = filter_text("user", "The user name", user, MAX_USER)?;
+    let user = AppError::check_plain_text("user", "The user name", user, MAX_USER)?;
     Ok(TimelineArgs {
         window: window.to_string(),
         window_seconds,

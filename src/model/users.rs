@@ -135,20 +135,8 @@ impl ListFilters for UserFilters {
 
 /// A display name, trimmed: at most [`MAX_DISPLAY_NAME`] characters, no control characters.
 pub fn validate_display_name(s: &str) -> Result<String, AppError> {
-    let s = s.trim();
-    if s.chars().count() > MAX_DISPLAY_NAME {
-        return Err(AppError::invalid(
-            "display_name",
-            format!("The display name is limited to {MAX_DISPLAY_NAME} characters."),
-        ));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "display_name",
-            "The display name may not contain control characters.",
-        ));
-    }
-    Ok(s.to_string())
+    AppError::check_plain_text("display_name", "The display name", s, MAX_DISPLAY_NAME)
+        .map(str::to_string)
 }
 
 /// An optional e-mail address, trimmed (`None` when empty): at most [`MAX_EMAIL`] characters,

@@ -101,8 +101,8 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             get(crate::server::activity::sse::stream),
         )
         .route("/api/auth/watch", get(crate::server::auth::watch::watch))
-        .route("/api/audit/export.csv", get(audit::export::export_csv))
-        .route("/api/audit/export.json", get(audit::export::export_json))
+        .route("/api/audit/export.csv", get(audit::export::export))
+        .route("/api/audit/export.json", get(audit::export::export))
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))

@@ -3,31 +3,26 @@
 //! user (`user:<username>`) and on `role:*`.
 
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::{roles::access::Subject, state::AppState};
 use leptos::prelude::*;
 
 pub use crate::model::roles::{AccessCheck, UserGrant, KNOWN_VERBS};
 
 /// The user `user_id` (404 when unknown) once the caller may view them and the roles.
 #[cfg(feature = "ssr")]
-async fn authorised_subject(
-    user_id: &str,
-) -> Result<
-    (
-        crate::server::state::AppState,
-        crate::server::roles::access::Subject,
-    ),
-    AppError,
-> {
-    use crate::server::auth::{require, session};
-    let (state, _) = session()?;
-    let id = user_id.trim();
-    let found = if id.is_empty() || id.len() > 64 {
-        None
-    } else {
-        crate::server::roles::access::subject(&state.db, id).await?
+async fn authorised_subject(user_id: &str) -> Result<(AppState, Subject), AppError> {
+    use crate::server::auth::{require, require_on};
+    let load = async |db: &_| {
+        let id = user_id.trim();
+        let found = if id.is_empty() || id.len() > 64 {
+            None
+        } else {
+            crate::server::roles::access::subject(db, id).await?
+        };
+        found.ok_or_else(|| AppError::NotFound("There is no such user.".into()))
     };
-    let subject = found.ok_or_else(|| AppError::NotFound("There is no such user.".into()))?;
-    require("view", &format!("user:{}", subject.username)).await?;
+    let (state, _, subject) = require_on("view", load, |s| format!("user:{}", s.username)).await?;
     require("view", "role:*").await?;
     Ok((state, subject))
 }

@@ -36,19 +36,9 @@ async fn audit(
 async fn authorised_role(
     verb: &str,
     id: &str,
-) -> Result<
-    (
-        crate::server::state::AppState,
-        crate::server::auth::CurrentUser,
-        RoleSummary,
-    ),
-    AppError,
-> {
-    use crate::server::auth::{require, session};
-    let (state, _) = session()?;
-    let role = crate::server::roles::require_role(&state.db, id).await?;
-    let (state, user) = require(verb, &format!("role:{}", role.name)).await?;
-    Ok((state, user, role))
+) -> Result<crate::server::auth::Authorised<RoleSummary>, AppError> {
+    let load = async |db: &_| crate::server::roles::require_role(db, id).await;
+    crate::server::auth::require_on(verb, load, |r| format!("role:{}", r.name)).await
 }
 
 /// One page of roles: search (name, description), sort, paging.

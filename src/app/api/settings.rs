@@ -57,6 +57,28 @@ fn checked(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("on" | "true" | "1" | "yes"))
 }
 
+/// The Salt API form (saved or tried) once the caller may edit settings: the state, the
+/// caller and the checked values.
+#[cfg(feature = "ssr")]
+async fn salt_form(
+    url: &str,
+    username: &str,
+    password: &str,
+    eauth: &str,
+    verify: &Option<String>,
+) -> Result<crate::server::auth::Authorised<crate::server::settings::SaltInput>, AppError> {
+    let (state, user) = crate::server::auth::require("edit", "settings:*").await?;
+    let input = crate::server::settings::validate_salt(
+        url,
+        username,
+        password,
+        eauth,
+        checked(verify),
+        false,
+    )?;
+    Ok((state, user, input))
+}
+
 /// Save the Salt API section and reload the runtime. An empty password keeps the stored one;
 /// an empty URL disconnects Salt.
 #[server(endpoint = "settings/salt")]
@@ -68,12 +90,9 @@ pub async fn save_salt_settings(
     eauth: String,
     #[server(default)] verify: Option<String>,
 ) -> Result<SettingsView, AppError> {
-    use crate::server::auth::{request_ip, require};
-    use crate::server::settings;
-    let (state, user) = require("edit", "settings:*").await?;
-    let input =
-        settings::validate_salt(&url, &username, &password, &eauth, checked(&verify), false)?;
-    settings::service::update_salt(&state, &user, &request_ip(), input).await
+    use crate::server::auth::request_ip;
+    let (state, user, input) = salt_form(&url, &username, &password, &eauth, &verify).await?;
+    crate::server::settings::service::update_salt(&state, &user, &request_ip(), input).await
 }
 
 /// Save the Pollers section (ranges per SPEC 8.2) and reload the runtime.
@@ -230,11 +249,9 @@ pub async fn test_salt_connection(
     eauth: String,
     #[server(default)] verify: Option<String>,
 ) -> Result<SaltTestResult, AppError> {
-    use crate::server::auth::{request_ip, require};
+    use crate::server::auth::request_ip;
     use crate::server::settings;
-    let (state, user) = require("edit", "settings:*").await?;
-    let input =
-        settings::validate_salt(&url, &username, &password, &eauth, checked(&verify), false)?;
+    let (state, user, input) = salt_form(&url, &username, &password, &eauth, &verify).await?;
     let config = settings::config_to_test(&state.db, &state.secrets, input).await?;
     Ok(settings::service::test_connection(&state.db, &user, &request_ip(), config).await)
 }

@@ -6,6 +6,8 @@
 
 use crate::app::api::form::{FormList, PostForm};
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::{state::AppState, users::service::Actor};
 use leptos::prelude::*;
 
 // The types live in `crate::model` (below app and server); re-exported for the pages.
@@ -17,28 +19,43 @@ pub use crate::model::users::{
 /// The verb that guards every change to a user.
 pub const MANAGE: &str = "manage_user";
 
+/// The user `id` names (422 when malformed, 404 when unknown) once the caller holds `verb` on
+/// them (`user:<username>`).
+#[cfg(feature = "ssr")]
+async fn authorised_user(
+    verb: &str,
+    id: &str,
+) -> Result<crate::server::auth::Authorised<UserSummary>, AppError> {
+    use crate::server::users::service;
+    let id = crate::model::users::validate_id("id", id)?;
+    let load = async |db: &_| service::load(db, &id).await;
+    crate::server::auth::require_on(verb, load, |t| service::resource(&t.username)).await
+}
+
 /// The signed-in caller as the actor of a change, with `manage_user` on the user `id` names
 /// (loaded; 404 when there is no such user).
 #[cfg(feature = "ssr")]
-async fn managed(
-    id: &str,
-) -> Result<
-    (
-        crate::server::state::AppState,
-        crate::server::users::service::Actor,
-        UserSummary,
-    ),
-    AppError,
-> {
-    use crate::server::auth::{request_ip, require, session};
-    use crate::server::users::service::{self, Actor};
-    let id = crate::model::users::validate_id("id", id)?;
-    let (state, _) = session()?;
-    let target = service::load(&state.db, &id).await?;
-    let (_, user) = require(MANAGE, &service::resource(&target.username)).await?;
-    let actor =
-        Actor::user(&user.id, &user.username, &request_ip()).holding(user.permissions.clone());
+async fn managed(id: &str) -> Result<(AppState, Actor, UserSummary), AppError> {
+    let (state, user, target) = authorised_user(MANAGE, id).await?;
+    let actor = Actor::user(&user.id, &user.username, &crate::server::auth::request_ip())
+        .holding(user.permissions.clone());
     Ok((state, actor, target))
+}
+
+/// Give (`add`) or take the role `role_id` to or from the user `id`, tell their open streams, and
+/// return the user as they are now.
+#[cfg(feature = "ssr")]
+async fn change_role(id: &str, role_id: &str, add: bool) -> Result<UserSummary, AppError> {
+    use crate::server::users::service;
+    let (state, actor, target) = managed(id).await?;
+    let role = service::role_by_id(&state.db, role_id).await?;
+    if add {
+        service::add_role(&state.db, &actor, &target, &role).await?;
+    } else {
+        service::remove_role(&state.db, &actor, &target, &role).await?;
+    }
+    state.user_changed(&target.id);
+    service::load(&state.db, &target.id).await
 }
 
 /// One page of users: search (username, display name, e-mail), active filter, sort, paging.
@@ -75,12 +92,7 @@ pub async fn list_users(
 #[server(endpoint = "users/get")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_user(id: String) -> Result<UserSummary, AppError> {
-    use crate::server::auth::{require, session};
-    use crate::server::users::service;
-    let id = crate::model::users::validate_id("id", &id)?;
-    let (state, _) = session()?;
-    let target = service::load(&state.db, &id).await?;
-    require("view", &service::resource(&target.username)).await?;
+    let (_, _, target) = authorised_user("view", &id).await?;
     Ok(target)
 }
 
@@ -188,22 +200,12 @@ pub async fn delete_user(id: String) -> Result<(), AppError> {
 #[server(endpoint = "users/role-add")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn add_user_role(id: String, role_id: String) -> Result<UserSummary, AppError> {
-    use crate::server::users::service;
-    let (state, actor, target) = managed(&id).await?;
-    let role = service::role_by_id(&state.db, &role_id).await?;
-    service::add_role(&state.db, &actor, &target, &role).await?;
-    state.user_changed(&target.id);
-    service::load(&state.db, &target.id).await
+    change_role(&id, &role_id, true).await
 }
 
 /// Take a role from a user (refused when it strips `*:*` from yourself or the last holder).
 #[server(endpoint = "users/role-remove")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn remove_user_role(id: String, role_id: String) -> Result<UserSummary, AppError> {
-    use crate::server::users::service;
-    let (state, actor, target) = managed(&id).await?;
-    let role = service::role_by_id(&state.db, &role_id).await?;
-    service::remove_role(&state.db, &actor, &target, &role).await?;
-    state.user_changed(&target.id);
-    service::load(&state.db, &target.id).await
+    change_role(&id, &role_id, false).await
 }

@@ -113,6 +113,50 @@ pub fn SortHeader<F: ListFilters>(
     view! { <th aria-sort=aria><A href=href>{label}{arrow}</A></th> }
 }
 
+/// A list's table (`class` and `data-test` on the `<table>`): the header cells `head`, a row
+/// `row` makes of each of `rows`; or `empty` (the empty or no-match panel) when there is none.
+pub fn list_table<T, V: IntoView + 'static>(
+    class: &'static str,
+    test: &'static str,
+    head: impl IntoView + 'static,
+    rows: Vec<T>,
+    row: impl FnMut(T) -> V,
+    empty: impl FnOnce() -> AnyView,
+) -> AnyView {
+    if rows.is_empty() {
+        return empty();
+    }
+    let rows = rows.into_iter().map(row).collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class=class data-test=test>
+                <thead>
+                    <tr>{head}</tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// The [`SortHeader`] cell of a column of the list `s`, as a list page writes its header row:
+/// `header(Col::Name, "Name")`.
+pub fn sort_headers<F: ListFilters>(
+    s: &ListParams<F>,
+) -> impl Fn(F::Sort, &'static str) -> AnyView + '_ {
+    move |col, label| view! { <SortHeader params=s.clone() col label /> }.into_any()
+}
+
+/// The [`Pager`] under one page of the list `s` (`noun`: what a row is).
+pub fn page_pager<F: ListFilters, T>(
+    s: &ListParams<F>,
+    page: &crate::model::page::Page<T>,
+    noun: &'static str,
+) -> impl IntoView {
+    view! { <Pager params=s.clone() total=page.total page=page.page per_page=page.per_page noun /> }
+}
+
 /// One chip of a [`FilterChips`] group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chip {
@@ -123,6 +167,28 @@ pub struct Chip {
     pub value: String,
     /// A count shown after the label.
     pub count: Option<i64>,
+}
+
+/// One chip per filter value: "" (all) and then `values`, each linking to `s` with the filter
+/// `filters` builds of it, active when it is `current`, labelled by `label` and counted by `count`.
+pub fn value_chips<F: ListFilters>(
+    s: &ListParams<F>,
+    values: &[&'static str],
+    current: &str,
+    label: fn(&str) -> &'static str,
+    filters: impl Fn(String) -> F,
+    count: impl Fn(&str) -> i64,
+) -> Vec<Chip> {
+    std::iter::once("")
+        .chain(values.iter().copied())
+        .map(|v| Chip {
+            href: s.with_filters(filters(v.to_string())).href(),
+            label: label(v).to_string(),
+            active: current == v,
+            value: v.to_string(),
+            count: Some(count(v)),
+        })
+        .collect()
 }
 
 /// Which `data-` attribute carries a chip's value (the tests find chips by it).
@@ -198,6 +264,33 @@ pub fn SearchBox(
             {hidden}
             <button type="submit" class="button">{button}</button>
         </form>
+    }
+}
+
+/// A list page's search toolbar: a [`SearchBox`] at the list's path whose plain form keeps the
+/// page's `filters` (hidden `name`, `value`), sort, direction and page size, and starts again at
+/// the first page.
+#[component]
+pub fn ListSearch<F: ListFilters>(
+    state: Memo<ListParams<F>>,
+    placeholder: &'static str,
+    aria_label: &'static str,
+    /// `data-test` of the input.
+    test: &'static str,
+    /// The page's filters as hidden form fields.
+    #[prop(optional)]
+    filters: Vec<(&'static str, String)>,
+) -> impl IntoView {
+    let init = state.get_untracked();
+    let mut hidden = filters;
+    hidden.push(("sort", init.sort.clone()));
+    hidden.push(("dir", init.dir.clone()));
+    hidden.push(("per_page", init.per_page.to_string()));
+    let go = Callback::new(move |q: String| state.get_untracked().with_q(&q).href());
+    view! {
+        <div class="toolbar">
+            <SearchBox action=F::PATH q=init.q placeholder aria_label test hidden go />
+        </div>
     }
 }
 

@@ -6,8 +6,9 @@
 use crate::app::api::audit::{
     get_audit, list_audit, AuditFilters, AuditPage as AuditData, AuditRow, Decision,
 };
-use crate::app::components::icons::Icon;
-use crate::app::components::list::{input_text, use_list_params, use_query_state, Pager};
+use crate::app::components::list::{
+    input_text, list_table, use_list_params, use_query_state, EmptyState, Pager,
+};
 use crate::app::pages::activity::{date_and_time, duration_text, on_control};
 use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
 use crate::error::AppError;
@@ -217,44 +218,38 @@ fn AuditBody(page: AuditData, s: AuditListQuery) -> impl IntoView {
             <a href=export_href(&s.filters, "json") class="button" rel="external" download data-test="audit-export-json">"Export JSON"</a>
         </div>
     };
-    let body = if page.list.rows.is_empty() {
-        if s.filtered() {
+    let filtered = s.filtered();
+    let empty = move || {
+        if filtered {
             view! {
-                <div class="panel state-panel" data-test="audit-no-match">
-                    <Icon name="scroll" />
-                    <h2>"No audit entries match these filters"</h2>
+                <EmptyState test="audit-no-match" icon="scroll" title="No audit entries match these filters">
                     <p><A href="/audit">"Clear the filters"</A></p>
-                </div>
+                </EmptyState>
             }
             .into_any()
         } else {
             view! {
-                <div class="panel state-panel" data-test="audit-empty">
-                    <Icon name="scroll" />
-                    <h2>"No audit entries yet"</h2>
+                <EmptyState test="audit-empty" icon="scroll" title="No audit entries yet">
                     <p>"Sign-ins, key actions, jobs, settings and user changes are recorded here as they happen, and so is every refused request."</p>
-                </div>
+                </EmptyState>
             }
             .into_any()
         }
-    } else {
-        view! {
-            <div class="table-wrap">
-                <table class="table feed-table audit-table" data-test="audit-table">
-                    <thead>
-                        <tr>
-                            <th>"Time (UTC)"</th><th>"User"</th><th>"Action"</th><th>"Resource"</th>
-                            <th>"Decision"</th><th class="num">"Result"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {page.list.rows.into_iter().map(|r| view! { <AuditTr href=entry_href(&s, r.id) r /> }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any()
     };
+    let head = view! {
+        <th>"Time (UTC)"</th><th>"User"</th><th>"Action"</th><th>"Resource"</th>
+        <th>"Decision"</th><th class="num">"Result"</th>
+    };
+    let rows = page.list.rows;
+    let row = |r: AuditRow| view! { <AuditTr href=entry_href(&s, r.id) r /> };
+    let body = list_table(
+        "table feed-table audit-table",
+        "audit-table",
+        head,
+        rows,
+        row,
+        empty,
+    );
     view! {
         {exports}
         {body}

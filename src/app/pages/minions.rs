@@ -4,7 +4,8 @@
 use crate::app::api::minions::{get_minion, list_minions, MinionDetail, MinionPage, MinionRow};
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::list::{
-    Chip, ChipKey, EmptyState, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
+    list_table, page_pager, sort_headers, value_chips, ChipKey, EmptyState, FilterChips,
+    ListSearch, NoMatch,
 };
 use crate::app::pages::{live_list, load_view, short_utc, ErrorPanel, PageHeader};
 use crate::model::list::{ListParams, MinionFilters, MinionSort};
@@ -42,81 +43,59 @@ pub fn MinionsPage() -> impl IntoView {
         |l| l.minions,
         |s: MinionsQuery| list_minions(s.q, s.filters.status, s.sort, s.dir, s.page, s.per_page),
     );
-    let init = state.get_untracked();
-    let hidden = vec![
-        ("status", init.filters.status.clone()),
-        ("sort", init.sort.clone()),
-        ("dir", init.dir.clone()),
-        ("per_page", init.per_page.to_string()),
-    ];
-    let go = Callback::new(move |q: String| state.get_untracked().with_q(&q).href());
+    let filters = vec![("status", state.get_untracked().filters.status)];
     view! {
         <PageHeader title="Minions" subtitle="Every minion the master knows, from Halite's database" />
-        <div class="toolbar">
-            <SearchBox action="/minions" q=init.q placeholder="Search id, OS or IP" aria_label="Search minions"
-                test="minion-search" hidden go />
-        </div>
+        <ListSearch state placeholder="Search id, OS or IP" aria_label="Search minions" test="minion-search" filters />
         {load_view("Loading minions…", data, state, |page, s| view! { <MinionsBody page s /> })}
     }
 }
 
 #[component]
 fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
-    let chips = std::iter::once("")
-        .chain(STATUSES.iter().copied())
-        .map(|st| Chip {
-            href: s
-                .with_filters(MinionFilters {
-                    status: st.to_string(),
-                })
-                .href(),
-            label: status_label(st).to_string(),
-            active: s.filters.status == st,
-            value: st.to_string(),
-            count: Some(page.counts.get(st)),
-        })
-        .collect();
-    let header = |col: MinionSort, label: &'static str| {
-        view! { <SortHeader params=s.clone() col label /> }
-    };
+    let chips = value_chips(
+        &s,
+        STATUSES,
+        &s.filters.status,
+        status_label,
+        |status| MinionFilters { status },
+        |st| page.counts.get(st),
+    );
+    let header = sort_headers(&s);
     let empty_fleet = page.counts.all() == 0;
-    let pager = view! {
-        <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="minion" />
+    let pager = page_pager(&s, &page.list, "minion");
+    let head = view! {
+        {header(MinionSort::Id, "Minion")}
+        {header(MinionSort::Status, "Status")}
+        {header(MinionSort::Os, "OS")}
+        {header(MinionSort::Ip, "IP")}
+        {header(MinionSort::Salt, "Salt")}
+        {header(MinionSort::Cpus, "CPUs")}
+        {header(MinionSort::Mem, "Memory")}
     };
+    let empty = move || {
+        if empty_fleet {
+            view! {
+                <EmptyState test="minions-empty" icon="server" title="No minions yet">
+                    <p>"Halite fills this list from salt-api: the keys poller adds every minion the master knows, presence and grains follow. If Salt is connected, the first poll runs a few seconds after start."</p>
+                </EmptyState>
+            }.into_any()
+        } else {
+            view! { <NoMatch path="/minions" what="minions" icon="server" test="minions-no-match" /> }.into_any()
+        }
+    };
+    let rows = page.list.rows;
+    let table = list_table(
+        "table minions-table",
+        "minions-table",
+        head,
+        rows,
+        |r| view! { <MinionTr r /> },
+        empty,
+    );
     view! {
         <FilterChips chips label="Filter by status" key=ChipKey::Status />
-        {if page.list.rows.is_empty() {
-            if empty_fleet {
-                view! {
-                    <EmptyState test="minions-empty" icon="server" title="No minions yet">
-                        <p>"Halite fills this list from salt-api: the keys poller adds every minion the master knows, presence and grains follow. If Salt is connected, the first poll runs a few seconds after start."</p>
-                    </EmptyState>
-                }.into_any()
-            } else {
-                view! { <NoMatch path="/minions" what="minions" icon="server" test="minions-no-match" /> }.into_any()
-            }
-        } else {
-            view! {
-                <div class="table-wrap">
-                    <table class="table minions-table" data-test="minions-table">
-                        <thead>
-                            <tr>
-                                {header(MinionSort::Id, "Minion")}
-                                {header(MinionSort::Status, "Status")}
-                                {header(MinionSort::Os, "OS")}
-                                {header(MinionSort::Ip, "IP")}
-                                {header(MinionSort::Salt, "Salt")}
-                                {header(MinionSort::Cpus, "CPUs")}
-                                {header(MinionSort::Mem, "Memory")}
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {page.list.rows.into_iter().map(|r| view! { <MinionTr r /> }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }.into_any()
-        }}
+        {table}
         {pager}
     }
 }

@@ -27,6 +27,34 @@ use leptos_router::hooks::use_location;
 
 pub use crate::model::time::{short_time, short_utc};
 
+/// What a page loads from a server function (sent along from the server to the hydrating
+/// browser).
+pub trait Loaded:
+    Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static
+{
+}
+
+impl<T> Loaded for T where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static
+{
+}
+
+/// How a list page loads one page of its list: its server function called with the state.
+pub trait ListFetch<F, T>: Fn(ListParams<F>) -> Self::Fut + Send + Sync + 'static {
+    type Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static;
+}
+
+impl<F, T, G, Fut> ListFetch<F, T> for G
+where
+    G: Fn(ListParams<F>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    type Fut = Fut;
+}
+
+/// A list page's state (as in its URL) and its data.
+pub type ListData<F, T> = (Memo<ListParams<F>>, Resource<Result<T, AppError>>);
+
 /// Page title row.
 #[component]
 pub fn PageHeader(
@@ -77,7 +105,7 @@ pub fn load_view<T, S, V>(
     body: impl Fn(T, S) -> V + Clone + Send + Sync + 'static,
 ) -> impl IntoView
 where
-    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    T: Loaded,
     S: Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
@@ -95,6 +123,63 @@ where
             }}
         </Transition>
     }
+}
+
+/// A detail page's record: `fetch` of the route's `:id`, again whenever one of `changes` (the
+/// versions of the page's actions that change the record) moves on.
+pub fn route_record<T, Fut>(
+    changes: Vec<RwSignal<usize>>,
+    fetch: impl Fn(String) -> Fut + Send + Sync + 'static,
+) -> Resource<Result<T, AppError>>
+where
+    T: Loaded,
+    Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    let params = leptos_router::hooks::use_params_map();
+    let id = Memo::new(move |_| params.get().get("id").unwrap_or_default());
+    Resource::new(
+        move || {
+            (
+                id.get(),
+                changes.iter().map(|v| v.get()).collect::<Vec<_>>(),
+            )
+        },
+        move |(id, _)| fetch(id),
+    )
+}
+
+/// Go to the page `to` names for the value of `action` once it has succeeded (the new record's
+/// page after a create, the list after a delete).
+pub fn go_after<S>(action: ServerAction<S>, to: impl Fn(&S::Output) -> String + 'static)
+where
+    S: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        let href = action.value().with(|v| match v {
+            Some(Ok(out)) => Some(to(out)),
+            _ => None,
+        });
+        if let Some(href) = href {
+            navigate(&href, Default::default());
+        }
+    });
+}
+
+/// A list page's state (as in its URL) and its data: `fetch` of the state, again when the state
+/// changes or `changed` moves on (the version of an action that adds rows, a live-bus counter).
+pub fn action_list<F: ListFilters, T: Loaded, C>(
+    changed: RwSignal<C>,
+    fetch: impl ListFetch<F, T>,
+) -> ListData<F, T>
+where
+    C: Clone + PartialEq + Send + Sync + 'static,
+{
+    let state = use_list_params::<F>();
+    let data = Resource::new(move || (state.get(), changed.get()), move |(s, _)| fetch(s));
+    (state, data)
 }
 
 /// Placeholder for a page that is not built yet (never a 404).
@@ -142,19 +227,11 @@ pub fn auto_refresh(refetch: impl Fn() + Clone + Send + Sync + 'static) {
 /// A list page's state (as in its URL) and its data: `fetch` of the state, again when the state
 /// or the live-bus counter `bump` picks changes (news from the event stream), and every 30 s
 /// ([`auto_refresh`]).
-#[allow(clippy::type_complexity)]
-pub fn live_list<F, T, Fut>(
+pub fn live_list<F: ListFilters, T: Loaded>(
     bump: fn(&crate::app::live::LiveBus) -> RwSignal<u64>,
-    fetch: impl Fn(ListParams<F>) -> Fut + Send + Sync + 'static,
-) -> (Memo<ListParams<F>>, Resource<Result<T, AppError>>)
-where
-    F: ListFilters,
-    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
-    Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
-{
-    let state = use_list_params::<F>();
-    let bump = bump(&crate::app::live::use_live());
-    let data = Resource::new(move || (state.get(), bump.get()), move |(s, _)| fetch(s));
+    fetch: impl ListFetch<F, T>,
+) -> ListData<F, T> {
+    let (state, data) = action_list(bump(&crate::app::live::use_live()), fetch);
     auto_refresh(move || data.refetch());
     (state, data)
 }

@@ -74,6 +74,30 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
+/// A labelled form field: the label, `children` (the control), the hint if any, then the
+/// server's message when it names `name`.
+#[component]
+pub(crate) fn Field<T: Clone + Send + Sync + 'static>(
+    label: &'static str,
+    /// The field the server names in its errors.
+    name: &'static str,
+    value: Signal<Option<Result<T, AppError>>>,
+    #[prop(optional)] hint: Option<&'static str>,
+    /// Classes of the `<label>`.
+    #[prop(default = "field")]
+    class: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <label class=class>
+            <span class="field-label">{label}</span>
+            {children()}
+            {hint.map(|h| view! { <span class="field-hint">{h}</span> })}
+            {field_error(value, name)}
+        </label>
+    }
+}
+
 /// The server's message for `field`, under that field (also used by the Roles pages).
 pub(crate) fn field_error<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
@@ -145,17 +169,22 @@ fn SettingsSection(
 
 /// The end of a section's form: an error not about one field, Save, and the note after a save.
 #[component]
-fn SaveRow(
-    v: SaveResult,
+pub(crate) fn SaveRow<T: Clone + Send + Sync + 'static>(
+    v: Signal<Option<Result<T, AppError>>>,
     #[prop(into)] pending: Signal<bool>,
     label: &'static str,
-    saved: &'static str,
+    /// The note after a success, if any.
+    #[prop(optional)]
+    saved: Option<&'static str>,
+    /// `data-test` of the button.
+    #[prop(optional)]
+    test: Option<&'static str>,
 ) -> impl IntoView {
     view! {
         {form_error(v)}
         <div class="form-actions span-2">
-            <button type="submit" class="button button-primary" disabled=move || pending.get()>{label}</button>
-            {saved_note(v, saved)}
+            <button type="submit" class="button button-primary" data-test=test disabled=move || pending.get()>{label}</button>
+            {saved.map(|text| saved_note(v, text))}
         </div>
     }
 }
@@ -203,33 +232,24 @@ fn SaltSection(salt: SaltSettings, save: ServerAction<SaveSaltSettings>) -> impl
         <SettingsSection test="settings-salt" title="Salt API"
             note="How Halite reaches salt-api (rest_cherrypy). The password is stored encrypted and never shown again.">
             <ActionForm action=save attr:class="form form-grid" attr:data-test="salt-form">
-                <label class="field span-2">
-                    <span class="field-label">"API URL"</span>
+                <Field label="API URL" name="url" value=value class="field span-2" hint="Include scheme and port. Leave empty and save to disconnect Salt.">
                     <input type="url" name="url" node_ref=url_ref value=salt.url.clone() placeholder="https://salt.example.com:8000" maxlength="2083" />
-                    <span class="field-hint">"Include scheme and port. Leave empty and save to disconnect Salt."</span>
-                    {field_error(value, "url")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"Username"</span>
+                </Field>
+                <Field label="Username" name="username" value=value>
                     <input type="text" name="username" node_ref=user_ref value=salt.username.clone() autocomplete="off" maxlength="255" />
-                    {field_error(value, "username")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"Password"</span>
+                </Field>
+                <Field label="Password" name="password" value=value>
                     <input type="password" name="password" node_ref=pw_ref autocomplete="new-password" maxlength="1024"
                         placeholder=if salt.password_set { "(set) leave empty to keep" } else { "" } />
-                    {field_error(value, "password")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"eauth"</span>
+                </Field>
+                <Field label="eauth" name="eauth" value=value>
                     <select name="eauth" node_ref=eauth_ref>
                         {crate::app::pages::settings::EAUTHS
                             .iter()
                             .map(|e| view! { <option value=*e selected=*e == eauth.as_str()>{*e}</option> })
                             .collect_view()}
                     </select>
-                    {field_error(value, "eauth")}
-                </label>
+                </Field>
                 <label class="field checkbox-field">
                     <input type="checkbox" name="verify" node_ref=verify_ref checked=salt.verify />
                     <span>"Verify the TLS certificate"</span>

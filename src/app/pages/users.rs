@@ -10,17 +10,20 @@ use crate::app::api::users::{
     ResetUserPassword, RoleRef, UpdateUser, UserSummary, UsersPage, MAX_DISPLAY_NAME, MAX_EMAIL,
 };
 use crate::app::components::list::{
-    input_text, use_list_params, Chip, ChipKey, FilterChips, NoMatch, Pager, SearchBox, SortHeader,
+    input_text, list_table, page_pager, sort_headers, value_chips, ChipKey, FilterChips,
+    ListSearch, NoMatch,
 };
-use crate::app::pages::settings::{field_error, form_error, saved_note};
-use crate::app::pages::{short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::settings::{field_error, form_error, saved_note, Field};
+use crate::app::pages::{
+    action_list, go_after, load_view, route_record, short_utc, ErrorPanel, PageHeader,
+};
 use crate::error::AppError;
 use crate::model::list::ListParams;
 use crate::model::users::{UserFilters, UserSort, ACTIVE_FILTERS};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 /// The list's state, as in the URL.
 pub type UsersQuery = ListParams<UserFilters>;
@@ -64,28 +67,14 @@ fn query_flag(key: &'static str, value: &'static str) -> Memo<bool> {
 /// `/users`.
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let state = use_list_params::<UserFilters>();
     let create = ServerAction::<CreateUser>::new();
-    let data = Resource::new(
-        move || (state.get(), create.version().get()),
-        |(s, _)| list_users(s.q, s.filters.active, s.sort, s.dir, s.page, s.per_page),
-    );
-    let roles = Resource::new(|| (), |_| roles_available());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(u)) = create.value().get() {
-            navigate(&format!("/users/{}", u.id), Default::default());
-        }
+    let (state, data) = action_list(create.version(), |s: UsersQuery| {
+        list_users(s.q, s.filters.active, s.sort, s.dir, s.page, s.per_page)
     });
+    let roles = Resource::new(|| (), |_| roles_available());
+    go_after(create, |u| format!("/users/{}", u.id));
     let show_new = query_flag("new", "1");
-    let init = state.get_untracked();
-    let hidden = vec![
-        ("active", init.filters.active.clone()),
-        ("sort", init.sort.clone()),
-        ("dir", init.dir.clone()),
-        ("per_page", init.per_page.to_string()),
-    ];
-    let go = Callback::new(move |q: String| state.get_untracked().with_q(&q).href());
+    let filters = vec![("active", state.get_untracked().filters.active)];
     let new_href = move || {
         let href = state.get().href();
         let sep = if href.contains('?') { '&' } else { '?' };
@@ -98,69 +87,47 @@ pub fn UsersPage() -> impl IntoView {
         <Show when=move || show_new.get()>
             <NewUserPanel create roles close=move || state.get().href() />
         </Show>
-        <div class="toolbar">
-            <SearchBox action="/users" q=init.q placeholder="Search username, name or e-mail" aria_label="Search users"
-                test="user-search" hidden go />
-        </div>
-        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading users…"</div> }>
-            {move || Suspend::new(async move {
-                let s = state.get_untracked();
-                match data.await {
-                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                    Ok(page) => view! { <UsersBody page s /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <ListSearch state placeholder="Search username, name or e-mail" aria_label="Search users" test="user-search"
+            filters />
+        {load_view("Loading users…", data, state, |page, s| view! { <UsersBody page s /> })}
     }
 }
 
 #[component]
 fn UsersBody(page: UsersPage, s: UsersQuery) -> impl IntoView {
-    let chips = std::iter::once("")
-        .chain(ACTIVE_FILTERS.iter().copied())
-        .map(|a| Chip {
-            href: s
-                .with_filters(UserFilters {
-                    active: a.to_string(),
-                })
-                .href(),
-            label: active_label(a).to_string(),
-            active: s.filters.active == a,
-            value: a.to_string(),
-            count: Some(page.counts.get(a)),
-        })
-        .collect();
-    let header = |col: UserSort, label: &'static str| {
-        view! { <SortHeader params=s.clone() col label /> }
+    let chips = value_chips(
+        &s,
+        ACTIVE_FILTERS,
+        &s.filters.active,
+        active_label,
+        |active| UserFilters { active },
+        |a| page.counts.get(a),
+    );
+    let header = sort_headers(&s);
+    let pager = page_pager(&s, &page.list, "user");
+    let head = view! {
+        {header(UserSort::Username, "Username")}
+        {header(UserSort::DisplayName, "Name")}
+        {header(UserSort::Email, "E-mail")}
+        <th>"Roles"</th>
+        <th>"State"</th>
+        {header(UserSort::LastLogin, "Last sign-in")}
     };
-    let pager = view! {
-        <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="user" />
+    let empty = || {
+        view! { <NoMatch path="/users" what="users" icon="users" test="users-no-match" /> }
+            .into_any()
     };
+    let table = list_table(
+        "table",
+        "users-table",
+        head,
+        page.list.rows,
+        |u| view! { <UserTr u /> },
+        empty,
+    );
     view! {
         <FilterChips chips label="Filter by state" key=ChipKey::Status />
-        {if page.list.rows.is_empty() {
-            view! { <NoMatch path="/users" what="users" icon="users" test="users-no-match" /> }.into_any()
-        } else {
-            view! {
-                <div class="table-wrap">
-                    <table class="table" data-test="users-table">
-                        <thead>
-                            <tr>
-                                {header(UserSort::Username, "Username")}
-                                {header(UserSort::DisplayName, "Name")}
-                                {header(UserSort::Email, "E-mail")}
-                                <th>"Roles"</th>
-                                <th>"State"</th>
-                                {header(UserSort::LastLogin, "Last sign-in")}
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {page.list.rows.into_iter().map(|u| view! { <UserTr u /> }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }.into_any()
-        }}
+        {table}
         {pager}
     }
 }
@@ -200,7 +167,7 @@ fn NewUserPanel(
     );
     let must_change = RwSignal::new(true);
     let picked = RwSignal::new(Vec::<String>::new());
-    let value = create.value();
+    let value: Signal<_> = create.value().into();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         create.dispatch(CreateUser {
@@ -247,27 +214,18 @@ fn NewUserPanel(
                 <A href=close attr:class="button button-ghost button-small">"Cancel"</A>
             </div>
             <form method="post" action=CreateUser::url() class="form form-grid" on:submit=on_submit>
-                <label class="field">
-                    <span class="field-label">"Username"</span>
+                <Field label="Username" name="username" value=value>
                     <input type="text" name="username" node_ref=username required maxlength="255" autocomplete="off" />
-                    {field_error(value.into(), "username")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"Display name"</span>
+                </Field>
+                <Field label="Display name" name="display_name" value=value>
                     <input type="text" name="display_name" node_ref=display_name maxlength=MAX_DISPLAY_NAME.to_string() />
-                    {field_error(value.into(), "display_name")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"E-mail (optional)"</span>
+                </Field>
+                <Field label="E-mail (optional)" name="email" value=value>
                     <input type="email" name="email" node_ref=email maxlength=MAX_EMAIL.to_string() />
-                    {field_error(value.into(), "email")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"Initial password"</span>
+                </Field>
+                <Field label="Initial password" name="password" value=value hint="8 to 1024 characters; tell it to the user out of band.">
                     <input type="password" name="password" node_ref=password required minlength="8" maxlength="1024" autocomplete="new-password" />
-                    <span class="field-hint">"8 to 1024 characters; tell it to the user out of band."</span>
-                    {field_error(value.into(), "password")}
-                </label>
+                </Field>
                 <label class="field checkbox-field span-2">
                     <input type="checkbox" name="must_change_pw" checked=true
                         on:change=move |ev| must_change.set(event_target_checked(&ev)) />
@@ -276,9 +234,9 @@ fn NewUserPanel(
                 <fieldset class="field span-2">
                     <legend class="field-label">"Roles"</legend>
                     <Suspense fallback=|| view! { <span class="muted">"Loading roles…"</span> }>{role_boxes}</Suspense>
-                    {field_error(value.into(), "role_ids")}
+                    {field_error(value, "role_ids")}
                 </fieldset>
-                {form_error(value.into())}
+                {form_error(value)}
                 <div class="form-actions span-2">
                     <button type="submit" class="button button-primary" data-test="user-create-submit"
                         disabled=move || create.pending().get()>
@@ -291,7 +249,7 @@ fn NewUserPanel(
 }
 
 /// The actions of the detail page, created once in the page body.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct DetailActions {
     update: ServerAction<UpdateUser>,
     password: ServerAction<ResetUserPassword>,
@@ -303,33 +261,15 @@ struct DetailActions {
 /// `/users/:id`.
 #[component]
 pub fn UserDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.get().get("id").unwrap_or_default());
-    let a = DetailActions {
-        update: ServerAction::new(),
-        password: ServerAction::new(),
-        delete: ServerAction::new(),
-        role_add: ServerAction::new(),
-        role_remove: ServerAction::new(),
-    };
-    let data = Resource::new(
-        move || {
-            (
-                id.get(),
-                a.update.version().get(),
-                a.role_add.version().get(),
-                a.role_remove.version().get(),
-            )
-        },
-        |(id, ..)| get_user(id),
-    );
+    let a = DetailActions::default();
+    let changes = vec![
+        a.update.version(),
+        a.role_add.version(),
+        a.role_remove.version(),
+    ];
+    let data = route_record(changes, get_user);
     let roles = Resource::new(|| (), |_| roles_available());
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = a.delete.value().get() {
-            navigate("/users", Default::default());
-        }
-    });
+    go_after(a.delete, |_| "/users".into());
     let me = use_context::<crate::app::context::MeResource>();
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading user…"</div> }>
@@ -444,16 +384,12 @@ fn ProfilePanel(
             <ActionForm action=update attr:class="form" attr:data-test="user-edit-form">
                 <input type="hidden" name="id" value=u.id />
                 <input type="hidden" name="profile" value="1" />
-                <label class="field">
-                    <span class="field-label">"Display name"</span>
+                <Field label="Display name" name="display_name" value=value>
                     <input type="text" name="display_name" value=u.display_name maxlength=MAX_DISPLAY_NAME.to_string() />
-                    {field_error(value, "display_name")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"E-mail"</span>
+                </Field>
+                <Field label="E-mail" name="email" value=value>
                     <input type="email" name="email" value=u.email.unwrap_or_default() maxlength=MAX_EMAIL.to_string() />
-                    {field_error(value, "email")}
-                </label>
+                </Field>
                 {move || (!toggled.get()).then(&error)}
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" data-test="user-save">"Save"</button>
@@ -473,11 +409,9 @@ fn PasswordPanel(id: String, password: ServerAction<ResetUserPassword>) -> impl 
             <p class="muted small">"The user must choose a new password at their next sign-in; every session of theirs ends now."</p>
             <ActionForm action=password attr:class="form">
                 <input type="hidden" name="id" value=id />
-                <label class="field">
-                    <span class="field-label">"New password"</span>
+                <Field label="New password" name="new_password" value=value>
                     <input type="password" name="new_password" required minlength="8" maxlength="1024" autocomplete="new-password" />
-                    {field_error(value, "new_password")}
-                </label>
+                </Field>
                 {form_error(value)}
                 <div class="form-actions">
                     <button type="submit" class="button" data-test="user-reset-password">"Reset password"</button>

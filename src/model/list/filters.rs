@@ -1,6 +1,8 @@
 //! The list pages' own filters: Minions, Jobs and Activity.
 
-use super::{flag, push_flag, push_str, ListFilters, ListParams, NoSort, SortColumn};
+use super::{
+    flag, optional_choice, push_flag, push_str, ListFilters, ListParams, NoSort, SortColumn,
+};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
@@ -124,13 +126,11 @@ impl ListFilters for JobFilters {
         !self.status.is_empty()
     }
     fn validate(self) -> Result<JobFilterQuery, AppError> {
-        let status =
-            match self.status.as_str() {
-                "" | "all" => None,
-                st => Some(st.parse().map_err(|_| {
-                    AppError::invalid("status", "Status must be running or complete.")
-                })?),
-            };
+        let status = optional_choice(
+            "status",
+            &self.status,
+            "Status must be running or complete.",
+        )?;
         Ok(JobFilterQuery {
             status,
             system: self.system,

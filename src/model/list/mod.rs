@@ -326,6 +326,22 @@ fn validate_per_page<F: ListFilters>(per_page: i64) -> Result<i64, AppError> {
     Ok(per_page)
 }
 
+/// An optional choice filter: `None` for `""` or `all`, else `v` parsed, or a 422 on `field`
+/// saying `message`.
+pub fn optional_choice<T: std::str::FromStr>(
+    field: &str,
+    v: &str,
+    message: &str,
+) -> Result<Option<T>, AppError> {
+    match v {
+        "" | "all" => Ok(None),
+        v => v
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, message)),
+    }
+}
+
 /// Is `key=true` in the query?
 pub fn flag(get: &dyn Fn(&str) -> String, key: &str) -> bool {
     get(key) == "true"

@@ -222,36 +222,21 @@ async fn produce(
     Ok(())
 }
 
-/// `GET /api/audit/export.csv`.
-pub async fn export_csv(
-    state: State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    query: Query<HashMap<String, String>>,
-    req: Request,
-) -> Response {
-    export(state, user, query, req, ExportFormat::Csv).await
-}
-
-/// `GET /api/audit/export.json`.
-pub async fn export_json(
-    state: State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    query: Query<HashMap<String, String>>,
-    req: Request,
-) -> Response {
-    export(state, user, query, req, ExportFormat::Json).await
-}
-
-/// Session auth as the activity stream: 401 without a session, an audited 403 without
-/// `view:audit:*`, a 422 naming the filter that does not parse; else the file, and an
+/// `GET /api/audit/export.csv` and `GET /api/audit/export.json` (the format is the path's
+/// extension). Session auth as the activity stream: 401 without a session, an audited 403
+/// without `view:audit:*`, a 422 naming the filter that does not parse; else the file, and an
 /// `audit.export` row with the filters.
-async fn export(
+pub async fn export(
     State(state): State<AppState>,
     user: Option<Extension<CurrentUser>>,
     Query(params): Query<HashMap<String, String>>,
     req: Request,
-    format: ExportFormat,
 ) -> Response {
+    let format = if req.uri().path().ends_with(".json") {
+        ExportFormat::Json
+    } else {
+        ExportFormat::Csv
+    };
     let Some(Extension(user)) = user else {
         return crate::error::AppError::Unauthorized("Sign in to export the audit log.".into())
             .into_response();

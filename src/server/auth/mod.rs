@@ -351,6 +351,24 @@ pub fn session() -> Result<(AppState, CurrentUser), AppError> {
     Ok((state, user))
 }
 
+/// What a server function on one record has once its caller may act on it: the state, the
+/// caller and the record.
+pub type Authorised<T> = (AppState, CurrentUser, T);
+
+/// A server function's preamble on one record: signed in (401 first), the record `load` finds
+/// (its own 404), then `verb` on the resource `resource` names for it ([`require`]: an audited
+/// 403 otherwise).
+pub async fn require_on<T>(
+    verb: &str,
+    load: impl AsyncFnOnce(&Db) -> Result<T, AppError>,
+    resource: impl FnOnce(&T) -> String,
+) -> Result<Authorised<T>, AppError> {
+    let (state, _) = session()?;
+    let record = load(&state.db).await?;
+    let (state, user) = require(verb, &resource(&record)).await?;
+    Ok((state, user, record))
+}
+
 /// A signed-in user holding `verb` on the concrete `resource`; a denial is audited.
 pub async fn require(verb: &str, resource: &str) -> Result<(AppState, CurrentUser), AppError> {
     let (state, user) = session()?;

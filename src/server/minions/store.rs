@@ -201,13 +201,29 @@ pub fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, lq: &'a ListQuery, with_status: bool) {
+/// ` WHERE 1 = 1`, and ` AND (<col> LIKE ? ESCAPE '\\' OR …)` over `columns` (lower-cased
+/// expressions) when there is a `search`: the start of a list page's `WHERE`.
+pub fn push_search_where(q: &mut QueryBuilder<'_, Sqlite>, search: &str, columns: &[&str]) {
     q.push(" WHERE 1 = 1");
-    if !lq.search.is_empty() {
-        q.push(" AND search_text LIKE ")
-            .push_bind(format!("%{}%", escape_like(&lq.search)))
+    if search.is_empty() {
+        return;
+    }
+    let like = format!("%{}%", escape_like(search));
+    q.push(" AND (");
+    for (i, col) in columns.iter().enumerate() {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push(*col)
+            .push(" LIKE ")
+            .push_bind(like.clone())
             .push(" ESCAPE '\\'");
     }
+    q.push(")");
+}
+
+fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, lq: &'a ListQuery, with_status: bool) {
+    push_search_where(q, &lq.search, &["search_text"]);
     if let Some(status) = lq.status.filter(|_| with_status) {
         q.push(" AND status = ").push_bind(status);
     }

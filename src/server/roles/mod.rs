@@ -15,7 +15,7 @@ use crate::model::roles::{
     RoleSummary,
 };
 use crate::server::db::Db;
-use crate::server::minions::store::{escape_like, push_allowed};
+use crate::server::minions::store::{push_allowed, push_search_where};
 use sqlx::{QueryBuilder, Sqlite};
 
 /// The answer when a change touches a built-in role.
@@ -31,15 +31,7 @@ fn push_list_filters<'a>(
     search: &str,
     allowed: &'a Option<Vec<String>>,
 ) {
-    q.push(" WHERE 1 = 1");
-    if !search.is_empty() {
-        let like = format!("%{}%", escape_like(search));
-        q.push(" AND (r.name_lower LIKE ")
-            .push_bind(like.clone())
-            .push(" ESCAPE '\\' OR lower(r.description) LIKE ")
-            .push_bind(like)
-            .push(" ESCAPE '\\')");
-    }
+    push_search_where(q, search, &["r.name_lower", "lower(r.description)"]);
     push_allowed(q, "('role:' || r.name)", allowed);
 }
 

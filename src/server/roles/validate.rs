@@ -78,6 +78,11 @@ pub fn resource_glob(value: &str) -> Result<String, AppError> {
 mod tests {
     use super::*;
 
+    /// The message of `r`, which must be an error.
+    fn message(r: Result<String, AppError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
     #[test]
     fn verbs() {
         for ok in ["*", "view", "accept", "manage_*", "?iew", "[ar]*"] {
@@ -88,10 +93,7 @@ mod tests {
         assert!(e
             .to_string()
             .contains("Unknown verb \"acept\": use one of view, run, accept"));
-        assert!(verb("[view")
-            .unwrap_err()
-            .to_string()
-            .contains("never closed"));
+        assert!(message(verb("[view")).contains("never closed"));
         assert!(verb("").is_err());
         assert!(verb("vi ew").is_err());
         assert!(verb(&"v".repeat(65)).is_err());
@@ -110,22 +112,10 @@ mod tests {
         ] {
             assert_eq!(resource_glob(ok).unwrap(), ok);
         }
-        assert!(resource_glob("key:web-[0-9")
-            .unwrap_err()
-            .to_string()
-            .contains("never closed"));
-        assert!(resource_glob("key:[z-a]")
-            .unwrap_err()
-            .to_string()
-            .contains("match nothing"));
-        assert!(resource_glob("kye:web-*")
-            .unwrap_err()
-            .to_string()
-            .contains("Unknown resource kind \"kye\""));
-        assert!(resource_glob("web-01")
-            .unwrap_err()
-            .to_string()
-            .contains("kind and a colon"));
+        assert!(message(resource_glob("key:web-[0-9")).contains("never closed"));
+        assert!(message(resource_glob("key:[z-a]")).contains("match nothing"));
+        assert!(message(resource_glob("kye:web-*")).contains("Unknown resource kind \"kye\""));
+        assert!(message(resource_glob("web-01")).contains("kind and a colon"));
         assert!(resource_glob("key:a b").is_err());
         assert!(resource_glob(&format!("key:{}", "a".repeat(252))).is_err());
     }

@@ -491,14 +491,7 @@ pub async fn add_role(
             target.username, role.name
         )));
     }
-    actor
-        .audit(
-            db,
-            "user.roles.add",
-            &target.username,
-            json!({ "role": role.name }),
-        )
-        .await;
+    audit_role(db, actor, "user.roles.add", target, role).await;
     Ok(())
 }
 
@@ -520,15 +513,15 @@ pub async fn remove_role(
     protect_superadmins(db, actor, target, UserChange::RemoveRole(&role.id)).await?;
     actor.may_manage(db, target).await?;
     store::remove_role(db, &target.id, &role.id).await?;
-    actor
-        .audit(
-            db,
-            "user.roles.remove",
-            &target.username,
-            json!({ "role": role.name }),
-        )
-        .await;
+    audit_role(db, actor, "user.roles.remove", target, role).await;
     Ok(())
+}
+
+/// The audit row of a role given to (`user.roles.add`) or taken from (`user.roles.remove`)
+/// `target`.
+async fn audit_role(db: &Db, actor: &Actor, action: &str, target: &UserSummary, role: &RoleRef) {
+    let args = json!({ "role": role.name });
+    actor.audit(db, action, &target.username, args).await;
 }
 
 /// A role by id from a form (422 when malformed, 404 when it does not exist).

@@ -7,7 +7,7 @@ use crate::model::list::{ListQuery, SortDir};
 use crate::model::users::{ActiveCounts, RoleRef, UserFilters, UserSort, UserSummary};
 use crate::server::auth::password;
 use crate::server::db::Db;
-use crate::server::minions::store::escape_like;
+use crate::server::minions::store::push_search_where;
 use crate::server::now_text;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
@@ -57,18 +57,12 @@ fn sort_column(sort: Option<UserSort>) -> &'static str {
     }
 }
 
-fn push_search<'a>(q: &mut QueryBuilder<'a, Sqlite>, search: &str) {
-    q.push(" WHERE 1 = 1");
-    if !search.is_empty() {
-        let like = format!("%{}%", escape_like(search));
-        q.push(" AND (username_lower LIKE ")
-            .push_bind(like.clone())
-            .push(" ESCAPE '\\' OR lower(display_name) LIKE ")
-            .push_bind(like.clone())
-            .push(" ESCAPE '\\' OR email_lower LIKE ")
-            .push_bind(like)
-            .push(" ESCAPE '\\')");
-    }
+fn push_search(q: &mut QueryBuilder<'_, Sqlite>, search: &str) {
+    push_search_where(
+        q,
+        search,
+        &["username_lower", "lower(display_name)", "email_lower"],
+    );
 }
 
 /// One page of users (with their roles), the total matching and the active/inactive counts of

@@ -5,7 +5,7 @@
 use crate::app::api::access::{CheckAccess, PickerMinionIds, UserGrant, UserGrants, KNOWN_VERBS};
 use crate::app::api::overview::url_path_escape;
 use crate::app::pages::roles::debounced;
-use crate::app::pages::settings::{field_error, form_error};
+use crate::app::pages::settings::{form_error, Field};
 use crate::model::roles::MAX_RESOURCE;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -85,20 +85,16 @@ pub fn EffectiveAccess(user_id: String) -> impl IntoView {
             <p class="muted small">"Can this user do something on a resource? The first grant that matches decides."</p>
             <ActionForm action=check attr:class="form form-grid">
                 <input type="hidden" name="user_id" value=user_id />
-                <label class="field">
-                    <span class="field-label">"Verb"</span>
+                <Field label="Verb" name="verb" value=value>
                     <select name="verb" data-test="access-verb">{verbs}</select>
-                    {field_error(value, "verb")}
-                </label>
-                <label class="field">
-                    <span class="field-label">"Resource"</span>
+                </Field>
+                <Field label="Resource" name="resource" value=value>
                     <input type="text" name="resource" required list="access-minions" data-test="access-resource"
                         maxlength=MAX_RESOURCE.to_string() placeholder="key:web-01, minion:db-02, salt:test.ping"
                         autocomplete="off" spellcheck="false"
                         on:input=move |ev| { typed.set(event_target_value(&ev)); ask(); } />
                     <datalist id="access-minions">{options}</datalist>
-                    {field_error(value, "resource")}
-                </label>
+                </Field>
                 {form_error(value)}
                 <div class="form-actions span-2">
                     <button type="submit" class="button button-primary" data-test="access-check">"Check"</button>

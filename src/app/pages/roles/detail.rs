@@ -8,15 +8,14 @@ use crate::app::api::roles::{
     RoleMember, UpdateRole, KNOWN_VERBS,
 };
 use crate::app::pages::roles::{debounced, BuiltinBadge};
-use crate::app::pages::settings::{field_error, form_error};
-use crate::app::pages::{ErrorPanel, PageHeader};
+use crate::app::pages::settings::{field_error, form_error, Field, SaveRow};
+use crate::app::pages::{go_after, route_record, ErrorPanel, PageHeader};
 use crate::model::roles::{MAX_RESOURCE, MAX_ROLE_DESCRIPTION};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
 
 /// Every action of the page, created once at its top (never inside the async body).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct RoleActions {
     update: ServerAction<UpdateRole>,
     delete: ServerAction<DeleteRole>,
@@ -28,32 +27,14 @@ struct RoleActions {
 /// `/roles/:id`.
 #[component]
 pub fn RoleDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.get().get("id").unwrap_or_default());
-    let acts = RoleActions {
-        update: ServerAction::new(),
-        delete: ServerAction::new(),
-        add: ServerAction::new(),
-        remove: ServerAction::new(),
-        preview: ServerAction::new(),
-    };
-    let data = Resource::new(
-        move || {
-            (
-                id.get(),
-                acts.update.version().get(),
-                acts.add.version().get(),
-                acts.remove.version().get(),
-            )
-        },
-        |(id, ..)| get_role(id),
-    );
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = acts.delete.value().get() {
-            navigate("/roles", Default::default());
-        }
-    });
+    let acts = RoleActions::default();
+    let changes = vec![
+        acts.update.version(),
+        acts.add.version(),
+        acts.remove.version(),
+    ];
+    let data = route_record(changes, get_role);
+    go_after(acts.delete, |_| "/roles".into());
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading role…"</div> }>
             {move || Suspend::new(async move {
@@ -195,25 +176,16 @@ fn AddPermForm(role_id: String, acts: RoleActions) -> impl IntoView {
         <h3 class="mt">"Add a permission"</h3>
         <ActionForm action=add attr:class="form form-grid" attr:data-test="perm-add-form">
             <input type="hidden" name="role_id" value=role_id />
-            <label class="field">
-                <span class="field-label">"Verb"</span>
+            <Field label="Verb" name="verb" value=value>
                 <select name="verb" on:change=move |ev| { verb.set(event_target_value(&ev)); ask(); }>{verbs}</select>
-                {field_error(value, "verb")}
-            </label>
-            <label class="field">
-                <span class="field-label">"Resource glob"</span>
+            </Field>
+            <Field label="Resource glob" name="resource_glob" value=value hint="kind:pattern, e.g. minion:web-*, key:new-*, salt:test.*, or * for everything">
                 <input type="text" name="resource_glob" required maxlength=MAX_RESOURCE.to_string()
                     placeholder="key:web-*" autocomplete="off" spellcheck="false" node_ref=glob_ref
                     on:input=move |ev| { glob.set(event_target_value(&ev)); ask(); } />
-                <span class="field-hint">"kind:pattern, e.g. minion:web-*, key:new-*, salt:test.*, or * for everything"</span>
-                {field_error(value, "resource_glob")}
-            </label>
+            </Field>
             <div class="span-2 muted small" data-test="perm-preview" aria-live="polite">{shown}</div>
-            {form_error(value)}
-            <div class="form-actions span-2">
-                <button type="submit" class="button button-primary" data-test="perm-add"
-                    disabled=move || add.pending().get()>"Add permission"</button>
-            </div>
+            <SaveRow v=value pending=add.pending() label="Add permission" test="perm-add" />
         </ActionForm>
     }
 }
