@@ -682,3 +682,43 @@ async fn the_list_shows_only_roles_the_caller_may_view() {
     let r = app.call("roles/get", &[("id", &db_ops)], Some(&k)).await;
     assert_eq!(r.status, 403, "{}", r.body);
 }
+
+/// Security review: role pages and pickers name only the users and roles the caller may view.
+#[tokio::test]
+async fn role_members_and_pickers_show_only_what_the_caller_may_view() {
+    let app = TestApp::new().await;
+    app.create_role("rolereader", &[("view", "role:*")]).await;
+    app.create_role("userreader", &[("view", "user:*"), ("view", "role:viewer")])
+        .await;
+    app.create_user("rita", "correct horse battery", &["rolereader"])
+        .await;
+    app.create_user("uma", "correct horse battery", &["userreader", "viewer"])
+        .await;
+    let viewer: String = sqlx::query_scalar("SELECT id FROM roles WHERE name = 'viewer'")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    // rita may view roles but no user: the viewer role's members are hidden, the count is not.
+    let rita = app.login("rita", "correct horse battery").await;
+    let r = app.call("roles/get", &[("id", &viewer)], Some(&rita)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["members"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json()["role"]["member_count"], 1, "{}", r.body);
+    // uma may view users and only the viewer role: the picker offers only that role.
+    let uma = app.login("uma", "correct horse battery").await;
+    let r = app.call("users/roles-available", &[], Some(&uma)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["viewer"], "{}", r.body);
+}

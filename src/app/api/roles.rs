@@ -71,8 +71,12 @@ pub async fn list_roles(
 #[server(endpoint = "roles/get")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_role(id: String) -> Result<RoleDetail, AppError> {
-    let (state, _, role) = authorised_role("view", &id).await?;
-    Ok(crate::server::roles::detail(&state.db, role).await?)
+    let (state, user, role) = authorised_role("view", &id).await?;
+    let mut d = crate::server::roles::detail(&state.db, role).await?;
+    // Members are users: list only those the caller may view (the count stays whole).
+    d.members
+        .retain(|m| user.can("view", &format!("user:{}", m.username)));
+    Ok(d)
 }
 
 /// Create a custom role (409 when the name is taken, case-insensitively).

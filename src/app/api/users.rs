@@ -96,12 +96,15 @@ pub async fn get_user(id: String) -> Result<UserSummary, AppError> {
     Ok(target)
 }
 
-/// Every role, for the pickers (anyone who may view users may see the role names).
+/// The roles the caller may view, for the pickers.
 #[server(endpoint = "users/roles-available")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn roles_available() -> Result<Vec<RoleRef>, AppError> {
-    let (state, _) = crate::server::auth::require("view", "user:*").await?;
-    Ok(crate::server::users::store::all_roles(&state.db).await?)
+    let (state, user) = crate::server::auth::require("view", "user:*").await?;
+    let mut roles = crate::server::users::store::all_roles(&state.db).await?;
+    // Only the roles the caller may view (a user's own page still names the roles they hold).
+    roles.retain(|r| user.can("view", &format!("role:{}", r.name)));
+    Ok(roles)
 }
 
 /// Create a user. `must_change_pw` is a checkbox (present = on; the form has it checked);
