@@ -616,13 +616,13 @@ pub fn write_audit(
 /// Text from the audit log made safe for a terminal: control characters (an escape sequence in a
 /// username typed at the sign-in form) are shown escaped, never sent to the terminal.
 fn printable(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -114,8 +114,12 @@ impl Actor {
         target: &Username,
         roles: &[RoleRef],
     ) -> Result<(), AppError> {
-        let ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
-        let grants = store::grants_of_roles(db, &ids).await?;
+        let mut grants = Vec::new();
+        for r in roles {
+            for g in crate::server::roles::grants(db, &r.id).await? {
+                grants.push(Permission::new(&g.verb, &g.resource_glob));
+            }
+        }
         let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
         self.may_pass_on(
             db,

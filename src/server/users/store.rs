@@ -315,25 +315,3 @@ pub async fn superadmin_grants(db: &Db) -> Result<Vec<(String, String)>, sqlx::E
     .fetch_all(db)
     .await
 }
-
-/// Every grant the roles `role_ids` hold (duplicates removed).
-pub async fn grants_of_roles(
-    db: &Db,
-    role_ids: &[String],
-) -> Result<Vec<crate::rbac::Permission>, sqlx::Error> {
-    let mut out: Vec<crate::rbac::Permission> = Vec::new();
-    for id in role_ids {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT verb, resource_glob FROM permissions WHERE role_id = ?")
-                .bind(id)
-                .fetch_all(db)
-                .await?;
-        for (verb, glob) in rows {
-            let p = crate::rbac::Permission::new(&verb, &glob);
-            if !out.contains(&p) {
-                out.push(p);
-            }
-        }
-    }
-    Ok(out)
-}
