@@ -9,14 +9,15 @@ use crate::model::fleet::{
 };
 use crate::model::list::{ListQuery, SortDir};
 use crate::server::db::Db;
+use crate::server::minions::store::push_allowed;
 use crate::server::to_text;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 /// The fleet: accepted minions (online or offline) with their latest run; before the first key
 /// poll (no accepted minion known) the minions that have runs, counted as online.
-/// Binds: the stale cutoff.
-const FLEET: &str = "WITH fleet AS ( \
+/// Split where the stale cutoff is bound (see [`fleet_query`]).
+const FLEET_HEAD: &str = "WITH fleet AS ( \
       SELECT minion_id, status = 'online' AS online FROM minion_snapshots \
        WHERE status IN ('online', 'offline') \
       UNION ALL \
@@ -28,7 +29,8 @@ const FLEET: &str = "WITH fleet AS ( \
              WHEN r.id IS NULL THEN 'unknown' \
              WHEN r.blocked THEN 'blocked' \
              WHEN r.fail_count > 0 THEN 'unhealthy' \
-             WHEN r.completed_at < ? THEN 'stale' \
+             WHEN r.completed_at < ";
+const FLEET_TAIL: &str = " THEN 'stale' \
              WHEN r.change_count > 0 THEN 'changed' \
              ELSE 'healthy' END AS status, \
         r.id AS run_id, r.jid, r.fun, r.completed_at, \
@@ -44,33 +46,21 @@ const FLEET: &str = "WITH fleet AS ( \
 const SEVERITY: &str = "CASE status WHEN 'unhealthy' THEN 0 WHEN 'blocked' THEN 1 \
     WHEN 'stale' THEN 2 WHEN 'changed' THEN 3 WHEN 'unknown' THEN 4 ELSE 5 END";
 
-fn stale_cutoff(now: DateTime<Utc>) -> String {
-    to_text(now - chrono::Duration::days(STALE_DAYS))
-}
-
-/// `AND (<expr> GLOB g1 OR ...)` for restricted callers.
-fn push_allowed(q: &mut QueryBuilder<'_, Sqlite>, expr: &str, globs: &Option<Vec<String>>) {
-    let Some(globs) = globs else { return };
-    if globs.is_empty() {
-        q.push(" AND 0 = 1");
-        return;
-    }
-    q.push(" AND (");
-    for (i, g) in globs.iter().enumerate() {
-        if i > 0 {
-            q.push(" OR ");
-        }
-        q.push(expr).push(" GLOB ").push_bind(g.clone());
-    }
-    q.push(")");
+/// `WITH fleet AS (...), health AS (...) ` with the stale cutoff for `now` bound: the caller
+/// goes on with `SELECT ... FROM health`.
+fn fleet_query<'a>(now: DateTime<Utc>) -> QueryBuilder<'a, Sqlite> {
+    let mut q = QueryBuilder::new(FLEET_HEAD);
+    q.push_bind(to_text(now - chrono::Duration::days(STALE_DAYS)));
+    q.push(FLEET_TAIL);
+    q
 }
 
 /// The `WHERE` of the fleet table without the status filter: search, failing state, scope.
-fn push_where(
-    q: &mut QueryBuilder<'_, Sqlite>,
+fn push_where<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
     search: &str,
     failing: &Option<String>,
-    globs: &Option<Vec<String>>,
+    globs: &'a Option<Vec<String>>,
 ) {
     q.push(" WHERE 1 = 1");
     if !search.is_empty() {
@@ -101,9 +91,7 @@ pub async fn list(
     globs: &Option<Vec<String>>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<FleetRow>, i64, HealthCounts), sqlx::Error> {
-    let cutoff = stale_cutoff(now);
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    q.push_bind(cutoff.clone());
+    let mut q = fleet_query(now);
     q.push("SELECT * FROM health");
     push_where(&mut q, &lq.q, &lq.filters.failing, globs);
     if let Some(s) = lq.filters.status {
@@ -129,8 +117,7 @@ pub async fn list(
         .push_bind((lq.page - 1).max(0) * lq.per_page);
     let rows: Vec<FleetRow> = q.build_query_as().fetch_all(db).await?;
 
-    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    c.push_bind(cutoff);
+    let mut c = fleet_query(now);
     c.push("SELECT status, COUNT(*) FROM health");
     push_where(&mut c, &lq.q, &lq.filters.failing, globs);
     c.push(" GROUP BY status");
@@ -156,8 +143,7 @@ pub async fn counts(
     globs: &Option<Vec<String>>,
     now: DateTime<Utc>,
 ) -> Result<HealthCounts, sqlx::Error> {
-    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    c.push_bind(stale_cutoff(now));
+    let mut c = fleet_query(now);
     c.push("SELECT status, COUNT(*) FROM health");
     push_where(&mut c, "", &None, globs);
     c.push(" GROUP BY status");
@@ -170,8 +156,7 @@ pub async fn tiles(
     globs: &Option<Vec<String>>,
     now: DateTime<Utc>,
 ) -> Result<Vec<HealthTile>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    q.push_bind(stale_cutoff(now));
+    let mut q = fleet_query(now);
     q.push("SELECT minion_id, status FROM health");
     push_where(&mut q, "", &None, globs);
     q.push(" ORDER BY minion_id");
@@ -184,8 +169,7 @@ pub async fn status_of(
     minion_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<HealthStatus>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    q.push_bind(stale_cutoff(now));
+    let mut q = fleet_query(now);
     q.push("SELECT status FROM health WHERE minion_id = ")
         .push_bind(minion_id.to_string());
     q.build_query_scalar().fetch_optional(db).await
