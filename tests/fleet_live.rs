@@ -155,7 +155,7 @@ async fn a_state_apply_is_ingested_with_the_right_counts_and_a_stopped_minion_is
     // The job is complete: the next poll does not look it up again.
     let pending = poller::pending_jobs(db, Utc::now()).await.unwrap();
     assert!(
-        pending.iter().all(|(j, _)| j != &jid2 && j != &jid),
+        pending.iter().all(|(j, _, _)| j != &jid2 && j != &jid),
         "{pending:?}"
     );
 }

@@ -104,9 +104,16 @@ async fn lab_recordings_ingest_with_the_right_counts() {
             parse_list_job(first_return(&fixture(v, "list_job_highstate.json")).unwrap()).unwrap();
         // The recordings are days old: read them as of an hour after the job.
         let now = ingest::jid_time(&detail.summary.jid).unwrap() + Duration::hours(1);
-        let r = ingest::ingest_job(db, &detail, true, Utc::now())
-            .await
-            .unwrap();
+        let r = ingest::ingest_job(
+            db,
+            &detail.summary.jid,
+            "state.apply",
+            &detail,
+            true,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             (r.written, r.blocked, r.skipped, r.missing),
             (4, 0, 0, 0),
@@ -114,9 +121,16 @@ async fn lab_recordings_ingest_with_the_right_counts() {
         );
         assert!(r.complete, "{v}");
         // The same lookup again writes nothing (idempotent on minion and JID).
-        let again = ingest::ingest_job(db, &detail, true, Utc::now())
-            .await
-            .unwrap();
+        let again = ingest::ingest_job(
+            db,
+            &detail.summary.jid,
+            "state.apply",
+            &detail,
+            true,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
         assert_eq!(again.written, 0, "{v}");
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM highstate_runs")
             .fetch_one(db)
@@ -370,17 +384,31 @@ async fn missing_minions_block_only_once_the_job_ended_and_a_real_return_replace
     let web02 = detail.results.remove("web-02").unwrap();
     let now = ingest::jid_time(&detail.summary.jid).unwrap() + Duration::hours(1);
     // Still running: web-02 is missing, not blocked, and the job is not complete.
-    let r = ingest::ingest_job(db, &detail, false, Utc::now())
-        .await
-        .unwrap();
+    let r = ingest::ingest_job(
+        db,
+        &detail.summary.jid,
+        "state.apply",
+        &detail,
+        false,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (r.written, r.blocked, r.missing, r.complete),
         (3, 0, 1, false)
     );
     // Ended: web-02 is blocked with zero counts.
-    let r = ingest::ingest_job(db, &detail, true, Utc::now())
-        .await
-        .unwrap();
+    let r = ingest::ingest_job(
+        db,
+        &detail.summary.jid,
+        "state.apply",
+        &detail,
+        true,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!((r.written, r.blocked, r.complete), (1, 1, true));
     let (rows, _, _) = store::list(db, &all_rows(), &None, now).await.unwrap();
     let w = rows.iter().find(|r| r.minion_id == "web-02").unwrap();
@@ -624,4 +652,87 @@ async fn timeline_state_bars_get_width_colour_and_counts() {
     assert_eq!(bar["minion_count"], 2);
     assert_eq!(bar["failed_minion_count"], 1);
     assert!(bar["completed_at"].is_string());
+}
+
+#[tokio::test]
+async fn the_job_cache_overrides_events_and_hostile_returns_are_contained() {
+    let app = TestApp::new().await;
+    let db = &app.state.db;
+    let detail =
+        parse_list_job(first_return(&fixture("3008.4", "list_job_highstate.json")).unwrap())
+            .unwrap();
+    let jid = detail.summary.jid.clone();
+    // An event claiming web-01 passed everything, sent by web-01 itself.
+    let forged = |id: &str| SaltEvent {
+        tag: format!("salt/job/{jid}/ret/web-01"),
+        data: json!({"fun": "state.apply", "id": id, "jid": jid,
+                     "return": state_return(1, 0, 0), "_stamp": "2026-11-27T08:49:31.000000"}),
+    };
+    // The sender must be the minion the tag names.
+    assert!(ingest::run_from_event(&forged("db-01")).is_none());
+    let ev = ingest::run_from_event(&forged("web-01")).unwrap();
+    assert_eq!(ingest::write_live(db, &[ev], Utc::now()).await.unwrap(), 1);
+    let changes = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT change_count FROM highstate_runs WHERE minion_id = 'web-01' AND jid = ?",
+        )
+        .bind(&jid)
+        .fetch_one(db)
+        .await
+        .unwrap()
+    };
+    assert_eq!(changes().await, 0);
+    // The job cache's answer replaces what the event wrote, once.
+    let r = ingest::ingest_job(db, &jid, "state.apply", &detail, true, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(r.written, 4);
+    assert!(
+        changes().await >= 1,
+        "web-01 always reports a change in the lab"
+    );
+    let r = ingest::ingest_job(db, &jid, "state.apply", &detail, true, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(r.written, 0);
+
+    // Absurd durations do not overflow; a huge return keeps only its notable states; a run
+    // failing hundreds of states keeps 50 of them and the exact count.
+    let jid2 = "20261127090000000001";
+    let mut big = serde_json::Map::new();
+    for i in 0..400 {
+        big.insert(
+            format!("cmd_|-s{i}_|-{}_|-run", "x".repeat(300)),
+            json!({"__id__": format!("s{i}"), "name": "x".repeat(if i == 1 { 900 } else { 300 }),
+                   "result": i % 2 == 0, "comment": "c".repeat(if i == 1 { 3000 } else { 300 }),
+                   "changes": {}, "duration": if i == 0 { 1e300 } else { -5.0 }}),
+        );
+    }
+    let run =
+        ingest::run_from_return("big-01", jid2, "state.apply", &Value::Object(big), None).unwrap();
+    assert_eq!(
+        (run.fail_count, run.pass_count, run.total_count),
+        (200, 200, 400)
+    );
+    assert_eq!(run.failures.len(), ingest::MAX_FAILURES);
+    assert!(run
+        .failures
+        .iter()
+        .all(|f| f.name.chars().count() <= 513 && f.comment.chars().count() <= 2001));
+    assert!(run.completed_at >= run.started_at);
+    let raw = run.raw.as_deref().expect("the failing states fit");
+    assert!(raw.len() <= ingest::MAX_RAW);
+    assert_eq!(
+        serde_json::from_str::<Value>(raw)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .len(),
+        200
+    );
+    assert_eq!(ingest::write_runs(db, &[run], Utc::now()).await.unwrap(), 1);
+    // Salt refusing a run while another one runs is blocked, not a render error.
+    let busy = ingest::run_from_return("busy-01", jid2, "state.apply",
+        &json!(["The function \"state.apply\" is running as PID 4242 and was started at 2026, Nov 27 09:00:00.000001 with jid 20261127090000000001"]), None).unwrap();
+    assert!(busy.blocked && !busy.render_error);
 }

@@ -85,6 +85,14 @@ pub async fn export(
         return e.into_response();
     }
     let get = |k: &str| params.get(k).cloned().unwrap_or_default();
+    // Shares the audit exports' limit: each holds a database connection while it runs.
+    let Ok(_permit) = state.exports.clone().try_acquire_owned() else {
+        return AppError::TooManyRequests {
+            message: "Other exports are running; try again when one has finished.".into(),
+            retry_after_secs: 10,
+        }
+        .into_response();
+    };
     let mut p: ListParams<FleetFilters> = ListParams::from_query(get);
     // Every row, whatever page the table showed.
     p.page = 0;

@@ -14,11 +14,13 @@ use crate::server::to_text;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-/// The fleet: accepted minions (online or offline) with their latest run; before the first key
-/// poll (no accepted minion known) the minions that have runs, counted as online.
+/// The fleet: accepted minions (online or offline; one whose presence was never polled counts
+/// as online) with their latest run; before the first key poll (no accepted minion known) the
+/// minions that have runs, counted as online.
 /// Split where the stale cutoff is bound (see [`fleet_query`]).
 const FLEET_HEAD: &str = "WITH fleet AS ( \
-      SELECT minion_id, status = 'online' AS online FROM minion_snapshots \
+      SELECT minion_id, (status = 'online' OR presence_refreshed_at IS NULL) AS online \
+        FROM minion_snapshots \
        WHERE status IN ('online', 'offline') \
       UNION ALL \
       SELECT l.minion_id, TRUE FROM minion_latest_run l \
@@ -190,24 +192,25 @@ pub async fn compliance(
         .fetch_all(db)
         .await?
     } else {
+        // The newest jobs among the caller's minions' runs (not the fleet's newest jobs, which
+        // may have run elsewhere).
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT jid, MIN(fun) AS fun, MAX(completed_at) AS completed_at, COUNT(*) AS minions, \
              SUM(NOT blocked AND fail_count = 0 AND change_count = 0) AS passed, \
              SUM(NOT blocked AND fail_count = 0 AND change_count > 0) AS changed, \
              SUM(NOT blocked AND fail_count > 0) AS failed, SUM(blocked) AS blocked \
-             FROM highstate_runs WHERE jid IN (SELECT jid FROM highstate_jobs \
-             ORDER BY completed_at DESC, jid DESC LIMIT ",
+             FROM highstate_runs WHERE 1 = 1",
         );
-        q.push_bind(limit).push(")");
         push_allowed(&mut q, "('minion:' || minion_id)", globs);
-        q.push(" GROUP BY jid ORDER BY MAX(completed_at) DESC, jid DESC");
+        q.push(" GROUP BY jid ORDER BY MAX(completed_at) DESC, jid DESC LIMIT ")
+            .push_bind(limit);
         q.build_query_as().fetch_all(db).await?
     };
     rows.reverse();
     Ok(rows)
 }
 
-/// The states failing on most allowed minions' latest run.
+/// The states failing on most allowed minions' latest run (minions still in the fleet).
 pub async fn top_failures(
     db: &Db,
     globs: &Option<Vec<String>>,
@@ -216,7 +219,10 @@ pub async fn top_failures(
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT f.state_id, f.fun, MIN(f.name) AS name, COUNT(DISTINCT f.minion_id) AS minions, \
          MIN(f.comment) AS comment FROM highstate_failures f \
-         JOIN minion_latest_run l ON l.run_id = f.run_id WHERE 1 = 1",
+         JOIN minion_latest_run l ON l.run_id = f.run_id \
+         WHERE (f.minion_id IN (SELECT minion_id FROM minion_snapshots \
+                                WHERE status IN ('online', 'offline')) \
+             OR NOT EXISTS (SELECT 1 FROM minion_snapshots WHERE status IN ('online', 'offline')))",
     );
     push_allowed(&mut q, "('minion:' || f.minion_id)", globs);
     q.push(" GROUP BY f.state_id, f.fun ORDER BY minions DESC, f.state_id LIMIT ")
