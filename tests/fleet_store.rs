@@ -736,3 +736,81 @@ async fn the_job_cache_overrides_events_and_hostile_returns_are_contained() {
         &json!(["The function \"state.apply\" is running as PID 4242 and was started at 2026, Nov 27 09:00:00.000001 with jid 20261127090000000001"]), None).unwrap();
     assert!(busy.blocked && !busy.render_error);
 }
+
+#[tokio::test]
+async fn recorded_render_errors_test_mode_missing_minions_and_ret_events() {
+    for v in VERSIONS {
+        let app = TestApp::new().await;
+        let db = &app.state.db;
+        // Render error: a failed run, with Salt's message as the failure.
+        let d = parse_list_job(first_return(&fixture(v, "list_job_render_error.json")).unwrap())
+            .unwrap();
+        let jid = d.summary.jid.clone();
+        let r = ingest::ingest_job(db, &jid, "state.sls", &d, true, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!((r.written, r.skipped), (1, 0), "{v}");
+        let (render, fail, total): (bool, i64, i64) = sqlx::query_as(
+            "SELECT render_error, fail_count, total_count FROM highstate_runs WHERE jid = ?",
+        )
+        .bind(&jid)
+        .fetch_one(db)
+        .await
+        .unwrap();
+        assert!(render, "{v}");
+        assert_eq!((fail, total), (1, 1), "{v}");
+        let comment: String =
+            sqlx::query_scalar("SELECT comment FROM highstate_failures WHERE minion_id = 'web-01'")
+                .fetch_one(db)
+                .await
+                .unwrap();
+        assert!(
+            comment.starts_with("Rendering SLS 'base:lab.render_error' failed"),
+            "{v}: {comment}"
+        );
+
+        // A stopped minion: listed in Minions, absent from Result -> missing, then blocked.
+        let d = parse_list_job(first_return(&fixture(v, "list_job_not_returned.json")).unwrap())
+            .unwrap();
+        let jid = d.summary.jid.clone();
+        let r = ingest::ingest_job(db, &jid, "state.apply", &d, false, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!((r.written, r.missing, r.complete), (1, 1, false), "{v}");
+        let r = ingest::ingest_job(db, &jid, "state.apply", &d, true, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!((r.written, r.blocked, r.complete), (1, 1, true), "{v}");
+
+        // Test mode: `result: null` counts as a change; broken-01 still fails.
+        let replies = first_return(&fixture(v, "state_apply_test.json")).unwrap();
+        let tjid = "20261127090000000002";
+        let web = ingest::run_from_return("web-01", tjid, "state.apply", &replies["web-01"], None)
+            .unwrap();
+        assert_eq!(web.fail_count, 0, "{v}");
+        assert!(web.change_count >= 1, "{v}");
+        let broken = ingest::run_from_return(
+            "broken-01",
+            tjid,
+            "state.apply",
+            &replies["broken-01"],
+            None,
+        )
+        .unwrap();
+        assert!(broken.fail_count >= 1, "{v}");
+
+        // The live path: the recorded ret event of a state.apply becomes a run from the event.
+        let raw = fixture(v, "events_state_ret.txt");
+        let events = halite::salt::events::SseParser::default().push(raw.as_bytes());
+        let runs: Vec<_> = events.iter().filter_map(ingest::run_from_event).collect();
+        assert_eq!(runs.len(), 1, "{v}");
+        assert_eq!(runs[0].minion_id, "web-01", "{v}");
+        assert_eq!(runs[0].source, ingest::Source::Event, "{v}");
+        assert!(runs[0].total_count >= 2 && runs[0].change_count >= 1, "{v}");
+        assert_eq!(
+            ingest::write_live(db, &runs, Utc::now()).await.unwrap(),
+            1,
+            "{v}"
+        );
+    }
+}
