@@ -373,3 +373,34 @@ fn state_return_event() {
         assert_eq!(new.data["minions"], serde_json::json!(["web-01"]));
     }
 }
+
+#[test]
+fn state_render_error_event() {
+    for d in versions() {
+        let raw = std::fs::read(d.join("events_state_render_error.txt")).unwrap();
+        let events = SseParser::default().push(&raw);
+        let ret_ev = events
+            .iter()
+            .find(|e| e.tag.ends_with("/ret/web-01"))
+            .unwrap_or_else(|| panic!("{d:?}: no ret event"));
+        let data = &ret_ev.data;
+        assert_eq!(data["fun"], "state.sls", "{d:?}");
+        assert_eq!(data["fun_args"], serde_json::json!(["lab.render_error"]));
+        assert_eq!(
+            (&data["retcode"], &data["success"], &data["out"]),
+            (
+                &serde_json::json!(1),
+                &Value::Bool(false),
+                &serde_json::json!("highstate")
+            ),
+            "{d:?}"
+        );
+        let s = parse_state_return(&data["return"]);
+        assert!(s.states.is_empty());
+        assert_eq!(s.errors.len(), 1);
+        // The same text as the sync reply and the job cache.
+        let sync = ret(&d, "state_sls_render_error.json");
+        assert_eq!(s, parse_state_return(&sync["web-01"]), "{d:?}");
+        assert_eq!(state_facts(&data["return"]), None);
+    }
+}

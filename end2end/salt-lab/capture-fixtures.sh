@@ -8,7 +8,7 @@
 # salt-api returned them, except login.json whose token is replaced by REDACTED_TOKEN.
 # Needs curl and jq. Runs jobs on the lab (state.apply, a killed test.sleep, ...).
 # --fleet-only records only the state-return files of the fleet health view (test mode, render
-# error, a stopped minion, a state.apply ret event) and leaves the other files as they are.
+# error, a stopped minion, state ret events) and leaves the other files as they are.
 set -euo pipefail
 
 FLEET_ONLY=0
@@ -78,12 +78,22 @@ capture_fleet() {
   "$LAB" start-minion web-02 >/dev/null 2>&1 || { echo "lab.sh start-minion web-02 failed" >&2; exit 1; }
   WEB02_STOPPED=0
 
-  # the event stream while a state.apply runs on web-01, trimmed to its ret event
+  # the event stream while a state job runs on web-01, trimmed to its ret event
+  ret_event events_state_ret.txt state.apply '{"client": "local_async", "tgt": "web-01", "fun": "state.apply"}'
+  ret_event events_state_render_error.txt state.sls \
+    '{"client": "local_async", "tgt": "web-01", "fun": "state.sls", "arg": ["lab.render_error"]}'
+}
+
+# $1 = fixture file, $2 = function, $3 = local_async lowstate on web-01: records GET /events
+# while that job runs, trimmed to the job's /new event through its salt/job/<jid>/ret/web-01 event
+ret_event() {
+  local file="$1" fun="$2" low="$3" jid i
+  : >"$TMP/sevents"
   curl -sS -N --max-time 120 -H "X-Auth-Token: $TOKEN" -H 'Accept: text/event-stream' \
     "$SALT_API_URL/events" >"$TMP/sevents" 2>/dev/null &
-  local curl_pid=$! i
+  local curl_pid=$!
   for i in $(seq 1 100); do [ -s "$TMP/sevents" ] && break; sleep 0.1; done
-  call - '{"client": "local_async", "tgt": "web-01", "fun": "state.apply"}' >"$TMP/sapply"
+  call - "$low" >"$TMP/sapply"
   jid="$(jq -r '.return[0].jid' "$TMP/sapply")"
   for i in $(seq 1 600); do
     grep -q "^tag: salt/job/$jid/ret/web-01" "$TMP/sevents" && break
@@ -100,10 +110,9 @@ capture_fleet() {
   if [ -n "$n" ] && [ $((r - n)) -le 30 ]; then first="$n"; else first=$((r > 6 ? r - 6 : 1)); fi
   last=$((r + 2))
   [ "$(sed -n "$((r + 5))p" "$TMP/sevents")" = "" ] && [ "$(wc -l <"$TMP/sevents")" -ge $((r + 5)) ] && last=$((r + 5))
-  sed -n "${first},${last}p" "$TMP/sevents" >"$OUT/events_state_ret.txt"
-  grep -q '"fun": "state.apply"' "$OUT/events_state_ret.txt" ||
-    { echo "events_state_ret.txt: no state.apply ret" >&2; exit 1; }
-  say "events_state_ret.txt ($(wc -l <"$OUT/events_state_ret.txt") lines)"
+  sed -n "${first},${last}p" "$TMP/sevents" >"$OUT/$file"
+  grep -q "\"fun\": \"$fun\"" "$OUT/$file" || { echo "$file: no $fun ret" >&2; exit 1; }
+  say "$file ($(wc -l <"$OUT/$file") lines)"
 }
 
 WEB02_STOPPED=0
