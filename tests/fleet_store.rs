@@ -806,11 +806,23 @@ async fn recorded_render_errors_test_mode_missing_minions_and_ret_events() {
         assert_eq!(runs.len(), 1, "{v}");
         assert_eq!(runs[0].minion_id, "web-01", "{v}");
         assert_eq!(runs[0].source, ingest::Source::Event, "{v}");
+        // Its completion is the event's own time (`_stamp`), not start + durations.
+        let ret = events.iter().find(|e| e.tag.contains("/ret/")).unwrap();
+        let stamp = ret.data["_stamp"].as_str().unwrap();
+        assert_eq!(to_text(runs[0].completed_at)[..19], stamp[..19], "{v}");
         assert!(runs[0].total_count >= 2 && runs[0].change_count >= 1, "{v}");
         assert_eq!(
             ingest::write_live(db, &runs, Utc::now()).await.unwrap(),
             1,
             "{v}"
         );
+
+        // ...and the render error's ret event a failed run.
+        let raw = fixture(v, "events_state_render_error.txt");
+        let events = halite::salt::events::SseParser::default().push(raw.as_bytes());
+        let runs: Vec<_> = events.iter().filter_map(ingest::run_from_event).collect();
+        assert_eq!(runs.len(), 1, "{v}");
+        assert!(runs[0].render_error && runs[0].fail_count == 1, "{v}");
+        assert_eq!(runs[0].fun, "state.sls", "{v}");
     }
 }

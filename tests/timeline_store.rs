@@ -44,6 +44,17 @@ async fn job(
     jid
 }
 
+/// The jobs poller and the event stream off (a fresh install has them on), as an operator who
+/// switched them off has it: the Timeline's "not running" state.
+async fn pollers_off(app: &TestApp) {
+    sqlx::query(
+        "UPDATE app_settings SET jobs_poll_interval_seconds = 0, event_stream_enabled = FALSE",
+    )
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+}
+
 /// The fixture most tests share; returns the JIDs by name.
 async fn seed(app: &TestApp, now: DateTime<Utc>) -> Vec<(&'static str, String)> {
     let m = Duration::minutes;
@@ -103,6 +114,7 @@ fn bar_jids(v: &Value) -> HashSet<String> {
 #[tokio::test]
 async fn windows_system_jobs_grouping_and_filters() {
     let app = TestApp::new().await;
+    pollers_off(&app).await;
     let now = Utc::now();
     let jids = seed(&app, now).await;
     let jid = |name: &str| jids.iter().find(|j| j.0 == name).unwrap().1.clone();
@@ -151,7 +163,7 @@ async fn windows_system_jobs_grouping_and_filters() {
     );
     let span = halite::server::from_text(end).unwrap() - halite::server::from_text(start).unwrap();
     assert_eq!(span, Duration::hours(24));
-    // Nothing polled yet: statuses unknown, and the poller is off by default.
+    // Nothing polled yet: statuses unknown, and the poller is off.
     assert_eq!(v["active_known"], false);
     assert_eq!(v["poller_enabled"], false);
     assert!(v["last_polled_at"].is_null());
@@ -414,6 +426,7 @@ async fn cap_keeps_the_most_recent_jobs() {
 #[tokio::test]
 async fn activity_buckets_running_and_overview_tiles() {
     let app = TestApp::new().await;
+    pollers_off(&app).await;
     let now = Utc::now();
     let jids = seed(&app, now).await;
     let jid = |name: &str| jids.iter().find(|j| j.0 == name).unwrap().1.clone();
@@ -494,6 +507,7 @@ async fn activity_buckets_running_and_overview_tiles() {
 #[tokio::test]
 async fn pages_render_on_the_server() {
     let app = TestApp::new().await;
+    pollers_off(&app).await;
     let now = Utc::now();
     seed(&app, now).await;
     let cookie = admin(&app).await;

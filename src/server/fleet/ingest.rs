@@ -208,12 +208,16 @@ pub fn run_from_event(ev: &SaltEvent) -> Option<NewRun> {
     if !crate::salt::state::is_state_function(fun) {
         return None;
     }
-    let at = ev
-        .data
-        .get("_stamp")
-        .and_then(Value::as_str)
-        .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok())
-        .map(|t| t.and_utc());
+    // `2026-11-27T08:49:31.123456` (UTC), with `+00:00` on 3008.
+    let at = ev.data.get("_stamp").and_then(Value::as_str).and_then(|s| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|_| {
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map(|t| t.and_utc())
+            })
+            .ok()
+    });
     // The minion named in the tag must be the one that sent it (a minion can put any tag on
     // the bus; the job cache later overrides what an event wrote).
     if ev.data.get("id").and_then(Value::as_str) != Some(minion) {
