@@ -517,6 +517,19 @@ async fn server_functions_and_export_are_scoped_and_validated() {
         j["poller_enabled"], true,
         "a fresh install turns the fleet poller on"
     );
+    let p = halite::server::settings::load_view(db)
+        .await
+        .unwrap()
+        .pollers;
+    assert_eq!(
+        (
+            p.jobs_poll_interval_seconds,
+            p.event_stream_enabled,
+            p.fleet_poll_interval_seconds
+        ),
+        (60, true, 120),
+        "fresh-install defaults (DECISIONS)"
+    );
     let r = app
         .call("fleet/summary", &[("runs", "201")], Some(&admin))
         .await;
