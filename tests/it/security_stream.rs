@@ -2,13 +2,10 @@
 //! stream's 403 is audited (finding 12). No Salt lab: the runtime is pointed at a salt-api URL
 //! where nothing listens, which keeps an "unreachable" client and serves browser streams from
 //! the EventHub; the tests publish events into the hub themselves.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::TestApp;
 use halite::app::api::activity::ActivityEvent;
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};

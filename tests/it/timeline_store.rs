@@ -1,12 +1,9 @@
 //! Timeline and job-activity reads over `jobs_index` (rows inserted directly), through the real
 //! router and server functions, against a real SQLite file.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::TestApp;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
-use common::TestApp;
 use halite::app::api::timeline::validate_timeline_args;
 use halite::server::jobs::timeline;
 use halite::server::to_text;

@@ -1,12 +1,9 @@
 //! Security finding 1 (critical), against the real Salt lab: a per-resource key grant can only
 //! ever act on exact, existing minion ids; glob and list syntax never reaches salt-api's `match`.
-#![cfg(feature = "lab")]
 
-mod common;
-
+use crate::common::lab::{lab, LAB};
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::lab::lab;
-use common::TestApp;
 use halite::salt::KeyLists;
 
 fn sorted(mut k: KeyLists) -> KeyLists {
@@ -23,6 +20,7 @@ fn sorted(mut k: KeyLists) -> KeyLists {
 
 #[tokio::test]
 async fn a_per_resource_key_grant_cannot_reach_other_keys() {
+    let _g = LAB.lock().await;
     let l = lab();
     l.sh(&["reset-keys"]); // new-01 pending, web-01 web-02 db-01 broken-01 accepted
     let c = l.client();

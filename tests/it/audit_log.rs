@@ -1,10 +1,8 @@
 //! The Audit log: `audit/list` filters and paging, `audit/get`, the streamed CSV / JSON export,
 //! who may read it, the page itself and `halite admin audit`'s options.
 
-mod common;
-
+use crate::common::{Reply, TestApp};
 use axum::http::{header, StatusCode};
-use common::{Reply, TestApp};
 use serde_json::Value;
 
 const PW: &str = "correct horse battery";

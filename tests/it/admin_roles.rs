@@ -1,11 +1,8 @@
 //! Roles administration (issue 12): create and its 409s, built-in immutability, delete refused
 //! while assigned, verb/glob validation, `*:*` self-strip and last-holder protection, the live
 //! preview scoped to what the asker may view, effective access, audit rows and denials.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{Reply, TestApp};
+use crate::common::{Reply, TestApp};
 use serde_json::Value;
 
 const PW: &str = "correct horse battery";

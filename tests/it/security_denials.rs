@@ -1,10 +1,7 @@
 //! Finding 12 (list part): list and read endpoints that refuse with 403 record a
 //! `permission.denied` audit row, as single-resource checks always did.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 
 async fn denied_rows(app: &TestApp, resource: &str) -> Vec<(String, i64, String, String)> {
     sqlx::query_as(

@@ -1,14 +1,11 @@
 //! Security findings on the HTTP edge, sessions, sign-in and settings (no Salt lab needed):
 //! body limits, the static-file guard, cookie renewal, HSTS, login and password throttling,
 //! trusted proxies, the stored salt-api password, redirects, page offsets, the pending badge.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::{urlencode, TestApp};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
-use common::{urlencode, TestApp};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 

@@ -2,22 +2,15 @@
 //!
 //! The lab tests talk to the real Salt lab (end2end/salt-lab) and build only with the `lab`
 //! feature; the others need no Salt.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use axum::http::StatusCode;
 #[cfg(feature = "lab")]
-use common::lab::lab;
-use common::TestApp;
+use crate::common::lab::{lab, LAB};
+use crate::common::TestApp;
+use axum::http::StatusCode;
 #[cfg(feature = "lab")]
 use std::collections::BTreeSet;
 #[cfg(feature = "lab")]
 use std::time::Duration;
-
-/// The lab tests share the lab's minions: run them one at a time.
-#[cfg(feature = "lab")]
-static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[cfg(feature = "lab")]
 async fn connected_app() -> (TestApp, String) {

@@ -1,16 +1,10 @@
 //! Jobs poller, Run dispatch, job detail, kill and RBAC against the real Salt lab.
-#![cfg(feature = "lab")]
 
-mod common;
-
+use crate::common::lab::{lab, LAB};
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::lab::lab;
-use common::TestApp;
 use halite::server::jobs::{poller, store};
 use std::time::Duration;
-
-/// The two tests share the lab's minions: run them one at a time.
-static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn connected_app() -> (TestApp, String) {
     let l = lab();

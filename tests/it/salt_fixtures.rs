@@ -1,5 +1,4 @@
 //! The reply parsers against replies recorded from real Salt 3006, 3007 and 3008 masters.
-#![cfg(feature = "ssr")]
 
 use halite::salt::events::SseParser;
 use halite::salt::state::{parse_state_return, state_facts};

@@ -1,17 +1,15 @@
 //! Minion pollers and key actions against the real Salt lab.
-#![cfg(feature = "lab")]
 
-mod common;
-
+use crate::common::lab::{lab, LAB};
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::lab::lab;
-use common::TestApp;
 use halite::model::keys::KeyState;
 use halite::model::minions::MinionStatus;
 use halite::server::minions::{poller, store};
 
 #[tokio::test]
 async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_it() {
+    let _g = LAB.lock().await;
     let l = lab();
     l.sh(&["reset-keys"]); // new-01 pending, the others accepted, whatever ran before
     let app = TestApp::new().await;

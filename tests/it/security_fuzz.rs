@@ -6,14 +6,11 @@
 //! Expected: no panic, no 5xx except a 503 from an endpoint that needs Salt (Salt is not
 //! configured here; counted separately), and no change to data the caller may not change.
 //! `HALITE_FUZZ_SEED=<n>` replays a run; `HALITE_FUZZ_PER_IDENTITY=<n>` sizes it.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::{urlencode, TestApp};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{urlencode, TestApp};
 use futures::FutureExt;
 use http_body_util::BodyExt;
 use rand::rngs::StdRng;
@@ -331,7 +328,7 @@ async fn fuzzer_knows_every_endpoint() {
     assert!(
         missing.is_empty() && stale.is_empty(),
         "server functions the fuzzer does not know: {missing:?}; in its table but gone: {stale:?} \
-         (update ENDPOINTS in tests/security_fuzz.rs)"
+         (update ENDPOINTS in tests/it/security_fuzz.rs)"
     );
     let source = endpoints_in_source();
     assert_eq!(
@@ -342,7 +339,7 @@ async fn fuzzer_knows_every_endpoint() {
     for (ep, args) in &source {
         assert_eq!(
             args, &table[ep],
-            "arguments of {ep} changed; update ENDPOINTS in tests/security_fuzz.rs"
+            "arguments of {ep} changed; update ENDPOINTS in tests/it/security_fuzz.rs"
         );
     }
 }

@@ -1,7 +1,6 @@
 //! The salt-api simulator (the `salt-sim` crate) against replies recorded from a real Salt 3008.4
 //! master: every supported call must answer with the same shape as the fixture, and parse with
 //! Halite's own reply parsers.
-#![cfg(feature = "ssr")]
 
 use halite::salt::*;
 use salt_sim::{router, SimConfig};

@@ -1,11 +1,8 @@
 //! Auth, RBAC and audit over HTTP against a real temp SQLite database.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::TestApp;
 
 #[tokio::test]
 async fn pages_redirect_to_login_without_a_session() {

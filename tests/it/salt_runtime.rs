@@ -1,19 +1,14 @@
 //! The runtime hub and the Settings server functions against the real Salt lab, including
-//! salt-api going away and coming back (this file runs its tests one after another). The lab
+//! salt-api going away and coming back (its tests hold the shared lab lock). The lab
 //! tests build only with the `lab` feature; the RBAC one needs no Salt.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+#[cfg(feature = "lab")]
+use crate::common::lab::lab;
+use crate::common::lab::LAB;
+use crate::common::TestApp;
 use axum::http::StatusCode;
 #[cfg(feature = "lab")]
-use common::lab::lab;
-use common::TestApp;
-#[cfg(feature = "lab")]
 use std::time::Duration;
-
-/// The tests here start and stop salt-api; they must not overlap.
-static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[cfg(feature = "lab")]
 async fn admin(app: &TestApp) -> String {

@@ -1,14 +1,11 @@
 //! The event stream against the real Salt lab: a key accept and a job arrive as activity rows
 //! and SSE messages in order; a viewer without `view:key` never gets key events; salt-api killed
 //! mid-stream -> the consumer reconnects, marks the gap and resumes with no duplicate rows.
-#![cfg(feature = "lab")]
 
-mod common;
-
+use crate::common::lab::{lab, LAB};
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::lab::lab;
-use common::TestApp;
 use futures::StreamExt;
 use halite::model::activity::StreamStatus;
 use http_body_util::BodyExt;
@@ -88,6 +85,7 @@ async fn wait_state(app: &TestApp, state: StreamStatus) {
 
 #[tokio::test]
 async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
+    let _g = LAB.lock().await;
     let l = lab();
     l.sh(&["reset-keys"]);
     let app = TestApp::new().await;

@@ -1,9 +1,6 @@
 //! The salt-api client against the real Salt lab (master + salt-api + minions on loopback).
-#![cfg(feature = "lab")]
 
-mod common;
-
-use common::lab::lab;
+use crate::common::lab::{lab, LAB};
 use halite::salt::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,6 +10,7 @@ const ACCEPTED: &[&str] = &["broken-01", "db-01", "web-01", "web-02"];
 
 #[tokio::test]
 async fn login_wheel_runner_and_local() {
+    let _g = LAB.lock().await;
     let c = lab().client();
     let info = c.login().await.unwrap();
     assert_eq!(info.user, "halite");
@@ -120,6 +118,7 @@ async fn login_wheel_runner_and_local() {
 
 #[tokio::test]
 async fn wrong_credentials_and_unreachable_are_distinct_errors() {
+    let _g = LAB.lock().await;
     let l = lab();
     let mut cfg = l.config();
     cfg.password = "wrong-password".into();
@@ -146,6 +145,7 @@ async fn wrong_credentials_and_unreachable_are_distinct_errors() {
 
 #[tokio::test]
 async fn one_login_for_concurrent_callers_and_relogin_on_401() {
+    let _g = LAB.lock().await;
     let c = Arc::new(lab().client());
     let calls = (0..8).map(|_| {
         let c = c.clone();
@@ -163,6 +163,7 @@ async fn one_login_for_concurrent_callers_and_relogin_on_401() {
 
 #[tokio::test]
 async fn event_stream_sees_a_jobs_new_and_returns() {
+    let _g = LAB.lock().await;
     let c = lab().client();
     let mut stream = c.events().await.unwrap();
     let job = c

@@ -1,13 +1,10 @@
 //! The error pipeline: every response carries a request id; a database that fails while the
 //! session is resolved answers 500 (not "signed out"); a poller's database failure is reported
 //! as a database error, not as Salt's.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::TestApp;
 use halite::salt::{SaltClient, SaltConfig};
 use halite::server::poller::PollError;
 use std::time::Duration;

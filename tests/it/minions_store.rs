@@ -1,10 +1,7 @@
 //! The minion snapshot store and the minions/keys server functions against a real SQLite file.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::TestApp;
 use halite::salt::KeyLists;
 use halite::server::minions::{ingest, store};
 use serde_json::json;

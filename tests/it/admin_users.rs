@@ -1,12 +1,9 @@
 //! Users administration (issue 12): every rule of the server functions `users/*`, the sessions
 //! and streams they end or re-scope, the audit rows they write, and the list's search, filter,
 //! sort and paging. The CLI's commands share the service and are checked here too.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::{self, TestApp};
 use axum::http::StatusCode;
-use common::TestApp;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use std::time::Duration;

@@ -1,10 +1,7 @@
 //! Finding 14: secrets in job arguments (positional `name=value` words and secret-like kwargs)
 //! never reach `jobs_index.arguments`, the activity log's raw events, or the audit log.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use halite::salt::events::SaltEvent;
 use halite::salt::JobSummary;
 use halite::server::activity::normalize::{normalize, AuthDedup};

@@ -1,12 +1,9 @@
 //! Finding 8 (audit part): rows anyone can cause before signing in are cut and capped per IP;
 //! the audit log is pruned by the `audit_retention_days` setting, at start and hourly.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::TestApp;
 use halite::server::audit::{ANON_ROWS_PER_MINUTE, ANON_VALUE_MAX};
 use std::time::Duration;
 

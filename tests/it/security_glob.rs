@@ -1,10 +1,7 @@
 //! Finding 10: the SQL GLOB filters translated from fnmatch grants select exactly what
 //! `rbac::fnmatch` allows, and the keys list no longer rewrites `key:` grants to `minion:`.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use halite::rbac::{fnmatch, Permission};
 use halite::server::minions::store::{allowed_globs, push_allowed};
 use halite::server::sqlglob::to_sqlite_glob;

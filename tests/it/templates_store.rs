@@ -1,11 +1,8 @@
 //! Command templates through the real router: ownership scoping (non-owners get 404, never 403),
 //! sharing, case-insensitive duplicate names, validation with field names, audit, cascade.
-#![cfg(feature = "ssr")]
 
-mod common;
-
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::TestApp;
 use serde_json::Value;
 
 /// Two ordinary users (viewers: templates need no permission) and their session cookies.

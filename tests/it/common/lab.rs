@@ -4,6 +4,12 @@
 use halite::salt::{SaltClient, SaltConfig};
 use std::time::Duration;
 
+/// Held for its whole run by every test that talks to the lab (and by the few that must not
+/// overlap one that does). There is one lab and one test binary: tests that restart salt-api,
+/// reset, accept or delete keys or run jobs on its minions would otherwise meet each other,
+/// which they never did when each file was its own binary and the binaries ran one at a time.
+pub static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct Lab {
     pub url: String,
     pub user: String,
