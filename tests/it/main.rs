@@ -18,6 +18,9 @@ mod audit_log;
 mod auth_http;
 mod error_pipeline;
 #[cfg(feature = "lab")]
+mod fleet_live;
+mod fleet_store;
+#[cfg(feature = "lab")]
 mod jobs_live;
 #[cfg(feature = "lab")]
 mod minions_live;
@@ -28,7 +31,6 @@ mod salt_live;
 mod salt_runtime;
 mod security_audit;
 mod security_denials;
-mod security_fuzz;
 mod security_glob;
 mod security_http;
 #[cfg(feature = "lab")]

@@ -2,13 +2,9 @@
 //! (3006, 3007, 3008), idempotency, blocked minions and their replacement, the status rules
 //! (SPEC 6.10) computed in SQL, and the server functions and CSV export through the router,
 //! scoped to what the caller may view.
-#![cfg(feature = "ssr")]
-
-mod common;
-
+use crate::common::TestApp;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
-use common::TestApp;
 use halite::model::fleet::{FleetFilters, HealthStatus};
 use halite::model::list::{ListParams, ListQuery};
 use halite::salt::events::SaltEvent;

@@ -2,13 +2,9 @@
 //! index, looked up and ingested with the right counts; broken-01 is unhealthy with its failing
 //! state and Salt's comment; a stopped minion's run is blocked; with the event stream on, runs
 //! arrive live from `job.ret` events without the fleet poller.
-#![cfg(feature = "lab")]
-
-mod common;
-
+use crate::common::lab::{lab, LAB};
+use crate::common::TestApp;
 use chrono::Utc;
-use common::lab::lab;
-use common::TestApp;
 use halite::model::activity::StreamStatus;
 use halite::model::fleet::{FleetFilters, HealthStatus};
 use halite::model::list::{ListParams, ListQuery};
@@ -17,8 +13,6 @@ use halite::salt::LocalRequest;
 use halite::server::fleet::{poller, store};
 use halite::server::jobs::JobsCache;
 use std::time::Duration;
-
-static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn accepted(app: &TestApp, ids: &[&str]) {
     for id in ids {
