@@ -63,6 +63,15 @@ pub fn grid_html(tiles: &[HealthTile]) -> String {
     out
 }
 
+/// An axis value short enough for the margin: `500`, `5000`, `20k`.
+fn tick_text(v: i64) -> String {
+    if v >= 10_000 && v % 1000 == 0 {
+        format!("{}k", v / 1000)
+    } else {
+        v.to_string()
+    }
+}
+
 /// `2026-11-27T08:53:05Z` -> `27 Nov 08:53`.
 fn short_label(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%d %b %H:%M").to_string()
@@ -94,9 +103,10 @@ pub fn compliance_svg(buckets: &[ComplianceBucket]) -> String {
         }
         let y = Y1 - v as f64 * scale;
         out.push_str(&format!(
-            r#"<line class="act-grid" x1="{X0}" y1="{y:.1}" x2="{X1}" y2="{y:.1}"/><text class="act-tick" x="{}" y="{:.1}" text-anchor="end">{v}</text>"#,
+            r#"<line class="act-grid" x1="{X0}" y1="{y:.1}" x2="{X1}" y2="{y:.1}"/><text class="act-tick" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
             X0 - 8.0,
-            y + 4.0
+            y + 4.0,
+            tick_text(v)
         ));
     }
     let label_every = n.div_ceil(6).max(1);
@@ -225,5 +235,7 @@ mod tests {
             "the axis tops out at 10 minions"
         );
         assert!(compliance_svg(&[]).starts_with("<svg"));
+        assert_eq!(tick_text(20_000), "20k");
+        assert_eq!(tick_text(5_000), "5000");
     }
 }

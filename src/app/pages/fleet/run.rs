@@ -81,6 +81,8 @@ fn RunBody(d: RunDetail) -> impl IntoView {
         }
     });
     let states = match d.states {
+        // A blocked run has nothing more to show than the note above.
+        None if r.blocked => ().into_any(),
         None => view! {
             <div class="panel state-panel" data-test="run-pruned">
                 <h2>"Details of this run are no longer kept"</h2>
@@ -105,7 +107,7 @@ fn RunBody(d: RunDetail) -> impl IntoView {
                     <div><dt>"Job"</dt><dd><A href=job_href.clone() attr:data-test="run-job-link" attr:class="mono">{r.jid.clone()}</A></dd></div>
                     <div><dt>"Function"</dt><dd class="mono">{r.fun.clone()}</dd></div>
                     <div><dt>"Completed"</dt><dd>{short_utc(&r.completed_at)}</dd></div>
-                    <div><dt>"Duration"</dt><dd>{duration_text(r.duration_ms)}</dd></div>
+                    <div><dt>"Duration"</dt><dd>{if r.blocked { "—".to_string() } else { duration_text(r.duration_ms) }}</dd></div>
                     <div><dt>"Status"</dt><dd><RunStatusBadge status=r.status /></dd></div>
                 </dl>
                 <div class="job-counts" data-test="run-counts">
@@ -125,12 +127,14 @@ fn RunBody(d: RunDetail) -> impl IntoView {
 #[component]
 fn StateList(s: StateSummary, blocked: bool) -> impl IntoView {
     if s.rows.is_empty() {
+        // Render errors are the whole story, shown above.
+        if !s.errors.is_empty() && !blocked {
+            return ().into_any();
+        }
         let text = if blocked {
             "No state ran: the minion did not return."
-        } else if s.errors.is_empty() {
-            "This run returned no states."
         } else {
-            "No state ran: see the errors above."
+            "This run returned no states."
         };
         return view! { <div class="panel"><p class="muted">{text}</p></div> }.into_any();
     }
