@@ -344,8 +344,12 @@ fn FleetTable(page: FleetPage, s: FleetQuery) -> impl IntoView {
         };
         let dot = (!value.is_empty())
             .then(|| view! { <span class=format!("dot health-{value}")></span> });
+        let title = value
+            .parse::<HealthStatus>()
+            .map(chart::meaning)
+            .unwrap_or("Every minion");
         view! {
-            <A href=href attr:class=class attr:data-test=test attr:data-status=value.to_string()>
+            <A href=href attr:class=class attr:data-test=test attr:data-status=value.to_string() attr:title=title>
                 {dot}{label}<span class="chip-count">{count}</span>
             </A>
         }
