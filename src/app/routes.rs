@@ -30,8 +30,8 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/templates") view=pages::templates::TemplatesPage ssr=SsrMode::Async />
             <Route path=path!("/inventory") view=pages::ComingSoon ssr=SsrMode::Async />
             <Route path=path!("/inventory/:name") view=pages::ComingSoon ssr=SsrMode::Async />
-            <Route path=path!("/fleet") view=pages::ComingSoon ssr=SsrMode::Async />
-            <Route path=path!("/fleet/runs/:id") view=pages::ComingSoon ssr=SsrMode::Async />
+            <Route path=path!("/fleet") view=pages::fleet::FleetPage ssr=SsrMode::Async />
+            <Route path=path!("/fleet/runs/:id") view=pages::fleet::run::RunDetailPage ssr=SsrMode::Async />
             <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
             <Route path=path!("/users/:id") view=pages::users::UserDetailPage ssr=SsrMode::Async />
             <Route path=path!("/roles") view=pages::roles::RolesPage ssr=SsrMode::Async />

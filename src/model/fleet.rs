@@ -255,9 +255,10 @@ pub enum FleetSort {
 }
 
 impl SortColumn for FleetSort {
+    // The default (worst first, as the store orders an unsorted list) leads.
     const ALL: &'static [Self] = &[
-        FleetSort::Minion,
         FleetSort::Status,
+        FleetSort::Minion,
         FleetSort::Completed,
         FleetSort::Failures,
         FleetSort::Changes,

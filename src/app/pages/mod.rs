@@ -4,6 +4,7 @@ pub mod about;
 pub mod activity;
 pub mod audit;
 pub mod change_password;
+pub mod fleet;
 pub mod jobs;
 pub mod keys;
 pub mod login;
