@@ -448,6 +448,30 @@ fn hour_range(t: &chrono::DateTime<chrono::Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rbac::Permission;
+
+    #[test]
+    fn the_panel_form_follows_the_run_grants() {
+        let me = |grants: &[(&str, &str)]| Me {
+            username: "u".into(),
+            display_name: "U".into(),
+            must_change_pw: false,
+            theme: "dark".into(),
+            permissions: grants.iter().map(|(v, r)| Permission::new(v, r)).collect(),
+            build_hash: String::new(),
+        };
+        assert!(may_run_on(&me(&[("*", "*")]), "web-01"));
+        let web_runner = me(&[("view", "minion:web-*"), ("execute", "salt:test.*")]);
+        assert!(may_run_on(&web_runner, "web-01"));
+        assert!(
+            !may_run_on(&web_runner, "db-01"),
+            "outside the minion scope"
+        );
+        assert!(
+            !may_run_on(&me(&[("view", "minion:*")]), "web-01"),
+            "no execute grant at all"
+        );
+    }
 
     #[test]
     fn timeline_activity_chart() {

@@ -181,6 +181,85 @@ fn top_failures_panel(s: &FleetSummary) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::api::fleet::{ComplianceBucket, HealthCounts, TopFailure};
+
+    fn summary(buckets: usize, failures: usize) -> FleetSummary {
+        FleetSummary {
+            counts: HealthCounts::default(),
+            tiles: vec![],
+            compliance: (0..buckets)
+                .map(|i| ComplianceBucket {
+                    jid: format!("2026113010{i:02}00123456"),
+                    fun: "state.apply".into(),
+                    completed_at: "2026-11-30T10:00:00.000Z".parse().unwrap(),
+                    minions: 10,
+                    passed: 5 + i as i64,
+                    changed: 2,
+                    failed: 1,
+                    blocked: 2 - i as i64,
+                })
+                .collect(),
+            top_failures: (0..failures)
+                .map(|i| TopFailure {
+                    state_id: format!("/etc/app-{i}.conf"),
+                    fun: "file.managed".into(),
+                    name: format!("/etc/app-{i}.conf"),
+                    minions: 5 - i as i64,
+                    comment: "Source file not found".into(),
+                })
+                .collect(),
+            poller_enabled: true,
+            jobs_source: true,
+            last_ingest_at: None,
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    fn html(s: Result<FleetSummary, AppError>, can_settings: bool) -> String {
+        Owner::new().with(|| fleet_panels(s, can_settings).to_html())
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn panels_carry_the_contracted_hooks() {
+        let h = html(Ok(summary(3, 2)), false);
+        assert_eq!(h.matches(r#"data-test="compliance-point""#).count(), 3);
+        assert!(h.contains(r#"data-jid="20261130100200123456""#), "{h}");
+        assert!(h.contains(r#"data-test="overview-compliance""#));
+        assert!(h.contains(r#"data-test="overview-top-failures""#));
+        assert_eq!(h.matches(r#"data-test="overview-top-failure""#).count(), 2);
+        assert!(h.contains(r#"data-state="/etc/app-0.conf""#));
+        assert!(h.contains(r#"href="/fleet?failing=%2Fetc%2Fapp-0.conf""#));
+        assert!(h.contains(r#"href="/fleet""#), "links to the Fleet page");
+        // The latest job: 7 + 2 of 10 minions passed or only changed; 10 points up on the one before.
+        assert!(h.contains(">90%<"), "{h}");
+        assert!(h.contains("▲ 10 pts"), "{h}");
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn empty_and_refused_states() {
+        let h = html(Ok(summary(0, 0)), true);
+        assert!(h.contains("No state runs yet"));
+        assert!(h.contains(r#"data-test="compliance-empty""#));
+        assert!(!h.contains("compliance-point"));
+        assert!(!h.contains("Open Settings"), "the pollers are on");
+        let off = FleetSummary {
+            poller_enabled: false,
+            ..summary(0, 0)
+        };
+        let h = html(Ok(off.clone()), true);
+        assert!(h.contains("fleet poller is off") && h.contains("Open Settings"));
+        assert!(
+            !html(Ok(off), false).contains("Open Settings"),
+            "not an admin"
+        );
+        // Runs but nothing failing: the panel says so instead of vanishing.
+        let h = html(Ok(summary(2, 0)), false);
+        assert!(h.contains(r#"data-test="top-failures-none""#));
+        // A user who may view no minion sees no panel at all.
+        assert!(!html(Err(AppError::Forbidden("no".into())), false).contains("Compliance"));
+    }
 
     #[test]
     fn failing_links_escape_the_state_id() {
