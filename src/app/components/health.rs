@@ -94,12 +94,12 @@ pub fn run_title(r: &RunSummary) -> String {
     )
 }
 
-/// The inside of one stacked bar (the caller wraps it in a link or a span of class `cbar`).
+/// The inside of one stacked bar (the caller wraps it in a link or a span of class `hbar`).
 pub fn stack(segs: Segments) -> impl IntoView {
     segs.into_iter()
         .filter(|(_, n)| *n > 0)
         .map(|(status, n)| {
-            view! { <span class=format!("cseg health-{status}") style=format!("flex-grow:{n}")></span> }
+            view! { <span class=format!("hseg health-{status}") style=format!("flex-grow:{n}")></span> }
         })
         .collect_view()
 }
@@ -107,9 +107,9 @@ pub fn stack(segs: Segments) -> impl IntoView {
 /// The legend under a stacked-bar chart.
 pub fn legend(items: &[(&'static str, &'static str)]) -> impl IntoView {
     view! {
-        <ul class="legend legend-row cbars-legend">
+        <ul class="legend legend-row hbars-legend">
             {items.iter().map(|(status, label)| view! {
-                <li><span class=format!("dot cseg health-{status}")></span>{*label}</li>
+                <li><span class=format!("dot hseg health-{status}")></span>{*label}</li>
             }).collect_view()}
         </ul>
     }

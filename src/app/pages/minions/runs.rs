@@ -39,7 +39,7 @@ pub fn MinionRunsSection(runs: MinionRuns) -> impl IntoView {
             .map(|r| {
                 let href = format!("/fleet/runs/{}", r.id);
                 view! {
-                    <a class="cbar" href=href title=run_title(r) aria-label=run_title(r)
+                    <a class="hbar" href=href title=run_title(r) aria-label=run_title(r)
                         data-test="minion-trend-point" data-run=r.id.clone()>
                         {stack(run_segments(r))}
                     </a>
@@ -52,7 +52,7 @@ pub fn MinionRunsSection(runs: MinionRuns) -> impl IntoView {
             .map(|r| view! { <RunRow r /> })
             .collect_view();
         view! {
-            <div class="cbars cbars-runs" role="list" aria-label="States per run, oldest first">{trend}</div>
+            <div class="hbars hbars-runs" role="list" aria-label="States per run, oldest first">{trend}</div>
             {legend(&[("healthy", "Passed"), ("changed", "Changed"), ("unhealthy", "Failed"), ("blocked", "Blocked")])}
             <div class="scroll-x">
                 <table class="table minion-runs-table" data-test="minion-runs">

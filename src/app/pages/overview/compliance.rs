@@ -109,7 +109,7 @@ fn compliance_panel(s: &FleetSummary) -> impl IntoView {
         .map(|b| {
             let href = format!("/jobs/{}", url_path_escape(&b.jid));
             view! {
-                <a class="cbar" href=href data-test="compliance-point" data-jid=b.jid.clone()
+                <a class="hbar" href=href data-test="compliance-point" data-jid=b.jid.clone()
                     title=bucket_title(b) aria-label=bucket_title(b)>
                     {stack(bucket_segments(b))}
                 </a>
@@ -126,7 +126,7 @@ fn compliance_panel(s: &FleetSummary) -> impl IntoView {
                 <span class="muted small">"of the minions in the latest state job passed or only changed"</span>
                 {trend.map(|(class, text)| view! { <span class=format!("trend {class}")>{text}</span> })}
             </div>
-            <div class="cbars" role="list" aria-label="Minions per state job, oldest first">{bars}</div>
+            <div class="hbars" role="list" aria-label="Minions per state job, oldest first">{bars}</div>
             {legend(&[("healthy", "Passed"), ("changed", "Changed"), ("unhealthy", "Failed"), ("blocked", "Blocked")])}
         </div>
     }
@@ -156,7 +156,7 @@ fn top_failures_panel(s: &FleetSummary) -> impl IntoView {
                         <span class="topfail-id mono">{f.state_id.clone()}</span>
                         <span class="topfail-fun muted small">{f.fun.clone()}</span>
                         <span class="topfail-n">{format!("{} minion{}", f.minions, if f.minions == 1 { "" } else { "s" })}</span>
-                        <span class="topfail-bar"><span class="cseg health-unhealthy" style=width></span></span>
+                        <span class="topfail-bar"><span class="hseg health-unhealthy" style=width></span></span>
                     </a>
                 </li>
             }
