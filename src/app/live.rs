@@ -159,6 +159,14 @@ impl Bumps {
     }
 }
 
+/// A `job.ret` of a `state.*` function: by the time it reaches the browser the fleet ingest has
+/// stored its run, so fleet-health views refetch on it.
+pub fn is_state_return(e: &ActivityEvent) -> bool {
+    e.category == EventCategory::Job
+        && e.event_type == "job.ret"
+        && e.fun.as_deref().is_some_and(|f| f.starts_with("state."))
+}
+
 /// Put `arrived` (oldest first) in front of `latest` (newest first), keep [`LATEST_CAP`].
 pub fn merge_latest(latest: &mut Vec<ActivityEvent>, arrived: Vec<ActivityEvent>) {
     let mut out: Vec<ActivityEvent> = arrived.into_iter().rev().collect();

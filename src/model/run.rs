@@ -194,9 +194,68 @@ pub struct BatchProgress {
     pub results: Vec<(String, String)>,
 }
 
+/// Arguments typed on one line (the minion panel's "Run a command" form) as the `args_json`
+/// [`validate_command`] takes: a JSON list (`["a b", 2]`: strings, numbers and booleans, each
+/// sent as its text, as the Run page's argument editor sends them), or else words separated by
+/// spaces. Empty: no arguments.
+pub fn args_json_from_line(line: &str) -> Result<String, AppError> {
+    let line = line.trim();
+    let args: Vec<String> = if line.starts_with('[') {
+        let bad = || {
+            AppError::invalid(
+                "args",
+                "Arguments are words separated by spaces, or a JSON list such as [\"a b\", 2].",
+            )
+        };
+        let items: Vec<serde_json::Value> = serde_json::from_str(line).map_err(|_| bad())?;
+        items
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s),
+                serde_json::Value::Number(n) => Ok(n.to_string()),
+                serde_json::Value::Bool(b) => Ok(b.to_string()),
+                _ => Err(bad()),
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        line.split_whitespace().map(String::from).collect()
+    };
+    serde_json::to_string(&args).map_err(|_| AppError::invalid("args", "Unreadable arguments."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn args_from_one_line() {
+        assert_eq!(args_json_from_line("").unwrap(), "[]");
+        assert_eq!(args_json_from_line("  ").unwrap(), "[]");
+        assert_eq!(
+            args_json_from_line(" uptime  -p ").unwrap(),
+            r#"["uptime","-p"]"#
+        );
+        assert_eq!(
+            args_json_from_line(r#"["ls -l /tmp", 3, true]"#).unwrap(),
+            r#"["ls -l /tmp","3","true"]"#
+        );
+        for bad in [
+            r#"["a", {"b": 1}]"#,
+            "[null]",
+            "[unclosed",
+            r#"[["nested"]]"#,
+        ] {
+            assert_eq!(
+                args_json_from_line(bad).unwrap_err().field(),
+                Some("args"),
+                "{bad}"
+            );
+        }
+        // What comes out is what the Run page sends: validate_command takes it.
+        let json = args_json_from_line("cmd.run 'x'").unwrap();
+        let c = validate_command("web-01", "list", "cmd.run", &json, "").unwrap();
+        assert_eq!(c.args, vec!["cmd.run", "'x'"]);
+    }
 
     #[test]
     fn command_validation() {

@@ -79,6 +79,8 @@ pub fn xml_escape(s: &str) -> String {
 }
 
 /// The heatmap: tiles ordered problem-first (offline, pending, rejected, denied, online), then by id.
+/// Each tile links to its minion's page (without JS) and names it in `data-minion` (the
+/// Overview's one click handler on the container opens the minion panel from it).
 pub fn heatmap_svg(all: &[(String, MinionStatus)]) -> String {
     let rank = |s: MinionStatus| match s {
         MinionStatus::Offline => 0,
@@ -111,7 +113,7 @@ pub fn heatmap_svg(all: &[(String, MinionStatus)]) -> String {
         let id_x = xml_escape(id);
         let href = format!("/minions/{}", url_path_escape(id));
         out.push_str(&format!(
-            r#"<a href="{href}"><rect class="hm hm-{status}" x="{x}" y="{y}" width="{tile}" height="{tile}" rx="2"><title>{id_x} · {status}</title></rect></a>"#
+            r#"<a href="{href}"><rect class="hm hm-{status}" data-minion="{id_x}" x="{x}" y="{y}" width="{tile}" height="{tile}" rx="2"><title>{id_x} · {status}</title></rect></a>"#
         ));
     }
     out.push_str("</svg>");
@@ -134,6 +136,7 @@ mod tests {
         let svg = heatmap_svg(&all);
         assert!(svg.contains("web&lt;1&gt;"));
         assert!(svg.contains("/minions/web%3C1%3E"));
+        assert!(svg.contains(r#"data-minion="web&lt;1&gt;""#));
         assert!(
             svg.find("db-1").unwrap() < svg.find("web&lt;1").unwrap(),
             "offline first"

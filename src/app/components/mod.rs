@@ -1,6 +1,7 @@
 //! Reusable, props-only UI pieces.
 
 pub mod activity_widget;
+pub mod health;
 pub mod icons;
 pub mod layout;
 pub mod list;

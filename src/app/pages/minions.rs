@@ -1,6 +1,9 @@
 //! Minions: server-side search, status chips with counts, sortable columns, paging, all in the
-//! URL; and the detail page with the grains tree.
+//! URL; and the detail page with its state runs ([`runs`]) and the grains tree.
 
+pub mod runs;
+
+use crate::app::api::fleet::{get_minion_runs, MINION_RUNS};
 use crate::app::api::minions::{get_minion, list_minions, MinionDetail, MinionPage, MinionRow};
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::list::{
@@ -14,6 +17,7 @@ use crate::model::minions::STATUSES;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use runs::MinionRunsSection;
 
 /// The list's state, as in the URL.
 pub type MinionsQuery = ListParams<MinionFilters>;
@@ -146,6 +150,22 @@ pub fn MinionDetailPage() -> impl IntoView {
         })
     });
     let data = Resource::new(move || (id.get(), changed.get()), |(id, _)| get_minion(id));
+    // Its state runs: again when a state run of this minion returns (stored by then), and
+    // every 30 s without the event stream.
+    let runs_changed = Memo::new(move |_| {
+        let id = id.get();
+        live.newest_live(|e| {
+            e.category == crate::model::activity::EventCategory::System
+                || (crate::app::live::is_state_return(e)
+                    && e.minion_id.as_deref() == Some(id.as_str()))
+        })
+    });
+    let runs = Resource::new(
+        move || (id.get(), runs_changed.get()),
+        |(id, _)| get_minion_runs(id, MINION_RUNS),
+    );
+    crate::app::pages::auto_refresh(move || runs.refetch());
+    // Three parts, so that new runs do not redraw the grains (and reset their filter).
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading minion…"</div> }>
             {move || Suspend::new(async move {
@@ -155,17 +175,30 @@ pub fn MinionDetailPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading state runs…"</div> }>
+            {move || Suspend::new(async move {
+                let found = data.await.is_ok();
+                match runs.await {
+                    _ if !found => ().into_any(),
+                    Ok(r) => view! { <MinionRunsSection runs=r /> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <MinionGrains grains_json=d.grains_json /> }.into_any(),
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 
 #[component]
 fn MinionDetailBody(d: MinionDetail) -> impl IntoView {
     let fact = |label: &'static str, v: Option<String>| view! { <dt>{label}</dt><dd>{v.unwrap_or_else(|| "—".into())}</dd> };
-    let grains: Option<serde_json::Value> = d
-        .grains_json
-        .as_deref()
-        .and_then(|g| serde_json::from_str(g).ok());
-    let filter = RwSignal::new(String::new());
     view! {
         <PageHeader title=d.id.clone() subtitle=format!("Key {}", d.key_status)>
             <A href="/minions" attr:class="button">"← All minions"</A>
@@ -196,6 +229,16 @@ fn MinionDetailBody(d: MinionDetail) -> impl IntoView {
                 </dl>
             </section>
         </div>
+    }
+}
+
+#[component]
+fn MinionGrains(grains_json: Option<String>) -> impl IntoView {
+    let grains: Option<serde_json::Value> = grains_json
+        .as_deref()
+        .and_then(|g| serde_json::from_str(g).ok());
+    let filter = RwSignal::new(String::new());
+    view! {
         <section class="panel" data-test="grains">
             <div class="section-head row">
                 <h2>"Grains"</h2>

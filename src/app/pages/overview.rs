@@ -1,7 +1,13 @@
 //! Overview (dashboard): KPI tiles, minion status donut, key status bar, 24 h job activity,
-//! fleet heatmap, first-run prompt and navigation tiles. Tiles the user may not view show "—".
+//! fleet compliance and top failures ([`compliance`]), fleet heatmap whose tiles open a minion
+//! side panel ([`panel`]), first-run prompt and navigation tiles. Tiles the user may not view
+//! show "—".
+
+pub mod compliance;
+pub mod panel;
 
 use crate::app::api::auth::Me;
+use crate::app::api::fleet::{get_fleet_summary, FleetSummary};
 use crate::app::api::minions::StatusCounts;
 use crate::app::api::overview::{overview_summary, xml_escape, KeyCounts, OverviewData};
 use crate::app::api::settings::{settings_status, SaltSetupStatus};
@@ -25,19 +31,80 @@ pub fn OverviewPage() -> impl IntoView {
         |_| overview_summary(),
     );
     crate::app::pages::auto_refresh(move || summary.refetch());
+    // Compliance and top failures: again when a state run returns (its run is stored by then).
+    let bus = crate::app::live::use_live();
+    let state_news = Memo::new(move |_| bus.newest_live(crate::app::live::is_state_return));
+    let fleet = Resource::new(
+        move || state_news.get(),
+        |_| {
+            get_fleet_summary(
+                false,
+                compliance::OVERVIEW_RUNS,
+                compliance::OVERVIEW_FAILURES,
+            )
+        },
+    );
+    crate::app::pages::auto_refresh(move || fleet.refetch());
     let me_res = me_resource();
+    // The minion whose side panel is open (a heatmap tile was clicked; browser only).
+    let selected = RwSignal::new(None::<String>);
+    let close = Callback::new(move |_: ()| selected.set(None));
+    let esc = window_event_listener(leptos::ev::keydown, move |e| {
+        if e.key() == "Escape" && selected.get_untracked().is_some() {
+            selected.set(None);
+        }
+    });
+    on_cleanup(move || esc.remove());
+    let panel = move || {
+        selected.get().map(|id| {
+            let may_run = me_res
+                .and_then(|r| r.get_untracked())
+                .and_then(|r| r.ok())
+                .flatten()
+                .map(|m| may_run_on(&m, &id));
+            view! { <panel::MinionPanel id close may_run /> }
+        })
+    };
     view! {
         <PageHeader title="Overview" subtitle="Your Salt fleet at a glance" />
-        <Suspense fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading the fleet…"</div> }>
+        <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading the fleet…"</div> }>
             {move || Suspend::new(async move {
                 let me = me_value(me_res).await;
                 let s = status.await;
                 let d = summary.await;
-                overview_body(me, s, d)
+                let f = fleet.await;
+                overview_body(me, s, d, f, selected)
             })}
-        </Suspense>
+        </Transition>
+        {panel}
         <crate::app::components::activity_widget::ActivityWidget />
     }
+}
+
+/// Whether `me`'s grants let them run some command on minion `id` (the Run page's gate, and
+/// `view` on the minion: dispatch keeps only the minions a scoped role may view).
+pub fn may_run_on(me: &Me, id: &str) -> bool {
+    crate::app::nav::may_kind(&me.permissions, "execute", "salt")
+        && me.can("view", &format!("minion:{id}"))
+}
+
+/// The minion named by the heatmap tile under a plain left click (`None` for a click beside
+/// the tiles or one that asks the browser for a new tab or window: the tile's link does that).
+#[cfg(feature = "hydrate")]
+fn clicked_tile(ev: &leptos::ev::MouseEvent) -> Option<String> {
+    use wasm_bindgen::JsCast;
+    if ev.button() != 0 || ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key() {
+        return None;
+    }
+    let el = ev.target()?.dyn_into::<web_sys::Element>().ok()?;
+    el.closest("[data-minion]")
+        .ok()??
+        .get_attribute("data-minion")
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn clicked_tile(_: &leptos::ev::MouseEvent) -> Option<String> {
+    None
 }
 
 const STATUS_ORDER: &[(&str, &str)] = &[
@@ -110,6 +177,8 @@ fn overview_body(
     me: Option<Me>,
     status: Result<SaltSetupStatus, AppError>,
     data: Result<OverviewData, AppError>,
+    fleet: Result<FleetSummary, AppError>,
+    selected: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let data = data.ok();
     let minions = data.as_ref().and_then(|d| d.minions.clone());
@@ -205,6 +274,7 @@ fn overview_body(
             </div>
         </section>
         {jobs.map(|j| job_activity_panel(j, jobs_poller_on, can_settings))}
+        {compliance::fleet_panels(fleet, can_settings)}
         {heat.map(|(svg, n)| view! {
             <section class="panel heatmap" data-test="heatmap">
                 <div class="section-head row">
@@ -214,7 +284,14 @@ fn overview_body(
                 {if n == 0 {
                     view! { <p class="muted">"No minions yet."</p> }.into_any()
                 } else {
-                    view! { <div class="heatmap-body" inner_html=svg></div> }.into_any()
+                    // One handler for every tile (10,000 of them): it reads the tile's
+                    // data-minion; without JS the tile is a plain link to the minion's page.
+                    view! { <div class="heatmap-body" inner_html=svg on:click=move |ev| {
+                        if let Some(id) = clicked_tile(&ev) {
+                            ev.prevent_default();
+                            selected.set(Some(id));
+                        }
+                    }></div> }.into_any()
                 }}
             </section>
         })}
@@ -371,6 +448,30 @@ fn hour_range(t: &chrono::DateTime<chrono::Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rbac::Permission;
+
+    #[test]
+    fn the_panel_form_follows_the_run_grants() {
+        let me = |grants: &[(&str, &str)]| Me {
+            username: "u".into(),
+            display_name: "U".into(),
+            must_change_pw: false,
+            theme: "dark".into(),
+            permissions: grants.iter().map(|(v, r)| Permission::new(v, r)).collect(),
+            build_hash: String::new(),
+        };
+        assert!(may_run_on(&me(&[("*", "*")]), "web-01"));
+        let web_runner = me(&[("view", "minion:web-*"), ("execute", "salt:test.*")]);
+        assert!(may_run_on(&web_runner, "web-01"));
+        assert!(
+            !may_run_on(&web_runner, "db-01"),
+            "outside the minion scope"
+        );
+        assert!(
+            !may_run_on(&me(&[("view", "minion:*")]), "web-01"),
+            "no execute grant at all"
+        );
+    }
 
     #[test]
     fn timeline_activity_chart() {

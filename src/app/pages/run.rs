@@ -313,7 +313,7 @@ fn SaveTemplate(
 /// Per-minion progress of a dispatched job (or batch run), polled until every minion answered
 /// or timed out.
 #[component]
-fn Progress(d: Dispatched) -> impl IntoView {
+pub fn Progress(d: Dispatched) -> impl IntoView {
     let ticks = RwSignal::new(0u64);
     let job = RwSignal::new(None::<JobDetailView>);
     let batch = RwSignal::new(None::<BatchProgress>);
