@@ -50,6 +50,18 @@ impl HealthStatus {
             HealthStatus::Unknown => "Unknown",
         }
     }
+
+    /// What the status means, for hover text.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            HealthStatus::Healthy => "Online; its latest run passed with no changes",
+            HealthStatus::Changed => "Online; its latest run passed and changed something",
+            HealthStatus::Unhealthy => "Offline, or a state failed in its latest run",
+            HealthStatus::Blocked => "It did not return in its latest run",
+            HealthStatus::Stale => "Online, but its latest run is more than 2 days old",
+            HealthStatus::Unknown => "Online, no state run seen yet",
+        }
+    }
 }
 
 text_enum! {

@@ -9,7 +9,10 @@ use leptos::prelude::*;
 /// A minion's health as a badge (`health-<status>` colours; `data-status` is the status word).
 #[component]
 pub fn HealthBadge(status: HealthStatus) -> impl IntoView {
-    view! { <span class=format!("badge health-{status}") data-status=status.as_str()>{status.label()}</span> }
+    view! {
+        <span class=format!("badge health-{status}") title=status.meaning() data-status=status.as_str()
+            data-test="health-badge">{status.label()}</span>
+    }
 }
 
 /// One state run's status as a badge.
@@ -21,7 +24,10 @@ pub fn RunBadge(status: RunStatus) -> impl IntoView {
         RunStatus::Unhealthy => "Failed",
         RunStatus::Blocked => "Blocked",
     };
-    view! { <span class=format!("badge health-{status}") data-status=status.as_str()>{label}</span> }
+    view! {
+        <span class=format!("badge health-{status}") data-status=status.as_str()
+            data-test="run-status">{label}</span>
+    }
 }
 
 /// One bar's segments, bottom to top: (health status word, count). Zero counts are left out.

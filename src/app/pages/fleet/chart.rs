@@ -21,18 +21,6 @@ pub fn severity(s: HealthStatus) -> usize {
     WORST_FIRST.iter().position(|w| *w == s).unwrap_or(0)
 }
 
-/// What a status means (legend and chip titles; SPEC 6.10).
-pub fn meaning(s: HealthStatus) -> &'static str {
-    match s {
-        HealthStatus::Healthy => "Online; its latest run passed with no changes",
-        HealthStatus::Changed => "Online; its latest run passed and changed something",
-        HealthStatus::Unhealthy => "Offline, or a state failed in its latest run",
-        HealthStatus::Blocked => "It did not return in its latest run",
-        HealthStatus::Stale => "Online, but its latest run is more than 2 days old",
-        HealthStatus::Unknown => "Online, no state run seen yet",
-    }
-}
-
 /// The grid's tile size for a fleet of `n` minions (a class of `.fleet-grid`).
 pub fn grid_size_class(n: usize) -> &'static str {
     match n {

@@ -8,9 +8,10 @@ pub mod run;
 
 use crate::app::api::fleet::{
     get_fleet_summary, list_fleet, FleetFilters, FleetPage, FleetRow, FleetSort, FleetSummary,
-    HealthStatus, RunStatus, TopFailure,
+    HealthStatus, TopFailure,
 };
 use crate::app::api::overview::url_path_escape;
+use crate::app::components::health::HealthBadge;
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{
     list_table, page_pager, sort_headers, use_list_params, EmptyState, ListSearch, NoMatch,
@@ -63,28 +64,6 @@ pub fn duration_text(ms: f64) -> String {
 /// `n minion` / `n minions`.
 pub fn minions_text(n: i64) -> String {
     format!("{n} minion{}", if n == 1 { "" } else { "s" })
-}
-
-/// A minion's health as a badge (colour from `health-<status>`).
-#[component]
-pub fn HealthBadge(status: HealthStatus) -> impl IntoView {
-    view! {
-        <span class=format!("badge health-{status}") title=chart::meaning(status) data-test="health-badge">
-            {status.label()}
-        </span>
-    }
-}
-
-/// What one run says on its own, as a badge.
-#[component]
-pub fn RunStatusBadge(status: RunStatus) -> impl IntoView {
-    let label = match status {
-        RunStatus::Healthy => "Passed",
-        RunStatus::Changed => "Changed",
-        RunStatus::Unhealthy => "Failed",
-        RunStatus::Blocked => "Blocked",
-    };
-    view! { <span class=format!("badge health-{status}") data-test="run-status">{label}</span> }
 }
 
 /// A counter the fleet's data depends on: the newest live event that can change it (a state
@@ -219,7 +198,7 @@ fn HealthGrid(sum: FleetSummary) -> impl IntoView {
         .iter()
         .map(|s| {
             view! {
-                <li title=chart::meaning(*s)>
+                <li title=s.meaning()>
                     <span class=format!("dot health-{s}")></span>{s.label()}
                     <span class="legend-n">{sum.counts.of(*s)}</span>
                 </li>
@@ -346,7 +325,7 @@ fn FleetTable(page: FleetPage, s: FleetQuery) -> impl IntoView {
             .then(|| view! { <span class=format!("dot health-{value}")></span> });
         let title = value
             .parse::<HealthStatus>()
-            .map(chart::meaning)
+            .map(HealthStatus::meaning)
             .unwrap_or("Every minion");
         view! {
             <A href=href attr:class=class attr:data-test=test attr:data-status=value.to_string() attr:title=title>

@@ -2,9 +2,10 @@
 //! status, then its states with the failing ones first and open (Salt's comment and changes
 //! visible), render errors as a red block, and what a blocked or pruned run means.
 
-use super::{duration_text, HealthBadge, RunStatusBadge};
+use super::duration_text;
 use crate::app::api::fleet::{get_run, RunDetail};
 use crate::app::api::overview::url_path_escape;
+use crate::app::components::health::{HealthBadge, RunBadge};
 use crate::app::pages::{route_record, short_utc, ErrorPanel, PageHeader};
 use crate::model::jobs::{StateRow, StateSummary};
 use leptos::prelude::*;
@@ -108,7 +109,7 @@ fn RunBody(d: RunDetail) -> impl IntoView {
                     <div><dt>"Function"</dt><dd class="mono">{r.fun.clone()}</dd></div>
                     <div><dt>"Completed"</dt><dd>{short_utc(&r.completed_at)}</dd></div>
                     <div><dt>"Duration"</dt><dd>{if r.blocked { "—".to_string() } else { duration_text(r.duration_ms) }}</dd></div>
-                    <div><dt>"Status"</dt><dd><RunStatusBadge status=r.status /></dd></div>
+                    <div><dt>"Status"</dt><dd><RunBadge status=r.status /></dd></div>
                 </dl>
                 <div class="job-counts" data-test="run-counts">
                     <span class="count-pill ok">{format!("{} passed", r.pass_count)}</span>
