@@ -25,6 +25,22 @@ pub fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
 
 /// `#[serde(with = "crate::model::time::utc")]`: a `DateTime<Utc>` on the wire as
 /// [`rfc3339`] text (chrono's own serializer would drop `.000`), read back from any RFC 3339.
+/// A duration in milliseconds as people read it: `850 ms`, `12.3 s`, `2m 05s`; `—` for a value
+/// that is not a finite, non-negative number.
+pub fn duration_ms_text(ms: f64) -> String {
+    if !ms.is_finite() || ms < 0.0 {
+        return "—".into();
+    }
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else {
+        let s = (ms / 1000.0).round() as i64;
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
 pub mod utc {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};

@@ -121,18 +121,7 @@ pub fn legend(items: &[(&'static str, &'static str)]) -> impl IntoView {
     }
 }
 
-/// `1234.5` ms → `1.2 s`.
-pub fn duration_ms_text(ms: f64) -> String {
-    let ms = ms.max(0.0);
-    if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else if ms < 60_000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else {
-        let s = (ms / 1000.0).round() as i64;
-        format!("{}m {:02}s", s / 60, s % 60)
-    }
-}
+pub use crate::model::time::duration_ms_text;
 
 #[cfg(test)]
 mod tests {

@@ -65,13 +65,7 @@ pub fn event_type_label(t: &str) -> &'static str {
 
 /// `1234` → `1.2 s`.
 pub fn duration_text(ms: i64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m {:02}s", ms / 60_000, (ms % 60_000) / 1000)
-    }
+    crate::model::time::duration_ms_text(ms as f64)
 }
 
 /// `2026-11-27T08:53:05.123Z` → (`2026-11-27`, `08:53:05`).

@@ -46,20 +46,7 @@ pub fn failing_href(s: &FleetQuery, state_id: &str) -> String {
     .href()
 }
 
-/// A duration in milliseconds as people read it: `850 ms`, `12.3 s`, `2 min 05 s`.
-pub fn duration_text(ms: f64) -> String {
-    if !ms.is_finite() || ms < 0.0 {
-        return "—".into();
-    }
-    if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else if ms < 60_000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else {
-        let s = (ms / 1000.0).round() as i64;
-        format!("{} min {:02} s", s / 60, s % 60)
-    }
-}
+pub use crate::model::time::duration_ms_text as duration_text;
 
 /// `n minion` / `n minions`.
 pub fn minions_text(n: i64) -> String {
@@ -470,7 +457,7 @@ mod tests {
     fn durations() {
         assert_eq!(duration_text(850.4), "850 ms");
         assert_eq!(duration_text(12_345.0), "12.3 s");
-        assert_eq!(duration_text(125_000.0), "2 min 05 s");
+        assert_eq!(duration_text(125_000.0), "2m 05s");
         assert_eq!(duration_text(f64::NAN), "—");
         assert_eq!(minions_text(1), "1 minion");
         assert_eq!(minions_text(3), "3 minions");
