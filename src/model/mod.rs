@@ -67,6 +67,7 @@ pub struct UnknownValue {
 
 pub mod activity;
 pub mod audit;
+pub mod fleet;
 pub mod ids;
 pub mod jobs;
 pub mod keys;

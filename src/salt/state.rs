@@ -4,19 +4,21 @@
 
 use serde_json::Value;
 
+/// The functions that return the state dict.
+pub const STATE_FUNCTIONS: &[&str] = &[
+    "state.apply",
+    "state.highstate",
+    "state.sls",
+    "state.sls_id",
+    "state.single",
+    "state.top",
+    "state.template",
+    "state.template_str",
+];
+
 /// Whether a function returns the state dict (`state.apply`, `state.highstate`, `state.sls`, ...).
 pub fn is_state_function(fun: &str) -> bool {
-    matches!(
-        fun,
-        "state.apply"
-            | "state.highstate"
-            | "state.sls"
-            | "state.sls_id"
-            | "state.single"
-            | "state.top"
-            | "state.template"
-            | "state.template_str"
-    )
+    STATE_FUNCTIONS.contains(&fun)
 }
 
 /// The key Salt uses when no top file matched the minion.
@@ -115,6 +117,60 @@ pub fn parse_state_return(ret: &Value) -> StateReturn {
     out
 }
 
+/// Salt's text for a targeted minion that never answered (sync `local` replies, job lookups).
+const NOT_RETURNED: &[&str] = &["Minion did not return", "Salt request timed out"];
+
+/// Is `key` a lowstate key, `<module>_|-<id>_|-<name>_|-<function>` with a non-empty module and
+/// function?
+pub fn is_lowstate_key(key: &str) -> bool {
+    let parts: Vec<&str> = key.split("_|-").collect();
+    parts.len() >= 4
+        && !parts[0].is_empty()
+        && !parts[parts.len() - 1].is_empty()
+        && parts.iter().all(|p| !p.chars().any(char::is_control))
+}
+
+/// What one minion's return of a state function is, for fleet health.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateRun {
+    /// The states it ran (every key a lowstate key; entries that are not become `errors`).
+    States(StateReturn),
+    /// Salt could not render the states: its messages (a list of strings).
+    RenderError(Vec<String>),
+    /// The minion did not return or the request timed out: Salt's text.
+    NotReturned(String),
+    /// Anything else (a bare value, a dict without a single state): not a state run.
+    Unparseable,
+}
+
+/// Classify one minion's return of a state function (`Result.<minion>.return` of a job lookup,
+/// `data.return` of a `job.ret` event, a value of a sync `local` reply).
+pub fn classify(ret: &Value) -> StateRun {
+    match ret {
+        Value::String(s) if NOT_RETURNED.iter().any(|p| s.starts_with(p)) => {
+            StateRun::NotReturned(s.clone())
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            StateRun::RenderError(items.iter().map(super::replies::value_text).collect())
+        }
+        Value::Object(map) if map.keys().any(|k| is_lowstate_key(k)) => {
+            let valid: serde_json::Map<String, Value> = map
+                .iter()
+                .filter(|(k, v)| is_lowstate_key(k) && v.is_object())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut parsed = parse_state_return(&Value::Object(valid));
+            for (k, v) in map {
+                if !(is_lowstate_key(k) && v.is_object()) {
+                    parsed.errors.push(format!("{k}: {v}"));
+                }
+            }
+            StateRun::States(parsed)
+        }
+        _ => StateRun::Unparseable,
+    }
+}
+
 /// `(changed, duration in ms)` of a state-style return, without parsing every state: whether
 /// any state has changes, and the sum of the states' durations. `None` when the return holds
 /// no state (any function's return passes through here, e.g. from the event bus).
@@ -164,5 +220,51 @@ mod tests {
         assert_eq!(vim.changes, None);
         let r = parse_state_return(&json!(["Rendering SLS failed", 3]));
         assert_eq!(r.errors, vec!["Rendering SLS failed", "3"]);
+    }
+
+    #[test]
+    fn classify_returns() {
+        assert!(is_lowstate_key("file_|-motd_|-/etc/motd_|-managed"));
+        assert!(is_lowstate_key("cmd_|-a_|-echo a_|-b_|-run"));
+        assert!(!is_lowstate_key("file_|-motd_|-managed"));
+        assert!(!is_lowstate_key("_|-a_|-b_|-run"));
+        assert!(!is_lowstate_key("vim"));
+        let st = json!({"file_|-a_|-/a_|-managed": {"result": true, "changes": {}}, "retcode": 0});
+        match classify(&st) {
+            StateRun::States(r) => {
+                assert_eq!(r.states.len(), 1);
+                assert_eq!(r.errors, vec!["retcode: 0"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            classify(&json!([
+                "Rendering SLS 'base:web' failed: Jinja variable 'x' is undefined"
+            ])),
+            StateRun::RenderError(vec![
+                "Rendering SLS 'base:web' failed: Jinja variable 'x' is undefined".into()
+            ])
+        );
+        assert!(matches!(
+            classify(&json!("Minion did not return. [Not connected]")),
+            StateRun::NotReturned(_)
+        ));
+        assert!(matches!(
+            classify(&json!(
+                "Salt request timed out. The master is not responding."
+            )),
+            StateRun::NotReturned(_)
+        ));
+        for other in [
+            json!(true),
+            json!(3),
+            json!({"vim": "9.0"}),
+            json!([]),
+            json!([1, 2]),
+            json!(null),
+            json!("uptime"),
+        ] {
+            assert_eq!(classify(&other), StateRun::Unparseable, "{other}");
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod fleet;
 pub mod http;
 pub mod jobs;
 pub mod keys;
@@ -42,5 +43,6 @@ pub fn from_text(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 pub fn pollers() -> Vec<poller::PollerSpec> {
     let mut v = minions::poller::specs();
     v.extend(jobs::poller::specs());
+    v.extend(fleet::poller::specs());
     v
 }

@@ -9,6 +9,7 @@ use super::store;
 use crate::model::activity::{EventCategory, StreamStatus};
 use crate::salt::SaltClient;
 use crate::server::db::Db;
+use crate::server::fleet::ingest::NewRun;
 use crate::server::jobs::JobsCache;
 use crate::server::poller::Repoll;
 use crate::server::{now_text, to_text};
@@ -44,7 +45,17 @@ async fn repoll(ctx: &ConsumerCtx, poller: &str, what: &str) {
     }
 }
 
-async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>) {
+/// Write the state runs among the events (fleet health, live), then the activity rows, then
+/// tell the browsers: a page that refetches on the event already reads the new run.
+async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>, runs: &mut Vec<NewRun>) {
+    if !runs.is_empty() {
+        let batch = std::mem::take(runs);
+        if let Err(e) =
+            crate::server::fleet::ingest::write_live(&ctx.db, &batch, chrono::Utc::now()).await
+        {
+            tracing::error!(error = %e, runs = batch.len(), "cannot store state runs from events");
+        }
+    }
     if buf.is_empty() {
         return;
     }
@@ -129,16 +140,17 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                 }
                 first = false;
                 let mut buf: Vec<NewActivity> = Vec::new();
+                let mut runs: Vec<NewRun> = Vec::new();
                 let mut tick = tokio::time::interval(FLUSH_EVERY);
                 let ended: String = loop {
                     tokio::select! {
                         _ = cancel.cancelled() => {
-                            flush(&ctx, &mut buf).await;
+                            flush(&ctx, &mut buf, &mut runs).await;
                             ctx.hub.set_state(StreamStatus::Off, "stopped");
                             return;
                         }
                         _ = tick.tick() => {
-                            flush(&ctx, &mut buf).await;
+                            flush(&ctx, &mut buf, &mut runs).await;
                             if last_prune.elapsed() > Duration::from_secs(3600) {
                                 last_prune = std::time::Instant::now();
                                 prune(&ctx).await;
@@ -146,9 +158,12 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                         }
                         ev = stream.next() => match ev {
                             Some(Ok(ev)) => {
+                                if let Some(run) = crate::server::fleet::ingest::run_from_event(&ev) {
+                                    runs.push(run);
+                                }
                                 buf.extend(normalize(&ev, &mut dedup));
                                 if buf.len() >= MAX_BATCH {
-                                    flush(&ctx, &mut buf).await;
+                                    flush(&ctx, &mut buf, &mut runs).await;
                                 }
                             }
                             Some(Err(e)) => break e.to_string(),
@@ -156,7 +171,7 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                         }
                     }
                 };
-                flush(&ctx, &mut buf).await;
+                flush(&ctx, &mut buf, &mut runs).await;
                 if connected_at.elapsed() >= HEALTHY_AFTER {
                     backoff = Duration::from_secs(1);
                 }
