@@ -2,6 +2,7 @@
 #![cfg(feature = "ssr")]
 
 use halite::salt::events::SseParser;
+use halite::salt::state::{parse_state_return, state_facts};
 use halite::salt::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -225,4 +226,181 @@ fn event_parser_handles_huge_lines_crlf_and_comments() {
             .as_bytes(),
     );
     assert_eq!(ok[0].data["id"], "é");
+}
+
+/// The release a fixture folder was recorded from (`3006.29` -> 3006).
+fn major(dir: &Path) -> u32 {
+    let name = dir.file_name().unwrap().to_str().unwrap();
+    name.split('.').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn state_render_error_is_a_list_of_strings() {
+    for d in versions() {
+        // Sync reply: web-01's value is a list with one string, no state dict.
+        let sync = ret(&d, "state_sls_render_error.json");
+        let parsed = parse_state_return(&sync["web-01"]);
+        assert!(parsed.states.is_empty(), "{d:?}");
+        assert!(!parsed.no_top);
+        assert_eq!(parsed.errors.len(), 1, "{d:?}");
+        assert!(
+            parsed.errors[0]
+                .starts_with("Rendering SLS 'base:lab.render_error' failed: Jinja syntax error:"),
+            "{d:?}: {}",
+            parsed.errors[0]
+        );
+        // The job cache holds the same list, with retcode 1 and success false.
+        let job = parse_list_job(ret(&d, "list_job_render_error.json")).unwrap();
+        assert_eq!(job.summary.function, "state.sls");
+        assert_eq!(job.minions, vec!["web-01"]);
+        let web = &job.results["web-01"];
+        assert_eq!(
+            (web.retcode, web.success, web.out.as_deref()),
+            (Some(1), Some(false), Some("highstate")),
+            "{d:?}"
+        );
+        assert_eq!(parse_state_return(&web.ret), parsed);
+        assert_eq!(state_facts(&web.ret), None, "a render error holds no state");
+    }
+}
+
+#[test]
+fn state_test_mode_gives_result_none() {
+    for d in versions() {
+        let all = expect_object("state.apply test=True", ret(&d, "state_apply_test.json")).unwrap();
+        let mut ids: Vec<&str> = all.keys().map(String::as_str).collect();
+        ids.sort();
+        assert_eq!(ids, ["broken-01", "db-01", "web-01", "web-02"], "{d:?}");
+        for (id, r) in &all {
+            let s = parse_state_return(r);
+            assert!(s.errors.is_empty(), "{d:?} {id}: {:?}", s.errors);
+            let would_change = s
+                .states
+                .iter()
+                .find(|st| st.id == "lab-always-changes")
+                .unwrap();
+            assert_eq!(would_change.result, None, "{d:?} {id}");
+            assert_eq!(would_change.fun, "test.succeed_with_changes");
+            assert!(would_change.changes.is_some(), "{d:?} {id}");
+        }
+        // test.fail_without_changes fails even in test mode; cmd.run only would run.
+        let broken = parse_state_return(&all["broken-01"]);
+        let result_of = |sid: &str| broken.states.iter().find(|s| s.id == sid).unwrap().result;
+        assert_eq!(result_of("lab-broken-test"), Some(false), "{d:?}");
+        assert_eq!(result_of("lab-broken-command"), None, "{d:?}");
+    }
+}
+
+#[test]
+fn state_minion_not_returned() {
+    for d in versions() {
+        // Sync `local` state.apply on the list [web-01, web-02] with web-02 stopped.
+        let sync = ret(&d, "local_state_not_returned.json");
+        let web01 = parse_state_return(&sync["web-01"]);
+        assert_eq!(web01.states.len(), 2, "{d:?}");
+        assert!(web01.states.iter().all(|s| s.result == Some(true)));
+        let web02 = &sync["web-02"];
+        if major(&d) >= 3008 {
+            // 3008 reports the missing minion as Salt's text ...
+            let text = web02.as_str().unwrap_or_else(|| panic!("{d:?}: {web02}"));
+            assert!(
+                text.starts_with("Minion did not return. [No response]\n"),
+                "{d:?}: {text}"
+            );
+            assert!(text.ends_with(&format!(
+                "salt-run jobs.lookup_jid {}",
+                ret(&d, "list_job_not_returned.json")["jid"]
+                    .as_str()
+                    .unwrap()
+            )));
+        } else {
+            // ... 3006 and 3007 as a bare `false`.
+            assert_eq!(web02, &Value::Bool(false), "{d:?}");
+        }
+        let parsed = parse_local_returns(sync).unwrap();
+        assert!(
+            matches!(parsed["web-02"], MinionReturn::NoResponse { .. }),
+            "{d:?}"
+        );
+        assert!(matches!(parsed["web-01"], MinionReturn::Returned { .. }));
+
+        // The job cache lists web-02 among the targeted minions, without a result.
+        let job = parse_list_job(ret(&d, "list_job_not_returned.json")).unwrap();
+        assert_eq!(job.summary.function, "state.apply");
+        assert_eq!(job.summary.target_type.as_deref(), Some("list"));
+        assert_eq!(job.minions, vec!["web-01", "web-02"], "{d:?}");
+        assert_eq!(
+            job.results.keys().collect::<Vec<_>>(),
+            vec!["web-01"],
+            "{d:?}"
+        );
+        assert_eq!(job.results["web-01"].retcode, Some(0));
+        assert_eq!(parse_state_return(&job.results["web-01"].ret), web01);
+    }
+}
+
+#[test]
+fn state_return_event() {
+    for d in versions() {
+        let raw = std::fs::read(d.join("events_state_ret.txt")).unwrap();
+        let events = SseParser::default().push(&raw);
+        let ret_ev = events
+            .iter()
+            .find(|e| e.tag.starts_with("salt/job/") && e.tag.ends_with("/ret/web-01"))
+            .unwrap_or_else(|| panic!("{d:?}: no ret event"));
+        let data = &ret_ev.data;
+        assert_eq!(data["fun"], "state.apply", "{d:?}");
+        assert_eq!(data["id"], "web-01");
+        assert_eq!(data["out"], "highstate");
+        assert_eq!(data["retcode"], 0);
+        assert_eq!(
+            ret_ev.tag,
+            format!("salt/job/{}/ret/web-01", data["jid"].as_str().unwrap())
+        );
+        let s = parse_state_return(&data["return"]);
+        assert!(s.errors.is_empty());
+        assert_eq!(s.states.len(), 2, "{d:?}");
+        assert!(s
+            .states
+            .iter()
+            .all(|st| st.sls.as_deref() == Some("lab.ok")));
+        let (changed, ms) = state_facts(&data["return"]).unwrap();
+        assert!(changed, "test.succeed_with_changes always changes");
+        assert!(ms > 0.0);
+        // The job's /new event comes first, with the targeted minions.
+        let new = events.iter().find(|e| e.tag.ends_with("/new")).unwrap();
+        assert_eq!(new.data["fun"], "state.apply");
+        assert_eq!(new.data["minions"], serde_json::json!(["web-01"]));
+    }
+}
+
+#[test]
+fn state_render_error_event() {
+    for d in versions() {
+        let raw = std::fs::read(d.join("events_state_render_error.txt")).unwrap();
+        let events = SseParser::default().push(&raw);
+        let ret_ev = events
+            .iter()
+            .find(|e| e.tag.ends_with("/ret/web-01"))
+            .unwrap_or_else(|| panic!("{d:?}: no ret event"));
+        let data = &ret_ev.data;
+        assert_eq!(data["fun"], "state.sls", "{d:?}");
+        assert_eq!(data["fun_args"], serde_json::json!(["lab.render_error"]));
+        assert_eq!(
+            (&data["retcode"], &data["success"], &data["out"]),
+            (
+                &serde_json::json!(1),
+                &Value::Bool(false),
+                &serde_json::json!("highstate")
+            ),
+            "{d:?}"
+        );
+        let s = parse_state_return(&data["return"]);
+        assert!(s.states.is_empty());
+        assert_eq!(s.errors.len(), 1);
+        // The same text as the sync reply and the job cache.
+        let sync = ret(&d, "state_sls_render_error.json");
+        assert_eq!(s, parse_state_return(&sync["web-01"]), "{d:?}");
+        assert_eq!(state_facts(&data["return"]), None);
+    }
 }

@@ -53,6 +53,12 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         ],
     ),
     ("audit/get", &["id"]),
+    (
+        "fleet/list",
+        &["q", "status", "failing", "sort", "dir", "page", "per_page"],
+    ),
+    ("fleet/summary", &["tiles", "runs", "failures"]),
+    ("fleet/run", &["id"]),
     ("auth/me", &[]),
     ("auth/login", &["username", "password"]),
     ("auth/logout", &[]),
@@ -76,6 +82,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
         &["q", "status", "sort", "dir", "page", "per_page"],
     ),
     ("minions/get", &["id"]),
+    ("minions/runs", &["id", "limit"]),
     ("overview/summary", &[]),
     ("run/functions", &[]),
     ("run/preview", &["target", "target_type"]),
@@ -764,7 +771,16 @@ impl Gen {
         let uri = match self.rng.gen_range(0..100) {
             0..=9 => "/healthz".to_string(),
             10..=19 => "/readyz".to_string(),
-            20..=29 => "/api/activity/stream".to_string(),
+            20..=24 => "/api/activity/stream".to_string(),
+            25..=29 => {
+                let path = self.pick(&[
+                    "/api/fleet/export.csv",
+                    "/api/audit/export.csv",
+                    "/api/audit/export.json",
+                ]);
+                let k = self.pick(&["q", "status", "failing", "sort", "dir", "user", "since"]);
+                format!("{path}?{k}={}", seg(self))
+            }
             30..=59 => {
                 let p = self.pick(PAGES).to_string();
                 let mut p = if p.contains(":x") {

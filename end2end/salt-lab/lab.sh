@@ -3,7 +3,10 @@
 # all run as the current user from a cached PyPI venv. See README.md beside this file.
 #
 #   lab.sh install | start | stop | status | stop-api | start-api | env
+#          stop-minion ID | start-minion ID
 #          reset-keys | clean | salt ARGS | salt-run ARGS | salt-key ARGS | logs
+#   stop-minion ID: stop one minion, wait until its processes are gone.
+#   start-minion ID: start one minion, wait until it answers test.ping (accepted keys only).
 set -euo pipefail
 
 LAB_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -581,6 +584,69 @@ cmd_reset_keys() {
   log "keys reset"
 }
 
+# $1 must name one of the lab's minions
+check_minion_id() {
+  local id="${1:-}"
+  [ -n "$id" ] || die "give a minion id: one of ${ALL_MINIONS[*]}"
+  case " ${ALL_MINIONS[*]} " in
+    *" $id "*) ;;
+    *) die "no lab minion '$id': one of ${ALL_MINIONS[*]}" ;;
+  esac
+}
+
+# processes whose command line names this minion's config dir (the daemon and its job processes)
+minion_pgrep() { # $1 = id
+  local re
+  re="$(printf '%s' "$(minion_root "$1")/conf" | sed 's/[]\/$*.^[()+?{}|]/\\&/g')"
+  pgrep -f -- "-c ${re}( |$)" || true
+}
+
+# stop one minion; returns once no process of it is left (3007 job processes linger: SIGKILL)
+cmd_stop_minion() {
+  check_minion_id "${1:-}"
+  local id="$1" pids i
+  stop_minion "$id"
+  for i in $(seq 1 40); do
+    mapfile -t pids < <(minion_pgrep "$id")
+    [ "${#pids[@]}" -eq 0 ] && break
+    [ "$i" = 1 ] && log "stopping leftover processes of $id: ${pids[*]}"
+    if [ "$i" -lt 30 ]; then kill -TERM "${pids[@]}" 2>/dev/null || true; else kill -KILL "${pids[@]}" 2>/dev/null || true; fi
+    sleep 0.5
+  done
+  mapfile -t pids < <(minion_pgrep "$id")
+  [ "${#pids[@]}" -eq 0 ] || die "could not stop minion $id: ${pids[*]}"
+  log "minion $id is stopped"
+}
+
+# start one minion; returns once it answers test.ping (a minion whose key is not accepted
+# cannot answer: then only once its process runs)
+cmd_start_minion() {
+  check_minion_id "${1:-}"
+  local id="$1" st
+  venv_ok || die "no venv for SALT_VERSION=$SALT_VERSION: run 'lab.sh start'"
+  lab_pid "$MASTER_PID" >/dev/null || die "salt-master is not running: run 'lab.sh start'"
+  DEADLINE=$((SECONDS + LAB_TIMEOUT))
+  start_minion "$id"
+  until lab_pid "$(minion_pidfile "$id")" >/dev/null; do
+    [ "$(deadline_left)" -gt 0 ] || show_failure "salt-minion $id did not come up"
+    sleep 0.3
+  done
+  st="$(key_state "$id")"
+  if [ "$st" != accepted ]; then
+    log "minion $id runs; its key is $st, so it cannot answer test.ping"
+    return 0
+  fi
+  local missing
+  while :; do
+    repair_key_race
+    missing="$(unanswered_pings "$id")"
+    [ -z "$missing" ] && break
+    [ "$(deadline_left)" -gt 0 ] || show_failure "minion $id does not answer test.ping"
+    sleep 1
+  done
+  log "minion $id answers test.ping"
+}
+
 salt_cli() { # $1 = tool, rest = args
   local tool="$1"; shift
   venv_ok || die "no venv for SALT_VERSION=$SALT_VERSION: run 'lab.sh start'"
@@ -596,7 +662,7 @@ cmd_logs() {
 }
 
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -609,6 +675,8 @@ case "$cmd" in
   status) cmd_status ;;
   stop-api) cmd_stop_api ;;
   start-api) cmd_start_api ;;
+  stop-minion) cmd_stop_minion "$@" ;;
+  start-minion) cmd_start_minion "$@" ;;
   env) cmd_env ;;
   reset-keys) cmd_reset_keys ;;
   clean) cmd_stop; rm -rf "$LAB_DIR"; log "removed $LAB_DIR" ;;

@@ -15,8 +15,9 @@ CREATE TABLE highstate_runs (
     duration_ms   REAL NOT NULL DEFAULT 0,
     blocked       BOOLEAN NOT NULL DEFAULT FALSE,   -- did not return / timed out: zero counts
     render_error  BOOLEAN NOT NULL DEFAULT FALSE,   -- Salt answered with render errors (failed)
-    raw_result    TEXT,
+    raw_result    TEXT,                             -- NULL: no longer kept, or too large
     ingested_at   TEXT NOT NULL,
+    source        TEXT NOT NULL DEFAULT 'job' CHECK (source IN ('job', 'event')),
     UNIQUE (minion_id, jid)
 );
 CREATE INDEX ix_highstate_runs_completed ON highstate_runs (completed_at);
@@ -64,10 +65,13 @@ CREATE TABLE highstate_jobs (
 CREATE INDEX ix_highstate_jobs_completed ON highstate_jobs (completed_at);
 
 -- Defaults that show data (DECISIONS "Salt and the pollers"): an install whose Salt connection
--- was never saved gets the jobs poller (60 s), the event stream and the fleet poller (120 s).
--- An install that saved its Salt settings keeps every poller setting it has.
+-- was never saved and whose three pollers are still at SPEC's "off" gets the jobs poller (60 s),
+-- the event stream and the fleet poller (120 s). Any install that saved its Salt settings, or
+-- changed one of these three, keeps every poller setting it has.
 UPDATE app_settings
    SET jobs_poll_interval_seconds = 60,
        event_stream_enabled = TRUE,
        fleet_poll_interval_seconds = 120
- WHERE id = 1 AND salt_api_url IS NULL;
+ WHERE id = 1 AND salt_api_url IS NULL
+   AND jobs_poll_interval_seconds = 0 AND NOT event_stream_enabled
+   AND fleet_poll_interval_seconds = 0;

@@ -120,6 +120,9 @@ pub fn parse_state_return(ret: &Value) -> StateReturn {
 /// Salt's text for a targeted minion that never answered (sync `local` replies, job lookups).
 const NOT_RETURNED: &[&str] = &["Minion did not return", "Salt request timed out"];
 
+/// What Salt answers instead of running a state function while another one runs.
+const ALREADY_RUNNING: &str = "is running as PID";
+
 /// Is `key` a lowstate key, `<module>_|-<id>_|-<name>_|-<function>` with a non-empty module and
 /// function?
 pub fn is_lowstate_key(key: &str) -> bool {
@@ -137,7 +140,8 @@ pub enum StateRun {
     States(StateReturn),
     /// Salt could not render the states: its messages (a list of strings).
     RenderError(Vec<String>),
-    /// The minion did not return or the request timed out: Salt's text.
+    /// The minion did not return, the request timed out, or Salt refused to start the run
+    /// because another state run was in progress: Salt's text.
     NotReturned(String),
     /// Anything else (a bare value, a dict without a single state): not a state run.
     Unparseable,
@@ -150,10 +154,19 @@ pub fn classify(ret: &Value) -> StateRun {
         Value::String(s) if NOT_RETURNED.iter().any(|p| s.starts_with(p)) => {
             StateRun::NotReturned(s.clone())
         }
+        // Another state run was in progress: Salt did not run this one (no render error).
+        Value::Array(items)
+            if items
+                .first()
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.contains(ALREADY_RUNNING)) =>
+        {
+            StateRun::NotReturned(super::replies::join_values(items, "\n"))
+        }
         Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
             StateRun::RenderError(items.iter().map(super::replies::value_text).collect())
         }
-        Value::Object(map) if map.keys().any(|k| is_lowstate_key(k)) => {
+        Value::Object(map) if map.iter().any(|(k, v)| is_lowstate_key(k) && v.is_object()) => {
             let valid: serde_json::Map<String, Value> = map
                 .iter()
                 .filter(|(k, v)| is_lowstate_key(k) && v.is_object())
@@ -255,10 +268,15 @@ mod tests {
             )),
             StateRun::NotReturned(_)
         ));
+        assert!(matches!(
+            classify(&json!(["The function \"state.apply\" is running as PID 4242 and was started at 2026, Nov 27 08:49:27.485894 with jid 20261127084927485894"])),
+            StateRun::NotReturned(_)
+        ));
         for other in [
             json!(true),
             json!(3),
             json!({"vim": "9.0"}),
+            json!({"file_|-a_|-/a_|-managed": "not a state"}),
             json!([]),
             json!([1, 2]),
             json!(null),

@@ -103,6 +103,10 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
         .route("/api/auth/watch", get(crate::server::auth::watch::watch))
         .route("/api/audit/export.csv", get(audit::export::export))
         .route("/api/audit/export.json", get(audit::export::export))
+        .route(
+            "/api/fleet/export.csv",
+            get(crate::server::fleet::export::export),
+        )
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))

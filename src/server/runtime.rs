@@ -44,7 +44,7 @@ pub struct Runtime {
     /// Background work an action started (a batch run): not tied to a generation, cancelled
     /// and awaited by [`Runtime::shutdown`].
     tasks: Mutex<JoinSet<()>>,
-    /// Salt-independent upkeep (audit retention), started once by [`Runtime::boot`].
+    /// Salt-independent upkeep (audit and fleet retention), started once by [`Runtime::boot`].
     housekeeping: Mutex<Option<JoinHandle<()>>>,
     stop: CancellationToken,
 }
@@ -218,6 +218,13 @@ impl Runtime {
                     Ok(n) if n > 0 => tracing::info!(pruned = n, "audit retention"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "audit prune failed"),
+                }
+                match crate::server::fleet::poller::prune(&db, chrono::Utc::now()).await {
+                    Ok((raw, runs)) if raw + runs > 0 => {
+                        tracing::info!(raw_dropped = raw, runs_pruned = runs, "fleet retention")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "fleet prune failed"),
                 }
             }
         }));

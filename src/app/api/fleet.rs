@@ -57,10 +57,10 @@ pub async fn get_fleet_summary(
     #[server(default)] failures: i64,
 ) -> Result<FleetSummary, AppError> {
     use crate::model::fleet::{validate_limit, MAX_COMPLIANCE_RUNS, MAX_TOP_FAILURES};
-    let runs = validate_limit("runs", runs, COMPLIANCE_RUNS, MAX_COMPLIANCE_RUNS)?;
-    let failures = validate_limit("failures", failures, TOP_FAILURES, MAX_TOP_FAILURES)?;
     let (state, _, globs) =
         super::view_scope("minion", "You do not have permission to view minions.").await?;
+    let runs = validate_limit("runs", runs, COMPLIANCE_RUNS, MAX_COMPLIANCE_RUNS)?;
+    let failures = validate_limit("failures", failures, TOP_FAILURES, MAX_TOP_FAILURES)?;
     crate::server::fleet::summary(&state, &globs, tiles, runs, failures).await
 }
 
@@ -68,6 +68,7 @@ pub async fn get_fleet_summary(
 #[server(endpoint = "fleet/run")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_run(id: String) -> Result<RunDetail, AppError> {
+    crate::server::auth::session()?;
     let id = crate::model::fleet::validate_run_id(&id)?;
     crate::server::fleet::run_detail(&id).await
 }
@@ -80,6 +81,7 @@ pub async fn get_minion_runs(
     #[server(default)] limit: i64,
 ) -> Result<MinionRuns, AppError> {
     use crate::model::fleet::{validate_limit, MAX_MINION_RUNS};
+    crate::server::auth::session()?;
     let id = crate::model::minions::MinionId::new(id)?;
     let limit = validate_limit("limit", limit, MINION_RUNS, MAX_MINION_RUNS)?;
     let (state, _) = crate::server::auth::require("view", &format!("minion:{id}")).await?;

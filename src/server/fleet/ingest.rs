@@ -16,6 +16,30 @@ use std::collections::BTreeSet;
 const BATCH: usize = 500;
 /// Longest Salt comment kept with a failing state (characters).
 const MAX_COMMENT: usize = 2000;
+/// Longest state id or name kept (characters; the `failing` filter takes as many).
+const MAX_NAME: usize = crate::model::fleet::MAX_STATE_ID;
+/// Failing states kept per run (a requisite cascade can fail hundreds): the counts stay exact.
+pub const MAX_FAILURES: usize = 50;
+/// Largest raw return kept whole (bytes); a larger one keeps only its failing and changed states.
+pub const MAX_RAW: usize = 256 * 1024;
+/// Longest duration one state may add (ms): Salt's own figures are trusted only this far.
+const MAX_STATE_MS: f64 = 86_400_000.0;
+
+/// Where a run came from: the master's job cache is the authority over a bus event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Job,
+    Event,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Job => "job",
+            Source::Event => "event",
+        }
+    }
+}
 
 /// One failing state of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,9 +66,11 @@ pub struct NewRun {
     pub duration_ms: f64,
     pub blocked: bool,
     pub render_error: bool,
-    /// The return as Salt sent it (JSON).
-    pub raw: String,
+    /// The return as Salt sent it (JSON), or only its failing and changed states when it is
+    /// larger than [`MAX_RAW`], or `None` when even that is.
+    pub raw: Option<String>,
     pub failures: Vec<Failure>,
+    pub source: Source,
 }
 
 /// A JID's start time (`YYYYMMDDHHMMSSffffff`, UTC).
@@ -62,6 +88,28 @@ fn clip(s: &str, max: usize) -> String {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
     }
+}
+
+/// The raw return to keep: whole when it is at most [`MAX_RAW`] bytes, else only its failing
+/// and changed states (`None` when even those are too large).
+fn kept_raw(ret: &Value) -> Option<String> {
+    let whole = ret.to_string();
+    if whole.len() <= MAX_RAW {
+        return Some(whole);
+    }
+    let map = ret.as_object()?;
+    let notable: serde_json::Map<String, Value> = map
+        .iter()
+        .filter(|(_, st)| {
+            st.get("result") != Some(&Value::Bool(true))
+                || st
+                    .get("changes")
+                    .is_some_and(|c| c.as_object().is_some_and(|o| !o.is_empty()))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let part = Value::Object(notable).to_string();
+    (part.len() <= MAX_RAW).then_some(part)
 }
 
 /// A minion's run from its return of `fun` in job `jid`. `completed_at`: when it is known (an
@@ -88,8 +136,9 @@ pub fn run_from_return(
         duration_ms: 0.0,
         blocked: false,
         render_error: false,
-        raw: ret.to_string(),
+        raw: kept_raw(ret),
         failures: vec![],
+        source: Source::Job,
     };
     match classify(ret) {
         StateRun::Unparseable => return None,
@@ -104,7 +153,7 @@ pub fn run_from_return(
                 .enumerate()
                 .map(|(i, e)| Failure {
                     state_id: "(render error)".into(),
-                    fun: fun.to_string(),
+                    fun: clip(fun, MAX_NAME),
                     name: format!("render error {}", i + 1),
                     comment: clip(e, MAX_COMMENT),
                     run_num: i as i64,
@@ -114,18 +163,23 @@ pub fn run_from_return(
         StateRun::States(parsed) => {
             for st in &parsed.states {
                 run.total_count += 1;
-                run.duration_ms += st.duration_ms.unwrap_or(0.0);
+                run.duration_ms += st
+                    .duration_ms
+                    .filter(|d| d.is_finite() && *d >= 0.0)
+                    .map_or(0.0, |d| d.min(MAX_STATE_MS));
                 match st.result {
                     Some(true) => run.pass_count += 1,
                     Some(false) => {
                         run.fail_count += 1;
-                        run.failures.push(Failure {
-                            state_id: st.id.clone(),
-                            fun: st.fun.clone(),
-                            name: st.name.clone(),
-                            comment: clip(&st.comment, MAX_COMMENT),
-                            run_num: st.run_num,
-                        });
+                        if run.failures.len() < MAX_FAILURES {
+                            run.failures.push(Failure {
+                                state_id: clip(&st.id, MAX_NAME),
+                                fun: clip(&st.fun, MAX_NAME),
+                                name: clip(&st.name, MAX_NAME),
+                                comment: clip(&st.comment, MAX_COMMENT),
+                                run_num: st.run_num,
+                            });
+                        }
                     }
                     None => {}
                 }
@@ -135,7 +189,9 @@ pub fn run_from_return(
             }
             if completed_at.is_none() {
                 run.completed_at =
-                    started_at + chrono::Duration::milliseconds(run.duration_ms.round() as i64);
+                    chrono::Duration::try_milliseconds(run.duration_ms.round() as i64)
+                        .and_then(|d| started_at.checked_add_signed(d))
+                        .unwrap_or(started_at);
             }
         }
     }
@@ -158,8 +214,15 @@ pub fn run_from_event(ev: &SaltEvent) -> Option<NewRun> {
         .and_then(Value::as_str)
         .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok())
         .map(|t| t.and_utc());
+    // The minion named in the tag must be the one that sent it (a minion can put any tag on
+    // the bus; the job cache later overrides what an event wrote).
+    if ev.data.get("id").and_then(Value::as_str) != Some(minion) {
+        return None;
+    }
     let ret = ev.data.get("return").unwrap_or(&Value::Null);
-    run_from_return(minion, jid, fun, ret, at)
+    let mut run = run_from_return(minion, jid, fun, ret, at)?;
+    run.source = Source::Event;
+    Some(run)
 }
 
 /// What ingesting one job did.
@@ -177,19 +240,33 @@ pub struct IngestReport {
     pub complete: bool,
 }
 
-/// Ingest one job lookup (`jobs.list_job`). With `job_done`, targeted minions that have no
-/// return are recorded as blocked (the job has ended without them) and the job is complete.
+/// Ingest one job lookup (`jobs.list_job`) of the job `jid` running `fun` (as the jobs index
+/// has them: the reply's own fields are not trusted to name the job). Minions whose run from
+/// the job cache is already stored are not parsed again. With `job_done`, targeted minions
+/// that have no return are recorded as blocked (the job has ended without them) and the job is
+/// complete.
 pub async fn ingest_job(
     db: &Db,
+    jid: &str,
+    fun: &str,
     detail: &JobDetail,
     job_done: bool,
     now: DateTime<Utc>,
 ) -> Result<IngestReport, sqlx::Error> {
-    let jid = detail.summary.jid.as_str();
-    let fun = detail.summary.function.as_str();
+    let done: BTreeSet<String> = sqlx::query_scalar(
+        "SELECT minion_id FROM highstate_runs WHERE jid = ? AND source = 'job' AND NOT blocked",
+    )
+    .bind(jid)
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .collect();
     let mut report = IngestReport::default();
     let mut runs = Vec::with_capacity(detail.results.len());
     for (minion, r) in &detail.results {
+        if done.contains(minion) {
+            continue;
+        }
         match run_from_return(minion, jid, fun, &r.ret, None) {
             Some(run) => runs.push(run),
             None => report.skipped += 1,
@@ -242,15 +319,17 @@ pub async fn write_runs(
             let id: Option<String> = sqlx::query_scalar(
                 "INSERT INTO highstate_runs (id, minion_id, jid, fun, started_at, completed_at, \
                  pass_count, fail_count, change_count, total_count, duration_ms, blocked, \
-                 render_error, raw_result, ingested_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 render_error, raw_result, ingested_at, source) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (minion_id, jid) DO UPDATE SET fun = excluded.fun, \
                  completed_at = excluded.completed_at, pass_count = excluded.pass_count, \
                  fail_count = excluded.fail_count, change_count = excluded.change_count, \
                  total_count = excluded.total_count, duration_ms = excluded.duration_ms, \
                  blocked = excluded.blocked, render_error = excluded.render_error, \
-                 raw_result = excluded.raw_result, ingested_at = excluded.ingested_at \
-                 WHERE highstate_runs.blocked AND NOT excluded.blocked \
+                 raw_result = excluded.raw_result, ingested_at = excluded.ingested_at, \
+                 source = excluded.source \
+                 WHERE (highstate_runs.blocked AND NOT excluded.blocked) \
+                    OR (highstate_runs.source = 'event' AND excluded.source = 'job') \
                  RETURNING id",
             )
             .bind(uuid::Uuid::new_v4().to_string())
@@ -268,6 +347,7 @@ pub async fn write_runs(
             .bind(r.render_error)
             .bind(&r.raw)
             .bind(&now_text)
+            .bind(r.source.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             let Some(id) = id else { continue };

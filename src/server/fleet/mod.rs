@@ -2,6 +2,7 @@
 //! into `highstate_runs` ([`ingest`], from the poller in [`poller`] and from `job.ret` events),
 //! and the reads the pages make ([`store`]).
 
+pub mod export;
 pub mod ingest;
 pub mod poller;
 pub mod store;

@@ -23,14 +23,14 @@ pub const JOB_END_SECS: i64 = 3600;
 /// Raw returns are kept this long (a minion's latest run keeps its own always).
 pub const RAW_KEEP_DAYS: i64 = 14;
 
-/// State jobs in the window that are not complete yet, oldest first.
+/// State jobs in the window that are not complete yet, oldest first: (jid, function, start).
 pub async fn pending_jobs(
     db: &Db,
     now: DateTime<Utc>,
-) -> Result<Vec<(String, DateTime<Utc>)>, sqlx::Error> {
+) -> Result<Vec<(String, String, DateTime<Utc>)>, sqlx::Error> {
     let funs = crate::salt::state::STATE_FUNCTIONS;
     let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "SELECT j.jid, j.started_at FROM jobs_index j \
+        "SELECT j.jid, j.function, j.started_at FROM jobs_index j \
          LEFT JOIN highstate_jobs h ON h.jid = j.jid \
          WHERE (h.jid IS NULL OR NOT h.complete) AND j.started_at >= ",
     );
@@ -45,15 +45,17 @@ pub async fn pending_jobs(
     q.build_query_as().fetch_all(db).await
 }
 
-/// Has the job ended (so that targeted minions without a return did not return)?
+/// Has the job ended (so that targeted minions without a return did not return)? Past the grace
+/// when the active-job cache says it no longer runs; past [`JOB_END_SECS`] whatever it says
+/// (or when it has not been read yet).
 pub fn job_ended(jobs: &JobsCache, jid: &str, started: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     let age = (now - started).num_seconds();
     age >= JOB_END_SECS
         || (age >= MISSING_GRACE_SECS && jobs.active_known() && !jobs.is_active(jid))
-        || (age >= MISSING_GRACE_SECS && !jobs.active_known())
 }
 
-/// One run of the poller at `now`.
+/// One run of the poller at `now`. A job whose lookup fails is left for the next run and the
+/// others go on; the run fails only when every lookup failed (salt-api down).
 pub async fn poll_fleet(
     client: &SaltClient,
     db: &Db,
@@ -62,30 +64,50 @@ pub async fn poll_fleet(
 ) -> PollResult {
     let pending = pending_jobs(db, now).await?;
     let (mut written, mut blocked, mut skipped, mut complete) = (0, 0, 0, 0);
-    for (jid, started) in &pending {
-        let detail = client.list_job(jid).await?;
+    let mut failed: Vec<(String, crate::salt::SaltError)> = vec![];
+    for (jid, fun, started) in &pending {
+        let detail = match client.list_job(jid).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(%jid, error = %e, "fleet: job lookup failed; retried next run");
+                failed.push((jid.clone(), e));
+                continue;
+            }
+        };
         let ended = job_ended(jobs, jid, *started, now);
-        let r = ingest::ingest_job(db, &detail, ended, now).await?;
+        let r = ingest::ingest_job(db, jid, fun, &detail, ended, now).await?;
         written += r.written;
         blocked += r.blocked;
         skipped += r.skipped;
         complete += usize::from(r.complete);
     }
+    if !pending.is_empty() && failed.len() == pending.len() {
+        if let Some((_, e)) = failed.pop() {
+            return Err(e.into());
+        }
+    }
+    Ok(format!(
+        "{} state jobs looked up ({complete} complete, {} failed): {written} runs written, \
+         {blocked} blocked, {skipped} skipped",
+        pending.len(),
+        failed.len()
+    ))
+}
+
+/// Drop raw returns older than [`RAW_KEEP_DAYS`] (a minion's latest run keeps its own) and runs
+/// older than the jobs retention; hourly, from the runtime's housekeeping (so it runs with the
+/// fleet poller off too). Returns (raw returns dropped, runs deleted).
+pub async fn prune(db: &Db, now: DateTime<Utc>) -> Result<(u64, u64), sqlx::Error> {
     let jobs_retention = crate::server::settings::load_view(db)
         .await
         .map(|v| v.pollers.jobs_retention_days)
         .unwrap_or(90);
-    let (raw, pruned) = ingest::prune(
+    ingest::prune(
         db,
         now - Duration::days(RAW_KEEP_DAYS),
         now - Duration::days(jobs_retention.max(1)),
     )
-    .await?;
-    Ok(format!(
-        "{} state jobs looked up ({complete} complete): {written} runs written, {blocked} blocked, \
-         {skipped} skipped; {pruned} old runs pruned, {raw} raw returns dropped",
-        pending.len()
-    ))
+    .await
 }
 
 /// The fleet poller spec.

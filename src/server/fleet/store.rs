@@ -9,15 +9,18 @@ use crate::model::fleet::{
 };
 use crate::model::list::{ListQuery, SortDir};
 use crate::server::db::Db;
+use crate::server::minions::store::push_allowed;
 use crate::server::to_text;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-/// The fleet: accepted minions (online or offline) with their latest run; before the first key
-/// poll (no accepted minion known) the minions that have runs, counted as online.
-/// Binds: the stale cutoff.
-const FLEET: &str = "WITH fleet AS ( \
-      SELECT minion_id, status = 'online' AS online FROM minion_snapshots \
+/// The fleet: accepted minions (online or offline; one whose presence was never polled counts
+/// as online) with their latest run; before the first key poll (no accepted minion known) the
+/// minions that have runs, counted as online.
+/// Split where the stale cutoff is bound (see [`fleet_query`]).
+const FLEET_HEAD: &str = "WITH fleet AS ( \
+      SELECT minion_id, (status = 'online' OR presence_refreshed_at IS NULL) AS online \
+        FROM minion_snapshots \
        WHERE status IN ('online', 'offline') \
       UNION ALL \
       SELECT l.minion_id, TRUE FROM minion_latest_run l \
@@ -28,7 +31,8 @@ const FLEET: &str = "WITH fleet AS ( \
              WHEN r.id IS NULL THEN 'unknown' \
              WHEN r.blocked THEN 'blocked' \
              WHEN r.fail_count > 0 THEN 'unhealthy' \
-             WHEN r.completed_at < ? THEN 'stale' \
+             WHEN r.completed_at < ";
+const FLEET_TAIL: &str = " THEN 'stale' \
              WHEN r.change_count > 0 THEN 'changed' \
              ELSE 'healthy' END AS status, \
         r.id AS run_id, r.jid, r.fun, r.completed_at, \
@@ -44,33 +48,21 @@ const FLEET: &str = "WITH fleet AS ( \
 const SEVERITY: &str = "CASE status WHEN 'unhealthy' THEN 0 WHEN 'blocked' THEN 1 \
     WHEN 'stale' THEN 2 WHEN 'changed' THEN 3 WHEN 'unknown' THEN 4 ELSE 5 END";
 
-fn stale_cutoff(now: DateTime<Utc>) -> String {
-    to_text(now - chrono::Duration::days(STALE_DAYS))
-}
-
-/// `AND (<expr> GLOB g1 OR ...)` for restricted callers.
-fn push_allowed(q: &mut QueryBuilder<'_, Sqlite>, expr: &str, globs: &Option<Vec<String>>) {
-    let Some(globs) = globs else { return };
-    if globs.is_empty() {
-        q.push(" AND 0 = 1");
-        return;
-    }
-    q.push(" AND (");
-    for (i, g) in globs.iter().enumerate() {
-        if i > 0 {
-            q.push(" OR ");
-        }
-        q.push(expr).push(" GLOB ").push_bind(g.clone());
-    }
-    q.push(")");
+/// `WITH fleet AS (...), health AS (...) ` with the stale cutoff for `now` bound: the caller
+/// goes on with `SELECT ... FROM health`.
+fn fleet_query<'a>(now: DateTime<Utc>) -> QueryBuilder<'a, Sqlite> {
+    let mut q = QueryBuilder::new(FLEET_HEAD);
+    q.push_bind(to_text(now - chrono::Duration::days(STALE_DAYS)));
+    q.push(FLEET_TAIL);
+    q
 }
 
 /// The `WHERE` of the fleet table without the status filter: search, failing state, scope.
-fn push_where(
-    q: &mut QueryBuilder<'_, Sqlite>,
+fn push_where<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
     search: &str,
     failing: &Option<String>,
-    globs: &Option<Vec<String>>,
+    globs: &'a Option<Vec<String>>,
 ) {
     q.push(" WHERE 1 = 1");
     if !search.is_empty() {
@@ -101,9 +93,7 @@ pub async fn list(
     globs: &Option<Vec<String>>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<FleetRow>, i64, HealthCounts), sqlx::Error> {
-    let cutoff = stale_cutoff(now);
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    q.push_bind(cutoff.clone());
+    let mut q = fleet_query(now);
     q.push("SELECT * FROM health");
     push_where(&mut q, &lq.q, &lq.filters.failing, globs);
     if let Some(s) = lq.filters.status {
@@ -129,8 +119,7 @@ pub async fn list(
         .push_bind((lq.page - 1).max(0) * lq.per_page);
     let rows: Vec<FleetRow> = q.build_query_as().fetch_all(db).await?;
 
-    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    c.push_bind(cutoff);
+    let mut c = fleet_query(now);
     c.push("SELECT status, COUNT(*) FROM health");
     push_where(&mut c, &lq.q, &lq.filters.failing, globs);
     c.push(" GROUP BY status");
@@ -156,8 +145,7 @@ pub async fn counts(
     globs: &Option<Vec<String>>,
     now: DateTime<Utc>,
 ) -> Result<HealthCounts, sqlx::Error> {
-    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    c.push_bind(stale_cutoff(now));
+    let mut c = fleet_query(now);
     c.push("SELECT status, COUNT(*) FROM health");
     push_where(&mut c, "", &None, globs);
     c.push(" GROUP BY status");
@@ -170,8 +158,7 @@ pub async fn tiles(
     globs: &Option<Vec<String>>,
     now: DateTime<Utc>,
 ) -> Result<Vec<HealthTile>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    q.push_bind(stale_cutoff(now));
+    let mut q = fleet_query(now);
     q.push("SELECT minion_id, status FROM health");
     push_where(&mut q, "", &None, globs);
     q.push(" ORDER BY minion_id");
@@ -184,8 +171,7 @@ pub async fn status_of(
     minion_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<HealthStatus>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(FLEET);
-    q.push_bind(stale_cutoff(now));
+    let mut q = fleet_query(now);
     q.push("SELECT status FROM health WHERE minion_id = ")
         .push_bind(minion_id.to_string());
     q.build_query_scalar().fetch_optional(db).await
@@ -206,24 +192,25 @@ pub async fn compliance(
         .fetch_all(db)
         .await?
     } else {
+        // The newest jobs among the caller's minions' runs (not the fleet's newest jobs, which
+        // may have run elsewhere).
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT jid, MIN(fun) AS fun, MAX(completed_at) AS completed_at, COUNT(*) AS minions, \
              SUM(NOT blocked AND fail_count = 0 AND change_count = 0) AS passed, \
              SUM(NOT blocked AND fail_count = 0 AND change_count > 0) AS changed, \
              SUM(NOT blocked AND fail_count > 0) AS failed, SUM(blocked) AS blocked \
-             FROM highstate_runs WHERE jid IN (SELECT jid FROM highstate_jobs \
-             ORDER BY completed_at DESC, jid DESC LIMIT ",
+             FROM highstate_runs WHERE 1 = 1",
         );
-        q.push_bind(limit).push(")");
         push_allowed(&mut q, "('minion:' || minion_id)", globs);
-        q.push(" GROUP BY jid ORDER BY MAX(completed_at) DESC, jid DESC");
+        q.push(" GROUP BY jid ORDER BY MAX(completed_at) DESC, jid DESC LIMIT ")
+            .push_bind(limit);
         q.build_query_as().fetch_all(db).await?
     };
     rows.reverse();
     Ok(rows)
 }
 
-/// The states failing on most allowed minions' latest run.
+/// The states failing on most allowed minions' latest run (minions still in the fleet).
 pub async fn top_failures(
     db: &Db,
     globs: &Option<Vec<String>>,
@@ -232,7 +219,10 @@ pub async fn top_failures(
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT f.state_id, f.fun, MIN(f.name) AS name, COUNT(DISTINCT f.minion_id) AS minions, \
          MIN(f.comment) AS comment FROM highstate_failures f \
-         JOIN minion_latest_run l ON l.run_id = f.run_id WHERE 1 = 1",
+         JOIN minion_latest_run l ON l.run_id = f.run_id \
+         WHERE (f.minion_id IN (SELECT minion_id FROM minion_snapshots \
+                                WHERE status IN ('online', 'offline')) \
+             OR NOT EXISTS (SELECT 1 FROM minion_snapshots WHERE status IN ('online', 'offline')))",
     );
     push_allowed(&mut q, "('minion:' || f.minion_id)", globs);
     q.push(" GROUP BY f.state_id, f.fun ORDER BY minions DESC, f.state_id LIMIT ")

@@ -61,13 +61,14 @@ pub async fn window_rows(
     q.build_query_as().fetch_all(db).await
 }
 
-/// A bar's status from what Halite knows today.
+/// A bar's status from the jobs index alone ([`apply_state_runs`] then adds what the fleet
+/// ingest knows of state jobs).
 ///
 /// Running comes from the active-JID cache. SPEC 6.6 gives finished `state.*` jobs
-/// pass/changed/failed from `highstate_runs` and `unknown` until they are ingested; the Fleet
-/// ingest does not exist yet, so "not yet ingested" would mean *every* state run forever. A
-/// finished state job is therefore `complete`: drawn in the pass colour and labelled "complete
-/// (no state summary yet)", without claiming its states passed. Other finished jobs are `pass`
+/// pass/changed/failed from `highstate_runs` and `unknown` until they are ingested; with the
+/// fleet poller off "not yet ingested" would mean *every* state run forever, so a finished state
+/// job without a summary is `complete`: drawn in the pass colour and labelled "complete (no
+/// state summary yet)", without claiming its states passed. Other finished jobs are `pass`
 /// (SPEC: "non-state job finished"). Before the jobs poller's first cycle nothing is known, so
 /// anything not marked running is `unknown`.
 pub fn bar_status(category: &str, active: bool, active_known: bool) -> &'static str {
@@ -158,6 +159,53 @@ fn dominant_category(bars: &[TimelineBar]) -> &'static str {
     best.0
 }
 
+/// What the fleet ingest knows of a state job: (completed_at, minions, failed, changed, blocked).
+pub type StateJob = (DateTime<Utc>, i64, i64, i64, i64);
+
+/// The ingested state jobs started in `[start, end]` (`highstate_jobs`), by JID.
+pub async fn state_runs(
+    db: &Db,
+    start: &str,
+    end: &str,
+) -> Result<HashMap<String, StateJob>, sqlx::Error> {
+    let rows: Vec<(String, DateTime<Utc>, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT jid, completed_at, minions, failed, changed, blocked FROM highstate_jobs \
+         WHERE started_at >= ? AND started_at <= ? AND minions > 0",
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(jid, at, m, f, c, b)| (jid, (at, m, f, c, b)))
+        .collect())
+}
+
+/// Give finished state bars what the fleet ingest knows (SPEC 6.6): their completion (so they
+/// get a width), `failed` when a minion failed or did not return, else `changed` or `pass`, and
+/// the minion counts. A state job not ingested yet stays `complete` (no summary yet).
+pub fn apply_state_runs(groups: &mut [TimelineGroup], runs: &HashMap<String, StateJob>) {
+    for bar in groups.iter_mut().flat_map(|g| g.bars.iter_mut()) {
+        let Some(&(completed, minions, failed, changed, blocked)) = runs.get(&bar.jid) else {
+            continue;
+        };
+        bar.completed_at = Some(completed.max(bar.started_at));
+        bar.minion_count = Some(minions);
+        bar.failed_minion_count = Some(failed + blocked);
+        if bar.status != "running" && bar.category == "state" {
+            bar.status = if failed + blocked > 0 {
+                "failed"
+            } else if changed > 0 {
+                "changed"
+            } else {
+                "pass"
+            }
+            .to_string();
+        }
+    }
+}
+
 /// The Timeline for a validated query at `now` (SPEC 6.6).
 pub async fn timeline(
     db: &Db,
@@ -182,7 +230,9 @@ pub async fn timeline(
     let truncated = rows.len() > MAX_BARS;
     rows.truncate(MAX_BARS);
     let active_known = cache.active_known();
-    let groups = group_rows(rows, &args.group_by, &cache.active(), active_known);
+    let mut groups = group_rows(rows, &args.group_by, &cache.active(), active_known);
+    let runs = state_runs(db, &to_text(start), &to_text(end)).await?;
+    apply_state_runs(&mut groups, &runs);
     Ok(TimelineOut {
         window: args.window.clone(),
         window_start: start,
