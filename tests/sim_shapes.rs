@@ -1111,6 +1111,14 @@ async fn state_jobs_match_the_highstate_recording() {
     let parsed = halite::salt::state::parse_state_return(&detail.results[&render].ret);
     assert!(parsed.states.is_empty());
     assert!(parsed.errors[0].contains("failed"), "{:?}", parsed.errors);
+    // The render error entry as the lab recorded one (a list of strings, retcode 1).
+    let real_render = fixture("list_job_render_error.json");
+    assert_same_shape(
+        &result[&render],
+        &ret0(&real_render)["Result"]["web-01"],
+        "render error entry",
+    );
+    assert_eq!(result[&render]["retcode"], 1);
 
     // Generated again on each look-up, identically.
     let (_, again) = sim
@@ -1159,14 +1167,21 @@ async fn state_jobs_match_the_highstate_recording() {
     let real_states = one_entry(ret0(&real_apply));
     let mut jid = String::new();
     let mut no_response = 0;
+    let real_silent = fixture("local_state_not_returned.json");
+    let real_text = ret0(&real_silent)["web-02"].as_str().unwrap();
     for (id, e) in sync {
         assert!(id.starts_with("sim-web-"));
         if e["out"] == "no_return" {
-            assert!(e["ret"]
-                .as_str()
-                .unwrap()
-                .starts_with("Minion did not return."));
-            no_response += 1;
+            let text = e["ret"].as_str().unwrap();
+            assert!(text.starts_with("Minion did not return."));
+            if present.contains(id) {
+                // Connected, yet silent in this run: the recorded text, up to the jid.
+                assert_eq!(
+                    text.rsplit_once(' ').unwrap().0,
+                    real_text.rsplit_once(' ').unwrap().0
+                );
+                no_response += 1;
+            }
             continue;
         }
         jid = e["jid"].as_str().unwrap().to_string();
@@ -1184,7 +1199,7 @@ async fn state_jobs_match_the_highstate_recording() {
     }
     assert!(
         no_response > 0,
-        "offline or silent minions show as not returned"
+        "connected minions that stay silent show as not returned"
     );
     let cached = sim.runner("jobs.list_job", json!({"jid": jid})).await;
     let cached = ret0(&cached)["Result"].as_object().unwrap();
