@@ -74,6 +74,7 @@ bench: setup
 	cargo run --release --features ssr --example bench_jobs
 	cargo run --release --features ssr --example bench_events
 	cargo run --release --features ssr --example bench_audit
+	cargo run --release --features ssr --example bench_fleet
 
 fmt:
 	cargo fmt --all

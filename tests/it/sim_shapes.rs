@@ -843,6 +843,396 @@ async fn local_replies_match_the_fixtures() {
     assert!(!detail.results.contains_key(&offline), "never answered");
 }
 
+/// The fields of every state in a recorded highstate return.
+const STATE_FIELDS: [&str; 9] = [
+    "__id__",
+    "__run_num__",
+    "__sls__",
+    "changes",
+    "comment",
+    "duration",
+    "name",
+    "result",
+    "start_time",
+];
+
+/// What one minion's state return says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verdict {
+    Clean,
+    Changed,
+    Failing(usize),
+    RenderError,
+}
+
+/// Check one minion's return of a state run (the value of `return`) the way the recording
+/// has it, with its retcode when known: `<mod>_|-<id>_|-<name>_|-<fun>` keys, exactly the
+/// recorded fields with the recorded types (`result` may be null in test mode), `__run_num__`
+/// 0..n; or a render error (a list of strings, retcode 1).
+fn check_state_return(ret: &Value, retcode: Option<i64>, ctx: &str) -> Verdict {
+    if let Value::Array(errs) = ret {
+        assert!(!errs.is_empty(), "{ctx}: empty error list");
+        assert!(errs.iter().all(Value::is_string), "{ctx}: {ret}");
+        assert!(
+            retcode.is_none_or(|rc| rc == 1),
+            "{ctx}: render error retcode"
+        );
+        return Verdict::RenderError;
+    }
+    let states = ret
+        .as_object()
+        .unwrap_or_else(|| panic!("{ctx}: not a state dict: {ret}"));
+    assert!(!states.is_empty(), "{ctx}: no states");
+    let (mut failing, mut changed) = (0, false);
+    let mut run_nums = BTreeSet::new();
+    for (key, st) in states {
+        let parts: Vec<&str> = key.split("_|-").collect();
+        assert_eq!(parts.len(), 4, "{ctx}: key {key}");
+        assert!(
+            !parts[0].is_empty()
+                && parts[0]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{ctx}: module in {key}"
+        );
+        assert!(!parts[3].is_empty(), "{ctx}: function in {key}");
+        let fields: BTreeSet<&str> = st
+            .as_object()
+            .unwrap_or_else(|| panic!("{ctx}: {key} is not an object"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(fields, STATE_FIELDS.into_iter().collect(), "{ctx}: {key}");
+        assert_eq!(st["__id__"], parts[1], "{ctx}: __id__ of {key}");
+        assert_eq!(st["name"], parts[2], "{ctx}: name of {key}");
+        for f in ["__sls__", "comment"] {
+            assert!(st[f].is_string(), "{ctx}: {key}.{f}");
+        }
+        assert!(st["changes"].is_object(), "{ctx}: {key}.changes");
+        assert!(st["duration"].is_number(), "{ctx}: {key}.duration");
+        let t = st["start_time"].as_str().unwrap_or_default();
+        assert!(
+            t.len() == 15 && &t[2..3] == ":" && &t[5..6] == ":" && &t[8..9] == ".",
+            "{ctx}: {key}.start_time {t}"
+        );
+        run_nums.insert(
+            st["__run_num__"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{ctx}: {key}.__run_num__")),
+        );
+        match &st["result"] {
+            Value::Bool(false) => failing += 1,
+            Value::Bool(true) => {}
+            Value::Null => changed = true,
+            other => panic!("{ctx}: {key}.result {other}"),
+        }
+        changed |= st["changes"].as_object().is_some_and(|c| !c.is_empty());
+    }
+    assert_eq!(
+        run_nums,
+        (0..states.len() as u64).collect(),
+        "{ctx}: __run_num__"
+    );
+    if let Some(rc) = retcode {
+        assert_eq!(rc, if failing > 0 { 2 } else { 0 }, "{ctx}: retcode");
+    }
+    if failing > 0 {
+        Verdict::Failing(failing)
+    } else if changed {
+        Verdict::Changed
+    } else {
+        Verdict::Clean
+    }
+}
+
+/// Check a `jobs.list_job` Result entry of a state job (`{"return", "retcode", "success",
+/// "out": "highstate"}`).
+fn check_state_entry(entry: &Value, real_entry: &Value, ctx: &str) -> Verdict {
+    assert_eq!(keys(entry), keys(real_entry), "{ctx}: entry keys");
+    assert_eq!(entry["out"], "highstate", "{ctx}");
+    let rc = entry["retcode"].as_i64().expect("numeric retcode");
+    assert_eq!(entry["success"], json!(rc == 0), "{ctx}: success");
+    check_state_return(&entry["return"], Some(rc), ctx)
+}
+
+#[tokio::test]
+async fn state_jobs_match_the_highstate_recording() {
+    let sim = start(SimConfig {
+        minions: 1500,
+        pending: 5,
+        rejected: 2,
+        offline_fraction: 0.05,
+        seed: 11,
+        ..SimConfig::default()
+    })
+    .await;
+    let accepted = parse_key_lists(
+        unwrap_wheel(
+            "key.list_all",
+            ret0(&sim.wheel("key.list_all", json!({})).await).clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .accepted;
+    let present: BTreeSet<String> = parse_string_list(
+        "manage.present",
+        ret0(&sim.runner("manage.present", json!({})).await).clone(),
+    )
+    .unwrap()
+    .into_iter()
+    .collect();
+
+    // The checker accepts the real recording (3006, 3007 and 3008), and sees broken-01 fail.
+    for version in ["3006.29", "3007.16", "3008.4"] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/salt")
+            .join(version)
+            .join("list_job_highstate.json");
+        let real: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let res = ret0(&real)["Result"].as_object().unwrap();
+        for (id, entry) in res {
+            let v = check_state_entry(entry, one_entry(&ret0(&real)["Result"]), id);
+            assert_eq!(
+                matches!(v, Verdict::Failing(2)),
+                id == "broken-01",
+                "{version} {id}: {v:?}"
+            );
+        }
+    }
+    let real = fixture("list_job_highstate.json");
+    let real_job = ret0(&real);
+    let real_entry = one_entry(&real_job["Result"]);
+
+    // The seeded history holds state runs: fleet-wide, per role, test mode, single sls.
+    let v = sim
+        .runner("jobs.list_jobs", json!({"search_function": "state.*"}))
+        .await;
+    let jobs = parse_list_jobs(ret0(&v).clone()).unwrap();
+    let fleet: Vec<&JobSummary> = jobs
+        .iter()
+        .filter(|j| j.target.as_deref() == Some("*"))
+        .collect();
+    assert!(fleet.len() >= 4, "fleet-wide state runs: {}", fleet.len());
+    assert!(jobs.len() >= 10, "{} state jobs", jobs.len());
+
+    // A fleet-wide run: the recorded shape, and a realistic mix.
+    let jid = fleet[0].jid.clone();
+    let (status, body) = sim
+        .post_raw(json!({"client": "runner", "fun": "jobs.list_job", "jid": jid}))
+        .await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let job = ret0(&v);
+    assert_eq!(keys(job), keys(real_job));
+    for k in [
+        "jid",
+        "Function",
+        "Arguments",
+        "Target",
+        "Target-type",
+        "User",
+        "StartTime",
+    ] {
+        assert_eq!(kind(&job[k]), kind(&real_job[k]), "{k}");
+    }
+    assert_eq!(job["Function"], "state.apply");
+    let minions: Vec<String> = serde_json::from_value(job["Minions"].clone()).unwrap();
+    assert_eq!(minions, accepted);
+    let result = job["Result"].as_object().unwrap();
+    let mut tally = std::collections::BTreeMap::<&str, usize>::new();
+    let mut states = 0;
+    let mut failing_example = None;
+    let mut render_example = None;
+    for (id, entry) in result {
+        assert!(present.contains(id), "{id} is offline, yet returned");
+        let verdict = check_state_entry(entry, real_entry, id);
+        let name = match verdict {
+            Verdict::Clean => "clean",
+            Verdict::Changed => "changed",
+            Verdict::Failing(n) => {
+                assert!((1..=3).contains(&n), "{id}: {n} failing states");
+                failing_example.get_or_insert(id.clone());
+                "failing"
+            }
+            Verdict::RenderError => {
+                render_example.get_or_insert(id.clone());
+                "render"
+            }
+        };
+        *tally.entry(name).or_default() += 1;
+        states += entry["return"].as_object().map_or(0, |m| m.len());
+    }
+    let returned = result.len();
+    let share = |k: &str| tally.get(k).copied().unwrap_or(0) as f64 / returned as f64;
+    eprintln!(
+        "fleet-wide run over {} minions: {returned} returned, {tally:?}, {} bytes",
+        minions.len(),
+        body.len()
+    );
+    let silent = present
+        .iter()
+        .filter(|id| !result.contains_key(*id))
+        .count();
+    let silent_share = silent as f64 / present.len() as f64;
+    assert!(
+        (0.01..0.06).contains(&silent_share),
+        "connected minions that did not return: {silent_share}"
+    );
+    assert!(share("clean") > 0.7, "{tally:?}");
+    assert!((0.05..0.3).contains(&share("changed")), "{tally:?}");
+    assert!((0.015..0.07).contains(&share("failing")), "{tally:?}");
+    assert!((0.002..0.03).contains(&share("render")), "{tally:?}");
+    let per_minion = states as f64 / (returned - tally.get("render").copied().unwrap_or(0)) as f64;
+    assert!(
+        (36.0..=45.0).contains(&per_minion),
+        "{per_minion} states a minion"
+    );
+
+    // Halite's parsers read it: the failing state with Salt's comment, the render error.
+    let detail = parse_list_job(job.clone()).unwrap();
+    assert_eq!(detail.minions, accepted);
+    assert_eq!(detail.results.len(), returned);
+    let failing = failing_example.expect("some minion fails");
+    let parsed = halite::salt::state::parse_state_return(&detail.results[&failing].ret);
+    let bad: Vec<_> = parsed
+        .states
+        .iter()
+        .filter(|s| s.result == Some(false))
+        .collect();
+    assert!(
+        !bad.is_empty()
+            && bad
+                .iter()
+                .all(|s| !s.comment.is_empty() && !s.fun.is_empty())
+    );
+    let render = render_example.expect("some minion fails to render");
+    let parsed = halite::salt::state::parse_state_return(&detail.results[&render].ret);
+    assert!(parsed.states.is_empty());
+    assert!(parsed.errors[0].contains("failed"), "{:?}", parsed.errors);
+    // The render error entry as the lab recorded one (a list of strings, retcode 1).
+    let real_render = fixture("list_job_render_error.json");
+    assert_same_shape(
+        &result[&render],
+        &ret0(&real_render)["Result"]["web-01"],
+        "render error entry",
+    );
+    assert_eq!(result[&render]["retcode"], 1);
+
+    // Generated again on each look-up, identically.
+    let (_, again) = sim
+        .post_raw(json!({"client": "runner", "fun": "jobs.list_job", "jid": jid}))
+        .await;
+    assert!(again == body, "same jid, same returns");
+    // Another run of the same fleet differs.
+    let other = sim
+        .runner("jobs.list_job", json!({"jid": fleet[1].jid.clone()}))
+        .await;
+    assert_ne!(ret0(&other)["Result"], job["Result"]);
+
+    // Test mode: what would change has `result: null`; a single sls applies only its states.
+    let test_job = jobs
+        .iter()
+        .find(|j| {
+            j.arguments
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x.get("test") == Some(&json!(true))))
+        })
+        .expect("a seeded test-mode run");
+    let v = sim
+        .runner("jobs.list_job", json!({"jid": test_job.jid.clone()}))
+        .await;
+    let mut nulls = 0;
+    for (id, entry) in ret0(&v)["Result"].as_object().unwrap() {
+        check_state_entry(entry, real_entry, id);
+        for st in entry["return"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            nulls += usize::from(st["result"].is_null());
+            assert!(st["__sls__"].as_str().unwrap().starts_with("common"));
+        }
+    }
+    assert!(nulls > 0, "test mode shows what would change");
+
+    // local (sync) state.apply: the recorded state_apply shape per minion, the no-response
+    // text for those that do not return, and the same returns in the job cache afterwards.
+    let v = sim
+        .call(json!({"client": "local", "tgt": "sim-web-*", "fun": "state.apply", "full_return": true}))
+        .await;
+    let sync = ret0(&v).as_object().unwrap();
+    let real_apply = fixture("state_apply.json");
+    let real_states = one_entry(ret0(&real_apply));
+    let mut jid = String::new();
+    let mut no_response = 0;
+    let real_silent = fixture("local_state_not_returned.json");
+    let real_text = ret0(&real_silent)["web-02"].as_str().unwrap();
+    for (id, e) in sync {
+        assert!(id.starts_with("sim-web-"));
+        if e["out"] == "no_return" {
+            let text = e["ret"].as_str().unwrap();
+            assert!(text.starts_with("Minion did not return."));
+            if present.contains(id) {
+                // Connected, yet silent in this run: the recorded text, up to the jid.
+                assert_eq!(
+                    text.rsplit_once(' ').unwrap().0,
+                    real_text.rsplit_once(' ').unwrap().0
+                );
+                no_response += 1;
+            }
+            continue;
+        }
+        jid = e["jid"].as_str().unwrap().to_string();
+        let verdict = check_state_return(&e["ret"], e["retcode"].as_i64(), id);
+        if verdict == Verdict::Clean {
+            let any = e["ret"].as_object().unwrap().values().next().unwrap();
+            let real_clean = real_states
+                .as_object()
+                .unwrap()
+                .values()
+                .find(|s| s["changes"] == json!({}))
+                .unwrap_or(any);
+            assert_same_shape(any, real_clean, "state entry");
+        }
+    }
+    assert!(
+        no_response > 0,
+        "connected minions that stay silent show as not returned"
+    );
+    let cached = sim.runner("jobs.list_job", json!({"jid": jid})).await;
+    let cached = ret0(&cached)["Result"].as_object().unwrap();
+    for (id, e) in sync {
+        match cached.get(id) {
+            Some(c) => assert_eq!(c["return"], e["ret"], "{id}"),
+            None => assert_eq!(e["out"], "no_return", "{id}"),
+        }
+    }
+    let plain = sim
+        .call(json!({"client": "local", "tgt": [failing], "tgt_type": "list", "fun": "state.highstate"}))
+        .await;
+    check_state_return(one_entry(ret0(&plain)), None, "local state.highstate");
+
+    // local_async, then list_job: the same shapes.
+    let v = sim
+        .call(json!({"client": "local_async", "tgt": "sim-db-*", "fun": "state.apply", "arg": ["roles.db"]}))
+        .await;
+    let started = parse_async_job(ret0(&v).clone()).unwrap().unwrap();
+    let v = sim
+        .runner("jobs.list_job", json!({"jid": started.jid}))
+        .await;
+    let res = ret0(&v)["Result"].as_object().unwrap();
+    assert!(!res.is_empty());
+    for (id, entry) in res {
+        assert!(started.minions.contains(id));
+        if check_state_entry(entry, real_entry, id) != Verdict::RenderError {
+            for st in entry["return"].as_object().unwrap().values() {
+                assert_eq!(st["__sls__"], "roles.db");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn ten_thousand_minions() {
     let t = Instant::now();

@@ -7,7 +7,8 @@
 //!
 //! Supported: `POST /login`, `POST /logout`, `GET /`, `GET /events` (job and key events of
 //! the calls made here), and `POST /` with the `local`
-//! (`test.ping`, `test.version`, `test.echo`, `grains.get`, `grains.item`, `grains.items`),
+//! (`test.ping`, `test.version`, `test.echo`, `grains.get`, `grains.item`, `grains.items`,
+//! `state.*`),
 //! `local_async`, `runner` (`manage.present|up|down|status`, `cache.grains`, `jobs.list_jobs`,
 //! `jobs.list_job`, `jobs.active`) and `wheel` (`key.list_all`, `key.finger`, `key.accept`,
 //! `key.reject`, `key.delete`) clients. Targets: `glob`, `list` and `grain`.
@@ -15,8 +16,16 @@
 //! Minion keys live behind a lock and change with the wheel key calls; every call is recorded
 //! in a job log (on top of a synthetic 24 h history) that `jobs.list_jobs` reads, like a real
 //! master's job cache.
+//!
+//! State runs (`state.apply`, `state.highstate`, `state.sls`, `state.top`; seeded, or sent
+//! with `local`/`local_async`) answer with realistic highstate returns, ~40 states a minion,
+//! generated from the minion's seed and the jid whenever they are asked for (see `states`):
+//! mostly clean, some with changes, a few percent failing, ~1% render errors, and a few
+//! percent that never return (listed in `Minions`, absent from `Result`).
 // The grains `json!` literal nests deeper than the default macro recursion limit.
 #![recursion_limit = "256"]
+
+mod states;
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, RawQuery, State};
@@ -489,6 +498,11 @@ struct Minion {
     entry: Box<str>,
     /// Where the grains object starts inside `entry`.
     grains_at: usize,
+    /// Its state tree: an index into `Sim::catalogues` (role and OS family).
+    catalogue: usize,
+    debian: bool,
+    /// Seeds its state returns (from the fleet seed and its index).
+    state_seed: u64,
 }
 
 impl Minion {
@@ -541,6 +555,13 @@ struct Sim {
     /// The `/events` bus: ready-to-send SSE frames.
     bus: tokio::sync::broadcast::Sender<Arc<str>>,
     jobs: Mutex<JobLog>,
+    /// One state tree per (role, Debian-like or not): `role index * 2 + !debian`.
+    catalogues: Vec<states::Catalogue>,
+}
+
+/// The index in `Sim::catalogues` of a role's tree.
+fn catalogue_index(role: &str, debian: bool) -> usize {
+    ROLES.iter().position(|(_, r)| *r == role).unwrap_or(0) * 2 + usize::from(!debian)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -587,6 +608,12 @@ impl Sim {
                 jobs: VecDeque::new(),
                 last_jid: String::new(),
             }),
+            catalogues: ROLES
+                .iter()
+                .flat_map(|(_, role)| {
+                    [true, false].map(|debian| states::Catalogue::new(role, debian))
+                })
+                .collect(),
         };
         sim.seed_job_history(cfg.seed);
         sim
@@ -839,6 +866,24 @@ impl Sim {
                 minions,
             });
         }
+        // The nightly-style fleet-wide highstate (cron on the master), every 6 h; its own
+        // randomness, so the jobs above stay as they were.
+        let mut rng = Rng::new(seed ^ 0x4849_4748);
+        for run in 0..4i64 {
+            let ago = (run * 6 * 3600 + 1800 + rng.below(3 * 3600) as i64) * 1_000_000
+                + rng.below(1_000_000) as i64;
+            log.jobs.push_back(Job {
+                jid: jid_at(now - TimeDelta::microseconds(ago)),
+                fun: "state.apply".into(),
+                args: json!([]),
+                tgt: json!("*"),
+                tgt_type: "glob".into(),
+                user: "root".into(),
+                minions: None,
+            });
+        }
+        log.jobs.make_contiguous().sort_by(|a, b| a.jid.cmp(&b.jid));
+        log.last_jid = log.jobs.back().map(|j| j.jid.clone()).unwrap_or_default();
     }
 
     // ---- targeting -----------------------------------------------------------------------
@@ -1490,6 +1535,7 @@ fn build_minion(cfg: &SimConfig, index: usize) -> Minion {
     entry.push(':');
     let grains_at = entry.len();
     entry.push_str(&grains);
+    let debian = p.os_family == "Debian";
     Minion {
         fingerprint: fingerprint(cfg.seed, &id),
         id,
@@ -1498,6 +1544,9 @@ fn build_minion(cfg: &SimConfig, index: usize) -> Minion {
         saltversion,
         entry: entry.into_boxed_str(),
         grains_at,
+        catalogue: catalogue_index(role, debian),
+        debian,
+        state_seed: Rng::for_minion(cfg.seed ^ 0x5354_4154_4553, index).next_u64(),
     }
 }
 
@@ -1802,27 +1851,39 @@ async fn run_lowstate(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byt
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    // Big replies (cache.grains over 10k minions) are built off the async workers.
+    // Big replies (cache.grains, a highstate's list_job over 10k minions) are built off the
+    // async workers, and sent as they are (no copy into one more buffer).
     let result = tokio::task::spawn_blocking(move || {
-        let mut items = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            items.push(sim.exec(chunk, &user)?);
-        }
-        let len: usize = items.iter().map(String::len).sum::<usize>() + 2 * items.len() + 16;
-        let mut out = String::with_capacity(len);
-        out.push_str("{\"return\": [");
-        for (i, item) in items.iter().enumerate() {
+        let mut parts: Vec<Bytes> = Vec::with_capacity(2 * chunks.len() + 1);
+        parts.push(Bytes::from_static(b"{\"return\": ["));
+        for (i, chunk) in chunks.into_iter().enumerate() {
             if i > 0 {
-                out.push_str(", ");
+                parts.push(Bytes::from_static(b", "));
             }
-            out.push_str(item);
+            parts.push(Bytes::from(sim.exec(chunk, &user)?));
         }
-        out.push_str("]}");
-        Ok::<String, HttpError>(out)
+        parts.push(Bytes::from_static(b"]}"));
+        Ok::<Vec<Bytes>, HttpError>(parts)
     })
     .await;
     match result {
-        Ok(Ok(body)) => json_response(body),
+        Ok(Ok(parts)) => (
+            StatusCode::OK,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (
+                    header::CONTENT_LENGTH,
+                    HeaderValue::from(parts.iter().map(Bytes::len).sum::<usize>()),
+                ),
+            ],
+            axum::body::Body::from_stream(futures::stream::iter(
+                parts.into_iter().map(Ok::<Bytes, std::convert::Infallible>),
+            )),
+        )
+            .into_response(),
         Ok(Err(e)) => e.into_response(),
         Err(_) => cherrypy_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -1966,7 +2027,9 @@ impl Sim {
                 if !m.online {
                     continue;
                 }
-                let (ret, retcode, out) = minion_call(m, fun, &fun_args);
+                let Some((ret, retcode, out)) = self.minion_call(m, fun, &fun_args, &jid) else {
+                    continue;
+                };
                 let mut data = json!({
                     "cmd": "_return", "id": m.id, "success": retcode == 0,
                     "return": serde_json::from_str::<Value>(&ret).unwrap_or(Value::Null),
@@ -2003,8 +2066,9 @@ impl Sim {
                     } else {
                         to_json(&NOT_CONNECTED)
                     }
-                } else {
-                    let (ret, retcode, out_fmt) = minion_call(m, fun, &fun_args);
+                } else if let Some((ret, retcode, out_fmt)) =
+                    self.minion_call(m, fun, &fun_args, &jid)
+                {
                     if full {
                         let mut s =
                             format!("{{\"ret\": {ret}, \"retcode\": {retcode}, \"jid\": \"{jid}\"");
@@ -2015,6 +2079,13 @@ impl Sim {
                         s
                     } else {
                         ret
+                    }
+                } else {
+                    let text = no_response_text(&jid);
+                    if full {
+                        to_json(&json!({"out": "no_return", "ret": text, "retcode": 1}))
+                    } else {
+                        to_json(&text)
                     }
                 };
                 push(&mut out, &m.id, &body);
@@ -2209,40 +2280,72 @@ impl Sim {
         };
         let minions = self.job_minions(&job);
         let mut v = job_summary(&job);
-        let mut result = Map::new();
-        let master_job = job.fun.starts_with("runner.") || job.fun.starts_with("wheel.");
-        for id in &minions {
-            if master_job {
-                result.insert(
-                    id.clone(),
-                    json!({"return": {"fun": job.fun, "jid": job.jid, "user": job.user, "success": true}, "retcode": 0, "success": true}),
-                );
-                continue;
-            }
-            let Some(m) = self.by_id.get(id).map(|i| &self.minions[*i]) else {
-                continue;
-            };
-            if !m.online {
-                continue;
-            }
-            let args = job.args.as_array().cloned().unwrap_or_default();
-            let (ret, retcode, out) = minion_call(m, &job.fun, &args);
-            let mut r = json!({
-                "return": serde_json::from_str::<Value>(&ret).unwrap_or(Value::Null),
-                "retcode": retcode,
-                "success": retcode == 0,
-            });
-            if let Some(o) = out {
-                r["out"] = o.into();
-            }
-            result.insert(id.clone(), r);
-        }
         if let Some(obj) = v.as_object_mut() {
             obj.insert("jid".into(), job.jid.clone().into());
             obj.insert("Minions".into(), json!(minions));
-            obj.insert("Result".into(), Value::Object(result));
         }
-        to_json(&v)
+        // The summary, then `"Result"` written entry by entry: a highstate over 10k minions
+        // is ~100 MB of JSON, built once, straight into the reply.
+        let mut out = to_json(&v);
+        out.pop();
+        out.push_str(", \"Result\": {");
+        let master_job = job.fun.starts_with("runner.") || job.fun.starts_with("wheel.");
+        let args = job.args.as_array().cloned().unwrap_or_default();
+        let state_call = states::StateCall::parse(&job.fun, &args);
+        let mut first = true;
+        for id in &minions {
+            let mark = out.len();
+            if !first {
+                out.push_str(", ");
+            }
+            out.push_str(&to_json(id));
+            out.push_str(": ");
+            if master_job {
+                out.push_str(&to_json(&json!({"return": {"fun": job.fun, "jid": job.jid, "user": job.user, "success": true}, "retcode": 0, "success": true})));
+                first = false;
+                continue;
+            }
+            let Some(m) = self.by_id.get(id).map(|i| &self.minions[*i]) else {
+                out.truncate(mark);
+                continue;
+            };
+            if !m.online {
+                out.truncate(mark);
+                continue;
+            }
+            // A minion that did not return is absent from Result (it stays in Minions).
+            let returned = match &state_call {
+                Some(call) => {
+                    out.push_str("{\"return\": ");
+                    let cat = &self.catalogues[m.catalogue];
+                    states::write_return(cat, m.state_seed, m.debian, &job.jid, call, &mut out)
+                        .map(|rc| (rc, Some("highstate")))
+                }
+                None => self
+                    .minion_call(m, &job.fun, &args, &job.jid)
+                    .map(|(ret, rc, fmt)| {
+                        out.push_str("{\"return\": ");
+                        out.push_str(&ret);
+                        (rc, fmt)
+                    }),
+            };
+            let Some((retcode, fmt)) = returned else {
+                out.truncate(mark);
+                continue;
+            };
+            let _ = write!(
+                out,
+                ", \"retcode\": {retcode}, \"success\": {}",
+                retcode == 0
+            );
+            if let Some(o) = fmt {
+                let _ = write!(out, ", \"out\": \"{o}\"");
+            }
+            out.push('}');
+            first = false;
+        }
+        out.push_str("}}");
+        out
     }
 
     // ---- wheel ---------------------------------------------------------------------------
@@ -2451,8 +2554,29 @@ fn job_summary(j: &Job) -> Value {
     })
 }
 
-/// What one online minion answers: (raw JSON return, retcode, outputter).
-fn minion_call(m: &Minion, fun: &str, args: &[Value]) -> (String, i64, Option<&'static str>) {
+impl Sim {
+    /// What one online minion answers to `fun` in job `jid`: (raw JSON return, retcode,
+    /// outputter); `None` when it does not return (some do not, in a state run).
+    fn minion_call(
+        &self,
+        m: &Minion,
+        fun: &str,
+        args: &[Value],
+        jid: &str,
+    ) -> Option<(String, i64, Option<&'static str>)> {
+        let Some(call) = states::StateCall::parse(fun, args) else {
+            return Some(plain_call(m, fun, args));
+        };
+        let mut ret = String::new();
+        let cat = &self.catalogues[m.catalogue];
+        states::write_return(cat, m.state_seed, m.debian, jid, &call, &mut ret)
+            .map(|rc| (ret, rc, Some("highstate")))
+    }
+}
+
+/// What one online minion answers to a function that is not a simulated state run: (raw
+/// JSON return, retcode, outputter).
+fn plain_call(m: &Minion, fun: &str, args: &[Value]) -> (String, i64, Option<&'static str>) {
     let arg_str = |i: usize| args.get(i).and_then(Value::as_str).unwrap_or("");
     match fun {
         "test.ping" => ("true".into(), 0, None),
