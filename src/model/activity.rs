@@ -117,6 +117,7 @@ pub struct ActivityPage {
 pub struct WidgetSettingsView {
     #[serde(flatten)]
     pub settings: crate::model::settings::WidgetSettings,
+    /// The event stream is on in Settings and running (Salt connected).
     pub stream_enabled: bool,
 }
 

@@ -455,13 +455,18 @@ pub fn parse_list_job(v: Value) -> Result<JobDetail, SaltError> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    let summary = job_summary(&jid, &v);
+    let minions = strings(v.get("Minions"));
+    // Each minion's return is moved out of the reply, not copied: a fleet-wide highstate's
+    // lookup is ~100 MB of JSON.
     let mut results = BTreeMap::new();
-    if let Some(res) = v.get("Result").and_then(Value::as_object) {
-        for (id, r) in res {
+    let mut v = v;
+    if let Some(Value::Object(res)) = v.get_mut("Result").map(Value::take) {
+        for (id, mut r) in res {
             results.insert(
-                id.clone(),
+                id,
                 JobMinionResult {
-                    ret: r.get("return").cloned().unwrap_or(Value::Null),
+                    ret: r.get_mut("return").map(Value::take).unwrap_or(Value::Null),
                     retcode: r.get("retcode").and_then(Value::as_i64),
                     success: r.get("success").and_then(Value::as_bool),
                     out: r.get("out").and_then(Value::as_str).map(String::from),
@@ -470,8 +475,8 @@ pub fn parse_list_job(v: Value) -> Result<JobDetail, SaltError> {
         }
     }
     Ok(JobDetail {
-        summary: job_summary(&jid, &v),
-        minions: strings(v.get("Minions")),
+        summary,
+        minions,
         results,
     })
 }

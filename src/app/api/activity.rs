@@ -144,6 +144,8 @@ pub async fn widget_config() -> Result<WidgetSettingsView, AppError> {
     let v = crate::server::settings::load_view(&state.db).await?;
     Ok(WidgetSettingsView {
         settings: v.widget,
-        stream_enabled: v.pollers.event_stream_enabled,
+        // On in Settings *and* running: with Salt not connected yet there is no stream to open
+        // (the browser would only collect 503s).
+        stream_enabled: v.pollers.event_stream_enabled && state.runtime.hub_if_enabled().is_some(),
     })
 }

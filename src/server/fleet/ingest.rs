@@ -266,7 +266,9 @@ pub async fn ingest_job(
     .into_iter()
     .collect();
     let mut report = IngestReport::default();
-    let mut runs = Vec::with_capacity(detail.results.len());
+    // Parsed and written a batch at a time: a 10k-minion job's runs (with their raw returns)
+    // are never all in memory at once.
+    let mut runs = Vec::with_capacity(BATCH);
     for (minion, r) in &detail.results {
         if done.contains(minion) {
             continue;
@@ -274,6 +276,11 @@ pub async fn ingest_job(
         match run_from_return(minion, jid, fun, &r.ret, None) {
             Some(run) => runs.push(run),
             None => report.skipped += 1,
+        }
+        if runs.len() >= BATCH {
+            report.blocked += runs.iter().filter(|r| r.blocked).count();
+            report.written += write_runs(db, &runs, now).await?;
+            runs.clear();
         }
     }
     let returned: BTreeSet<&str> = detail.results.keys().map(String::as_str).collect();
@@ -292,8 +299,8 @@ pub async fn ingest_job(
     } else {
         report.missing = missing.len();
     }
-    report.blocked = runs.iter().filter(|r| r.blocked).count();
-    report.written = write_runs(db, &runs, now).await?;
+    report.blocked += runs.iter().filter(|r| r.blocked).count();
+    report.written += write_runs(db, &runs, now).await?;
     report.complete = job_done || report.missing == 0;
     refresh_jobs(
         db,
