@@ -199,10 +199,13 @@ pub async fn compliance(
              SUM(NOT blocked AND fail_count = 0 AND change_count = 0) AS passed, \
              SUM(NOT blocked AND fail_count = 0 AND change_count > 0) AS changed, \
              SUM(NOT blocked AND fail_count > 0) AS failed, SUM(blocked) AS blocked \
-             FROM highstate_runs WHERE 1 = 1",
+             FROM highstate_runs WHERE minion_id IN \
+             (SELECT minion_id FROM minion_latest_run WHERE 1 = 1",
         );
+        // The scope is matched once per minion (its latest-run row), then its runs are read
+        // through the (minion_id, completed_at) index, not matched run by run.
         push_allowed(&mut q, "('minion:' || minion_id)", globs);
-        q.push(" GROUP BY jid ORDER BY MAX(completed_at) DESC, jid DESC LIMIT ")
+        q.push(") GROUP BY jid ORDER BY MAX(completed_at) DESC, jid DESC LIMIT ")
             .push_bind(limit);
         q.build_query_as().fetch_all(db).await?
     };
