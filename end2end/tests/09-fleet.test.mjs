@@ -113,6 +113,20 @@ test('a state.apply shows up live on Fleet, with the failing state and its comme
   await hydrated(a);
   await a.waitForSelector(`[data-test=overview-compliance] [data-test=compliance-point][data-jid="${jid}"]`);
   await a.waitForSelector('[data-test=overview-top-failures] [data-test=overview-top-failure][data-state=lab-broken-command]');
+  // A heatmap tile opens the minion's side panel: its health, its latest run, and a command run
+  // on this one minion (a list target), followed live.
+  await a.locator('[data-test=heatmap] rect[data-minion="broken-01"]').click();
+  await a.waitForSelector('[data-test=minion-panel][data-minion="broken-01"]');
+  assert.equal(await a.locator('[data-test=minion-panel-status]').textContent(), 'unhealthy');
+  await a.waitForSelector('[data-test=minion-panel-latest][data-status=unhealthy]');
+  await a.fill('[data-test=minion-panel-run] input[name=fun]', 'test.ping');
+  await a.click('[data-test=minion-panel-submit]');
+  await a.waitForSelector('[data-test=minion-panel-result][data-state=dispatched]');
+  await a.waitForSelector('[data-test=minion-panel-result] >> text=broken-01', { timeout: 30000 });
+  await shot(a, 'overview-panel');
+  await a.keyboard.press('Escape');
+  await a.waitForSelector('[data-test=minion-panel]', { state: 'detached' });
+  assert.equal(new URL(a.url()).pathname, '/', 'the tile opened a panel, not the minion page');
 
   // The minion's Runs tab.
   await a.goto(`${BASE}/minions/broken-01`);
