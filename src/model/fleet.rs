@@ -4,7 +4,7 @@
 
 use crate::error::AppError;
 use crate::model::jobs::StateSummary;
-use crate::model::list::{push_str, ListFilters, SortColumn};
+use crate::model::list::{optional_choice, push_str, ListFilters, SortColumn};
 use crate::model::page::Page;
 use crate::model::time;
 use chrono::{DateTime, Utc};
@@ -319,17 +319,12 @@ impl ListFilters for FleetFilters {
         !self.status.is_empty() || !self.failing.is_empty()
     }
     fn validate(self) -> Result<Self::Valid, AppError> {
-        let status = if self.status.is_empty() {
-            None
-        } else {
-            Some(self.status.parse().map_err(|_| {
-                let names: Vec<&str> = HealthStatus::ALL.iter().map(|s| s.as_str()).collect();
-                AppError::invalid(
-                    "status",
-                    format!("Status must be one of {}.", names.join(", ")),
-                )
-            })?)
-        };
+        let names: Vec<&str> = HealthStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let status = optional_choice(
+            "status",
+            &self.status,
+            &format!("Status must be one of {}.", names.join(", ")),
+        )?;
         let failing = self.failing.trim();
         AppError::check_max_chars("failing", "The state id", failing, MAX_STATE_ID)?;
         if failing.chars().any(char::is_control) {

@@ -90,12 +90,7 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     l.sh(&["reset-keys"]);
     let app = TestApp::new().await;
     let db = &app.state.db;
-    let good =
-        halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
-            .unwrap();
-    halite::server::settings::save_salt(db, &app.state.secrets, &good)
-        .await
-        .unwrap();
+    l.save_to(&app).await;
     let mut p = halite::server::settings::load_view(db)
         .await
         .unwrap()

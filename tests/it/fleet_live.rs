@@ -160,12 +160,7 @@ async fn with_the_event_stream_on_runs_arrive_live() {
     let l = lab();
     let app = TestApp::new().await;
     let db = &app.state.db;
-    let good =
-        halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
-            .unwrap();
-    halite::server::settings::save_salt(db, &app.state.secrets, &good)
-        .await
-        .unwrap();
+    l.save_to(&app).await;
     // Only the event stream: no jobs poller, no fleet poller.
     let mut p = halite::server::settings::load_view(db)
         .await

@@ -45,12 +45,7 @@ async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_i
     assert!(again.ends_with("0 changed"), "{again}");
 
     // Accept the pending key through the server function: the master changes, the page data too.
-    let good =
-        halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
-            .unwrap();
-    halite::server::settings::save_salt(db, &app.state.secrets, &good)
-        .await
-        .unwrap();
+    l.save_to(&app).await;
     app.state.runtime.boot().await;
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
         .execute(db)

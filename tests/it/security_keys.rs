@@ -26,12 +26,7 @@ async fn a_per_resource_key_grant_cannot_reach_other_keys() {
     let c = l.client();
     let app = TestApp::new().await;
     let db = &app.state.db;
-    let good =
-        halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
-            .unwrap();
-    halite::server::settings::save_salt(db, &app.state.secrets, &good)
-        .await
-        .unwrap();
+    l.save_to(&app).await;
     app.state.runtime.boot().await;
     app.create_role(
         "web-keys",

@@ -17,12 +17,7 @@ async fn connected_app() -> (TestApp, String) {
     let l = lab();
     let app = TestApp::new().await;
     let db = &app.state.db;
-    let good =
-        halite::server::settings::validate_salt(&l.url, &l.user, &l.password, &l.eauth, true, true)
-            .unwrap();
-    halite::server::settings::save_salt(db, &app.state.secrets, &good)
-        .await
-        .unwrap();
+    l.save_to(&app).await;
     app.state.runtime.boot().await;
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
         .execute(db)

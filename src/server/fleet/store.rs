@@ -279,8 +279,3 @@ pub async fn minion_runs(
         .await?;
     Ok((runs, total))
 }
-
-/// The run status a summary row carries (kept in one place with the SQL above).
-pub fn run_status(r: &RunSummary) -> RunStatus {
-    RunStatus::of(r.blocked, r.fail_count, r.change_count)
-}

@@ -51,6 +51,22 @@ impl Lab {
         SaltClient::new(self.config()).unwrap()
     }
 
+    /// Save this lab as `app`'s Salt connection (as the Settings page would; not booted).
+    pub async fn save_to(&self, app: &super::TestApp) {
+        let good = halite::server::settings::validate_salt(
+            &self.url,
+            &self.user,
+            &self.password,
+            &self.eauth,
+            true,
+            true,
+        )
+        .unwrap();
+        halite::server::settings::save_salt(&app.state.db, &app.state.secrets, &good)
+            .await
+            .unwrap();
+    }
+
     /// Run a lab.sh subcommand (stop-api, start-api, reset-keys, ...).
     pub fn sh(&self, args: &[&str]) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/end2end/salt-lab/lab.sh");
