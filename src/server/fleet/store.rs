@@ -5,7 +5,7 @@
 
 use crate::model::fleet::{
     ComplianceBucket, FleetFilters, FleetRow, FleetSort, HealthCounts, HealthStatus, HealthTile,
-    RunStatus, RunSummary, TopFailure, STALE_DAYS,
+    RunSummary, TopFailure, STALE_DAYS,
 };
 use crate::model::list::{ListQuery, SortDir};
 use crate::server::db::Db;
