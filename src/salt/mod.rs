@@ -2,6 +2,7 @@
 //! typed replies and the `/events` stream. Salt's wire shapes stay inside this module.
 
 pub mod events;
+pub mod packages;
 pub mod replies;
 pub mod state;
 

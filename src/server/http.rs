@@ -107,6 +107,14 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             "/api/fleet/export.csv",
             get(crate::server::fleet::export::export),
         )
+        .route(
+            "/api/inventory/search.csv",
+            get(crate::server::inventory::export::export),
+        )
+        .route(
+            "/api/inventory/search.json",
+            get(crate::server::inventory::export::export),
+        )
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))

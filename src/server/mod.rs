@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod fleet;
 pub mod http;
+pub mod inventory;
 pub mod jobs;
 pub mod keys;
 pub mod minions;
@@ -44,5 +45,6 @@ pub fn pollers() -> Vec<poller::PollerSpec> {
     let mut v = minions::poller::specs();
     v.extend(jobs::poller::specs());
     v.extend(fleet::poller::specs());
+    v.extend(inventory::poller::specs());
     v
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod fleet;
 pub mod form;
+pub mod inventory;
 pub mod jobs;
 pub mod keys;
 pub mod minions;

@@ -115,6 +115,20 @@ async fn scoped_minions(
     Ok(Some(ids))
 }
 
+/// The minions `cmd`'s target matches (on the master, no minion is contacted), only those the
+/// user may view: what an action that sends Salt a `list` of ids (inventory refresh) targets.
+pub async fn target_minions(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &SaltClient,
+    cmd: &Command,
+) -> Result<Vec<String>, AppError> {
+    match scoped_minions(state, user, client, cmd).await? {
+        Some(ids) => Ok(ids),
+        None => resolve(client, cmd).await,
+    }
+}
+
 /// The minions a target matches (on the master, no minion is contacted); a user whose role
 /// covers only some minions sees only those.
 pub async fn preview(

@@ -1,0 +1,606 @@
+//! The inventory tables (migration `..._inventory.sql`): writing a minion's packages and the
+//! reads the pages make.
+//!
+//! Writes: each distinct package (name, source) and version (package, version, arch) is stored
+//! once and a minion's packages are two-integer facts. Replacing a minion's packages writes only
+//! the difference to what it had (an unchanged minion costs one row update), and keeps the
+//! packages' and versions' minion counts, so the packages page never counts facts. A
+//! [`Catalog`] (every package and version id, loaded once per collection) saves a lookup per row.
+
+use crate::model::inventory::{
+    InventoryStatus, NameOp, PackageFilters, PackageHit, PackageRow, PackageSearch, PackageSort,
+    PackageSource, PackageVersions, SearchPage, VersionMinion, VersionMinions, VersionRow,
+    MAX_CANDIDATES,
+};
+use crate::model::list::{ListQuery, SortDir};
+use crate::model::page::Page;
+use crate::salt::packages::InstalledPackage;
+use crate::server::db::Db;
+use crate::server::minions::store::{escape_like, push_allowed};
+use crate::server::to_text;
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+use std::collections::{HashMap, HashSet};
+
+/// Rows per multi-row statement (two binds each, well under SQLite's 32,766).
+const ROWS_PER_STATEMENT: usize = 5_000;
+
+/// One minion's answer, ready to store.
+#[derive(Debug, Clone)]
+pub struct MinionPackages {
+    pub minion_id: String,
+    pub os_family: String,
+    pub source: Option<PackageSource>,
+    pub packages: Vec<InstalledPackage>,
+}
+
+/// Every package and version id, so that storing a minion resolves its ~1,500 rows in memory.
+/// Valid while the caller holds the inventory write lock (nothing else adds or deletes rows).
+#[derive(Debug, Default)]
+pub struct Catalog {
+    packages: HashMap<(String, String), i64>,
+    versions: HashMap<(i64, String, String), i64>,
+    /// version id -> package id.
+    package_of: HashMap<i64, i64>,
+}
+
+impl Catalog {
+    /// Read every package and version id.
+    pub async fn load(db: &Db) -> Result<Self, sqlx::Error> {
+        let mut c = Catalog::default();
+        let pkgs: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, source, name FROM inventory_packages")
+                .fetch_all(db)
+                .await?;
+        for (id, source, name) in pkgs {
+            c.packages.insert((source, name), id);
+        }
+        let vers: Vec<(i64, i64, String, String)> =
+            sqlx::query_as("SELECT id, package_id, version, arch FROM inventory_versions")
+                .fetch_all(db)
+                .await?;
+        for (id, pkg, version, arch) in vers {
+            c.versions.insert((pkg, version, arch), id);
+            c.package_of.insert(id, pkg);
+        }
+        Ok(c)
+    }
+
+    async fn package_id(
+        &mut self,
+        tx: &mut Transaction<'_, Sqlite>,
+        source: &str,
+        name: &str,
+    ) -> Result<i64, sqlx::Error> {
+        if let Some(id) = self.packages.get(&(source.to_string(), name.to_string())) {
+            return Ok(*id);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO inventory_packages (name, source) VALUES (?, ?) \
+             ON CONFLICT (name, source) DO UPDATE SET name = excluded.name RETURNING id",
+        )
+        .bind(name)
+        .bind(source)
+        .fetch_one(&mut **tx)
+        .await?;
+        self.packages
+            .insert((source.to_string(), name.to_string()), id);
+        Ok(id)
+    }
+
+    async fn version_id(
+        &mut self,
+        tx: &mut Transaction<'_, Sqlite>,
+        source: &str,
+        p: &InstalledPackage,
+    ) -> Result<i64, sqlx::Error> {
+        let pkg = self.package_id(tx, source, &p.name).await?;
+        let key = (pkg, p.version.clone(), p.arch.clone());
+        if let Some(id) = self.versions.get(&key) {
+            return Ok(*id);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO inventory_versions (package_id, version, arch) VALUES (?, ?, ?) \
+             ON CONFLICT (package_id, version, arch) DO UPDATE SET version = excluded.version \
+             RETURNING id",
+        )
+        .bind(pkg)
+        .bind(&p.version)
+        .bind(&p.arch)
+        .fetch_one(&mut **tx)
+        .await?;
+        self.versions.insert(key, id);
+        self.package_of.insert(id, pkg);
+        Ok(id)
+    }
+}
+
+/// `UPDATE <table> SET minion_count = minion_count + delta WHERE id IN (ids)`, in chunks.
+async fn bump(
+    tx: &mut Transaction<'_, Sqlite>,
+    table: &'static str,
+    ids: &[i64],
+    delta: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE ");
+        q.push(table)
+            .push(" SET minion_count = minion_count + ")
+            .push_bind(delta)
+            .push(" WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Replace the packages of each minion in `batch` (one transaction for the batch): afterwards
+/// each minion has exactly the rows it reported, `collected_at` = `now`. Returns the packages
+/// stored per minion.
+pub async fn store_minions(
+    db: &Db,
+    catalog: &mut Catalog,
+    batch: &[MinionPackages],
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let now = to_text(now);
+    let mut tx = db.begin().await?;
+    let mut touched: HashSet<i64> = HashSet::new();
+    let mut stored = Vec::with_capacity(batch.len());
+    for m in batch {
+        let source = PackageSource::stored(m.source);
+        let minion_ref: i64 = sqlx::query_scalar(
+            "INSERT INTO inventory_minions (minion_id, os_family, source, collected_at, package_count) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (minion_id) DO UPDATE SET \
+             os_family = excluded.os_family, source = excluded.source, \
+             collected_at = excluded.collected_at, package_count = excluded.package_count \
+             RETURNING id",
+        )
+        .bind(&m.minion_id)
+        .bind(&m.os_family)
+        .bind(source)
+        .bind(&now)
+        .bind(m.packages.len() as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        let old: HashSet<i64> =
+            sqlx::query_scalar("SELECT version_id FROM inventory_installed WHERE minion_ref = ?")
+                .bind(minion_ref)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let mut new = HashSet::with_capacity(m.packages.len());
+        for p in &m.packages {
+            new.insert(catalog.version_id(&mut tx, source, p).await?);
+        }
+        let added: Vec<i64> = new.difference(&old).copied().collect();
+        let removed: Vec<i64> = old.difference(&new).copied().collect();
+        stored.push((m.minion_id.clone(), new.len() as i64));
+        if added.is_empty() && removed.is_empty() {
+            continue;
+        }
+        for chunk in removed.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("DELETE FROM inventory_installed WHERE minion_ref = ");
+            q.push_bind(minion_ref).push(" AND version_id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in added.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO inventory_installed (minion_ref, version_id) ",
+            );
+            q.push_values(chunk, |mut b, id| {
+                b.push_bind(minion_ref).push_bind(*id);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        bump(&mut tx, "inventory_versions", &added, 1).await?;
+        bump(&mut tx, "inventory_versions", &removed, -1).await?;
+        let pkgs = |ids: &HashSet<i64>| -> HashSet<i64> {
+            ids.iter()
+                .filter_map(|v| catalog.package_of.get(v).copied())
+                .collect()
+        };
+        let (old_pkgs, new_pkgs) = (pkgs(&old), pkgs(&new));
+        let gained: Vec<i64> = new_pkgs.difference(&old_pkgs).copied().collect();
+        let lost: Vec<i64> = old_pkgs.difference(&new_pkgs).copied().collect();
+        bump(&mut tx, "inventory_packages", &gained, 1).await?;
+        bump(&mut tx, "inventory_packages", &lost, -1).await?;
+        touched.extend(
+            added
+                .iter()
+                .chain(&removed)
+                .filter_map(|v| catalog.package_of.get(v).copied()),
+        );
+    }
+    let touched: Vec<i64> = touched.into_iter().collect();
+    for chunk in touched.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE inventory_packages SET version_count = (SELECT COUNT(*) FROM inventory_versions v \
+             WHERE v.package_id = inventory_packages.id AND v.minion_count > 0) WHERE id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Forget minions (their keys are gone): their facts go and the counts follow.
+pub async fn forget_minions(
+    db: &Db,
+    catalog: &mut Catalog,
+    ids: &[String],
+) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let batch: Vec<MinionPackages> = ids
+        .iter()
+        .map(|id| MinionPackages {
+            minion_id: id.clone(),
+            os_family: String::new(),
+            source: None,
+            packages: vec![],
+        })
+        .collect();
+    store_minions(db, catalog, &batch, Utc::now()).await?;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("DELETE FROM inventory_minions WHERE minion_id IN (");
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(id);
+        }
+        q.push(")");
+        q.build().execute(db).await?;
+    }
+    Ok(())
+}
+
+/// Drop versions and packages no minion has any more (after a collection, under the write
+/// lock: the [`Catalog`] of that collection is stale afterwards).
+pub async fn sweep(db: &Db) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM inventory_versions WHERE minion_count <= 0")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM inventory_packages WHERE minion_count <= 0 AND NOT EXISTS \
+         (SELECT 1 FROM inventory_versions v WHERE v.package_id = inventory_packages.id)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Minions with collected packages whose key is no longer accepted (or gone, once the keys
+/// poller has seen any accepted key).
+pub async fn gone_minions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT i.minion_id FROM inventory_minions i LEFT JOIN minion_snapshots s \
+         ON s.minion_id = i.minion_id WHERE s.key_status <> 'accepted' OR (s.minion_id IS NULL \
+         AND EXISTS (SELECT 1 FROM minion_snapshots WHERE key_status = 'accepted'))",
+    )
+    .fetch_all(db)
+    .await
+}
+
+// ---- reads ---------------------------------------------------------------------------------
+
+/// What the inventory holds.
+pub async fn status(db: &Db) -> Result<InventoryStatus, sqlx::Error> {
+    type Row = (i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let (minions, installed, oldest, newest): Row = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(package_count), 0), MIN(collected_at), MAX(collected_at) \
+             FROM inventory_minions",
+    )
+    .fetch_one(db)
+    .await?;
+    let packages: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT name) FROM inventory_packages WHERE minion_count > 0",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(InventoryStatus {
+        minions,
+        packages,
+        installed,
+        newest_collected_at: newest,
+        oldest_collected_at: oldest,
+        refresh_minutes: 0,
+        can_refresh: false,
+    })
+}
+
+fn push_package_where<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    search: &str,
+    source: Option<PackageSource>,
+) {
+    q.push(" WHERE minion_count > 0");
+    if !search.is_empty() {
+        q.push(" AND name LIKE ")
+            .push_bind(format!("%{}%", escape_like(search)))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(s) = source {
+        q.push(" AND source = ").push_bind(s.as_str());
+    }
+}
+
+/// One page of the packages list and the number of names that match.
+pub async fn packages(
+    db: &Db,
+    lq: &ListQuery<PackageFilters>,
+) -> Result<(Vec<PackageRow>, i64), sqlx::Error> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT name, SUM(minion_count) AS minion_count, SUM(version_count) AS version_count, \
+         COALESCE(GROUP_CONCAT(NULLIF(source, ''), ','), '') AS sources FROM inventory_packages",
+    );
+    push_package_where(&mut q, &lq.q, lq.filters);
+    q.push(" GROUP BY name ORDER BY ");
+    let dir = match lq.dir {
+        SortDir::Asc => " ASC",
+        SortDir::Desc => " DESC",
+    };
+    match lq.sort {
+        None => q.push("minion_count DESC, name ASC"),
+        Some(PackageSort::Name) => q.push("name").push(dir),
+        Some(PackageSort::Minions) => q.push("minion_count").push(dir).push(", name ASC"),
+        Some(PackageSort::Versions) => q.push("version_count").push(dir).push(", name ASC"),
+    };
+    q.push(" LIMIT ")
+        .push_bind(lq.per_page)
+        .push(" OFFSET ")
+        .push_bind((lq.page - 1) * lq.per_page);
+    let rows = q.build_query_as::<PackageRow>().fetch_all(db).await?;
+    let mut c = QueryBuilder::<Sqlite>::new("SELECT COUNT(DISTINCT name) FROM inventory_packages");
+    push_package_where(&mut c, &lq.q, lq.filters);
+    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    Ok((rows, total))
+}
+
+/// Sort versions newest first by their source's rules (then arch, then source).
+pub fn sort_newest_first(rows: &mut [VersionRow]) {
+    rows.sort_by(|a, b| {
+        let rules = PackageSource::rules(PackageSource::from_stored(&a.source));
+        a.source
+            .cmp(&b.source)
+            .then_with(|| rules.compare(&b.version, &a.version))
+            .then_with(|| a.arch.cmp(&b.arch))
+    });
+    // Sources apart, the source with the most minions first.
+    let mut per_source: HashMap<String, i64> = HashMap::new();
+    for r in rows.iter() {
+        *per_source.entry(r.source.clone()).or_default() += r.minion_count;
+    }
+    rows.sort_by(|a, b| {
+        per_source[&b.source]
+            .cmp(&per_source[&a.source])
+            .then_with(|| a.source.cmp(&b.source))
+    });
+}
+
+/// A package's versions, newest first; `None` when no minion has it.
+pub async fn versions(
+    db: &Db,
+    name: &str,
+    source: Option<PackageSource>,
+) -> Result<Option<PackageVersions>, sqlx::Error> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT v.id, v.version, v.arch, p.source, v.minion_count FROM inventory_versions v \
+         JOIN inventory_packages p ON p.id = v.package_id WHERE v.minion_count > 0 AND p.name = ",
+    );
+    q.push_bind(name);
+    if let Some(s) = source {
+        q.push(" AND p.source = ").push_bind(s.as_str());
+    }
+    let mut rows = q.build_query_as::<VersionRow>().fetch_all(db).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    sort_newest_first(&mut rows);
+    let mut c = QueryBuilder::<Sqlite>::new(
+        "SELECT COALESCE(SUM(minion_count), 0) FROM inventory_packages WHERE name = ",
+    );
+    c.push_bind(name);
+    if let Some(s) = source {
+        c.push(" AND source = ").push_bind(s.as_str());
+    }
+    let minion_count: i64 = c.build_query_scalar().fetch_one(db).await?;
+    Ok(Some(PackageVersions {
+        name: name.to_string(),
+        minion_count,
+        versions: rows,
+    }))
+}
+
+/// The minions (that `globs` allows) with version `id`, a page at a time; `None` for an
+/// unknown version.
+pub async fn version_minions(
+    db: &Db,
+    id: i64,
+    globs: &Option<Vec<String>>,
+    page: i64,
+    per_page: i64,
+) -> Result<Option<VersionMinions>, sqlx::Error> {
+    let head: Option<(String, VersionRow)> = sqlx::query_as::<_, (String, i64, String, String, String, i64)>(
+        "SELECT p.name, v.id, v.version, v.arch, p.source, v.minion_count FROM inventory_versions v \
+         JOIN inventory_packages p ON p.id = v.package_id WHERE v.id = ? AND v.minion_count > 0",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .map(|(name, id, version, arch, source, minion_count)| {
+        (
+            name,
+            VersionRow {
+                id,
+                version,
+                arch,
+                source,
+                minion_count,
+            },
+        )
+    });
+    let Some((name, version)) = head else {
+        return Ok(None);
+    };
+    let from = "FROM inventory_installed i JOIN inventory_minions m ON m.id = i.minion_ref \
+                WHERE i.version_id = ";
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT m.minion_id, m.collected_at ");
+    q.push(from).push_bind(id);
+    push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
+    q.push(" ORDER BY m.minion_id LIMIT ")
+        .push_bind(per_page)
+        .push(" OFFSET ")
+        .push_bind((page - 1) * per_page);
+    let rows = q.build_query_as::<VersionMinion>().fetch_all(db).await?;
+    let mut c = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) ");
+    c.push(from).push_bind(id);
+    push_allowed(&mut c, "('minion:' || m.minion_id)", globs);
+    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    Ok(Some(VersionMinions {
+        version,
+        name,
+        list: Page::new(rows, total, page, per_page),
+    }))
+}
+
+const HIT_COLUMNS: &str =
+    "SELECT m.minion_id, p.name, v.version, v.arch, p.source, m.collected_at \
+     FROM inventory_installed i JOIN inventory_minions m ON m.id = i.minion_ref \
+     JOIN inventory_versions v ON v.id = i.version_id \
+     JOIN inventory_packages p ON p.id = v.package_id";
+
+/// The versions whose package name matches (at most [`MAX_CANDIDATES`] + 1).
+async fn candidates(
+    db: &Db,
+    op: NameOp,
+    name: &str,
+    source: Option<PackageSource>,
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT v.id, p.source, v.version FROM inventory_versions v \
+         JOIN inventory_packages p ON p.id = v.package_id WHERE v.minion_count > 0 AND ",
+    );
+    match op {
+        NameOp::Eq => q.push("p.name = ").push_bind(name.to_string()),
+        NameOp::Prefix => q
+            .push("p.name LIKE ")
+            .push_bind(format!("{}%", escape_like(name)))
+            .push(" ESCAPE '\\'"),
+        NameOp::Contains => q
+            .push("p.name LIKE ")
+            .push_bind(format!("%{}%", escape_like(name)))
+            .push(" ESCAPE '\\'"),
+    };
+    if let Some(s) = source {
+        q.push(" AND p.source = ").push_bind(s.as_str());
+    }
+    q.push(" LIMIT ").push_bind(MAX_CANDIDATES + 1);
+    q.build_query_as().fetch_all(db).await
+}
+
+/// Search installed packages: by name (the versions that match, compared in memory by their
+/// source's rules, then their minions by index), or by minion (its packages). Only the minions
+/// `globs` allows. Ordered by minion, package, version.
+pub async fn search(
+    db: &Db,
+    s: &PackageSearch,
+    globs: &Option<Vec<String>>,
+    page: i64,
+    per_page: i64,
+) -> Result<SearchPage, sqlx::Error> {
+    let offset = (page - 1) * per_page;
+    let keep = |source: &str, version: &str| match &s.version {
+        None => true,
+        Some((op, wanted)) => op.holds(
+            PackageSource::rules(PackageSource::from_stored(source)),
+            version,
+            wanted,
+        ),
+    };
+    let Some((op, name)) = &s.name else {
+        // A minion's packages (a few thousand rows): filtered and paged in memory.
+        let mut q = QueryBuilder::<Sqlite>::new(HIT_COLUMNS);
+        q.push(" WHERE m.minion_id = ")
+            .push_bind(s.minion.clone().unwrap_or_default());
+        if let Some(src) = s.source {
+            q.push(" AND p.source = ").push_bind(src.as_str());
+        }
+        push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
+        q.push(" ORDER BY p.name, v.version, v.arch");
+        let all: Vec<PackageHit> = q.build_query_as().fetch_all(db).await?;
+        let matching: Vec<PackageHit> = all
+            .into_iter()
+            .filter(|h| keep(&h.source, &h.version))
+            .collect();
+        let total = matching.len() as i64;
+        let rows = matching
+            .into_iter()
+            .skip(offset as usize)
+            .take(per_page as usize)
+            .collect();
+        return Ok(SearchPage {
+            list: Page::new(rows, total, page, per_page),
+            truncated: false,
+        });
+    };
+    let mut found = candidates(db, *op, name, s.source).await?;
+    let truncated = found.len() as i64 > MAX_CANDIDATES;
+    found.truncate(MAX_CANDIDATES as usize);
+    let ids: Vec<i64> = found
+        .into_iter()
+        .filter(|(_, source, version)| keep(source, version))
+        .map(|(id, _, _)| id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(SearchPage {
+            list: Page::new(vec![], 0, page, per_page),
+            truncated,
+        });
+    }
+    let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let push_where = |q: &mut QueryBuilder<'_, Sqlite>| {
+        q.push(" WHERE i.version_id IN (SELECT value FROM json_each(")
+            .push_bind(ids_json.clone())
+            .push("))");
+        if let Some(m) = &s.minion {
+            q.push(" AND m.minion_id = ").push_bind(m.clone());
+        }
+    };
+    let mut q = QueryBuilder::<Sqlite>::new(HIT_COLUMNS);
+    push_where(&mut q);
+    push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
+    q.push(" ORDER BY m.minion_id, p.name, v.version, v.arch LIMIT ")
+        .push_bind(per_page)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let rows: Vec<PackageHit> = q.build_query_as().fetch_all(db).await?;
+    let mut c = QueryBuilder::<Sqlite>::new(
+        "SELECT COUNT(*) FROM inventory_installed i JOIN inventory_minions m ON m.id = i.minion_ref",
+    );
+    push_where(&mut c);
+    push_allowed(&mut c, "('minion:' || m.minion_id)", globs);
+    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    Ok(SearchPage {
+        list: Page::new(rows, total, page, per_page),
+        truncated,
+    })
+}
