@@ -21,6 +21,9 @@ mod error_pipeline;
 mod fleet_live;
 mod fleet_store;
 #[cfg(feature = "lab")]
+mod inventory_live;
+mod inventory_store;
+#[cfg(feature = "lab")]
 mod jobs_live;
 #[cfg(feature = "lab")]
 mod minions_live;

@@ -22,8 +22,10 @@ use std::sync::LazyLock;
 pub const CHUNK: usize = 200;
 /// Calls in flight at once.
 pub const PARALLEL: usize = 2;
-/// How long Salt waits for the minions of one call (seconds).
-pub const CALL_TIMEOUT_SECS: u64 = 90;
+/// Salt's `timeout` for one call (seconds): how long it waits before asking the minions that
+/// have not answered whether they still run the job (those that do are waited for; a minion
+/// that is down costs about this long plus the master's `gather_job_timeout`).
+pub const CALL_TIMEOUT_SECS: u64 = 30;
 
 static WRITES: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
 
