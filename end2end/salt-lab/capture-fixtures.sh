@@ -162,6 +162,8 @@ capture_fleet
 
 # --- packages (only web-01: the list is big) ----------------------------------------------
 call pkg_list_pkgs.json '{"client": "local", "tgt": "web-01", "fun": "pkg.list_pkgs"}'
+# the form Halite's package inventory asks for: every version a list of strings
+call pkg_list_pkgs_as_list.json '{"client": "local", "tgt": "web-01", "fun": "pkg.list_pkgs", "kwarg": {"versions_as_list": true}}'
 
 # --- a running job: jobs.active, then kill it ------------------------------------------------
 call - '{"client": "local_async", "tgt": "web-*", "fun": "test.sleep", "arg": [30]}' >"$TMP/sleep"

@@ -5,8 +5,11 @@
 #   lab.sh install | start | stop | status | stop-api | start-api | env
 #          stop-minion ID | start-minion ID
 #          reset-keys | clean | salt ARGS | salt-run ARGS | salt-key ARGS | logs
+#          pkg-install ID NAME VERSION | pkg-remove ID NAME
 #   stop-minion ID: stop one minion, wait until its processes are gone.
 #   start-minion ID: start one minion, wait until it answers test.ping (accepted keys only).
+#   pkg-install / pkg-remove: install a tiny generated .deb into (or purge a package from) one
+#   minion's own dpkg database, which its pkg.list_pkgs reads; the host's / is never touched.
 set -euo pipefail
 
 LAB_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -143,6 +146,10 @@ lab_pid() { # $1 = pidfile
 minion_root() { echo "$LAB_DIR/minions/$1"; }
 minion_pidfile() { echo "$LAB_DIR/minions/$1/var/run/salt-minion.pid"; }
 minion_log() { echo "$LAB_DIR/minions/$1/var/log/salt/minion"; }
+# each minion's own dpkg database (DPKG_ADMINDIR of its process) and the tree its packages
+# unpack into
+minion_admindir() { echo "$LAB_DIR/minions/$1/var/lib/dpkg"; }
+minion_instdir() { echo "$LAB_DIR/minions/$1/root"; }
 
 # every process whose command line names one of this lab's config dirs
 lab_pgrep() {
@@ -269,6 +276,24 @@ EOF
   done
 }
 
+# A dpkg admin dir per minion: a copy of the host's package status plus the empty dirs dpkg
+# needs. Kept across restarts (like the keys), so a package installed by pkg-install stays
+# until pkg-remove or clean. Without dpkg on the host the database starts empty.
+prepare_dpkg() {
+  local id admin
+  for id in "${ALL_MINIONS[@]}"; do
+    admin="$(minion_admindir "$id")"
+    [ -f "$admin/status" ] && continue
+    mkdir -p "$admin/info" "$admin/updates" "$admin/triggers" "$admin/parts" "$(minion_instdir "$id")"
+    if [ -r /var/lib/dpkg/status ]; then
+      cp /var/lib/dpkg/status "$admin/status"
+    else
+      : >"$admin/status"
+    fi
+    : >"$admin/available"
+  done
+}
+
 # ---------------------------------------------------------------- waiting
 
 api_login_code() {
@@ -361,7 +386,9 @@ start_minion() { # $1 = id
   local id="$1"
   if lab_pid "$(minion_pidfile "$id")" >/dev/null; then return 0; fi
   log "starting salt-minion $id"
-  launch "minion-$id" "$VENV/bin/salt-minion" -c "$(minion_root "$id")/conf" -d
+  # salt's cmd.run hands the minion's environment to dpkg-query (aptpkg's list_pkgs)
+  launch "minion-$id" env DPKG_ADMINDIR="$(minion_admindir "$id")" \
+    "$VENV/bin/salt-minion" -c "$(minion_root "$id")/conf" -d
 }
 
 stop_minion() { stop_pid_file "salt-minion $1" "$(minion_pidfile "$1")"; }
@@ -460,6 +487,7 @@ cmd_start() {
   DEADLINE=$((SECONDS + LAB_TIMEOUT))
   mkdir -p "$LAB_DIR"
   write_configs
+  prepare_dpkg
   printf 'SALT_VERSION=%s\nSALT_FULL_VERSION=%s\nVENV=%s\n' \
     "$SALT_VERSION" "$(venv_salt_version)" "$VENV" >"$LAB_ENV_FILE"
   start_master
@@ -647,6 +675,52 @@ cmd_start_minion() {
   log "minion $id answers test.ping"
 }
 
+# dpkg on one minion's database and tree, never the host's (its log goes there too)
+minion_dpkg() { # $1 = id, rest = dpkg args
+  local id="$1"; shift
+  [ -f "$(minion_admindir "$id")/status" ] || die "minion $id has no dpkg database yet: run 'lab.sh start'"
+  dpkg --admindir="$(minion_admindir "$id")" --instdir="$(minion_instdir "$id")" \
+    --log="$(minion_root "$id")/var/log/dpkg.log" --force-not-root "$@"
+}
+
+# build a package with one file (/opt/halite-lab/NAME/VERSION, no maintainer scripts) and
+# install it into one minion's database; a fresh pkg.list_pkgs on that minion lists it
+cmd_pkg_install() {
+  [ $# -eq 3 ] || die "usage: lab.sh pkg-install ID NAME VERSION"
+  check_minion_id "$1"
+  local id="$1" name="$2" version="$3" tmp
+  [[ "$name" =~ ^[a-z0-9][a-z0-9+.-]+$ ]] || die "'$name' is not a valid Debian package name"
+  [[ "$version" =~ ^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$ ]] || die "'$version' is not a valid Debian version"
+  command -v dpkg-deb >/dev/null || die "dpkg-deb is not installed"
+  tmp="$(mktemp -d)"
+  mkdir -p "$tmp/pkg/DEBIAN" "$tmp/pkg/opt/halite-lab/$name"
+  printf '%s\n' "Package: $name" "Version: $version" "Architecture: all" \
+    "Maintainer: Halite salt lab <lab@halite.invalid>" "Section: misc" "Priority: optional" \
+    "Description: Halite salt lab test package" \
+    " Installed by lab.sh pkg-install into one minion's dpkg database." >"$tmp/pkg/DEBIAN/control"
+  printf '%s %s\n' "$name" "$version" >"$tmp/pkg/opt/halite-lab/$name/VERSION"
+  if ! dpkg-deb --root-owner-group --build "$tmp/pkg" "$tmp/pkg.deb" >"$tmp/build.log" 2>&1 ||
+     ! minion_dpkg "$id" -i "$tmp/pkg.deb" >"$tmp/install.log" 2>&1; then
+    cat "$tmp/build.log" "$tmp/install.log" >&2 2>/dev/null || true
+    rm -rf "$tmp"
+    die "could not install $name $version on $id"
+  fi
+  rm -rf "$tmp"
+  log "installed $name $version on $id"
+}
+
+# purge a package from one minion's database (a package it does not have is not an error)
+cmd_pkg_remove() {
+  [ $# -eq 2 ] || die "usage: lab.sh pkg-remove ID NAME"
+  check_minion_id "$1"
+  local id="$1" name="$2" out
+  if ! out="$(minion_dpkg "$id" -P "$name" 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    die "could not remove $name from $id"
+  fi
+  log "removed $name from $id"
+}
+
 salt_cli() { # $1 = tool, rest = args
   local tool="$1"; shift
   venv_ok || die "no venv for SALT_VERSION=$SALT_VERSION: run 'lab.sh start'"
@@ -662,7 +736,7 @@ cmd_logs() {
 }
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -682,5 +756,7 @@ case "$cmd" in
   clean) cmd_stop; rm -rf "$LAB_DIR"; log "removed $LAB_DIR" ;;
   salt | salt-run | salt-key) salt_cli "$cmd" "$@" ;;
   logs) cmd_logs ;;
+  pkg-install) cmd_pkg_install "$@" ;;
+  pkg-remove) cmd_pkg_remove "$@" ;;
   *) usage ;;
 esac
