@@ -75,6 +75,7 @@ bench: setup
 	cargo run --release --features ssr --example bench_events
 	cargo run --release --features ssr --example bench_audit
 	cargo run --release --features ssr --example bench_fleet
+	cargo run --release --features ssr --example bench_inventory
 
 fmt:
 	cargo fmt --all

@@ -75,7 +75,10 @@ async fn refresh_and_poller_store_the_lab_minions_real_packages() {
         panic!("web-01 did not answer pkg.list_pkgs: {direct:?}");
     };
     let web01 = parse_list_pkgs(ret, Some(PackageSource::Apt)).unwrap();
-    assert!(web01.len() > 100, "a real Debian host has hundreds of packages");
+    assert!(
+        web01.len() > 100,
+        "a real Debian host has hundreds of packages"
+    );
     let bash = web01
         .iter()
         .find(|p| p.name == "bash")
@@ -176,7 +179,11 @@ async fn refresh_and_poller_store_the_lab_minions_real_packages() {
         .await;
     l.sh(&["start-minion", "web-01"]);
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.body);
-    assert!(r.body.contains("No minion returned a package list"), "{}", r.body);
+    assert!(
+        r.body.contains("No minion returned a package list"),
+        "{}",
+        r.body
+    );
     assert_eq!(collected_at(&app, "web-01").await.unwrap(), before);
     let r = app
         .call("inventory/search", &[("minion", "web-01")], Some(&admin))

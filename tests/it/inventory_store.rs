@@ -33,7 +33,9 @@ fn minion(id: &str, source: Option<PackageSource>, pkgs: &[(&str, &str, &str)]) 
 }
 
 async fn store(app: &TestApp, batch: &[MinionPackages]) {
-    let _w = halite::server::inventory::collect::write_lock().lock().await;
+    let _w = halite::server::inventory::collect::write_lock()
+        .lock()
+        .await;
     let mut catalog = Catalog::load(&app.state.db).await.unwrap();
     store::store_minions(&app.state.db, &mut catalog, batch, Utc::now())
         .await
@@ -173,11 +175,12 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
         ]
     );
     // bash 5.1-2+deb11u1 is gone everywhere: swept.
-    let old_bash: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM inventory_versions WHERE version = '5.1-2+deb11u1'")
-            .fetch_one(&app.state.db)
-            .await
-            .unwrap();
+    let old_bash: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM inventory_versions WHERE version = '5.1-2+deb11u1'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
     assert_eq!(old_bash, 0);
     // The other minions are untouched.
     assert_eq!(facts_of(&app, "deb-b").await.len(), 3);
@@ -188,7 +191,11 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
             .fetch_one(&app.state.db)
             .await
             .unwrap();
-    store(&app, &[minion("deb-b", APT, &[("bash", "5.2.15-2+b2", "")])]).await;
+    store(
+        &app,
+        &[minion("deb-b", APT, &[("bash", "5.2.15-2+b2", "")])],
+    )
+    .await;
     let after: String =
         sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = 'deb-c'")
             .fetch_one(&app.state.db)
@@ -200,7 +207,9 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
 
     // Forgetting a minion (key deleted) removes its facts and counts.
     {
-        let _w = halite::server::inventory::collect::write_lock().lock().await;
+        let _w = halite::server::inventory::collect::write_lock()
+            .lock()
+            .await;
         let mut c = Catalog::load(&app.state.db).await.unwrap();
         store::forget_minions(&app.state.db, &mut c, &["deb-c".to_string()])
             .await
@@ -227,7 +236,9 @@ fn search(name: Option<(NameOp, &str)>, version: Option<(VersionOp, &str)>) -> P
 }
 
 async fn hit_minions(app: &TestApp, s: &PackageSearch) -> Vec<String> {
-    let page = store::search(&app.state.db, s, &None, 1, 500).await.unwrap();
+    let page = store::search(&app.state.db, s, &None, 1, 500)
+        .await
+        .unwrap();
     assert_eq!(page.list.total, page.list.rows.len() as i64);
     page.list.rows.into_iter().map(|h| h.minion_id).collect()
 }
@@ -237,28 +248,62 @@ async fn search_compares_versions_by_the_sources_rules() {
     let app = seeded().await;
     // 3.0.9 < 3.0.11 < 3.0.13 (not text order); rpm's epoch 1: makes 3.0.7 newer than any 3.0.13.
     assert_eq!(
-        hit_minions(&app, &search(Some((NameOp::Eq, "openssl")), Some((VersionOp::Lt, "3.0.13")))).await,
+        hit_minions(
+            &app,
+            &search(
+                Some((NameOp::Eq, "openssl")),
+                Some((VersionOp::Lt, "3.0.13"))
+            )
+        )
+        .await,
         vec!["deb-a", "deb-c"]
     );
     assert_eq!(
-        hit_minions(&app, &search(Some((NameOp::Eq, "openssl")), Some((VersionOp::Gte, "3.0.13")))).await,
+        hit_minions(
+            &app,
+            &search(
+                Some((NameOp::Eq, "openssl")),
+                Some((VersionOp::Gte, "3.0.13"))
+            )
+        )
+        .await,
         vec!["deb-b", "rh-a"]
     );
     assert_eq!(
-        hit_minions(&app, &search(Some((NameOp::Eq, "openssl")), Some((VersionOp::Eq, "3.0.13-1~deb12u1")))).await,
+        hit_minions(
+            &app,
+            &search(
+                Some((NameOp::Eq, "openssl")),
+                Some((VersionOp::Eq, "3.0.13-1~deb12u1"))
+            )
+        )
+        .await,
         vec!["deb-b"]
     );
     assert_eq!(
-        hit_minions(&app, &search(Some((NameOp::Eq, "bash")), Some((VersionOp::Ne, "5.2.15-2+b2")))).await,
+        hit_minions(
+            &app,
+            &search(
+                Some((NameOp::Eq, "bash")),
+                Some((VersionOp::Ne, "5.2.15-2+b2"))
+            )
+        )
+        .await,
         vec!["deb-a", "rh-a"]
     );
     assert_eq!(
-        hit_minions(&app, &search(Some((NameOp::Eq, "bash")), Some((VersionOp::Lt, "99")))).await,
+        hit_minions(
+            &app,
+            &search(Some((NameOp::Eq, "bash")), Some((VersionOp::Lt, "99")))
+        )
+        .await,
         vec!["deb-a", "deb-b", "deb-c", "rh-a"]
     );
     // Name ops; an unknown name finds nothing; LIKE wildcards in the text are literal.
     assert_eq!(
-        hit_minions(&app, &search(Some((NameOp::Prefix, "open")), None)).await.len(),
+        hit_minions(&app, &search(Some((NameOp::Prefix, "open")), None))
+            .await
+            .len(),
         4
     );
     assert_eq!(
@@ -266,8 +311,16 @@ async fn search_compares_versions_by_the_sources_rules() {
         vec!["deb-a", "deb-a", "deb-b"],
         "contains is case-insensitive; libc6 is on deb-a twice (two arches)"
     );
-    assert!(hit_minions(&app, &search(Some((NameOp::Contains, "%")), None)).await.is_empty());
-    assert!(hit_minions(&app, &search(Some((NameOp::Eq, "nosuch")), None)).await.is_empty());
+    assert!(
+        hit_minions(&app, &search(Some((NameOp::Contains, "%")), None))
+            .await
+            .is_empty()
+    );
+    assert!(
+        hit_minions(&app, &search(Some((NameOp::Eq, "nosuch")), None))
+            .await
+            .is_empty()
+    );
     // Source filter.
     let mut s = search(Some((NameOp::Eq, "openssl")), None);
     s.source = RPM;
@@ -275,7 +328,9 @@ async fn search_compares_versions_by_the_sources_rules() {
     // A minion's packages, with a version filter across its packages.
     let mut s = search(None, Some((VersionOp::Gt, "5")));
     s.minion = Some("rh-a".into());
-    let page = store::search(&app.state.db, &s, &None, 1, 50).await.unwrap();
+    let page = store::search(&app.state.db, &s, &None, 1, 50)
+        .await
+        .unwrap();
     let names: Vec<String> = page.list.rows.iter().map(|h| h.name.clone()).collect();
     assert_eq!(names, vec!["bash", "kernel", "kernel"]);
     // Paging.
@@ -343,7 +398,11 @@ async fn drift_lists_versions_newest_first() {
         .unwrap();
     assert_eq!(m.name, "openssl");
     assert_eq!(
-        m.list.rows.iter().map(|r| r.minion_id.as_str()).collect::<Vec<_>>(),
+        m.list
+            .rows
+            .iter()
+            .map(|r| r.minion_id.as_str())
+            .collect::<Vec<_>>(),
         vec!["deb-a"]
     );
     assert!(store::version_minions(&app.state.db, 999_999, &None, 1, 50)
@@ -376,19 +435,39 @@ async fn server_functions_validate_scope_and_export() {
     assert_eq!(j["status"]["minions"], 4);
     assert_eq!(j["status"]["can_refresh"], true);
     let r = app
-        .call("inventory/packages", &[("source", "rpm"), ("q", "KER")], Some(&admin))
+        .call(
+            "inventory/packages",
+            &[("source", "rpm"), ("q", "KER")],
+            Some(&admin),
+        )
         .await;
     assert_eq!(r.json()["total"], 1);
-    for (k, v) in [("source", "deb"), ("sort", "size"), ("per_page", "7"), ("q", &"x".repeat(201))] {
-        let r = app.call("inventory/packages", &[(k, v)], Some(&admin)).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{k}={v}: {}", r.body);
+    for (k, v) in [
+        ("source", "deb"),
+        ("sort", "size"),
+        ("per_page", "7"),
+        ("q", &"x".repeat(201)),
+    ] {
+        let r = app
+            .call("inventory/packages", &[(k, v)], Some(&admin))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{k}={v}: {}",
+            r.body
+        );
     }
 
     // Search through the server function, and its 422s.
     let r = app
         .call(
             "inventory/search",
-            &[("name", "openssl"), ("version_op", "lt"), ("version", "3.0.13")],
+            &[
+                ("name", "openssl"),
+                ("version_op", "lt"),
+                ("version", "3.0.13"),
+            ],
             Some(&admin),
         )
         .await;
@@ -401,7 +480,12 @@ async fn server_functions_validate_scope_and_export() {
         vec![("minion", "a\u{1}b")],
     ] {
         let r = app.call("inventory/search", &form, Some(&admin)).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{form:?}: {}",
+            r.body
+        );
     }
     let r = app
         .call("inventory/versions", &[("name", "nosuch")], Some(&admin))
@@ -430,7 +514,11 @@ async fn server_functions_validate_scope_and_export() {
     let r = app
         .call("inventory/search", &[("minion", "rh-a")], Some(&dora))
         .await;
-    assert_eq!(r.json()["total"], 0, "a minion outside the scope shows nothing");
+    assert_eq!(
+        r.json()["total"],
+        0,
+        "a minion outside the scope shows nothing"
+    );
     let r = app.call("inventory/packages", &[], Some(&ned)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app
@@ -453,7 +541,11 @@ async fn server_functions_validate_scope_and_export() {
     let lines: Vec<&str> = r.body.lines().collect();
     assert_eq!(lines[0], "minion_id,name,version,arch,source,collected_at");
     assert_eq!(lines.len(), 3);
-    assert!(lines[1].starts_with("deb-a,openssl,3.0.11-1~deb12u2,,apt,"), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("deb-a,openssl,3.0.11-1~deb12u2,,apt,"),
+        "{}",
+        lines[1]
+    );
     let r = app
         .get("/api/inventory/search.json?name=bash", Some(&dora))
         .await;
@@ -461,7 +553,9 @@ async fn server_functions_validate_scope_and_export() {
     assert_eq!(r.json().as_array().unwrap().len(), 3);
     let r = app.get("/api/inventory/search.csv", Some(&admin)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.get("/api/inventory/search.csv?name=bash", Some(&ned)).await;
+    let r = app
+        .get("/api/inventory/search.csv?name=bash", Some(&ned))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app.get("/api/inventory/search.csv?name=bash", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
