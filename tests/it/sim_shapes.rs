@@ -843,6 +843,179 @@ async fn local_replies_match_the_fixtures() {
     assert!(!detail.results.contains_key(&offline), "never answered");
 }
 
+/// A `pkg.list_pkgs` return as the recordings have it: a non-empty object of package name ->
+/// version string (several versions comma-joined), or with `versions_as_list` -> a non-empty
+/// list of version strings. Every version starts with a digit (an epoch, or the upstream
+/// version) and has no spaces. The names, sorted.
+fn check_pkg_list(ret: &Value, as_list: bool, ctx: &str) -> Vec<String> {
+    let pkgs = ret
+        .as_object()
+        .unwrap_or_else(|| panic!("{ctx}: not an object: {ret}"));
+    assert!(!pkgs.is_empty(), "{ctx}: no packages");
+    let version_ok = |v: &Value| {
+        v.as_str().is_some_and(|s| {
+            s.starts_with(|c: char| c.is_ascii_digit()) && !s.contains(char::is_whitespace)
+        })
+    };
+    for (name, v) in pkgs {
+        assert!(
+            !name.is_empty() && !name.contains(char::is_whitespace),
+            "{ctx}: name {name:?}"
+        );
+        if as_list {
+            let versions = v
+                .as_array()
+                .unwrap_or_else(|| panic!("{ctx}: {name}: not a list: {v}"));
+            assert!(!versions.is_empty(), "{ctx}: {name}: no versions");
+            assert!(versions.iter().all(version_ok), "{ctx}: {name}: {v}");
+        } else {
+            assert!(version_ok(v), "{ctx}: {name}: {v}");
+        }
+    }
+    pkgs.keys().cloned().collect()
+}
+
+/// `[epoch:]upstream[-revision]` -> the numeric fields of upstream (`1:3.0.7-25.el9_3` ->
+/// `[3, 0, 7]`).
+fn upstream(v: &str) -> Vec<u64> {
+    let v = v.split_once(':').map_or(v, |x| x.1);
+    let up = v.split('-').next().unwrap_or(v);
+    up.split('.').map_while(|x| x.parse().ok()).collect()
+}
+
+#[tokio::test]
+async fn pkg_list_pkgs_matches_the_fixtures() {
+    let real = fixture("pkg_list_pkgs.json");
+    let real_list = fixture("pkg_list_pkgs_as_list.json");
+    let real_names = check_pkg_list(one_entry(ret0(&real)), false, "fixture");
+    let real_list_names = check_pkg_list(one_entry(ret0(&real_list)), true, "list fixture");
+    for n in [
+        "bash", "curl", "openssl", "libc6", "libssl3", "systemd", "python3",
+    ] {
+        assert!(real_names.iter().any(|r| r == n), "fixture has {n}");
+        assert!(
+            real_list_names.iter().any(|r| r == n),
+            "list fixture has {n}"
+        );
+    }
+
+    let sim = start(small()).await;
+    let lists = parse_key_lists(
+        unwrap_wheel(
+            "key.list_all",
+            ret0(&sim.wheel("key.list_all", json!({})).await).clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let present = parse_string_list(
+        "manage.present",
+        ret0(&sim.runner("manage.present", json!({})).await).clone(),
+    )
+    .unwrap();
+    let offline: Vec<&String> = lists
+        .accepted
+        .iter()
+        .filter(|id| !present.contains(id))
+        .collect();
+    assert!(!offline.is_empty());
+
+    // The inventory collector's calls: one list-targeted chunk (here with a pending key too).
+    let mut tgt = lists.accepted.clone();
+    tgt.push(lists.pending[0].clone());
+    let families = sim
+        .call(json!({"client": "local", "tgt": tgt, "tgt_type": "list", "fun": "grains.get", "arg": ["os_family"]}))
+        .await;
+    let plain = sim
+        .call(json!({"client": "local", "tgt": tgt, "tgt_type": "list", "fun": "pkg.list_pkgs"}))
+        .await;
+    let as_list = sim
+        .call(json!({"client": "local", "tgt": tgt, "tgt_type": "list", "fun": "pkg.list_pkgs", "kwarg": {"versions_as_list": true}}))
+        .await;
+    for v in [&plain, &as_list] {
+        assert_eq!(keys(ret0(v)), tgt.iter().cloned().collect());
+        let parsed = parse_local_returns(ret0(v).clone()).unwrap();
+        for id in &offline {
+            assert_eq!(ret0(v)[id.as_str()], ret0(&families)[id.as_str()]);
+            assert!(matches!(
+                parsed[id.as_str()],
+                MinionReturn::NoResponse { .. }
+            ));
+        }
+        let pending = ret0(v)[&lists.pending[0]].as_str().unwrap();
+        assert!(pending.starts_with("Minion did not return. [No response]"));
+        assert!(matches!(parsed[&present[0]], MinionReturn::Returned { .. }));
+    }
+
+    let (mut below, mut above) = (0, 0);
+    let mut seen_families = BTreeSet::new();
+    for id in &present {
+        let ctx = format!("{id}");
+        let names = check_pkg_list(&ret0(&plain)[id], false, &ctx);
+        let list_names = check_pkg_list(&ret0(&as_list)[id], true, &ctx);
+        assert_eq!(names, list_names, "{id}: the same packages in both forms");
+        assert!(
+            (1350..1650).contains(&names.len()),
+            "{id}: {} packages",
+            names.len()
+        );
+        for name in &names {
+            let joined: Vec<&str> = ret0(&as_list)[id][name]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(ret0(&plain)[id][name], joined.join(","), "{id}: {name}");
+        }
+        // Packages by OS family, like the real ones.
+        let family = ret0(&families)[id].as_str().unwrap();
+        seen_families.insert(family.to_string());
+        let must: &[&str] = match family {
+            "Debian" => &["libc6", "libssl3", "openssh-server", "dpkg"],
+            "RedHat" => &["glibc", "openssl-libs", "openssh-server", "kernel", "rpm"],
+            "Suse" => &[
+                "glibc",
+                "libopenssl3",
+                "openssh",
+                "kernel-default",
+                "zypper",
+            ],
+            "Arch" => &["glibc", "openssh", "linux", "pacman"],
+            other => panic!("{id}: os_family {other}"),
+        };
+        for n in must.iter().chain(&["openssl", "bash", "curl", "systemd"]) {
+            assert!(names.iter().any(|x| x == n), "{id} ({family}) lacks {n}");
+        }
+        let ssl = ret0(&plain)[id]["openssl"].as_str().unwrap();
+        if upstream(ssl) < vec![3, 0, 13] {
+            below += 1;
+        } else {
+            above += 1;
+        }
+    }
+    assert!(seen_families.len() >= 3, "{seen_families:?}");
+    assert!(
+        below > 0 && above > 0,
+        "openssl: {below} below 3.0.13, {above} not"
+    );
+
+    // Deterministic: the same call, the same packages.
+    let again = sim
+        .call(json!({"client": "local", "tgt": present[0], "fun": "pkg.list_pkgs"}))
+        .await;
+    assert_eq!(ret0(&again)[&present[0]], ret0(&plain)[&present[0]]);
+    // The keyword is read as Salt reads it; a positional True works too.
+    let positional = sim
+        .call(json!({"client": "local", "tgt": present[0], "fun": "pkg.list_pkgs", "arg": [true]}))
+        .await;
+    assert_eq!(ret0(&positional)[&present[0]], ret0(&as_list)[&present[0]]);
+    let off = sim
+        .call(json!({"client": "local", "tgt": present[0], "fun": "pkg.list_pkgs", "kwarg": {"versions_as_list": "False"}}))
+        .await;
+    assert_eq!(ret0(&off)[&present[0]], ret0(&plain)[&present[0]]);
+}
+
 /// The fields of every state in a recorded highstate return.
 const STATE_FIELDS: [&str; 9] = [
     "__id__",
@@ -1278,6 +1451,28 @@ async fn ten_thousand_minions() {
     .unwrap();
     let share = present.len() as f64 / lists.accepted.len() as f64;
     assert!((0.9..0.99).contains(&share), "about 5% offline ({share})");
+
+    // One chunk of the package inventory collector: 200 minions, ~1,500 packages each.
+    let chunk: Vec<&String> = present.iter().take(200).collect();
+    let t = Instant::now();
+    let (status, body) = sim
+        .post_raw(json!({"client": "local", "tgt": chunk, "tgt_type": "list", "fun": "pkg.list_pkgs", "kwarg": {"versions_as_list": true}}))
+        .await;
+    let took = t.elapsed();
+    assert_eq!(status, 200);
+    let pkgs = first_return(&body).unwrap();
+    let pkgs = pkgs.as_object().unwrap();
+    assert_eq!(pkgs.len(), 200);
+    let total: usize = pkgs
+        .values()
+        .map(|m| m.as_object().map_or(0, |m| m.len()))
+        .sum();
+    eprintln!(
+        "pkg.list_pkgs on 200 minions: {} packages, {} bytes in {took:.2?}",
+        total,
+        body.len()
+    );
+    assert!((200 * 1350..200 * 1650).contains(&total), "{total}");
 
     // Same seed, same fleet.
     let again = start(SimConfig::default()).await;

@@ -8,7 +8,7 @@
 //! Supported: `POST /login`, `POST /logout`, `GET /`, `GET /events` (job and key events of
 //! the calls made here), and `POST /` with the `local`
 //! (`test.ping`, `test.version`, `test.echo`, `grains.get`, `grains.item`, `grains.items`,
-//! `state.*`),
+//! `pkg.list_pkgs`, `state.*`),
 //! `local_async`, `runner` (`manage.present|up|down|status`, `cache.grains`, `jobs.list_jobs`,
 //! `jobs.list_job`, `jobs.active`) and `wheel` (`key.list_all`, `key.finger`, `key.accept`,
 //! `key.reject`, `key.delete`) clients. Targets: `glob`, `list` and `grain`.
@@ -22,9 +22,14 @@
 //! generated from the minion's seed and the jid whenever they are asked for (see `states`):
 //! mostly clean, some with changes, a few percent failing, ~1% render errors, and a few
 //! percent that never return (listed in `Minions`, absent from `Result`).
+//!
+//! `pkg.list_pkgs` (default form or `versions_as_list`) answers ~1,500 packages a minion
+//! (`SimConfig::packages`), named and versioned as its OS family does (apt, rpm, pacman), also
+//! generated on demand from the minion's seed (see `pkgs`).
 // The grains `json!` literal nests deeper than the default macro recursion limit.
 #![recursion_limit = "256"]
 
+mod pkgs;
 mod states;
 
 use axum::body::Bytes;
@@ -63,6 +68,9 @@ pub struct SimConfig {
     /// Target size of one minion's serialized grains; the average lands within a few bytes of
     /// it as long as it is above the ~4 KB of realistic grains (padding goes into `cpu_flags`).
     pub grains_bytes: usize,
+    /// About how many packages `pkg.list_pkgs` lists per minion (never fewer than the ~60-120
+    /// real base packages every minion of a family has).
+    pub packages: usize,
 }
 
 impl Default for SimConfig {
@@ -76,6 +84,7 @@ impl Default for SimConfig {
             username: "halite".into(),
             password: "sim-pw".into(),
             grains_bytes: 5000,
+            packages: 1500,
         }
     }
 }
@@ -91,6 +100,7 @@ impl std::fmt::Debug for SimConfig {
             .field("username", &self.username)
             .field("password", &"[REDACTED]")
             .field("grains_bytes", &self.grains_bytes)
+            .field("packages", &self.packages)
             .finish()
     }
 }
@@ -503,6 +513,8 @@ struct Minion {
     debian: bool,
     /// Seeds its state returns (from the fleet seed and its index).
     state_seed: u64,
+    /// What its `pkg.list_pkgs` depends on.
+    packages: pkgs::Host,
 }
 
 impl Minion {
@@ -557,6 +569,8 @@ struct Sim {
     jobs: Mutex<JobLog>,
     /// One state tree per (role, Debian-like or not): `role index * 2 + !debian`.
     catalogues: Vec<states::Catalogue>,
+    /// The package names and versions of each OS family.
+    packages: pkgs::Catalogues,
 }
 
 /// The index in `Sim::catalogues` of a role's tree.
@@ -614,6 +628,7 @@ impl Sim {
                     [true, false].map(|debian| states::Catalogue::new(role, debian))
                 })
                 .collect(),
+            packages: pkgs::Catalogues::new(cfg.seed, cfg.packages),
         };
         sim.seed_job_history(cfg.seed);
         sim
@@ -1547,6 +1562,12 @@ fn build_minion(cfg: &SimConfig, index: usize) -> Minion {
         catalogue: catalogue_index(role, debian),
         debian,
         state_seed: Rng::for_minion(cfg.seed ^ 0x5354_4154_4553, index).next_u64(),
+        packages: pkgs::Host {
+            flavour: pkgs::Flavour::of(p.os_family),
+            seed: Rng::for_minion(cfg.seed ^ 0x504B_4753, index).next_u64(),
+            role,
+            kernelrelease: p.kernelrelease,
+        },
     }
 }
 
@@ -2564,6 +2585,12 @@ impl Sim {
         args: &[Value],
         jid: &str,
     ) -> Option<(String, i64, Option<&'static str>)> {
+        if fun == "pkg.list_pkgs" {
+            let mut ret = String::new();
+            self.packages
+                .write_list_pkgs(&m.packages, pkgs::versions_as_list(args), &mut ret);
+            return Some((ret, 0, None));
+        }
         let Some(call) = states::StateCall::parse(fun, args) else {
             return Some(plain_call(m, fun, args));
         };

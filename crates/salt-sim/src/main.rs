@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! salt-sim [--minions N] [--port P] [--host H] [--pending K] [--rejected R] [--offline F]
-//!          [--seed S] [--user U] [--password PW] [--grains-bytes B]
+//!          [--seed S] [--user U] [--password PW] [--grains-bytes B] [--packages N]
 //! ```
 
 use salt_sim::{self as sim, SimConfig};
@@ -14,9 +14,11 @@ use std::time::Instant;
 
 const USAGE: &str = "usage: salt-sim [--minions N] [--port P] [--host H] [--pending K] \
 [--rejected R] [--offline F] [--seed S] [--user U] [--password PW] [--grains-bytes B]
+[--packages N]
 
 A salt-api (rest_cherrypy) simulator. Defaults: 10000 minions (20 pending, 5 rejected),
-5% offline, seed 42, user halite / password sim-pw (any eauth), 127.0.0.1:18100.";
+5% offline, seed 42, user halite / password sim-pw (any eauth), 127.0.0.1:18100,
+~1500 packages a minion.";
 
 struct Cli {
     cfg: SimConfig,
@@ -60,6 +62,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Cli>, String> {
             "--user" => cli.cfg.username = value(&flag, next())?,
             "--password" => cli.cfg.password = value(&flag, next())?,
             "--grains-bytes" => cli.cfg.grains_bytes = value(&flag, next())?,
+            "--packages" => cli.cfg.packages = value(&flag, next())?,
             "--host" => cli.host = value(&flag, next())?,
             "--port" => cli.port = value(&flag, next())?,
             other => return Err(format!("unknown argument {other:?}")),
@@ -134,7 +137,7 @@ mod tests {
     #[test]
     fn flags() {
         let c = parse(args(
-            "--minions 50 --port=9000 --host 0.0.0.0 --offline 0.5 --seed 7",
+            "--minions 50 --port=9000 --host 0.0.0.0 --offline 0.5 --seed 7 --packages=300",
         ))
         .unwrap()
         .unwrap();
@@ -142,6 +145,7 @@ mod tests {
         assert_eq!(c.port, 9000);
         assert_eq!(c.host.to_string(), "0.0.0.0");
         assert_eq!(c.cfg.seed, 7);
+        assert_eq!(c.cfg.packages, 300);
         assert!(parse(args("--offline 2")).is_err());
         assert!(parse(args("--minions")).is_err());
         assert!(parse(args("--bogus")).is_err());
