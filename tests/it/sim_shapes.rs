@@ -950,9 +950,8 @@ async fn pkg_list_pkgs_matches_the_fixtures() {
     let (mut below, mut above) = (0, 0);
     let mut seen_families = BTreeSet::new();
     for id in &present {
-        let ctx = format!("{id}");
-        let names = check_pkg_list(&ret0(&plain)[id], false, &ctx);
-        let list_names = check_pkg_list(&ret0(&as_list)[id], true, &ctx);
+        let names = check_pkg_list(&ret0(&plain)[id], false, id);
+        let list_names = check_pkg_list(&ret0(&as_list)[id], true, id);
         assert_eq!(names, list_names, "{id}: the same packages in both forms");
         assert!(
             (1350..1650).contains(&names.len()),
