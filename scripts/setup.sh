@@ -50,6 +50,19 @@ if [[ $WANT_TEST == 1 ]]; then
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q chromium
   fi
+  # The version-comparison oracles (tests/it/inventory_versions.rs): dpkg's Perl Dpkg::Version,
+  # rpm (rpm.vercmp) and pacman's vercmp.
+  VERSION_TOOLS=()
+  perl -MDpkg::Version -e 1 2>/dev/null || VERSION_TOOLS+=(libdpkg-perl)
+  command -v rpm >/dev/null || VERSION_TOOLS+=(rpm)
+  command -v vercmp >/dev/null || VERSION_TOOLS+=(pacman-package-manager)
+  if (( ${#VERSION_TOOLS[@]} )); then
+    step "installing the package tools the version tests compare against: ${VERSION_TOOLS[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    SUDO=""; [[ $(id -u) != 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q "${VERSION_TOOLS[@]}"
+  fi
   if [[ -x end2end/salt-lab/lab.sh ]]; then
     step "checking the Salt lab's Python venv"
     end2end/salt-lab/lab.sh install

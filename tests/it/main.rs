@@ -20,6 +20,7 @@ mod error_pipeline;
 #[cfg(feature = "lab")]
 mod fleet_live;
 mod fleet_store;
+mod inventory_versions;
 #[cfg(feature = "lab")]
 mod inventory_live;
 mod inventory_store;
