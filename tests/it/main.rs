@@ -20,10 +20,10 @@ mod error_pipeline;
 #[cfg(feature = "lab")]
 mod fleet_live;
 mod fleet_store;
-mod inventory_versions;
 #[cfg(feature = "lab")]
 mod inventory_live;
 mod inventory_store;
+mod inventory_versions;
 #[cfg(feature = "lab")]
 mod jobs_live;
 #[cfg(feature = "lab")]
