@@ -332,7 +332,8 @@ async fn search_compares_versions_by_the_sources_rules() {
         .await
         .unwrap();
     let names: Vec<String> = page.list.rows.iter().map(|h| h.name.clone()).collect();
-    assert_eq!(names, vec!["bash", "kernel", "kernel"]);
+    // openssl 1:3.0.7 is newer than 5: its epoch (rpm.vercmp agrees).
+    assert_eq!(names, vec!["bash", "kernel", "kernel", "openssl"]);
     // Paging.
     let s = search(Some((NameOp::Prefix, "")), None);
     let p1 = store::search(&app.state.db, &s, &None, 1, 5).await.unwrap();
