@@ -2,6 +2,7 @@
 //! version drift and a version's minions, the package search, and the manual refresh (the one
 //! call that asks Salt). Reads need `view:inventory:*`; lists of minions show only the minions the
 //! caller may `view` (`minion:<id>`). Package and version counts are fleet-wide.
+#![allow(clippy::too_many_arguments)] // server functions mirror the URL query
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -106,7 +107,6 @@ pub async fn list_version_minions(
 /// (eq / ne / lt / lte / gt / gte by the package source's rules), source, minion.
 #[server(endpoint = "inventory/search")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
-#[allow(clippy::too_many_arguments)]
 pub async fn search_packages(
     #[server(default)] name: String,
     #[server(default)] name_op: String,
