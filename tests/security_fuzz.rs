@@ -235,6 +235,7 @@ const PAGES: &[&str] = &[
     "/run",
     "/templates",
     "/inventory",
+    "/inventory/search",
     "/inventory/:x",
     "/fleet",
     "/fleet/runs/:x",

@@ -104,6 +104,7 @@ pub fn PackageDriftPage() -> impl IntoView {
             per_page,
         }
     });
+    let selected = Memo::new(move |_| state.get().version);
     let versions = Resource::new(
         move || (name.get(), state.get().source),
         |(name, source)| get_package_versions(name, source),
@@ -129,7 +130,7 @@ pub fn PackageDriftPage() -> impl IntoView {
                 match versions.await {
                     Err(AppError::NotFound(_)) => view! { <NotInstalled s /> }.into_any(),
                     Err(e) => view! { <PageHeader title=s.name.clone() /><ErrorPanel error=e /> }.into_any(),
-                    Ok(v) => view! { <DriftBody v s /> }.into_any(),
+                    Ok(v) => view! { <DriftBody v s selected /> }.into_any(),
                 }
             })}
         </Transition>
@@ -176,7 +177,7 @@ fn NotInstalled(s: DriftQuery) -> impl IntoView {
 }
 
 #[component]
-fn DriftBody(v: PackageVersions, s: DriftQuery) -> impl IntoView {
+fn DriftBody(v: PackageVersions, s: DriftQuery, selected: Memo<Option<i64>>) -> impl IntoView {
     let chips = std::iter::once("")
         .chain(SOURCES.iter().copied())
         .map(|src| {
@@ -207,11 +208,12 @@ fn DriftBody(v: PackageVersions, s: DriftQuery) -> impl IntoView {
             if newest {
                 seen_sources.push(r.source.clone());
             }
-            view! { <VersionTr r=r.clone() name=v.name.clone() newest most s=s.clone() /> }
+            view! { <VersionTr r=r.clone() name=v.name.clone() newest most s=s.clone() selected /> }
         })
         .collect_view();
     let subtitle = format!(
-        "Version drift · {} with it · {} installed version{}",
+        "Version drift · {} {} with it · {} installed version{}",
+        v.minion_count,
         super::counted(v.minion_count, "minion"),
         distinct,
         if distinct == 1 { "" } else { "s" }
@@ -236,13 +238,22 @@ fn DriftBody(v: PackageVersions, s: DriftQuery) -> impl IntoView {
                 <tbody>{rows}</tbody>
             </table>
         </div>
-        <p class="muted small freshness mt">"Newest first by each source's version rules · click a version for its minions"</p>
+        <p class="muted small inv-hint">"Newest first by each source's version rules · click a version for its minions"</p>
     }
 }
 
 #[component]
-fn VersionTr(r: VersionRow, name: String, newest: bool, most: i64, s: DriftQuery) -> impl IntoView {
-    let selected = s.version == Some(r.id);
+fn VersionTr(
+    r: VersionRow,
+    name: String,
+    newest: bool,
+    most: i64,
+    s: DriftQuery,
+    /// The chosen version (it changes without a new load of the versions).
+    selected: Memo<Option<i64>>,
+) -> impl IntoView {
+    let id = r.id;
+    let is_selected = move || selected.get() == Some(id);
     let href = s.with_version(r.id).href();
     let width = format!("width:{:.1}%", r.minion_count as f64 * 100.0 / most as f64);
     let older = older_href(&name, &r);
@@ -263,7 +274,7 @@ fn VersionTr(r: VersionRow, name: String, newest: bool, most: i64, s: DriftQuery
     };
     view! {
         <tr data-test="drift-row" data-version=r.version.clone() data-id=r.id data-count=r.minion_count
-            class=if selected { "inv-selected" } else { "" } aria-selected=selected.to_string()>
+            class:inv-selected=is_selected aria-selected=move || is_selected().to_string()>
             <td class="cell-id"><A href=href attr:class="mono" attr:data-test="drift-version">{version_text}</A>{tag}</td>
             <td>{arch}</td>
             <td>{source}</td>

@@ -367,7 +367,12 @@ fn RefreshPanel(refresh: RefreshControl) -> impl IntoView {
         ..
     } = refresh;
     let pending = action.pending();
-    let error = move || action.value().get().and_then(|r| r.err());
+    // The last answer's error, until the next refresh starts.
+    let error = move || {
+        (!pending.get())
+            .then(|| action.value().get().and_then(|r| r.err()))
+            .flatten()
+    };
     let field_error = move |field: &'static str| {
         move || {
             error()
@@ -455,7 +460,8 @@ fn RefreshResult(s: RefreshSummary) -> impl IntoView {
         view! { <A href=minion_href(m) attr:class=class>{text}</A> }
     };
     let head = format!(
-        "Refreshed {} of {} in {}",
+        "Refreshed {} {} of {} in {}",
+        s.minions_refreshed,
         counted(s.minions_refreshed, "minion"),
         s.minions_targeted,
         crate::model::time::duration_ms_text(s.duration_ms as f64)

@@ -191,7 +191,7 @@ fn SearchForm(state: Memo<SearchQuery>, error: Option<AppError>) -> impl IntoVie
                 </select>
                 {error_for("version_op")}
             </label>
-            <label class="field feed-field">
+            <label class="field feed-field inv-version">
                 <span class="field-label">"\u{a0}"</span>
                 <input type="text" name="version" placeholder="3.0.13" maxlength="255" node_ref=version_ref
                     value=f.version.clone() data-test="search-version" aria-label="Version" />
@@ -202,7 +202,7 @@ fn SearchForm(state: Memo<SearchQuery>, error: Option<AppError>) -> impl IntoVie
                 <select name="source" node_ref=source_ref data-test="search-source">{sources}</select>
                 {error_for("source")}
             </label>
-            <label class="field feed-field">
+            <label class="field feed-field feed-minion">
                 <span class="field-label">"Minion"</span>
                 <input type="text" name="minion" placeholder="any minion" maxlength="255" node_ref=minion_ref
                     value=f.minion.clone() data-test="search-minion" />
