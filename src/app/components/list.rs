@@ -456,3 +456,16 @@ pub fn EmptyState(
         </div>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_nouns() {
+        assert_eq!(counted(1, "entry"), "entry");
+        assert_eq!(counted(2, "entry"), "entries");
+        assert_eq!(counted(0, "key"), "keys");
+        assert_eq!(counted(3, "package"), "packages");
+    }
+}
