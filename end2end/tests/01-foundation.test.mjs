@@ -57,7 +57,7 @@ test('bootstrap admin: login -> forced password change -> overview', async () =>
   await page.waitForSelector('[data-test=settings-salt]');
   await shot(page, 'settings');
   // A page not built yet says so instead of a 404.
-  await page.click('a[data-nav="/inventory"]');
+  await page.click('a[data-nav="/diagnostics"]');
   await page.waitForSelector('[data-test=coming-soon]');
   assert.deepEqual(page.errors, [], 'no console errors');
   await context.close();

@@ -28,8 +28,10 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/timeline") view=pages::timeline::TimelinePage ssr=SsrMode::Async />
             <Route path=path!("/run") view=pages::run::RunPage ssr=SsrMode::Async />
             <Route path=path!("/templates") view=pages::templates::TemplatesPage ssr=SsrMode::Async />
-            <Route path=path!("/inventory") view=pages::ComingSoon ssr=SsrMode::Async />
-            <Route path=path!("/inventory/:name") view=pages::ComingSoon ssr=SsrMode::Async />
+            <Route path=path!("/inventory") view=pages::inventory::InventoryPage ssr=SsrMode::Async />
+            // Before `/inventory/:name`: the router takes the first route that matches.
+            <Route path=path!("/inventory/search") view=pages::inventory::search::PackageSearchPage ssr=SsrMode::Async />
+            <Route path=path!("/inventory/:name") view=pages::inventory::drift::PackageDriftPage ssr=SsrMode::Async />
             <Route path=path!("/fleet") view=pages::fleet::FleetPage ssr=SsrMode::Async />
             <Route path=path!("/fleet/runs/:id") view=pages::fleet::run::RunDetailPage ssr=SsrMode::Async />
             <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />

@@ -54,13 +54,76 @@ pub fn Pager<F: ListFilters>(
     #[prop(optional)]
     total_test: Option<&'static str>,
 ) -> impl IntoView {
+    let link = move |page: i64, per_page: i64| {
+        ListParams {
+            page,
+            per_page,
+            ..params.clone()
+        }
+        .href()
+    };
+    pager_links(
+        PagerShape {
+            total,
+            page,
+            per_page,
+            noun,
+            prev_label,
+            next_label,
+            total_test,
+        },
+        link,
+    )
+}
+
+/// What a pager shows: the counts as the server answered, and its labels.
+#[derive(Debug, Clone, Copy)]
+pub struct PagerShape {
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    /// What a row is (`minion`).
+    pub noun: &'static str,
+    pub prev_label: &'static str,
+    pub next_label: &'static str,
+    /// `data-test` of the count line.
+    pub total_test: Option<&'static str>,
+}
+
+impl PagerShape {
+    /// The usual labels for `total` rows of `noun`, on `page` of `per_page`.
+    pub fn new(total: i64, page: i64, per_page: i64, noun: &'static str) -> Self {
+        PagerShape {
+            total,
+            page,
+            per_page,
+            noun,
+            prev_label: "← Prev",
+            next_label: "Next →",
+            total_test: None,
+        }
+    }
+}
+
+/// A [`Pager`] for a list whose URL is not a [`ListParams`] (a detail page's sub-list):
+/// `link(page, per_page)` is the URL of a page.
+pub fn pager_links(shape: PagerShape, link: impl Fn(i64, i64) -> String) -> impl IntoView {
+    let PagerShape {
+        total,
+        page,
+        per_page,
+        noun,
+        prev_label,
+        next_label,
+        total_test,
+    } = shape;
     let pages = crate::model::page::page_count(total, per_page);
-    let prev = (page > 1).then(|| params.at_page(page - 1).href());
-    let next = (page < pages).then(|| params.at_page(page + 1).href());
+    let prev = (page > 1).then(|| link(page - 1, per_page));
+    let next = (page < pages).then(|| link(page + 1, per_page));
     let sizes = PAGE_SIZES
         .iter()
         .map(|n| {
-            let href = params.with_per_page(*n).href();
+            let href = link(1, *n);
             let class = if per_page == *n {
                 "page-size active"
             } else {
@@ -73,21 +136,25 @@ pub fn Pager<F: ListFilters>(
         Some(h) => view! { <A href=h attr:class="button" attr:rel=rel>{label}</A> }.into_any(),
         None => view! { <span class="button disabled">{label}</span> }.into_any(),
     };
-    // "entry" -> "entries", "key" -> "keys".
-    let counted = match (total, noun.strip_suffix('y')) {
-        (1, _) => noun.to_string(),
-        (_, Some(stem)) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{stem}ies"),
-        _ => format!("{noun}s"),
-    };
     view! {
         <div class="pager">
-            <span class="muted" data-test=total_test>{format!("{total} {counted} · page {page} of {pages}")}</span>
+            <span class="muted" data-test=total_test>{format!("{total} {} · page {page} of {pages}", counted(total, noun))}</span>
             <span class="pager-spacer"></span>
             <span class="muted small">"Per page"</span>
             {sizes}
             {link(prev, "prev", prev_label)}
             {link(next, "next", next_label)}
         </div>
+    }
+}
+
+/// `noun` for `n` of them: "1 key", "2 keys", "3 entries".
+pub fn counted(n: i64, noun: &str) -> String {
+    // "entry" -> "entries", "key" -> "keys".
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => noun.to_string(),
+        (_, Some(stem)) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{noun}s"),
     }
 }
 
@@ -387,5 +454,18 @@ pub fn EmptyState(
             <h2>{title}</h2>
             {children()}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_nouns() {
+        assert_eq!(counted(1, "entry"), "entry");
+        assert_eq!(counted(2, "entry"), "entries");
+        assert_eq!(counted(0, "key"), "keys");
+        assert_eq!(counted(3, "package"), "packages");
     }
 }

@@ -1,6 +1,7 @@
 //! Minions: server-side search, status chips with counts, sortable columns, paging, all in the
 //! URL; and the detail page with its state runs ([`runs`]) and the grains tree.
 
+pub mod packages;
 pub mod runs;
 
 use crate::app::api::fleet::{get_minion_runs, MINION_RUNS};
@@ -17,6 +18,7 @@ use crate::model::minions::STATUSES;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use packages::{load_minion_packages, MinionPackagesSection, PackagesQuery};
 use runs::MinionRunsSection;
 
 /// The list's state, as in the URL.
@@ -165,7 +167,24 @@ pub fn MinionDetailPage() -> impl IntoView {
         |(id, _)| get_minion_runs(id, MINION_RUNS),
     );
     crate::app::pages::auto_refresh(move || runs.refetch());
-    // Three parts, so that new runs do not redraw the grains (and reset their filter).
+    // Its packages (`view:inventory:*` only), filtered and paged in the URL.
+    let query = leptos_router::hooks::use_query_map();
+    let pkg_query = Memo::new(move |_| {
+        let m = query.get();
+        PackagesQuery::from_query(id.get(), &|k: &str| m.get(k).unwrap_or_default())
+    });
+    let me = crate::app::me_resource();
+    let packages = Resource::new(
+        move || pkg_query.get(),
+        move |q| async move {
+            let allowed = crate::app::me_value(me)
+                .await
+                .is_some_and(|m| m.can("view", "inventory:*"));
+            load_minion_packages(allowed, q).await
+        },
+    );
+    // Four parts, so that new runs or another page of packages do not redraw the grains (and
+    // reset their filter).
     view! {
         <Transition fallback=|| view! { <div class="panel skeleton" aria-busy="true">"Loading minion…"</div> }>
             {move || Suspend::new(async move {
@@ -182,6 +201,17 @@ pub fn MinionDetailPage() -> impl IntoView {
                     _ if !found => ().into_any(),
                     Ok(r) => view! { <MinionRunsSection runs=r /> }.into_any(),
                     Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let found = data.await.is_ok();
+                let q = pkg_query.get_untracked();
+                match packages.await {
+                    Ok(Some((page, now))) if found => view! { <MinionPackagesSection page now q /> }.into_any(),
+                    Err(e) if found => view! { <ErrorPanel error=e /> }.into_any(),
+                    _ => ().into_any(),
                 }
             })}
         </Transition>

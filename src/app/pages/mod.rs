@@ -5,6 +5,7 @@ pub mod activity;
 pub mod audit;
 pub mod change_password;
 pub mod fleet;
+pub mod inventory;
 pub mod jobs;
 pub mod keys;
 pub mod login;
