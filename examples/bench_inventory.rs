@@ -234,16 +234,28 @@ async fn run(url: &str, sim_pid: u32) -> String {
     let base_rss = common::proc_status_mb("VmRSS:");
     let reset = reset_peak_rss();
     let t = Instant::now();
-    let first = collect::collect(&c, &db, minions.clone(), None)
-        .await
-        .unwrap();
+    let first = collect::collect(
+        &c,
+        &db,
+        minions.clone(),
+        None,
+        collect::write_lock(&db).lock_owned().await,
+    )
+    .await
+    .unwrap();
     let first_time = t.elapsed();
     let first_peak = common::peak_rss_mb();
     eprintln!("bench_inventory: first collection {first_time:.2?}");
     let t = Instant::now();
-    let second = collect::collect(&c, &db, minions.clone(), None)
-        .await
-        .unwrap();
+    let second = collect::collect(
+        &c,
+        &db,
+        minions.clone(),
+        None,
+        collect::write_lock(&db).lock_owned().await,
+    )
+    .await
+    .unwrap();
     let second_time = t.elapsed();
     eprintln!("bench_inventory: second collection {second_time:.2?}");
     let all_peak = common::peak_rss_mb();

@@ -395,6 +395,8 @@ pub struct RefreshSummary {
     pub no_answer: Vec<String>,
     /// Minions that answered with something that is not a package list (why, per minion).
     pub errors: BTreeMap<String, String>,
+    /// Minions whose packages were dropped because their key is no longer accepted.
+    pub forgotten: i64,
     pub duration_ms: i64,
 }
 

@@ -102,7 +102,8 @@ pub fn parse_list_pkgs(
     let mut versions = vec![];
     for (raw_name, v) in obj {
         let (name, arch) = split_arch(raw_name.trim(), source);
-        if name.is_empty() || name.len() > MAX_FIELD || name.chars().any(char::is_control) {
+        let bad = |s: &str| s.len() > MAX_FIELD || s.chars().any(char::is_control);
+        if name.is_empty() || bad(&name) || bad(&arch) {
             continue;
         }
         versions.clear();
@@ -161,7 +162,11 @@ mod tests {
         assert!(parse_list_pkgs(&json!("'pkg.list_pkgs' is not available."), None).is_err());
         assert!(parse_list_pkgs(&json!(false), None).is_err());
         assert_eq!(
-            parse_list_pkgs(&json!({"": "1", "x": "", "y": "a\u{0}"}), None).unwrap(),
+            parse_list_pkgs(
+                &json!({"": "1", "x": "", "y": "a\u{0}", "z:a\u{1}b": "1"}),
+                Some(PackageSource::Apt)
+            )
+            .unwrap(),
             vec![]
         );
     }

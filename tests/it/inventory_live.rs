@@ -128,6 +128,19 @@ async fn refresh_and_poller_store_the_lab_minions_real_packages() {
     assert_eq!(r.json()["versions"][0]["version"], bash.as_str());
     assert_eq!(r.json()["versions"][0]["minion_count"], 4);
 
+    // While another collection runs a refresh is refused (409), audited, and nothing waits.
+    let held = halite::server::inventory::collect::write_lock(db)
+        .lock_owned()
+        .await;
+    let r = app
+        .call("inventory/refresh", &[("target", "*")], Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("already running"), "{}", r.body);
+    drop(held);
+    let audit = app.audit_rows("inventory.refresh").await;
+    assert_eq!(audit.last().unwrap().1, 409, "{audit:?}");
+
     // A package installed on web-02 only shows up there after refreshing web-02.
     assert!(marker_minions(&app, &admin).await.is_empty());
     l.sh(&["pkg-install", "web-02", MARKER, "1.2.3"]);

@@ -33,8 +33,8 @@ fn minion(id: &str, source: Option<PackageSource>, pkgs: &[(&str, &str, &str)]) 
 }
 
 async fn store(app: &TestApp, batch: &[MinionPackages]) {
-    let _w = halite::server::inventory::collect::write_lock()
-        .lock()
+    let _w = halite::server::inventory::collect::write_lock(&app.state.db)
+        .lock_owned()
         .await;
     let mut catalog = Catalog::load(&app.state.db).await.unwrap();
     store::store_minions(&app.state.db, &mut catalog, batch, Utc::now())
@@ -207,8 +207,8 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
 
     // Forgetting a minion (key deleted) removes its facts and counts.
     {
-        let _w = halite::server::inventory::collect::write_lock()
-            .lock()
+        let _w = halite::server::inventory::collect::write_lock(&app.state.db)
+            .lock_owned()
             .await;
         let mut c = Catalog::load(&app.state.db).await.unwrap();
         store::forget_minions(&app.state.db, &mut c, &["deb-c".to_string()])
@@ -334,6 +334,23 @@ async fn search_compares_versions_by_the_sources_rules() {
     let names: Vec<String> = page.list.rows.iter().map(|h| h.name.clone()).collect();
     // openssl 1:3.0.7 is newer than 5: its epoch (rpm.vercmp agrees).
     assert_eq!(names, vec!["bash", "kernel", "kernel", "openssl"]);
+    // A minion and a name: that minion's packages filtered by name (not the fleet's versions).
+    let mut s = search(Some((NameOp::Contains, "SSL")), None);
+    s.minion = Some("deb-a".into());
+    let page = store::search(&app.state.db, &s, &None, 1, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.list.rows.len(), 1);
+    assert_eq!(page.list.rows[0].version, "3.0.11-1~deb12u2");
+    let mut s = search(
+        Some((NameOp::Prefix, "LIBC")),
+        Some((VersionOp::Eq, "2.36-9+deb12u4")),
+    );
+    s.minion = Some("deb-a".into());
+    let page = store::search(&app.state.db, &s, &None, 1, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.list.total, 2, "both arches of libc6");
     // Paging.
     let s = search(Some((NameOp::Prefix, "")), None);
     let p1 = store::search(&app.state.db, &s, &None, 1, 5).await.unwrap();

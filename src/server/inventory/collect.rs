@@ -3,7 +3,8 @@
 //! time, so a 10k fleet is ~50 calls of a few MB each instead of one reply of ~600 MB that would
 //! time out. Each chunk is stored as soon as it is back ([`super::store::store_minions`]); a
 //! minion that did not answer keeps its previous rows. One collection at a time
-//! ([`write_lock`]): the poller and manual refreshes take turns.
+//! ([`write_lock`], whose guard [`collect`] takes): the poller waits its turn, a manual refresh
+//! is refused while a collection runs.
 
 use super::store::{self, Catalog, MinionPackages};
 use crate::model::inventory::{PackageSource, RefreshSummary};
@@ -16,7 +17,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// Minions per salt-api call.
 pub const CHUNK: usize = 200;
@@ -27,11 +28,19 @@ pub const PARALLEL: usize = 2;
 /// that is down costs about this long plus the master's `gather_job_timeout`).
 pub const CALL_TIMEOUT_SECS: u64 = 30;
 
-static WRITES: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
+/// The write locks, one per database file (tests run several apps in one process).
+static WRITES: LazyLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
 
-/// The inventory's write lock: one collection at a time in this process.
-pub fn write_lock() -> &'static tokio::sync::Mutex<()> {
-    &WRITES
+/// The inventory's write lock for `db`: one collection at a time in this process.
+pub fn write_lock(db: &Db) -> Arc<tokio::sync::Mutex<()>> {
+    let key = db
+        .connect_options()
+        .get_filename()
+        .to_string_lossy()
+        .into_owned();
+    let mut map = WRITES.lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(key).or_default().clone()
 }
 
 /// Called after each chunk with (minions answered so far, minions stored so far).
@@ -81,16 +90,18 @@ async fn fetch(
     (ids, r)
 }
 
-/// Collect the packages of `minions` and store them. Fails only when every call failed
-/// (salt-api down) or the database did.
+/// Collect the packages of `minions` and store them, holding the [`write_lock`] (`_writes`);
+/// minions whose key is gone are forgotten first. Fails only when every call failed (salt-api
+/// down) or the database did.
 pub async fn collect(
     client: &SaltClient,
     db: &Db,
     minions: Vec<String>,
     on_progress: Option<OnProgress<'_>>,
+    _writes: tokio::sync::OwnedMutexGuard<()>,
 ) -> Result<RefreshSummary, PollError> {
     let started = std::time::Instant::now();
-    let _guard = write_lock().lock().await;
+    let forgotten = forget_gone(db).await? as i64;
     let mut catalog = Catalog::load(db).await?;
     let families: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
         "SELECT minion_id, os_family FROM minion_snapshots WHERE os_family IS NOT NULL",
@@ -101,6 +112,7 @@ pub async fn collect(
     .collect();
     let mut summary = RefreshSummary {
         minions_targeted: minions.len() as i64,
+        forgotten,
         ..Default::default()
     };
     let chunks: Vec<Vec<String>> = minions.chunks(CHUNK).map(<[String]>::to_vec).collect();
@@ -169,9 +181,9 @@ pub async fn collect(
     Ok(summary)
 }
 
-/// Forget the packages of minions whose key is no longer accepted.
-pub async fn forget_gone(db: &Db) -> Result<usize, sqlx::Error> {
-    let _guard = write_lock().lock().await;
+/// Forget the packages of minions whose key is no longer accepted (the caller holds the
+/// [`write_lock`]).
+async fn forget_gone(db: &Db) -> Result<usize, sqlx::Error> {
     let gone = store::gone_minions(db).await?;
     if gone.is_empty() {
         return Ok(0);

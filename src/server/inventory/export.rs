@@ -90,7 +90,7 @@ pub async fn export(
     let globs = crate::server::minions::store::allowed_globs(&user.permissions, "view", "minion");
     let page = match super::store::search(&state.db, &search, &globs, 1, EXPORT_MAX).await {
         Ok(p) => p,
-        Err(e) => return AppError::from(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let truncated = page.truncated || page.list.total > page.list.rows.len() as i64;
     let (body, kind, ext) = if json {

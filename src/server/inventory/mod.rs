@@ -31,27 +31,27 @@ const PROGRESS_CAP: usize = 1000;
 /// The refreshes pages are following, by the id the page chose (and owned by its user).
 #[derive(Debug, Default)]
 pub struct Progresses {
-    map: Mutex<HashMap<String, (String, RefreshProgress, Instant)>>,
+    map: Mutex<HashMap<(String, String), (RefreshProgress, Instant)>>,
 }
 
 impl Progresses {
     fn set(&self, id: &str, owner: &str, p: RefreshProgress) {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        map.retain(|_, (_, _, at)| now.duration_since(*at) < PROGRESS_TTL);
-        if map.len() >= PROGRESS_CAP && !map.contains_key(id) {
+        map.retain(|_, (_, at)| now.duration_since(*at) < PROGRESS_TTL);
+        let key = (owner.to_string(), id.to_string());
+        if map.len() >= PROGRESS_CAP && !map.contains_key(&key) {
             return;
         }
-        let at = map.get(id).map(|(_, _, at)| *at).unwrap_or(now);
-        map.insert(id.to_string(), (owner.to_string(), p, at));
+        let at = map.get(&key).map(|(_, at)| *at).unwrap_or(now);
+        map.insert(key, (p, at));
     }
 
     /// The progress of `owner`'s refresh `id`.
     pub fn get(&self, id: &str, owner: &str) -> Option<RefreshProgress> {
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(id)
-            .filter(|(o, _, _)| o == owner)
-            .map(|(_, p, _)| p.clone())
+        map.get(&(owner.to_string(), id.to_string()))
+            .map(|(p, _)| p.clone())
     }
 }
 
@@ -87,11 +87,13 @@ pub async fn search_page(
     lq: &ListQuery<SearchFilters>,
 ) -> Result<SearchPage, AppError> {
     let globs = crate::server::minions::store::allowed_globs(&user.permissions, "view", "minion");
-    Ok(store::search(&state.db, &lq.filters, &globs, lq.page, lq.per_page).await?)
+    store::search(&state.db, &lq.filters, &globs, lq.page, lq.per_page).await
 }
 
 /// The manual refresh: resolve the target (only minions the user may view), collect their
-/// packages, audit `inventory.refresh`. 502 when no minion returned a package list.
+/// packages, audit `inventory.refresh`. 409 while another collection runs (the poller's or
+/// another refresh); 502 when no minion returned a package list. The collection and its audit
+/// run as a task of their own, so a browser that goes away does not cut them short.
 pub async fn refresh(
     state: &AppState,
     user: &CurrentUser,
@@ -102,19 +104,22 @@ pub async fn refresh(
     let client = state.runtime.client()?;
     let minions = crate::server::run::target_minions(state, user, &client, cmd).await?;
     let started = Instant::now();
-    let audit = |code: u16, summary: Option<&RefreshSummary>| {
-        AuditEntry::new("inventory.refresh", "inventory:*")
-            .user(&user.id, &user.username)
-            .args(serde_json::json!({
-                "target": cmd.target,
-                "target_type": cmd.target_type,
-                "minions_targeted": minions.len(),
-                "minions_refreshed": summary.map(|s| s.minions_refreshed),
-                "no_answer": summary.map(|s| s.no_answer.len()),
-            }))
-            .code(code)
-            .duration_ms(started.elapsed().as_millis() as i64)
-            .ip(ip)
+    let audit = {
+        let (user, cmd, ip, targeted) = (user.clone(), cmd.clone(), ip.to_string(), minions.len());
+        move |code: u16, summary: Option<&RefreshSummary>| {
+            AuditEntry::new("inventory.refresh", "inventory:*")
+                .user(&user.id, &user.username)
+                .args(serde_json::json!({
+                    "target": cmd.target,
+                    "target_type": cmd.target_type,
+                    "minions_targeted": targeted,
+                    "minions_refreshed": summary.map(|s| s.minions_refreshed),
+                    "no_answer": summary.map(|s| s.no_answer.len()),
+                }))
+                .code(code)
+                .duration_ms(started.elapsed().as_millis() as i64)
+                .ip(&ip)
+        }
     };
     if minions.is_empty() {
         record(&state.db, audit(422, None)).await;
@@ -123,54 +128,67 @@ pub async fn refresh(
             "No accepted minion you may view matches this target.",
         ));
     }
+    let Ok(writes) = collect::write_lock(&state.db).try_lock_owned() else {
+        record(&state.db, audit(409, None)).await;
+        return Err(AppError::Conflict(
+            "A package collection is already running (the inventory poller or another \
+             refresh); try again when it has finished."
+                .into(),
+        ));
+    };
     let total = minions.len() as i64;
     let owner = user.id.clone();
-    let show = |answered: i64, refreshed: i64, done: bool| {
-        if let Some(id) = &progress_id {
-            progress().set(
-                id,
-                &owner,
-                RefreshProgress {
-                    targeted: total,
-                    answered,
-                    refreshed,
-                    done,
-                },
-            );
-        }
-    };
-    show(0, 0, false);
-    let on_progress = |a: i64, r: i64| show(a, r, false);
-    let r = collect::collect(&client, &state.db, minions.clone(), Some(&on_progress)).await;
-    let summary = match r {
-        Ok(s) => s,
-        Err(e) => {
-            show(total, 0, true);
-            let err = match e {
-                PollError::Salt(e) => salt_error(e),
-                PollError::Db(e) => AppError::from(e),
-                PollError::Internal(m) => AppError::Internal(m.into()),
-            };
-            record(&state.db, audit(err.status(), None)).await;
-            return Err(err);
-        }
-    };
-    show(total, summary.minions_refreshed, true);
-    if summary.minions_refreshed == 0 {
-        record(&state.db, audit(502, Some(&summary))).await;
-        let why = match summary.errors.values().next() {
-            Some(e) => format!(" One answered: {e}"),
-            None => String::new(),
+    let db = state.db.clone();
+    let task = tokio::spawn(async move {
+        let show = |answered: i64, refreshed: i64, done: bool| {
+            if let Some(id) = &progress_id {
+                progress().set(
+                    id,
+                    &owner,
+                    RefreshProgress {
+                        targeted: total,
+                        answered,
+                        refreshed,
+                        done,
+                    },
+                );
+            }
         };
-        return Err(AppError::SaltError(
-            format!(
-                "No minion returned a package list ({} targeted, {} did not answer).{why}",
-                total,
-                summary.no_answer.len()
-            )
-            .into(),
-        ));
-    }
-    record(&state.db, audit(200, Some(&summary))).await;
-    Ok(summary)
+        show(0, 0, false);
+        let on_progress = |a: i64, r: i64| show(a, r, false);
+        let r = collect::collect(&client, &db, minions, Some(&on_progress), writes).await;
+        let summary = match r {
+            Ok(s) => s,
+            Err(e) => {
+                show(total, 0, true);
+                let err = match e {
+                    PollError::Salt(e) => salt_error(e),
+                    PollError::Db(e) => AppError::from(e),
+                    PollError::Internal(m) => AppError::Internal(m.into()),
+                };
+                record(&db, audit(err.status(), None)).await;
+                return Err(err);
+            }
+        };
+        show(total, summary.minions_refreshed, true);
+        if summary.minions_refreshed == 0 {
+            record(&db, audit(502, Some(&summary))).await;
+            let why = match summary.errors.values().next() {
+                Some(e) => format!(" One answered: {e}"),
+                None => String::new(),
+            };
+            return Err(AppError::SaltError(
+                format!(
+                    "No minion returned a package list ({} targeted, {} did not answer).{why}",
+                    total,
+                    summary.no_answer.len()
+                )
+                .into(),
+            ));
+        }
+        record(&db, audit(200, Some(&summary))).await;
+        Ok(summary)
+    });
+    task.await
+        .map_err(|e| AppError::Internal(format!("The refresh stopped unexpectedly: {e}").into()))?
 }

@@ -1,7 +1,7 @@
 //! The inventory poller (SPEC 2.6 InventoryScheduler): every `inventory_refresh_minutes`
 //! (Settings → Pollers), after `inventory_refresh_initial_delay_s`, collect the packages of every
 //! accepted minion that answered the latest presence check. Offline minions are skipped and keep
-//! their rows; minions whose key is gone are forgotten. One run at a time, and the next one
+//! their rows; minions whose key is gone are forgotten (by every collection). One run at a time, and the next one
 //! starts a full interval after the last one ended.
 
 use super::collect;
@@ -21,20 +21,22 @@ pub async fn online_minions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
 
 /// One run.
 pub async fn poll_inventory(ctx: &PollerCtx) -> PollResult {
-    let forgotten = collect::forget_gone(&ctx.db).await?;
     let minions = online_minions(&ctx.db).await?;
     if minions.is_empty() {
         return Ok("no online accepted minion to collect from".into());
     }
-    let s = collect::collect(&ctx.client, &ctx.db, minions, None).await?;
+    // A manual refresh may be running: wait for it.
+    let writes = collect::write_lock(&ctx.db).lock_owned().await;
+    let s = collect::collect(&ctx.client, &ctx.db, minions, None, writes).await?;
     let packages: i64 = s.package_counts.values().sum();
     Ok(format!(
         "{} of {} minions refreshed ({packages} packages), {} did not answer, {} errors, \
-         {forgotten} forgotten, in {} ms",
+         {} forgotten, in {} ms",
         s.minions_refreshed,
         s.minions_targeted,
         s.no_answer.len(),
         s.errors.len(),
+        s.forgotten,
         s.duration_ms
     ))
 }

@@ -7,6 +7,7 @@
 //! packages' and versions' minion counts, so the packages page never counts facts. A
 //! [`Catalog`] (every package and version id, loaded once per collection) saves a lookup per row.
 
+use crate::error::AppError;
 use crate::model::inventory::{
     InventoryStatus, NameOp, PackageFilters, PackageHit, PackageRow, PackageSearch, PackageSort,
     PackageSource, PackageVersions, SearchPage, VersionMinion, VersionMinions, VersionRow,
@@ -16,7 +17,7 @@ use crate::model::list::{ListQuery, SortDir};
 use crate::model::page::Page;
 use crate::salt::packages::InstalledPackage;
 use crate::server::db::Db;
-use crate::server::minions::store::{escape_like, push_allowed};
+use crate::server::minions::store::push_allowed;
 use crate::server::to_text;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, Transaction};
@@ -113,6 +114,14 @@ impl Catalog {
         self.package_of.insert(id, pkg);
         Ok(id)
     }
+}
+
+/// Escape `s` for `LIKE … ESCAPE '\\'` (SQLite's LIKE ignores case for ASCII letters only, so
+/// the text keeps its case: `Éclair` still finds `Éclair`).
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// `UPDATE <table> SET minion_count = minion_count + delta WHERE id IN (ids)`, in chunks.
@@ -488,15 +497,19 @@ const HIT_COLUMNS: &str =
      JOIN inventory_versions v ON v.id = i.version_id \
      JOIN inventory_packages p ON p.id = v.package_id";
 
+/// Facts a name search may walk: past this it is refused with a 422 asking to narrow it (the
+/// sort and count over millions of facts would hold a connection for seconds).
+pub const MAX_SEARCH_FACTS: i64 = 500_000;
+
 /// The versions whose package name matches (at most [`MAX_CANDIDATES`] + 1).
 async fn candidates(
     db: &Db,
     op: NameOp,
     name: &str,
     source: Option<PackageSource>,
-) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+) -> Result<Vec<(i64, String, String, i64)>, sqlx::Error> {
     let mut q = QueryBuilder::<Sqlite>::new(
-        "SELECT v.id, p.source, v.version FROM inventory_versions v \
+        "SELECT v.id, p.source, v.version, v.minion_count FROM inventory_versions v \
          JOIN inventory_packages p ON p.id = v.package_id WHERE v.minion_count > 0 AND ",
     );
     match op {
@@ -517,16 +530,29 @@ async fn candidates(
     q.build_query_as().fetch_all(db).await
 }
 
+fn starts_with_ascii_ci(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+fn contains_ascii_ci(s: &str, needle: &str) -> bool {
+    needle.is_empty()
+        || s.char_indices()
+            .any(|(i, _)| starts_with_ascii_ci(&s[i..], needle))
+}
+
 /// Search installed packages: by name (the versions that match, compared in memory by their
-/// source's rules, then their minions by index), or by minion (its packages). Only the minions
-/// `globs` allows. Ordered by minion, package, version.
+/// source's rules, then their minions by index; refused past [`MAX_SEARCH_FACTS`]), or, when a
+/// minion is named, that minion's packages filtered in memory. Only the minions `globs` allows.
+/// Ordered by minion, package, version.
 pub async fn search(
     db: &Db,
     s: &PackageSearch,
     globs: &Option<Vec<String>>,
     page: i64,
     per_page: i64,
-) -> Result<SearchPage, sqlx::Error> {
+) -> Result<SearchPage, AppError> {
     let offset = (page - 1) * per_page;
     let keep = |source: &str, version: &str| match &s.version {
         None => true,
@@ -536,7 +562,7 @@ pub async fn search(
             wanted,
         ),
     };
-    let Some((op, name)) = &s.name else {
+    let (Some((op, name)), None) = (&s.name, &s.minion) else {
         // A minion's packages (a few thousand rows): filtered and paged in memory.
         let mut q = QueryBuilder::<Sqlite>::new(HIT_COLUMNS);
         q.push(" WHERE m.minion_id = ")
@@ -547,9 +573,15 @@ pub async fn search(
         push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
         q.push(" ORDER BY p.name, v.version, v.arch");
         let all: Vec<PackageHit> = q.build_query_as().fetch_all(db).await?;
+        let named = |h: &PackageHit| match &s.name {
+            None => true,
+            Some((NameOp::Eq, n)) => &h.name == n,
+            Some((NameOp::Prefix, n)) => starts_with_ascii_ci(&h.name, n),
+            Some((NameOp::Contains, n)) => contains_ascii_ci(&h.name, n),
+        };
         let matching: Vec<PackageHit> = all
             .into_iter()
-            .filter(|h| keep(&h.source, &h.version))
+            .filter(|h| named(h) && keep(&h.source, &h.version))
             .collect();
         let total = matching.len() as i64;
         let rows = matching
@@ -565,11 +597,22 @@ pub async fn search(
     let mut found = candidates(db, *op, name, s.source).await?;
     let truncated = found.len() as i64 > MAX_CANDIDATES;
     found.truncate(MAX_CANDIDATES as usize);
-    let ids: Vec<i64> = found
+    let found: Vec<(i64, i64)> = found
         .into_iter()
-        .filter(|(_, source, version)| keep(source, version))
-        .map(|(id, _, _)| id)
+        .filter(|(_, source, version, _)| keep(source, version))
+        .map(|(id, _, _, n)| (id, n))
         .collect();
+    let facts: i64 = found.iter().map(|(_, n)| n).sum();
+    if facts > MAX_SEARCH_FACTS {
+        return Err(AppError::invalid(
+            "name",
+            format!(
+                "This search matches {facts} installed packages, more than {MAX_SEARCH_FACTS} \
+                 can be listed: use an exact name, a version comparison, a source or a minion."
+            ),
+        ));
+    }
+    let ids: Vec<i64> = found.into_iter().map(|(id, _)| id).collect();
     if ids.is_empty() {
         return Ok(SearchPage {
             list: Page::new(vec![], 0, page, per_page),
@@ -581,9 +624,6 @@ pub async fn search(
         q.push(" WHERE i.version_id IN (SELECT value FROM json_each(")
             .push_bind(ids_json.clone())
             .push("))");
-        if let Some(m) = &s.minion {
-            q.push(" AND m.minion_id = ").push_bind(m.clone());
-        }
     };
     let mut q = QueryBuilder::<Sqlite>::new(HIT_COLUMNS);
     push_where(&mut q);
