@@ -15,124 +15,14 @@ mod common;
 
 use halite::model::fleet::{FleetFilters, FleetSort, HealthStatus, ValidFleetFilters};
 use halite::model::list::{ListQuery, SortDir};
-use halite::salt::{LocalRequest, SaltClient, SaltConfig};
+use halite::salt::LocalRequest;
 use halite::server::fleet::{ingest, store};
 use halite::server::minions::poller;
-use std::io::{BufRead, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const CHILD: &str = "BENCH_FLEET_SIM";
 const FLEET: usize = 10_000;
 const QUERY_RUNS: usize = 50;
-
-/// The child: a 10,000-minion simulator on a free port; prints `LISTEN <url>` and serves until
-/// its stdin closes (the parent ended).
-fn child() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = tokio::task::spawn_blocking(|| {
-            salt_sim::router(salt_sim::SimConfig {
-                minions: FLEET,
-                ..Default::default()
-            })
-        })
-        .await
-        .unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        println!("LISTEN http://{addr}");
-        std::io::stdout().flush().unwrap();
-        tokio::task::spawn_blocking(|| {
-            let mut sink = [0u8; 64];
-            while std::io::stdin().read(&mut sink).is_ok_and(|n| n > 0) {}
-        })
-        .await
-        .unwrap();
-    });
-    std::process::exit(0);
-}
-
-fn client(url: &str) -> SaltClient {
-    SaltClient::new(SaltConfig {
-        url: url.into(),
-        username: "halite".into(),
-        password: "sim-pw".into(),
-        eauth: "file".into(),
-        verify_tls: true,
-        timeout: Duration::from_secs(300),
-    })
-    .unwrap()
-}
-
-/// `VmHWM` of another process, in MB.
-fn peak_rss_of(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-/// The machine's memory, in GB.
-fn mem_total_gb() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-        / 1024.0
-}
-
-/// Start counting this process's peak RSS again from its current RSS (Linux `clear_refs` 5).
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-fn dir_mb(dir: &std::path::Path) -> f64 {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum::<u64>()
-        })
-        .unwrap_or(0) as f64
-        / 1e6
-}
-
-/// (min, median, max).
-fn spread(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
-    v.sort();
-    (v[0], v[v.len() / 2], v[v.len() - 1])
-}
-
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 100.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.2} ms")
-    }
-}
-
-fn row3(name: &str, v: Vec<Duration>) -> String {
-    let (lo, mid, hi) = spread(v);
-    format!("| {name} | {} | {} | {} |\n", ms(lo), ms(mid), ms(hi))
-}
 
 fn fleet_query(
     status: Option<HealthStatus>,
@@ -152,48 +42,19 @@ fn fleet_query(
     }
 }
 
-/// Time `f` `QUERY_RUNS` times (after one warm-up call).
-async fn time_query<F, Fut>(mut f: F) -> Vec<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    f().await;
-    let mut times = Vec::with_capacity(QUERY_RUNS);
-    for _ in 0..QUERY_RUNS {
-        let t = Instant::now();
-        f().await;
-        times.push(t.elapsed());
-    }
-    times
-}
-
 fn main() {
     if std::env::var_os(CHILD).is_some() {
-        child();
-        return;
+        common::serve_sim_child(salt_sim::SimConfig {
+            minions: FLEET,
+            ..Default::default()
+        });
     }
     let runs: usize = std::env::var("BENCH_FLEET_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30)
         .max(1);
-    let mut sim = std::process::Command::new(std::env::current_exe().unwrap())
-        .env(CHILD, "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("LISTEN ")
-        .expect("the simulator's LISTEN line")
-        .to_string();
+    let (mut sim, url) = common::spawn_sim_child(CHILD);
     let sim_pid = sim.id();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -206,7 +67,7 @@ fn main() {
         "<!-- bench_fleet:start -->\n## Fleet health (`cargo run --release --features ssr --example bench_fleet`)\n\nMeasured {} on this machine ({} cores, {:.0} GB RAM), release build, SQLite in WAL mode on local disk, salt-api simulator with {FLEET} minions in a separate process.\n\n{out}<!-- bench_fleet:end -->",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        mem_total_gb(),
+        common::mem_total_gb(),
     );
     common::write_section("bench_fleet", &section);
 }
@@ -215,7 +76,7 @@ async fn run(url: &str, sim_pid: u32, runs: usize) -> String {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
     let db = halite::server::db::connect(&db_url).await.unwrap();
-    let c = client(url);
+    let c = common::client(url);
     c.login().await.unwrap();
     // The fleet as the minions pollers see it: accepted keys, who is connected.
     poller::poll_keys(&c, &db).await.unwrap();
@@ -242,7 +103,7 @@ async fn run(url: &str, sim_pid: u32, runs: usize) -> String {
     drop(body);
 
     let base_rss = common::proc_status_mb("VmRSS:");
-    let reset = reset_peak_rss();
+    let reset = common::reset_peak_rss();
     let (mut fetch, mut write, mut total) = (vec![], vec![], vec![]);
     let mut first_peak = 0.0;
     let mut report = ingest::IngestReport::default();
@@ -284,12 +145,12 @@ async fn run(url: &str, sim_pid: u32, runs: usize) -> String {
         );
     }
     let all_peak = common::peak_rss_mb();
-    let sim_peak = peak_rss_of(sim_pid);
+    let sim_peak = common::peak_rss_of(sim_pid);
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(&db)
         .await
         .unwrap();
-    let db_mb = dir_mb(dir.path());
+    let db_mb = common::dir_mb(dir.path());
     let run_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM highstate_runs")
         .fetch_one(&db)
         .await
@@ -303,15 +164,15 @@ async fn run(url: &str, sim_pid: u32, runs: usize) -> String {
         "**(a) Ingest of one fleet-wide `state.apply` job** ({targeted} targeted minions, ~40 states each; `jobs.list_job` reply {reply_mb:.0} MB; per job {} runs written, {} of them blocked (did not return), {} not state returns), measured over {runs} jobs:\n\n| step | min | median | max |\n|---|---|---|---|\n",
         report.written, report.blocked, report.skipped
     );
-    out.push_str(&row3(
+    out.push_str(&common::row3(
         "`jobs.list_job` over HTTP + parse (`SaltClient::list_job`)",
         fetch,
     ));
-    out.push_str(&row3(
+    out.push_str(&common::row3(
         "`ingest_job` (classify, count, batched write of runs, failures, latest-run pointers, job sums)",
         write,
     ));
-    out.push_str(&row3("total per job", total));
+    out.push_str(&common::row3("total per job", total));
     out.push_str(&format!(
         "\n| memory | |\n|---|---|\n| Halite process RSS before the first job (DB open, keys and presence polled) | {base_rss:.0} MB |\n| peak RSS during the first job | {} |\n| peak RSS over all {runs} jobs | {} |\n| simulator process peak RSS (not Halite) | {sim_peak:.0} MB |\n| SQLite database after {runs} jobs ({run_rows} runs, {failure_rows} failing-state rows, raw returns kept) | {db_mb:.0} MB |\n\n",
         if reset { format!("{first_peak:.0} MB") } else { format!("{first_peak:.0} MB (process peak; clear_refs unavailable)") },
@@ -368,64 +229,67 @@ async fn run(url: &str, sim_pid: u32, runs: usize) -> String {
     ));
     for (name, lq) in cases {
         let (name, lq) = (&name, &lq);
-        let times = time_query(|| async move {
+        let times = common::time_query(QUERY_RUNS, || async move {
             let (rows, total, _) = store::list(db, lq, &None, now).await.unwrap();
             assert!(total > 0 && !rows.is_empty(), "{name}");
         })
         .await;
-        out.push_str(&row3(
+        out.push_str(&common::row3(
             &format!("`store::list` (page + total + counts per status): {name}"),
             times,
         ));
     }
     let scoped = &Some(vec!["minion:sim-web-*".to_string()]);
-    let times = time_query(|| async move {
+    let times = common::time_query(QUERY_RUNS, || async move {
         let (rows, _, _) = store::list(db, &all(), scoped, now).await.unwrap();
         assert!(!rows.is_empty());
     })
     .await;
-    out.push_str(&row3(
+    out.push_str(&common::row3(
         "`store::list`, per-resource role (`minion:sim-web-*`)",
         times,
     ));
-    let times = time_query(|| async move {
+    let times = common::time_query(QUERY_RUNS, || async move {
         assert_eq!(
             store::counts(db, &None, now).await.unwrap().all(),
             counts.all()
         );
     })
     .await;
-    out.push_str(&row3("`store::counts` (status chips)", times));
-    let times = time_query(|| async move {
+    out.push_str(&common::row3("`store::counts` (status chips)", times));
+    let times = common::time_query(QUERY_RUNS, || async move {
         assert_eq!(
             store::tiles(db, &None, now).await.unwrap().len() as i64,
             counts.all()
         );
     })
     .await;
-    out.push_str(&row3("`store::tiles` (health grid, every minion)", times));
-    let times = time_query(|| async move {
+    out.push_str(&common::row3(
+        "`store::tiles` (health grid, every minion)",
+        times,
+    ));
+    let times = common::time_query(QUERY_RUNS, || async move {
         let c = store::compliance(db, &None, 30).await.unwrap();
         assert_eq!(c.len(), runs.min(30));
     })
     .await;
-    out.push_str(&row3(
+    out.push_str(&common::row3(
         "`store::compliance`, last 30 runs (compliance chart)",
         times,
     ));
-    let times = time_query(|| async move {
+    let times = common::time_query(QUERY_RUNS, || async move {
         assert!(!store::compliance(db, scoped, 30).await.unwrap().is_empty());
     })
     .await;
-    out.push_str(&row3(
+    out.push_str(&common::row3(
         "`store::compliance`, last 30 runs, per-resource role (`minion:sim-web-*`)",
         times,
     ));
-    let times = time_query(|| async move {
+    let times = common::time_query(QUERY_RUNS, || async move {
         assert!(!store::top_failures(db, &None, 10).await.unwrap().is_empty());
     })
     .await;
-    out.push_str(&row3("`store::top_failures`, top 10", times));
+    out.push_str(&common::row3("`store::top_failures`, top 10", times));
     out.push_str(&format!(
         "\n- Method: the simulator (seed 42, 5% of minions offline) answers each `state.apply` on `*` with generated returns (~{:.0} KB a minion: mostly clean, ~15% with changes, ~3.5% failing 1-3 states, ~1% render errors, ~3% not returning); each job is dispatched with `local_async`, then looked up and ingested exactly as `fleet::poller::poll_fleet` does (`SaltClient::list_job`, then `ingest_job` with the job ended, so non-returning minions are written as blocked). Peak RSS is this process's `VmHWM`, reset (`/proc/self/clear_refs`) after the setup. Reads use a fresh `now`, no `ANALYZE`; times are the server-side work of `fleet/list` and `fleet/summary` without HTTP.\n",
         reply_mb * 1000.0 / targeted.max(1) as f64

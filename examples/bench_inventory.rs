@@ -17,140 +17,14 @@ use halite::model::inventory::{
     NameOp, PackageFilters, PackageSearch, PackageSort, PackageSource, VersionOp,
 };
 use halite::model::list::{ListQuery, SortDir};
-use halite::salt::{SaltClient, SaltConfig};
+
 use halite::server::inventory::{collect, store};
 use halite::server::minions::poller;
-use std::io::{BufRead, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const CHILD: &str = "BENCH_INV_SIM";
 const FLEET: usize = 10_000;
 const QUERY_RUNS: usize = 30;
-
-/// The child: a 10,000-minion simulator on a free port; prints `LISTEN <url>` and serves until
-/// its stdin closes (the parent ended).
-fn child() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = tokio::task::spawn_blocking(|| {
-            salt_sim::router(salt_sim::SimConfig {
-                minions: FLEET,
-                ..Default::default()
-            })
-        })
-        .await
-        .unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        println!("LISTEN http://{addr}");
-        std::io::stdout().flush().unwrap();
-        tokio::task::spawn_blocking(|| {
-            let mut sink = [0u8; 64];
-            while std::io::stdin().read(&mut sink).is_ok_and(|n| n > 0) {}
-        })
-        .await
-        .unwrap();
-    });
-    std::process::exit(0);
-}
-
-fn client(url: &str) -> SaltClient {
-    SaltClient::new(SaltConfig {
-        url: url.into(),
-        username: "halite".into(),
-        password: "sim-pw".into(),
-        eauth: "file".into(),
-        verify_tls: true,
-        timeout: Duration::from_secs(300),
-    })
-    .unwrap()
-}
-
-/// `VmHWM` of another process, in MB.
-fn peak_rss_of(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-/// The machine's memory, in GB.
-fn mem_total_gb() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-        / 1024.0
-}
-
-/// Start counting this process's peak RSS again from its current RSS (Linux `clear_refs` 5).
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-fn dir_mb(dir: &std::path::Path) -> f64 {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum::<u64>()
-        })
-        .unwrap_or(0) as f64
-        / 1e6
-}
-
-/// (min, median, max).
-fn spread(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
-    v.sort();
-    (v[0], v[v.len() / 2], v[v.len() - 1])
-}
-
-fn ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 100.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.2} ms")
-    }
-}
-
-fn row3(name: &str, v: Vec<Duration>) -> String {
-    let (lo, mid, hi) = spread(v);
-    format!("| {name} | {} | {} | {} |\n", ms(lo), ms(mid), ms(hi))
-}
-
-/// Time `f` `QUERY_RUNS` times (after one warm-up call).
-async fn time_query<F, Fut>(mut f: F) -> Vec<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    f().await;
-    let mut times = Vec::with_capacity(QUERY_RUNS);
-    for _ in 0..QUERY_RUNS {
-        let t = Instant::now();
-        f().await;
-        times.push(t.elapsed());
-    }
-    times
-}
 
 fn packages(
     source: Option<PackageSource>,
@@ -182,25 +56,12 @@ fn search(
 
 fn main() {
     if std::env::var_os(CHILD).is_some() {
-        child();
-        return;
+        common::serve_sim_child(salt_sim::SimConfig {
+            minions: FLEET,
+            ..Default::default()
+        });
     }
-    let mut sim = std::process::Command::new(std::env::current_exe().unwrap())
-        .env(CHILD, "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("LISTEN ")
-        .expect("the simulator's LISTEN line")
-        .to_string();
+    let (mut sim, url) = common::spawn_sim_child(CHILD);
     let sim_pid = sim.id();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -213,7 +74,7 @@ fn main() {
         "<!-- bench_inventory:start -->\n## Package inventory (`cargo run --release --features ssr --example bench_inventory`)\n\nMeasured {} on this machine ({} cores, {:.0} GB RAM), release build, SQLite in WAL mode on local disk, salt-api simulator with {FLEET} minions in a separate process.\n\n{out}<!-- bench_inventory:end -->",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        mem_total_gb(),
+        common::mem_total_gb(),
     );
     common::write_section("bench_inventory", &section);
 }
@@ -222,7 +83,7 @@ async fn run(url: &str, sim_pid: u32) -> String {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
     let db = halite::server::db::connect(&db_url).await.unwrap();
-    let c = client(url);
+    let c = common::client(url);
     c.login().await.unwrap();
     // The fleet as the minions pollers see it: accepted keys, who is connected.
     poller::poll_keys(&c, &db).await.unwrap();
@@ -232,7 +93,7 @@ async fn run(url: &str, sim_pid: u32) -> String {
         .unwrap();
 
     let base_rss = common::proc_status_mb("VmRSS:");
-    let reset = reset_peak_rss();
+    let reset = common::reset_peak_rss();
     let t = Instant::now();
     let first = collect::collect(
         &c,
@@ -259,12 +120,12 @@ async fn run(url: &str, sim_pid: u32) -> String {
     let second_time = t.elapsed();
     eprintln!("bench_inventory: second collection {second_time:.2?}");
     let all_peak = common::peak_rss_mb();
-    let sim_peak = peak_rss_of(sim_pid);
+    let sim_peak = common::peak_rss_of(sim_pid);
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(&db)
         .await
         .unwrap();
-    let db_mb = dir_mb(dir.path());
+    let db_mb = common::dir_mb(dir.path());
     let count = |sql: &'static str| {
         let db = db.clone();
         async move {
@@ -328,21 +189,21 @@ async fn run(url: &str, sim_pid: u32) -> String {
     ];
     for (name, s) in cases {
         let (name, s) = (&name, &s);
-        let times = time_query(|| async move {
+        let times = common::time_query(QUERY_RUNS, || async move {
             let p = store::search(db, s, &None, 1, 50).await.unwrap();
             assert!(p.list.total > 0, "{name}");
         })
         .await;
-        out.push_str(&row3(&format!("`store::search`: {name}"), times));
+        out.push_str(&common::row3(&format!("`store::search`: {name}"), times));
     }
     let scoped = &Some(vec!["minion:sim-web-*".to_string()]);
     let openssl_lt = &openssl_lt;
-    let times = time_query(|| async move {
+    let times = common::time_query(QUERY_RUNS, || async move {
         let p = store::search(db, openssl_lt, scoped, 1, 50).await.unwrap();
         assert!(p.list.total > 0);
     })
     .await;
-    out.push_str(&row3(
+    out.push_str(&common::row3(
         "`store::search`: openssl lt 3.0.13, per-resource role (`minion:sim-web-*`)",
         times,
     ));
@@ -362,27 +223,27 @@ async fn run(url: &str, sim_pid: u32) -> String {
     ];
     for (name, lq) in pcases {
         let lq = &lq;
-        let times = time_query(|| async move {
+        let times = common::time_query(QUERY_RUNS, || async move {
             let (rows, total) = store::packages(db, lq).await.unwrap();
             assert!(total > 0 && !rows.is_empty());
         })
         .await;
-        out.push_str(&row3(&format!("`store::packages`: {name}"), times));
+        out.push_str(&common::row3(&format!("`store::packages`: {name}"), times));
     }
-    let times = time_query(|| async move {
+    let times = common::time_query(QUERY_RUNS, || async move {
         assert!(store::status(db).await.unwrap().minions > 0);
     })
     .await;
-    out.push_str(&row3("`store::status` (the status strip)", times));
+    out.push_str(&common::row3("`store::status` (the status strip)", times));
     let drift = store::versions(db, "openssl", None).await.unwrap().unwrap();
-    let times = time_query(|| async move {
+    let times = common::time_query(QUERY_RUNS, || async move {
         assert!(store::versions(db, "openssl", None)
             .await
             .unwrap()
             .is_some());
     })
     .await;
-    out.push_str(&row3(
+    out.push_str(&common::row3(
         &format!(
             "`store::versions`: drift view of `openssl` ({} versions)",
             drift.versions.len()
@@ -390,14 +251,14 @@ async fn run(url: &str, sim_pid: u32) -> String {
         times,
     ));
     let top = drift.versions[0].id;
-    let times = time_query(|| async move {
+    let times = common::time_query(QUERY_RUNS, || async move {
         assert!(store::version_minions(db, top, &None, 1, 50)
             .await
             .unwrap()
             .is_some());
     })
     .await;
-    out.push_str(&row3(
+    out.push_str(&common::row3(
         &format!(
             "`store::version_minions`: minions of the newest openssl ({} minions), first page",
             drift.versions[0].minion_count

@@ -1,6 +1,11 @@
-//! What the benchmark programs share: reading the process's memory figures and writing a
-//! program's section of BENCHMARKS.md.
+//! What the benchmark programs share: the simulator child process, a client for it, reading
+//! memory figures, timing a query and formatting its spread, and writing a program's section of
+//! BENCHMARKS.md.
 #![allow(dead_code)]
+
+use halite::salt::{SaltClient, SaltConfig};
+use std::io::{BufRead, Read, Write};
+use std::time::{Duration, Instant};
 
 /// A `/proc/self/status` figure given in kB (`VmHWM:`, `VmRSS:`), in MB.
 pub fn proc_status_mb(key: &str) -> f64 {
@@ -42,4 +47,147 @@ pub fn write_section(name: &str, section: &str) {
     };
     std::fs::write(&path, new).unwrap();
     println!("{section}");
+}
+
+/// The simulator child of a benchmark: serve `cfg` on a free port, print `LISTEN <url>` and
+/// serve until stdin closes (the parent ended), then exit.
+pub fn serve_sim_child(cfg: salt_sim::SimConfig) -> ! {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = tokio::task::spawn_blocking(move || salt_sim::router(cfg))
+            .await
+            .unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        println!("LISTEN http://{addr}");
+        std::io::stdout().flush().unwrap();
+        tokio::task::spawn_blocking(|| {
+            let mut sink = [0u8; 64];
+            while std::io::stdin().read(&mut sink).is_ok_and(|n| n > 0) {}
+        })
+        .await
+        .unwrap();
+    });
+    std::process::exit(0);
+}
+
+/// Start this program again as the simulator child (`env` set) and read its URL, so that the
+/// peak RSS the parent measures is Halite's alone.
+pub fn spawn_sim_child(env: &str) -> (std::process::Child, String) {
+    let mut sim = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(env, "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("LISTEN ")
+        .expect("the simulator's LISTEN line")
+        .to_string();
+    (sim, url)
+}
+
+/// A client for the simulator's `halite` user.
+pub fn client(url: &str) -> SaltClient {
+    SaltClient::new(SaltConfig {
+        url: url.into(),
+        username: "halite".into(),
+        password: "sim-pw".into(),
+        eauth: "file".into(),
+        verify_tls: true,
+        timeout: Duration::from_secs(300),
+    })
+    .unwrap()
+}
+
+/// `VmHWM` of another process, in MB.
+pub fn peak_rss_of(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// The machine's memory, in GB.
+pub fn mem_total_gb() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+        / 1024.0
+}
+
+/// Start counting this process's peak RSS again from its current RSS (Linux `clear_refs` 5).
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+pub fn dir_mb(dir: &std::path::Path) -> f64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum::<u64>()
+        })
+        .unwrap_or(0) as f64
+        / 1e6
+}
+
+/// (min, median, max).
+pub fn spread(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
+    v.sort();
+    (v[0], v[v.len() / 2], v[v.len() - 1])
+}
+
+pub fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+pub fn row3(name: &str, v: Vec<Duration>) -> String {
+    let (lo, mid, hi) = spread(v);
+    format!("| {name} | {} | {} | {} |\n", ms(lo), ms(mid), ms(hi))
+}
+
+/// Time `f` `runs` times (after one warm-up call).
+pub async fn time_query<F, Fut>(runs: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f().await;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f().await;
+        times.push(t.elapsed());
+    }
+    times
 }
