@@ -175,10 +175,10 @@ async fn run(url: &str, sim_pid: u32) -> String {
             search(Some((NameOp::Eq, "openssl")), None, None),
         ),
         (
-            "search name prefix `lib` lt `2`".into(),
+            "search name prefix `libss` lt `9`".into(),
             search(
-                Some((NameOp::Prefix, "lib")),
-                Some((VersionOp::Lt, "2")),
+                Some((NameOp::Prefix, "libss")),
+                Some((VersionOp::Lt, "9")),
                 None,
             ),
         ),
@@ -196,6 +196,23 @@ async fn run(url: &str, sim_pid: u32) -> String {
         .await;
         out.push_str(&common::row3(&format!("`store::search`: {name}"), times));
     }
+    // Too broad: refused (422) before any fact is read.
+    let broad = &search(
+        Some((NameOp::Prefix, "lib")),
+        Some((VersionOp::Lt, "2")),
+        None,
+    );
+    let times = common::time_query(QUERY_RUNS, || async move {
+        assert!(store::search(db, broad, &None, 1, 50).await.is_err());
+    })
+    .await;
+    out.push_str(&common::row3(
+        &format!(
+            "`store::search`: name prefix `lib` lt `2` (more than {} facts: refused with a 422)",
+            store::MAX_SEARCH_FACTS
+        ),
+        times,
+    ));
     let scoped = &Some(vec!["minion:sim-web-*".to_string()]);
     let openssl_lt = &openssl_lt;
     let times = common::time_query(QUERY_RUNS, || async move {
