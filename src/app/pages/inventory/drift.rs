@@ -261,17 +261,8 @@ fn VersionTr(
     let tag = newest.then(|| {
         view! { <span class="badge badge-newest" data-test="drift-newest" title="The newest version installed from this source">"newest"</span> }
     });
-    let dash = || view! { <span class="muted">"—"</span> }.into_any();
-    let arch = if r.arch.is_empty() {
-        dash()
-    } else {
-        view! { <span class="mono">{r.arch.clone()}</span> }.into_any()
-    };
-    let source = if r.source.is_empty() {
-        dash()
-    } else {
-        view! { <span class="badge badge-source">{r.source.clone()}</span> }.into_any()
-    };
+    let arch = super::arch_cell(&r.arch);
+    let source = super::source_cell(&r.source);
     view! {
         <tr data-test="drift-row" data-version=r.version.clone() data-id=r.id data-count=r.minion_count
             class:inv-selected=is_selected aria-selected=move || is_selected().to_string()>

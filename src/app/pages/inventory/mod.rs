@@ -76,6 +76,24 @@ pub fn is_old(t: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     (now - t).num_hours() >= OLD_AFTER_HOURS
 }
 
+/// A package's arch (monospace) or a muted dash when the package manager named none.
+pub fn arch_cell(arch: &str) -> AnyView {
+    if arch.is_empty() {
+        view! { <span class="muted">"—"</span> }.into_any()
+    } else {
+        view! { <span class="mono">{arch.to_string()}</span> }.into_any()
+    }
+}
+
+/// A package's source as a badge, or a muted dash when it has none.
+pub fn source_cell(source: &str) -> AnyView {
+    if source.is_empty() {
+        view! { <span class="muted">"—"</span> }.into_any()
+    } else {
+        view! { <span class="badge badge-source">{source.to_string()}</span> }.into_any()
+    }
+}
+
 /// A collection time with its age, flagged when it is old.
 pub fn collected_cell(t: DateTime<Utc>, now: DateTime<Utc>) -> impl IntoView {
     let old = is_old(t, now).then(|| {

@@ -265,17 +265,8 @@ fn SearchResults(page: SearchPage, now: DateTime<Utc>, s: SearchQuery) -> impl I
 
 #[component]
 fn HitTr(r: PackageHit, now: DateTime<Utc>) -> impl IntoView {
-    let dash = || view! { <span class="muted">"—"</span> }.into_any();
-    let arch = if r.arch.is_empty() {
-        dash()
-    } else {
-        view! { <span class="mono">{r.arch.clone()}</span> }.into_any()
-    };
-    let source = if r.source.is_empty() {
-        dash()
-    } else {
-        view! { <span class="badge badge-source">{r.source.clone()}</span> }.into_any()
-    };
+    let arch = super::arch_cell(&r.arch);
+    let source = super::source_cell(&r.source);
     let (minion_text, name_text) = (r.minion_id.clone(), r.name.clone());
     view! {
         <tr data-test="search-hit" data-minion=r.minion_id.clone() data-package=r.name.clone() data-version=r.version.clone()>
