@@ -69,7 +69,7 @@ fn reset_peak() {
 
 async fn fill(db: &Db) -> Duration {
     // One connection throughout: the mix is a TEMP table, private to its connection.
-    let mut conn = db.acquire().await.unwrap();
+    let mut conn = db.sqlite().unwrap().acquire().await.unwrap();
     sqlx::query("CREATE TEMP TABLE mix (k INTEGER PRIMARY KEY, action TEXT, decision TEXT, code INTEGER, res TEXT)")
         .execute(&mut *conn)
         .await

@@ -275,7 +275,7 @@ async fn sustain(
 
 async fn max_id(db: &halite::server::db::Db) -> i64 {
     sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM activity_events")
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap()
         .unwrap_or(0)
@@ -283,7 +283,7 @@ async fn max_id(db: &halite::server::db::Db) -> i64 {
 
 async fn count_rows(db: &halite::server::db::Db) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM activity_events")
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -291,11 +291,11 @@ async fn count_rows(db: &halite::server::db::Db) -> i64 {
 /// Logical size of the database (what the file is after a checkpoint).
 async fn db_bytes(db: &halite::server::db::Db) -> i64 {
     let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap();
     let size: i64 = sqlx::query_scalar("PRAGMA page_size")
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap();
     pages * size
@@ -423,7 +423,7 @@ async fn run(
     p.jobs_poll_interval_seconds = 0;
     settings::save_pollers(&db, &p).await.unwrap();
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(&db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     state.runtime.boot().await;

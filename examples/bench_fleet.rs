@@ -147,16 +147,16 @@ async fn run(url: &str, sim_pid: u32, runs: usize) -> String {
     let all_peak = common::peak_rss_mb();
     let sim_peak = common::peak_rss_of(sim_pid);
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     let db_mb = common::dir_mb(dir.path());
     let run_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM highstate_runs")
-        .fetch_one(&db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap();
     let failure_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM highstate_failures")
-        .fetch_one(&db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap();
 

@@ -122,7 +122,7 @@ async fn run(url: &str, sim_pid: u32) -> String {
     let all_peak = common::peak_rss_mb();
     let sim_peak = common::peak_rss_of(sim_pid);
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     let db_mb = common::dir_mb(dir.path());
@@ -130,7 +130,7 @@ async fn run(url: &str, sim_pid: u32) -> String {
         let db = db.clone();
         async move {
             sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&db)
+                .fetch_one(db.sqlite().unwrap())
                 .await
                 .unwrap()
         }

@@ -99,13 +99,16 @@ async fn main() {
             .unwrap();
     }
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
-        .fetch_one(&pool)
+        .fetch_one(pool.sqlite().unwrap())
         .await
         .unwrap();
-    sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+    sqlx::query("ANALYZE")
+        .execute(pool.sqlite().unwrap())
+        .await
+        .unwrap();
     let active: Vec<String> =
         sqlx::query_scalar("SELECT jid FROM jobs_index ORDER BY started_at DESC LIMIT 40")
-            .fetch_all(&pool)
+            .fetch_all(pool.sqlite().unwrap())
             .await
             .unwrap();
     let base = store::JobQuery {

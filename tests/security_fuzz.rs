@@ -1041,13 +1041,13 @@ async fn snapshot(app: &TestApp, caller: Option<&str>) -> BTreeMap<String, Vec<S
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
          AND name NOT IN ('audit_log', 'sessions') ORDER BY name",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite().unwrap())
     .await
     .unwrap();
     let caller_id: Option<String> = match caller {
         Some(u) => sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
             .bind(u)
-            .fetch_optional(db)
+            .fetch_optional(db.sqlite().unwrap())
             .await
             .unwrap(),
         None => None,
@@ -1057,7 +1057,7 @@ async fn snapshot(app: &TestApp, caller: Option<&str>) -> BTreeMap<String, Vec<S
     for (t,) in tables {
         let cols: Vec<(String,)> =
             sqlx::query_as(&format!("SELECT name FROM pragma_table_info({})", q(&t)))
-                .fetch_all(db)
+                .fetch_all(db.sqlite().unwrap())
                 .await
                 .unwrap();
         let exprs: Vec<String> = cols
@@ -1077,7 +1077,10 @@ async fn snapshot(app: &TestApp, caller: Option<&str>) -> BTreeMap<String, Vec<S
             _ => String::new(),
         };
         let sql = format!("SELECT {} FROM \"{t}\"{filter}", exprs.join(" || '|' || "));
-        let mut rows: Vec<String> = sqlx::query_scalar(&sql).fetch_all(db).await.unwrap();
+        let mut rows: Vec<String> = sqlx::query_scalar(&sql)
+            .fetch_all(db.sqlite().unwrap())
+            .await
+            .unwrap();
         rows.sort();
         out.insert(t, rows);
     }

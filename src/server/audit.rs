@@ -4,8 +4,8 @@
 pub mod export;
 pub mod query;
 
-use crate::server::db::Db;
-use crate::server::now_text;
+use crate::server::db::{Db, JsonText, Ts};
+use crate::with_db;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,24 +202,25 @@ impl AuditEntry {
 
 /// Write an audit row. Failure to audit is logged, never turned into a user-facing error.
 pub async fn record(db: &Db, e: AuditEntry) {
-    let args = e.args.as_ref().map(|a| redact(a).to_string());
-    let r = sqlx::query(
+    let args = e.args.as_ref().map(|a| JsonText(redact(a).to_string()));
+    let r = with_db!(db, p => sqlx::query(
         "INSERT INTO audit_log (at, user_id, username, action, resource, args_json, salt_jid, \
-         decision, result_code, duration_ms, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         decision, result_code, duration_ms, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(now_text())
+    .bind(Ts::now())
     .bind(&e.user_id)
     .bind(&e.username)
     .bind(&e.action)
     .bind(&e.resource)
-    .bind(args)
+    .bind(&args)
     .bind(&e.salt_jid)
     .bind(e.decision)
     .bind(e.result_code as i64)
     .bind(e.duration_ms)
     .bind(&e.ip)
-    .execute(db)
-    .await;
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()));
     if let Err(err) = r {
         tracing::error!(error = %err, action = %e.action, "failed to write audit row");
     }
@@ -364,7 +365,7 @@ pub async fn prune(
     let cutoff = crate::server::to_text(now - chrono::Duration::days(days.clamp(1, 3650)));
     Ok(sqlx::query("DELETE FROM audit_log WHERE at < ?")
         .bind(cutoff)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?
         .rows_affected())
 }

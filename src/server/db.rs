@@ -1,15 +1,141 @@
-//! Database pool: SQLite in WAL mode with a busy timeout; embedded migrations applied at start.
+//! The database: SQLite (the embedded default, WAL mode, a busy timeout) or Postgres (production
+//! and replicas), chosen by the URL; embedded migrations for each engine applied at start.
+//!
+//! Store code is written once for both engines: [`with_db!`](crate::with_db) runs a body with
+//! the concrete pool (and, if asked, its `sqlx::Database` type), so the body is type-checked for
+//! each engine. Where the SQL differs, the body asks the [`Dialect`] of that database type. Two
+//! value types keep their native column type on each engine: [`Ts`] (RFC 3339 text on SQLite,
+//! `timestamptz` on Postgres) and [`JsonText`] (text on SQLite, `jsonb` on Postgres).
 
+use chrono::{DateTime, Utc};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The pool type used everywhere.
-pub type Db = SqlitePool;
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
 
-/// Open (creating if needed) the database at `url` and apply every migration.
+impl Engine {
+    /// The engine a `DATABASE_URL` names, if it is one Halite supports.
+    pub fn of_url(url: &str) -> Option<Engine> {
+        if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// The pool used everywhere: one engine per process.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Run `$body` with `$pool` bound to the concrete pool of a [`Db`] (and `$DB` to its
+/// `sqlx::Database` type when given), once per engine:
+/// `with_db!(db, pool => sqlx::query("…").execute(pool).await)` or
+/// `with_db!(db, pool, DB => { let mut q = QueryBuilder::<DB>::new("…"); … })`.
+#[macro_export]
+macro_rules! with_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::server::db::Db::Sqlite($pool) => $body,
+            $crate::server::db::Db::Postgres($pool) => $body,
+        }
+    };
+    ($db:expr, $pool:ident, $DB:ident => $body:expr) => {
+        match $db {
+            $crate::server::db::Db::Sqlite($pool) => {
+                #[allow(dead_code, non_camel_case_types)]
+                type $DB = ::sqlx::Sqlite;
+                $body
+            }
+            $crate::server::db::Db::Postgres($pool) => {
+                #[allow(dead_code, non_camel_case_types)]
+                type $DB = ::sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    pub fn engine(&self) -> Engine {
+        match self {
+            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// The SQLite pool, for code not yet written for both engines: on Postgres it is an error
+    /// that names the engine, never a wrong query.
+    pub fn sqlite(&self) -> Result<&SqlitePool, sqlx::Error> {
+        match self {
+            Db::Sqlite(p) => Ok(p),
+            Db::Postgres(_) => Err(sqlx::Error::Configuration(
+                "this operation is not available on Postgres yet".into(),
+            )),
+        }
+    }
+
+    /// Which database this is (the SQLite file, or Postgres host, port and database), for
+    /// per-database state such as a process-wide write lock.
+    pub fn identity(&self) -> String {
+        match self {
+            Db::Sqlite(p) => p
+                .connect_options()
+                .get_filename()
+                .to_string_lossy()
+                .into_owned(),
+            Db::Postgres(p) => {
+                let o = p.connect_options();
+                format!(
+                    "{}:{}/{}",
+                    o.get_host(),
+                    o.get_port(),
+                    o.get_database().unwrap_or("")
+                )
+            }
+        }
+    }
+
+    /// Close every connection of the pool.
+    pub async fn close(&self) {
+        with_db!(self, p => p.close().await)
+    }
+}
+
+/// Open the database at `url` (SQLite: creating the file if needed) and apply every migration.
 pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+    match Engine::of_url(url) {
+        Some(Engine::Sqlite) => connect_sqlite(url).await.map(Db::Sqlite),
+        Some(Engine::Postgres) => connect_postgres(url).await.map(Db::Postgres),
+        None => Err(sqlx::Error::Configuration(
+            "DATABASE_URL must start with sqlite:, postgres:// or postgresql://".into(),
+        )),
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<SqlitePool, sqlx::Error> {
     let opts = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -30,20 +156,240 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
     Ok(pool)
 }
 
-/// Run `sql`, a `DELETE … WHERE <time> < ?`, with the cutoff (RFC 3339 text) bound to the `?`;
-/// returns how many rows went (the retention pruning of the stores).
-pub async fn delete_before(db: &Db, sql: &'static str, cutoff: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(sql)
-        .bind(cutoff)
-        .execute(db)
-        .await?
-        .rows_affected())
+async fn connect_postgres(url: &str) -> Result<PgPool, sqlx::Error> {
+    let opts = PgConnectOptions::from_str(url)?.application_name("halite");
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(20))
+        .connect_with(opts)
+        .await?;
+    // Replicas starting together: the migrator takes an advisory lock, so one applies them.
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(pool)
+}
+
+/// Run `sql`, a `DELETE … WHERE <time> < $1`, with the cutoff bound to the `$1`; returns how
+/// many rows went (the retention pruning of the stores).
+pub async fn delete_before(
+    db: &Db,
+    sql: &'static str,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    with_db!(db, p => Ok(sqlx::query(sql).bind(Ts(cutoff)).execute(p).await?.rows_affected()))
 }
 
 /// True when the database answers a trivial query.
 pub async fn ping(db: &Db) -> bool {
-    sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(db)
-        .await
-        .is_ok()
+    with_db!(db, p => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await.is_ok())
+}
+
+/// What differs between the engines' SQL, asked by store code for its `DB` type.
+pub trait Dialect: sqlx::Database {
+    const ENGINE: Engine;
+
+    /// Push `<expr> <matches> <grant>`: true when `expr` (a `'<kind>:' || id` expression)
+    /// matches the fnmatch resource grant exactly as [`crate::rbac::fnmatch`] would. Pushes a
+    /// false condition for a grant that can match nothing.
+    fn push_grant_match(q: &mut QueryBuilder<'_, Self>, expr: &str, grant: &str);
+
+    /// Push a subquery (`(SELECT … )`) yielding the strings of `ids`, for `x IN <it>`.
+    fn push_string_list(q: &mut QueryBuilder<'_, Self>, ids: &[String]);
+
+    /// Push `$n`, bound to `s`.
+    fn push_str(q: &mut QueryBuilder<'_, Self>, s: String);
+
+    /// Push `$n`, bound to `v`.
+    fn push_i64(q: &mut QueryBuilder<'_, Self>, v: i64);
+
+    /// Push `$n`, bound to the time `t`.
+    fn push_ts(q: &mut QueryBuilder<'_, Self>, t: DateTime<Utc>);
+}
+
+fn json_list(ids: &[String]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+}
+
+impl Dialect for Sqlite {
+    const ENGINE: Engine = Engine::Sqlite;
+
+    fn push_grant_match(q: &mut QueryBuilder<'_, Self>, expr: &str, grant: &str) {
+        match crate::server::sqlglob::to_sqlite_glob(grant) {
+            Some(g) => {
+                q.push(expr).push(" GLOB ").push_bind(g);
+            }
+            None => {
+                q.push("1 = 0");
+            }
+        }
+    }
+
+    fn push_string_list(q: &mut QueryBuilder<'_, Self>, ids: &[String]) {
+        q.push("(SELECT value FROM json_each(")
+            .push_bind(json_list(ids))
+            .push("))");
+    }
+
+    fn push_str(q: &mut QueryBuilder<'_, Self>, s: String) {
+        q.push_bind(s);
+    }
+
+    fn push_i64(q: &mut QueryBuilder<'_, Self>, v: i64) {
+        q.push_bind(v);
+    }
+
+    fn push_ts(q: &mut QueryBuilder<'_, Self>, t: DateTime<Utc>) {
+        q.push_bind(Ts(t));
+    }
+}
+
+impl Dialect for Postgres {
+    const ENGINE: Engine = Engine::Postgres;
+
+    fn push_grant_match(q: &mut QueryBuilder<'_, Self>, expr: &str, grant: &str) {
+        match crate::server::sqlglob::to_pg_regex(grant) {
+            Some(re) => {
+                q.push(expr).push(" ~ ").push_bind(re);
+            }
+            None => {
+                q.push("1 = 0");
+            }
+        }
+    }
+
+    fn push_string_list(q: &mut QueryBuilder<'_, Self>, ids: &[String]) {
+        q.push("(SELECT unnest(")
+            .push_bind(ids.to_vec())
+            .push("::text[]))");
+    }
+
+    fn push_str(q: &mut QueryBuilder<'_, Self>, s: String) {
+        q.push_bind(s);
+    }
+
+    fn push_i64(q: &mut QueryBuilder<'_, Self>, v: i64) {
+        q.push_bind(v);
+    }
+
+    fn push_ts(q: &mut QueryBuilder<'_, Self>, t: DateTime<Utc>) {
+        q.push_bind(t);
+    }
+}
+
+/// A point in time as a bind value: the RFC 3339 text every SQLite row holds (millisecond
+/// precision, `Z`, so text order is time order) or a Postgres `timestamptz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ts(pub DateTime<Utc>);
+
+impl Ts {
+    pub fn now() -> Ts {
+        Ts(Utc::now())
+    }
+}
+
+impl From<DateTime<Utc>> for Ts {
+    fn from(t: DateTime<Utc>) -> Ts {
+        Ts(t)
+    }
+}
+
+impl sqlx::Type<Sqlite> for Ts {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <String as sqlx::Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, Sqlite> for Ts {
+    fn encode_by_ref(
+        &self,
+        buf: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'q>>,
+    ) -> Result<IsNull, BoxDynError> {
+        <String as sqlx::Encode<'q, Sqlite>>::encode(crate::server::to_text(self.0), buf)
+    }
+}
+
+impl sqlx::Type<Postgres> for Ts {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <DateTime<Utc> as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for Ts {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        <DateTime<Utc> as sqlx::Encode<'_, Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+/// JSON kept as its text: a `TEXT` column on SQLite, `jsonb` on Postgres (which stores it
+/// parsed, so what comes back is the same value, not always the same bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JsonText(pub String);
+
+impl From<JsonText> for String {
+    fn from(j: JsonText) -> String {
+        j.0
+    }
+}
+
+impl sqlx::Type<Sqlite> for JsonText {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <String as sqlx::Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, Sqlite> for JsonText {
+    fn encode_by_ref(
+        &self,
+        buf: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'q>>,
+    ) -> Result<IsNull, BoxDynError> {
+        <String as sqlx::Encode<'q, Sqlite>>::encode(self.0.clone(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Sqlite> for JsonText {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        <String as sqlx::Decode<'r, Sqlite>>::decode(value).map(JsonText)
+    }
+}
+
+impl sqlx::Type<Postgres> for JsonText {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        sqlx::postgres::PgTypeInfo::with_name("jsonb")
+    }
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        use sqlx::TypeInfo;
+        matches!(ty.name(), "JSONB" | "JSON" | "jsonb" | "json")
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for JsonText {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        // jsonb's binary format: a version byte, then the text.
+        buf.push(1);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for JsonText {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        use sqlx::{TypeInfo, ValueRef};
+        let is_jsonb = value.type_info().name().eq_ignore_ascii_case("jsonb");
+        let bytes = match value.format() {
+            sqlx::postgres::PgValueFormat::Binary if is_jsonb => {
+                let b = value.as_bytes()?;
+                match b.split_first() {
+                    Some((1, rest)) => rest,
+                    _ => return Err("unsupported jsonb version".into()),
+                }
+            }
+            _ => value.as_bytes()?,
+        };
+        Ok(JsonText(std::str::from_utf8(bytes)?.to_string()))
+    }
 }

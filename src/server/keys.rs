@@ -66,13 +66,13 @@ pub async fn pending_count(db: &Db, user: &CurrentUser) -> Result<i64, sqlx::Err
         return sqlx::query_scalar(
             "SELECT COUNT(*) FROM minion_snapshots WHERE key_status = 'pending'",
         )
-        .fetch_one(db)
+        .fetch_one(db.sqlite()?)
         .await;
     }
     // A per-resource grant: count only the pending keys this user may see.
     let pending: Vec<String> =
         sqlx::query_scalar("SELECT minion_id FROM minion_snapshots WHERE key_status = 'pending'")
-            .fetch_all(db)
+            .fetch_all(db.sqlite()?)
             .await?;
     Ok(pending
         .iter()

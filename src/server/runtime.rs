@@ -503,7 +503,9 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_ends_and_awaits_action_tasks() {
-        let db = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let db = crate::server::db::Db::Sqlite(
+            sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap(),
+        );
         let rt = Runtime::new(
             db,
             Arc::new(SecretsCipher::new("0123456789abcdef0123456789abcdef")),

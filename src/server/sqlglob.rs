@@ -232,6 +232,60 @@ pub fn to_sqlite_glob(pattern: &str) -> Option<String> {
     Some(out)
 }
 
+/// The Postgres regular expression (for `~`, anchored at both ends) selecting exactly what
+/// `rbac::fnmatch(pattern, _)` accepts among strings Postgres can store (no NUL), or `None` when
+/// the pattern can match nothing. Every literal that is not an ASCII letter or digit is escaped
+/// with a backslash (which makes it literal in an ARE, inside a bracket expression too).
+pub fn to_pg_regex(pattern: &str) -> Option<String> {
+    fn lit(out: &mut String, c: char) {
+        if c.is_ascii() && !c.is_ascii_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    let mut out = String::from("^");
+    for t in tokenize(pattern) {
+        match t {
+            Token::Star => out.push_str(".*"),
+            Token::Any => out.push('.'),
+            Token::Lit('\0') => return None,
+            Token::Lit(c) => lit(&mut out, c),
+            Token::Class { negate, members } => {
+                let mut body = String::new();
+                for m in members {
+                    match m {
+                        Member::One('\0') => {}
+                        Member::One(c) => lit(&mut body, c),
+                        Member::Range(a, b) => {
+                            let a = if a == '\0' { '\u{1}' } else { a };
+                            if a > b {
+                                continue;
+                            }
+                            lit(&mut body, a);
+                            body.push('-');
+                            lit(&mut body, b);
+                        }
+                    }
+                }
+                match (body.is_empty(), negate) {
+                    (true, false) => return None,
+                    (true, true) => out.push('.'),
+                    (false, neg) => {
+                        out.push('[');
+                        if neg {
+                            out.push('^');
+                        }
+                        out.push_str(&body);
+                        out.push(']');
+                    }
+                }
+            }
+        }
+    }
+    out.push('$');
+    Some(out)
+}
+
 /// Character index of the first `[` that opens no class (fnmatch then reads it as a literal
 /// `[`, which is almost never what a person writing a grant meant), if any.
 pub fn unclosed_class(pattern: &str) -> Option<usize> {

@@ -77,7 +77,7 @@ pub async fn list_visible(db: &Db, user_id: &str) -> Result<Vec<TemplateOut>, sq
     let rows: Vec<Row> = sqlx::query_as(&sql)
         .bind(user_id)
         .bind(user_id)
-        .fetch_all(db)
+        .fetch_all(db.sqlite()?)
         .await?;
     Ok(rows.into_iter().map(|r| to_out(r, user_id)).collect())
 }
@@ -92,7 +92,7 @@ pub async fn get_visible(
     let row: Option<Row> = sqlx::query_as(&sql)
         .bind(id)
         .bind(user_id)
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await?;
     Ok(row.map(|r| to_out(r, user_id)))
 }
@@ -117,7 +117,7 @@ pub async fn insert(
     )
     .bind(owner_id)
     .bind(&name_lower)
-    .fetch_optional(db)
+    .fetch_optional(db.sqlite()?)
     .await?;
     if taken.is_some() {
         return Err(duplicate(name));
@@ -144,7 +144,7 @@ pub async fn insert(
     .bind(is_shared)
     .bind(&now)
     .bind(&now)
-    .execute(db)
+    .execute(db.sqlite()?)
     .await;
     match r {
         Ok(_) => {}
@@ -176,7 +176,7 @@ pub async fn set_shared(
     .bind(now_text())
     .bind(id)
     .bind(owner_id)
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?;
     if r.rows_affected() == 0 {
         return Ok(None);
@@ -192,7 +192,7 @@ pub async fn delete(db: &Db, id: &str, owner_id: &str) -> Result<Option<String>,
     )
     .bind(id)
     .bind(owner_id)
-    .fetch_optional(db)
+    .fetch_optional(db.sqlite()?)
     .await?;
     Ok(name.map(|(n,)| n))
 }

@@ -51,7 +51,7 @@ async fn sse(app: &TestApp, cookie: &str) -> (StatusCode, Arc<Mutex<Vec<serde_js
 
 async fn rows(app: &TestApp) -> Vec<(i64, String, Option<String>, Option<String>)> {
     sqlx::query_as("SELECT id, event_type, minion_id, jid FROM activity_events ORDER BY id")
-        .fetch_all(&app.state.db)
+        .fetch_all(app.state.db.sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -100,7 +100,7 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
         .await
         .unwrap();
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     let cookie = app.login("admin", "changeme").await;
@@ -113,17 +113,17 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
 
     // Someone who may only see jobs.
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-j', 'jobs-only', 'jobs-only', '')")
-        .execute(db).await.unwrap();
+        .execute(db.sqlite().unwrap()).await.unwrap();
     sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-j', 'r-j', 'view', 'job:*')")
-        .execute(db).await.unwrap();
+        .execute(db.sqlite().unwrap()).await.unwrap();
     app.create_user("jobwatch", "jobwatch-password-1", &["jobs-only"])
         .await;
     let jc = app.login("jobwatch", "jobwatch-password-1").await;
     // And someone who may see nothing of it.
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-n', 'nothing', 'nothing', '')")
-        .execute(db).await.unwrap();
+        .execute(db.sqlite().unwrap()).await.unwrap();
     sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-n', 'r-n', 'view', 'audit:*')")
-        .execute(db).await.unwrap();
+        .execute(db.sqlite().unwrap()).await.unwrap();
     app.create_user("nobody", "nobody-password-1", &["nothing"])
         .await;
     let nc = app.login("nobody", "nobody-password-1").await;
@@ -179,7 +179,7 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     let (fun, user): (String, Option<String>) =
         sqlx::query_as("SELECT function, salt_user FROM jobs_index WHERE jid = ?")
             .bind(&jid)
-            .fetch_one(db)
+            .fetch_one(db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(
@@ -189,7 +189,7 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     let (init, tgt): (Option<String>, Option<String>) =
         sqlx::query_as("SELECT initiator, target FROM activity_events WHERE id = ?")
             .bind(ret_id)
-            .fetch_one(db)
+            .fetch_one(db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(init.as_deref(), Some(l.user.as_str()));
@@ -199,7 +199,7 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     let noise: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM activity_events WHERE fun IN ('saltutil.find_job', 'saltutil.running')",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(noise, 0);
@@ -270,7 +270,7 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
         "SELECT count(*) FROM (SELECT jid, event_type, minion_id, count(*) c FROM activity_events \
          WHERE jid IS NOT NULL GROUP BY jid, event_type, minion_id HAVING c > 1)",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(dups, 0, "no duplicate rows");

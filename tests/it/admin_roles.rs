@@ -18,7 +18,7 @@ where
 {
     sqlx::query_scalar(sql)
         .bind(arg.to_string())
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -29,7 +29,7 @@ async fn exec(app: &TestApp, sql: &str, args: &[&str]) {
     for a in args {
         q = q.bind(a.to_string());
     }
-    q.execute(&app.state.db).await.unwrap();
+    q.execute(app.state.db.sqlite().unwrap()).await.unwrap();
 }
 
 async fn role_id(app: &TestApp, name: &str) -> String {
@@ -340,7 +340,7 @@ async fn preview_counts_only_what_the_asker_may_view() {
         "INSERT INTO jobs_index (jid, function, target, started_at, seen_at) \
          VALUES ('20261130070000000001', 'test.ping', '*', '2026-11-30T07:00:00.000Z', '2026-11-30T07:00:00.000Z')",
     )
-    .execute(&app.state.db)
+    .execute(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
 
@@ -600,7 +600,7 @@ async fn every_change_is_audited_with_before_and_after() {
     }
     let resource: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT resource FROM audit_log WHERE action LIKE 'role.%'")
-            .fetch_all(&app.state.db)
+            .fetch_all(app.state.db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(resource, ["role:audited"]);
@@ -692,7 +692,7 @@ async fn role_members_and_pickers_show_only_what_the_caller_may_view() {
     app.create_user("uma", "correct horse battery", &["userreader", "viewer"])
         .await;
     let viewer: String = sqlx::query_scalar("SELECT id FROM roles WHERE name = 'viewer'")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     // rita may view roles but no user: the viewer role's members are hidden, the count is not.

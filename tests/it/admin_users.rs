@@ -13,7 +13,7 @@ const PW: &str = "correct horse battery";
 async fn role_id(app: &TestApp, name: &str) -> String {
     sqlx::query_scalar("SELECT id FROM roles WHERE name_lower = ?")
         .bind(name.to_lowercase())
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -21,7 +21,7 @@ async fn role_id(app: &TestApp, name: &str) -> String {
 async fn user_id(app: &TestApp, username: &str) -> String {
     sqlx::query_scalar("SELECT id FROM users WHERE username_lower = ?")
         .bind(username.to_lowercase())
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -179,7 +179,7 @@ async fn invalid_fields_are_4xx_naming_the_field() {
         );
     }
     let carl: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_lower = 'carl'")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(carl, 0, "nothing was written");
@@ -317,7 +317,7 @@ async fn builtin_users_cannot_be_deleted_others_can_and_history_stays() {
         "SELECT COUNT(*) FROM audit_log WHERE user_id = ? AND username = 'gone'",
     )
     .bind(&id)
-    .fetch_one(&app.state.db)
+    .fetch_one(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     assert!(logins >= 1, "the deleted user's own audit rows are kept");
@@ -561,7 +561,7 @@ async fn a_viewer_may_read_but_not_manage_and_denials_are_audited() {
         "SELECT resource, coalesce(args_json, '') FROM audit_log \
          WHERE action = 'permission.denied' AND username = 'ivy' ORDER BY id",
     )
-    .fetch_all(&app.state.db)
+    .fetch_all(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(denied.len(), attempts.len(), "{denied:?}");
@@ -591,11 +591,11 @@ async fn list_searches_filters_sorts_and_pages_in_sql() {
             .await;
     }
     sqlx::query("UPDATE users SET display_name = 'Zed Quux', email = 'zed@corp.example', email_lower = 'zed@corp.example' WHERE username = 'user07'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     sqlx::query("UPDATE users SET is_active = FALSE WHERE username IN ('user01', 'user02')")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     let list = |form: Vec<(&'static str, String)>| {
@@ -740,7 +740,7 @@ async fn cli_service_calls_follow_the_same_rules_and_audit_as_cli() {
     assert_eq!(rows[0].3.as_deref(), Some("cli"));
     let user_id: Option<String> =
         sqlx::query_scalar("SELECT user_id FROM audit_log WHERE action = 'user.roles.add'")
-            .fetch_one(db)
+            .fetch_one(db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(user_id, None);

@@ -31,7 +31,7 @@ async fn row(
     .bind((action == "salt.run").then_some("20261101120000123456"))
     .bind(decision)
     .bind(code)
-    .execute(&app.state.db)
+    .execute(app.state.db.sqlite().unwrap())
     .await
     .unwrap()
     .last_insert_rowid()
@@ -459,7 +459,7 @@ async fn csv_export_streams_the_filtered_rows_safely() {
     // Unfiltered: every row, the header first.
     let r = export(&app, "csv", "", Some(&cookie)).await;
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     let n = csv::Reader::from_reader(r.body.as_bytes())
@@ -517,7 +517,7 @@ async fn only_holders_of_view_audit_may_read_it() {
     let denied: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT decision, result_code, resource FROM audit_log WHERE action = 'permission.denied' AND username = 'vic'",
     )
-    .fetch_all(&app.state.db)
+    .fetch_all(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(denied.len(), 4, "{denied:?}");

@@ -104,7 +104,7 @@ async fn bootstrap_admin_must_change_password_first() {
     assert!(rows.iter().any(|r| r.0 == "allow"));
     assert!(rows.iter().filter(|r| r.0 == "deny").count() >= 3);
     let all: Vec<(String,)> = sqlx::query_as("SELECT COALESCE(args_json,'') FROM audit_log")
-        .fetch_all(&app.state.db)
+        .fetch_all(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     assert!(all
@@ -118,7 +118,7 @@ async fn login_failures_share_one_message_and_are_audited() {
     app.create_user("carol", "carol-password", &["viewer"])
         .await;
     sqlx::query("UPDATE users SET is_active = FALSE WHERE username = 'carol'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     let wrong = app
@@ -247,7 +247,7 @@ async fn viewer_cannot_read_settings_and_the_denial_is_audited() {
     // An admin can.
     let admin = app.login("admin", "changeme").await;
     sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username = 'admin'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     let r = app.call("settings/get", &[], Some(&admin)).await;
@@ -380,7 +380,7 @@ async fn bootstrap_and_role_seeding_are_idempotent() {
     let (roles, perms, users): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM roles), (SELECT COUNT(*) FROM permissions), (SELECT COUNT(*) FROM users)",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!((roles, perms, users), (3, 17, 1));

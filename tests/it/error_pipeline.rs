@@ -68,7 +68,7 @@ async fn a_database_failure_while_resolving_the_session_is_a_500_not_signed_out(
 
     // The permissions query now fails.
     sqlx::query("ALTER TABLE user_roles RENAME TO user_roles_gone")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
 
@@ -136,7 +136,7 @@ async fn a_poller_database_failure_is_a_database_error() {
         .expect("keys poll works against the simulator");
 
     sqlx::query("ALTER TABLE minion_snapshots RENAME TO minion_snapshots_gone")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     let err = halite::server::minions::poller::poll_keys(&client, db)

@@ -21,7 +21,7 @@ async fn accepted(app: &TestApp, ids: &[&str]) {
              VALUES (?, 'accepted', TRUE)",
         )
         .bind(id)
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     }
@@ -39,7 +39,7 @@ async fn run_of(app: &TestApp, minion: &str, jid: &str) -> Option<(bool, i64, i6
     )
     .bind(minion)
     .bind(jid)
-    .fetch_optional(&app.state.db)
+    .fetch_optional(app.state.db.sqlite().unwrap())
     .await
     .unwrap()
 }
@@ -70,7 +70,7 @@ async fn a_state_apply_is_ingested_with_the_right_counts_and_a_stopped_minion_is
     .bind(halite::server::to_text(
         before - chrono::Duration::seconds(5),
     ))
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .expect("the state.apply job is in the jobs index");
 
@@ -119,7 +119,7 @@ async fn a_state_apply_is_ingested_with_the_right_counts_and_a_stopped_minion_is
              ORDER BY jid DESC LIMIT 1",
         )
         .bind(&jid)
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap();
         // "Later": past the grace after which a targeted minion without a return did not return.

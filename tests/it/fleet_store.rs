@@ -37,7 +37,7 @@ async fn minion(app: &TestApp, id: &str, online: bool) {
     .bind(online)
     .bind(to_text(Utc::now()))
     .bind(to_text(Utc::now()))
-    .execute(&app.state.db)
+    .execute(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
 }
@@ -129,7 +129,7 @@ async fn lab_recordings_ingest_with_the_right_counts() {
         .unwrap();
         assert_eq!(again.written, 0, "{v}");
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM highstate_runs")
-            .fetch_one(db)
+            .fetch_one(db.sqlite().unwrap())
             .await
             .unwrap();
         assert_eq!(n, 4, "{v}");
@@ -290,7 +290,7 @@ async fn status_rules_in_sql() {
     sqlx::query(
         "INSERT INTO minion_snapshots (minion_id, key_status) VALUES ('new-01', 'pending')",
     )
-    .execute(db)
+    .execute(db.sqlite().unwrap())
     .await
     .unwrap();
     let (rows, total, counts) = store::list(db, &all_rows(), &None, now).await.unwrap();
@@ -435,7 +435,7 @@ async fn missing_minions_block_only_once_the_job_ended_and_a_real_return_replace
     let job: (i64, i64, i64) =
         sqlx::query_as("SELECT minions, changed, blocked FROM highstate_jobs WHERE jid = ?")
             .bind(&detail.summary.jid)
-            .fetch_one(db)
+            .fetch_one(db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(job, (4, 3, 0));
@@ -539,7 +539,7 @@ async fn server_functions_and_export_are_scoped_and_validated() {
                 "SELECT run_id FROM minion_latest_run WHERE minion_id = ?",
             )
             .bind(m)
-            .fetch_one(db)
+            .fetch_one(db.sqlite().unwrap())
             .await
             .unwrap()
         }
@@ -626,7 +626,7 @@ async fn timeline_state_bars_get_width_colour_and_counts() {
     .bind(&jid)
     .bind(to_text(t))
     .bind(to_text(now))
-    .execute(db)
+    .execute(db.sqlite().unwrap())
     .await
     .unwrap();
     for (id, ret) in [
@@ -686,7 +686,7 @@ async fn the_job_cache_overrides_events_and_hostile_returns_are_contained() {
             "SELECT change_count FROM highstate_runs WHERE minion_id = 'web-01' AND jid = ?",
         )
         .bind(&jid)
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap()
     };
@@ -763,14 +763,14 @@ async fn recorded_render_errors_test_mode_missing_minions_and_ret_events() {
             "SELECT render_error, fail_count, total_count FROM highstate_runs WHERE jid = ?",
         )
         .bind(&jid)
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap();
         assert!(render, "{v}");
         assert_eq!((fail, total), (1, 1), "{v}");
         let comment: String =
             sqlx::query_scalar("SELECT comment FROM highstate_failures WHERE minion_id = 'web-01'")
-                .fetch_one(db)
+                .fetch_one(db.sqlite().unwrap())
                 .await
                 .unwrap();
         assert!(

@@ -20,7 +20,7 @@ const MARKER: &str = "halite-lab-marker";
 async fn collected_at(app: &TestApp, id: &str) -> Option<String> {
     sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = ?")
         .bind(id)
-        .fetch_optional(&app.state.db)
+        .fetch_optional(app.state.db.sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -54,7 +54,7 @@ async fn refresh_and_poller_store_the_lab_minions_real_packages() {
     l.save_to(&app).await;
     // The test drives collections itself.
     sqlx::query("UPDATE app_settings SET inventory_refresh_minutes = 0")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     app.state.runtime.boot().await;
@@ -161,7 +161,7 @@ async fn refresh_and_poller_store_the_lab_minions_real_packages() {
              VALUES (?, 'accepted', TRUE)",
         )
         .bind(id)
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     }

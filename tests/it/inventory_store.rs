@@ -50,7 +50,7 @@ async fn assert_counts_consistent(app: &TestApp) {
         "SELECT COUNT(*) FROM inventory_versions v WHERE v.minion_count <> \
          (SELECT COUNT(*) FROM inventory_installed i WHERE i.version_id = v.id)",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(bad_versions, 0, "version minion counts drifted");
@@ -61,7 +61,7 @@ async fn assert_counts_consistent(app: &TestApp) {
          OR p.version_count <> (SELECT COUNT(*) FROM inventory_versions v \
           WHERE v.package_id = p.id AND v.minion_count > 0)",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(bad_packages, 0, "package counts drifted");
@@ -69,13 +69,13 @@ async fn assert_counts_consistent(app: &TestApp) {
         "SELECT COUNT(*) FROM inventory_minions m WHERE m.package_count <> \
          (SELECT COUNT(*) FROM inventory_installed i WHERE i.minion_ref = m.id)",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(bad_minions, 0, "minion package counts drifted");
     let zero: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM inventory_versions WHERE minion_count <= 0")
-            .fetch_one(db)
+            .fetch_one(db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(zero, 0, "versions nobody has are swept");
@@ -89,7 +89,7 @@ async fn facts_of(app: &TestApp, id: &str) -> Vec<(String, String, String)> {
          ORDER BY p.name, v.version, v.arch",
     )
     .bind(id)
-    .fetch_all(&app.state.db)
+    .fetch_all(app.state.db.sqlite().unwrap())
     .await
     .unwrap()
 }
@@ -178,7 +178,7 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
     let old_bash: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM inventory_versions WHERE version = '5.1-2+deb11u1'",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(old_bash, 0);
@@ -188,7 +188,7 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
     // A minion that did not answer is simply not stored: its rows and collected_at stay.
     let before: String =
         sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = 'deb-c'")
-            .fetch_one(&app.state.db)
+            .fetch_one(app.state.db.sqlite().unwrap())
             .await
             .unwrap();
     store(
@@ -198,7 +198,7 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
     .await;
     let after: String =
         sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = 'deb-c'")
-            .fetch_one(&app.state.db)
+            .fetch_one(app.state.db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(before, after);
@@ -219,7 +219,7 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
     assert!(facts_of(&app, "deb-c").await.is_empty());
     let openssl_109: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM inventory_versions WHERE version = '3.0.9-1'")
-            .fetch_one(&app.state.db)
+            .fetch_one(app.state.db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(openssl_109, 0);

@@ -13,7 +13,7 @@ async fn connected_app() -> (TestApp, String) {
     l.save_to(&app).await;
     app.state.runtime.boot().await;
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     let cookie = app.login("admin", "changeme").await;
@@ -98,7 +98,7 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
     assert!(audit[0].2.as_deref().unwrap().contains("test.ping"));
     let stored_jid: Option<String> =
         sqlx::query_scalar("SELECT salt_jid FROM audit_log WHERE action = 'salt.run'")
-            .fetch_one(db)
+            .fetch_one(db.sqlite().unwrap())
             .await
             .unwrap();
     assert_eq!(stored_jid.as_deref(), Some(jid.as_str()));
@@ -143,7 +143,7 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
         .unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index WHERE jid = ?")
         .bind(&jid)
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -237,16 +237,16 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
     let r = app.call("jobs/kill", &[("jid", &kjid)], Some(&vc)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-t', 'testers', 'testers', '')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-t', 'r-t', 'execute', 'salt:test.*')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     // Run reaches only minions the caller may view (issue 10, finding 5).
     sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-t2', 'r-t', 'view', 'minion:web-*')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     app.create_user("tester", "tester-password-1", &["testers"])
@@ -279,7 +279,7 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
     let denied: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_log WHERE decision = 'deny' AND resource = 'salt:cmd.run'",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(denied, 1);

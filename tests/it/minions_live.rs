@@ -48,7 +48,7 @@ async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_i
     l.save_to(&app).await;
     app.state.runtime.boot().await;
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     let cookie = app.login("admin", "changeme").await;
@@ -79,7 +79,7 @@ async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_i
     let audit: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'key.accept' AND resource = 'key:new-01'",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(audit, 1);

@@ -68,7 +68,7 @@ async fn seed(app: &TestApp, n: usize) {
 
 async fn admin(app: &TestApp) -> String {
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     app.login("admin", "changeme").await
@@ -208,7 +208,7 @@ async fn per_resource_roles_see_only_their_minions_and_keys() {
     seed(&app, 40).await;
     let db = &app.state.db;
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-web', 'web-viewers', 'web-viewers', '')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     for (id, verb, res) in [
@@ -222,7 +222,7 @@ async fn per_resource_roles_see_only_their_minions_and_keys() {
         .bind(id)
         .bind(verb)
         .bind(res)
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     }
@@ -268,7 +268,7 @@ async fn per_resource_roles_see_only_their_minions_and_keys() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let denied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'key:db-00001'")
-        .fetch_one(db)
+        .fetch_one(db.sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(denied, 1);
@@ -320,7 +320,7 @@ async fn overview_counts_and_heatmap() {
     );
     // A user without minion/key views gets "—" tiles (None), not an error.
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-none', 'nothing', 'nothing', '')")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     app.create_user("nobody", "nobody-password", &["nothing"])

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[cfg(feature = "lab")]
 async fn admin(app: &TestApp) -> String {
     sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username = 'admin'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     app.login("admin", "changeme").await
@@ -117,14 +117,14 @@ async fn settings_connect_reload_degrade_and_recover() {
         .json();
     assert_eq!(saved["ok"], true, "{saved}");
     let stored: (String,) = sqlx::query_as("SELECT salt_api_password_encrypted FROM app_settings")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     assert!(!stored.0.contains(&l.password), "encrypted at rest");
     let audit: Vec<(String,)> = sqlx::query_as(
         "SELECT COALESCE(args_json,'') FROM audit_log WHERE action LIKE 'settings.%'",
     )
-    .fetch_all(&app.state.db)
+    .fetch_all(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     assert!(audit.len() >= 3);
@@ -273,7 +273,7 @@ async fn viewer_cannot_touch_salt_settings() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let url: (Option<String>,) = sqlx::query_as("SELECT salt_api_url FROM app_settings")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(url.0, None, "nothing saved");

@@ -20,7 +20,7 @@ async fn cross_origin_post(app: &TestApp, origin: &str) -> StatusCode {
 async fn count(app: &TestApp, action: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = ?")
         .bind(action)
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -109,7 +109,7 @@ async fn insert_row(app: &TestApp, action: &str, days_ago: i64) {
     )
     .bind(at)
     .bind(action)
-    .execute(&app.state.db)
+    .execute(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
 }

@@ -9,7 +9,7 @@ async fn denied_rows(app: &TestApp, resource: &str) -> Vec<(String, i64, String,
          FROM audit_log WHERE action = 'permission.denied' AND resource = ?",
     )
     .bind(resource)
-    .fetch_all(&app.state.db)
+    .fetch_all(app.state.db.sqlite().unwrap())
     .await
     .unwrap()
 }

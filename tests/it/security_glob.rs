@@ -147,7 +147,7 @@ async fn keys_list_does_not_rewrite_key_grants_to_minion() {
         sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES (?, ?)")
             .bind(id)
             .bind(status)
-            .execute(&app.state.db)
+            .execute(app.state.db.sqlite().unwrap())
             .await
             .unwrap();
     }

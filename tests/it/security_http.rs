@@ -110,7 +110,7 @@ async fn a_sliding_session_reissues_its_cookie_and_hsts_follows_cookie_secure() 
     assert!(r.session_cookie().is_none());
     // Two minutes later the server slides the expiry: the browser gets a fresh Max-Age too.
     sqlx::query("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00.000Z'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     let r = app.get("/about", Some(&cookie)).await;
@@ -212,7 +212,7 @@ fn login_from(peer: &str, forwarded_for: Option<&str>) -> Request<Body> {
 
 async fn last_login_ip(app: &TestApp) -> String {
     sqlx::query_scalar("SELECT ip FROM audit_log WHERE action = 'auth.login' ORDER BY id DESC")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap()
 }
@@ -428,7 +428,7 @@ async fn the_stored_salt_password_never_leaves_for_another_server() {
     let ip: String = sqlx::query_scalar(
         "SELECT ip FROM audit_log WHERE action = 'settings.pollers.update' ORDER BY id DESC",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(ip, "192.0.2.44");
@@ -481,16 +481,16 @@ async fn pending_badge_and_salt_status_respect_the_callers_scope() {
         sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES (?, ?)")
             .bind(id)
             .bind(st)
-            .execute(db)
+            .execute(db.sqlite().unwrap())
             .await
             .unwrap();
     }
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-w', 'webkeys', 'webkeys', '')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-w', 'r-w', 'view', 'key:web-*')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     app.create_user("wendy", "wendy-password-1", &["webkeys"])

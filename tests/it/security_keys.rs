@@ -134,7 +134,7 @@ async fn a_per_resource_key_grant_cannot_reach_other_keys() {
     let audit: Vec<(String, i64)> = sqlx::query_as(
         "SELECT resource, result_code FROM audit_log WHERE action = 'key.accept' ORDER BY id",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(audit.len(), 2, "{audit:?}");

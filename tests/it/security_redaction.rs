@@ -27,7 +27,7 @@ fn assert_clean(what: &str, text: &str) {
 async fn stored_arguments(app: &TestApp, jid: &str) -> String {
     sqlx::query_scalar::<_, Option<String>>("SELECT arguments FROM jobs_index WHERE jid = ?")
         .bind(jid)
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap()
         .expect("arguments stored")
@@ -79,7 +79,7 @@ async fn event_consumer_job_new_redacts_arguments_and_raw() {
     assert_clean("jobs_index.arguments (events)", &stored);
     assert!(stored.contains("password=[REDACTED]"), "{stored}");
     let raw: Vec<Option<String>> = sqlx::query_scalar("SELECT raw FROM activity_events")
-        .fetch_all(&app.state.db)
+        .fetch_all(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(raw.len(), 1);

@@ -20,7 +20,7 @@ async fn connected_app() -> (TestApp, String) {
     l.save_to(&app).await;
     app.state.runtime.boot().await;
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     let cookie = app.login("admin", "changeme").await;
@@ -36,7 +36,7 @@ async fn user_with(app: &TestApp, name: &str, perms: &[&str]) -> String {
         .bind(&role)
         .bind(&role)
         .bind(&role)
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     for (i, p) in perms.iter().enumerate() {
@@ -48,7 +48,7 @@ async fn user_with(app: &TestApp, name: &str, perms: &[&str]) -> String {
         .bind(&role)
         .bind(verb)
         .bind(glob)
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     }
@@ -102,7 +102,7 @@ async fn denials(app: &TestApp, resource: &str) -> Vec<String> {
          AND result_code = 403 AND resource = ? ORDER BY id",
     )
     .bind(resource)
-    .fetch_all(&app.state.db)
+    .fetch_all(app.state.db.sqlite().unwrap())
     .await
     .unwrap()
 }
@@ -376,7 +376,7 @@ async fn run_reaches_only_the_minions_in_the_callers_scope_on_the_real_master() 
 async fn a_refused_preview_is_audited() {
     let app = TestApp::new().await;
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     app.create_user("viewer1", "viewer-password-1", &["viewer"])
@@ -397,7 +397,7 @@ async fn a_refused_preview_is_audited() {
 async fn live_job_calls_are_rate_limited_per_user() {
     let app = TestApp::new().await;
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     let admin = app.login("admin", "changeme").await;

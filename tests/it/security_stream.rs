@@ -226,11 +226,11 @@ async fn deactivation_and_forced_password_change_end_the_stream() {
     let s_gone = open_live(&app, &gone, 1).await;
     let s_forced = open_live(&app, &forced, 2).await;
     sqlx::query("UPDATE users SET is_active = FALSE WHERE username = 'gone'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     sqlx::query("UPDATE users SET must_change_pw = TRUE WHERE username = 'forced'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     s_gone.assert_ends("deactivation").await;
@@ -251,7 +251,7 @@ async fn role_change_refilters_and_losing_every_category_ends_the_stream() {
 
     // The role loses view:job.
     sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch' AND verb = 'view' AND resource_glob = 'job:*'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     // Publish a job then a key event per round until a round's key event arrives without its
@@ -288,7 +288,7 @@ async fn role_change_refilters_and_losing_every_category_ends_the_stream() {
 
     // Losing the last visible category ends the stream.
     sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     stream.assert_ends("the user lost every view grant").await;
@@ -325,7 +325,7 @@ async fn an_admin_deactivating_the_user_ends_the_stream_at_once() {
     let cookie = app.login("watcher", "watcher-password-1").await;
     let stream = open_live(&app, &cookie, 1).await;
     let id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = 'watcher'")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     let form = [("id", id.as_str()), ("is_active", "false")];

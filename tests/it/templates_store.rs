@@ -105,7 +105,7 @@ async fn create_list_and_get_round_trip() {
     let resource: String = sqlx::query_scalar(
         "SELECT resource FROM audit_log WHERE action = 'template.create' ORDER BY id LIMIT 1",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(resource, format!("template:{id}"));
@@ -384,12 +384,12 @@ async fn deleting_the_owner_deletes_their_templates() {
     create(&app, &alice, "shared by alice", true).await;
     assert_eq!(list(&app, &bob).await["total"], 1);
     sqlx::query("DELETE FROM users WHERE username_lower = 'alice'")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(list(&app, &bob).await["total"], 0);
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM command_templates")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     assert_eq!(left, 0);

@@ -35,7 +35,7 @@ async fn job(
     .bind(user)
     .bind(to_text(t))
     .bind(to_text(now))
-    .execute(&app.state.db)
+    .execute(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
     jid
@@ -47,7 +47,7 @@ async fn pollers_off(app: &TestApp) {
     sqlx::query(
         "UPDATE app_settings SET jobs_poll_interval_seconds = 0, event_stream_enabled = FALSE",
     )
-    .execute(&app.state.db)
+    .execute(app.state.db.sqlite().unwrap())
     .await
     .unwrap();
 }
@@ -77,7 +77,7 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> Vec<(&'static str, String)> 
 
 async fn admin(app: &TestApp) -> String {
     sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     app.login("admin", "changeme").await
@@ -232,7 +232,7 @@ async fn windows_system_jobs_grouping_and_filters() {
 
     // After a poll: running from the active cache, finished state jobs "complete", others "pass".
     sqlx::query("UPDATE app_settings SET jobs_poll_interval_seconds = 60")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     app.state
@@ -313,7 +313,7 @@ async fn per_resource_globs_and_denial() {
     let jids = seed(&app, now).await;
     let db = &app.state.db;
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-j', 'some-jobs', 'some-jobs', '')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     // JIDs ending in 1 or 2: ping1, ping2 (and the old and ancient jobs, outside 24 h / 7 d).
@@ -323,7 +323,7 @@ async fn per_resource_globs_and_denial() {
         )
         .bind(id)
         .bind(res)
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     }
@@ -353,11 +353,11 @@ async fn per_resource_globs_and_denial() {
 
     // No job view at all: 403 for both, audited; the Overview just leaves the job tiles empty.
     sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-m', 'minions-only', 'minions-only', '')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p9', 'r-m', 'view', 'minion:*')")
-        .execute(db)
+        .execute(db.sqlite().unwrap())
         .await
         .unwrap();
     app.create_user("mo", "mo-password-1", &["minions-only"])
@@ -370,7 +370,7 @@ async fn per_resource_globs_and_denial() {
     let denied: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'job:*'",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite().unwrap())
     .await
     .unwrap();
     assert_eq!(denied, 2);
@@ -389,7 +389,7 @@ async fn per_resource_globs_and_denial() {
 async fn cap_keeps_the_most_recent_jobs() {
     let app = TestApp::new().await;
     let now = Utc::now();
-    let mut tx = app.state.db.begin().await.unwrap();
+    let mut tx = app.state.db.sqlite().unwrap().begin().await.unwrap();
     let total = 2_100u32;
     for i in 0..total {
         // One every 30 s going back: 2,100 jobs over ~17.5 h.
@@ -525,7 +525,7 @@ async fn pages_render_on_the_server() {
     assert!(r.body.contains("timeline-poller-off"));
     assert!(r.body.contains("Clear the function and user filters"));
     sqlx::query("UPDATE app_settings SET jobs_poll_interval_seconds = 60")
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite().unwrap())
         .await
         .unwrap();
     let r = app.get(empty, Some(&cookie)).await;

@@ -119,7 +119,7 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
     sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
         .bind(crate::server::now_text())
         .bind(&row.id)
-        .execute(&state.db)
+        .execute(state.db.sqlite()?)
         .await?;
     if let Some(ro) = use_context::<leptos_axum::ResponseOptions>() {
         let header = cookie::set_cookie_header(
@@ -277,7 +277,7 @@ pub async fn set_theme(theme: String) -> Result<(), AppError> {
     sqlx::query("UPDATE users SET theme = ? WHERE id = ?")
         .bind(&theme)
         .bind(&user.id)
-        .execute(&state.db)
+        .execute(state.db.sqlite()?)
         .await?;
     Ok(())
 }

@@ -11,8 +11,8 @@ use crate::salt::SaltClient;
 use crate::server::db::Db;
 use crate::server::fleet::ingest::NewRun;
 use crate::server::jobs::JobsCache;
+use crate::server::now_text;
 use crate::server::poller::Repoll;
-use crate::server::{now_text, to_text};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -84,8 +84,8 @@ async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>, runs: &mut Vec<New
 }
 
 async fn prune(ctx: &ConsumerCtx) {
-    let cutoff = to_text(chrono::Utc::now() - chrono::Duration::days(ctx.retention_days.max(1)));
-    match store::prune(&ctx.db, &cutoff).await {
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(ctx.retention_days.max(1));
+    match store::prune(&ctx.db, cutoff).await {
         Ok(n) if n > 0 => tracing::info!(pruned = n, "activity retention"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "activity prune failed"),

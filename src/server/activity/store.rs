@@ -17,7 +17,7 @@ pub async fn insert_batch(
     now: DateTime<Utc>,
 ) -> Result<Vec<ActivityEvent>, sqlx::Error> {
     let now_text = to_text(now);
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         if r.event.event_type == "job.new" {
@@ -82,8 +82,8 @@ pub async fn insert_batch(
 }
 
 /// Delete rows older than the cutoff.
-pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
-    crate::server::db::delete_before(db, "DELETE FROM activity_events WHERE ts < ?", cutoff).await
+pub async fn prune(db: &Db, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, sqlx::Error> {
+    crate::server::db::delete_before(db, "DELETE FROM activity_events WHERE ts < $1", cutoff).await
 }
 
 /// What the reader may see: SQLite GLOB patterns per category (`None` = everything of it,
@@ -204,7 +204,7 @@ pub async fn list(
 ) -> Result<(Vec<ActivityEvent>, i64), sqlx::Error> {
     let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM activity_events");
     push_filters(&mut c, aq, vis);
-    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT id, ts, category, event_type, minion_id, jid, fun, success, changed, initiator, target, duration_ms, summary FROM activity_events",
     );
@@ -213,7 +213,7 @@ pub async fn list(
         .push_bind(aq.per_page)
         .push(" OFFSET ")
         .push_bind((aq.page - 1).max(0) * aq.per_page);
-    let rows: Vec<ActivityEvent> = q.build_query_as().fetch_all(db).await?;
+    let rows: Vec<ActivityEvent> = q.build_query_as().fetch_all(db.sqlite()?).await?;
     Ok((rows, total))
 }
 
@@ -229,7 +229,7 @@ pub type RawRow = (
 pub async fn raw(db: &Db, id: i64) -> Result<Option<RawRow>, sqlx::Error> {
     sqlx::query_as("SELECT category, minion_id, jid, raw FROM activity_events WHERE id = ?")
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await
 }
 
@@ -245,7 +245,7 @@ pub async fn insert_system(
     .bind(to_text(now))
     .bind(EventCategory::System)
     .bind(summary)
-    .fetch_one(db)
+    .fetch_one(db.sqlite()?)
     .await?;
     Ok(ActivityEvent {
         id,

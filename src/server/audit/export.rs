@@ -209,7 +209,7 @@ async fn produce(
     tx: &tokio::sync::mpsc::Sender<Chunk>,
 ) -> Result<(), ExportError> {
     let mut qb = query::select(f, None, 0);
-    let mut rows = qb.build_query_as::<AuditRow>().fetch(db);
+    let mut rows = qb.build_query_as::<AuditRow>().fetch(db.sqlite()?);
     let mut enc = Encoder::new(format)?;
     while let Some(row) = rows.try_next().await? {
         enc.row(&query::redacted(row))?;

@@ -88,7 +88,7 @@ pub async fn page(
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
     let rows = select(f, Some(limit), offset)
         .build_query_as::<AuditRow>()
-        .fetch_all(db)
+        .fetch_all(db.sqlite()?)
         .await?;
     Ok(rows.into_iter().map(redacted).collect())
 }
@@ -97,14 +97,14 @@ pub async fn page(
 pub async fn count(db: &Db, f: &AuditQuery) -> Result<i64, sqlx::Error> {
     let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM audit_log");
     push_where(&mut qb, f);
-    qb.build_query_scalar::<i64>().fetch_one(db).await
+    qb.build_query_scalar::<i64>().fetch_one(db.sqlite()?).await
 }
 
 /// One row by id.
 pub async fn get(db: &Db, id: i64) -> Result<Option<AuditRow>, sqlx::Error> {
     let row = sqlx::query_as::<_, AuditRow>(&format!("{SELECT} WHERE id = ?"))
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await?;
     Ok(row.map(redacted))
 }
@@ -120,7 +120,7 @@ pub async fn actions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
              WHERE a.action IS NOT NULL) \
          SELECT action FROM a WHERE action IS NOT NULL",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await
 }
 

@@ -133,7 +133,7 @@ impl SessionRow {
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
         )
         .bind(session_key)
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await
     }
 
@@ -177,7 +177,7 @@ pub async fn create_session(
     .bind(to_text(now))
     .bind(&client.user_agent)
     .bind(&client.ip)
-    .execute(&state.db)
+    .execute(state.db.sqlite()?)
     .await?;
     Ok(cookie::sign(&state.config.cookie_secret, &sid))
 }
@@ -225,7 +225,7 @@ pub async fn resolve_session_sliding(
                 .bind(to_text(now))
                 .bind(to_text(expires))
                 .bind(&key)
-                .execute(&state.db)
+                .execute(state.db.sqlite()?)
                 .await
             {
                 Ok(_) => true,
@@ -259,7 +259,7 @@ pub async fn load_permissions(db: &Db, user_id: &str) -> Result<Vec<Permission>,
          ORDER BY p.verb, p.resource_glob",
     )
     .bind(user_id)
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await?;
     Ok(rows
         .into_iter()
@@ -274,7 +274,7 @@ pub async fn load_permissions(db: &Db, user_id: &str) -> Result<Vec<Permission>,
 pub async fn delete_session(db: &Db, key: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE id = ?")
         .bind(key)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(())
 }
@@ -288,7 +288,7 @@ pub async fn delete_user_sessions(
     let r = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id != ?")
         .bind(user_id)
         .bind(keep.unwrap_or(""))
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(r.rows_affected())
 }
@@ -297,7 +297,7 @@ pub async fn delete_user_sessions(
 pub async fn prune_sessions(db: &Db) -> Result<u64, sqlx::Error> {
     let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
         .bind(now_text())
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(r.rows_affected())
 }

@@ -261,7 +261,7 @@ pub async fn ingest_job(
         "SELECT minion_id FROM highstate_runs WHERE jid = ? AND source = 'job' AND NOT blocked",
     )
     .bind(jid)
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await?
     .into_iter()
     .collect();
@@ -324,7 +324,7 @@ pub async fn write_runs(
     let now_text = to_text(now);
     let mut written = 0;
     for chunk in runs.chunks(BATCH) {
-        let mut tx = db.begin().await?;
+        let mut tx = db.sqlite()?.begin().await?;
         for r in chunk {
             let completed = to_text(r.completed_at);
             let id: Option<String> = sqlx::query_scalar(
@@ -430,7 +430,7 @@ pub async fn refresh_jobs(
         .bind(complete)
         .bind(&now_text)
         .bind(jid)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
         if complete {
             // A job whose every return was skipped has no runs: still remember it as done.
@@ -443,7 +443,7 @@ pub async fn refresh_jobs(
             .bind(skipped)
             .bind(&now_text)
             .bind(jid)
-            .execute(db)
+            .execute(db.sqlite()?)
             .await?;
         }
     }
@@ -476,7 +476,7 @@ pub async fn prune(
          AND completed_at < ? AND id NOT IN (SELECT run_id FROM minion_latest_run)",
     )
     .bind(to_text(raw_cutoff))
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?
     .rows_affected();
     let old = to_text(retention_cutoff);
@@ -485,12 +485,12 @@ pub async fn prune(
          AND id NOT IN (SELECT run_id FROM minion_latest_run)",
     )
     .bind(&old)
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?
     .rows_affected();
     sqlx::query("DELETE FROM highstate_jobs WHERE completed_at < ?")
         .bind(&old)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok((raw, deleted))
 }

@@ -42,7 +42,7 @@ pub async fn pending_jobs(
     }
     q.push(") ORDER BY j.started_at LIMIT ")
         .push_bind(MAX_JOBS_PER_RUN);
-    q.build_query_as().fetch_all(db).await
+    q.build_query_as().fetch_all(db.sqlite()?).await
 }
 
 /// Has the job ended (so that targeted minions without a return did not return)? Past the grace

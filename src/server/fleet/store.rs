@@ -117,13 +117,13 @@ pub async fn list(
         .push_bind(lq.per_page)
         .push(" OFFSET ")
         .push_bind((lq.page - 1).max(0) * lq.per_page);
-    let rows: Vec<FleetRow> = q.build_query_as().fetch_all(db).await?;
+    let rows: Vec<FleetRow> = q.build_query_as().fetch_all(db.sqlite()?).await?;
 
     let mut c = fleet_query(now);
     c.push("SELECT status, COUNT(*) FROM health");
     push_where(&mut c, &lq.q, &lq.filters.failing, globs);
     c.push(" GROUP BY status");
-    let counts = collect_counts(c.build_query_as().fetch_all(db).await?);
+    let counts = collect_counts(c.build_query_as().fetch_all(db.sqlite()?).await?);
     let total = match lq.filters.status {
         None => counts.all(),
         Some(s) => counts.of(s),
@@ -149,7 +149,9 @@ pub async fn counts(
     c.push("SELECT status, COUNT(*) FROM health");
     push_where(&mut c, "", &None, globs);
     c.push(" GROUP BY status");
-    Ok(collect_counts(c.build_query_as().fetch_all(db).await?))
+    Ok(collect_counts(
+        c.build_query_as().fetch_all(db.sqlite()?).await?,
+    ))
 }
 
 /// Every allowed minion's status, ordered by id (the health grid).
@@ -162,7 +164,7 @@ pub async fn tiles(
     q.push("SELECT minion_id, status FROM health");
     push_where(&mut q, "", &None, globs);
     q.push(" ORDER BY minion_id");
-    q.build_query_as().fetch_all(db).await
+    q.build_query_as().fetch_all(db.sqlite()?).await
 }
 
 /// One minion's status now; `None` when it is not in the fleet (not accepted, no run).
@@ -174,7 +176,7 @@ pub async fn status_of(
     let mut q = fleet_query(now);
     q.push("SELECT status FROM health WHERE minion_id = ")
         .push_bind(minion_id.to_string());
-    q.build_query_scalar().fetch_optional(db).await
+    q.build_query_scalar().fetch_optional(db.sqlite()?).await
 }
 
 /// The last `limit` state jobs, oldest first, summed over the allowed minions.
@@ -189,7 +191,7 @@ pub async fn compliance(
              FROM highstate_jobs WHERE minions > 0 ORDER BY completed_at DESC, jid DESC LIMIT ?",
         )
         .bind(limit)
-        .fetch_all(db)
+        .fetch_all(db.sqlite()?)
         .await?
     } else {
         // The newest jobs among the caller's minions' runs (not the fleet's newest jobs, which
@@ -207,7 +209,7 @@ pub async fn compliance(
         push_allowed(&mut q, "('minion:' || minion_id)", globs);
         q.push(") GROUP BY jid ORDER BY MAX(completed_at) DESC, jid DESC LIMIT ")
             .push_bind(limit);
-        q.build_query_as().fetch_all(db).await?
+        q.build_query_as().fetch_all(db.sqlite()?).await?
     };
     rows.reverse();
     Ok(rows)
@@ -230,13 +232,13 @@ pub async fn top_failures(
     push_allowed(&mut q, "('minion:' || f.minion_id)", globs);
     q.push(" GROUP BY f.state_id, f.fun ORDER BY minions DESC, f.state_id LIMIT ")
         .push_bind(limit);
-    q.build_query_as().fetch_all(db).await
+    q.build_query_as().fetch_all(db.sqlite()?).await
 }
 
 /// When the last run was ingested.
 pub async fn last_ingest(db: &Db) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     let t: Option<String> = sqlx::query_scalar("SELECT MAX(ingested_at) FROM highstate_jobs")
-        .fetch_one(db)
+        .fetch_one(db.sqlite()?)
         .await?;
     Ok(t.as_deref().and_then(crate::server::from_text))
 }
@@ -253,7 +255,7 @@ pub async fn run(db: &Db, id: &str) -> Result<Option<(RunSummary, Option<String>
         "SELECT {RUN_COLUMNS}, raw_result FROM highstate_runs WHERE id = ?"
     ))
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(db.sqlite()?)
     .await?;
     row.map(|r| Ok((RunSummary::from_row(&r)?, r.try_get("raw_result")?)))
         .transpose()
@@ -271,11 +273,11 @@ pub async fn minion_runs(
     ))
     .bind(minion_id)
     .bind(limit)
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await?;
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM highstate_runs WHERE minion_id = ?")
         .bind(minion_id)
-        .fetch_one(db)
+        .fetch_one(db.sqlite()?)
         .await?;
     Ok((runs, total))
 }

@@ -34,11 +34,7 @@ static WRITES: LazyLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<
 
 /// The inventory's write lock for `db`: one collection at a time in this process.
 pub fn write_lock(db: &Db) -> Arc<tokio::sync::Mutex<()>> {
-    let key = db
-        .connect_options()
-        .get_filename()
-        .to_string_lossy()
-        .into_owned();
+    let key = db.identity();
     let mut map = WRITES.lock().unwrap_or_else(|e| e.into_inner());
     map.entry(key).or_default().clone()
 }
@@ -106,7 +102,7 @@ pub async fn collect(
     let families: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
         "SELECT minion_id, os_family FROM minion_snapshots WHERE os_family IS NOT NULL",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await?
     .into_iter()
     .collect();

@@ -15,7 +15,7 @@ pub async fn online_minions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
         "SELECT minion_id FROM minion_snapshots WHERE key_status = 'accepted' AND online \
          ORDER BY minion_id",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await
 }
 

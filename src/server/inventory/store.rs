@@ -51,14 +51,14 @@ impl Catalog {
         let mut c = Catalog::default();
         let pkgs: Vec<(i64, String, String)> =
             sqlx::query_as("SELECT id, source, name FROM inventory_packages")
-                .fetch_all(db)
+                .fetch_all(db.sqlite()?)
                 .await?;
         for (id, source, name) in pkgs {
             c.packages.insert((source, name), id);
         }
         let vers: Vec<(i64, i64, String, String)> =
             sqlx::query_as("SELECT id, package_id, version, arch FROM inventory_versions")
-                .fetch_all(db)
+                .fetch_all(db.sqlite()?)
                 .await?;
         for (id, pkg, version, arch) in vers {
             c.versions.insert((pkg, version, arch), id);
@@ -157,7 +157,7 @@ pub async fn store_minions(
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let now = to_text(now);
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     let mut touched: HashSet<i64> = HashSet::new();
     let mut stored = Vec::with_capacity(batch.len());
     for m in batch {
@@ -276,7 +276,7 @@ pub async fn forget_minions(
             sep.push_bind(id);
         }
         q.push(")");
-        q.build().execute(db).await?;
+        q.build().execute(db.sqlite()?).await?;
     }
     Ok(())
 }
@@ -284,7 +284,7 @@ pub async fn forget_minions(
 /// Drop versions and packages no minion has any more (after a collection, under the write
 /// lock: the [`Catalog`] of that collection is stale afterwards).
 pub async fn sweep(db: &Db) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     sqlx::query("DELETE FROM inventory_versions WHERE minion_count <= 0")
         .execute(&mut *tx)
         .await?;
@@ -305,7 +305,7 @@ pub async fn gone_minions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
          ON s.minion_id = i.minion_id WHERE s.key_status <> 'accepted' OR (s.minion_id IS NULL \
          AND EXISTS (SELECT 1 FROM minion_snapshots WHERE key_status = 'accepted'))",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await
 }
 
@@ -318,12 +318,12 @@ pub async fn status(db: &Db) -> Result<InventoryStatus, sqlx::Error> {
         "SELECT COUNT(*), COALESCE(SUM(package_count), 0), MIN(collected_at), MAX(collected_at) \
              FROM inventory_minions",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite()?)
     .await?;
     let packages: i64 = sqlx::query_scalar(
         "SELECT COUNT(DISTINCT name) FROM inventory_packages WHERE minion_count > 0",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite()?)
     .await?;
     Ok(InventoryStatus {
         minions,
@@ -377,10 +377,13 @@ pub async fn packages(
         .push_bind(lq.per_page)
         .push(" OFFSET ")
         .push_bind((lq.page - 1) * lq.per_page);
-    let rows = q.build_query_as::<PackageRow>().fetch_all(db).await?;
+    let rows = q
+        .build_query_as::<PackageRow>()
+        .fetch_all(db.sqlite()?)
+        .await?;
     let mut c = QueryBuilder::<Sqlite>::new("SELECT COUNT(DISTINCT name) FROM inventory_packages");
     push_package_where(&mut c, &lq.q, lq.filters);
-    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
     Ok((rows, total))
 }
 
@@ -419,7 +422,10 @@ pub async fn versions(
     if let Some(s) = source {
         q.push(" AND p.source = ").push_bind(s.as_str());
     }
-    let mut rows = q.build_query_as::<VersionRow>().fetch_all(db).await?;
+    let mut rows = q
+        .build_query_as::<VersionRow>()
+        .fetch_all(db.sqlite()?)
+        .await?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -431,7 +437,7 @@ pub async fn versions(
     if let Some(s) = source {
         c.push(" AND source = ").push_bind(s.as_str());
     }
-    let minion_count: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let minion_count: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
     Ok(Some(PackageVersions {
         name: name.to_string(),
         minion_count,
@@ -453,7 +459,7 @@ pub async fn version_minions(
          JOIN inventory_packages p ON p.id = v.package_id WHERE v.id = ? AND v.minion_count > 0",
     )
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(db.sqlite()?)
     .await?
     .map(|(name, id, version, arch, source, minion_count)| {
         (
@@ -479,11 +485,14 @@ pub async fn version_minions(
         .push_bind(per_page)
         .push(" OFFSET ")
         .push_bind((page - 1) * per_page);
-    let rows = q.build_query_as::<VersionMinion>().fetch_all(db).await?;
+    let rows = q
+        .build_query_as::<VersionMinion>()
+        .fetch_all(db.sqlite()?)
+        .await?;
     let mut c = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) ");
     c.push(from).push_bind(id);
     push_allowed(&mut c, "('minion:' || m.minion_id)", globs);
-    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
     Ok(Some(VersionMinions {
         version,
         name,
@@ -527,7 +536,7 @@ async fn candidates(
         q.push(" AND p.source = ").push_bind(s.as_str());
     }
     q.push(" LIMIT ").push_bind(MAX_CANDIDATES + 1);
-    q.build_query_as().fetch_all(db).await
+    q.build_query_as().fetch_all(db.sqlite()?).await
 }
 
 fn starts_with_ascii_ci(s: &str, prefix: &str) -> bool {
@@ -572,7 +581,7 @@ pub async fn search(
         }
         push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
         q.push(" ORDER BY p.name, v.version, v.arch");
-        let all: Vec<PackageHit> = q.build_query_as().fetch_all(db).await?;
+        let all: Vec<PackageHit> = q.build_query_as().fetch_all(db.sqlite()?).await?;
         let named = |h: &PackageHit| match &s.name {
             None => true,
             Some((NameOp::Eq, n)) => &h.name == n,
@@ -632,13 +641,13 @@ pub async fn search(
         .push_bind(per_page)
         .push(" OFFSET ")
         .push_bind(offset);
-    let rows: Vec<PackageHit> = q.build_query_as().fetch_all(db).await?;
+    let rows: Vec<PackageHit> = q.build_query_as().fetch_all(db.sqlite()?).await?;
     let mut c = QueryBuilder::<Sqlite>::new(
         "SELECT COUNT(*) FROM inventory_installed i JOIN inventory_minions m ON m.id = i.minion_ref",
     );
     push_where(&mut c);
     push_allowed(&mut c, "('minion:' || m.minion_id)", globs);
-    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
     Ok(SearchPage {
         list: Page::new(rows, total, page, per_page),
         truncated,

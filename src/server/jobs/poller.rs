@@ -4,8 +4,8 @@
 use super::{ingest, store, JobsCache};
 use crate::salt::SaltClient;
 use crate::server::db::Db;
+use crate::server::now_text;
 use crate::server::poller::{PollResult, PollerCtx, PollerSpec};
-use crate::server::{now_text, to_text};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -24,8 +24,8 @@ pub async fn poll_jobs(
     let active = client.jobs_active().await?;
     let (rows, skipped) = ingest::rows_from_list_jobs(&jobs);
     let new = store::upsert_jobs(db, &rows, &now_text()).await?;
-    let cutoff = to_text(started - chrono::Duration::days(retention_days.max(1)));
-    let pruned = store::prune(db, &cutoff).await?;
+    let cutoff = started - chrono::Duration::days(retention_days.max(1));
+    let pruned = store::prune(db, cutoff).await?;
     let running: HashSet<String> = active.into_iter().map(|a| a.jid).collect();
     let n_running = running.len();
     cache.set_active(running, started);

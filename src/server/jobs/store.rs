@@ -9,7 +9,7 @@ const BATCH: usize = 500;
 
 /// Upsert rows in one transaction (500-row statements). Returns how many were new.
 pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: &str) -> Result<u64, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
         .fetch_one(&mut *tx)
         .await?;
@@ -45,8 +45,8 @@ pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: &str) -> Result<u64, sql
 }
 
 /// Delete jobs that started before the cutoff (RFC 3339 text). Returns how many went.
-pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
-    crate::server::db::delete_before(db, "DELETE FROM jobs_index WHERE started_at < ?", cutoff)
+pub async fn prune(db: &Db, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, sqlx::Error> {
+    crate::server::db::delete_before(db, "DELETE FROM jobs_index WHERE started_at < $1", cutoff)
         .await
 }
 
@@ -105,7 +105,7 @@ pub async fn list(
     let active_json = serde_json::to_string(active).unwrap_or_else(|_| "[]".into());
     let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
     push_filters(&mut c, jq, &active_json);
-    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
     // `running` while the JID is in the active cache (the same list the status filter uses).
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT jid, function, target, target_type, salt_user AS user, started_at, \
@@ -121,7 +121,10 @@ pub async fn list(
         .push_bind(jq.per_page)
         .push(" OFFSET ")
         .push_bind((jq.page - 1).max(0) * jq.per_page);
-    let rows = q.build_query_as::<JobListRow>().fetch_all(db).await?;
+    let rows = q
+        .build_query_as::<JobListRow>()
+        .fetch_all(db.sqlite()?)
+        .await?;
     Ok((rows, total))
 }
 
@@ -131,6 +134,6 @@ pub async fn get(db: &Db, jid: &str) -> Result<Option<JobRow>, sqlx::Error> {
         "SELECT jid, function, target, target_type, salt_user, started_at, arguments FROM jobs_index WHERE jid = ?",
     )
     .bind(jid)
-    .fetch_optional(db)
+    .fetch_optional(db.sqlite()?)
     .await
 }

@@ -58,7 +58,7 @@ pub async fn window_rows(
     push_globs(&mut q, globs);
     q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
         .push_bind(limit as i64);
-    q.build_query_as().fetch_all(db).await
+    q.build_query_as().fetch_all(db.sqlite()?).await
 }
 
 /// A bar's status from the jobs index alone ([`apply_state_runs`] then adds what the fleet
@@ -174,7 +174,7 @@ pub async fn state_runs(
     )
     .bind(start)
     .bind(end)
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await?;
     Ok(rows
         .into_iter()
@@ -263,7 +263,7 @@ pub async fn hourly_counts(
         .push_bind(end.to_string());
     push_globs(&mut q, globs);
     q.push(" GROUP BY substr(started_at, 1, 13)");
-    let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(db).await?;
+    let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(db.sqlite()?).await?;
     Ok(rows.into_iter().collect())
 }
 
@@ -305,7 +305,7 @@ pub async fn system_jids(db: &Db, jids: &[String]) -> Result<HashSet<String>, sq
             sep.push_bind(j.clone());
         }
         q.push(")");
-        let rows: Vec<(String,)> = q.build_query_as().fetch_all(db).await?;
+        let rows: Vec<(String,)> = q.build_query_as().fetch_all(db.sqlite()?).await?;
         out.extend(rows.into_iter().map(|r| r.0));
     }
     Ok(out)

@@ -15,14 +15,14 @@ const BATCH: usize = 500;
 pub async fn load_key_states(db: &Db) -> Result<HashMap<String, KeyState>, sqlx::Error> {
     let rows: Vec<(String, KeyState)> =
         sqlx::query_as("SELECT minion_id, key_status FROM minion_snapshots")
-            .fetch_all(db)
+            .fetch_all(db.sqlite()?)
             .await?;
     Ok(rows.into_iter().collect())
 }
 
 /// Write a keys reconcile in one transaction: batched upserts, one delete, one timestamp update.
 pub async fn apply_keys(db: &Db, diff: &KeyDiff, now: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     let changed: Vec<&(String, KeyState)> = diff.insert.iter().chain(diff.update.iter()).collect();
     for chunk in changed.chunks(BATCH) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -57,7 +57,7 @@ pub async fn apply_keys(db: &Db, diff: &KeyDiff, now: &str) -> Result<(), sqlx::
 pub async fn load_presence(db: &Db) -> Result<HashMap<String, StoredPresence>, sqlx::Error> {
     let rows: Vec<(String, KeyState, bool, Option<String>)> =
         sqlx::query_as("SELECT minion_id, key_status, online, primary_ip FROM minion_snapshots")
-            .fetch_all(db)
+            .fetch_all(db.sqlite()?)
             .await?;
     Ok(rows
         .into_iter()
@@ -71,7 +71,7 @@ pub async fn apply_presence(
     changes: &[PresenceChange],
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     for chunk in changes.chunks(BATCH) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "UPDATE minion_snapshots SET online = v.column2, primary_ip = v.column3 FROM (",
@@ -94,7 +94,7 @@ pub async fn load_grain_hashes(db: &Db) -> Result<HashMap<String, Option<String>
     let rows: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT minion_id, grains_hash FROM minion_snapshots WHERE status = 'online'",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await?;
     Ok(rows.into_iter().collect())
 }
@@ -106,7 +106,7 @@ pub async fn apply_grains(
     polled: &[String],
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     for chunk in updates.chunks(200) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "UPDATE minion_snapshots SET os = v.column2, os_family = v.column3, osrelease = v.column4, \
@@ -278,7 +278,7 @@ pub async fn list(
         .push_bind((lq.page - 1).max(0) * lq.per_page);
     let rows = q
         .build()
-        .fetch_all(db)
+        .fetch_all(db.sqlite()?)
         .await?
         .iter()
         .map(|r| {
@@ -298,7 +298,7 @@ pub async fn list(
         QueryBuilder::new("SELECT status, COUNT(*) FROM minion_snapshots");
     push_filters(&mut c, lq, false);
     c.push(" GROUP BY status");
-    let by_status: Vec<(MinionStatus, i64)> = c.build_query_as().fetch_all(db).await?;
+    let by_status: Vec<(MinionStatus, i64)> = c.build_query_as().fetch_all(db.sqlite()?).await?;
     let mut counts = StatusCounts::default();
     for (status, n) in by_status {
         counts.add(status, n);
@@ -319,7 +319,7 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetail>, sqlx::Error>
          grains_refreshed_at FROM minion_snapshots WHERE minion_id = ?",
     )
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(db.sqlite()?)
     .await?;
     Ok(row.map(|mut d| {
         d.stale = is_stale(
@@ -354,7 +354,7 @@ pub async fn all_status(
         QueryBuilder::new("SELECT minion_id, status FROM minion_snapshots WHERE 1 = 1");
     push_allowed(&mut q, expr, allowed_globs);
     q.push(" ORDER BY minion_id");
-    q.build_query_as().fetch_all(db).await
+    q.build_query_as().fetch_all(db.sqlite()?).await
 }
 
 /// Oldest facet refresh time across all minions (for the stale banner), if any data.
@@ -362,7 +362,7 @@ pub async fn oldest_refresh(db: &Db) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT MIN(MIN(COALESCE(keys_refreshed_at, ''), COALESCE(presence_refreshed_at, ''))) FROM minion_snapshots",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite()?)
     .await
 }
 

@@ -19,7 +19,7 @@ pub struct Subject {
 pub async fn subject(db: &Db, user_id: &str) -> Result<Option<Subject>, sqlx::Error> {
     sqlx::query_as("SELECT id, username, is_active FROM users WHERE id = ?")
         .bind(user_id)
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await
 }
 
@@ -31,7 +31,7 @@ pub async fn user_grants(db: &Db, user_id: &str) -> Result<Vec<UserGrant>, sqlx:
          WHERE ur.user_id = ? ORDER BY r.name_lower, p.verb, p.resource_glob",
     )
     .bind(user_id)
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await
 }
 
@@ -81,7 +81,7 @@ pub async fn minion_ids(
         .push(" ESCAPE '\\'");
     push_allowed(&mut q, "('minion:' || minion_id)", allowed);
     q.push(" ORDER BY minion_id LIMIT ").push_bind(PICKER_LIMIT);
-    q.build_query_scalar().fetch_all(db).await
+    q.build_query_scalar().fetch_all(db.sqlite()?).await
 }
 
 #[cfg(test)]

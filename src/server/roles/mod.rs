@@ -57,10 +57,10 @@ pub async fn list(
         .push_bind(lq.per_page)
         .push(" OFFSET ")
         .push_bind((lq.page - 1).max(0) * lq.per_page);
-    let rows: Vec<RoleSummary> = q.build_query_as().fetch_all(db).await?;
+    let rows: Vec<RoleSummary> = q.build_query_as().fetch_all(db.sqlite()?).await?;
     let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM roles r");
     push_list_filters(&mut c, &lq.q, allowed);
-    let total: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
     Ok(Page::new(rows, total, lq.page, lq.per_page))
 }
 
@@ -68,7 +68,7 @@ pub async fn list(
 pub async fn summary(db: &Db, id: &str) -> Result<Option<RoleSummary>, sqlx::Error> {
     sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE r.id = ?"))
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await
 }
 
@@ -76,7 +76,7 @@ pub async fn summary(db: &Db, id: &str) -> Result<Option<RoleSummary>, sqlx::Err
 pub async fn summary_by_name(db: &Db, name: &str) -> Result<Option<RoleSummary>, sqlx::Error> {
     sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE r.name_lower = ?"))
         .bind(name.to_lowercase())
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await
 }
 
@@ -87,7 +87,7 @@ pub async fn grants(db: &Db, role_id: &str) -> Result<Vec<Grant>, sqlx::Error> {
          ORDER BY verb, resource_glob",
     )
     .bind(role_id)
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await
 }
 
@@ -98,7 +98,7 @@ pub async fn members(db: &Db, role_id: &str) -> Result<Vec<RoleMember>, sqlx::Er
          WHERE ur.role_id = ? ORDER BY u.username_lower",
     )
     .bind(role_id)
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await
 }
 
@@ -147,7 +147,7 @@ pub async fn create(db: &Db, name: &str, description: &str) -> Result<RoleSummar
     .bind(&name)
     .bind(name.to_lowercase())
     .bind(&description)
-    .execute(db)
+    .execute(db.sqlite()?)
     .await;
     match r {
         Ok(_) => {}
@@ -176,7 +176,7 @@ pub async fn update_description(
     sqlx::query("UPDATE roles SET description = ? WHERE id = ?")
         .bind(&description)
         .bind(&role.id)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(description)
 }
@@ -195,7 +195,7 @@ pub async fn delete(db: &Db, role: &RoleSummary) -> Result<(), AppError> {
     }
     sqlx::query("DELETE FROM roles WHERE id = ?")
         .bind(&role.id)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(())
 }
@@ -221,7 +221,7 @@ pub async fn add_permission(
     .bind(&role.id)
     .bind(&g.verb)
     .bind(&g.resource_glob)
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?;
     if r.rows_affected() == 0 {
         return Err(AppError::Conflict(format!(
@@ -260,7 +260,7 @@ pub async fn remove_permission(
     let _serialised = crate::server::users::service::FULL_ACCESS_CHANGES
         .lock()
         .await;
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     let grant: Grant = sqlx::query_as(
         "SELECT id, verb, resource_glob FROM permissions WHERE id = ? AND role_id = ?",
     )
@@ -304,7 +304,7 @@ pub async fn remove_permission(
 pub async fn cli_rows(db: &Db) -> Result<Vec<(RoleSummary, Vec<Grant>)>, sqlx::Error> {
     let roles: Vec<RoleSummary> =
         sqlx::query_as(&format!("{SUMMARY_SELECT} ORDER BY r.name_lower"))
-            .fetch_all(db)
+            .fetch_all(db.sqlite()?)
             .await?;
     let mut out = Vec::with_capacity(roles.len());
     for r in roles {

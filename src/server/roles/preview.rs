@@ -68,7 +68,7 @@ async fn match_kind(
     }
     let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*)");
     push_where(&mut c, src, glob.clone(), &scope);
-    let count: i64 = c.build_query_scalar().fetch_one(db).await?;
+    let count: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
     if count == 0 {
         return Ok(KindMatch::default());
     }
@@ -76,7 +76,7 @@ async fn match_kind(
     push_where(&mut q, src, glob, &scope);
     q.push(format!(" ORDER BY {} LIMIT ", src.order))
         .push_bind(PREVIEW_SAMPLES as i64);
-    let samples: Vec<String> = q.build_query_scalar().fetch_all(db).await?;
+    let samples: Vec<String> = q.build_query_scalar().fetch_all(db.sqlite()?).await?;
     Ok(KindMatch { count, samples })
 }
 

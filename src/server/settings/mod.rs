@@ -14,7 +14,7 @@ pub mod service;
 /// Read the settings row as the page sees it (no password, only whether one is set).
 pub async fn load_view(db: &Db) -> Result<SettingsView, sqlx::Error> {
     let r: SettingsRow = sqlx::query_as("SELECT * FROM app_settings WHERE id = 1")
-        .fetch_one(db)
+        .fetch_one(db.sqlite()?)
         .await?;
     Ok(SettingsView {
         salt: SaltSettings {
@@ -163,7 +163,7 @@ pub async fn load_salt_connection(
         "SELECT salt_api_url, salt_api_username, salt_api_password_encrypted, salt_api_eauth, \
          salt_api_verify FROM app_settings WHERE id = 1",
     )
-    .fetch_one(db)
+    .fetch_one(db.sqlite()?)
     .await?;
     let password = encrypted.as_deref().and_then(|p| secrets.decrypt(p));
     Ok(StoredSalt {
@@ -319,7 +319,7 @@ pub async fn save_salt(
     .bind(&input.eauth)
     .bind(input.verify)
     .bind(crate::server::now_text())
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?;
     Ok(())
 }
@@ -400,7 +400,7 @@ pub async fn save_pollers(db: &Db, p: &PollerSettings) -> Result<(), sqlx::Error
     .bind(p.jobs_retention_days)
     .bind(p.audit_retention_days)
     .bind(crate::server::now_text())
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?;
     Ok(())
 }
@@ -420,7 +420,7 @@ pub async fn save_widget(db: &Db, w: &WidgetSettings) -> Result<(), sqlx::Error>
     .bind(w.event_count)
     .bind(w.heartbeat_minutes)
     .bind(crate::server::now_text())
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?;
     Ok(())
 }

@@ -15,7 +15,7 @@ pub(crate) fn new_id() -> String {
 
 /// Seed the built-in roles idempotently; new built-in permissions are added on every start.
 pub async fn seed_builtin_roles(db: &Db) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     for (name, description, perms) in builtin_roles() {
         let existing: Option<(String,)> =
             sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
@@ -64,7 +64,7 @@ pub async fn seed_builtin_roles(db: &Db) -> Result<(), sqlx::Error> {
 /// Create the bootstrap admin when no user exists. Returns true when it was created.
 pub async fn bootstrap_admin(db: &Db, username: &str, pw: &str) -> Result<bool, AppError> {
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db)
+        .fetch_one(db.sqlite()?)
         .await?;
     if count > 0 {
         return Ok(false);
@@ -72,7 +72,7 @@ pub async fn bootstrap_admin(db: &Db, username: &str, pw: &str) -> Result<bool, 
     let id = create_user(db, username, "Administrator", pw, true, &["admin"]).await?;
     sqlx::query("UPDATE users SET is_builtin = TRUE WHERE id = ?")
         .bind(&id)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(true)
 }
@@ -92,7 +92,7 @@ pub async fn create_user(
     for r in roles {
         let id: Option<(String,)> = sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
             .bind(r.to_lowercase())
-            .fetch_optional(db)
+            .fetch_optional(db.sqlite()?)
             .await?;
         match id {
             Some((id,)) => role_ids.push(id),
@@ -134,7 +134,7 @@ pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<LoginRow>,
         "SELECT id, username, password_hash, is_active, must_change_pw FROM users WHERE username_lower = ?",
     )
     .bind(username.to_lowercase())
-    .fetch_optional(db)
+    .fetch_optional(db.sqlite()?)
     .await
 }
 
@@ -150,7 +150,7 @@ pub async fn set_password(
         .bind(hash)
         .bind(must_change)
         .bind(user_id)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(())
 }
@@ -174,6 +174,6 @@ pub async fn list_users(db: &Db) -> Result<Vec<UserListRow>, sqlx::Error> {
                  WHERE ur.user_id = u.id) AS roles \
          FROM users u ORDER BY u.username_lower",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await
 }

@@ -89,13 +89,13 @@ pub async fn list(
     .push_bind(lq.per_page)
     .push(" OFFSET ")
     .push_bind((lq.page - 1).max(0) * lq.per_page);
-    let rows: Vec<UserRow> = q.build_query_as().fetch_all(db).await?;
+    let rows: Vec<UserRow> = q.build_query_as().fetch_all(db.sqlite()?).await?;
 
     let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT COALESCE(SUM(is_active), 0), COALESCE(SUM(NOT is_active), 0) FROM users",
     );
     push_search(&mut c, &lq.q);
-    let (active, inactive): (i64, i64) = c.build_query_as().fetch_one(db).await?;
+    let (active, inactive): (i64, i64) = c.build_query_as().fetch_one(db.sqlite()?).await?;
     let counts = ActiveCounts { active, inactive };
     let total = match lq.filters {
         None => active + inactive,
@@ -132,7 +132,7 @@ async fn roles_of(
         sep.push_bind(*id);
     }
     q.push(") ORDER BY r.name_lower");
-    let rows: Vec<(String, String, String)> = q.build_query_as().fetch_all(db).await?;
+    let rows: Vec<(String, String, String)> = q.build_query_as().fetch_all(db.sqlite()?).await?;
     for (user_id, id, name) in rows {
         out.entry(user_id).or_default().push(RoleRef { id, name });
     }
@@ -143,7 +143,7 @@ async fn roles_of(
 pub async fn get(db: &Db, id: &str) -> Result<Option<UserSummary>, sqlx::Error> {
     let row: Option<UserRow> = sqlx::query_as(&format!("{USER_COLUMNS} WHERE id = ?"))
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await?;
     let Some(row) = row else { return Ok(None) };
     let roles = roles_of(db, &[id]).await?.remove(id).unwrap_or_default();
@@ -154,7 +154,7 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<UserSummary>, sqlx::Error> 
 pub async fn get_by_username(db: &Db, username: &str) -> Result<Option<UserSummary>, sqlx::Error> {
     let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username_lower = ?")
         .bind(username.to_lowercase())
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await?;
     match id {
         Some(id) => get(db, &id).await,
@@ -165,7 +165,7 @@ pub async fn get_by_username(db: &Db, username: &str) -> Result<Option<UserSumma
 /// Every role, by name (the role picker).
 pub async fn all_roles(db: &Db) -> Result<Vec<RoleRef>, sqlx::Error> {
     sqlx::query_as("SELECT id, name FROM roles ORDER BY name_lower")
-        .fetch_all(db)
+        .fetch_all(db.sqlite()?)
         .await
 }
 
@@ -173,7 +173,7 @@ pub async fn all_roles(db: &Db) -> Result<Vec<RoleRef>, sqlx::Error> {
 pub async fn role(db: &Db, id: &str) -> Result<Option<RoleRef>, sqlx::Error> {
     sqlx::query_as("SELECT id, name FROM roles WHERE id = ?")
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await
 }
 
@@ -181,7 +181,7 @@ pub async fn role(db: &Db, id: &str) -> Result<Option<RoleRef>, sqlx::Error> {
 pub async fn role_by_name(db: &Db, name: &str) -> Result<Option<RoleRef>, sqlx::Error> {
     sqlx::query_as("SELECT id, name FROM roles WHERE name_lower = ?")
         .bind(name.to_lowercase())
-        .fetch_optional(db)
+        .fetch_optional(db.sqlite()?)
         .await
 }
 
@@ -209,14 +209,14 @@ pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<String, AppError> {
     let exists: Option<String> =
         sqlx::query_scalar("SELECT id FROM users WHERE username_lower = ?")
             .bind(&lower)
-            .fetch_optional(db)
+            .fetch_optional(db.sqlite()?)
             .await?;
     if exists.is_some() {
         return Err(duplicate(username));
     }
     let hash = password::hash_async(u.password.to_string()).await?;
     let id = super::new_id();
-    let mut tx = db.begin().await?;
+    let mut tx = db.sqlite()?.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO users (id, username, username_lower, password_hash, display_name, email, \
          email_lower, must_change_pw, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -267,7 +267,7 @@ pub async fn update_profile(
     .bind(email.map(str::to_lowercase))
     .bind(is_active)
     .bind(id)
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?;
     Ok(())
 }
@@ -276,7 +276,7 @@ pub async fn update_profile(
 pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(id)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(())
 }
@@ -288,7 +288,7 @@ pub async fn add_role(db: &Db, user_id: &str, role_id: &str) -> Result<bool, sql
     )
     .bind(user_id)
     .bind(role_id)
-    .execute(db)
+    .execute(db.sqlite()?)
     .await?;
     Ok(r.rows_affected() > 0)
 }
@@ -298,7 +298,7 @@ pub async fn remove_role(db: &Db, user_id: &str, role_id: &str) -> Result<bool, 
     let r = sqlx::query("DELETE FROM user_roles WHERE user_id = ? AND role_id = ?")
         .bind(user_id)
         .bind(role_id)
-        .execute(db)
+        .execute(db.sqlite()?)
         .await?;
     Ok(r.rows_affected() > 0)
 }
@@ -312,6 +312,6 @@ pub async fn superadmin_grants(db: &Db) -> Result<Vec<(String, String)>, sqlx::E
          JOIN permissions p ON p.role_id = ur.role_id \
          WHERE u.is_active AND p.verb = '*' AND p.resource_glob = '*'",
     )
-    .fetch_all(db)
+    .fetch_all(db.sqlite()?)
     .await
 }

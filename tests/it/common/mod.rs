@@ -138,7 +138,7 @@ impl TestApp {
     /// Sign in as the bootstrap admin (`admin` / `changeme`), its forced change waived.
     pub async fn login_bootstrap_admin(&self) -> String {
         sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username_lower = 'admin'")
-            .execute(&self.state.db)
+            .execute(self.state.db.sqlite().unwrap())
             .await
             .unwrap();
         self.login("admin", "changeme").await
@@ -159,7 +159,7 @@ impl TestApp {
             .bind(&rid)
             .bind(name)
             .bind(name.to_lowercase())
-            .execute(db)
+            .execute(db.sqlite().unwrap())
             .await
             .unwrap();
         for (i, (verb, glob)) in grants.iter().enumerate() {
@@ -170,7 +170,7 @@ impl TestApp {
             .bind(&rid)
             .bind(verb)
             .bind(glob)
-            .execute(db)
+            .execute(db.sqlite().unwrap())
             .await
             .unwrap();
         }
@@ -184,7 +184,7 @@ impl TestApp {
             "SELECT decision, result_code, args_json, username FROM audit_log WHERE action = ? ORDER BY id",
         )
         .bind(action)
-        .fetch_all(&self.state.db)
+        .fetch_all(self.state.db.sqlite().unwrap())
         .await
         .unwrap()
     }
