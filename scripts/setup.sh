@@ -56,8 +56,11 @@ if [[ $WANT_TEST == 1 ]]; then
   perl -MDpkg::Version -e 1 2>/dev/null || VERSION_TOOLS+=(libdpkg-perl)
   command -v rpm >/dev/null || VERSION_TOOLS+=(rpm)
   command -v vercmp >/dev/null || VERSION_TOOLS+=(pacman-package-manager)
+  # Postgres server binaries (initdb, pg_ctl) for scripts/with-postgres.sh: the tests start a
+  # throwaway cluster of their own and use no running service.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || VERSION_TOOLS+=(postgresql)
   if (( ${#VERSION_TOOLS[@]} )); then
-    step "installing the package tools the version tests compare against: ${VERSION_TOOLS[*]}"
+    step "installing the Debian packages the tests need: ${VERSION_TOOLS[*]}"
     export DEBIAN_FRONTEND=noninteractive
     SUDO=""; [[ $(id -u) != 0 ]] && SUDO="sudo"
     $SUDO apt-get update -q

@@ -95,11 +95,23 @@ impl Config {
         let data_dir = PathBuf::from(get("HALITE_DATA_DIR").unwrap_or_else(|| "data".into()));
         let database_url = get("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}/halite.db?mode=rwc", data_dir.display()));
-        if !(database_url.starts_with("sqlite:")) {
-            return Err(ConfigError(format!(
-                "DATABASE_URL must be a sqlite:// URL in this build (got {})",
+        match crate::server::db::Engine::of_url(&database_url) {
+            Some(crate::server::db::Engine::Sqlite) => {}
+            // Postgres support is being built store by store (issue 16): until every store
+            // runs on it, it is opt-in, so no deployment meets a half-working engine.
+            Some(crate::server::db::Engine::Postgres)
+                if get("HALITE_EXPERIMENTAL_POSTGRES").as_deref() == Some("1") => {}
+            Some(crate::server::db::Engine::Postgres) => return Err(ConfigError(format!(
+                "DATABASE_URL names Postgres ({}), which this build does not fully support yet; \
+                     use a sqlite:// URL (HALITE_EXPERIMENTAL_POSTGRES=1 opts in for testing)",
                 redact_url(&database_url)
-            )));
+            ))),
+            None => {
+                return Err(ConfigError(format!(
+                    "DATABASE_URL must be a sqlite:// or postgres:// URL (got {})",
+                    redact_url(&database_url)
+                )))
+            }
         }
         let production = get("HALITE_ENV")
             .map(|v| v == "production")

@@ -3,7 +3,7 @@
 use super::ingest::{GrainsUpdate, KeyDiff, PresenceChange, StoredPresence};
 use crate::model::keys::KeyState;
 use crate::model::minions::{MinionDetail, MinionRow, MinionStatus, StatusCounts, STALE_MINUTES};
-use crate::server::db::Db;
+use crate::server::db::{Db, Dialect};
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 use std::collections::HashMap;
@@ -201,9 +201,13 @@ pub fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// ` WHERE 1 = 1`, and ` AND (<col> LIKE ? ESCAPE '\\' OR …)` over `columns` (lower-cased
+/// ` WHERE 1 = 1`, and ` AND (<col> LIKE $n ESCAPE '\\' OR …)` over `columns` (lower-cased
 /// expressions) when there is a `search`: the start of a list page's `WHERE`.
-pub fn push_search_where(q: &mut QueryBuilder<'_, Sqlite>, search: &str, columns: &[&str]) {
+pub fn push_search_where<DB: Dialect>(
+    q: &mut QueryBuilder<'_, DB>,
+    search: &str,
+    columns: &[&str],
+) {
     q.push(" WHERE 1 = 1");
     if search.is_empty() {
         return;
@@ -214,10 +218,9 @@ pub fn push_search_where(q: &mut QueryBuilder<'_, Sqlite>, search: &str, columns
         if i > 0 {
             q.push(" OR ");
         }
-        q.push(*col)
-            .push(" LIKE ")
-            .push_bind(like.clone())
-            .push(" ESCAPE '\\'");
+        q.push(*col).push(" LIKE ");
+        DB::push_str(q, like.clone());
+        q.push(" ESCAPE '\\'");
     }
     q.push(")");
 }
@@ -230,12 +233,13 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, lq: &'a ListQuery, with_st
     push_allowed(q, "('minion:' || minion_id)", &lq.allowed_globs);
 }
 
-/// ` AND (<expr> GLOB ? OR …)` for a user limited to some resources (from [`allowed_globs`]):
-/// nothing for `None`, no rows for an empty list.
-pub fn push_allowed<'a>(
-    q: &mut QueryBuilder<'a, Sqlite>,
+/// ` AND (<expr> matches one of the grants)` for a user limited to some resources (from
+/// [`allowed_globs`]; each engine translates the fnmatch grants its own way, see
+/// [`Dialect::push_grant_match`]): nothing for `None`, no rows for an empty list.
+pub fn push_allowed<DB: Dialect>(
+    q: &mut QueryBuilder<'_, DB>,
     expr: &'static str,
-    globs: &'a Option<Vec<String>>,
+    globs: &Option<Vec<String>>,
 ) {
     let Some(globs) = globs else {
         return;
@@ -249,7 +253,7 @@ pub fn push_allowed<'a>(
         if i > 0 {
             q.push(" OR ");
         }
-        q.push(expr).push(" GLOB ").push_bind(g);
+        DB::push_grant_match(q, expr, g);
     }
     q.push(")");
 }
@@ -366,10 +370,10 @@ pub async fn oldest_refresh(db: &Db) -> Result<Option<String>, sqlx::Error> {
     .await
 }
 
-/// Translate the user's fnmatch resource grants for `verb` into SQLite GLOB patterns over
-/// `<kind>:<id>` (see [`crate::server::sqlglob`]): `None` when one of them covers every resource
-/// of the kind, else only the grants that can match some resource of the kind. The patterns are
-/// matched against `'<kind>:' || id` as written, never rewritten to another kind.
+/// The user's fnmatch resource grants for `verb` that can select a resource of `kind`
+/// (matched against `'<kind>:' || id` as written, never rewritten to another kind; the engine
+/// translates them when the SQL is built, see [`push_allowed`]): `None` when one of them covers
+/// every resource of the kind, else only the grants that can match some resource of the kind.
 pub fn allowed_globs(
     perms: &[crate::rbac::Permission],
     verb: &str,
@@ -383,12 +387,11 @@ pub fn allowed_globs(
         if sqlglob::covers_prefix(g, &prefix) {
             return None;
         }
-        if sqlglob::can_match_prefix(g, &prefix) {
-            if let Some(t) = sqlglob::to_sqlite_glob(g) {
-                if !out.contains(&t) {
-                    out.push(t);
-                }
-            }
+        if sqlglob::can_match_prefix(g, &prefix)
+            && sqlglob::to_sqlite_glob(g).is_some()
+            && !out.contains(g)
+        {
+            out.push(g.clone());
         }
     }
     Some(out)
@@ -430,7 +433,8 @@ mod tests {
                 "view",
                 "minion"
             ),
-            Some(vec!["minion:db-[^0]*".to_string()])
+            // The grant as written: each engine translates it when the SQL is built.
+            Some(vec!["minion:db-[!0]*".to_string()])
         );
         assert_eq!(
             allowed_globs(&[Permission::new("accept", "minion:*")], "view", "minion"),

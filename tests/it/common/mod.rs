@@ -62,6 +62,12 @@ impl TestApp {
         for (k, v) in extra {
             env.insert(k.to_string(), v.to_string());
         }
+        if !env.contains_key("DATABASE_URL") {
+            if let Some(url) = pg_database().await {
+                env.insert("DATABASE_URL".into(), url);
+                env.insert("HALITE_EXPERIMENTAL_POSTGRES".into(), "1".into());
+            }
+        }
         let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
         let state = build_state(config).await.unwrap();
         let router = router(state.clone());
@@ -188,6 +194,34 @@ impl TestApp {
         .await
         .unwrap()
     }
+}
+
+/// Under `scripts/with-postgres.sh` (which sets `HALITE_TEST_PG_URL`): a new, empty database in
+/// the throwaway cluster, one per test app, and its URL. `None` otherwise: the app uses SQLite.
+pub async fn pg_database() -> Option<String> {
+    use sqlx::Connection;
+    let admin = std::env::var("HALITE_TEST_PG_URL").ok()?;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "t_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("cannot reach the throwaway Postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("CREATE DATABASE");
+    let _ = conn.close().await;
+    let base = admin.rsplit_once('/').expect("a database in the URL").0;
+    Some(format!("{base}/{name}"))
+}
+
+/// True when this run's apps use Postgres (under `scripts/with-postgres.sh`).
+pub fn on_postgres() -> bool {
+    std::env::var_os("HALITE_TEST_PG_URL").is_some()
 }
 
 /// Percent-encoding as the app does it.
