@@ -356,11 +356,10 @@ impl<'r> sqlx::Decode<'r, Sqlite> for JsonText {
 
 impl sqlx::Type<Postgres> for JsonText {
     fn type_info() -> sqlx::postgres::PgTypeInfo {
-        sqlx::postgres::PgTypeInfo::with_name("jsonb")
+        <serde_json::Value as sqlx::Type<Postgres>>::type_info()
     }
     fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
-        use sqlx::TypeInfo;
-        matches!(ty.name(), "JSONB" | "JSON" | "jsonb" | "json")
+        <serde_json::Value as sqlx::Type<Postgres>>::compatible(ty)
     }
 }
 
