@@ -144,12 +144,14 @@ async fn keys_list_does_not_rewrite_key_grants_to_minion() {
         ("db-1", "accepted"),
         ("db-2", "pending"),
     ] {
-        sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES (?, ?)")
-            .bind(id)
-            .bind(status)
-            .execute(app.state.db.sqlite().unwrap())
-            .await
-            .unwrap();
+        halite::with_db!(&app.state.db, p => {
+        sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(status)
+                    .execute(p)
+                    .await
+                    .unwrap();
+        });
     }
     app.create_role("webkeys", &[("view", "key:db-1"), ("view", "*n:web-*")])
         .await;
