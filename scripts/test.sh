@@ -26,7 +26,9 @@ cargo test -p salt-sim
 # The integration suites that run on both engines, again on a throwaway Postgres cluster
 # (scripts/with-postgres.sh). Every suite joins this list once its stores are written for both
 # engines (issue 16); the list is the record of how far that is.
-PG_SUITES=(db_schema::)
+PG_SUITES=(db_schema:: admin_roles:: admin_users:: audit_log:: auth_http:: error_pipeline::
+  security_audit:: security_denials:: security_http:: security_redaction:: templates_store::
+  security_glob::)
 step "integration tests on Postgres: ${PG_SUITES[*]}"
 scripts/with-postgres.sh cargo test --features ssr,lab --test it -- "${PG_SUITES[@]}"
 

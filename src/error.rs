@@ -314,6 +314,17 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        // Postgres refuses a bound value it cannot store: a NUL character in text (22021) or as
+        // a JSON `\u0000` (22P05). That is the request's own input, which no row holds, so it
+        // is a 422, not a 500. (SQLite takes such text as it is.)
+        if let sqlx::Error::Database(d) = &e {
+            if matches!(d.code().as_deref(), Some("22021" | "22P05")) {
+                return AppError::Invalid {
+                    field: None,
+                    message: "The request contains a character that cannot be stored (NUL).".into(),
+                };
+            }
+        }
         AppError::internal("A database error occurred; see the server log.", e)
     }
 }

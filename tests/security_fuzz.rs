@@ -1037,39 +1037,65 @@ async fn exec(app: &TestApp, t: &mut Tally, who: Who, i: usize, kind: &str, f: &
 /// user may change: their own theme and their own command templates.
 async fn snapshot(app: &TestApp, caller: Option<&str>) -> BTreeMap<String, Vec<String>> {
     let db = &app.state.db;
-    let tables: Vec<(String,)> = sqlx::query_as(
+    // The catalogue and the value-as-text function differ: SQLite's sqlite_master, pragma and
+    // quote(); Postgres's information_schema and quote_nullable() of the column as text.
+    let pg = db.engine() == halite::server::db::Engine::Postgres;
+    let tables_sql = if pg {
+        "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+         AND table_name NOT IN ('audit_log', 'sessions') ORDER BY 1"
+    } else {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         AND name NOT IN ('audit_log', 'sessions') ORDER BY name",
-    )
-    .fetch_all(db.sqlite().unwrap())
+         AND name NOT IN ('audit_log', 'sessions') ORDER BY name"
+    };
+    let tables: Vec<(String,)> = halite::with_db!(db, p => sqlx::query_as(tables_sql)
+    .fetch_all(p)
     .await
-    .unwrap();
+    .unwrap());
+    let quote = |c: &str| {
+        if pg {
+            format!("quote_nullable(CAST(\"{c}\" AS TEXT))")
+        } else {
+            format!("quote(\"{c}\")")
+        }
+    };
     let caller_id: Option<String> = match caller {
-        Some(u) => sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        Some(u) => {
+            halite::with_db!(db, p => sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
             .bind(u)
-            .fetch_optional(db.sqlite().unwrap())
+            .fetch_optional(p)
             .await
-            .unwrap(),
+            .unwrap())
+        }
         None => None,
     };
     let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let mut out = BTreeMap::new();
     for (t,) in tables {
-        let cols: Vec<(String,)> =
-            sqlx::query_as(&format!("SELECT name FROM pragma_table_info({})", q(&t)))
-                .fetch_all(db.sqlite().unwrap())
+        let cols_sql = if pg {
+            format!(
+                "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = {} ORDER BY ordinal_position",
+                q(&t)
+            )
+        } else {
+            format!("SELECT name FROM pragma_table_info({})", q(&t))
+        };
+        let cols: Vec<(String,)> = halite::with_db!(db, p => sqlx::query_as(&cols_sql)
+                .fetch_all(p)
                 .await
-                .unwrap();
+                .unwrap());
         let exprs: Vec<String> = cols
             .iter()
             .map(|(c,)| match (&caller_id, t.as_str(), c.as_str()) {
                 (Some(id), "users", "theme") => {
                     format!(
-                        "CASE WHEN id = {} THEN '<own>' ELSE quote(theme) END",
-                        q(id)
+                        "CASE WHEN id = {} THEN '<own>' ELSE {} END",
+                        q(id),
+                        quote("theme")
                     )
                 }
-                _ => format!("quote(\"{c}\")"),
+                _ => quote(c),
             })
             .collect();
         let filter = match (&caller_id, t.as_str()) {
@@ -1077,10 +1103,10 @@ async fn snapshot(app: &TestApp, caller: Option<&str>) -> BTreeMap<String, Vec<S
             _ => String::new(),
         };
         let sql = format!("SELECT {} FROM \"{t}\"{filter}", exprs.join(" || '|' || "));
-        let mut rows: Vec<String> = sqlx::query_scalar(&sql)
-            .fetch_all(db.sqlite().unwrap())
+        let mut rows: Vec<String> = halite::with_db!(db, p => sqlx::query_scalar(&sql)
+            .fetch_all(p)
             .await
-            .unwrap();
+            .unwrap());
         rows.sort();
         out.insert(t, rows);
     }

@@ -362,12 +362,8 @@ pub async fn prune(
     days: i64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, sqlx::Error> {
-    let cutoff = crate::server::to_text(now - chrono::Duration::days(days.clamp(1, 3650)));
-    Ok(sqlx::query("DELETE FROM audit_log WHERE at < ?")
-        .bind(cutoff)
-        .execute(db.sqlite()?)
-        .await?
-        .rows_affected())
+    let cutoff = now - chrono::Duration::days(days.clamp(1, 3650));
+    crate::server::db::delete_before(db, "DELETE FROM audit_log WHERE at < $1", cutoff).await
 }
 
 #[cfg(test)]

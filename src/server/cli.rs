@@ -335,7 +335,9 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
                         if r.is_active { "yes" } else { "no" },
                         if r.must_change_pw { "yes" } else { "no" },
                         r.roles.unwrap_or_default(),
-                        r.last_login_at.unwrap_or_else(|| "never".into())
+                        r.last_login_at
+                            .map(crate::server::to_text)
+                            .unwrap_or_else(|| "never".into())
                     );
                 }
                 Ok(())

@@ -4,13 +4,15 @@
 
 use crate::error::AppError;
 use crate::model::templates::{CommandSpec, TemplateOut};
-use crate::server::db::Db;
-use crate::server::now_text;
+use crate::server::db::{Db, JsonText, Ts};
+use crate::server::to_text;
+use crate::with_db;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 /// The columns every read selects, joined with the owner's username.
 const SELECT: &str = "SELECT t.id, t.owner_user_id, u.username, t.name, t.description, t.target, \
-     t.target_type, t.fun, t.args, t.kwargs, t.is_shared, t.created_at, t.updated_at \
+     t.target_type, t.fun, CAST(t.args AS TEXT) AS args, CAST(t.kwargs AS TEXT) AS kwargs, t.is_shared, t.created_at, t.updated_at \
      FROM command_templates t JOIN users u ON u.id = t.owner_user_id";
 
 type Row = (
@@ -25,8 +27,8 @@ type Row = (
     String,
     String,
     bool,
-    String,
-    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
 );
 
 /// Stored JSON back to typed values. The server only writes what it validated, so a value that
@@ -56,8 +58,8 @@ fn to_out(r: Row, viewer_id: &str) -> TemplateOut {
         args,
         kwargs,
         is_shared: r.10,
-        created_at: r.11,
-        updated_at: r.12,
+        created_at: to_text(r.11),
+        updated_at: to_text(r.12),
     }
 }
 
@@ -71,14 +73,16 @@ fn json_text(v: serde_json::Value) -> String {
 /// The caller's own templates and every shared one: own first, then by name.
 pub async fn list_visible(db: &Db, user_id: &str) -> Result<Vec<TemplateOut>, sqlx::Error> {
     let sql = format!(
-        "{SELECT} WHERE t.owner_user_id = ? OR t.is_shared = TRUE \
-         ORDER BY CASE WHEN t.owner_user_id = ? THEN 0 ELSE 1 END, t.name_lower, u.username_lower, t.id"
+        "{SELECT} WHERE t.owner_user_id = $1 OR t.is_shared = TRUE \
+         ORDER BY CASE WHEN t.owner_user_id = $2 THEN 0 ELSE 1 END, t.name_lower, u.username_lower, t.id"
     );
-    let rows: Vec<Row> = sqlx::query_as(&sql)
-        .bind(user_id)
-        .bind(user_id)
-        .fetch_all(db.sqlite()?)
-        .await?;
+    let rows: Vec<Row> = with_db!(db, p => {
+        sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(user_id)
+            .fetch_all(p)
+            .await?
+    });
     Ok(rows.into_iter().map(|r| to_out(r, user_id)).collect())
 }
 
@@ -88,12 +92,14 @@ pub async fn get_visible(
     id: &str,
     user_id: &str,
 ) -> Result<Option<TemplateOut>, sqlx::Error> {
-    let sql = format!("{SELECT} WHERE t.id = ? AND (t.owner_user_id = ? OR t.is_shared = TRUE)");
-    let row: Option<Row> = sqlx::query_as(&sql)
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(db.sqlite()?)
-        .await?;
+    let sql = format!("{SELECT} WHERE t.id = $1 AND (t.owner_user_id = $2 OR t.is_shared = TRUE)");
+    let row: Option<Row> = with_db!(db, p => {
+        sqlx::query_as(&sql)
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(p)
+            .await?
+    });
     Ok(row.map(|r| to_out(r, user_id)))
 }
 
@@ -112,40 +118,45 @@ pub async fn insert(
     is_shared: bool,
 ) -> Result<TemplateOut, AppError> {
     let name_lower = name.to_lowercase();
-    let taken: Option<(String,)> = sqlx::query_as(
-        "SELECT id FROM command_templates WHERE owner_user_id = ? AND name_lower = ?",
-    )
-    .bind(owner_id)
-    .bind(&name_lower)
-    .fetch_optional(db.sqlite()?)
-    .await?;
+    let taken: Option<(String,)> = with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT id FROM command_templates WHERE owner_user_id = $1 AND name_lower = $2",
+        )
+        .bind(owner_id)
+        .bind(&name_lower)
+        .fetch_optional(p)
+        .await?
+    });
     if taken.is_some() {
         return Err(duplicate(name));
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let now = now_text();
+    let now = Ts::now();
     let args = serde_json::to_string(&command.args).unwrap_or_else(|_| "[]".into());
     let kwargs = serde_json::to_string(&command.kwargs).unwrap_or_else(|_| "{}".into());
-    let r = sqlx::query(
-        "INSERT INTO command_templates (id, owner_user_id, name, name_lower, description, target, \
-         target_type, fun, args, kwargs, is_shared, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(owner_id)
-    .bind(name)
-    .bind(&name_lower)
-    .bind(description)
-    .bind(&command.target)
-    .bind(&command.target_type)
-    .bind(&command.fun)
-    .bind(&args)
-    .bind(&kwargs)
-    .bind(is_shared)
-    .bind(&now)
-    .bind(&now)
-    .execute(db.sqlite()?)
-    .await;
+    let r = with_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO command_templates (id, owner_user_id, name, name_lower, description, target, \
+             target_type, fun, args, kwargs, is_shared, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&id)
+        .bind(owner_id)
+        .bind(name)
+        .bind(&name_lower)
+        .bind(description)
+        .bind(&command.target)
+        .bind(&command.target_type)
+        .bind(&command.fun)
+        .bind(JsonText(args.clone()))
+        .bind(JsonText(kwargs.clone()))
+        .bind(is_shared)
+        .bind(now)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ())
+    });
     match r {
         Ok(_) => {}
         // Two saves racing past the check above: the unique index settles it.
@@ -169,16 +180,19 @@ pub async fn set_shared(
     owner_id: &str,
     is_shared: bool,
 ) -> Result<Option<TemplateOut>, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE command_templates SET is_shared = ?, updated_at = ? WHERE id = ? AND owner_user_id = ?",
-    )
-    .bind(is_shared)
-    .bind(now_text())
-    .bind(id)
-    .bind(owner_id)
-    .execute(db.sqlite()?)
-    .await?;
-    if r.rows_affected() == 0 {
+    let n = with_db!(db, p => {
+        sqlx::query(
+            "UPDATE command_templates SET is_shared = $1, updated_at = $2 WHERE id = $3 AND owner_user_id = $4",
+        )
+        .bind(is_shared)
+        .bind(Ts::now())
+        .bind(id)
+        .bind(owner_id)
+        .execute(p)
+        .await?
+        .rows_affected()
+    });
+    if n == 0 {
         return Ok(None);
     }
     get_visible(db, id, owner_id).await
@@ -187,12 +201,14 @@ pub async fn set_shared(
 /// Delete a template the caller owns; returns its name, or `None` when there is no such
 /// template of theirs.
 pub async fn delete(db: &Db, id: &str, owner_id: &str) -> Result<Option<String>, sqlx::Error> {
-    let name: Option<(String,)> = sqlx::query_as(
-        "DELETE FROM command_templates WHERE id = ? AND owner_user_id = ? RETURNING name",
-    )
-    .bind(id)
-    .bind(owner_id)
-    .fetch_optional(db.sqlite()?)
-    .await?;
+    let name: Option<(String,)> = with_db!(db, p => {
+        sqlx::query_as(
+            "DELETE FROM command_templates WHERE id = $1 AND owner_user_id = $2 RETURNING name",
+        )
+        .bind(id)
+        .bind(owner_id)
+        .fetch_optional(p)
+        .await?
+    });
     Ok(name.map(|(n,)| n))
 }

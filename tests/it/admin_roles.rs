@@ -14,28 +14,37 @@ async fn admin(app: &TestApp) -> String {
 /// One value from a query with one text argument.
 async fn scalar<T>(app: &TestApp, sql: &str, arg: &str) -> T
 where
-    T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: Send
+        + Unpin
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
 {
-    sqlx::query_scalar(sql)
-        .bind(arg.to_string())
-        .fetch_one(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap()
+    halite::with_db!(&app.state.db, p => {
+        sqlx::query_scalar(sql)
+            .bind(arg.to_string())
+            .fetch_one(p)
+            .await
+            .unwrap()
+    })
 }
 
 /// Run a statement with text arguments.
 async fn exec(app: &TestApp, sql: &str, args: &[&str]) {
-    let mut q = sqlx::query(sql);
-    for a in args {
-        q = q.bind(a.to_string());
-    }
-    q.execute(app.state.db.sqlite().unwrap()).await.unwrap();
+    halite::with_db!(&app.state.db, p => {
+        let mut q = sqlx::query(sql);
+        for a in args {
+            q = q.bind(a.to_string());
+        }
+        q.execute(p).await.unwrap();
+    });
 }
 
 async fn role_id(app: &TestApp, name: &str) -> String {
     scalar(
         app,
-        "SELECT id FROM roles WHERE name_lower = ?",
+        "SELECT id FROM roles WHERE name_lower = $1",
         &name.to_lowercase(),
     )
     .await
@@ -44,7 +53,7 @@ async fn role_id(app: &TestApp, name: &str) -> String {
 async fn user_id(app: &TestApp, name: &str) -> String {
     scalar(
         app,
-        "SELECT id FROM users WHERE username_lower = ?",
+        "SELECT id FROM users WHERE username_lower = $1",
         &name.to_lowercase(),
     )
     .await
@@ -86,7 +95,7 @@ async fn insert_minions(app: &TestApp, rows: &[(&str, &str)]) {
     for (id, state) in rows {
         exec(
             app,
-            "INSERT INTO minion_snapshots (minion_id, key_status) VALUES (?, ?)",
+            "INSERT INTO minion_snapshots (minion_id, key_status) VALUES ($1, $2)",
             &[id, state],
         )
         .await;
@@ -174,7 +183,7 @@ async fn builtin_roles_are_read_only() {
     assert_eq!(msg, "Built-in roles cannot be changed.");
     let perm: String = scalar(
         &app,
-        "SELECT id FROM permissions WHERE role_id = ? LIMIT 1",
+        "SELECT id FROM permissions WHERE role_id = $1 LIMIT 1",
         &viewer,
     )
     .await;
@@ -198,7 +207,7 @@ async fn builtin_roles_are_read_only() {
     conflict(&r);
     let count: i64 = scalar(
         &app,
-        "SELECT COUNT(*) FROM permissions WHERE role_id = ?",
+        "SELECT COUNT(*) FROM permissions WHERE role_id = $1",
         &viewer,
     )
     .await;
@@ -215,10 +224,10 @@ async fn delete_is_refused_while_assigned_and_names_the_members() {
     let id = role_id(&app, "doomed").await;
     let msg = conflict(&app.call("roles/delete", &[("id", &id)], Some(&c)).await);
     assert!(msg.contains("ann, bob"), "{msg}");
-    exec(&app, "DELETE FROM user_roles WHERE role_id = ?", &[&id]).await;
+    exec(&app, "DELETE FROM user_roles WHERE role_id = $1", &[&id]).await;
     let r = app.call("roles/delete", &[("id", &id)], Some(&c)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let left: i64 = scalar(&app, "SELECT COUNT(*) FROM roles WHERE id = ?", &id).await;
+    let left: i64 = scalar(&app, "SELECT COUNT(*) FROM roles WHERE id = $1", &id).await;
     assert_eq!(left, 0);
     let rows = app.audit_rows("role.delete").await;
     assert_eq!(rows.len(), 1);
@@ -267,7 +276,7 @@ async fn full_access_is_never_stripped_from_yourself_or_the_last_holder() {
     app.create_role("full", &[("*", "*")]).await;
     app.create_user("root2", PW, &["full"]).await;
     let full = role_id(&app, "full").await;
-    let star: String = scalar(&app, "SELECT id FROM permissions WHERE role_id = ?", &full).await;
+    let star: String = scalar(&app, "SELECT id FROM permissions WHERE role_id = $1", &full).await;
     let remove = |cookie: String| {
         let (full, star) = (full.clone(), star.clone());
         let app = &app;
@@ -289,7 +298,7 @@ async fn full_access_is_never_stripped_from_yourself_or_the_last_holder() {
     let admin_id = user_id(&app, "admin").await;
     exec(
         &app,
-        "UPDATE users SET is_active = FALSE WHERE id = ?",
+        "UPDATE users SET is_active = FALSE WHERE id = $1",
         &[&admin_id],
     )
     .await;
@@ -302,7 +311,7 @@ async fn full_access_is_never_stripped_from_yourself_or_the_last_holder() {
     );
     exec(
         &app,
-        "INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)",
+        "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)",
         &[&helper, &role_admin],
     )
     .await;
@@ -313,7 +322,7 @@ async fn full_access_is_never_stripped_from_yourself_or_the_last_holder() {
     // Admin active again: someone else keeps *:*, so the removal goes through.
     exec(
         &app,
-        "UPDATE users SET is_active = TRUE WHERE id = ?",
+        "UPDATE users SET is_active = TRUE WHERE id = $1",
         &[&admin_id],
     )
     .await;
@@ -336,13 +345,13 @@ async fn preview_counts_only_what_the_asker_may_view() {
     rows.push(("db-01".into(), "accepted"));
     let refs: Vec<(&str, &str)> = rows.iter().map(|(a, b)| (a.as_str(), *b)).collect();
     insert_minions(&app, &refs).await;
-    sqlx::query(
+    exec(
+        &app,
         "INSERT INTO jobs_index (jid, function, target, started_at, seen_at) \
          VALUES ('20261130070000000001', 'test.ping', '*', '2026-11-30T07:00:00.000Z', '2026-11-30T07:00:00.000Z')",
+        &[],
     )
-    .execute(app.state.db.sqlite().unwrap())
-    .await
-    .unwrap();
+    .await;
 
     let preview = |cookie: String, glob: &'static str| {
         let app = &app;
@@ -468,7 +477,7 @@ async fn effective_access_names_the_deciding_role_and_grant() {
 
     exec(
         &app,
-        "UPDATE users SET is_active = FALSE WHERE id = ?",
+        "UPDATE users SET is_active = FALSE WHERE id = $1",
         &[&kim],
     )
     .await;
@@ -598,11 +607,12 @@ async fn every_change_is_audited_with_before_and_after() {
         assert_eq!(rows.len(), 1, "{action}");
         assert_eq!((rows[0].0.as_str(), rows[0].1), ("allow", 200), "{action}");
     }
-    let resource: Vec<String> =
+    let resource: Vec<String> = halite::with_db!(&app.state.db, p => {
         sqlx::query_scalar("SELECT DISTINCT resource FROM audit_log WHERE action LIKE 'role.%'")
-            .fetch_all(app.state.db.sqlite().unwrap())
+            .fetch_all(p)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!(resource, ["role:audited"]);
 }
 
@@ -691,10 +701,7 @@ async fn role_members_and_pickers_show_only_what_the_caller_may_view() {
         .await;
     app.create_user("uma", "correct horse battery", &["userreader", "viewer"])
         .await;
-    let viewer: String = sqlx::query_scalar("SELECT id FROM roles WHERE name = 'viewer'")
-        .fetch_one(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    let viewer: String = scalar(&app, "SELECT id FROM roles WHERE name = $1", "viewer").await;
     // rita may view roles but no user: the viewer role's members are hidden, the count is not.
     let rita = app.login("rita", "correct horse battery").await;
     let r = app.call("roles/get", &[("id", &viewer)], Some(&rita)).await;

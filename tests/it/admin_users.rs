@@ -11,19 +11,19 @@ use std::time::Duration;
 const PW: &str = "correct horse battery";
 
 async fn role_id(app: &TestApp, name: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM roles WHERE name_lower = ?")
+    halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT id FROM roles WHERE name_lower = $1")
         .bind(name.to_lowercase())
-        .fetch_one(app.state.db.sqlite().unwrap())
+        .fetch_one(p)
         .await
-        .unwrap()
+        .unwrap())
 }
 
 async fn user_id(app: &TestApp, username: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM users WHERE username_lower = ?")
+    halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT id FROM users WHERE username_lower = $1")
         .bind(username.to_lowercase())
-        .fetch_one(app.state.db.sqlite().unwrap())
+        .fetch_one(p)
         .await
-        .unwrap()
+        .unwrap())
 }
 
 /// An app with `root` (role admin) signed in; the bootstrap `admin` also holds `*:*`.
@@ -178,10 +178,10 @@ async fn invalid_fields_are_4xx_naming_the_field() {
             r.body
         );
     }
-    let carl: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_lower = 'carl'")
-        .fetch_one(app.state.db.sqlite().unwrap())
+    let carl: i64 = halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_lower = 'carl'")
+        .fetch_one(p)
         .await
-        .unwrap();
+        .unwrap());
     assert_eq!(carl, 0, "nothing was written");
     // Updates are checked the same way.
     let id = user_id(&app, "admin").await;
@@ -313,13 +313,13 @@ async fn builtin_users_cannot_be_deleted_others_can_and_history_stays() {
     let rows = app.audit_rows("user.delete").await;
     assert_eq!(rows.len(), 1);
     assert!(rows[0].2.as_deref().unwrap().contains("viewer"));
-    let logins: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE user_id = ? AND username = 'gone'",
+    let logins: i64 = halite::with_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE user_id = $1 AND username = 'gone'",
     )
     .bind(&id)
-    .fetch_one(app.state.db.sqlite().unwrap())
+    .fetch_one(p)
     .await
-    .unwrap();
+    .unwrap());
     assert!(logins >= 1, "the deleted user's own audit rows are kept");
 }
 
@@ -557,13 +557,13 @@ async fn a_viewer_may_read_but_not_manage_and_denials_are_audited() {
         let r = app.call(endpoint, form, Some(&ivy)).await;
         assert_eq!(r.status, 403, "{endpoint}: {}", r.body);
     }
-    let denied: Vec<(String, String)> = sqlx::query_as(
-        "SELECT resource, coalesce(args_json, '') FROM audit_log \
+    let denied: Vec<(String, String)> = halite::with_db!(&app.state.db, p => sqlx::query_as(
+        "SELECT resource, coalesce(CAST(args_json AS TEXT), '') FROM audit_log \
          WHERE action = 'permission.denied' AND username = 'ivy' ORDER BY id",
     )
-    .fetch_all(app.state.db.sqlite().unwrap())
+    .fetch_all(p)
     .await
-    .unwrap();
+    .unwrap());
     assert_eq!(denied.len(), attempts.len(), "{denied:?}");
     assert_eq!(denied[0].0, "user:kim");
     assert_eq!(denied[1].0, "user:jack");
@@ -590,14 +590,18 @@ async fn list_searches_filters_sorts_and_pages_in_sql() {
         app.create_user(&format!("user{i:02}"), PW, &["viewer"])
             .await;
     }
+    halite::with_db!(&app.state.db, p => {
     sqlx::query("UPDATE users SET display_name = 'Zed Quux', email = 'zed@corp.example', email_lower = 'zed@corp.example' WHERE username = 'user07'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    halite::with_db!(&app.state.db, p => {
     sqlx::query("UPDATE users SET is_active = FALSE WHERE username IN ('user01', 'user02')")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let list = |form: Vec<(&'static str, String)>| {
         let app = &app;
         let cookie = cookie.clone();
@@ -738,11 +742,10 @@ async fn cli_service_calls_follow_the_same_rules_and_audit_as_cli() {
         .unwrap();
     let rows = app.audit_rows("user.roles.add").await;
     assert_eq!(rows[0].3.as_deref(), Some("cli"));
-    let user_id: Option<String> =
-        sqlx::query_scalar("SELECT user_id FROM audit_log WHERE action = 'user.roles.add'")
-            .fetch_one(db.sqlite().unwrap())
+    let user_id: Option<String> = halite::with_db!(db, p => sqlx::query_scalar("SELECT user_id FROM audit_log WHERE action = 'user.roles.add'")
+            .fetch_one(p)
             .await
-            .unwrap();
+            .unwrap());
     assert_eq!(user_id, None);
     // The CLI is nobody: only the last-holder rule applies. Deactivate the bootstrap admin,
     // and root is the last one.

@@ -103,10 +103,10 @@ async fn bootstrap_admin_must_change_password_first() {
     let rows = app.audit_rows("auth.change_password").await;
     assert!(rows.iter().any(|r| r.0 == "allow"));
     assert!(rows.iter().filter(|r| r.0 == "deny").count() >= 3);
-    let all: Vec<(String,)> = sqlx::query_as("SELECT COALESCE(args_json,'') FROM audit_log")
-        .fetch_all(app.state.db.sqlite().unwrap())
+    let all: Vec<(String,)> = halite::with_db!(&app.state.db, p => sqlx::query_as("SELECT COALESCE(CAST(args_json AS TEXT), '') FROM audit_log")
+        .fetch_all(p)
         .await
-        .unwrap();
+        .unwrap());
     assert!(all
         .iter()
         .all(|(a,)| !a.contains("a-better-pw-42") && !a.contains("changeme")));
@@ -117,10 +117,12 @@ async fn login_failures_share_one_message_and_are_audited() {
     let app = TestApp::new().await;
     app.create_user("carol", "carol-password", &["viewer"])
         .await;
+    halite::with_db!(&app.state.db, p => {
     sqlx::query("UPDATE users SET is_active = FALSE WHERE username = 'carol'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let wrong = app
         .call(
             "auth/login",
@@ -246,10 +248,12 @@ async fn viewer_cannot_read_settings_and_the_denial_is_audited() {
     assert!(page.body.contains(r#"data-nav="/minions""#));
     // An admin can.
     let admin = app.login("admin", "changeme").await;
+    halite::with_db!(&app.state.db, p => {
     sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username = 'admin'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let r = app.call("settings/get", &[], Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["salt"]["password_set"], false);
@@ -377,12 +381,12 @@ async fn bootstrap_and_role_seeding_are_idempotent() {
         .await
         .unwrap();
     assert!(!created, "no second admin when users exist");
-    let (roles, perms, users): (i64, i64, i64) = sqlx::query_as(
+    let (roles, perms, users): (i64, i64, i64) = halite::with_db!(&app.state.db, p => sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM roles), (SELECT COUNT(*) FROM permissions), (SELECT COUNT(*) FROM users)",
     )
-    .fetch_one(app.state.db.sqlite().unwrap())
+    .fetch_one(p)
     .await
-    .unwrap();
+    .unwrap());
     assert_eq!((roles, perms, users), (3, 17, 1));
     let dup = halite::server::users::create_user(
         &app.state.db,

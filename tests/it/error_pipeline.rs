@@ -67,10 +67,12 @@ async fn a_database_failure_while_resolving_the_session_is_a_500_not_signed_out(
     );
 
     // The permissions query now fails.
-    sqlx::query("ALTER TABLE user_roles RENAME TO user_roles_gone")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+        sqlx::query("ALTER TABLE user_roles RENAME TO user_roles_gone")
+            .execute(p)
+            .await
+            .unwrap();
+    });
 
     let direct = halite::server::auth::resolve_session(&app.state, Some(&cookie)).await;
     let err = direct.expect_err("a database error, not Ok(None)");
@@ -135,10 +137,12 @@ async fn a_poller_database_failure_is_a_database_error() {
         .await
         .expect("keys poll works against the simulator");
 
+    halite::with_db!(db, p => {
     sqlx::query("ALTER TABLE minion_snapshots RENAME TO minion_snapshots_gone")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let err = halite::server::minions::poller::poll_keys(&client, db)
         .await
         .expect_err("the table is gone");

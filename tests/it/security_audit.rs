@@ -18,11 +18,11 @@ async fn cross_origin_post(app: &TestApp, origin: &str) -> StatusCode {
 }
 
 async fn count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = ?")
+    halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
         .bind(action)
-        .fetch_one(app.state.db.sqlite().unwrap())
+        .fetch_one(p)
         .await
-        .unwrap()
+        .unwrap())
 }
 
 #[tokio::test]
@@ -102,16 +102,18 @@ async fn failed_logins_are_capped_and_usernames_cut() {
 }
 
 async fn insert_row(app: &TestApp, action: &str, days_ago: i64) {
-    let at = halite::server::to_text(chrono::Utc::now() - chrono::Duration::days(days_ago));
+    let at = halite::server::db::Ts(chrono::Utc::now() - chrono::Duration::days(days_ago));
+    halite::with_db!(&app.state.db, p => {
     sqlx::query(
-        "INSERT INTO audit_log (at, action, resource, decision, result_code, duration_ms, ip) \
-         VALUES (?, ?, 'x', 'allow', 200, 0, '')",
-    )
-    .bind(at)
-    .bind(action)
-    .execute(app.state.db.sqlite().unwrap())
-    .await
-    .unwrap();
+            "INSERT INTO audit_log (at, action, resource, decision, result_code, duration_ms, ip) \
+             VALUES ($1, $2, 'x', 'allow', 200, 0, '')",
+        )
+        .bind(at)
+        .bind(action)
+        .execute(p)
+        .await
+        .unwrap();
+    });
 }
 
 #[tokio::test]

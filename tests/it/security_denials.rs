@@ -4,14 +4,14 @@
 use crate::common::TestApp;
 
 async fn denied_rows(app: &TestApp, resource: &str) -> Vec<(String, i64, String, String)> {
-    sqlx::query_as(
-        "SELECT decision, result_code, coalesce(username, ''), coalesce(args_json, '') \
-         FROM audit_log WHERE action = 'permission.denied' AND resource = ?",
+    halite::with_db!(&app.state.db, p => sqlx::query_as(
+        "SELECT decision, result_code, coalesce(username, ''), coalesce(CAST(args_json AS TEXT), '') \
+         FROM audit_log WHERE action = 'permission.denied' AND resource = $1",
     )
     .bind(resource)
-    .fetch_all(app.state.db.sqlite().unwrap())
+    .fetch_all(p)
     .await
-    .unwrap()
+    .unwrap())
 }
 
 #[tokio::test]

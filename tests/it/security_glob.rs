@@ -1,13 +1,15 @@
-//! Finding 10: the SQL GLOB filters translated from fnmatch grants select exactly what
-//! `rbac::fnmatch` allows, and the keys list no longer rewrites `key:` grants to `minion:`.
+//! Finding 10: the SQL filters translated from fnmatch grants (SQLite GLOB, Postgres regex: each
+//! property runs on the test app's engine) select exactly what `rbac::fnmatch` allows, and the
+//! keys list no longer rewrites `key:` grants to `minion:`.
 
 use crate::common::TestApp;
 use halite::rbac::{fnmatch, Permission};
+use halite::server::db::{Db, Dialect};
 use halite::server::minions::store::{allowed_globs, push_allowed};
-use halite::server::sqlglob::to_sqlite_glob;
+use halite::server::sqlglob::{to_pg_regex, to_sqlite_glob};
 use proptest::prelude::*;
-use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use proptest::test_runner::{Config, TestRunner};
+use sqlx::QueryBuilder;
 
 /// Pattern pieces: hostile characters, class openers, ranges with special end points, and the
 /// kind prefixes so that grants hit the ids often.
@@ -35,81 +37,114 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-async fn pool() -> SqlitePool {
-    let db = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE t (id TEXT NOT NULL)")
-        .execute(&db)
-        .await
-        .unwrap();
-    db
+/// Both engines' translations of a grant, for failure messages.
+fn translations(grant: &str) -> String {
+    format!(
+        "GLOB {:?}, regex {:?}",
+        to_sqlite_glob(grant),
+        to_pg_regex(grant)
+    )
+}
+
+/// Whether the database of the test app (SQLite, or Postgres under `scripts/with-postgres.sh`)
+/// finds that `s` matches `grant`, through that engine's own translation
+/// ([`Dialect::push_grant_match`]: SQLite `GLOB`, Postgres `~`).
+async fn engine_matches(db: &Db, grant: &str, s: &str) -> bool {
+    halite::with_db!(db, p, DB => {
+        let mut q = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM (SELECT ");
+        DB::push_str(&mut q, s.to_string());
+        q.push(" AS v) x WHERE ");
+        DB::push_grant_match(&mut q, "x.v", grant);
+        let n: i64 = q.build_query_scalar().fetch_one(p).await.unwrap();
+        n == 1
+    })
 }
 
 /// Whether the store filter (`push_allowed` over `'<kind>:' || id`) keeps `id` for a user
-/// holding only `view:<grant>`.
-async fn store_allows(db: &SqlitePool, kind: &str, grant: &str, id: &str) -> bool {
+/// holding only `view:<grant>`, on the test app's engine.
+async fn store_allows(db: &Db, kind: &str, grant: &str, id: &str) -> bool {
     let globs = allowed_globs(&[Permission::new("view", grant)], "view", kind);
-    sqlx::query("DELETE FROM t").execute(db).await.unwrap();
-    sqlx::query("INSERT INTO t (id) VALUES (?)")
-        .bind(id)
-        .execute(db)
-        .await
-        .unwrap();
     let expr = match kind {
-        "key" => "('key:' || id)",
-        "minion" => "('minion:' || id)",
-        _ => "('job:' || id)",
+        "key" => "('key:' || x.id)",
+        "minion" => "('minion:' || x.id)",
+        _ => "('job:' || x.id)",
     };
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM t WHERE 1 = 1");
-    push_allowed(&mut q, expr, &globs);
-    let n: i64 = q.build_query_scalar().fetch_one(db).await.unwrap();
-    n == 1
+    halite::with_db!(db, p, DB => {
+        let mut q = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM (SELECT ");
+        DB::push_str(&mut q, id.to_string());
+        q.push(" AS id) x WHERE 1 = 1");
+        push_allowed(&mut q, expr, &globs);
+        let n: i64 = q.build_query_scalar().fetch_one(p).await.unwrap();
+        n == 1
+    })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 4000, failure_persistence: None, ..ProptestConfig::default() })]
-
-    /// The translated pattern under SQLite GLOB agrees with fnmatch on any string.
-    #[test]
-    fn translation_agrees_with_fnmatch(p in pattern(), s in id()) {
-        let rt = runtime();
-        let db = rt.block_on(pool());
-        let want = fnmatch(&p, &s);
-        let got = match to_sqlite_glob(&p) {
-            None => false,
-            Some(g) => rt.block_on(async {
-                sqlx::query_scalar::<_, bool>("SELECT ? GLOB ?")
-                    .bind(&s)
-                    .bind(&g)
-                    .fetch_one(&db)
-                    .await
-                    .unwrap()
-            }),
-        };
-        prop_assert_eq!(got, want, "pattern {:?} -> {:?}, string {:?}", p, to_sqlite_glob(&p), s);
+/// Run `check` on 4000 generated (pattern, id) cases against one test app's database.
+fn property(
+    check: impl Fn(&tokio::runtime::Runtime, &Db, &str, &str) -> Result<(), TestCaseError>,
+) {
+    let rt = runtime();
+    let app = rt.block_on(TestApp::new());
+    let mut runner = TestRunner::new(Config {
+        cases: 4000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&(pattern(), id()), |(p, s)| {
+        check(&rt, &app.state.db, &p, &s)
+    });
+    rt.block_on(app.state.db.close());
+    if let Err(e) = result {
+        panic!("on {}: {e}", app.state.db.engine().name());
     }
+}
 
-    /// The whole store filter, per kind, agrees with `rbac::fnmatch(grant, "<kind>:<id>")`.
-    #[test]
-    fn store_filter_agrees_with_fnmatch(p in pattern(), i in id()) {
-        let rt = runtime();
-        let db = rt.block_on(pool());
+/// The engine's translation of a grant (SQLite GLOB, or the Postgres regex under
+/// `scripts/with-postgres.sh`) agrees with fnmatch on any string.
+#[test]
+fn translation_agrees_with_fnmatch() {
+    property(|rt, db, p, s| {
+        let want = fnmatch(p, s);
+        let got = rt.block_on(engine_matches(db, p, s));
+        prop_assert_eq!(
+            got,
+            want,
+            "pattern {:?} ({}), string {:?}",
+            p,
+            translations(p),
+            s
+        );
+        Ok(())
+    });
+}
+
+/// The whole store filter, per kind, agrees with `rbac::fnmatch(grant, "<kind>:<id>")`.
+#[test]
+fn store_filter_agrees_with_fnmatch() {
+    property(|rt, db, p, i| {
         for kind in ["key", "minion", "job"] {
-            let want = fnmatch(&p, &format!("{kind}:{i}"));
-            let got = rt.block_on(store_allows(&db, kind, &p, &i));
-            prop_assert_eq!(got, want, "kind {} grant {:?} id {:?} globs {:?}", kind, p, i,
-                allowed_globs(&[Permission::new("view", &p)], "view", kind));
+            let want = fnmatch(p, &format!("{kind}:{i}"));
+            let got = rt.block_on(store_allows(db, kind, p, i));
+            prop_assert_eq!(
+                got,
+                want,
+                "kind {} grant {:?} ({}) id {:?} globs {:?}",
+                kind,
+                p,
+                translations(p),
+                i,
+                allowed_globs(&[Permission::new("view", p)], "view", kind)
+            );
         }
-    }
+        Ok(())
+    });
 }
 
 /// Hand-picked cases where the old `[!` -> `[^` rewrite and the kind filter went wrong.
 #[tokio::test]
 async fn known_dialect_differences() {
-    let db = pool().await;
+    let app = TestApp::new().await;
+    let db = &app.state.db;
     let cases: &[(&str, &str)] = &[
         ("key:[^a]", "^"),  // literal ^ member in fnmatch, negation in SQLite
         ("key:[^a]", "b"),  // ... so b must not match
@@ -125,9 +160,16 @@ async fn known_dialect_differences() {
     for (grant, id) in cases {
         let want = fnmatch(grant, &format!("key:{id}"));
         assert_eq!(
-            store_allows(&db, "key", grant, id).await,
+            store_allows(db, "key", grant, id).await,
             want,
-            "grant {grant:?} id {id:?}"
+            "grant {grant:?} ({}) id {id:?}",
+            translations(grant)
+        );
+        assert_eq!(
+            engine_matches(db, grant, &format!("key:{id}")).await,
+            want,
+            "grant {grant:?} ({}) id {id:?}",
+            translations(grant)
         );
     }
 }
@@ -144,12 +186,14 @@ async fn keys_list_does_not_rewrite_key_grants_to_minion() {
         ("db-1", "accepted"),
         ("db-2", "pending"),
     ] {
-        sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES (?, ?)")
-            .bind(id)
-            .bind(status)
-            .execute(app.state.db.sqlite().unwrap())
-            .await
-            .unwrap();
+        halite::with_db!(&app.state.db, p => {
+        sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(status)
+                    .execute(p)
+                    .await
+                    .unwrap();
+        });
     }
     app.create_role("webkeys", &[("view", "key:db-1"), ("view", "*n:web-*")])
         .await;

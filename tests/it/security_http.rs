@@ -109,10 +109,12 @@ async fn a_sliding_session_reissues_its_cookie_and_hsts_follows_cookie_secure() 
     let r = app.get("/about", Some(&cookie)).await;
     assert!(r.session_cookie().is_none());
     // Two minutes later the server slides the expiry: the browser gets a fresh Max-Age too.
-    sqlx::query("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00.000Z'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+        sqlx::query("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00.000Z'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let r = app.get("/about", Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.session_cookie().as_deref(), Some(cookie.as_str()));
@@ -211,10 +213,10 @@ fn login_from(peer: &str, forwarded_for: Option<&str>) -> Request<Body> {
 }
 
 async fn last_login_ip(app: &TestApp) -> String {
-    sqlx::query_scalar("SELECT ip FROM audit_log WHERE action = 'auth.login' ORDER BY id DESC")
-        .fetch_one(app.state.db.sqlite().unwrap())
+    halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT ip FROM audit_log WHERE action = 'auth.login' ORDER BY id DESC")
+        .fetch_one(p)
         .await
-        .unwrap()
+        .unwrap())
 }
 
 #[tokio::test]
@@ -425,12 +427,12 @@ async fn the_stored_salt_password_never_leaves_for_another_server() {
     ));
     let r = app.send(req).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let ip: String = sqlx::query_scalar(
+    let ip: String = halite::with_db!(&app.state.db, p => sqlx::query_scalar(
         "SELECT ip FROM audit_log WHERE action = 'settings.pollers.update' ORDER BY id DESC",
     )
-    .fetch_one(app.state.db.sqlite().unwrap())
+    .fetch_one(p)
     .await
-    .unwrap();
+    .unwrap());
     assert_eq!(ip, "192.0.2.44");
     app.state.runtime.shutdown().await;
 }
@@ -478,21 +480,27 @@ async fn pending_badge_and_salt_status_respect_the_callers_scope() {
         ("db-1", "pending"),
         ("db-2", "pending"),
     ] {
-        sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES (?, ?)")
-            .bind(id)
-            .bind(st)
-            .execute(db.sqlite().unwrap())
+        halite::with_db!(db, p => {
+        sqlx::query("INSERT INTO minion_snapshots (minion_id, key_status) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(st)
+                    .execute(p)
+                    .await
+                    .unwrap();
+        });
+    }
+    halite::with_db!(db, p => {
+    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-w', 'webkeys', 'webkeys', '')")
+            .execute(p)
             .await
             .unwrap();
-    }
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-w', 'webkeys', 'webkeys', '')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    });
+    halite::with_db!(db, p => {
     sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-w', 'r-w', 'view', 'key:web-*')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.create_user("wendy", "wendy-password-1", &["webkeys"])
         .await;
     app.create_user("vera", "vera-password-1", &["viewer"])

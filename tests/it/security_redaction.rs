@@ -25,11 +25,11 @@ fn assert_clean(what: &str, text: &str) {
 }
 
 async fn stored_arguments(app: &TestApp, jid: &str) -> String {
-    sqlx::query_scalar::<_, Option<String>>("SELECT arguments FROM jobs_index WHERE jid = ?")
+    halite::with_db!(&app.state.db, p => sqlx::query_scalar::<_, Option<String>>("SELECT CAST(arguments AS TEXT) FROM jobs_index WHERE jid = $1")
         .bind(jid)
-        .fetch_one(app.state.db.sqlite().unwrap())
+        .fetch_one(p)
         .await
-        .unwrap()
+        .unwrap())
         .expect("arguments stored")
 }
 
@@ -78,10 +78,10 @@ async fn event_consumer_job_new_redacts_arguments_and_raw() {
     let stored = stored_arguments(&app, jid).await;
     assert_clean("jobs_index.arguments (events)", &stored);
     assert!(stored.contains("password=[REDACTED]"), "{stored}");
-    let raw: Vec<Option<String>> = sqlx::query_scalar("SELECT raw FROM activity_events")
-        .fetch_all(app.state.db.sqlite().unwrap())
+    let raw: Vec<Option<String>> = halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT CAST(raw AS TEXT) FROM activity_events")
+        .fetch_all(p)
         .await
-        .unwrap();
+        .unwrap());
     assert_eq!(raw.len(), 1);
     assert_clean("activity_events.raw", raw[0].as_deref().unwrap_or_default());
 }

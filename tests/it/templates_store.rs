@@ -102,12 +102,12 @@ async fn create_list_and_get_round_trip() {
     let args: Value = serde_json::from_str(audit[0].2.as_deref().unwrap()).unwrap();
     assert_eq!(args["fun"], "pkg.install");
     assert_eq!(args["name"], "Install nginx");
-    let resource: String = sqlx::query_scalar(
+    let resource: String = halite::with_db!(&app.state.db, p => sqlx::query_scalar(
         "SELECT resource FROM audit_log WHERE action = 'template.create' ORDER BY id LIMIT 1",
     )
-    .fetch_one(app.state.db.sqlite().unwrap())
+    .fetch_one(p)
     .await
-    .unwrap();
+    .unwrap());
     assert_eq!(resource, format!("template:{id}"));
 }
 
@@ -383,15 +383,17 @@ async fn deleting_the_owner_deletes_their_templates() {
     let (alice, bob) = two_users(&app).await;
     create(&app, &alice, "shared by alice", true).await;
     assert_eq!(list(&app, &bob).await["total"], 1);
+    halite::with_db!(&app.state.db, p => {
     sqlx::query("DELETE FROM users WHERE username_lower = 'alice'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+            .execute(p)
+            .await
+            .unwrap();
+    });
     assert_eq!(list(&app, &bob).await["total"], 0);
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM command_templates")
-        .fetch_one(app.state.db.sqlite().unwrap())
+    let left: i64 = halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM command_templates")
+        .fetch_one(p)
         .await
-        .unwrap();
+        .unwrap());
     assert_eq!(left, 0);
 }
 

@@ -116,11 +116,13 @@ async fn login_impl(username: String, password: String) -> Result<String, AppErr
     };
     state.throttle.clear(&username, &client.ip);
     let value = auth::create_session(&state, &row.id, &client).await?;
-    sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
-        .bind(crate::server::now_text())
-        .bind(&row.id)
-        .execute(state.db.sqlite()?)
-        .await?;
+    crate::with_db!(&state.db, p => {
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(crate::server::db::Ts::now())
+            .bind(&row.id)
+            .execute(p)
+            .await?;
+    });
     if let Some(ro) = use_context::<leptos_axum::ResponseOptions>() {
         let header = cookie::set_cookie_header(
             &cfg.cookie_name,
@@ -274,10 +276,12 @@ pub async fn set_theme(theme: String) -> Result<(), AppError> {
     if theme != "dark" && theme != "light" {
         return Err(AppError::invalid("theme", "Theme must be dark or light."));
     }
-    sqlx::query("UPDATE users SET theme = ? WHERE id = ?")
-        .bind(&theme)
-        .bind(&user.id)
-        .execute(state.db.sqlite()?)
-        .await?;
+    crate::with_db!(&state.db, p => {
+        sqlx::query("UPDATE users SET theme = $1 WHERE id = $2")
+            .bind(&theme)
+            .bind(&user.id)
+            .execute(p)
+            .await?;
+    });
     Ok(())
 }

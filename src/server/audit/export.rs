@@ -10,6 +10,7 @@ use crate::model::list::ListFilters;
 use crate::server::auth::{self, CurrentUser};
 use crate::server::db::Db;
 use crate::server::state::AppState;
+use crate::with_db;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -208,16 +209,18 @@ async fn produce(
     format: ExportFormat,
     tx: &tokio::sync::mpsc::Sender<Chunk>,
 ) -> Result<(), ExportError> {
-    let mut qb = query::select(f, None, 0);
-    let mut rows = qb.build_query_as::<AuditRow>().fetch(db.sqlite()?);
     let mut enc = Encoder::new(format)?;
-    while let Some(row) = rows.try_next().await? {
-        enc.row(&query::redacted(row))?;
-        if enc.len() >= CHUNK && !send(tx, Ok(enc.take()?)).await {
-            // The client went away or stopped reading: stop reading (and free the connection).
-            return Ok(());
+    with_db!(db, p, DB => {
+        let mut qb = query::select::<DB>(f, None, 0);
+        let mut rows = qb.build_query_as::<AuditRow>().fetch(p);
+        while let Some(row) = rows.try_next().await? {
+            enc.row(&query::redacted(row))?;
+            if enc.len() >= CHUNK && !send(tx, Ok(enc.take()?)).await {
+                // The client went away or stopped reading: stop reading (and free the connection).
+                return Ok(());
+            }
         }
-    }
+    });
     send(tx, Ok(enc.finish()?)).await;
     Ok(())
 }

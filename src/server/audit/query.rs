@@ -7,11 +7,12 @@
 
 use super::redact_json_text;
 use crate::model::audit::{AuditQuery, AuditRow};
-use crate::server::db::Db;
-use crate::server::to_text;
-use sqlx::{QueryBuilder, Sqlite};
+use crate::server::db::{Db, Dialect, Engine};
+use crate::with_db;
+use sqlx::QueryBuilder;
 
-const SELECT: &str = "SELECT id, at, user_id, username, action, resource, args_json, salt_jid, \
+const SELECT: &str = "SELECT id, at, user_id, username, action, resource, \
+                      CAST(args_json AS TEXT) AS args_json, salt_jid, \
                       decision, result_code, duration_ms, ip FROM audit_log";
 
 /// `%text%` for `LIKE … ESCAPE '\'`, the text's own `%`, `_` and `\` taken literally.
@@ -29,46 +30,70 @@ fn contains_pattern(text: &str) -> String {
 }
 
 /// ` WHERE …` for the filters (nothing when there are none).
-fn push_where(qb: &mut QueryBuilder<'_, Sqlite>, f: &AuditQuery) {
+/// (Postgres: the username compared as `lower(…)`, its indexes' expression, and the resource
+/// with `ILIKE`, as case-blind for ASCII as SQLite's `COLLATE NOCASE` and `LIKE`.)
+fn push_where<DB: Dialect>(qb: &mut QueryBuilder<'_, DB>, f: &AuditQuery) {
+    let pg = DB::ENGINE == Engine::Postgres;
     let mut sep = " WHERE ";
-    let mut next = |qb: &mut QueryBuilder<'_, Sqlite>, sql: &str| {
+    let mut next = |qb: &mut QueryBuilder<'_, DB>, sql: &str| {
         qb.push(sep).push(sql);
         sep = " AND ";
     };
     if let Some(u) = &f.user {
-        next(qb, "username = ");
-        qb.push_bind(u.clone()).push(" COLLATE NOCASE");
+        if pg {
+            next(qb, "lower(username) = lower(");
+            DB::push_str(qb, u.clone());
+            qb.push(")");
+        } else {
+            next(qb, "username = ");
+            DB::push_str(qb, u.clone());
+            qb.push(" COLLATE NOCASE");
+        }
     }
     if let Some(a) = &f.action {
         next(qb, "action = ");
-        qb.push_bind(a.clone());
+        DB::push_str(qb, a.clone());
     }
     if let Some(d) = f.decision {
         next(qb, "decision = ");
-        qb.push_bind(d.as_str());
+        DB::push_str(qb, d.as_str().to_string());
     }
     if let Some(r) = &f.resource {
-        next(qb, "resource LIKE ");
-        qb.push_bind(contains_pattern(r)).push(" ESCAPE '\\'");
+        next(
+            qb,
+            if pg {
+                "resource ILIKE "
+            } else {
+                "resource LIKE "
+            },
+        );
+        DB::push_str(qb, contains_pattern(r));
+        qb.push(" ESCAPE '\\'");
     }
     if let Some(s) = f.since {
         next(qb, "at >= ");
-        qb.push_bind(to_text(s));
+        DB::push_ts(qb, s);
     }
     if let Some(u) = f.until {
         next(qb, "at < ");
-        qb.push_bind(to_text(u));
+        DB::push_ts(qb, u);
     }
 }
 
 /// The rows matching `f`, newest first, from `offset` on (`limit` of them; all when `None`).
-pub fn select(f: &AuditQuery, limit: Option<i64>, offset: i64) -> QueryBuilder<'static, Sqlite> {
+pub fn select<DB: Dialect>(
+    f: &AuditQuery,
+    limit: Option<i64>,
+    offset: i64,
+) -> QueryBuilder<'static, DB> {
     let mut qb = QueryBuilder::new(SELECT);
     push_where(&mut qb, f);
     qb.push(" ORDER BY id DESC");
     if let Some(limit) = limit {
-        qb.push(" LIMIT ").push_bind(limit);
-        qb.push(" OFFSET ").push_bind(offset);
+        qb.push(" LIMIT ");
+        DB::push_i64(&mut qb, limit);
+        qb.push(" OFFSET ");
+        DB::push_i64(&mut qb, offset);
     }
     qb
 }
@@ -86,42 +111,51 @@ pub async fn page(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
-    let rows = select(f, Some(limit), offset)
-        .build_query_as::<AuditRow>()
-        .fetch_all(db.sqlite()?)
-        .await?;
+    let rows = with_db!(db, p, DB => {
+        select::<DB>(f, Some(limit), offset)
+            .build_query_as::<AuditRow>()
+            .fetch_all(p)
+            .await?
+    });
     Ok(rows.into_iter().map(redacted).collect())
 }
 
 /// How many rows match `f`.
 pub async fn count(db: &Db, f: &AuditQuery) -> Result<i64, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM audit_log");
-    push_where(&mut qb, f);
-    qb.build_query_scalar::<i64>().fetch_one(db.sqlite()?).await
+    with_db!(db, p, DB => {
+        let mut qb = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM audit_log");
+        push_where(&mut qb, f);
+        qb.build_query_scalar::<i64>().fetch_one(p).await
+    })
 }
 
 /// One row by id.
 pub async fn get(db: &Db, id: i64) -> Result<Option<AuditRow>, sqlx::Error> {
-    let row = sqlx::query_as::<_, AuditRow>(&format!("{SELECT} WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(db.sqlite()?)
-        .await?;
+    let sql = format!("{SELECT} WHERE id = $1");
+    let row = with_db!(db, p => {
+        sqlx::query_as::<_, AuditRow>(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+    });
     Ok(row.map(redacted))
 }
 
 /// Every action that occurs in the log, sorted: one index seek per distinct action (a skip
 /// scan of the action index) rather than a walk over every row.
 pub async fn actions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH RECURSIVE a(action) AS (\
-             SELECT MIN(action) FROM audit_log \
-             UNION ALL \
-             SELECT (SELECT MIN(action) FROM audit_log WHERE action > a.action) FROM a \
-             WHERE a.action IS NOT NULL) \
-         SELECT action FROM a WHERE action IS NOT NULL",
-    )
-    .fetch_all(db.sqlite()?)
-    .await
+    with_db!(db, p => {
+        sqlx::query_scalar(
+            "WITH RECURSIVE a(action) AS (\
+                 SELECT MIN(action) FROM audit_log \
+                 UNION ALL \
+                 SELECT (SELECT MIN(action) FROM audit_log WHERE action > a.action) FROM a \
+                 WHERE a.action IS NOT NULL) \
+             SELECT action FROM a WHERE action IS NOT NULL",
+        )
+        .fetch_all(p)
+        .await
+    })
 }
 
 #[cfg(test)]

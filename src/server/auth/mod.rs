@@ -9,11 +9,11 @@ pub mod watch;
 use crate::error::AppError;
 use crate::rbac::{self, Permission};
 use crate::server::audit::{self, AuditEntry};
-use crate::server::db::Db;
+use crate::server::db::{Db, Ts};
 use crate::server::state::AppState;
-use crate::server::{from_text, now_text, to_text};
+use crate::with_db;
 use axum::http::request::Parts;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 /// The signed-in user of a request, resolved once by the auth middleware.
 #[derive(Debug, Clone)]
@@ -118,28 +118,30 @@ struct SessionRow {
     id: String,
     username: String,
     display_name: String,
-    expires_at: String,
+    expires_at: DateTime<Utc>,
     is_active: bool,
     must_change_pw: bool,
     theme: String,
-    last_seen_at: String,
+    last_seen_at: DateTime<Utc>,
 }
 
 impl SessionRow {
     async fn load(db: &Db, session_key: &str) -> Result<Option<SessionRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, \
-                    u.must_change_pw, u.theme, s.last_seen_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
-        )
-        .bind(session_key)
-        .fetch_optional(db.sqlite()?)
-        .await
+        with_db!(db, p => {
+            sqlx::query_as(
+                "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, \
+                        u.must_change_pw, u.theme, s.last_seen_at \
+                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+            )
+            .bind(session_key)
+            .fetch_optional(p)
+            .await
+        })
     }
 
     /// Whether the session may be used at `now`: the user is active and it has not expired.
     fn live_at(&self, now: chrono::DateTime<Utc>) -> bool {
-        self.is_active && from_text(&self.expires_at).is_some_and(|e| e > now)
+        self.is_active && self.expires_at > now
     }
 
     /// The user this session belongs to, with their permissions loaded.
@@ -166,19 +168,22 @@ pub async fn create_session(
     let sid = cookie::new_session_id();
     let now = Utc::now();
     let expires = now + chrono::Duration::minutes(state.config.session_ttl_minutes);
-    sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at, last_seen_at, user_agent, ip) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(cookie::storage_key(&sid))
-    .bind(user_id)
-    .bind(to_text(now))
-    .bind(to_text(expires))
-    .bind(to_text(now))
-    .bind(&client.user_agent)
-    .bind(&client.ip)
-    .execute(state.db.sqlite()?)
-    .await?;
+    with_db!(&state.db, p => {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, expires_at, last_seen_at, user_agent, ip) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(cookie::storage_key(&sid))
+        .bind(user_id)
+        .bind(Ts(now))
+        .bind(Ts(expires))
+        .bind(Ts(now))
+        .bind(&client.user_agent)
+        .bind(&client.ip)
+        .execute(p)
+        .await
+        .map(|_| ())
+    })?;
     Ok(cookie::sign(&state.config.cookie_secret, &sid))
 }
 
@@ -218,22 +223,23 @@ pub async fn resolve_session_sliding(
     // Sliding expiry, written at most once a minute per session. A failed write does not end
     // the session (the read above succeeded); the cookie is then simply not re-issued.
     let mut slid = false;
-    if from_text(&row.last_seen_at).is_none_or(|t| (now - t).num_seconds() >= 60) {
+    if (now - row.last_seen_at).num_seconds() >= 60 {
         let expires = now + chrono::Duration::minutes(state.config.session_ttl_minutes);
-        slid =
-            match sqlx::query("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?")
-                .bind(to_text(now))
-                .bind(to_text(expires))
+        slid = match with_db!(&state.db, p => {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3")
+                .bind(Ts(now))
+                .bind(Ts(expires))
                 .bind(&key)
-                .execute(state.db.sqlite()?)
+                .execute(p)
                 .await
-            {
-                Ok(_) => true,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not slide the session expiry");
-                    false
-                }
-            };
+                .map(|_| ())
+        }) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not slide the session expiry");
+                false
+            }
+        };
     }
     let user = row.into_user(&state.db, key).await?;
     Ok(Some((user, slid)))
@@ -253,14 +259,16 @@ pub async fn revalidate(db: &Db, session_key: &str) -> Option<CurrentUser> {
 
 /// Union of the permissions of every role the user holds.
 pub async fn load_permissions(db: &Db, user_id: &str) -> Result<Vec<Permission>, sqlx::Error> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT DISTINCT p.verb, p.resource_glob FROM permissions p \
-         JOIN user_roles ur ON ur.role_id = p.role_id WHERE ur.user_id = ? \
-         ORDER BY p.verb, p.resource_glob",
-    )
-    .bind(user_id)
-    .fetch_all(db.sqlite()?)
-    .await?;
+    let rows: Vec<(String, String)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT DISTINCT p.verb, p.resource_glob FROM permissions p \
+             JOIN user_roles ur ON ur.role_id = p.role_id WHERE ur.user_id = $1 \
+             ORDER BY p.verb, p.resource_glob",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?
+    });
     Ok(rows
         .into_iter()
         .map(|(verb, resource_glob)| Permission {
@@ -272,10 +280,12 @@ pub async fn load_permissions(db: &Db, user_id: &str) -> Result<Vec<Permission>,
 
 /// Delete one session.
 pub async fn delete_session(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE id = ?")
-        .bind(key)
-        .execute(db.sqlite()?)
-        .await?;
+    with_db!(db, p => {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(key)
+            .execute(p)
+            .await?;
+    });
     Ok(())
 }
 
@@ -285,21 +295,25 @@ pub async fn delete_user_sessions(
     user_id: &str,
     keep: Option<&str>,
 ) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id != ?")
-        .bind(user_id)
-        .bind(keep.unwrap_or(""))
-        .execute(db.sqlite()?)
-        .await?;
-    Ok(r.rows_affected())
+    with_db!(db, p => {
+        let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id != $2")
+            .bind(user_id)
+            .bind(keep.unwrap_or(""))
+            .execute(p)
+            .await?;
+        Ok(r.rows_affected())
+    })
 }
 
 /// Remove expired sessions (housekeeping).
 pub async fn prune_sessions(db: &Db) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-        .bind(now_text())
-        .execute(db.sqlite()?)
-        .await?;
-    Ok(r.rows_affected())
+    with_db!(db, p => {
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(Ts::now())
+            .execute(p)
+            .await?;
+        Ok(r.rows_affected())
+    })
 }
 
 // ---- helpers for server functions -------------------------------------------------------

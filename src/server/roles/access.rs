@@ -3,9 +3,10 @@
 
 use crate::model::roles::{AccessCheck, UserGrant, PICKER_LIMIT};
 use crate::rbac::{allowed, may_execute, Permission};
-use crate::server::db::Db;
+use crate::server::db::{Db, Dialect, Engine};
 use crate::server::minions::store::{escape_like, push_allowed};
-use sqlx::{QueryBuilder, Sqlite};
+use crate::with_db;
+use sqlx::QueryBuilder;
 
 /// The user an access check is about.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -17,22 +18,26 @@ pub struct Subject {
 
 /// A user by id.
 pub async fn subject(db: &Db, user_id: &str) -> Result<Option<Subject>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, is_active FROM users WHERE id = ?")
-        .bind(user_id)
-        .fetch_optional(db.sqlite()?)
-        .await
+    with_db!(db, p => {
+        sqlx::query_as("SELECT id, username, is_active FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(p)
+            .await
+    })
 }
 
 /// Every grant the user holds, in the order a check reads them: role name, verb, glob.
 pub async fn user_grants(db: &Db, user_id: &str) -> Result<Vec<UserGrant>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT r.id AS role_id, r.name AS role_name, p.verb, p.resource_glob \
-         FROM user_roles ur JOIN roles r ON r.id = ur.role_id JOIN permissions p ON p.role_id = r.id \
-         WHERE ur.user_id = ? ORDER BY r.name_lower, p.verb, p.resource_glob",
-    )
-    .bind(user_id)
-    .fetch_all(db.sqlite()?)
-    .await
+    with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT r.id AS role_id, r.name AS role_name, p.verb, p.resource_glob \
+             FROM user_roles ur JOIN roles r ON r.id = ur.role_id JOIN permissions p ON p.role_id = r.id \
+             WHERE ur.user_id = $1 ORDER BY r.name_lower, p.verb, p.resource_glob",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
+    })
 }
 
 /// Whether one grant allows `verb` on `resource`, with the rule `execute:salt:<fun>` follows
@@ -75,13 +80,20 @@ pub async fn minion_ids(
     prefix: &str,
     allowed: &Option<Vec<String>>,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("SELECT minion_id FROM minion_snapshots WHERE minion_id LIKE ");
-    q.push_bind(format!("{}%", escape_like(prefix)))
-        .push(" ESCAPE '\\'");
-    push_allowed(&mut q, "('minion:' || minion_id)", allowed);
-    q.push(" ORDER BY minion_id LIMIT ").push_bind(PICKER_LIMIT);
-    q.build_query_scalar().fetch_all(db.sqlite()?).await
+    with_db!(db, p, DB => {
+        // SQLite's LIKE ignores ASCII case; Postgres's does not, ILIKE does.
+        let like = match DB::ENGINE {
+            Engine::Sqlite => " LIKE ",
+            Engine::Postgres => " ILIKE ",
+        };
+        let mut q: QueryBuilder<DB> =
+            QueryBuilder::new(format!("SELECT minion_id FROM minion_snapshots WHERE minion_id{like}"));
+        q.push_bind(format!("{}%", escape_like(prefix)))
+            .push(" ESCAPE '\\'");
+        push_allowed(&mut q, "('minion:' || minion_id)", allowed);
+        q.push(" ORDER BY minion_id LIMIT ").push_bind(PICKER_LIMIT);
+        q.build_query_scalar().fetch_all(p).await
+    })
 }
 
 #[cfg(test)]

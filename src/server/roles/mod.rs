@@ -14,9 +14,10 @@ use crate::model::roles::{
     validate_description, validate_role_name, Grant, RoleDetail, RoleFilters, RoleMember, RoleSort,
     RoleSummary,
 };
-use crate::server::db::Db;
+use crate::server::db::{Db, Dialect};
 use crate::server::minions::store::{push_allowed, push_search_where};
-use sqlx::{QueryBuilder, Sqlite};
+use crate::with_db;
+use sqlx::QueryBuilder;
 
 /// The answer when a change touches a built-in role.
 pub const BUILTIN_READ_ONLY: &str = "Built-in roles cannot be changed.";
@@ -26,10 +27,10 @@ const SUMMARY_SELECT: &str = "SELECT r.id, r.name, r.description, r.is_builtin, 
      (SELECT COUNT(*) FROM permissions p WHERE p.role_id = r.id) AS permission_count \
      FROM roles r";
 
-fn push_list_filters<'a>(
-    q: &mut QueryBuilder<'a, Sqlite>,
+fn push_list_filters<DB: Dialect>(
+    q: &mut QueryBuilder<'_, DB>,
     search: &str,
-    allowed: &'a Option<Vec<String>>,
+    allowed: &Option<Vec<String>>,
 ) {
     push_search_where(q, search, &["r.name_lower", "lower(r.description)"]);
     push_allowed(q, "('role:' || r.name)", allowed);
@@ -41,8 +42,6 @@ pub async fn list(
     lq: &ListQuery<RoleFilters>,
     allowed: &Option<Vec<String>>,
 ) -> Result<Page<RoleSummary>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SUMMARY_SELECT);
-    push_list_filters(&mut q, &lq.q, allowed);
     let col = match lq.sort {
         Some(RoleSort::Members) => "member_count",
         Some(RoleSort::Permissions) => "permission_count",
@@ -53,53 +52,63 @@ pub async fn list(
     } else {
         "ASC"
     };
-    q.push(format!(" ORDER BY {col} {dir}, r.name_lower {dir} LIMIT "))
-        .push_bind(lq.per_page)
-        .push(" OFFSET ")
-        .push_bind((lq.page - 1).max(0) * lq.per_page);
-    let rows: Vec<RoleSummary> = q.build_query_as().fetch_all(db.sqlite()?).await?;
-    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM roles r");
-    push_list_filters(&mut c, &lq.q, allowed);
-    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
+    let (rows, total): (Vec<RoleSummary>, i64) = with_db!(db, p, DB => {
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(SUMMARY_SELECT);
+        push_list_filters(&mut q, &lq.q, allowed);
+        q.push(format!(" ORDER BY {col} {dir}, r.name_lower {dir} LIMIT "))
+            .push_bind(lq.per_page)
+            .push(" OFFSET ")
+            .push_bind((lq.page - 1).max(0) * lq.per_page);
+        let rows: Vec<RoleSummary> = q.build_query_as().fetch_all(p).await?;
+        let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT COUNT(*) FROM roles r");
+        push_list_filters(&mut c, &lq.q, allowed);
+        let total: i64 = c.build_query_scalar().fetch_one(p).await?;
+        (rows, total)
+    });
     Ok(Page::new(rows, total, lq.page, lq.per_page))
 }
 
 /// One role's summary row.
 pub async fn summary(db: &Db, id: &str) -> Result<Option<RoleSummary>, sqlx::Error> {
-    sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE r.id = ?"))
-        .bind(id)
-        .fetch_optional(db.sqlite()?)
-        .await
+    let sql = format!("{SUMMARY_SELECT} WHERE r.id = $1");
+    with_db!(db, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)
 }
 
 /// One role's summary row by name (case-insensitive).
 pub async fn summary_by_name(db: &Db, name: &str) -> Result<Option<RoleSummary>, sqlx::Error> {
-    sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE r.name_lower = ?"))
-        .bind(name.to_lowercase())
-        .fetch_optional(db.sqlite()?)
-        .await
+    let sql = format!("{SUMMARY_SELECT} WHERE r.name_lower = $1");
+    with_db!(db, p => {
+        sqlx::query_as(&sql)
+            .bind(name.to_lowercase())
+            .fetch_optional(p)
+            .await
+    })
 }
 
 /// A role's grants, ordered by verb and glob.
 pub async fn grants(db: &Db, role_id: &str) -> Result<Vec<Grant>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, verb, resource_glob FROM permissions WHERE role_id = ? \
-         ORDER BY verb, resource_glob",
-    )
-    .bind(role_id)
-    .fetch_all(db.sqlite()?)
-    .await
+    with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT id, verb, resource_glob FROM permissions WHERE role_id = $1 \
+             ORDER BY verb, resource_glob",
+        )
+        .bind(role_id)
+        .fetch_all(p)
+        .await
+    })
 }
 
 /// The users holding a role, by username.
 pub async fn members(db: &Db, role_id: &str) -> Result<Vec<RoleMember>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id, u.username, u.is_active FROM user_roles ur JOIN users u ON u.id = ur.user_id \
-         WHERE ur.role_id = ? ORDER BY u.username_lower",
-    )
-    .bind(role_id)
-    .fetch_all(db.sqlite()?)
-    .await
+    with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT u.id, u.username, u.is_active FROM user_roles ur JOIN users u ON u.id = ur.user_id \
+             WHERE ur.role_id = $1 ORDER BY u.username_lower",
+        )
+        .bind(role_id)
+        .fetch_all(p)
+        .await
+    })
 }
 
 /// A role with its grants and members.
@@ -140,15 +149,18 @@ pub async fn create(db: &Db, name: &str, description: &str) -> Result<RoleSummar
         return Err(taken());
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let r = sqlx::query(
-        "INSERT INTO roles (id, name, name_lower, is_builtin, description) VALUES (?, ?, ?, FALSE, ?)",
-    )
-    .bind(&id)
-    .bind(&name)
-    .bind(name.to_lowercase())
-    .bind(&description)
-    .execute(db.sqlite()?)
-    .await;
+    let r = with_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO roles (id, name, name_lower, is_builtin, description) VALUES ($1, $2, $3, FALSE, $4)",
+        )
+        .bind(&id)
+        .bind(&name)
+        .bind(name.to_lowercase())
+        .bind(&description)
+        .execute(p)
+        .await
+        .map(|_| ())
+    });
     match r {
         Ok(_) => {}
         // Two creates raced past the check above: the unique index decides.
@@ -173,11 +185,13 @@ pub async fn update_description(
 ) -> Result<String, AppError> {
     writable(role)?;
     let description = validate_description(description)?;
-    sqlx::query("UPDATE roles SET description = ? WHERE id = ?")
-        .bind(&description)
-        .bind(&role.id)
-        .execute(db.sqlite()?)
-        .await?;
+    with_db!(db, p => {
+        sqlx::query("UPDATE roles SET description = $1 WHERE id = $2")
+            .bind(&description)
+            .bind(&role.id)
+            .execute(p)
+            .await?;
+    });
     Ok(description)
 }
 
@@ -193,10 +207,12 @@ pub async fn delete(db: &Db, role: &RoleSummary) -> Result<(), AppError> {
             names.join(", ")
         )));
     }
-    sqlx::query("DELETE FROM roles WHERE id = ?")
-        .bind(&role.id)
-        .execute(db.sqlite()?)
-        .await?;
+    with_db!(db, p => {
+        sqlx::query("DELETE FROM roles WHERE id = $1")
+            .bind(&role.id)
+            .execute(p)
+            .await?;
+    });
     Ok(())
 }
 
@@ -213,17 +229,20 @@ pub async fn add_permission(
         verb: verb.to_string(),
         resource_glob: resource_glob.to_string(),
     };
-    let r = sqlx::query(
-        "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (role_id, verb, resource_glob) DO NOTHING",
-    )
-    .bind(&g.id)
-    .bind(&role.id)
-    .bind(&g.verb)
-    .bind(&g.resource_glob)
-    .execute(db.sqlite()?)
-    .await?;
-    if r.rows_affected() == 0 {
+    let n = with_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (role_id, verb, resource_glob) DO NOTHING",
+        )
+        .bind(&g.id)
+        .bind(&role.id)
+        .bind(&g.verb)
+        .bind(&g.resource_glob)
+        .execute(p)
+        .await?
+        .rows_affected()
+    });
+    if n == 0 {
         return Err(AppError::Conflict(format!(
             "The role {:?} already holds {}.",
             role.name,
@@ -233,20 +252,11 @@ pub async fn add_permission(
     Ok(g)
 }
 
-/// Active users holding a `*:*` grant through a permission row other than `except`.
-async fn full_access_holders(
-    tx: &mut sqlx::SqliteConnection,
-    except: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id \
-         JOIN permissions p ON p.role_id = ur.role_id \
-         WHERE u.is_active AND p.verb = '*' AND p.resource_glob = '*' AND p.id != ?",
-    )
-    .bind(except)
-    .fetch_all(tx)
-    .await
-}
+/// Active users holding a `*:*` grant through a permission row other than `except` (`$1`).
+const FULL_ACCESS_HOLDERS: &str =
+    "SELECT DISTINCT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id \
+     JOIN permissions p ON p.role_id = ur.role_id \
+     WHERE u.is_active AND p.verb = '*' AND p.resource_glob = '*' AND p.id != $1";
 
 /// Remove a grant from a custom role. Removing a `*:*` grant is refused when `actor_id` would
 /// lose `*:*` by it, or when no active user would hold `*:*` afterwards.
@@ -260,52 +270,55 @@ pub async fn remove_permission(
     let _serialised = crate::server::users::service::FULL_ACCESS_CHANGES
         .lock()
         .await;
-    let mut tx = db.sqlite()?.begin().await?;
-    let grant: Grant = sqlx::query_as(
-        "SELECT id, verb, resource_glob FROM permissions WHERE id = ? AND role_id = ?",
-    )
-    .bind(permission_id.trim())
-    .bind(&role.id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| AppError::NotFound("This role has no such permission.".into()))?;
-    if grant.verb == "*" && grant.resource_glob == "*" {
-        let after = full_access_holders(&mut tx, &grant.id).await?;
-        let actor_holds_now: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM user_roles WHERE user_id = ? AND role_id = ?)",
+    with_db!(db, p => {
+        let mut tx = p.begin().await?;
+        let grant: Grant = sqlx::query_as(
+            "SELECT id, verb, resource_glob FROM permissions WHERE id = $1 AND role_id = $2",
         )
-        .bind(actor_id)
+        .bind(permission_id.trim())
         .bind(&role.id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if actor_holds_now && !after.iter().any(|id| id == actor_id) {
-            return Err(AppError::Conflict(
-                "You cannot remove *:* from a role of yours: you would lose full access. \
-                 Ask another administrator."
-                    .into(),
-            ));
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This role has no such permission.".into()))?;
+        if grant.verb == "*" && grant.resource_glob == "*" {
+            let after: Vec<String> = sqlx::query_scalar(FULL_ACCESS_HOLDERS)
+                .bind(&grant.id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let actor_holds_now: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM user_roles WHERE user_id = $1 AND role_id = $2)",
+            )
+            .bind(actor_id)
+            .bind(&role.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if actor_holds_now && !after.iter().any(|id| id == actor_id) {
+                return Err(AppError::Conflict(
+                    "You cannot remove *:* from a role of yours: you would lose full access. \
+                     Ask another administrator."
+                        .into(),
+                ));
+            }
+            if after.is_empty() {
+                return Err(AppError::Conflict(
+                    "No active user would hold *:* after this: give full access to someone else first."
+                        .into(),
+                ));
+            }
         }
-        if after.is_empty() {
-            return Err(AppError::Conflict(
-                "No active user would hold *:* after this: give full access to someone else first."
-                    .into(),
-            ));
-        }
-    }
-    sqlx::query("DELETE FROM permissions WHERE id = ?")
-        .bind(&grant.id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(grant)
+        sqlx::query("DELETE FROM permissions WHERE id = $1")
+            .bind(&grant.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(grant)
+    })
 }
 
 /// One row of `halite admin list-roles`: a role and its grants as `verb:glob`.
 pub async fn cli_rows(db: &Db) -> Result<Vec<(RoleSummary, Vec<Grant>)>, sqlx::Error> {
-    let roles: Vec<RoleSummary> =
-        sqlx::query_as(&format!("{SUMMARY_SELECT} ORDER BY r.name_lower"))
-            .fetch_all(db.sqlite()?)
-            .await?;
+    let sql = format!("{SUMMARY_SELECT} ORDER BY r.name_lower");
+    let roles: Vec<RoleSummary> = with_db!(db, p => sqlx::query_as(&sql).fetch_all(p).await?);
     let mut out = Vec::with_capacity(roles.len());
     for r in roles {
         let g = grants(db, &r.id).await?;

@@ -1,13 +1,14 @@
 //! The live preview of a grant being typed: what its resource glob matches among the current
-//! minions, keys and jobs, counted in SQL (`GLOB` on `'<kind>:' || id`) with a LIMIT for the
+//! minions, keys and jobs, counted in SQL (the grant matched against `'<kind>:' || id`: SQLite `GLOB`, a Postgres regex) with a LIMIT for the
 //! samples, and only among the rows the asking user may view.
 
 use crate::model::roles::{KindMatch, MatchPreview, PREVIEW_SAMPLES};
 use crate::rbac::Permission;
-use crate::server::db::Db;
+use crate::server::db::{Db, Dialect};
 use crate::server::minions::store::{allowed_globs, push_allowed};
-use crate::server::sqlglob::{can_match_prefix, to_sqlite_glob};
-use sqlx::{QueryBuilder, Sqlite};
+use crate::server::sqlglob::can_match_prefix;
+use crate::with_db;
+use sqlx::QueryBuilder;
 
 /// How one kind's rows are read: the resource kind, the table, the resource expression, the
 /// sample text and its order.
@@ -41,14 +42,14 @@ const JOBS: KindSource = KindSource {
     order: "started_at DESC, jid DESC",
 };
 
-fn push_where<'a>(
-    q: &mut QueryBuilder<'a, Sqlite>,
+fn push_where<DB: Dialect>(
+    q: &mut QueryBuilder<'_, DB>,
     src: &KindSource,
-    glob: String,
-    scope: &'a Option<Vec<String>>,
+    grant: &str,
+    scope: &Option<Vec<String>>,
 ) {
-    q.push(format!(" FROM {} WHERE {} GLOB ", src.table, src.resource))
-        .push_bind(glob);
+    q.push(format!(" FROM {} WHERE ", src.table));
+    DB::push_grant_match(q, src.resource, grant);
     push_allowed(q, src.resource, scope);
 }
 
@@ -58,26 +59,27 @@ async fn match_kind(
     resource_glob: &str,
     asker: &[Permission],
 ) -> Result<KindMatch, sqlx::Error> {
-    let glob = match to_sqlite_glob(resource_glob) {
-        Some(g) if can_match_prefix(resource_glob, &format!("{}:", src.kind)) => g,
-        _ => return Ok(KindMatch::default()),
-    };
+    if !can_match_prefix(resource_glob, &format!("{}:", src.kind)) {
+        return Ok(KindMatch::default());
+    }
     let scope = allowed_globs(asker, "view", src.kind);
     if scope.as_ref().is_some_and(|s| s.is_empty()) {
         return Ok(KindMatch::default());
     }
-    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*)");
-    push_where(&mut c, src, glob.clone(), &scope);
-    let count: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
-    if count == 0 {
-        return Ok(KindMatch::default());
-    }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {}", src.sample));
-    push_where(&mut q, src, glob, &scope);
-    q.push(format!(" ORDER BY {} LIMIT ", src.order))
-        .push_bind(PREVIEW_SAMPLES as i64);
-    let samples: Vec<String> = q.build_query_scalar().fetch_all(db.sqlite()?).await?;
-    Ok(KindMatch { count, samples })
+    with_db!(db, p, DB => {
+        let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT COUNT(*)");
+        push_where(&mut c, src, resource_glob, &scope);
+        let count: i64 = c.build_query_scalar().fetch_one(p).await?;
+        if count == 0 {
+            return Ok(KindMatch::default());
+        }
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(format!("SELECT {}", src.sample));
+        push_where(&mut q, src, resource_glob, &scope);
+        q.push(format!(" ORDER BY {} LIMIT ", src.order))
+            .push_bind(PREVIEW_SAMPLES as i64);
+        let samples: Vec<String> = q.build_query_scalar().fetch_all(p).await?;
+        Ok(KindMatch { count, samples })
+    })
 }
 
 /// What `resource_glob` (already validated) matches among the minions, keys and jobs that a

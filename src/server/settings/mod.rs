@@ -5,17 +5,20 @@ use crate::model::settings::{
     PollerSettings, SaltSettings, SaltTestResult, SettingsView, WidgetSettings,
 };
 use crate::salt::{SaltClient, SaltConfig, SaltError, SaltPassword};
-use crate::server::db::Db;
+use crate::server::db::{Db, Ts};
 use crate::server::secrets::SecretsCipher;
+use crate::with_db;
 use std::time::Duration;
 
 pub mod service;
 
 /// Read the settings row as the page sees it (no password, only whether one is set).
 pub async fn load_view(db: &Db) -> Result<SettingsView, sqlx::Error> {
-    let r: SettingsRow = sqlx::query_as("SELECT * FROM app_settings WHERE id = 1")
-        .fetch_one(db.sqlite()?)
-        .await?;
+    let r: SettingsRow = with_db!(db, p => {
+        sqlx::query_as("SELECT * FROM app_settings WHERE id = 1")
+            .fetch_one(p)
+            .await?
+    });
     Ok(SettingsView {
         salt: SaltSettings {
             url: r.salt_api_url.unwrap_or_default(),
@@ -47,7 +50,7 @@ pub async fn load_view(db: &Db) -> Result<SettingsView, sqlx::Error> {
             event_count: r.widget_event_count,
             heartbeat_minutes: r.widget_heartbeat_minutes,
         },
-        updated_at: r.updated_at,
+        updated_at: crate::server::to_text(r.updated_at),
     })
 }
 
@@ -96,7 +99,7 @@ struct SettingsRow {
     widget_show_minions: bool,
     widget_event_count: i64,
     widget_heartbeat_minutes: i64,
-    updated_at: String,
+    updated_at: chrono::DateTime<chrono::Utc>,
     jobs_retention_days: i64,
     audit_retention_days: i64,
 }
@@ -159,12 +162,14 @@ pub async fn load_salt_connection(
         Option<String>,
         String,
         bool,
-    ) = sqlx::query_as(
-        "SELECT salt_api_url, salt_api_username, salt_api_password_encrypted, salt_api_eauth, \
-         salt_api_verify FROM app_settings WHERE id = 1",
-    )
-    .fetch_one(db.sqlite()?)
-    .await?;
+    ) = with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT salt_api_url, salt_api_username, salt_api_password_encrypted, salt_api_eauth, \
+             salt_api_verify FROM app_settings WHERE id = 1",
+        )
+        .fetch_one(p)
+        .await?
+    });
     let password = encrypted.as_deref().and_then(|p| secrets.decrypt(p));
     Ok(StoredSalt {
         password_unreadable: password.is_none() && encrypted.is_some(),
@@ -308,19 +313,21 @@ pub async fn save_salt(
     input: &SaltInput,
 ) -> Result<(), sqlx::Error> {
     let enc = input.password.as_ref().map(|p| secrets.encrypt(p));
-    sqlx::query(
-        "UPDATE app_settings SET salt_api_url = ?, salt_api_username = ?, \
-         salt_api_password_encrypted = COALESCE(?, salt_api_password_encrypted), \
-         salt_api_eauth = ?, salt_api_verify = ?, updated_at = ? WHERE id = 1",
-    )
-    .bind(&input.url)
-    .bind(&input.username)
-    .bind(enc)
-    .bind(&input.eauth)
-    .bind(input.verify)
-    .bind(crate::server::now_text())
-    .execute(db.sqlite()?)
-    .await?;
+    with_db!(db, p => {
+        sqlx::query(
+            "UPDATE app_settings SET salt_api_url = $1, salt_api_username = $2, \
+             salt_api_password_encrypted = COALESCE($3, salt_api_password_encrypted), \
+             salt_api_eauth = $4, salt_api_verify = $5, updated_at = $6 WHERE id = 1",
+        )
+        .bind(&input.url)
+        .bind(&input.username)
+        .bind(&enc)
+        .bind(&input.eauth)
+        .bind(input.verify)
+        .bind(Ts::now())
+        .execute(p)
+        .await?;
+    });
     Ok(())
 }
 
@@ -379,49 +386,53 @@ pub fn parse_range(
 
 /// Store the Pollers section.
 pub async fn save_pollers(db: &Db, p: &PollerSettings) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE app_settings SET inventory_refresh_minutes = ?, inventory_refresh_initial_delay_s = ?, \
-         fleet_poll_interval_seconds = ?, jobs_poll_interval_seconds = ?, \
-         minion_state_keys_interval_seconds = ?, minion_state_presence_interval_seconds = ?, \
-         minion_state_grains_interval_seconds = ?, minion_state_initial_delay_seconds = ?, \
-         event_stream_enabled = ?, event_stream_retention_days = ?, jobs_retention_days = ?, audit_retention_days = ?, \
-         updated_at = ? WHERE id = 1",
-    )
-    .bind(p.inventory_refresh_minutes)
-    .bind(p.inventory_refresh_initial_delay_s)
-    .bind(p.fleet_poll_interval_seconds)
-    .bind(p.jobs_poll_interval_seconds)
-    .bind(p.minion_state_keys_interval_seconds)
-    .bind(p.minion_state_presence_interval_seconds)
-    .bind(p.minion_state_grains_interval_seconds)
-    .bind(p.minion_state_initial_delay_seconds)
-    .bind(p.event_stream_enabled)
-    .bind(p.event_stream_retention_days)
-    .bind(p.jobs_retention_days)
-    .bind(p.audit_retention_days)
-    .bind(crate::server::now_text())
-    .execute(db.sqlite()?)
-    .await?;
+    with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE app_settings SET inventory_refresh_minutes = $1, inventory_refresh_initial_delay_s = $2, \
+             fleet_poll_interval_seconds = $3, jobs_poll_interval_seconds = $4, \
+             minion_state_keys_interval_seconds = $5, minion_state_presence_interval_seconds = $6, \
+             minion_state_grains_interval_seconds = $7, minion_state_initial_delay_seconds = $8, \
+             event_stream_enabled = $9, event_stream_retention_days = $10, jobs_retention_days = $11, audit_retention_days = $12, \
+             updated_at = $13 WHERE id = 1",
+        )
+        .bind(p.inventory_refresh_minutes)
+        .bind(p.inventory_refresh_initial_delay_s)
+        .bind(p.fleet_poll_interval_seconds)
+        .bind(p.jobs_poll_interval_seconds)
+        .bind(p.minion_state_keys_interval_seconds)
+        .bind(p.minion_state_presence_interval_seconds)
+        .bind(p.minion_state_grains_interval_seconds)
+        .bind(p.minion_state_initial_delay_seconds)
+        .bind(p.event_stream_enabled)
+        .bind(p.event_stream_retention_days)
+        .bind(p.jobs_retention_days)
+        .bind(p.audit_retention_days)
+        .bind(Ts::now())
+        .execute(pool)
+        .await?;
+    });
     Ok(())
 }
 
 /// Store the Activity widget section.
 pub async fn save_widget(db: &Db, w: &WidgetSettings) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE app_settings SET widget_hide_dispatch = ?, widget_hide_routine = ?, widget_show_jobs = ?, \
-         widget_show_keys = ?, widget_show_minions = ?, widget_event_count = ?, widget_heartbeat_minutes = ?, \
-         updated_at = ? WHERE id = 1",
-    )
-    .bind(w.hide_dispatch)
-    .bind(w.hide_routine)
-    .bind(w.show_jobs)
-    .bind(w.show_keys)
-    .bind(w.show_minions)
-    .bind(w.event_count)
-    .bind(w.heartbeat_minutes)
-    .bind(crate::server::now_text())
-    .execute(db.sqlite()?)
-    .await?;
+    with_db!(db, p => {
+        sqlx::query(
+            "UPDATE app_settings SET widget_hide_dispatch = $1, widget_hide_routine = $2, widget_show_jobs = $3, \
+             widget_show_keys = $4, widget_show_minions = $5, widget_event_count = $6, widget_heartbeat_minutes = $7, \
+             updated_at = $8 WHERE id = 1",
+        )
+        .bind(w.hide_dispatch)
+        .bind(w.hide_routine)
+        .bind(w.show_jobs)
+        .bind(w.show_keys)
+        .bind(w.show_minions)
+        .bind(w.event_count)
+        .bind(w.heartbeat_minutes)
+        .bind(Ts::now())
+        .execute(p)
+        .await?;
+    });
     Ok(())
 }
 

@@ -7,7 +7,9 @@ pub mod store;
 use crate::error::AppError;
 use crate::rbac::builtin_roles;
 use crate::server::auth::password;
-use crate::server::db::Db;
+use crate::server::db::{Db, Engine};
+use crate::with_db;
+use chrono::{DateTime, Utc};
 
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -15,65 +17,71 @@ pub(crate) fn new_id() -> String {
 
 /// Seed the built-in roles idempotently; new built-in permissions are added on every start.
 pub async fn seed_builtin_roles(db: &Db) -> Result<(), sqlx::Error> {
-    let mut tx = db.sqlite()?.begin().await?;
-    for (name, description, perms) in builtin_roles() {
-        let existing: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let role_id = match existing {
-            Some((id,)) => {
-                sqlx::query("UPDATE roles SET is_builtin = TRUE, description = ? WHERE id = ?")
-                    .bind(description)
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for (name, description, perms) in builtin_roles() {
+            let existing: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM roles WHERE name_lower = $1")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let role_id = match existing {
+                Some((id,)) => {
+                    sqlx::query("UPDATE roles SET is_builtin = TRUE, description = $1 WHERE id = $2")
+                        .bind(description)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    id
+                }
+                None => {
+                    let id = new_id();
+                    sqlx::query(
+                        "INSERT INTO roles (id, name, name_lower, is_builtin, description) VALUES ($1, $2, $3, TRUE, $4)",
+                    )
                     .bind(&id)
+                    .bind(name)
+                    .bind(name)
+                    .bind(description)
                     .execute(&mut *tx)
                     .await?;
-                id
-            }
-            None => {
-                let id = new_id();
+                    id
+                }
+            };
+            for p in perms {
                 sqlx::query(
-                    "INSERT INTO roles (id, name, name_lower, is_builtin, description) VALUES (?, ?, ?, TRUE, ?)",
+                    "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (role_id, verb, resource_glob) DO NOTHING",
                 )
-                .bind(&id)
-                .bind(name)
-                .bind(name)
-                .bind(description)
+                .bind(new_id())
+                .bind(&role_id)
+                .bind(&p.verb)
+                .bind(&p.resource_glob)
                 .execute(&mut *tx)
                 .await?;
-                id
             }
-        };
-        for p in perms {
-            sqlx::query(
-                "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (role_id, verb, resource_glob) DO NOTHING",
-            )
-            .bind(new_id())
-            .bind(&role_id)
-            .bind(&p.verb)
-            .bind(&p.resource_glob)
-            .execute(&mut *tx)
-            .await?;
         }
-    }
-    tx.commit().await
+        tx.commit().await
+    })
 }
 
 /// Create the bootstrap admin when no user exists. Returns true when it was created.
 pub async fn bootstrap_admin(db: &Db, username: &str, pw: &str) -> Result<bool, AppError> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db.sqlite()?)
-        .await?;
+    let count: i64 = with_db!(db, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(p)
+            .await?
+    });
     if count > 0 {
         return Ok(false);
     }
     let id = create_user(db, username, "Administrator", pw, true, &["admin"]).await?;
-    sqlx::query("UPDATE users SET is_builtin = TRUE WHERE id = ?")
-        .bind(&id)
-        .execute(db.sqlite()?)
-        .await?;
+    with_db!(db, p => {
+        sqlx::query("UPDATE users SET is_builtin = TRUE WHERE id = $1")
+            .bind(&id)
+            .execute(p)
+            .await?;
+    });
     Ok(true)
 }
 
@@ -90,10 +98,12 @@ pub async fn create_user(
     password::validate_new(pw).map_err(|m| AppError::invalid("password", m))?;
     let mut role_ids = Vec::new();
     for r in roles {
-        let id: Option<(String,)> = sqlx::query_as("SELECT id FROM roles WHERE name_lower = ?")
-            .bind(r.to_lowercase())
-            .fetch_optional(db.sqlite()?)
-            .await?;
+        let id: Option<(String,)> = with_db!(db, p => {
+            sqlx::query_as("SELECT id FROM roles WHERE name_lower = $1")
+                .bind(r.to_lowercase())
+                .fetch_optional(p)
+                .await?
+        });
         match id {
             Some((id,)) => role_ids.push(id),
             None => {
@@ -130,12 +140,14 @@ pub struct LoginRow {
 
 /// Look a user up by username, case-insensitively.
 pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<LoginRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, username, password_hash, is_active, must_change_pw FROM users WHERE username_lower = ?",
-    )
-    .bind(username.to_lowercase())
-    .fetch_optional(db.sqlite()?)
-    .await
+    with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT id, username, password_hash, is_active, must_change_pw FROM users WHERE username_lower = $1",
+        )
+        .bind(username.to_lowercase())
+        .fetch_optional(p)
+        .await
+    })
 }
 
 /// Set a new password hash and the must-change flag.
@@ -146,12 +158,14 @@ pub async fn set_password(
     must_change: bool,
 ) -> Result<(), AppError> {
     let hash = password::hash_async(pw.to_string()).await?;
-    sqlx::query("UPDATE users SET password_hash = ?, must_change_pw = ? WHERE id = ?")
-        .bind(hash)
-        .bind(must_change)
-        .bind(user_id)
-        .execute(db.sqlite()?)
-        .await?;
+    with_db!(db, p => {
+        sqlx::query("UPDATE users SET password_hash = $1, must_change_pw = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(must_change)
+            .bind(user_id)
+            .execute(p)
+            .await?;
+    });
     Ok(())
 }
 
@@ -163,17 +177,22 @@ pub struct UserListRow {
     pub is_active: bool,
     pub must_change_pw: bool,
     pub roles: Option<String>,
-    pub last_login_at: Option<String>,
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 /// Every user with their role names.
 pub async fn list_users(db: &Db) -> Result<Vec<UserListRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.username, u.display_name, u.is_active, u.must_change_pw, u.last_login_at, \
-                (SELECT group_concat(r.name, ',') FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-                 WHERE ur.user_id = u.id) AS roles \
-         FROM users u ORDER BY u.username_lower",
-    )
-    .fetch_all(db.sqlite()?)
-    .await
+    with_db!(db, p, DB => {
+        let agg = match <DB as crate::server::db::Dialect>::ENGINE {
+            Engine::Sqlite => "group_concat(r.name, ',')",
+            Engine::Postgres => "string_agg(r.name, ',')",
+        };
+        let sql = format!(
+            "SELECT u.username, u.display_name, u.is_active, u.must_change_pw, u.last_login_at, \
+                    (SELECT {agg} FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                     WHERE ur.user_id = u.id) AS roles \
+             FROM users u ORDER BY u.username_lower"
+        );
+        sqlx::query_as(&sql).fetch_all(p).await
+    })
 }

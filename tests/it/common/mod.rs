@@ -143,10 +143,12 @@ impl TestApp {
 
     /// Sign in as the bootstrap admin (`admin` / `changeme`), its forced change waived.
     pub async fn login_bootstrap_admin(&self) -> String {
-        sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username_lower = 'admin'")
-            .execute(self.state.db.sqlite().unwrap())
-            .await
-            .unwrap();
+        halite::with_db!(&self.state.db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username_lower = 'admin'")
+                .execute(p)
+                .await
+                .unwrap();
+        });
         self.login("admin", "changeme").await
     }
 
@@ -161,38 +163,46 @@ impl TestApp {
     pub async fn create_role(&self, name: &str, grants: &[(&str, &str)]) {
         let db = &self.state.db;
         let rid = format!("r-{name}");
-        sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES (?, ?, ?, '')")
+        halite::with_db!(db, p => {
+            sqlx::query(
+                "INSERT INTO roles (id, name, name_lower, description) VALUES ($1, $2, $3, '')",
+            )
             .bind(&rid)
             .bind(name)
             .bind(name.to_lowercase())
-            .execute(db.sqlite().unwrap())
+            .execute(p)
             .await
             .unwrap();
-        for (i, (verb, glob)) in grants.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
-            )
-            .bind(format!("{rid}-{i}"))
-            .bind(&rid)
-            .bind(verb)
-            .bind(glob)
-            .execute(db.sqlite().unwrap())
-            .await
-            .unwrap();
-        }
+            for (i, (verb, glob)) in grants.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(format!("{rid}-{i}"))
+                .bind(&rid)
+                .bind(verb)
+                .bind(glob)
+                .execute(p)
+                .await
+                .unwrap();
+            }
+        });
     }
 
     pub async fn audit_rows(
         &self,
         action: &str,
     ) -> Vec<(String, i64, Option<String>, Option<String>)> {
-        sqlx::query_as(
-            "SELECT decision, result_code, args_json, username FROM audit_log WHERE action = ? ORDER BY id",
-        )
-        .bind(action)
-        .fetch_all(self.state.db.sqlite().unwrap())
-        .await
-        .unwrap()
+        // args_json as text (Postgres: jsonb, normalised; compare it parsed).
+        halite::with_db!(&self.state.db, p => {
+            sqlx::query_as(
+                "SELECT decision, result_code, CAST(args_json AS TEXT) AS args_json, username \
+                 FROM audit_log WHERE action = $1 ORDER BY id",
+            )
+            .bind(action)
+            .fetch_all(p)
+            .await
+            .unwrap()
+        })
     }
 }
 
