@@ -101,11 +101,13 @@ impl Config {
             // runs on it, it is opt-in, so no deployment meets a half-working engine.
             Some(crate::server::db::Engine::Postgres)
                 if get("HALITE_EXPERIMENTAL_POSTGRES").as_deref() == Some("1") => {}
-            Some(crate::server::db::Engine::Postgres) => return Err(ConfigError(format!(
+            Some(crate::server::db::Engine::Postgres) => {
+                return Err(ConfigError(format!(
                 "DATABASE_URL names Postgres ({}), which this build does not fully support yet; \
                      use a sqlite:// URL (HALITE_EXPERIMENTAL_POSTGRES=1 opts in for testing)",
                 redact_url(&database_url)
-            ))),
+            )))
+            }
             None => {
                 return Err(ConfigError(format!(
                     "DATABASE_URL must be a sqlite:// or postgres:// URL (got {})",

@@ -1,4 +1,4 @@
-//! The minion snapshot store and the minions/keys server functions against a real SQLite file.
+//! The minion snapshot store and the minions/keys server functions against a real database.
 
 use crate::common::TestApp;
 use axum::http::StatusCode;
@@ -16,6 +16,10 @@ fn lists(acc: &[String], pend: &[String]) -> KeyLists {
     }
 }
 
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    halite::server::from_text(s).unwrap()
+}
+
 async fn seed(app: &TestApp, n: usize) {
     let db = &app.state.db;
     let acc: Vec<String> = (0..n)
@@ -26,7 +30,7 @@ async fn seed(app: &TestApp, n: usize) {
     store::apply_keys(
         db,
         &ingest::reconcile_keys(&existing, &lists(&acc, &pend)),
-        "2026-11-27T08:00:00.000Z",
+        at("2026-11-27T08:00:00.000Z"),
     )
     .await
     .unwrap();
@@ -41,7 +45,7 @@ async fn seed(app: &TestApp, n: usize) {
     store::apply_presence(
         db,
         &ingest::reconcile_presence(&existing, &present),
-        "2026-11-27T08:00:01.000Z",
+        at("2026-11-27T08:00:01.000Z"),
     )
     .await
     .unwrap();
@@ -60,17 +64,19 @@ async fn seed(app: &TestApp, n: usize) {
         db,
         &ingest::reconcile_grains(&hashes, &grains),
         &polled,
-        "2026-11-27T08:00:02.000Z",
+        at("2026-11-27T08:00:02.000Z"),
     )
     .await
     .unwrap();
 }
 
 async fn admin(app: &TestApp) -> String {
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+        sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.login("admin", "changeme").await
 }
 
@@ -113,7 +119,7 @@ async fn reconcile_sequence_and_status_counts() {
     };
     let diff = ingest::reconcile_keys(&existing, &l);
     assert_eq!(diff.delete, vec![removed.clone()]);
-    store::apply_keys(db, &diff, "2026-11-27T08:05:00.000Z")
+    store::apply_keys(db, &diff, at("2026-11-27T08:05:00.000Z"))
         .await
         .unwrap();
     let d = store::get(db, &moved).await.unwrap().unwrap();
@@ -207,24 +213,28 @@ async fn per_resource_roles_see_only_their_minions_and_keys() {
     let app = TestApp::new().await;
     seed(&app, 40).await;
     let db = &app.state.db;
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-web', 'web-viewers', 'web-viewers', '')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+        sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-web', 'web-viewers', 'web-viewers', '')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     for (id, verb, res) in [
         ("p1", "view", "minion:web-*"),
         ("p2", "view", "key:web-*"),
         ("p3", "accept", "key:web-*"),
     ] {
-        sqlx::query(
-            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, 'r-web', ?, ?)",
-        )
-        .bind(id)
-        .bind(verb)
-        .bind(res)
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+        halite::with_db!(db, p => {
+            sqlx::query(
+                "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ($1, 'r-web', $2, $3)",
+            )
+            .bind(id)
+            .bind(verb)
+            .bind(res)
+            .execute(p)
+            .await
+            .unwrap();
+        });
     }
     app.create_user("wendy", "wendy-password", &["web-viewers"])
         .await;
@@ -267,10 +277,12 @@ async fn per_resource_roles_see_only_their_minions_and_keys() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let denied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'key:db-00001'")
-        .fetch_one(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    let denied: i64 = halite::with_db!(db, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'key:db-00001'")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
     assert_eq!(denied, 1);
     // A viewer cannot act on any key; a bad action name is a 422.
     app.create_user("vera", "vera-password", &["viewer"]).await;
@@ -319,10 +331,12 @@ async fn overview_counts_and_heatmap() {
         31
     );
     // A user without minion/key views gets "—" tiles (None), not an error.
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-none', 'nothing', 'nothing', '')")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+        sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-none', 'nothing', 'nothing', '')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.create_user("nobody", "nobody-password", &["nothing"])
         .await;
     let c = app.login("nobody", "nobody-password").await;

@@ -225,14 +225,18 @@ async fn deactivation_and_forced_password_change_end_the_stream() {
     let forced = app.login("forced", "forced-password-1").await;
     let s_gone = open_live(&app, &gone, 1).await;
     let s_forced = open_live(&app, &forced, 2).await;
-    sqlx::query("UPDATE users SET is_active = FALSE WHERE username = 'gone'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE users SET must_change_pw = TRUE WHERE username = 'forced'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE users SET is_active = FALSE WHERE username = 'gone'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = TRUE WHERE username = 'forced'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     s_gone.assert_ends("deactivation").await;
     s_forced
         .assert_ends("an administrator forcing a password change")
@@ -250,10 +254,12 @@ async fn role_change_refilters_and_losing_every_category_ends_the_stream() {
     let stream = open_live(&app, &cookie, 1).await;
 
     // The role loses view:job.
-    sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch' AND verb = 'view' AND resource_glob = 'job:*'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch' AND verb = 'view' AND resource_glob = 'job:*'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     // Publish a job then a key event per round until a round's key event arrives without its
     // job event: the stream has re-filtered.
     let hub = app.state.runtime.hub();
@@ -287,10 +293,12 @@ async fn role_change_refilters_and_losing_every_category_ends_the_stream() {
     assert!(leaked.is_empty(), "job events after the change: {leaked:?}");
 
     // Losing the last visible category ends the stream.
-    sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     stream.assert_ends("the user lost every view grant").await;
 }
 
@@ -324,10 +332,12 @@ async fn an_admin_deactivating_the_user_ends_the_stream_at_once() {
     let boss = app.login("boss", "boss-password-1").await;
     let cookie = app.login("watcher", "watcher-password-1").await;
     let stream = open_live(&app, &cookie, 1).await;
-    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = 'watcher'")
-        .fetch_one(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    let id: String = halite::with_db!(&app.state.db, p => {
+            sqlx::query_scalar("SELECT id FROM users WHERE username = 'watcher'")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
     let form = [("id", id.as_str()), ("is_active", "false")];
     let r = app.call("users/update", &form, Some(&boss)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
