@@ -13,7 +13,8 @@ macro_rules! text_enum {
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
             serde::Serialize, serde::Deserialize,
         )]
-        #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+        // `text` on Postgres (sqlx would otherwise look for a Postgres enum type of this name).
+        #[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(type_name = "text"))]
         pub enum $name {
             $($(#[$vm])* #[serde(rename = $s)] #[cfg_attr(feature = "ssr", sqlx(rename = $s))] $variant,)+
         }
