@@ -343,3 +343,46 @@ async fn overview_counts_and_heatmap() {
     let r = app.call("overview/summary", &[], Some(&c)).await.json();
     assert!(r["minions"].is_null() && r["keys"].is_null() && r["heatmap_svg"].is_null());
 }
+
+/// The same order on either engine: NULLs last both ways, the `os` column sorted as shown (os
+/// and release), ids bytewise; the oldest keys/presence refresh is a time.
+#[tokio::test]
+async fn sort_order_and_oldest_refresh() {
+    let app = TestApp::new().await;
+    let db = &app.state.db;
+    assert_eq!(store::oldest_refresh(db).await.unwrap(), None);
+    seed(&app, 12).await;
+    assert_eq!(
+        store::oldest_refresh(db).await.unwrap(),
+        Some(at("2026-11-27T08:00:00.000Z")),
+        "keys were stamped before presence"
+    );
+    let ids = |rows: &[halite::model::minions::MinionRow]| {
+        rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    };
+    let q = |sort: &str, descending: bool| store::ListQuery {
+        sort: sort.into(),
+        descending,
+        page: 1,
+        per_page: 100,
+        ..Default::default()
+    };
+    for desc in [false, true] {
+        let (rows, _, _) = store::list(db, &q("os", desc)).await.unwrap();
+        // Offline and pending minions have no grains: last either way.
+        let known: Vec<_> = rows.iter().take_while(|r| r.os.is_some()).collect();
+        assert!(rows[known.len()..].iter().all(|r| r.os.is_none()));
+        let mut want: Vec<_> = known.iter().map(|r| (r.os.clone(), r.id.clone())).collect();
+        want.sort();
+        if desc {
+            want.reverse();
+        }
+        let got: Vec<_> = known.iter().map(|r| (r.os.clone(), r.id.clone())).collect();
+        assert_eq!(got, want);
+    }
+    let (rows, _, _) = store::list(db, &q("", false)).await.unwrap();
+    let mut want = ids(&rows);
+    want.sort();
+    assert_eq!(ids(&rows), want, "ids in byte order");
+    assert_eq!(rows[0].id, "db-00001");
+}
