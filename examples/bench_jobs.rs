@@ -72,13 +72,13 @@ async fn main() {
     let pure = t.elapsed();
     assert_eq!(skipped, 0);
     let t = Instant::now();
-    let new = store::upsert_jobs(&pool, &rows, &halite::server::now_text())
+    let new = store::upsert_jobs(&pool, &rows, chrono::Utc::now())
         .await
         .unwrap();
     let cold = t.elapsed();
     assert_eq!(new, rows.len() as u64);
     let t = Instant::now();
-    store::upsert_jobs(&pool, &rows, &halite::server::now_text())
+    store::upsert_jobs(&pool, &rows, chrono::Utc::now())
         .await
         .unwrap();
     let warm = t.elapsed();
@@ -94,7 +94,7 @@ async fn main() {
         let v = halite::salt::replies::first_return(&b).unwrap();
         let (rows, _) =
             ingest::rows_from_list_jobs(&halite::salt::replies::parse_list_jobs(v).unwrap());
-        store::upsert_jobs(&pool, &rows, &halite::server::now_text())
+        store::upsert_jobs(&pool, &rows, chrono::Utc::now())
             .await
             .unwrap();
     }

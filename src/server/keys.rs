@@ -63,17 +63,20 @@ fn key_state<'a>(lists: &'a KeyLists, id: &str) -> Option<&'a str> {
 /// How many pending keys `user` may see (the sidebar badge).
 pub async fn pending_count(db: &Db, user: &CurrentUser) -> Result<i64, sqlx::Error> {
     if crate::rbac::covers_all(&user.permissions, "view", "key") {
-        return sqlx::query_scalar(
-            "SELECT COUNT(*) FROM minion_snapshots WHERE key_status = 'pending'",
-        )
-        .fetch_one(db.sqlite()?)
-        .await;
+        return crate::with_db!(db, p => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM minion_snapshots WHERE key_status = 'pending'",
+            )
+            .fetch_one(p)
+            .await
+        });
     }
     // A per-resource grant: count only the pending keys this user may see.
-    let pending: Vec<String> =
+    let pending: Vec<String> = crate::with_db!(db, p => {
         sqlx::query_scalar("SELECT minion_id FROM minion_snapshots WHERE key_status = 'pending'")
-            .fetch_all(db.sqlite()?)
-            .await?;
+            .fetch_all(p)
+            .await?
+    });
     Ok(pending
         .iter()
         .filter(|id| user.can("view", &format!("key:{id}")))

@@ -50,10 +50,12 @@ async fn sse(app: &TestApp, cookie: &str) -> (StatusCode, Arc<Mutex<Vec<serde_js
 }
 
 async fn rows(app: &TestApp) -> Vec<(i64, String, Option<String>, Option<String>)> {
-    sqlx::query_as("SELECT id, event_type, minion_id, jid FROM activity_events ORDER BY id")
-        .fetch_all(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap()
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query_as("SELECT id, event_type, minion_id, jid FROM activity_events ORDER BY id")
+            .fetch_all(p)
+            .await
+            .unwrap()
+    })
 }
 
 async fn wait_for<F: Fn(&[(i64, String, Option<String>, Option<String>)]) -> bool>(
@@ -99,10 +101,12 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     halite::server::settings::save_pollers(db, &p)
         .await
         .unwrap();
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let cookie = app.login("admin", "changeme").await;
 
     // Stream off -> 503.
@@ -112,18 +116,26 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     wait_state(&app, StreamStatus::Connected).await;
 
     // Someone who may only see jobs.
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-j', 'jobs-only', 'jobs-only', '')")
-        .execute(db.sqlite().unwrap()).await.unwrap();
-    sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-j', 'r-j', 'view', 'job:*')")
-        .execute(db.sqlite().unwrap()).await.unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-j', 'jobs-only', 'jobs-only', '')")
+            .execute(p).await.unwrap();
+    });
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-j', 'r-j', 'view', 'job:*')")
+            .execute(p).await.unwrap();
+    });
     app.create_user("jobwatch", "jobwatch-password-1", &["jobs-only"])
         .await;
     let jc = app.login("jobwatch", "jobwatch-password-1").await;
     // And someone who may see nothing of it.
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-n', 'nothing', 'nothing', '')")
-        .execute(db.sqlite().unwrap()).await.unwrap();
-    sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-n', 'r-n', 'view', 'audit:*')")
-        .execute(db.sqlite().unwrap()).await.unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-n', 'nothing', 'nothing', '')")
+            .execute(p).await.unwrap();
+    });
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-n', 'r-n', 'view', 'audit:*')")
+            .execute(p).await.unwrap();
+    });
     app.create_user("nobody", "nobody-password-1", &["nothing"])
         .await;
     let nc = app.login("nobody", "nobody-password-1").await;
@@ -176,32 +188,36 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
         .0;
     assert!(new_id < ret_id, "dispatch before return");
     // job.new indexed the job at once; initiator/target filled.
-    let (fun, user): (String, Option<String>) =
-        sqlx::query_as("SELECT function, salt_user FROM jobs_index WHERE jid = ?")
+    let (fun, user): (String, Option<String>) = halite::with_db!(db, p => {
+            sqlx::query_as("SELECT function, salt_user FROM jobs_index WHERE jid = $1")
             .bind(&jid)
-            .fetch_one(db.sqlite().unwrap())
+            .fetch_one(p)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!(
         (fun.as_str(), user.as_deref()),
         ("test.ping", Some(l.user.as_str()))
     );
-    let (init, tgt): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT initiator, target FROM activity_events WHERE id = ?")
+    let (init, tgt): (Option<String>, Option<String>) = halite::with_db!(db, p => {
+            sqlx::query_as("SELECT initiator, target FROM activity_events WHERE id = $1")
             .bind(ret_id)
-            .fetch_one(db.sqlite().unwrap())
+            .fetch_one(p)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!(init.as_deref(), Some(l.user.as_str()));
     assert_eq!(tgt.as_deref(), Some("web-01"));
     // The polling noise of Halite itself never becomes activity.
     assert!(!rs.iter().any(|r| r.1.starts_with("job.") && r.3.is_none()));
-    let noise: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM activity_events WHERE fun IN ('saltutil.find_job', 'saltutil.running')",
-    )
-    .fetch_one(db.sqlite().unwrap())
-    .await
-    .unwrap();
+    let noise: i64 = halite::with_db!(db, p => {
+            sqlx::query_scalar(
+            "SELECT count(*) FROM activity_events WHERE fun IN ('saltutil.find_job', 'saltutil.running')",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap()
+    });
     assert_eq!(noise, 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     {
@@ -266,13 +282,15 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     let rs = rows(&app).await;
     assert!(rs.len() > before);
     assert!(rs.iter().any(|r| r.1 == "stream.gap"), "gap marked");
-    let dups: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT jid, event_type, minion_id, count(*) c FROM activity_events \
-         WHERE jid IS NOT NULL GROUP BY jid, event_type, minion_id HAVING c > 1)",
-    )
-    .fetch_one(db.sqlite().unwrap())
-    .await
-    .unwrap();
+    let dups: i64 = halite::with_db!(db, p => {
+            sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT jid, event_type, minion_id, count(*) c FROM activity_events \
+             WHERE jid IS NOT NULL GROUP BY jid, event_type, minion_id HAVING c > 1)",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap()
+    });
     assert_eq!(dups, 0, "no duplicate rows");
     assert!(
         admin_frames

@@ -635,13 +635,9 @@ async fn timeline_state_bars_get_width_colour_and_counts() {
     ] {
         run(&app, id, &jid, &ret).await;
     }
-    let runs = halite::server::jobs::timeline::state_runs(
-        db,
-        &to_text(now - Duration::hours(1)),
-        &to_text(now),
-    )
-    .await
-    .unwrap();
+    let runs = halite::server::jobs::timeline::state_runs(db, now - Duration::hours(1), now)
+        .await
+        .unwrap();
     let (completed, minions, failed, _, _) = runs[&jid];
     assert_eq!((minions, failed), (2, 1));
     assert!(

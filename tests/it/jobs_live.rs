@@ -12,10 +12,12 @@ async fn connected_app() -> (TestApp, String) {
     let db = &app.state.db;
     l.save_to(&app).await;
     app.state.runtime.boot().await;
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let cookie = app.login("admin", "changeme").await;
     (app, cookie)
 }
@@ -96,11 +98,12 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
     let audit = app.audit_rows("salt.run").await;
     assert_eq!(audit.len(), 1);
     assert!(audit[0].2.as_deref().unwrap().contains("test.ping"));
-    let stored_jid: Option<String> =
-        sqlx::query_scalar("SELECT salt_jid FROM audit_log WHERE action = 'salt.run'")
-            .fetch_one(db.sqlite().unwrap())
+    let stored_jid: Option<String> = halite::with_db!(db, p => {
+            sqlx::query_scalar("SELECT salt_jid FROM audit_log WHERE action = 'salt.run'")
+            .fetch_one(p)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!(stored_jid.as_deref(), Some(jid.as_str()));
 
     // The poller indexes it; system jobs are stored but hidden by default.
@@ -141,11 +144,13 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
     poller::poll_jobs(&l.client(), db, &cache, 90)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index WHERE jid = ?")
-        .bind(&jid)
-        .fetch_one(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    let n: i64 = halite::with_db!(db, p => {
+            sqlx::query_scalar("SELECT count(*) FROM jobs_index WHERE jid = $1")
+            .bind(&jid)
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
     assert_eq!(n, 1);
 
     // state.apply: broken-01's failing state shows in the detail.
@@ -236,19 +241,25 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     let r = app.call("jobs/kill", &[("jid", &kjid)], Some(&vc)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-t', 'testers', 'testers', '')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-t', 'r-t', 'execute', 'salt:test.*')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-t', 'testers', 'testers', '')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-t', 'r-t', 'execute', 'salt:test.*')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     // Run reaches only minions the caller may view (issue 10, finding 5).
-    sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-t2', 'r-t', 'view', 'minion:web-*')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p-t2', 'r-t', 'view', 'minion:web-*')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.create_user("tester", "tester-password-1", &["testers"])
         .await;
     let tc = app.login("tester", "tester-password-1").await;
@@ -276,12 +287,14 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
         )
         .await;
     assert_eq!(no.status, StatusCode::FORBIDDEN, "{}", no.body);
-    let denied: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit_log WHERE decision = 'deny' AND resource = 'salt:cmd.run'",
-    )
-    .fetch_one(db.sqlite().unwrap())
-    .await
-    .unwrap();
+    let denied: i64 = halite::with_db!(db, p => {
+            sqlx::query_scalar(
+            "SELECT count(*) FROM audit_log WHERE decision = 'deny' AND resource = 'salt:cmd.run'",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap()
+    });
     assert_eq!(denied, 1);
 
     // Bad input is a 4xx with a message, never a 500.

@@ -47,10 +47,12 @@ async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_i
     // Accept the pending key through the server function: the master changes, the page data too.
     l.save_to(&app).await;
     app.state.runtime.boot().await;
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let cookie = app.login("admin", "changeme").await;
     let fp = app
         .call("keys/finger", &[("id", "new-01")], Some(&cookie))
@@ -76,12 +78,14 @@ async fn pollers_fill_the_snapshot_from_the_real_master_and_key_actions_change_i
         keys.accepted.contains(&"new-01".to_string()),
         "the real master accepted it"
     );
-    let audit: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'key.accept' AND resource = 'key:new-01'",
-    )
-    .fetch_one(db.sqlite().unwrap())
-    .await
-    .unwrap();
+    let audit: i64 = halite::with_db!(db, p => {
+            sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'key.accept' AND resource = 'key:new-01'",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap()
+    });
     assert_eq!(audit, 1);
     // Put the lab back as it was.
     let r = app

@@ -1,4 +1,4 @@
-//! The minion snapshot store and the minions/keys server functions against a real SQLite file.
+//! The minion snapshot store and the minions/keys server functions against a real database.
 
 use crate::common::TestApp;
 use axum::http::StatusCode;
@@ -16,6 +16,10 @@ fn lists(acc: &[String], pend: &[String]) -> KeyLists {
     }
 }
 
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    halite::server::from_text(s).unwrap()
+}
+
 async fn seed(app: &TestApp, n: usize) {
     let db = &app.state.db;
     let acc: Vec<String> = (0..n)
@@ -26,7 +30,7 @@ async fn seed(app: &TestApp, n: usize) {
     store::apply_keys(
         db,
         &ingest::reconcile_keys(&existing, &lists(&acc, &pend)),
-        "2026-11-27T08:00:00.000Z",
+        at("2026-11-27T08:00:00.000Z"),
     )
     .await
     .unwrap();
@@ -41,7 +45,7 @@ async fn seed(app: &TestApp, n: usize) {
     store::apply_presence(
         db,
         &ingest::reconcile_presence(&existing, &present),
-        "2026-11-27T08:00:01.000Z",
+        at("2026-11-27T08:00:01.000Z"),
     )
     .await
     .unwrap();
@@ -60,17 +64,19 @@ async fn seed(app: &TestApp, n: usize) {
         db,
         &ingest::reconcile_grains(&hashes, &grains),
         &polled,
-        "2026-11-27T08:00:02.000Z",
+        at("2026-11-27T08:00:02.000Z"),
     )
     .await
     .unwrap();
 }
 
 async fn admin(app: &TestApp) -> String {
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+        sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.login("admin", "changeme").await
 }
 
@@ -113,7 +119,7 @@ async fn reconcile_sequence_and_status_counts() {
     };
     let diff = ingest::reconcile_keys(&existing, &l);
     assert_eq!(diff.delete, vec![removed.clone()]);
-    store::apply_keys(db, &diff, "2026-11-27T08:05:00.000Z")
+    store::apply_keys(db, &diff, at("2026-11-27T08:05:00.000Z"))
         .await
         .unwrap();
     let d = store::get(db, &moved).await.unwrap().unwrap();
@@ -207,24 +213,28 @@ async fn per_resource_roles_see_only_their_minions_and_keys() {
     let app = TestApp::new().await;
     seed(&app, 40).await;
     let db = &app.state.db;
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-web', 'web-viewers', 'web-viewers', '')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+        sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-web', 'web-viewers', 'web-viewers', '')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     for (id, verb, res) in [
         ("p1", "view", "minion:web-*"),
         ("p2", "view", "key:web-*"),
         ("p3", "accept", "key:web-*"),
     ] {
-        sqlx::query(
-            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, 'r-web', ?, ?)",
-        )
-        .bind(id)
-        .bind(verb)
-        .bind(res)
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+        halite::with_db!(db, p => {
+            sqlx::query(
+                "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ($1, 'r-web', $2, $3)",
+            )
+            .bind(id)
+            .bind(verb)
+            .bind(res)
+            .execute(p)
+            .await
+            .unwrap();
+        });
     }
     app.create_user("wendy", "wendy-password", &["web-viewers"])
         .await;
@@ -267,10 +277,12 @@ async fn per_resource_roles_see_only_their_minions_and_keys() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let denied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'key:db-00001'")
-        .fetch_one(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    let denied: i64 = halite::with_db!(db, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'key:db-00001'")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
     assert_eq!(denied, 1);
     // A viewer cannot act on any key; a bad action name is a 422.
     app.create_user("vera", "vera-password", &["viewer"]).await;
@@ -319,13 +331,58 @@ async fn overview_counts_and_heatmap() {
         31
     );
     // A user without minion/key views gets "—" tiles (None), not an error.
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-none', 'nothing', 'nothing', '')")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+        sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-none', 'nothing', 'nothing', '')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.create_user("nobody", "nobody-password", &["nothing"])
         .await;
     let c = app.login("nobody", "nobody-password").await;
     let r = app.call("overview/summary", &[], Some(&c)).await.json();
     assert!(r["minions"].is_null() && r["keys"].is_null() && r["heatmap_svg"].is_null());
+}
+
+/// The same order on either engine: NULLs last both ways, the `os` column sorted as shown (os
+/// and release), ids bytewise; the oldest keys/presence refresh is a time.
+#[tokio::test]
+async fn sort_order_and_oldest_refresh() {
+    let app = TestApp::new().await;
+    let db = &app.state.db;
+    assert_eq!(store::oldest_refresh(db).await.unwrap(), None);
+    seed(&app, 12).await;
+    assert_eq!(
+        store::oldest_refresh(db).await.unwrap(),
+        Some(at("2026-11-27T08:00:00.000Z")),
+        "keys were stamped before presence"
+    );
+    let ids = |rows: &[halite::model::minions::MinionRow]| {
+        rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    };
+    let q = |sort: &str, descending: bool| store::ListQuery {
+        sort: sort.into(),
+        descending,
+        page: 1,
+        per_page: 100,
+        ..Default::default()
+    };
+    for desc in [false, true] {
+        let (rows, _, _) = store::list(db, &q("os", desc)).await.unwrap();
+        // Offline and pending minions have no grains: last either way.
+        let known: Vec<_> = rows.iter().take_while(|r| r.os.is_some()).collect();
+        assert!(rows[known.len()..].iter().all(|r| r.os.is_none()));
+        let mut want: Vec<_> = known.iter().map(|r| (r.os.clone(), r.id.clone())).collect();
+        want.sort();
+        if desc {
+            want.reverse();
+        }
+        let got: Vec<_> = known.iter().map(|r| (r.os.clone(), r.id.clone())).collect();
+        assert_eq!(got, want);
+    }
+    let (rows, _, _) = store::list(db, &q("", false)).await.unwrap();
+    let mut want = ids(&rows);
+    want.sort();
+    assert_eq!(ids(&rows), want, "ids in byte order");
+    assert_eq!(rows[0].id, "db-00001");
 }

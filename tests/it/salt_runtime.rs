@@ -12,10 +12,12 @@ use std::time::Duration;
 
 #[cfg(feature = "lab")]
 async fn admin(app: &TestApp) -> String {
-    sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username = 'admin'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE WHERE username = 'admin'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.login("admin", "changeme").await
 }
 
@@ -116,17 +118,21 @@ async fn settings_connect_reload_degrade_and_recover() {
         .await
         .json();
     assert_eq!(saved["ok"], true, "{saved}");
-    let stored: (String,) = sqlx::query_as("SELECT salt_api_password_encrypted FROM app_settings")
-        .fetch_one(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    let stored: (String,) = halite::with_db!(&app.state.db, p => {
+            sqlx::query_as("SELECT salt_api_password_encrypted FROM app_settings")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
     assert!(!stored.0.contains(&l.password), "encrypted at rest");
-    let audit: Vec<(String,)> = sqlx::query_as(
-        "SELECT COALESCE(args_json,'') FROM audit_log WHERE action LIKE 'settings.%'",
-    )
-    .fetch_all(app.state.db.sqlite().unwrap())
-    .await
-    .unwrap();
+    let audit: Vec<(String,)> = halite::with_db!(&app.state.db, p => {
+            sqlx::query_as(
+            "SELECT COALESCE(CAST(args_json AS TEXT),'') FROM audit_log WHERE action LIKE 'settings.%'",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap()
+    });
     assert!(audit.len() >= 3);
     assert!(audit.iter().all(|(a,)| !a.contains(&l.password)));
     let client = app.state.runtime.client().unwrap();
@@ -272,9 +278,11 @@ async fn viewer_cannot_touch_salt_settings() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let url: (Option<String>,) = sqlx::query_as("SELECT salt_api_url FROM app_settings")
-        .fetch_one(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    let url: (Option<String>,) = halite::with_db!(&app.state.db, p => {
+            sqlx::query_as("SELECT salt_api_url FROM app_settings")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
     assert_eq!(url.0, None, "nothing saved");
 }

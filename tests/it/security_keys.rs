@@ -131,12 +131,14 @@ async fn a_per_resource_key_grant_cannot_reach_other_keys() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()[0]["ok"], false, "{}", r.body);
     assert!(r.body.contains("already"), "{}", r.body);
-    let audit: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT resource, result_code FROM audit_log WHERE action = 'key.accept' ORDER BY id",
-    )
-    .fetch_all(db.sqlite().unwrap())
-    .await
-    .unwrap();
+    let audit: Vec<(String, i64)> = halite::with_db!(db, p => {
+            sqlx::query_as(
+            "SELECT resource, result_code FROM audit_log WHERE action = 'key.accept' ORDER BY id",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap()
+    });
     assert_eq!(audit.len(), 2, "{audit:?}");
     assert_eq!(audit[0], ("key:new-01".to_string(), 200));
     assert_eq!(audit[1], ("key:new-01".to_string(), 409));

@@ -47,7 +47,7 @@ async fn jobs_poller_ingest_redacts_arguments() {
         start_time: None,
     }]);
     assert_eq!(skipped, 0);
-    halite::server::jobs::store::upsert_jobs(&app.state.db, &rows, &halite::server::now_text())
+    halite::server::jobs::store::upsert_jobs(&app.state.db, &rows, chrono::Utc::now())
         .await
         .unwrap();
     let stored = stored_arguments(&app, jid).await;

@@ -19,10 +19,12 @@ async fn connected_app() -> (TestApp, String) {
     let db = &app.state.db;
     l.save_to(&app).await;
     app.state.runtime.boot().await;
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let cookie = app.login("admin", "changeme").await;
     (app, cookie)
 }
@@ -32,25 +34,29 @@ async fn connected_app() -> (TestApp, String) {
 async fn user_with(app: &TestApp, name: &str, perms: &[&str]) -> String {
     let db = &app.state.db;
     let role = format!("r-{name}");
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES (?, ?, ?, '')")
-        .bind(&role)
-        .bind(&role)
-        .bind(&role)
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ($1, $2, $3, '')")
+            .bind(&role)
+            .bind(&role)
+            .bind(&role)
+            .execute(p)
+            .await
+            .unwrap();
+    });
     for (i, p) in perms.iter().enumerate() {
         let (verb, glob) = p.split_once(':').unwrap();
-        sqlx::query(
-            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, ?, ?, ?)",
-        )
-        .bind(format!("p-{name}-{i}"))
-        .bind(&role)
-        .bind(verb)
-        .bind(glob)
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+        halite::with_db!(db, p => {
+                sqlx::query(
+                "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(format!("p-{name}-{i}"))
+            .bind(&role)
+            .bind(verb)
+            .bind(glob)
+            .execute(p)
+            .await
+            .unwrap();
+        });
     }
     let pw = format!("{name}-password-1");
     app.create_user(name, &pw, &[&role]).await;
@@ -97,14 +103,16 @@ fn minions_of(v: &serde_json::Value) -> Vec<String> {
 
 #[cfg(feature = "lab")]
 async fn denials(app: &TestApp, resource: &str) -> Vec<String> {
-    sqlx::query_scalar(
-        "SELECT args_json FROM audit_log WHERE action = 'permission.denied' AND decision = 'deny' \
-         AND result_code = 403 AND resource = ? ORDER BY id",
-    )
-    .bind(resource)
-    .fetch_all(app.state.db.sqlite().unwrap())
-    .await
-    .unwrap()
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query_scalar(
+            "SELECT CAST(args_json AS TEXT) FROM audit_log WHERE action = 'permission.denied' AND decision = 'deny' \
+             AND result_code = 403 AND resource = $1 ORDER BY id",
+        )
+        .bind(resource)
+        .fetch_all(p)
+        .await
+        .unwrap()
+    })
 }
 
 /// Finding 4: `execute:salt:test.*` does not cover `test.cross_test` (which runs any function);
@@ -375,10 +383,12 @@ async fn run_reaches_only_the_minions_in_the_callers_scope_on_the_real_master() 
 #[tokio::test]
 async fn a_refused_preview_is_audited() {
     let app = TestApp::new().await;
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.create_user("viewer1", "viewer-password-1", &["viewer"])
         .await;
     let v = app.login("viewer1", "viewer-password-1").await;
@@ -396,10 +406,12 @@ async fn a_refused_preview_is_audited() {
 #[tokio::test]
 async fn live_job_calls_are_rate_limited_per_user() {
     let app = TestApp::new().await;
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let admin = app.login("admin", "changeme").await;
     app.create_user("viewer1", "viewer-password-1", &["viewer"])
         .await;

@@ -225,14 +225,18 @@ async fn deactivation_and_forced_password_change_end_the_stream() {
     let forced = app.login("forced", "forced-password-1").await;
     let s_gone = open_live(&app, &gone, 1).await;
     let s_forced = open_live(&app, &forced, 2).await;
-    sqlx::query("UPDATE users SET is_active = FALSE WHERE username = 'gone'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE users SET must_change_pw = TRUE WHERE username = 'forced'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE users SET is_active = FALSE WHERE username = 'gone'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = TRUE WHERE username = 'forced'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     s_gone.assert_ends("deactivation").await;
     s_forced
         .assert_ends("an administrator forcing a password change")
@@ -250,10 +254,12 @@ async fn role_change_refilters_and_losing_every_category_ends_the_stream() {
     let stream = open_live(&app, &cookie, 1).await;
 
     // The role loses view:job.
-    sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch' AND verb = 'view' AND resource_glob = 'job:*'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch' AND verb = 'view' AND resource_glob = 'job:*'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     // Publish a job then a key event per round until a round's key event arrives without its
     // job event: the stream has re-filtered.
     let hub = app.state.runtime.hub();
@@ -287,10 +293,12 @@ async fn role_change_refilters_and_losing_every_category_ends_the_stream() {
     assert!(leaked.is_empty(), "job events after the change: {leaked:?}");
 
     // Losing the last visible category ends the stream.
-    sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch'")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("DELETE FROM permissions WHERE role_id = 'r-watch'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     stream.assert_ends("the user lost every view grant").await;
 }
 
@@ -324,10 +332,12 @@ async fn an_admin_deactivating_the_user_ends_the_stream_at_once() {
     let boss = app.login("boss", "boss-password-1").await;
     let cookie = app.login("watcher", "watcher-password-1").await;
     let stream = open_live(&app, &cookie, 1).await;
-    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = 'watcher'")
-        .fetch_one(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    let id: String = halite::with_db!(&app.state.db, p => {
+            sqlx::query_scalar("SELECT id FROM users WHERE username = 'watcher'")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
     let form = [("id", id.as_str()), ("is_active", "false")];
     let r = app.call("users/update", &form, Some(&boss)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -336,4 +346,107 @@ async fn an_admin_deactivating_the_user_ends_the_stream_at_once() {
         prompt.is_ok(),
         "the stream waited for its periodic re-check"
     );
+}
+
+/// The activity store behind the stream's page (either engine): a batch with a `job.new` indexes
+/// the job and back-fills the returns' initiator and target from it; a reader limited to
+/// `job:<jid>` sees that job's rows and the system rows only (fnmatch grants, as the engine
+/// translates them); time, search and id filters; the raw event comes back as the same JSON.
+#[tokio::test]
+async fn activity_rows_store_filter_and_read_back() {
+    use halite::rbac::Permission;
+    use halite::salt::events::SaltEvent;
+    use halite::server::activity::normalize::{normalize, AuthDedup};
+    use halite::server::activity::store::{self, ActivityQuery, Visibility};
+    use serde_json::json;
+    let app = TestApp::new().await;
+    let db = &app.state.db;
+    let now = chrono::Utc::now();
+    let (jid, other) = ("20261130090000123456", "20261130090100654321");
+    let mut dedup = AuthDedup::default();
+    let mut rows = vec![];
+    for ev in [
+        SaltEvent {
+            tag: format!("salt/job/{jid}/new"),
+            data: json!({"jid": jid, "fun": "test.ping", "tgt": "web-*", "tgt_type": "glob",
+                "user": "alice", "minions": ["web-1"], "arg": []}),
+        },
+        SaltEvent {
+            tag: format!("salt/job/{jid}/ret/web-1"),
+            data: json!({"jid": jid, "fun": "test.ping", "id": "web-1", "retcode": 0, "return": true}),
+        },
+        SaltEvent {
+            tag: format!("salt/job/{other}/ret/db-1"),
+            data: json!({"jid": other, "fun": "cmd.run", "id": "db-1", "retcode": 1, "return": "no"}),
+        },
+    ] {
+        rows.extend(normalize(&ev, &mut dedup));
+    }
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let stored = store::insert_batch(db, &rows, now).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert!(stored.windows(2).all(|w| w[0].id < w[1].id), "ids in order");
+    // The return lacked user and target: filled in from the job the batch just indexed.
+    assert_eq!(stored[1].initiator.as_deref(), Some("alice"));
+    assert_eq!(stored[1].target.as_deref(), Some("web-*"));
+    let job = halite::server::jobs::store::get(db, jid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (job.function.as_str(), job.arguments.as_deref()),
+        ("test.ping", Some("[]"))
+    );
+    let gap = store::insert_system(db, "Event stream was down", now)
+        .await
+        .unwrap();
+    assert!(gap.id > stored[2].id);
+
+    let all = Visibility::of(&[Permission::new("view", "*")]);
+    let q = |f: fn(&mut ActivityQuery)| {
+        let mut aq = ActivityQuery {
+            page: 1,
+            per_page: 50,
+            ..Default::default()
+        };
+        f(&mut aq);
+        aq
+    };
+    let (page, total) = store::list(db, &q(|_| {}), &all).await.unwrap();
+    assert_eq!(total, 4);
+    assert_eq!(page[0].event_type, "stream.gap", "newest first");
+    assert_eq!(page[0].ts.timestamp_millis(), now.timestamp_millis());
+    // Only `job:<jid>`: that job's two rows and the system row.
+    let some = Visibility::of(&[Permission::new("view", &format!("job:{}*", &jid[..12]))]);
+    let (page, total) = store::list(db, &q(|_| {}), &some).await.unwrap();
+    assert_eq!(total, 3, "{page:?}");
+    assert!(page.iter().all(|r| r.jid.as_deref() != Some(other)));
+    let (_, total) = store::list(db, &q(|a| a.search = Some("DB-1".into())), &all)
+        .await
+        .unwrap();
+    assert_eq!(total, 1, "search is case-insensitive");
+    let (_, total) = store::list(db, &q(|a| a.hide_dispatch = true), &all)
+        .await
+        .unwrap();
+    assert_eq!(total, 3);
+    let mut aq = q(|_| {});
+    aq.since = Some(now - chrono::Duration::minutes(1));
+    assert_eq!(store::list(db, &aq, &all).await.unwrap().1, 4);
+    aq.since = Some(now + chrono::Duration::minutes(1));
+    assert_eq!(store::list(db, &aq, &all).await.unwrap().1, 0);
+    aq.since = None;
+    aq.until = Some(now + chrono::Duration::minutes(1));
+    aq.after_id = Some(stored[2].id);
+    assert_eq!(store::list(db, &aq, &all).await.unwrap().1, 1);
+    // The raw event: the same JSON (Postgres stores it as jsonb, so compare it parsed).
+    let (cat, minion, raw_jid, raw) = store::raw(db, stored[1].id).await.unwrap().unwrap();
+    assert_eq!(cat, halite::model::activity::EventCategory::Job);
+    assert_eq!(
+        (minion.as_deref(), raw_jid.as_deref()),
+        (Some("web-1"), Some(jid))
+    );
+    let raw: serde_json::Value = serde_json::from_str(&raw.unwrap()).unwrap();
+    let want: serde_json::Value = serde_json::from_str(&rows[1].raw).unwrap();
+    assert_eq!(raw, want);
+    assert!(store::raw(db, gap.id).await.unwrap().unwrap().3.is_none());
 }

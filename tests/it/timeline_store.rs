@@ -1,10 +1,11 @@
 //! Timeline and job-activity reads over `jobs_index` (rows inserted directly), through the real
-//! router and server functions, against a real SQLite file.
+//! router and server functions, against a real database.
 
 use crate::common::TestApp;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use halite::app::api::timeline::validate_timeline_args;
+use halite::server::db::Ts;
 use halite::server::jobs::timeline;
 use halite::server::to_text;
 use serde_json::Value;
@@ -26,30 +27,34 @@ async fn job(
 ) -> String {
     let t = now - ago;
     let jid = jid_at(t, n);
-    sqlx::query(
-        "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) \
-         VALUES (?, ?, 'web-*', 'glob', ?, ?, ?, '[]')",
-    )
-    .bind(&jid)
-    .bind(function)
-    .bind(user)
-    .bind(to_text(t))
-    .bind(to_text(now))
-    .execute(app.state.db.sqlite().unwrap())
-    .await
-    .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query(
+            "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) \
+             VALUES ($1, $2, 'web-*', 'glob', $3, $4, $5, '[]')",
+        )
+        .bind(&jid)
+        .bind(function)
+        .bind(user)
+        .bind(Ts(t))
+        .bind(Ts(now))
+        .execute(p)
+        .await
+        .unwrap();
+    });
     jid
 }
 
 /// The jobs poller and the event stream off (a fresh install has them on), as an operator who
 /// switched them off has it: the Timeline's "not running" state.
 async fn pollers_off(app: &TestApp) {
-    sqlx::query(
-        "UPDATE app_settings SET jobs_poll_interval_seconds = 0, event_stream_enabled = FALSE",
-    )
-    .execute(app.state.db.sqlite().unwrap())
-    .await
-    .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query(
+            "UPDATE app_settings SET jobs_poll_interval_seconds = 0, event_stream_enabled = FALSE",
+        )
+        .execute(p)
+        .await
+        .unwrap();
+    });
 }
 
 /// The fixture most tests share; returns the JIDs by name.
@@ -76,10 +81,12 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> Vec<(&'static str, String)> 
 }
 
 async fn admin(app: &TestApp) -> String {
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.login("admin", "changeme").await
 }
 
@@ -231,10 +238,12 @@ async fn windows_system_jobs_grouping_and_filters() {
     assert_eq!(keys(&v), ["root"]);
 
     // After a poll: running from the active cache, finished state jobs "complete", others "pass".
-    sqlx::query("UPDATE app_settings SET jobs_poll_interval_seconds = 60")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE app_settings SET jobs_poll_interval_seconds = 60")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.state
         .runtime
         .jobs()
@@ -312,20 +321,24 @@ async fn per_resource_globs_and_denial() {
     let now = Utc::now();
     let jids = seed(&app, now).await;
     let db = &app.state.db;
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-j', 'some-jobs', 'some-jobs', '')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-j', 'some-jobs', 'some-jobs', '')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     // JIDs ending in 1 or 2: ping1, ping2 (and the old and ancient jobs, outside 24 h / 7 d).
     for (id, res) in [("p1", "job:*1"), ("p2", "job:*2"), ("p3", "minion:*")] {
-        sqlx::query(
-            "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES (?, 'r-j', 'view', ?)",
-        )
-        .bind(id)
-        .bind(res)
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+        halite::with_db!(db, p => {
+                sqlx::query(
+                "INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ($1, 'r-j', 'view', $2)",
+            )
+            .bind(id)
+            .bind(res)
+            .execute(p)
+            .await
+            .unwrap();
+        });
     }
     app.create_user("jo", "jo-password-1", &["some-jobs"]).await;
     let c = app.login("jo", "jo-password-1").await;
@@ -352,14 +365,18 @@ async fn per_resource_globs_and_denial() {
     assert_eq!(o["jobs"]["total"], 2);
 
     // No job view at all: 403 for both, audited; the Overview just leaves the job tiles empty.
-    sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-m', 'minions-only', 'minions-only', '')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p9', 'r-m', 'view', 'minion:*')")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO roles (id, name, name_lower, description) VALUES ('r-m', 'minions-only', 'minions-only', '')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    halite::with_db!(db, p => {
+            sqlx::query("INSERT INTO permissions (id, role_id, verb, resource_glob) VALUES ('p9', 'r-m', 'view', 'minion:*')")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     app.create_user("mo", "mo-password-1", &["minions-only"])
         .await;
     let m = app.login("mo", "mo-password-1").await;
@@ -367,12 +384,14 @@ async fn per_resource_globs_and_denial() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     let r = app.call("jobs/activity", &[], Some(&m)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    let denied: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'job:*'",
-    )
-    .fetch_one(db.sqlite().unwrap())
-    .await
-    .unwrap();
+    let denied: i64 = halite::with_db!(db, p => {
+            sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'permission.denied' AND resource = 'job:*'",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap()
+    });
     assert_eq!(denied, 2);
     let o = app.call("overview/summary", &[], Some(&m)).await;
     assert_eq!(o.status, StatusCode::OK);
@@ -389,23 +408,25 @@ async fn per_resource_globs_and_denial() {
 async fn cap_keeps_the_most_recent_jobs() {
     let app = TestApp::new().await;
     let now = Utc::now();
-    let mut tx = app.state.db.sqlite().unwrap().begin().await.unwrap();
     let total = 2_100u32;
-    for i in 0..total {
-        // One every 30 s going back: 2,100 jobs over ~17.5 h.
-        let t = now - Duration::seconds(30 * i as i64 + 1);
-        sqlx::query(
-            "INSERT INTO jobs_index (jid, function, target, started_at, seen_at) VALUES (?, ?, '*', ?, ?)",
-        )
-        .bind(jid_at(t, i))
-        .bind(if i % 2 == 0 { "test.ping" } else { "cmd.run" })
-        .bind(to_text(t))
-        .bind(to_text(now))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    halite::with_db!(&app.state.db, p => {
+        let mut tx = p.begin().await.unwrap();
+        for i in 0..total {
+            // One every 30 s going back: 2,100 jobs over ~17.5 h.
+            let t = now - Duration::seconds(30 * i as i64 + 1);
+            sqlx::query(
+                "INSERT INTO jobs_index (jid, function, target, started_at, seen_at) VALUES ($1, $2, '*', $3, $4)",
+            )
+            .bind(jid_at(t, i))
+            .bind(if i % 2 == 0 { "test.ping" } else { "cmd.run" })
+            .bind(Ts(t))
+            .bind(Ts(now))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    });
     let cookie = admin(&app).await;
     let v = get(&app, &cookie, &[]).await;
     assert_eq!(v["total_bars"], 2_000);
@@ -524,10 +545,12 @@ async fn pages_render_on_the_server() {
     let r = app.get(empty, Some(&cookie)).await;
     assert!(r.body.contains("timeline-poller-off"));
     assert!(r.body.contains("Clear the function and user filters"));
-    sqlx::query("UPDATE app_settings SET jobs_poll_interval_seconds = 60")
-        .execute(app.state.db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(&app.state.db, p => {
+            sqlx::query("UPDATE app_settings SET jobs_poll_interval_seconds = 60")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     let r = app.get(empty, Some(&cookie)).await;
     assert!(r.body.contains("No jobs match in the last 1 hour"));
     assert!(!r.body.contains("timeline-poller-off"));

@@ -89,8 +89,7 @@ pub async fn list_activity(
         search: some(lq.q),
         hide_routine: f.hide_routine,
         hide_dispatch: f.hide_dispatch,
-        since: minutes
-            .map(|m| crate::server::to_text(chrono::Utc::now() - chrono::Duration::minutes(m))),
+        since: minutes.map(|m| chrono::Utc::now() - chrono::Duration::minutes(m)),
         until: None,
         after_id: (after_id > 0).then_some(after_id),
         page,

@@ -3,10 +3,10 @@
 
 use super::normalize::NewActivity;
 use crate::model::activity::{ActivityEvent, EventCategory};
-use crate::server::db::Db;
-use crate::server::to_text;
+use crate::server::db::{Db, Dialect, JsonText, Ts};
+use crate::with_db;
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 
 /// Insert a batch in one transaction; initiator/target are back-filled from `jobs_index` by JID
 /// when the event lacks them; `job.new` upserts the job. Returns the stored rows (with ids) in
@@ -16,69 +16,70 @@ pub async fn insert_batch(
     rows: &[NewActivity],
     now: DateTime<Utc>,
 ) -> Result<Vec<ActivityEvent>, sqlx::Error> {
-    let now_text = to_text(now);
-    let mut tx = db.sqlite()?.begin().await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        if r.event.event_type == "job.new" {
-            if let (Some(jid), Some(started)) = (
-                r.event.jid.as_deref(),
-                r.event
-                    .jid
-                    .as_deref()
-                    .and_then(crate::server::jobs::ingest::parse_jid),
-            ) {
-                sqlx::query(
-                    "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at",
-                )
-                .bind(jid)
-                .bind(r.event.fun.as_deref().unwrap_or("").chars().take(128).collect::<String>())
-                .bind(&r.event.target)
-                .bind(&r.target_type)
-                .bind(&r.event.initiator)
-                .bind(crate::server::to_text(started))
-                .bind(&now_text)
-                .bind(&r.arguments)
-                .execute(&mut *tx)
-                .await?;
+    with_db!(db, p => {
+        let mut tx = p.begin().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            if r.event.event_type == "job.new" {
+                if let (Some(jid), Some(started)) = (
+                    r.event.jid.as_deref(),
+                    r.event
+                        .jid
+                        .as_deref()
+                        .and_then(crate::server::jobs::ingest::parse_jid),
+                ) {
+                    sqlx::query(
+                        "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at",
+                    )
+                    .bind(jid)
+                    .bind(r.event.fun.as_deref().unwrap_or("").chars().take(128).collect::<String>())
+                    .bind(&r.event.target)
+                    .bind(&r.target_type)
+                    .bind(&r.event.initiator)
+                    .bind(Ts(started))
+                    .bind(Ts(now))
+                    .bind(r.arguments.clone().map(JsonText))
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
+            let row: (i64, Option<String>, Option<String>) = sqlx::query_as(
+                "INSERT INTO activity_events (ts, category, event_type, minion_id, jid, fun, success, changed, \
+                 initiator, target, duration_ms, summary, raw) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 coalesce($9, (SELECT salt_user FROM jobs_index WHERE jid = $10)), \
+                 coalesce($11, (SELECT target FROM jobs_index WHERE jid = $12)), $13, $14, $15) \
+                 RETURNING id, initiator, target",
+            )
+            .bind(Ts(now))
+            .bind(r.event.category)
+            .bind(&r.event.event_type)
+            .bind(&r.event.minion_id)
+            .bind(&r.event.jid)
+            .bind(&r.event.fun)
+            .bind(r.event.success)
+            .bind(r.event.changed)
+            .bind(&r.event.initiator)
+            .bind(&r.event.jid)
+            .bind(&r.event.target)
+            .bind(&r.event.jid)
+            .bind(r.event.duration_ms)
+            .bind(&r.event.summary)
+            .bind(JsonText(r.raw.clone()))
+            .fetch_one(&mut *tx)
+            .await?;
+            out.push(ActivityEvent {
+                id: row.0,
+                ts: now,
+                initiator: row.1,
+                target: row.2,
+                ..r.event.clone()
+            });
         }
-        let row: (i64, Option<String>, Option<String>) = sqlx::query_as(
-            "INSERT INTO activity_events (ts, category, event_type, minion_id, jid, fun, success, changed, \
-             initiator, target, duration_ms, summary, raw) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, \
-             coalesce(?, (SELECT salt_user FROM jobs_index WHERE jid = ?)), \
-             coalesce(?, (SELECT target FROM jobs_index WHERE jid = ?)), ?, ?, ?) \
-             RETURNING id, initiator, target",
-        )
-        .bind(&now_text)
-        .bind(r.event.category)
-        .bind(&r.event.event_type)
-        .bind(&r.event.minion_id)
-        .bind(&r.event.jid)
-        .bind(&r.event.fun)
-        .bind(r.event.success)
-        .bind(r.event.changed)
-        .bind(&r.event.initiator)
-        .bind(&r.event.jid)
-        .bind(&r.event.target)
-        .bind(&r.event.jid)
-        .bind(r.event.duration_ms)
-        .bind(&r.event.summary)
-        .bind(&r.raw)
-        .fetch_one(&mut *tx)
-        .await?;
-        out.push(ActivityEvent {
-            id: row.0,
-            ts: now,
-            initiator: row.1,
-            target: row.2,
-            ..r.event.clone()
-        });
-    }
-    tx.commit().await?;
-    Ok(out)
+        tx.commit().await?;
+        Ok(out)
+    })
 }
 
 /// Delete rows older than the cutoff.
@@ -128,17 +129,17 @@ pub struct ActivityQuery {
     pub search: Option<String>,
     pub hide_routine: bool,
     pub hide_dispatch: bool,
-    /// Only rows with `ts >= since` (RFC 3339).
-    pub since: Option<String>,
+    /// Only rows with `ts >= since`.
+    pub since: Option<DateTime<Utc>>,
     /// Only rows with `ts < until`.
-    pub until: Option<String>,
+    pub until: Option<DateTime<Utc>>,
     /// Only rows with `id > after_id` (the live tail's "what is new").
     pub after_id: Option<i64>,
     pub page: i64,
     pub per_page: i64,
 }
 
-fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis: &'a Visibility) {
+fn push_filters<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, aq: &ActivityQuery, vis: &Visibility) {
     q.push(format!(" WHERE (category = '{}'", EventCategory::System));
     for (cat, globs, col) in [
         (EventCategory::Job, &vis.job, "jid"),
@@ -156,8 +157,7 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis
                     if i > 0 {
                         q.push(" OR ");
                     }
-                    q.push(format!("('{cat}:' || coalesce({col}, '')) GLOB "))
-                        .push_bind(p);
+                    DB::push_grant_match(q, &format!("('{cat}:' || coalesce({col}, ''))"), p);
                 }
                 q.push("))");
             }
@@ -165,19 +165,22 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis
     }
     q.push(")");
     if let Some(c) = aq.category {
-        q.push(" AND category = ").push_bind(c);
+        q.push(" AND category = ");
+        DB::push_str(q, c.as_str().to_string());
     }
     if let Some(t) = &aq.event_type {
-        q.push(" AND event_type = ").push_bind(t);
+        q.push(" AND event_type = ");
+        DB::push_str(q, t.clone());
     }
     if let Some(m) = &aq.minion_id {
-        q.push(" AND minion_id = ").push_bind(m);
+        q.push(" AND minion_id = ");
+        DB::push_str(q, m.clone());
     }
     if let Some(s) = &aq.search {
         let escaped = crate::server::minions::store::escape_like(s);
-        q.push(" AND search_text LIKE ")
-            .push_bind(format!("%{escaped}%"))
-            .push(" ESCAPE '\\'");
+        q.push(" AND search_text LIKE ");
+        DB::push_str(q, format!("%{escaped}%"));
+        q.push(" ESCAPE '\\'");
     }
     if aq.hide_routine {
         q.push(" AND NOT (event_type = 'job.ret' AND coalesce(success, TRUE) AND NOT coalesce(changed, FALSE))");
@@ -185,14 +188,17 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, aq: &'a ActivityQuery, vis
     if aq.hide_dispatch {
         q.push(" AND event_type <> 'job.new'");
     }
-    if let Some(s) = &aq.since {
-        q.push(" AND ts >= ").push_bind(s);
+    if let Some(s) = aq.since {
+        q.push(" AND ts >= ");
+        DB::push_ts(q, s);
     }
-    if let Some(u) = &aq.until {
-        q.push(" AND ts < ").push_bind(u);
+    if let Some(u) = aq.until {
+        q.push(" AND ts < ");
+        DB::push_ts(q, u);
     }
     if let Some(a) = aq.after_id {
-        q.push(" AND id > ").push_bind(a);
+        q.push(" AND id > ");
+        DB::push_i64(q, a);
     }
 }
 
@@ -202,19 +208,21 @@ pub async fn list(
     aq: &ActivityQuery,
     vis: &Visibility,
 ) -> Result<(Vec<ActivityEvent>, i64), sqlx::Error> {
-    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM activity_events");
-    push_filters(&mut c, aq, vis);
-    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, ts, category, event_type, minion_id, jid, fun, success, changed, initiator, target, duration_ms, summary FROM activity_events",
-    );
-    push_filters(&mut q, aq, vis);
-    q.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(aq.per_page)
-        .push(" OFFSET ")
-        .push_bind((aq.page - 1).max(0) * aq.per_page);
-    let rows: Vec<ActivityEvent> = q.build_query_as().fetch_all(db.sqlite()?).await?;
-    Ok((rows, total))
+    with_db!(db, p, DB => {
+        let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT count(*) FROM activity_events");
+        push_filters(&mut c, aq, vis);
+        let total: i64 = c.build_query_scalar().fetch_one(p).await?;
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(
+            "SELECT id, ts, category, event_type, minion_id, jid, fun, success, changed, initiator, target, duration_ms, summary FROM activity_events",
+        );
+        push_filters(&mut q, aq, vis);
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(aq.per_page)
+            .push(" OFFSET ")
+            .push_bind((aq.page - 1).max(0) * aq.per_page);
+        let rows: Vec<ActivityEvent> = q.build_query_as().fetch_all(p).await?;
+        Ok((rows, total))
+    })
 }
 
 /// `(category, minion_id, jid, raw)` of one row.
@@ -227,10 +235,14 @@ pub type RawRow = (
 
 /// `(category, minion_id, jid, raw)` of one row.
 pub async fn raw(db: &Db, id: i64) -> Result<Option<RawRow>, sqlx::Error> {
-    sqlx::query_as("SELECT category, minion_id, jid, raw FROM activity_events WHERE id = ?")
+    with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT category, minion_id, jid, CAST(raw AS TEXT) AS raw FROM activity_events WHERE id = $1",
+        )
         .bind(id)
-        .fetch_optional(db.sqlite()?)
+        .fetch_optional(p)
         .await
+    })
 }
 
 /// Insert a `system` row (stream gap marker) and return it.
@@ -239,14 +251,16 @@ pub async fn insert_system(
     summary: &str,
     now: DateTime<Utc>,
 ) -> Result<ActivityEvent, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO activity_events (ts, category, event_type, summary) VALUES (?, ?, 'stream.gap', ?) RETURNING id",
-    )
-    .bind(to_text(now))
-    .bind(EventCategory::System)
-    .bind(summary)
-    .fetch_one(db.sqlite()?)
-    .await?;
+    let id: i64 = with_db!(db, p => {
+        sqlx::query_scalar(
+            "INSERT INTO activity_events (ts, category, event_type, summary) VALUES ($1, $2, 'stream.gap', $3) RETURNING id",
+        )
+        .bind(Ts(now))
+        .bind(EventCategory::System)
+        .bind(summary)
+        .fetch_one(p)
+        .await?
+    });
     Ok(ActivityEvent {
         id,
         ts: now,

@@ -4,7 +4,6 @@
 use super::{ingest, store, JobsCache};
 use crate::salt::SaltClient;
 use crate::server::db::Db;
-use crate::server::now_text;
 use crate::server::poller::{PollResult, PollerCtx, PollerSpec};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,7 +22,7 @@ pub async fn poll_jobs(
     let jobs = client.list_jobs(Some(&from)).await?;
     let active = client.jobs_active().await?;
     let (rows, skipped) = ingest::rows_from_list_jobs(&jobs);
-    let new = store::upsert_jobs(db, &rows, &now_text()).await?;
+    let new = store::upsert_jobs(db, &rows, chrono::Utc::now()).await?;
     let cutoff = started - chrono::Duration::days(retention_days.max(1));
     let pruned = store::prune(db, cutoff).await?;
     let running: HashSet<String> = active.into_iter().map(|a| a.jid).collect();

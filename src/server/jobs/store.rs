@@ -2,46 +2,50 @@
 
 use super::ingest::JobRow;
 use crate::model::jobs::{JobListRow, JobStatus};
-use crate::server::db::Db;
-use sqlx::{QueryBuilder, Sqlite};
+use crate::server::db::{Db, Dialect, JsonText, Ts};
+use crate::with_db;
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
 
 const BATCH: usize = 500;
 
 /// Upsert rows in one transaction (500-row statements). Returns how many were new.
-pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: &str) -> Result<u64, sqlx::Error> {
-    let mut tx = db.sqlite()?.begin().await?;
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
-        .fetch_one(&mut *tx)
-        .await?;
-    for chunk in rows.chunks(BATCH) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(&r.jid)
-                .push_bind(&r.function)
-                .push_bind(&r.target)
-                .push_bind(&r.target_type)
-                .push_bind(&r.salt_user)
-                .push_bind(crate::server::to_text(r.started_at))
-                .push_bind(now)
-                .push_bind(&r.arguments);
-        });
-        q.push(
-            " ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at, \
-             function = excluded.function, \
-             target = coalesce(excluded.target, jobs_index.target), \
-             target_type = coalesce(excluded.target_type, jobs_index.target_type), \
-             salt_user = coalesce(excluded.salt_user, jobs_index.salt_user), \
-             arguments = coalesce(excluded.arguments, jobs_index.arguments)",
-        );
-        q.build().execute(&mut *tx).await?;
-    }
-    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok((after - before).max(0) as u64)
+pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    with_db!(db, p, DB => {
+        let mut tx = p.begin().await?;
+        let before: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
+            .fetch_one(&mut *tx)
+            .await?;
+        for chunk in rows.chunks(BATCH) {
+            let mut q: QueryBuilder<DB> = QueryBuilder::new(
+                "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.jid)
+                    .push_bind(&r.function)
+                    .push_bind(&r.target)
+                    .push_bind(&r.target_type)
+                    .push_bind(&r.salt_user)
+                    .push_bind(Ts(r.started_at))
+                    .push_bind(Ts(now))
+                    .push_bind(r.arguments.clone().map(JsonText));
+            });
+            q.push(
+                " ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at, \
+                 function = excluded.function, \
+                 target = coalesce(excluded.target, jobs_index.target), \
+                 target_type = coalesce(excluded.target_type, jobs_index.target_type), \
+                 salt_user = coalesce(excluded.salt_user, jobs_index.salt_user), \
+                 arguments = coalesce(excluded.arguments, jobs_index.arguments)",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        let after: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((after - before).max(0) as u64)
+    })
 }
 
 /// Delete jobs that started before the cutoff (RFC 3339 text). Returns how many went.
@@ -66,31 +70,30 @@ pub struct JobQuery {
     pub allowed_globs: Option<Vec<String>>,
 }
 
-fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, jq: &'a JobQuery, active_json: &'a str) {
+fn push_filters<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, jq: &JobQuery, active: &[String]) {
     q.push(" WHERE 1 = 1");
     if !jq.include_system {
         q.push(" AND NOT is_system");
     }
     if let Some(s) = &jq.search {
         let escaped = crate::server::minions::store::escape_like(s);
-        q.push(" AND search_text LIKE ")
-            .push_bind(format!("%{escaped}%"))
-            .push(" ESCAPE '\\'");
+        q.push(" AND search_text LIKE ");
+        DB::push_str(q, format!("%{escaped}%"));
+        q.push(" ESCAPE '\\'");
     }
     if let Some(f) = &jq.function {
-        q.push(" AND function = ").push_bind(f);
+        q.push(" AND function = ");
+        DB::push_str(q, f.clone());
     }
     match jq.status {
         None => {}
         Some(JobStatus::Running) => {
-            q.push(" AND jid IN (SELECT value FROM json_each(")
-                .push_bind(active_json)
-                .push("))");
+            q.push(" AND jid IN ");
+            DB::push_string_list(q, active);
         }
         Some(JobStatus::Complete) => {
-            q.push(" AND jid NOT IN (SELECT value FROM json_each(")
-                .push_bind(active_json)
-                .push("))");
+            q.push(" AND jid NOT IN ");
+            DB::push_string_list(q, active);
         }
     }
     crate::server::minions::store::push_allowed(q, "('job:' || jid)", &jq.allowed_globs);
@@ -102,38 +105,40 @@ pub async fn list(
     jq: &JobQuery,
     active: &[String],
 ) -> Result<(Vec<JobListRow>, i64), sqlx::Error> {
-    let active_json = serde_json::to_string(active).unwrap_or_else(|_| "[]".into());
-    let mut c: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
-    push_filters(&mut c, jq, &active_json);
-    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
-    // `running` while the JID is in the active cache (the same list the status filter uses).
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT jid, function, target, target_type, salt_user AS user, started_at, \
-         CASE WHEN jid IN (SELECT value FROM json_each(",
-    );
-    q.push_bind(&active_json).push(format!(
-        ")) THEN '{}' ELSE '{}' END AS status FROM jobs_index",
-        JobStatus::Running,
-        JobStatus::Complete
-    ));
-    push_filters(&mut q, jq, &active_json);
-    q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
-        .push_bind(jq.per_page)
-        .push(" OFFSET ")
-        .push_bind((jq.page - 1).max(0) * jq.per_page);
-    let rows = q
-        .build_query_as::<JobListRow>()
-        .fetch_all(db.sqlite()?)
-        .await?;
-    Ok((rows, total))
+    with_db!(db, p, DB => {
+        let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
+        push_filters(&mut c, jq, active);
+        let total: i64 = c.build_query_scalar().fetch_one(p).await?;
+        // `running` while the JID is in the active cache (the same list the status filter uses).
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(
+            "SELECT jid, function, target, target_type, salt_user AS user, started_at, \
+             CASE WHEN jid IN ",
+        );
+        DB::push_string_list(&mut q, active);
+        q.push(format!(
+            " THEN '{}' ELSE '{}' END AS status FROM jobs_index",
+            JobStatus::Running,
+            JobStatus::Complete
+        ));
+        push_filters(&mut q, jq, active);
+        q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
+            .push_bind(jq.per_page)
+            .push(" OFFSET ")
+            .push_bind((jq.page - 1).max(0) * jq.per_page);
+        let rows = q.build_query_as::<JobListRow>().fetch_all(p).await?;
+        Ok((rows, total))
+    })
 }
 
 /// One job by JID.
 pub async fn get(db: &Db, jid: &str) -> Result<Option<JobRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT jid, function, target, target_type, salt_user, started_at, arguments FROM jobs_index WHERE jid = ?",
-    )
-    .bind(jid)
-    .fetch_optional(db.sqlite()?)
-    .await
+    with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT jid, function, target, target_type, salt_user, started_at, \
+             CAST(arguments AS TEXT) AS arguments FROM jobs_index WHERE jid = $1",
+        )
+        .bind(jid)
+        .fetch_optional(p)
+        .await
+    })
 }

@@ -6,12 +6,12 @@ use crate::model::timeline::{
     TimelineOut, CATEGORIES, MAX_BARS,
 };
 use crate::rbac::Permission;
-use crate::server::db::Db;
+use crate::server::db::{Db, Dialect, Engine, Ts};
 use crate::server::jobs::ingest::JobRow;
 use crate::server::jobs::JobsCache;
-use crate::server::to_text;
+use crate::with_db;
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 use std::collections::{HashMap, HashSet};
 
 /// Label of the user row for jobs Salt recorded no user for.
@@ -24,41 +24,43 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-fn push_globs<'a>(q: &mut QueryBuilder<'a, Sqlite>, globs: &'a Option<Vec<String>>) {
+fn push_globs<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, globs: &Option<Vec<String>>) {
     crate::server::minions::store::push_allowed(q, "('job:' || jid)", globs);
 }
 
 /// Jobs started in `[start, end]` matching the filters, newest first, at most `limit`.
 pub async fn window_rows(
     db: &Db,
-    start: &str,
-    end: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
     args: &TimelineArgs,
     globs: &Option<Vec<String>>,
     limit: usize,
 ) -> Result<Vec<JobRow>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT jid, function, target, target_type, salt_user, started_at, arguments FROM jobs_index \
-         WHERE started_at >= ",
-    );
-    q.push_bind(start.to_string())
-        .push(" AND started_at <= ")
-        .push_bind(end.to_string());
-    if !args.include_system {
-        q.push(" AND is_system = FALSE");
-    }
-    if !args.function_filter.is_empty() {
-        q.push(" AND lower(function) LIKE ")
-            .push_bind(format!("%{}%", escape_like(&args.function_filter)))
-            .push(" ESCAPE '\\'");
-    }
-    if !args.user.is_empty() {
-        q.push(" AND salt_user = ").push_bind(args.user.clone());
-    }
-    push_globs(&mut q, globs);
-    q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
-        .push_bind(limit as i64);
-    q.build_query_as().fetch_all(db.sqlite()?).await
+    with_db!(db, p, DB => {
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(
+            "SELECT jid, function, target, target_type, salt_user, started_at, \
+             CAST(arguments AS TEXT) AS arguments FROM jobs_index WHERE started_at >= ",
+        );
+        q.push_bind(Ts(start))
+            .push(" AND started_at <= ")
+            .push_bind(Ts(end));
+        if !args.include_system {
+            q.push(" AND is_system = FALSE");
+        }
+        if !args.function_filter.is_empty() {
+            q.push(" AND lower(function) LIKE ")
+                .push_bind(format!("%{}%", escape_like(&args.function_filter)))
+                .push(" ESCAPE '\\'");
+        }
+        if !args.user.is_empty() {
+            q.push(" AND salt_user = ").push_bind(args.user.clone());
+        }
+        push_globs(&mut q, globs);
+        q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
+            .push_bind(limit as i64);
+        q.build_query_as().fetch_all(p).await
+    })
 }
 
 /// A bar's status from the jobs index alone ([`apply_state_runs`] then adds what the fleet
@@ -165,17 +167,19 @@ pub type StateJob = (DateTime<Utc>, i64, i64, i64, i64);
 /// The ingested state jobs started in `[start, end]` (`highstate_jobs`), by JID.
 pub async fn state_runs(
     db: &Db,
-    start: &str,
-    end: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
 ) -> Result<HashMap<String, StateJob>, sqlx::Error> {
-    let rows: Vec<(String, DateTime<Utc>, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT jid, completed_at, minions, failed, changed, blocked FROM highstate_jobs \
-         WHERE started_at >= ? AND started_at <= ? AND minions > 0",
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(db.sqlite()?)
-    .await?;
+    let rows: Vec<(String, DateTime<Utc>, i64, i64, i64, i64)> = with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT jid, completed_at, minions, failed, changed, blocked FROM highstate_jobs \
+             WHERE started_at >= $1 AND started_at <= $2 AND minions > 0",
+        )
+        .bind(Ts(start))
+        .bind(Ts(end))
+        .fetch_all(p)
+        .await?
+    });
     Ok(rows
         .into_iter()
         .map(|(jid, at, m, f, c, b)| (jid, (at, m, f, c, b)))
@@ -218,20 +222,12 @@ pub async fn timeline(
     let start = now - Duration::seconds(args.window_seconds);
     let end = now;
     // One more than the cap tells whether older jobs were left out.
-    let mut rows = window_rows(
-        db,
-        &to_text(start),
-        &to_text(end),
-        args,
-        &globs,
-        MAX_BARS + 1,
-    )
-    .await?;
+    let mut rows = window_rows(db, start, end, args, &globs, MAX_BARS + 1).await?;
     let truncated = rows.len() > MAX_BARS;
     rows.truncate(MAX_BARS);
     let active_known = cache.active_known();
     let mut groups = group_rows(rows, &args.group_by, &cache.active(), active_known);
-    let runs = state_runs(db, &to_text(start), &to_text(end)).await?;
+    let runs = state_runs(db, start, end).await?;
     apply_state_runs(&mut groups, &runs);
     Ok(TimelineOut {
         window: args.window.clone(),
@@ -250,20 +246,27 @@ pub async fn timeline(
 /// Non-system jobs started in `[start, end]` per clock hour, keyed `YYYY-MM-DDTHH`.
 pub async fn hourly_counts(
     db: &Db,
-    start: &str,
-    end: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
     globs: &Option<Vec<String>>,
 ) -> Result<HashMap<String, i64>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT substr(started_at, 1, 13) AS hour, COUNT(*) AS n FROM jobs_index \
-         WHERE is_system = FALSE AND started_at >= ",
-    );
-    q.push_bind(start.to_string())
-        .push(" AND started_at <= ")
-        .push_bind(end.to_string());
-    push_globs(&mut q, globs);
-    q.push(" GROUP BY substr(started_at, 1, 13)");
-    let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(db.sqlite()?).await?;
+    let rows: Vec<(String, i64)> = with_db!(db, p, DB => {
+        // The UTC hour of the start, as the first 13 characters of the stored RFC 3339 text.
+        let hour = match DB::ENGINE {
+            Engine::Sqlite => "substr(started_at, 1, 13)",
+            Engine::Postgres => "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
+        };
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(format!(
+            "SELECT {hour} AS hour, COUNT(*) AS n FROM jobs_index \
+             WHERE is_system = FALSE AND started_at >= "
+        ));
+        q.push_bind(Ts(start))
+            .push(" AND started_at <= ")
+            .push_bind(Ts(end));
+        push_globs(&mut q, globs);
+        q.push(format!(" GROUP BY {hour}"));
+        q.build_query_as().fetch_all(p).await?
+    });
     Ok(rows.into_iter().collect())
 }
 
@@ -298,14 +301,16 @@ pub fn fill_buckets(
 pub async fn system_jids(db: &Db, jids: &[String]) -> Result<HashSet<String>, sqlx::Error> {
     let mut out = HashSet::new();
     for chunk in jids.chunks(500) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT jid FROM jobs_index WHERE is_system = TRUE AND jid IN (");
-        let mut sep = q.separated(", ");
-        for j in chunk {
-            sep.push_bind(j.clone());
-        }
-        q.push(")");
-        let rows: Vec<(String,)> = q.build_query_as().fetch_all(db.sqlite()?).await?;
+        let rows: Vec<(String,)> = with_db!(db, p, DB => {
+            let mut q: QueryBuilder<DB> =
+                QueryBuilder::new("SELECT jid FROM jobs_index WHERE is_system = TRUE AND jid IN (");
+            let mut sep = q.separated(", ");
+            for j in chunk {
+                sep.push_bind(j.clone());
+            }
+            q.push(")");
+            q.build_query_as().fetch_all(p).await?
+        });
         out.extend(rows.into_iter().map(|r| r.0));
     }
     Ok(out)
@@ -339,7 +344,7 @@ pub async fn activity(
     now: DateTime<Utc>,
 ) -> Result<JobActivityOut, sqlx::Error> {
     let start = now - Duration::hours(hours);
-    let counts = hourly_counts(db, &to_text(start), &to_text(now), globs).await?;
+    let counts = hourly_counts(db, start, now, globs).await?;
     let buckets = fill_buckets(start, now, &counts);
     Ok(JobActivityOut {
         hours,
@@ -355,6 +360,7 @@ pub async fn activity(
 mod tests {
     use super::*;
     use crate::server::from_text;
+    use crate::server::to_text;
 
     fn row(jid: &str, function: &str, user: Option<&str>, at: &str) -> JobRow {
         JobRow {

@@ -4,7 +4,6 @@ use super::{ingest, store};
 use crate::model::settings::PollerSettings;
 use crate::salt::SaltClient;
 use crate::server::db::Db;
-use crate::server::now_text;
 use crate::server::poller::{PollError, PollResult, PollerCtx, PollerSpec};
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ pub async fn poll_keys(client: &SaltClient, db: &Db) -> PollResult {
     let lists = client.key_list_all().await?;
     let existing = store::load_key_states(db).await?;
     let diff = ingest::reconcile_keys(&existing, &lists);
-    store::apply_keys(db, &diff, &now_text()).await?;
+    store::apply_keys(db, &diff, chrono::Utc::now()).await?;
     Ok(format!(
         "{} keys ({} pending); +{} ~{} -{}",
         lists.accepted.len() + lists.pending.len() + lists.rejected.len() + lists.denied.len(),
@@ -31,7 +30,7 @@ pub async fn poll_presence(client: &SaltClient, db: &Db) -> PollResult {
     let present = client.manage_present_ips().await?;
     let existing = store::load_presence(db).await?;
     let changes = ingest::reconcile_presence(&existing, &present);
-    store::apply_presence(db, &changes, &now_text()).await?;
+    store::apply_presence(db, &changes, chrono::Utc::now()).await?;
     Ok(format!(
         "{} online; {} changed",
         present.len(),
@@ -57,7 +56,7 @@ pub async fn poll_grains(client: &SaltClient, db: &Db) -> PollResult {
         tokio::task::spawn_blocking(move || ingest::reconcile_grains_raw(&existing, &grains))
             .await
             .map_err(|e| PollError::Internal(format!("grains ingest failed: {e}")))?;
-    store::apply_grains(db, &updates, &polled, &now_text()).await?;
+    store::apply_grains(db, &updates, &polled, chrono::Utc::now()).await?;
     Ok(format!(
         "{} minions; {} changed",
         polled.len(),

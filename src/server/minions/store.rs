@@ -3,9 +3,10 @@
 use super::ingest::{GrainsUpdate, KeyDiff, PresenceChange, StoredPresence};
 use crate::model::keys::KeyState;
 use crate::model::minions::{MinionDetail, MinionRow, MinionStatus, StatusCounts, STALE_MINUTES};
-use crate::server::db::{Db, Dialect};
+use crate::server::db::{Db, Dialect, Engine, JsonText, Ts};
+use crate::with_db;
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 use std::collections::HashMap;
 
 /// Rows per multi-row statement (SQLite allows 32766 bound values).
@@ -13,52 +14,54 @@ const BATCH: usize = 500;
 
 /// id -> key state.
 pub async fn load_key_states(db: &Db) -> Result<HashMap<String, KeyState>, sqlx::Error> {
-    let rows: Vec<(String, KeyState)> =
+    let rows: Vec<(String, KeyState)> = with_db!(db, p => {
         sqlx::query_as("SELECT minion_id, key_status FROM minion_snapshots")
-            .fetch_all(db.sqlite()?)
-            .await?;
+            .fetch_all(p)
+            .await?
+    });
     Ok(rows.into_iter().collect())
 }
 
 /// Write a keys reconcile in one transaction: batched upserts, one delete, one timestamp update.
-pub async fn apply_keys(db: &Db, diff: &KeyDiff, now: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.sqlite()?.begin().await?;
-    let changed: Vec<&(String, KeyState)> = diff.insert.iter().chain(diff.update.iter()).collect();
-    for chunk in changed.chunks(BATCH) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO minion_snapshots (minion_id, key_status, keys_refreshed_at) ",
-        );
-        q.push_values(chunk, |mut b, (id, state)| {
-            b.push_bind(id).push_bind(*state).push_bind(now);
-        });
-        q.push(
-            " ON CONFLICT (minion_id) DO UPDATE SET key_status = excluded.key_status, \
-             online = CASE WHEN excluded.key_status = 'accepted' THEN minion_snapshots.online ELSE FALSE END",
-        );
-        q.build().execute(&mut *tx).await?;
-    }
-    if !diff.delete.is_empty() {
-        let ids = serde_json::to_string(&diff.delete).unwrap_or_else(|_| "[]".into());
-        sqlx::query(
-            "DELETE FROM minion_snapshots WHERE minion_id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(ids)
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("UPDATE minion_snapshots SET keys_refreshed_at = ?")
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+pub async fn apply_keys(db: &Db, diff: &KeyDiff, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    with_db!(db, p, DB => {
+        let mut tx = p.begin().await?;
+        let changed: Vec<&(String, KeyState)> =
+            diff.insert.iter().chain(diff.update.iter()).collect();
+        for chunk in changed.chunks(BATCH) {
+            let mut q: QueryBuilder<DB> = QueryBuilder::new(
+                "INSERT INTO minion_snapshots (minion_id, key_status, keys_refreshed_at) ",
+            );
+            q.push_values(chunk, |mut b, (id, state)| {
+                b.push_bind(id).push_bind(*state).push_bind(Ts(now));
+            });
+            q.push(
+                " ON CONFLICT (minion_id) DO UPDATE SET key_status = excluded.key_status, \
+                 online = CASE WHEN excluded.key_status = 'accepted' THEN minion_snapshots.online ELSE FALSE END",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        if !diff.delete.is_empty() {
+            let mut q: QueryBuilder<DB> =
+                QueryBuilder::new("DELETE FROM minion_snapshots WHERE minion_id IN ");
+            DB::push_string_list(&mut q, &diff.delete);
+            q.build().execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE minion_snapshots SET keys_refreshed_at = $1")
+            .bind(Ts(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    })
 }
 
 /// id -> (key state, online, ip).
 pub async fn load_presence(db: &Db) -> Result<HashMap<String, StoredPresence>, sqlx::Error> {
-    let rows: Vec<(String, KeyState, bool, Option<String>)> =
+    let rows: Vec<(String, KeyState, bool, Option<String>)> = with_db!(db, p => {
         sqlx::query_as("SELECT minion_id, key_status, online, primary_ip FROM minion_snapshots")
-            .fetch_all(db.sqlite()?)
-            .await?;
+            .fetch_all(p)
+            .await?
+    });
     Ok(rows
         .into_iter()
         .map(|(id, k, o, ip)| (id, (k, o, ip)))
@@ -69,33 +72,37 @@ pub async fn load_presence(db: &Db) -> Result<HashMap<String, StoredPresence>, s
 pub async fn apply_presence(
     db: &Db,
     changes: &[PresenceChange],
-    now: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.sqlite()?.begin().await?;
-    for chunk in changes.chunks(BATCH) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE minion_snapshots SET online = v.column2, primary_ip = v.column3 FROM (",
-        );
-        q.push_values(chunk, |mut b, c| {
-            b.push_bind(&c.id).push_bind(c.online).push_bind(&c.ip);
-        });
-        q.push(") AS v WHERE minion_snapshots.minion_id = v.column1");
-        q.build().execute(&mut *tx).await?;
-    }
-    sqlx::query("UPDATE minion_snapshots SET presence_refreshed_at = ?")
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+    with_db!(db, p, DB => {
+        let mut tx = p.begin().await?;
+        for chunk in changes.chunks(BATCH) {
+            let mut q: QueryBuilder<DB> = QueryBuilder::new(
+                "UPDATE minion_snapshots SET online = v.column2, primary_ip = v.column3 FROM (",
+            );
+            q.push_values(chunk, |mut b, c| {
+                b.push_bind(&c.id).push_bind(c.online).push_bind(&c.ip);
+            });
+            q.push(") AS v WHERE minion_snapshots.minion_id = v.column1");
+            q.build().execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE minion_snapshots SET presence_refreshed_at = $1")
+            .bind(Ts(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    })
 }
 
 /// Grain hashes of accepted, online minions (the ones the grains poller asks about).
 pub async fn load_grain_hashes(db: &Db) -> Result<HashMap<String, Option<String>>, sqlx::Error> {
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT minion_id, grains_hash FROM minion_snapshots WHERE status = 'online'",
-    )
-    .fetch_all(db.sqlite()?)
-    .await?;
+    let rows: Vec<(String, Option<String>)> = with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT minion_id, grains_hash FROM minion_snapshots WHERE status = 'online'",
+        )
+        .fetch_all(p)
+        .await?
+    });
     Ok(rows.into_iter().collect())
 }
 
@@ -104,44 +111,46 @@ pub async fn apply_grains(
     db: &Db,
     updates: &[GrainsUpdate],
     polled: &[String],
-    now: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.sqlite()?.begin().await?;
-    for chunk in updates.chunks(200) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE minion_snapshots SET os = v.column2, os_family = v.column3, osrelease = v.column4, \
-             kernel = v.column5, kernelrelease = v.column6, virtual_type = v.column7, num_cpus = v.column8, \
-             mem_total_mb = v.column9, saltversion = v.column10, cpu_model = v.column11, grains = v.column12, \
-             grains_hash = v.column13 FROM (",
-        );
-        q.push_values(chunk, |mut b, u| {
-            let f = &u.facts;
-            b.push_bind(&u.id)
-                .push_bind(&f.os)
-                .push_bind(&f.os_family)
-                .push_bind(&f.osrelease)
-                .push_bind(&f.kernel)
-                .push_bind(&f.kernelrelease)
-                .push_bind(&f.virtual_type)
-                .push_bind(f.num_cpus)
-                .push_bind(f.mem_total_mb)
-                .push_bind(&f.saltversion)
-                .push_bind(&f.cpu_model)
-                .push_bind(&u.grains_json)
-                .push_bind(&u.hash);
-        });
-        q.push(") AS v WHERE minion_snapshots.minion_id = v.column1");
-        q.build().execute(&mut *tx).await?;
-    }
-    if !polled.is_empty() {
-        let ids = serde_json::to_string(polled).unwrap_or_else(|_| "[]".into());
-        sqlx::query("UPDATE minion_snapshots SET grains_refreshed_at = ? WHERE minion_id IN (SELECT value FROM json_each(?))")
-            .bind(now)
-            .bind(ids)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await
+    with_db!(db, p, DB => {
+        let mut tx = p.begin().await?;
+        for chunk in updates.chunks(200) {
+            let mut q: QueryBuilder<DB> = QueryBuilder::new(
+                "UPDATE minion_snapshots SET os = v.column2, os_family = v.column3, osrelease = v.column4, \
+                 kernel = v.column5, kernelrelease = v.column6, virtual_type = v.column7, num_cpus = v.column8, \
+                 mem_total_mb = v.column9, saltversion = v.column10, cpu_model = v.column11, grains = v.column12, \
+                 grains_hash = v.column13 FROM (",
+            );
+            q.push_values(chunk, |mut b, u| {
+                let f = &u.facts;
+                b.push_bind(&u.id)
+                    .push_bind(&f.os)
+                    .push_bind(&f.os_family)
+                    .push_bind(&f.osrelease)
+                    .push_bind(&f.kernel)
+                    .push_bind(&f.kernelrelease)
+                    .push_bind(&f.virtual_type)
+                    .push_bind(f.num_cpus)
+                    .push_bind(f.mem_total_mb)
+                    .push_bind(&f.saltversion)
+                    .push_bind(&f.cpu_model)
+                    .push_bind(JsonText(u.grains_json.clone()))
+                    .push_bind(&u.hash);
+            });
+            q.push(") AS v WHERE minion_snapshots.minion_id = v.column1");
+            q.build().execute(&mut *tx).await?;
+        }
+        if !polled.is_empty() {
+            let mut q: QueryBuilder<DB> =
+                QueryBuilder::new("UPDATE minion_snapshots SET grains_refreshed_at = ");
+            DB::push_ts(&mut q, now);
+            q.push(" WHERE minion_id IN ");
+            DB::push_string_list(&mut q, polled);
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    })
 }
 
 /// Filters for the minions list.
@@ -193,6 +202,23 @@ fn sort_column(sort: &str) -> &'static str {
     }
 }
 
+/// What `ORDER BY <sort column>` means on `engine`. SQLite reads a bare `os` as the list's `os`
+/// alias (os and release) and compares text bytewise; Postgres gets that expression spelled out
+/// and `COLLATE "C"` (the database's own collation may not be bytewise).
+fn sort_expr(col: &'static str, engine: Engine) -> &'static str {
+    match (engine, col) {
+        (Engine::Sqlite, _) => col,
+        (Engine::Postgres, "os") => {
+            "(CASE WHEN osrelease IS NULL THEN os ELSE os || ' ' || osrelease END) COLLATE \"C\""
+        }
+        (Engine::Postgres, "status") => "status COLLATE \"C\"",
+        (Engine::Postgres, "primary_ip") => "primary_ip COLLATE \"C\"",
+        (Engine::Postgres, "saltversion") => "saltversion COLLATE \"C\"",
+        (Engine::Postgres, "minion_id") => "minion_id COLLATE \"C\"",
+        (Engine::Postgres, other) => other,
+    }
+}
+
 /// Lower-case `s` and escape it for `LIKE … ESCAPE '\\'`.
 pub fn escape_like(s: &str) -> String {
     s.to_lowercase()
@@ -225,10 +251,11 @@ pub fn push_search_where<DB: Dialect>(
     q.push(")");
 }
 
-fn push_filters<'a>(q: &mut QueryBuilder<'a, Sqlite>, lq: &'a ListQuery, with_status: bool) {
+fn push_filters<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, lq: &ListQuery, with_status: bool) {
     push_search_where(q, &lq.search, &["search_text"]);
     if let Some(status) = lq.status.filter(|_| with_status) {
-        q.push(" AND status = ").push_bind(status);
+        q.push(" AND status = ");
+        DB::push_str(q, status.as_str().to_string());
     }
     push_allowed(q, "('minion:' || minion_id)", &lq.allowed_globs);
 }
@@ -264,45 +291,50 @@ pub async fn list(
     lq: &ListQuery,
 ) -> Result<(Vec<MinionRow>, i64, StatusCounts), sqlx::Error> {
     use sqlx::FromRow;
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT minion_id AS id, status, primary_ip AS ip, \
-         CASE WHEN osrelease IS NULL THEN os ELSE os || ' ' || osrelease END AS os, \
-         saltversion AS salt, num_cpus AS cpus, mem_total_mb AS mem_mb, virtual_type, \
-         keys_refreshed_at, presence_refreshed_at, grains_refreshed_at FROM minion_snapshots",
-    );
-    push_filters(&mut q, lq, true);
-    let dir = if lq.descending { "DESC" } else { "ASC" };
-    let col = sort_column(&lq.sort);
-    // NULLs last either way, then id for a stable order.
-    q.push(format!(
-        " ORDER BY ({col} IS NULL), {col} {dir}, minion_id {dir} LIMIT "
-    ));
-    q.push_bind(lq.per_page)
-        .push(" OFFSET ")
-        .push_bind((lq.page - 1).max(0) * lq.per_page);
-    let rows = q
-        .build()
-        .fetch_all(db.sqlite()?)
-        .await?
-        .iter()
-        .map(|r| {
-            let mut row = MinionRow::from_row(r)?;
-            let f = Freshness::from_row(r)?;
-            row.stale = is_stale(
-                row.status,
-                f.keys_refreshed_at,
-                f.presence_refreshed_at,
-                f.grains_refreshed_at,
-            );
-            Ok(row)
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let (rows, by_status) = with_db!(db, p, DB => {
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(
+            "SELECT minion_id AS id, status, primary_ip AS ip, \
+             CASE WHEN osrelease IS NULL THEN os ELSE os || ' ' || osrelease END AS os, \
+             saltversion AS salt, num_cpus AS cpus, mem_total_mb AS mem_mb, virtual_type, \
+             keys_refreshed_at, presence_refreshed_at, grains_refreshed_at FROM minion_snapshots",
+        );
+        push_filters(&mut q, lq, true);
+        let dir = if lq.descending { "DESC" } else { "ASC" };
+        let col = sort_column(&lq.sort);
+        let key = sort_expr(col, DB::ENGINE);
+        let id = sort_expr("minion_id", DB::ENGINE);
+        // NULLs last either way, then id for a stable order.
+        q.push(format!(
+            " ORDER BY ({col} IS NULL), {key} {dir}, {id} {dir} LIMIT "
+        ));
+        q.push_bind(lq.per_page)
+            .push(" OFFSET ")
+            .push_bind((lq.page - 1).max(0) * lq.per_page);
+        let rows = q
+            .build()
+            .fetch_all(p)
+            .await?
+            .iter()
+            .map(|r| {
+                let mut row = MinionRow::from_row(r)?;
+                let f = Freshness::from_row(r)?;
+                row.stale = is_stale(
+                    row.status,
+                    f.keys_refreshed_at,
+                    f.presence_refreshed_at,
+                    f.grains_refreshed_at,
+                );
+                Ok(row)
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
-    let mut c: QueryBuilder<Sqlite> =
-        QueryBuilder::new("SELECT status, COUNT(*) FROM minion_snapshots");
-    push_filters(&mut c, lq, false);
-    c.push(" GROUP BY status");
-    let by_status: Vec<(MinionStatus, i64)> = c.build_query_as().fetch_all(db.sqlite()?).await?;
+        let mut c: QueryBuilder<DB> =
+            QueryBuilder::new("SELECT status, COUNT(*) FROM minion_snapshots");
+        push_filters(&mut c, lq, false);
+        c.push(" GROUP BY status");
+        let by_status: Vec<(MinionStatus, i64)> = c.build_query_as().fetch_all(p).await?;
+        (rows, by_status)
+    });
     let mut counts = StatusCounts::default();
     for (status, n) in by_status {
         counts.add(status, n);
@@ -316,15 +348,17 @@ pub async fn list(
 
 /// One minion, as the detail page shows it.
 pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetail>, sqlx::Error> {
-    let row: Option<MinionDetail> = sqlx::query_as(
-        "SELECT minion_id AS id, key_status, status, primary_ip AS ip, os, os_family, osrelease, kernel, \
-         kernelrelease, virtual_type, num_cpus AS cpus, cpu_model, mem_total_mb AS mem_mb, \
-         saltversion AS salt, grains AS grains_json, keys_refreshed_at, presence_refreshed_at, \
-         grains_refreshed_at FROM minion_snapshots WHERE minion_id = ?",
-    )
-    .bind(id)
-    .fetch_optional(db.sqlite()?)
-    .await?;
+    let row: Option<MinionDetail> = with_db!(db, p => {
+        sqlx::query_as(
+            "SELECT minion_id AS id, key_status, status, primary_ip AS ip, os, os_family, osrelease, kernel, \
+             kernelrelease, virtual_type, num_cpus AS cpus, cpu_model, mem_total_mb AS mem_mb, \
+             saltversion AS salt, CAST(grains AS TEXT) AS grains_json, keys_refreshed_at, presence_refreshed_at, \
+             grains_refreshed_at FROM minion_snapshots WHERE minion_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await?
+    });
     Ok(row.map(|mut d| {
         d.stale = is_stale(
             d.status,
@@ -354,20 +388,24 @@ pub async fn all_status(
         SnapshotKind::Minion => "('minion:' || minion_id)",
         SnapshotKind::Key => "('key:' || minion_id)",
     };
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("SELECT minion_id, status FROM minion_snapshots WHERE 1 = 1");
-    push_allowed(&mut q, expr, allowed_globs);
-    q.push(" ORDER BY minion_id");
-    q.build_query_as().fetch_all(db.sqlite()?).await
+    with_db!(db, p, DB => {
+        let mut q: QueryBuilder<DB> =
+            QueryBuilder::new("SELECT minion_id, status FROM minion_snapshots WHERE 1 = 1");
+        push_allowed(&mut q, expr, allowed_globs);
+        q.push(" ORDER BY ").push(sort_expr("minion_id", DB::ENGINE));
+        q.build_query_as().fetch_all(p).await
+    })
 }
 
-/// Oldest facet refresh time across all minions (for the stale banner), if any data.
-pub async fn oldest_refresh(db: &Db) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT MIN(MIN(COALESCE(keys_refreshed_at, ''), COALESCE(presence_refreshed_at, ''))) FROM minion_snapshots",
-    )
-    .fetch_one(db.sqlite()?)
-    .await
+/// Oldest keys or presence refresh time across all minions (for the stale banner); a facet
+/// never refreshed counts as its other facet's time. `None` when no minion has either.
+pub async fn oldest_refresh(db: &Db) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    // Portable per-row minimum of two nullable times (SQLite's scalar MIN(a, b) is NULL when
+    // either is NULL; Postgres' LEAST skips NULLs), then the aggregate over the rows.
+    const SQL: &str = "SELECT MIN(CASE WHEN keys_refreshed_at IS NULL THEN presence_refreshed_at \
+         WHEN presence_refreshed_at IS NULL OR keys_refreshed_at < presence_refreshed_at \
+         THEN keys_refreshed_at ELSE presence_refreshed_at END) FROM minion_snapshots";
+    with_db!(db, p => sqlx::query_scalar(SQL).fetch_one(p).await)
 }
 
 /// The user's fnmatch resource grants for `verb` that can select a resource of `kind`
