@@ -26,7 +26,7 @@ cargo test -p salt-sim
 # The integration suites that run on both engines, again on a throwaway Postgres cluster
 # (scripts/with-postgres.sh). Every suite joins this list once its stores are written for both
 # engines (issue 16); the list is the record of how far that is.
-PG_SUITES=(db_schema::)
+PG_SUITES=(db_schema:: fleet_store:: inventory_store::)
 step "integration tests on Postgres: ${PG_SUITES[*]}"
 scripts/with-postgres.sh cargo test --features ssr,lab --test it -- "${PG_SUITES[@]}"
 
