@@ -29,7 +29,7 @@ cargo test -p salt-sim
 PG_SUITES=(db_schema:: admin_roles:: admin_users:: audit_log:: auth_http:: error_pipeline::
   security_audit:: security_denials:: security_http:: security_redaction:: templates_store::
   security_glob:: minions_store:: timeline_store:: salt_runtime:: security_keys:: security_stream::
-  security_run:: salt_fixtures:: sim_shapes::)
+  security_run:: salt_fixtures:: sim_shapes:: fleet_store:: inventory_store::)
 step "integration tests on Postgres: ${PG_SUITES[*]}"
 scripts/with-postgres.sh cargo test --features ssr,lab --test it -- "${PG_SUITES[@]}"
 

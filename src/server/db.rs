@@ -203,6 +203,9 @@ pub trait Dialect: sqlx::Database {
 
     /// Push `$n`, bound to the time `t`.
     fn push_ts(q: &mut QueryBuilder<'_, Self>, t: DateTime<Utc>);
+
+    /// Push a subquery (`(SELECT … )`) yielding the integers of `ids`, for `x IN <it>`.
+    fn push_i64_list(q: &mut QueryBuilder<'_, Self>, ids: &[i64]);
 }
 
 fn json_list(ids: &[String]) -> String {
@@ -240,6 +243,12 @@ impl Dialect for Sqlite {
     fn push_ts(q: &mut QueryBuilder<'_, Self>, t: DateTime<Utc>) {
         q.push_bind(Ts(t));
     }
+
+    fn push_i64_list(q: &mut QueryBuilder<'_, Self>, ids: &[i64]) {
+        q.push("(SELECT value FROM json_each(")
+            .push_bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+            .push("))");
+    }
 }
 
 impl Dialect for Postgres {
@@ -272,6 +281,12 @@ impl Dialect for Postgres {
 
     fn push_ts(q: &mut QueryBuilder<'_, Self>, t: DateTime<Utc>) {
         q.push_bind(t);
+    }
+
+    fn push_i64_list(q: &mut QueryBuilder<'_, Self>, ids: &[i64]) {
+        q.push("(SELECT unnest(")
+            .push_bind(ids.to_vec())
+            .push("::bigint[]))");
     }
 }
 

@@ -16,13 +16,14 @@ use std::time::Duration;
 
 async fn accepted(app: &TestApp, ids: &[&str]) {
     for id in ids {
-        sqlx::query(
-            "INSERT OR REPLACE INTO minion_snapshots (minion_id, key_status, online) \
-             VALUES (?, 'accepted', TRUE)",
+        halite::with_db!(&app.state.db, p => sqlx::query(
+            "INSERT INTO minion_snapshots (minion_id, key_status, online) \
+             VALUES ($1, 'accepted', TRUE) ON CONFLICT (minion_id) DO UPDATE SET \
+             key_status = excluded.key_status, online = excluded.online",
         )
         .bind(id)
-        .execute(app.state.db.sqlite().unwrap())
-        .await
+        .execute(p)
+        .await.map(|r| r.rows_affected()))
         .unwrap();
     }
 }
@@ -33,14 +34,14 @@ fn all_rows() -> ListQuery<FleetFilters> {
 
 /// The run of `minion` in job `jid`: (blocked, pass, fail, change, total).
 async fn run_of(app: &TestApp, minion: &str, jid: &str) -> Option<(bool, i64, i64, i64, i64)> {
-    sqlx::query_as(
+    halite::with_db!(&app.state.db, p => sqlx::query_as(
         "SELECT blocked, pass_count, fail_count, change_count, total_count FROM highstate_runs \
-         WHERE minion_id = ? AND jid = ?",
+         WHERE minion_id = $1 AND jid = $2",
     )
     .bind(minion)
     .bind(jid)
-    .fetch_optional(app.state.db.sqlite().unwrap())
-    .await
+    .fetch_optional(p)
+    .await)
     .unwrap()
 }
 
@@ -63,15 +64,13 @@ async fn a_state_apply_is_ingested_with_the_right_counts_and_a_stopped_minion_is
     halite::server::jobs::poller::poll_jobs(&client, db, &cache, 90)
         .await
         .unwrap();
-    let jid: String = sqlx::query_scalar(
-        "SELECT jid FROM jobs_index WHERE function = 'state.apply' AND started_at >= ? \
+    let jid: String = halite::with_db!(db, p => sqlx::query_scalar(
+        "SELECT jid FROM jobs_index WHERE function = 'state.apply' AND started_at >= $1 \
          ORDER BY started_at DESC LIMIT 1",
     )
-    .bind(halite::server::to_text(
-        before - chrono::Duration::seconds(5),
-    ))
-    .fetch_one(db.sqlite().unwrap())
-    .await
+    .bind(halite::server::db::Ts(before - chrono::Duration::seconds(5)))
+    .fetch_one(p)
+    .await)
     .expect("the state.apply job is in the jobs index");
 
     let summary = poller::poll_fleet(&client, db, &cache, Utc::now())
@@ -114,13 +113,13 @@ async fn a_state_apply_is_ingested_with_the_right_counts_and_a_stopped_minion_is
         halite::server::jobs::poller::poll_jobs(&client, db, &cache, 90)
             .await
             .unwrap();
-        let jid2: String = sqlx::query_scalar(
-            "SELECT jid FROM jobs_index WHERE function = 'state.apply' AND jid > ? \
+        let jid2: String = halite::with_db!(db, p => sqlx::query_scalar(
+            "SELECT jid FROM jobs_index WHERE function = 'state.apply' AND jid > $1 \
              ORDER BY jid DESC LIMIT 1",
         )
         .bind(&jid)
-        .fetch_one(db.sqlite().unwrap())
-        .await
+        .fetch_one(p)
+        .await)
         .unwrap();
         // "Later": past the grace after which a targeted minion without a return did not return.
         let later = Utc::now() + chrono::Duration::seconds(poller::MISSING_GRACE_SECS + 60);

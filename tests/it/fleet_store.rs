@@ -9,6 +9,7 @@ use halite::model::fleet::{FleetFilters, HealthStatus};
 use halite::model::list::{ListParams, ListQuery};
 use halite::salt::events::SaltEvent;
 use halite::salt::replies::{first_return, parse_list_job};
+use halite::server::db::{JsonText, Ts};
 use halite::server::fleet::{ingest, store};
 use halite::server::to_text;
 use serde_json::{json, Value};
@@ -29,16 +30,19 @@ fn fixture(version: &str, name: &str) -> String {
 
 /// Insert (or replace) an accepted minion's snapshot row.
 async fn minion(app: &TestApp, id: &str, online: bool) {
-    sqlx::query(
-        "INSERT OR REPLACE INTO minion_snapshots (minion_id, key_status, online, keys_refreshed_at, \
-         presence_refreshed_at) VALUES (?, 'accepted', ?, ?, ?)",
+    halite::with_db!(&app.state.db, p => sqlx::query(
+        "INSERT INTO minion_snapshots (minion_id, key_status, online, keys_refreshed_at, \
+         presence_refreshed_at) VALUES ($1, 'accepted', $2, $3, $4) ON CONFLICT (minion_id) \
+         DO UPDATE SET key_status = excluded.key_status, online = excluded.online, \
+         keys_refreshed_at = excluded.keys_refreshed_at, \
+         presence_refreshed_at = excluded.presence_refreshed_at",
     )
     .bind(id)
     .bind(online)
-    .bind(to_text(Utc::now()))
-    .bind(to_text(Utc::now()))
-    .execute(app.state.db.sqlite().unwrap())
-    .await
+    .bind(Ts::now())
+    .bind(Ts::now())
+    .execute(p)
+    .await.map(|r| r.rows_affected()))
     .unwrap();
 }
 
@@ -128,9 +132,10 @@ async fn lab_recordings_ingest_with_the_right_counts() {
         .await
         .unwrap();
         assert_eq!(again.written, 0, "{v}");
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM highstate_runs")
-            .fetch_one(db.sqlite().unwrap())
-            .await
+        let n: i64 =
+            halite::with_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM highstate_runs")
+            .fetch_one(p)
+            .await)
             .unwrap();
         assert_eq!(n, 4, "{v}");
 
@@ -287,11 +292,11 @@ async fn status_rules_in_sql() {
         }
     }
     // A pending key is not in the fleet.
-    sqlx::query(
+    halite::with_db!(db, p => sqlx::query(
         "INSERT INTO minion_snapshots (minion_id, key_status) VALUES ('new-01', 'pending')",
     )
-    .execute(db.sqlite().unwrap())
-    .await
+    .execute(p)
+    .await.map(|r| r.rows_affected()))
     .unwrap();
     let (rows, total, counts) = store::list(db, &all_rows(), &None, now).await.unwrap();
     assert_eq!(total as usize, cases.len());
@@ -433,10 +438,10 @@ async fn missing_minions_block_only_once_the_job_ended_and_a_real_return_replace
         0
     );
     let job: (i64, i64, i64) =
-        sqlx::query_as("SELECT minions, changed, blocked FROM highstate_jobs WHERE jid = ?")
+        halite::with_db!(db, p => sqlx::query_as("SELECT minions, changed, blocked FROM highstate_jobs WHERE jid = $1")
             .bind(&detail.summary.jid)
-            .fetch_one(db.sqlite().unwrap())
-            .await
+            .fetch_one(p)
+            .await)
             .unwrap();
     assert_eq!(job, (4, 3, 0));
     // Events of other functions are not runs.
@@ -535,12 +540,12 @@ async fn server_functions_and_export_are_scoped_and_validated() {
     let run_of = |m: &str| {
         let m = m.to_string();
         async move {
-            sqlx::query_scalar::<_, String>(
-                "SELECT run_id FROM minion_latest_run WHERE minion_id = ?",
+            halite::with_db!(db, p => sqlx::query_scalar::<_, String>(
+                "SELECT run_id FROM minion_latest_run WHERE minion_id = $1",
             )
             .bind(m)
-            .fetch_one(db.sqlite().unwrap())
-            .await
+            .fetch_one(p)
+            .await)
             .unwrap()
         }
     };
@@ -619,15 +624,16 @@ async fn timeline_state_bars_get_width_colour_and_counts() {
     let now = Utc::now();
     let t = now - Duration::minutes(40);
     let jid = jid_at(t, 9);
-    sqlx::query(
+    halite::with_db!(db, p => sqlx::query(
         "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) \
-         VALUES (?, 'state.apply', '*', 'glob', 'halite', ?, ?, '[]')",
+         VALUES ($1, 'state.apply', '*', 'glob', 'halite', $2, $3, $4)",
     )
     .bind(&jid)
-    .bind(to_text(t))
-    .bind(to_text(now))
-    .execute(db.sqlite().unwrap())
-    .await
+    .bind(Ts(t))
+    .bind(Ts(now))
+    .bind(JsonText("[]".into()))
+    .execute(p)
+    .await.map(|r| r.rows_affected()))
     .unwrap();
     for (id, ret) in [
         ("a-01", state_return(2, 1, 0)),
@@ -678,12 +684,12 @@ async fn the_job_cache_overrides_events_and_hostile_returns_are_contained() {
     let ev = ingest::run_from_event(&forged("web-01")).unwrap();
     assert_eq!(ingest::write_live(db, &[ev], Utc::now()).await.unwrap(), 1);
     let changes = || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT change_count FROM highstate_runs WHERE minion_id = 'web-01' AND jid = ?",
+        halite::with_db!(db, p => sqlx::query_scalar::<_, i64>(
+            "SELECT change_count FROM highstate_runs WHERE minion_id = 'web-01' AND jid = $1",
         )
         .bind(&jid)
-        .fetch_one(db.sqlite().unwrap())
-        .await
+        .fetch_one(p)
+        .await)
         .unwrap()
     };
     assert_eq!(changes().await, 0);
@@ -755,19 +761,19 @@ async fn recorded_render_errors_test_mode_missing_minions_and_ret_events() {
             .await
             .unwrap();
         assert_eq!((r.written, r.skipped), (1, 0), "{v}");
-        let (render, fail, total): (bool, i64, i64) = sqlx::query_as(
-            "SELECT render_error, fail_count, total_count FROM highstate_runs WHERE jid = ?",
+        let (render, fail, total): (bool, i64, i64) = halite::with_db!(db, p => sqlx::query_as(
+            "SELECT render_error, fail_count, total_count FROM highstate_runs WHERE jid = $1",
         )
         .bind(&jid)
-        .fetch_one(db.sqlite().unwrap())
-        .await
+        .fetch_one(p)
+        .await)
         .unwrap();
         assert!(render, "{v}");
         assert_eq!((fail, total), (1, 1), "{v}");
         let comment: String =
-            sqlx::query_scalar("SELECT comment FROM highstate_failures WHERE minion_id = 'web-01'")
-                .fetch_one(db.sqlite().unwrap())
-                .await
+            halite::with_db!(db, p => sqlx::query_scalar("SELECT comment FROM highstate_failures WHERE minion_id = 'web-01'")
+                .fetch_one(p)
+                .await)
                 .unwrap();
         assert!(
             comment.starts_with("Rendering SLS 'base:lab.render_error' failed"),

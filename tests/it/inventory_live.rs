@@ -17,11 +17,11 @@ use std::sync::Arc;
 const ACCEPTED: [&str; 4] = ["broken-01", "db-01", "web-01", "web-02"];
 const MARKER: &str = "halite-lab-marker";
 
-async fn collected_at(app: &TestApp, id: &str) -> Option<String> {
-    sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = ?")
+async fn collected_at(app: &TestApp, id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = $1")
         .bind(id)
-        .fetch_optional(app.state.db.sqlite().unwrap())
-        .await
+        .fetch_optional(p)
+        .await)
         .unwrap()
 }
 
@@ -53,10 +53,10 @@ async fn refresh_and_poller_store_the_lab_minions_real_packages() {
     let db = &app.state.db;
     l.save_to(&app).await;
     // The test drives collections itself.
-    sqlx::query("UPDATE app_settings SET inventory_refresh_minutes = 0")
-        .execute(db.sqlite().unwrap())
-        .await
-        .unwrap();
+    halite::with_db!(db, p => sqlx::query("UPDATE app_settings SET inventory_refresh_minutes = 0")
+        .execute(p)
+        .await.map(|r| r.rows_affected()))
+    .unwrap();
     app.state.runtime.boot().await;
     let admin = app.login_bootstrap_admin().await;
 
@@ -156,13 +156,14 @@ async fn refresh_and_poller_store_the_lab_minions_real_packages() {
 
     // The poller collects the online accepted minions (from the snapshots) and keeps the marker.
     for id in ACCEPTED {
-        sqlx::query(
-            "INSERT OR REPLACE INTO minion_snapshots (minion_id, key_status, online) \
-             VALUES (?, 'accepted', TRUE)",
+        halite::with_db!(db, p => sqlx::query(
+            "INSERT INTO minion_snapshots (minion_id, key_status, online) \
+             VALUES ($1, 'accepted', TRUE) ON CONFLICT (minion_id) DO UPDATE SET \
+             key_status = excluded.key_status, online = excluded.online",
         )
         .bind(id)
-        .execute(db.sqlite().unwrap())
-        .await
+        .execute(p)
+        .await.map(|r| r.rows_affected()))
         .unwrap();
     }
     let ctx = PollerCtx {

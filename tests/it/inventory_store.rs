@@ -46,51 +46,51 @@ async fn store(app: &TestApp, batch: &[MinionPackages]) {
 /// Every kept count equals a recount of the facts.
 async fn assert_counts_consistent(app: &TestApp) {
     let db = &app.state.db;
-    let bad_versions: i64 = sqlx::query_scalar(
+    let bad_versions: i64 = halite::with_db!(db, p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM inventory_versions v WHERE v.minion_count <> \
          (SELECT COUNT(*) FROM inventory_installed i WHERE i.version_id = v.id)",
     )
-    .fetch_one(db.sqlite().unwrap())
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     assert_eq!(bad_versions, 0, "version minion counts drifted");
-    let bad_packages: i64 = sqlx::query_scalar(
+    let bad_packages: i64 = halite::with_db!(db, p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM inventory_packages p WHERE p.minion_count <> \
          (SELECT COUNT(DISTINCT i.minion_ref) FROM inventory_installed i \
           JOIN inventory_versions v ON v.id = i.version_id WHERE v.package_id = p.id) \
          OR p.version_count <> (SELECT COUNT(*) FROM inventory_versions v \
           WHERE v.package_id = p.id AND v.minion_count > 0)",
     )
-    .fetch_one(db.sqlite().unwrap())
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     assert_eq!(bad_packages, 0, "package counts drifted");
-    let bad_minions: i64 = sqlx::query_scalar(
+    let bad_minions: i64 = halite::with_db!(db, p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM inventory_minions m WHERE m.package_count <> \
          (SELECT COUNT(*) FROM inventory_installed i WHERE i.minion_ref = m.id)",
     )
-    .fetch_one(db.sqlite().unwrap())
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     assert_eq!(bad_minions, 0, "minion package counts drifted");
     let zero: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM inventory_versions WHERE minion_count <= 0")
-            .fetch_one(db.sqlite().unwrap())
-            .await
+        halite::with_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM inventory_versions WHERE minion_count <= 0")
+            .fetch_one(p)
+            .await)
             .unwrap();
     assert_eq!(zero, 0, "versions nobody has are swept");
 }
 
 async fn facts_of(app: &TestApp, id: &str) -> Vec<(String, String, String)> {
-    sqlx::query_as(
+    halite::with_db!(&app.state.db, p => sqlx::query_as(
         "SELECT p.name, v.version, v.arch FROM inventory_installed i \
          JOIN inventory_minions m ON m.id = i.minion_ref JOIN inventory_versions v ON v.id = i.version_id \
-         JOIN inventory_packages p ON p.id = v.package_id WHERE m.minion_id = ? \
+         JOIN inventory_packages p ON p.id = v.package_id WHERE m.minion_id = $1 \
          ORDER BY p.name, v.version, v.arch",
     )
     .bind(id)
-    .fetch_all(app.state.db.sqlite().unwrap())
-    .await
+    .fetch_all(p)
+    .await)
     .unwrap()
 }
 
@@ -175,31 +175,31 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
         ]
     );
     // bash 5.1-2+deb11u1 is gone everywhere: swept.
-    let old_bash: i64 = sqlx::query_scalar(
+    let old_bash: i64 = halite::with_db!(&app.state.db, p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM inventory_versions WHERE version = '5.1-2+deb11u1'",
     )
-    .fetch_one(app.state.db.sqlite().unwrap())
-    .await
+    .fetch_one(p)
+    .await)
     .unwrap();
     assert_eq!(old_bash, 0);
     // The other minions are untouched.
     assert_eq!(facts_of(&app, "deb-b").await.len(), 3);
 
     // A minion that did not answer is simply not stored: its rows and collected_at stay.
-    let before: String =
-        sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = 'deb-c'")
-            .fetch_one(app.state.db.sqlite().unwrap())
-            .await
+    let before: chrono::DateTime<chrono::Utc> =
+        halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = 'deb-c'")
+            .fetch_one(p)
+            .await)
             .unwrap();
     store(
         &app,
         &[minion("deb-b", APT, &[("bash", "5.2.15-2+b2", "")])],
     )
     .await;
-    let after: String =
-        sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = 'deb-c'")
-            .fetch_one(app.state.db.sqlite().unwrap())
-            .await
+    let after: chrono::DateTime<chrono::Utc> =
+        halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT collected_at FROM inventory_minions WHERE minion_id = 'deb-c'")
+            .fetch_one(p)
+            .await)
             .unwrap();
     assert_eq!(before, after);
     assert_eq!(facts_of(&app, "deb-c").await.len(), 2);
@@ -218,9 +218,9 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
     }
     assert!(facts_of(&app, "deb-c").await.is_empty());
     let openssl_109: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM inventory_versions WHERE version = '3.0.9-1'")
-            .fetch_one(app.state.db.sqlite().unwrap())
-            .await
+        halite::with_db!(&app.state.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM inventory_versions WHERE version = '3.0.9-1'")
+            .fetch_one(p)
+            .await)
             .unwrap();
     assert_eq!(openssl_109, 0);
     assert_counts_consistent(&app).await;

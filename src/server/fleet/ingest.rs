@@ -6,8 +6,8 @@
 use crate::salt::events::{EventTag, SaltEvent};
 use crate::salt::replies::JobDetail;
 use crate::salt::state::{classify, StateRun};
-use crate::server::db::Db;
-use crate::server::to_text;
+use crate::server::db::{Db, Dialect, Engine, JsonText, Ts};
+use crate::with_db;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -257,14 +257,13 @@ pub async fn ingest_job(
     job_done: bool,
     now: DateTime<Utc>,
 ) -> Result<IngestReport, sqlx::Error> {
-    let done: BTreeSet<String> = sqlx::query_scalar(
-        "SELECT minion_id FROM highstate_runs WHERE jid = ? AND source = 'job' AND NOT blocked",
+    let done: Vec<String> = with_db!(db, p => sqlx::query_scalar(
+        "SELECT minion_id FROM highstate_runs WHERE jid = $1 AND source = 'job' AND NOT blocked",
     )
     .bind(jid)
-    .fetch_all(db.sqlite()?)
-    .await?
-    .into_iter()
-    .collect();
+    .fetch_all(p)
+    .await?);
+    let done: BTreeSet<String> = done.into_iter().collect();
     let mut report = IngestReport::default();
     // Parsed and written a batch at a time: a 10k-minion job's runs (with their raw returns)
     // are never all in memory at once.
@@ -321,81 +320,84 @@ pub async fn write_runs(
     runs: &[NewRun],
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
-    let now_text = to_text(now);
     let mut written = 0;
     for chunk in runs.chunks(BATCH) {
-        let mut tx = db.sqlite()?.begin().await?;
-        for r in chunk {
-            let completed = to_text(r.completed_at);
-            let id: Option<String> = sqlx::query_scalar(
-                "INSERT INTO highstate_runs (id, minion_id, jid, fun, started_at, completed_at, \
-                 pass_count, fail_count, change_count, total_count, duration_ms, blocked, \
-                 render_error, raw_result, ingested_at, source) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (minion_id, jid) DO UPDATE SET fun = excluded.fun, \
-                 completed_at = excluded.completed_at, pass_count = excluded.pass_count, \
-                 fail_count = excluded.fail_count, change_count = excluded.change_count, \
-                 total_count = excluded.total_count, duration_ms = excluded.duration_ms, \
-                 blocked = excluded.blocked, render_error = excluded.render_error, \
-                 raw_result = excluded.raw_result, ingested_at = excluded.ingested_at, \
-                 source = excluded.source \
-                 WHERE (highstate_runs.blocked AND NOT excluded.blocked) \
-                    OR (highstate_runs.source = 'event' AND excluded.source = 'job') \
-                 RETURNING id",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&r.minion_id)
-            .bind(&r.jid)
-            .bind(&r.fun)
-            .bind(to_text(r.started_at))
-            .bind(&completed)
-            .bind(r.pass_count)
-            .bind(r.fail_count)
-            .bind(r.change_count)
-            .bind(r.total_count)
-            .bind(r.duration_ms)
-            .bind(r.blocked)
-            .bind(r.render_error)
-            .bind(&r.raw)
-            .bind(&now_text)
-            .bind(r.source.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(id) = id else { continue };
-            written += 1;
-            sqlx::query("DELETE FROM highstate_failures WHERE run_id = ?")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            for f in &r.failures {
-                sqlx::query(
-                    "INSERT OR IGNORE INTO highstate_failures \
-                     (run_id, minion_id, state_id, fun, name, comment, run_num) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+        written += with_db!(db, p => {
+            let mut written = 0;
+            let mut tx = p.begin().await?;
+            for r in chunk {
+                let id: Option<String> = sqlx::query_scalar(
+                    "INSERT INTO highstate_runs (id, minion_id, jid, fun, started_at, completed_at, \
+                     pass_count, fail_count, change_count, total_count, duration_ms, blocked, \
+                     render_error, raw_result, ingested_at, source) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                     ON CONFLICT (minion_id, jid) DO UPDATE SET fun = excluded.fun, \
+                     completed_at = excluded.completed_at, pass_count = excluded.pass_count, \
+                     fail_count = excluded.fail_count, change_count = excluded.change_count, \
+                     total_count = excluded.total_count, duration_ms = excluded.duration_ms, \
+                     blocked = excluded.blocked, render_error = excluded.render_error, \
+                     raw_result = excluded.raw_result, ingested_at = excluded.ingested_at, \
+                     source = excluded.source \
+                     WHERE (highstate_runs.blocked AND NOT excluded.blocked) \
+                        OR (highstate_runs.source = 'event' AND excluded.source = 'job') \
+                     RETURNING id",
                 )
-                .bind(&id)
+                .bind(uuid::Uuid::new_v4().to_string())
                 .bind(&r.minion_id)
-                .bind(&f.state_id)
-                .bind(&f.fun)
-                .bind(&f.name)
-                .bind(&f.comment)
-                .bind(f.run_num)
+                .bind(&r.jid)
+                .bind(&r.fun)
+                .bind(Ts(r.started_at))
+                .bind(Ts(r.completed_at))
+                .bind(r.pass_count)
+                .bind(r.fail_count)
+                .bind(r.change_count)
+                .bind(r.total_count)
+                .bind(r.duration_ms)
+                .bind(r.blocked)
+                .bind(r.render_error)
+                .bind(r.raw.clone().map(JsonText))
+                .bind(Ts(now))
+                .bind(r.source.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(id) = id else { continue };
+                written += 1;
+                sqlx::query("DELETE FROM highstate_failures WHERE run_id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                for f in &r.failures {
+                    sqlx::query(
+                        "INSERT INTO highstate_failures \
+                         (run_id, minion_id, state_id, fun, name, comment, run_num) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&id)
+                    .bind(&r.minion_id)
+                    .bind(&f.state_id)
+                    .bind(&f.fun)
+                    .bind(&f.name)
+                    .bind(&f.comment)
+                    .bind(f.run_num)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO minion_latest_run (minion_id, run_id, completed_at) \
+                     VALUES ($1, $2, $3) \
+                     ON CONFLICT (minion_id) DO UPDATE SET run_id = excluded.run_id, \
+                     completed_at = excluded.completed_at \
+                     WHERE excluded.completed_at >= minion_latest_run.completed_at",
+                )
+                .bind(&r.minion_id)
+                .bind(&id)
+                .bind(Ts(r.completed_at))
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query(
-                "INSERT INTO minion_latest_run (minion_id, run_id, completed_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (minion_id) DO UPDATE SET run_id = excluded.run_id, \
-                 completed_at = excluded.completed_at \
-                 WHERE excluded.completed_at >= minion_latest_run.completed_at",
-            )
-            .bind(&r.minion_id)
-            .bind(&id)
-            .bind(&completed)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+            tx.commit().await?;
+            written
+        });
     }
     Ok(written)
 }
@@ -409,43 +411,50 @@ pub async fn refresh_jobs(
     complete: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let now_text = to_text(now);
     for jid in jids {
-        sqlx::query(
-            "INSERT INTO highstate_jobs (jid, fun, started_at, completed_at, minions, passed, \
-             changed, failed, blocked, skipped, complete, ingested_at) \
-             SELECT jid, MIN(fun), MIN(started_at), MAX(completed_at), COUNT(*), \
-             SUM(NOT blocked AND fail_count = 0 AND change_count = 0), \
-             SUM(NOT blocked AND fail_count = 0 AND change_count > 0), \
-             SUM(NOT blocked AND fail_count > 0), SUM(blocked), ?, ?, ? \
-             FROM highstate_runs WHERE jid = ? GROUP BY jid \
-             ON CONFLICT (jid) DO UPDATE SET fun = excluded.fun, completed_at = excluded.completed_at, \
-             minions = excluded.minions, passed = excluded.passed, changed = excluded.changed, \
-             failed = excluded.failed, blocked = excluded.blocked, \
-             skipped = MAX(highstate_jobs.skipped, excluded.skipped), \
-             complete = highstate_jobs.complete OR excluded.complete, \
-             ingested_at = excluded.ingested_at",
-        )
-        .bind(skipped)
-        .bind(complete)
-        .bind(&now_text)
-        .bind(jid)
-        .execute(db.sqlite()?)
-        .await?;
-        if complete {
-            // A job whose every return was skipped has no runs: still remember it as done.
-            sqlx::query(
-                "INSERT INTO highstate_jobs (jid, fun, started_at, completed_at, skipped, \
-                 complete, ingested_at) SELECT jid, function, started_at, started_at, ?, TRUE, ? \
-                 FROM jobs_index WHERE jid = ? AND started_at IS NOT NULL \
-                 ON CONFLICT (jid) DO UPDATE SET complete = TRUE",
-            )
+        with_db!(db, p, DB => {
+            let greatest = match DB::ENGINE {
+                Engine::Sqlite => "MAX",
+                Engine::Postgres => "GREATEST",
+            };
+            sqlx::query(&format!(
+                "INSERT INTO highstate_jobs (jid, fun, started_at, completed_at, minions, passed, \
+                 changed, failed, blocked, skipped, complete, ingested_at) \
+                 SELECT jid, MIN(fun), MIN(started_at), MAX(completed_at), COUNT(*), \
+                 SUM(CASE WHEN NOT blocked AND fail_count = 0 AND change_count = 0 THEN 1 ELSE 0 END), \
+                 SUM(CASE WHEN NOT blocked AND fail_count = 0 AND change_count > 0 THEN 1 ELSE 0 END), \
+                 SUM(CASE WHEN NOT blocked AND fail_count > 0 THEN 1 ELSE 0 END), \
+                 SUM(CASE WHEN blocked THEN 1 ELSE 0 END), $1, $2, $3 \
+                 FROM highstate_runs WHERE jid = $4 GROUP BY jid \
+                 ON CONFLICT (jid) DO UPDATE SET fun = excluded.fun, \
+                 completed_at = excluded.completed_at, \
+                 minions = excluded.minions, passed = excluded.passed, changed = excluded.changed, \
+                 failed = excluded.failed, blocked = excluded.blocked, \
+                 skipped = {greatest}(highstate_jobs.skipped, excluded.skipped), \
+                 complete = highstate_jobs.complete OR excluded.complete, \
+                 ingested_at = excluded.ingested_at"
+            ))
             .bind(skipped)
-            .bind(&now_text)
+            .bind(complete)
+            .bind(Ts(now))
             .bind(jid)
-            .execute(db.sqlite()?)
+            .execute(p)
             .await?;
-        }
+            if complete {
+                // A job whose every return was skipped has no runs: still remember it as done.
+                sqlx::query(
+                    "INSERT INTO highstate_jobs (jid, fun, started_at, completed_at, skipped, \
+                     complete, ingested_at) SELECT jid, function, started_at, started_at, $1, TRUE, \
+                     $2 FROM jobs_index WHERE jid = $3 AND started_at IS NOT NULL \
+                     ON CONFLICT (jid) DO UPDATE SET complete = TRUE",
+                )
+                .bind(skipped)
+                .bind(Ts(now))
+                .bind(jid)
+                .execute(p)
+                .await?;
+            }
+        });
     }
     Ok(())
 }
@@ -471,33 +480,35 @@ pub async fn prune(
     raw_cutoff: DateTime<Utc>,
     retention_cutoff: DateTime<Utc>,
 ) -> Result<(u64, u64), sqlx::Error> {
-    let raw = sqlx::query(
-        "UPDATE highstate_runs SET raw_result = NULL WHERE raw_result IS NOT NULL \
-         AND completed_at < ? AND id NOT IN (SELECT run_id FROM minion_latest_run)",
-    )
-    .bind(to_text(raw_cutoff))
-    .execute(db.sqlite()?)
-    .await?
-    .rows_affected();
-    let old = to_text(retention_cutoff);
-    let deleted = sqlx::query(
-        "DELETE FROM highstate_runs WHERE completed_at < ? \
-         AND id NOT IN (SELECT run_id FROM minion_latest_run)",
-    )
-    .bind(&old)
-    .execute(db.sqlite()?)
-    .await?
-    .rows_affected();
-    sqlx::query("DELETE FROM highstate_jobs WHERE completed_at < ?")
-        .bind(&old)
-        .execute(db.sqlite()?)
-        .await?;
-    Ok((raw, deleted))
+    with_db!(db, p => {
+        let raw = sqlx::query(
+            "UPDATE highstate_runs SET raw_result = NULL WHERE raw_result IS NOT NULL \
+             AND completed_at < $1 AND id NOT IN (SELECT run_id FROM minion_latest_run)",
+        )
+        .bind(Ts(raw_cutoff))
+        .execute(p)
+        .await?
+        .rows_affected();
+        let deleted = sqlx::query(
+            "DELETE FROM highstate_runs WHERE completed_at < $1 \
+             AND id NOT IN (SELECT run_id FROM minion_latest_run)",
+        )
+        .bind(Ts(retention_cutoff))
+        .execute(p)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM highstate_jobs WHERE completed_at < $1")
+            .bind(Ts(retention_cutoff))
+            .execute(p)
+            .await?;
+        Ok((raw, deleted))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::to_text;
     use serde_json::json;
 
     #[test]

@@ -4,10 +4,10 @@
 
 use super::ingest;
 use crate::salt::SaltClient;
-use crate::server::db::Db;
+use crate::server::db::{Db, Dialect};
 use crate::server::jobs::JobsCache;
 use crate::server::poller::{PollResult, PollerCtx, PollerSpec};
-use crate::server::to_text;
+use crate::with_db;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
@@ -29,20 +29,24 @@ pub async fn pending_jobs(
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, String, DateTime<Utc>)>, sqlx::Error> {
     let funs = crate::salt::state::STATE_FUNCTIONS;
-    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "SELECT j.jid, j.function, j.started_at FROM jobs_index j \
-         LEFT JOIN highstate_jobs h ON h.jid = j.jid \
-         WHERE (h.jid IS NULL OR NOT h.complete) AND j.started_at >= ",
-    );
-    q.push_bind(to_text(now - Duration::hours(LOOKBACK_HOURS)));
-    q.push(" AND j.function IN (");
-    let mut sep = q.separated(", ");
-    for f in funs {
-        sep.push_bind(*f);
-    }
-    q.push(") ORDER BY j.started_at LIMIT ")
-        .push_bind(MAX_JOBS_PER_RUN);
-    q.build_query_as().fetch_all(db.sqlite()?).await
+    with_db!(db, p, DB => {
+        let mut q = sqlx::QueryBuilder::<DB>::new(
+            "SELECT j.jid, j.function, j.started_at FROM jobs_index j \
+             LEFT JOIN highstate_jobs h ON h.jid = j.jid \
+             WHERE (h.jid IS NULL OR NOT h.complete) AND j.started_at >= ",
+        );
+        DB::push_ts(&mut q, now - Duration::hours(LOOKBACK_HOURS));
+        q.push(" AND j.function IN (");
+        for (i, f) in funs.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            DB::push_str(&mut q, f.to_string());
+        }
+        q.push(") ORDER BY j.started_at LIMIT ");
+        DB::push_i64(&mut q, MAX_JOBS_PER_RUN);
+        q.build_query_as().fetch_all(p).await
+    })
 }
 
 /// Has the job ended (so that targeted minions without a return did not return)? Past the grace

@@ -99,13 +99,12 @@ pub async fn collect(
     let started = std::time::Instant::now();
     let forgotten = forget_gone(db).await? as i64;
     let mut catalog = Catalog::load(db).await?;
-    let families: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
+    let families: Vec<(String, String)> = crate::with_db!(db, p => sqlx::query_as(
         "SELECT minion_id, os_family FROM minion_snapshots WHERE os_family IS NOT NULL",
     )
-    .fetch_all(db.sqlite()?)
-    .await?
-    .into_iter()
-    .collect();
+    .fetch_all(p)
+    .await?);
+    let families: HashMap<String, String> = families.into_iter().collect();
     let mut summary = RefreshSummary {
         minions_targeted: minions.len() as i64,
         forgotten,

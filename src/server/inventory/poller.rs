@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 /// The minions a collection asks: accepted and online (from the minion poller's snapshots).
 pub async fn online_minions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::with_db!(db, p => sqlx::query_scalar(
         "SELECT minion_id FROM minion_snapshots WHERE key_status = 'accepted' AND online \
          ORDER BY minion_id",
     )
-    .fetch_all(db.sqlite()?)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 /// One run.

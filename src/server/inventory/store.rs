@@ -16,11 +16,11 @@ use crate::model::inventory::{
 use crate::model::list::{ListQuery, SortDir};
 use crate::model::page::Page;
 use crate::salt::packages::InstalledPackage;
-use crate::server::db::Db;
+use crate::server::db::{Db, Dialect, Engine, Ts};
 use crate::server::minions::store::push_allowed;
-use crate::server::to_text;
+use crate::with_db;
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::QueryBuilder;
 use std::collections::{HashMap, HashSet};
 
 /// Rows per multi-row statement (two binds each, well under SQLite's 32,766).
@@ -49,72 +49,35 @@ impl Catalog {
     /// Read every package and version id.
     pub async fn load(db: &Db) -> Result<Self, sqlx::Error> {
         let mut c = Catalog::default();
-        let pkgs: Vec<(i64, String, String)> =
+        type Rows = (Vec<(i64, String, String)>, Vec<(i64, i64, String, String)>);
+        let (pkgs, vers): Rows = with_db!(db, p => (
             sqlx::query_as("SELECT id, source, name FROM inventory_packages")
-                .fetch_all(db.sqlite()?)
-                .await?;
+                .fetch_all(p)
+                .await?,
+            sqlx::query_as("SELECT id, package_id, version, arch FROM inventory_versions")
+                .fetch_all(p)
+                .await?,
+        ));
         for (id, source, name) in pkgs {
             c.packages.insert((source, name), id);
         }
-        let vers: Vec<(i64, i64, String, String)> =
-            sqlx::query_as("SELECT id, package_id, version, arch FROM inventory_versions")
-                .fetch_all(db.sqlite()?)
-                .await?;
         for (id, pkg, version, arch) in vers {
             c.versions.insert((pkg, version, arch), id);
             c.package_of.insert(id, pkg);
         }
         Ok(c)
     }
-
-    async fn package_id(
-        &mut self,
-        tx: &mut Transaction<'_, Sqlite>,
-        source: &str,
-        name: &str,
-    ) -> Result<i64, sqlx::Error> {
-        if let Some(id) = self.packages.get(&(source.to_string(), name.to_string())) {
-            return Ok(*id);
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO inventory_packages (name, source) VALUES (?, ?) \
-             ON CONFLICT (name, source) DO UPDATE SET name = excluded.name RETURNING id",
-        )
-        .bind(name)
-        .bind(source)
-        .fetch_one(&mut **tx)
-        .await?;
-        self.packages
-            .insert((source.to_string(), name.to_string()), id);
-        Ok(id)
-    }
-
-    async fn version_id(
-        &mut self,
-        tx: &mut Transaction<'_, Sqlite>,
-        source: &str,
-        p: &InstalledPackage,
-    ) -> Result<i64, sqlx::Error> {
-        let pkg = self.package_id(tx, source, &p.name).await?;
-        let key = (pkg, p.version.clone(), p.arch.clone());
-        if let Some(id) = self.versions.get(&key) {
-            return Ok(*id);
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO inventory_versions (package_id, version, arch) VALUES (?, ?, ?) \
-             ON CONFLICT (package_id, version, arch) DO UPDATE SET version = excluded.version \
-             RETURNING id",
-        )
-        .bind(pkg)
-        .bind(&p.version)
-        .bind(&p.arch)
-        .fetch_one(&mut **tx)
-        .await?;
-        self.versions.insert(key, id);
-        self.package_of.insert(id, pkg);
-        Ok(id)
-    }
 }
+
+/// Insert a package (name, source) if new; its id (the statement of `Catalog`'s misses).
+const INSERT_PACKAGE: &str = "INSERT INTO inventory_packages (name, source) VALUES ($1, $2) \
+     ON CONFLICT (name, source) DO UPDATE SET name = excluded.name RETURNING id";
+
+/// Insert a version (package, version, arch) if new; its id.
+const INSERT_VERSION: &str =
+    "INSERT INTO inventory_versions (package_id, version, arch) VALUES ($1, $2, $3) \
+     ON CONFLICT (package_id, version, arch) DO UPDATE SET version = excluded.version \
+     RETURNING id";
 
 /// Escape `s` for `LIKE … ESCAPE '\\'` (SQLite's LIKE ignores case for ASCII letters only, so
 /// the text keeps its case: `Éclair` still finds `Éclair`).
@@ -124,27 +87,33 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// Push `ids` separated by commas (each a bind).
+fn push_ids<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, ids: &[i64]) {
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        DB::push_i64(q, *id);
+    }
+}
+
 /// `UPDATE <table> SET minion_count = minion_count + delta WHERE id IN (ids)`, in chunks.
-async fn bump(
-    tx: &mut Transaction<'_, Sqlite>,
+fn bump<DB: Dialect>(
     table: &'static str,
     ids: &[i64],
     delta: i64,
-) -> Result<(), sqlx::Error> {
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE ");
-        q.push(table)
-            .push(" SET minion_count = minion_count + ")
-            .push_bind(delta)
-            .push(" WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
+) -> Vec<QueryBuilder<'static, DB>> {
+    ids.chunks(ROWS_PER_STATEMENT)
+        .map(|chunk| {
+            let mut q = QueryBuilder::<DB>::new("UPDATE ");
+            q.push(table).push(" SET minion_count = minion_count + ");
+            DB::push_i64(&mut q, delta);
+            q.push(" WHERE id IN (");
+            push_ids(&mut q, chunk);
+            q.push(")");
+            q
+        })
+        .collect()
 }
 
 /// Replace the packages of each minion in `batch` (one transaction for the batch): afterwards
@@ -156,97 +125,132 @@ pub async fn store_minions(
     batch: &[MinionPackages],
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let now = to_text(now);
-    let mut tx = db.sqlite()?.begin().await?;
-    let mut touched: HashSet<i64> = HashSet::new();
-    let mut stored = Vec::with_capacity(batch.len());
-    for m in batch {
-        let source = PackageSource::stored(m.source);
-        let minion_ref: i64 = sqlx::query_scalar(
-            "INSERT INTO inventory_minions (minion_id, os_family, source, collected_at, package_count) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (minion_id) DO UPDATE SET \
-             os_family = excluded.os_family, source = excluded.source, \
-             collected_at = excluded.collected_at, package_count = excluded.package_count \
-             RETURNING id",
-        )
-        .bind(&m.minion_id)
-        .bind(&m.os_family)
-        .bind(source)
-        .bind(&now)
-        .bind(m.packages.len() as i64)
-        .fetch_one(&mut *tx)
-        .await?;
-        let old: HashSet<i64> =
-            sqlx::query_scalar("SELECT version_id FROM inventory_installed WHERE minion_ref = ?")
-                .bind(minion_ref)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect();
-        let mut new = HashSet::with_capacity(m.packages.len());
-        for p in &m.packages {
-            new.insert(catalog.version_id(&mut tx, source, p).await?);
-        }
-        let added: Vec<i64> = new.difference(&old).copied().collect();
-        let removed: Vec<i64> = old.difference(&new).copied().collect();
-        stored.push((m.minion_id.clone(), new.len() as i64));
-        if added.is_empty() && removed.is_empty() {
-            continue;
-        }
-        for chunk in removed.chunks(ROWS_PER_STATEMENT) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("DELETE FROM inventory_installed WHERE minion_ref = ");
-            q.push_bind(minion_ref).push(" AND version_id IN (");
-            let mut sep = q.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
+    with_db!(db, p, DB => {
+        let mut tx = p.begin().await?;
+        let mut touched: HashSet<i64> = HashSet::new();
+        let mut stored = Vec::with_capacity(batch.len());
+        for m in batch {
+            let source = PackageSource::stored(m.source);
+            let minion_ref: i64 = sqlx::query_scalar(
+                "INSERT INTO inventory_minions (minion_id, os_family, source, collected_at, \
+                 package_count) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (minion_id) DO UPDATE SET \
+                 os_family = excluded.os_family, source = excluded.source, \
+                 collected_at = excluded.collected_at, package_count = excluded.package_count \
+                 RETURNING id",
+            )
+            .bind(&m.minion_id)
+            .bind(&m.os_family)
+            .bind(source)
+            .bind(Ts(now))
+            .bind(m.packages.len() as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+            let old: Vec<i64> = sqlx::query_scalar(
+                "SELECT version_id FROM inventory_installed WHERE minion_ref = $1",
+            )
+            .bind(minion_ref)
+            .fetch_all(&mut *tx)
+            .await?;
+            let old: HashSet<i64> = old.into_iter().collect();
+            let mut new = HashSet::with_capacity(m.packages.len());
+            for p in &m.packages {
+                // The catalog has (nearly) every id; a miss is inserted, under the write lock.
+                let pkg_key = (source.to_string(), p.name.clone());
+                let pkg = match catalog.packages.get(&pkg_key) {
+                    Some(id) => *id,
+                    None => {
+                        let id: i64 = sqlx::query_scalar(INSERT_PACKAGE)
+                            .bind(&p.name)
+                            .bind(source)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        catalog.packages.insert(pkg_key, id);
+                        id
+                    }
+                };
+                let key = (pkg, p.version.clone(), p.arch.clone());
+                let version = match catalog.versions.get(&key) {
+                    Some(id) => *id,
+                    None => {
+                        let id: i64 = sqlx::query_scalar(INSERT_VERSION)
+                            .bind(pkg)
+                            .bind(&p.version)
+                            .bind(&p.arch)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        catalog.versions.insert(key, id);
+                        catalog.package_of.insert(id, pkg);
+                        id
+                    }
+                };
+                new.insert(version);
             }
+            let added: Vec<i64> = new.difference(&old).copied().collect();
+            let removed: Vec<i64> = old.difference(&new).copied().collect();
+            stored.push((m.minion_id.clone(), new.len() as i64));
+            if added.is_empty() && removed.is_empty() {
+                continue;
+            }
+            for chunk in removed.chunks(ROWS_PER_STATEMENT) {
+                let mut q =
+                    QueryBuilder::<DB>::new("DELETE FROM inventory_installed WHERE minion_ref = ");
+                DB::push_i64(&mut q, minion_ref);
+                q.push(" AND version_id IN (");
+                push_ids(&mut q, chunk);
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in added.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<DB>::new(
+                    "INSERT INTO inventory_installed (minion_ref, version_id) VALUES ",
+                );
+                for (i, id) in chunk.iter().enumerate() {
+                    q.push(if i > 0 { ", (" } else { "(" });
+                    DB::push_i64(&mut q, minion_ref);
+                    q.push(", ");
+                    DB::push_i64(&mut q, *id);
+                    q.push(")");
+                }
+                q.build().execute(&mut *tx).await?;
+            }
+            let pkgs = |ids: &HashSet<i64>| -> HashSet<i64> {
+                ids.iter()
+                    .filter_map(|v| catalog.package_of.get(v).copied())
+                    .collect()
+            };
+            let (old_pkgs, new_pkgs) = (pkgs(&old), pkgs(&new));
+            let gained: Vec<i64> = new_pkgs.difference(&old_pkgs).copied().collect();
+            let lost: Vec<i64> = old_pkgs.difference(&new_pkgs).copied().collect();
+            let bumps = [
+                bump::<DB>("inventory_versions", &added, 1),
+                bump::<DB>("inventory_versions", &removed, -1),
+                bump::<DB>("inventory_packages", &gained, 1),
+                bump::<DB>("inventory_packages", &lost, -1),
+            ];
+            for mut q in bumps.into_iter().flatten() {
+                q.build().execute(&mut *tx).await?;
+            }
+            touched.extend(
+                added
+                    .iter()
+                    .chain(&removed)
+                    .filter_map(|v| catalog.package_of.get(v).copied()),
+            );
+        }
+        let touched: Vec<i64> = touched.into_iter().collect();
+        for chunk in touched.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<DB>::new(
+                "UPDATE inventory_packages SET version_count = (SELECT COUNT(*) \
+                 FROM inventory_versions v \
+                 WHERE v.package_id = inventory_packages.id AND v.minion_count > 0) WHERE id IN (",
+            );
+            push_ids(&mut q, chunk);
             q.push(")");
             q.build().execute(&mut *tx).await?;
         }
-        for chunk in added.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO inventory_installed (minion_ref, version_id) ",
-            );
-            q.push_values(chunk, |mut b, id| {
-                b.push_bind(minion_ref).push_bind(*id);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        bump(&mut tx, "inventory_versions", &added, 1).await?;
-        bump(&mut tx, "inventory_versions", &removed, -1).await?;
-        let pkgs = |ids: &HashSet<i64>| -> HashSet<i64> {
-            ids.iter()
-                .filter_map(|v| catalog.package_of.get(v).copied())
-                .collect()
-        };
-        let (old_pkgs, new_pkgs) = (pkgs(&old), pkgs(&new));
-        let gained: Vec<i64> = new_pkgs.difference(&old_pkgs).copied().collect();
-        let lost: Vec<i64> = old_pkgs.difference(&new_pkgs).copied().collect();
-        bump(&mut tx, "inventory_packages", &gained, 1).await?;
-        bump(&mut tx, "inventory_packages", &lost, -1).await?;
-        touched.extend(
-            added
-                .iter()
-                .chain(&removed)
-                .filter_map(|v| catalog.package_of.get(v).copied()),
-        );
-    }
-    let touched: Vec<i64> = touched.into_iter().collect();
-    for chunk in touched.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "UPDATE inventory_packages SET version_count = (SELECT COUNT(*) FROM inventory_versions v \
-             WHERE v.package_id = inventory_packages.id AND v.minion_count > 0) WHERE id IN (",
-        );
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(stored)
+        tx.commit().await?;
+        Ok(stored)
+    })
 }
 
 /// Forget minions (their keys are gone): their facts go and the counts follow.
@@ -269,14 +273,18 @@ pub async fn forget_minions(
         .collect();
     store_minions(db, catalog, &batch, Utc::now()).await?;
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("DELETE FROM inventory_minions WHERE minion_id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(id);
-        }
-        q.push(")");
-        q.build().execute(db.sqlite()?).await?;
+        with_db!(db, p, DB => {
+            let mut q =
+                QueryBuilder::<DB>::new("DELETE FROM inventory_minions WHERE minion_id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                DB::push_str(&mut q, id.clone());
+            }
+            q.push(")");
+            q.build().execute(p).await?;
+        });
     }
     Ok(())
 }
@@ -284,29 +292,31 @@ pub async fn forget_minions(
 /// Drop versions and packages no minion has any more (after a collection, under the write
 /// lock: the [`Catalog`] of that collection is stale afterwards).
 pub async fn sweep(db: &Db) -> Result<(), sqlx::Error> {
-    let mut tx = db.sqlite()?.begin().await?;
-    sqlx::query("DELETE FROM inventory_versions WHERE minion_count <= 0")
+    with_db!(db, p => {
+        let mut tx = p.begin().await?;
+        sqlx::query("DELETE FROM inventory_versions WHERE minion_count <= 0")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM inventory_packages WHERE minion_count <= 0 AND NOT EXISTS \
+             (SELECT 1 FROM inventory_versions v WHERE v.package_id = inventory_packages.id)",
+        )
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "DELETE FROM inventory_packages WHERE minion_count <= 0 AND NOT EXISTS \
-         (SELECT 1 FROM inventory_versions v WHERE v.package_id = inventory_packages.id)",
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+        tx.commit().await
+    })
 }
 
 /// Minions with collected packages whose key is no longer accepted (or gone, once the keys
 /// poller has seen any accepted key).
 pub async fn gone_minions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    with_db!(db, p => sqlx::query_scalar(
         "SELECT i.minion_id FROM inventory_minions i LEFT JOIN minion_snapshots s \
          ON s.minion_id = i.minion_id WHERE s.key_status <> 'accepted' OR (s.minion_id IS NULL \
          AND EXISTS (SELECT 1 FROM minion_snapshots WHERE key_status = 'accepted'))",
     )
-    .fetch_all(db.sqlite()?)
-    .await
+    .fetch_all(p)
+    .await)
 }
 
 // ---- reads ---------------------------------------------------------------------------------
@@ -314,17 +324,19 @@ pub async fn gone_minions(db: &Db) -> Result<Vec<String>, sqlx::Error> {
 /// What the inventory holds.
 pub async fn status(db: &Db) -> Result<InventoryStatus, sqlx::Error> {
     type Row = (i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let (minions, installed, oldest, newest): Row = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(package_count), 0), MIN(collected_at), MAX(collected_at) \
-             FROM inventory_minions",
-    )
-    .fetch_one(db.sqlite()?)
-    .await?;
-    let packages: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT name) FROM inventory_packages WHERE minion_count > 0",
-    )
-    .fetch_one(db.sqlite()?)
-    .await?;
+    let ((minions, installed, oldest, newest), packages): (Row, i64) = with_db!(db, p => (
+        sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(package_count), 0) AS BIGINT), \
+             MIN(collected_at), MAX(collected_at) FROM inventory_minions",
+        )
+        .fetch_one(p)
+        .await?,
+        sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT name) FROM inventory_packages WHERE minion_count > 0",
+        )
+        .fetch_one(p)
+        .await?,
+    ));
     Ok(InventoryStatus {
         minions,
         packages,
@@ -336,19 +348,36 @@ pub async fn status(db: &Db) -> Result<InventoryStatus, sqlx::Error> {
     })
 }
 
-fn push_package_where<'a>(
-    q: &mut QueryBuilder<'a, Sqlite>,
+/// `LIKE` on SQLite (which ignores ASCII case), `ILIKE` on Postgres.
+fn like<DB: Dialect>() -> &'static str {
+    match DB::ENGINE {
+        Engine::Sqlite => " LIKE ",
+        Engine::Postgres => " ILIKE ",
+    }
+}
+
+/// `COLLATE "C"` on Postgres (byte order, as SQLite's BINARY sorts text), nothing on SQLite.
+fn byte_order<DB: Dialect>() -> &'static str {
+    match DB::ENGINE {
+        Engine::Sqlite => "",
+        Engine::Postgres => " COLLATE \"C\"",
+    }
+}
+
+fn push_package_where<DB: Dialect>(
+    q: &mut QueryBuilder<'_, DB>,
     search: &str,
     source: Option<PackageSource>,
 ) {
     q.push(" WHERE minion_count > 0");
     if !search.is_empty() {
-        q.push(" AND name LIKE ")
-            .push_bind(format!("%{}%", escape_like(search)))
-            .push(" ESCAPE '\\'");
+        q.push(" AND name").push(like::<DB>());
+        DB::push_str(q, format!("%{}%", escape_like(search)));
+        q.push(" ESCAPE '\\'");
     }
     if let Some(s) = source {
-        q.push(" AND source = ").push_bind(s.as_str());
+        q.push(" AND source = ");
+        DB::push_str(q, s.as_str().to_string());
     }
 }
 
@@ -357,34 +386,48 @@ pub async fn packages(
     db: &Db,
     lq: &ListQuery<PackageFilters>,
 ) -> Result<(Vec<PackageRow>, i64), sqlx::Error> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SELECT name, SUM(minion_count) AS minion_count, SUM(version_count) AS version_count, \
-         COALESCE(GROUP_CONCAT(NULLIF(source, ''), ','), '') AS sources FROM inventory_packages",
-    );
-    push_package_where(&mut q, &lq.q, lq.filters);
-    q.push(" GROUP BY name ORDER BY ");
-    let dir = match lq.dir {
-        SortDir::Asc => " ASC",
-        SortDir::Desc => " DESC",
-    };
-    match lq.sort {
-        None => q.push("minion_count DESC, name ASC"),
-        Some(PackageSort::Name) => q.push("name").push(dir),
-        Some(PackageSort::Minions) => q.push("minion_count").push(dir).push(", name ASC"),
-        Some(PackageSort::Versions) => q.push("version_count").push(dir).push(", name ASC"),
-    };
-    q.push(" LIMIT ")
-        .push_bind(lq.per_page)
-        .push(" OFFSET ")
-        .push_bind((lq.page - 1) * lq.per_page);
-    let rows = q
-        .build_query_as::<PackageRow>()
-        .fetch_all(db.sqlite()?)
-        .await?;
-    let mut c = QueryBuilder::<Sqlite>::new("SELECT COUNT(DISTINCT name) FROM inventory_packages");
-    push_package_where(&mut c, &lq.q, lq.filters);
-    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
-    Ok((rows, total))
+    with_db!(db, p, DB => {
+        let mut q = QueryBuilder::<DB>::new(match DB::ENGINE {
+            Engine::Sqlite => {
+                "SELECT name, SUM(minion_count) AS minion_count, \
+                 SUM(version_count) AS version_count, \
+                 COALESCE(GROUP_CONCAT(NULLIF(source, ''), ','), '') AS sources \
+                 FROM inventory_packages"
+            }
+            Engine::Postgres => {
+                "SELECT name, CAST(SUM(minion_count) AS BIGINT) AS minion_count, \
+                 CAST(SUM(version_count) AS BIGINT) AS version_count, \
+                 COALESCE(string_agg(NULLIF(source, ''), ',' ORDER BY source), '') AS sources \
+                 FROM inventory_packages"
+            }
+        });
+        push_package_where(&mut q, &lq.q, lq.filters);
+        q.push(" GROUP BY name ORDER BY ");
+        let dir = match lq.dir {
+            SortDir::Asc => " ASC",
+            SortDir::Desc => " DESC",
+        };
+        let name = byte_order::<DB>();
+        match lq.sort {
+            None => q.push("minion_count DESC, name").push(name).push(" ASC"),
+            Some(PackageSort::Name) => q.push("name").push(name).push(dir),
+            Some(PackageSort::Minions) => {
+                q.push("minion_count").push(dir).push(", name").push(name).push(" ASC")
+            }
+            Some(PackageSort::Versions) => {
+                q.push("version_count").push(dir).push(", name").push(name).push(" ASC")
+            }
+        };
+        q.push(" LIMIT ");
+        DB::push_i64(&mut q, lq.per_page);
+        q.push(" OFFSET ");
+        DB::push_i64(&mut q, (lq.page - 1) * lq.per_page);
+        let rows = q.build_query_as::<PackageRow>().fetch_all(p).await?;
+        let mut c = QueryBuilder::<DB>::new("SELECT COUNT(DISTINCT name) FROM inventory_packages");
+        push_package_where(&mut c, &lq.q, lq.filters);
+        let total: i64 = c.build_query_scalar().fetch_one(p).await?;
+        Ok((rows, total))
+    })
 }
 
 /// Sort versions newest first by their source's rules (then arch, then source).
@@ -414,30 +457,35 @@ pub async fn versions(
     name: &str,
     source: Option<PackageSource>,
 ) -> Result<Option<PackageVersions>, sqlx::Error> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SELECT v.id, v.version, v.arch, p.source, v.minion_count FROM inventory_versions v \
-         JOIN inventory_packages p ON p.id = v.package_id WHERE v.minion_count > 0 AND p.name = ",
-    );
-    q.push_bind(name);
-    if let Some(s) = source {
-        q.push(" AND p.source = ").push_bind(s.as_str());
-    }
-    let mut rows = q
-        .build_query_as::<VersionRow>()
-        .fetch_all(db.sqlite()?)
-        .await?;
+    let mut rows: Vec<VersionRow> = with_db!(db, p, DB => {
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT v.id, v.version, v.arch, p.source, v.minion_count FROM inventory_versions v \
+             JOIN inventory_packages p ON p.id = v.package_id \
+             WHERE v.minion_count > 0 AND p.name = ",
+        );
+        DB::push_str(&mut q, name.to_string());
+        if let Some(s) = source {
+            q.push(" AND p.source = ");
+            DB::push_str(&mut q, s.as_str().to_string());
+        }
+        q.build_query_as().fetch_all(p).await?
+    });
     if rows.is_empty() {
         return Ok(None);
     }
     sort_newest_first(&mut rows);
-    let mut c = QueryBuilder::<Sqlite>::new(
-        "SELECT COALESCE(SUM(minion_count), 0) FROM inventory_packages WHERE name = ",
-    );
-    c.push_bind(name);
-    if let Some(s) = source {
-        c.push(" AND source = ").push_bind(s.as_str());
-    }
-    let minion_count: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
+    let minion_count: i64 = with_db!(db, p, DB => {
+        let mut c = QueryBuilder::<DB>::new(
+            "SELECT CAST(COALESCE(SUM(minion_count), 0) AS BIGINT) FROM inventory_packages \
+             WHERE name = ",
+        );
+        DB::push_str(&mut c, name.to_string());
+        if let Some(s) = source {
+            c.push(" AND source = ");
+            DB::push_str(&mut c, s.as_str().to_string());
+        }
+        c.build_query_scalar().fetch_one(p).await?
+    });
     Ok(Some(PackageVersions {
         name: name.to_string(),
         minion_count,
@@ -454,45 +502,43 @@ pub async fn version_minions(
     page: i64,
     per_page: i64,
 ) -> Result<Option<VersionMinions>, sqlx::Error> {
-    let head: Option<(String, VersionRow)> = sqlx::query_as::<_, (String, i64, String, String, String, i64)>(
-        "SELECT p.name, v.id, v.version, v.arch, p.source, v.minion_count FROM inventory_versions v \
-         JOIN inventory_packages p ON p.id = v.package_id WHERE v.id = ? AND v.minion_count > 0",
+    type Head = Option<(String, i64, String, String, String, i64)>;
+    let head: Head = with_db!(db, p => sqlx::query_as(
+        "SELECT p.name, v.id, v.version, v.arch, p.source, v.minion_count \
+         FROM inventory_versions v JOIN inventory_packages p ON p.id = v.package_id \
+         WHERE v.id = $1 AND v.minion_count > 0",
     )
     .bind(id)
-    .fetch_optional(db.sqlite()?)
-    .await?
-    .map(|(name, id, version, arch, source, minion_count)| {
-        (
-            name,
-            VersionRow {
-                id,
-                version,
-                arch,
-                source,
-                minion_count,
-            },
-        )
-    });
-    let Some((name, version)) = head else {
+    .fetch_optional(p)
+    .await?);
+    let Some((name, id, version, arch, source, minion_count)) = head else {
         return Ok(None);
+    };
+    let version = VersionRow {
+        id,
+        version,
+        arch,
+        source,
+        minion_count,
     };
     let from = "FROM inventory_installed i JOIN inventory_minions m ON m.id = i.minion_ref \
                 WHERE i.version_id = ";
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT m.minion_id, m.collected_at ");
-    q.push(from).push_bind(id);
-    push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
-    q.push(" ORDER BY m.minion_id LIMIT ")
-        .push_bind(per_page)
-        .push(" OFFSET ")
-        .push_bind((page - 1) * per_page);
-    let rows = q
-        .build_query_as::<VersionMinion>()
-        .fetch_all(db.sqlite()?)
-        .await?;
-    let mut c = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) ");
-    c.push(from).push_bind(id);
-    push_allowed(&mut c, "('minion:' || m.minion_id)", globs);
-    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
+    let (rows, total): (Vec<VersionMinion>, i64) = with_db!(db, p, DB => {
+        let mut q = QueryBuilder::<DB>::new("SELECT m.minion_id, m.collected_at ");
+        q.push(from);
+        DB::push_i64(&mut q, id);
+        push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
+        q.push(" ORDER BY m.minion_id").push(byte_order::<DB>()).push(" LIMIT ");
+        DB::push_i64(&mut q, per_page);
+        q.push(" OFFSET ");
+        DB::push_i64(&mut q, (page - 1) * per_page);
+        let rows = q.build_query_as().fetch_all(p).await?;
+        let mut c = QueryBuilder::<DB>::new("SELECT COUNT(*) ");
+        c.push(from);
+        DB::push_i64(&mut c, id);
+        push_allowed(&mut c, "('minion:' || m.minion_id)", globs);
+        (rows, c.build_query_scalar().fetch_one(p).await?)
+    });
     Ok(Some(VersionMinions {
         version,
         name,
@@ -517,26 +563,35 @@ async fn candidates(
     name: &str,
     source: Option<PackageSource>,
 ) -> Result<Vec<(i64, String, String, i64)>, sqlx::Error> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SELECT v.id, p.source, v.version, v.minion_count FROM inventory_versions v \
-         JOIN inventory_packages p ON p.id = v.package_id WHERE v.minion_count > 0 AND ",
-    );
-    match op {
-        NameOp::Eq => q.push("p.name = ").push_bind(name.to_string()),
-        NameOp::Prefix => q
-            .push("p.name LIKE ")
-            .push_bind(format!("{}%", escape_like(name)))
-            .push(" ESCAPE '\\'"),
-        NameOp::Contains => q
-            .push("p.name LIKE ")
-            .push_bind(format!("%{}%", escape_like(name)))
-            .push(" ESCAPE '\\'"),
-    };
-    if let Some(s) = source {
-        q.push(" AND p.source = ").push_bind(s.as_str());
-    }
-    q.push(" LIMIT ").push_bind(MAX_CANDIDATES + 1);
-    q.build_query_as().fetch_all(db.sqlite()?).await
+    with_db!(db, p, DB => {
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT v.id, p.source, v.version, v.minion_count FROM inventory_versions v \
+             JOIN inventory_packages p ON p.id = v.package_id WHERE v.minion_count > 0 AND ",
+        );
+        match op {
+            NameOp::Eq => {
+                q.push("p.name = ");
+                DB::push_str(&mut q, name.to_string());
+            }
+            NameOp::Prefix => {
+                q.push("p.name").push(like::<DB>());
+                DB::push_str(&mut q, format!("{}%", escape_like(name)));
+                q.push(" ESCAPE '\\'");
+            }
+            NameOp::Contains => {
+                q.push("p.name").push(like::<DB>());
+                DB::push_str(&mut q, format!("%{}%", escape_like(name)));
+                q.push(" ESCAPE '\\'");
+            }
+        };
+        if let Some(s) = source {
+            q.push(" AND p.source = ");
+            DB::push_str(&mut q, s.as_str().to_string());
+        }
+        q.push(" LIMIT ");
+        DB::push_i64(&mut q, MAX_CANDIDATES + 1);
+        q.build_query_as().fetch_all(p).await
+    })
 }
 
 fn starts_with_ascii_ci(s: &str, prefix: &str) -> bool {
@@ -573,15 +628,19 @@ pub async fn search(
     };
     let (Some((op, name)), None) = (&s.name, &s.minion) else {
         // A minion's packages (a few thousand rows): filtered and paged in memory.
-        let mut q = QueryBuilder::<Sqlite>::new(HIT_COLUMNS);
-        q.push(" WHERE m.minion_id = ")
-            .push_bind(s.minion.clone().unwrap_or_default());
-        if let Some(src) = s.source {
-            q.push(" AND p.source = ").push_bind(src.as_str());
-        }
-        push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
-        q.push(" ORDER BY p.name, v.version, v.arch");
-        let all: Vec<PackageHit> = q.build_query_as().fetch_all(db.sqlite()?).await?;
+        let all: Vec<PackageHit> = with_db!(db, p, DB => {
+            let mut q = QueryBuilder::<DB>::new(HIT_COLUMNS);
+            q.push(" WHERE m.minion_id = ");
+            DB::push_str(&mut q, s.minion.clone().unwrap_or_default());
+            if let Some(src) = s.source {
+                q.push(" AND p.source = ");
+                DB::push_str(&mut q, src.as_str().to_string());
+            }
+            push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
+            let c = byte_order::<DB>();
+            q.push(format!(" ORDER BY p.name{c}, v.version{c}, v.arch{c}"));
+            q.build_query_as().fetch_all(p).await?
+        });
         let named = |h: &PackageHit| match &s.name {
             None => true,
             Some((NameOp::Eq, n)) => &h.name == n,
@@ -628,26 +687,30 @@ pub async fn search(
             truncated,
         });
     }
-    let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-    let push_where = |q: &mut QueryBuilder<'_, Sqlite>| {
-        q.push(" WHERE i.version_id IN (SELECT value FROM json_each(")
-            .push_bind(ids_json.clone())
-            .push("))");
-    };
-    let mut q = QueryBuilder::<Sqlite>::new(HIT_COLUMNS);
-    push_where(&mut q);
-    push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
-    q.push(" ORDER BY m.minion_id, p.name, v.version, v.arch LIMIT ")
-        .push_bind(per_page)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<PackageHit> = q.build_query_as().fetch_all(db.sqlite()?).await?;
-    let mut c = QueryBuilder::<Sqlite>::new(
-        "SELECT COUNT(*) FROM inventory_installed i JOIN inventory_minions m ON m.id = i.minion_ref",
-    );
-    push_where(&mut c);
-    push_allowed(&mut c, "('minion:' || m.minion_id)", globs);
-    let total: i64 = c.build_query_scalar().fetch_one(db.sqlite()?).await?;
+    let (rows, total): (Vec<PackageHit>, i64) = with_db!(db, p, DB => {
+        let push_where = |q: &mut QueryBuilder<'_, DB>| {
+            q.push(" WHERE i.version_id IN ");
+            DB::push_i64_list(q, &ids);
+        };
+        let mut q = QueryBuilder::<DB>::new(HIT_COLUMNS);
+        push_where(&mut q);
+        push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
+        let c = byte_order::<DB>();
+        q.push(format!(
+            " ORDER BY m.minion_id{c}, p.name{c}, v.version{c}, v.arch{c} LIMIT "
+        ));
+        DB::push_i64(&mut q, per_page);
+        q.push(" OFFSET ");
+        DB::push_i64(&mut q, offset);
+        let rows = q.build_query_as().fetch_all(p).await?;
+        let mut c = QueryBuilder::<DB>::new(
+            "SELECT COUNT(*) FROM inventory_installed i \
+             JOIN inventory_minions m ON m.id = i.minion_ref",
+        );
+        push_where(&mut c);
+        push_allowed(&mut c, "('minion:' || m.minion_id)", globs);
+        (rows, c.build_query_scalar().fetch_one(p).await?)
+    });
     Ok(SearchPage {
         list: Page::new(rows, total, page, per_page),
         truncated,
