@@ -180,7 +180,13 @@ impl SseParser {
         let data = std::mem::take(&mut self.data);
         self.has_data = false;
         let tag_line = self.event_tag.take();
-        let parsed: Value = serde_json::from_str(&data).ok()?;
+        let mut parsed: Value = serde_json::from_str(&data).ok()?;
+        if data.contains("\\u0000") {
+            // A NUL is no character any store keeps (Postgres refuses it in text and jsonb):
+            // it becomes U+FFFD, in keys and values alike.
+            parsed = without_nul(parsed);
+        }
+        let tag_line = tag_line.map(|t| t.replace('\0', "\u{FFFD}"));
         // The data line is the envelope {"tag", "data"}; fall back to the `tag:` line.
         let tag = parsed
             .get("tag")
@@ -189,6 +195,27 @@ impl SseParser {
             .or(tag_line)?;
         let inner = parsed.get("data").cloned().unwrap_or(parsed);
         Some(SaltEvent { tag, data: inner })
+    }
+}
+
+/// `v` with every NUL character (in strings and object keys) replaced by U+FFFD.
+fn without_nul(v: Value) -> Value {
+    let fix = |s: String| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{FFFD}")
+        } else {
+            s
+        }
+    };
+    match v {
+        Value::String(s) => Value::String(fix(s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nul).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (fix(k), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

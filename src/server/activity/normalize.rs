@@ -107,10 +107,17 @@ fn raw(ev: &SaltEvent) -> String {
             Value::String(format!("[return of {} bytes not stored]", full.len())),
         );
     }
-    clip(
-        serde_json::json!({ "tag": ev.tag, "data": data }).to_string(),
-        RAW_MAX,
-    )
+    let smaller = serde_json::json!({ "tag": ev.tag, "data": data }).to_string();
+    if smaller.len() <= RAW_MAX {
+        return smaller;
+    }
+    // Still too large without its return: keep the tag and say so. Always whole JSON (a cut
+    // text is no JSON, and Postgres' jsonb column refuses it).
+    serde_json::json!({
+        "tag": clip(ev.tag.clone(), 1024),
+        "data": format!("[event data of {} bytes not stored]", smaller.len()),
+    })
+    .to_string()
 }
 
 /// Normalise one event into zero or more rows (SPEC 7.3). Salt 3006-3008 fire no `salt/key`
@@ -280,6 +287,39 @@ mod tests {
             tag: tag.into(),
             data,
         }
+    }
+
+    #[test]
+    fn stored_raw_is_always_whole_json() {
+        let big = "x".repeat(RAW_MAX + 10);
+        // A huge return: dropped, the rest kept.
+        let e = ev(
+            "salt/job/1/ret/m1",
+            json!({"fun": "pkg.list_pkgs", "return": big}),
+        );
+        let v: Value = serde_json::from_str(&raw(&e)).expect("whole JSON");
+        assert_eq!(v["data"]["fun"], "pkg.list_pkgs");
+        assert!(v["data"]["return"]
+            .as_str()
+            .unwrap()
+            .starts_with("[return of"));
+        // Huge without any return: the tag and a note, still JSON.
+        let e = ev("salt/custom/1", json!({"blob": big}));
+        let text = raw(&e);
+        assert!(text.len() <= RAW_MAX);
+        let v: Value = serde_json::from_str(&text).expect("whole JSON");
+        assert_eq!(v["tag"], "salt/custom/1");
+        assert!(v["data"].as_str().unwrap().starts_with("[event data of"));
+    }
+
+    #[test]
+    fn a_nul_in_an_event_reaches_no_store() {
+        let line = "tag: salt/job/1/new\ndata: {\"tag\": \"salt/job/1/new\", \"data\":                     {\"fun\": \"test.ping\", \"arg\": [\"a\\u0000b\"], \"k\\u0000\": 1}}\n\n";
+        let events = SseParser::default().push(line.as_bytes());
+        assert_eq!(events.len(), 1);
+        let text = raw(&events[0]);
+        assert!(!text.contains("\\u0000"), "{text}");
+        assert!(text.contains("a\u{FFFD}b"), "{text}");
     }
 
     #[test]
