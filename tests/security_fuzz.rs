@@ -1033,7 +1033,7 @@ async fn exec(app: &TestApp, t: &mut Tally, who: Who, i: usize, kind: &str, f: &
 
 // ---- data the caller may not change ---------------------------------------------------------
 
-/// Every row of every table except the logs (audit_log, sessions); `caller` masks what that
+/// Every row of every table except the logs and heartbeats (audit_log, sessions, replicas); `caller` masks what that
 /// user may change: their own theme and their own command templates.
 async fn snapshot(app: &TestApp, caller: Option<&str>) -> BTreeMap<String, Vec<String>> {
     let db = &app.state.db;
@@ -1043,10 +1043,10 @@ async fn snapshot(app: &TestApp, caller: Option<&str>) -> BTreeMap<String, Vec<S
     let tables_sql = if pg {
         "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
          WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
-         AND table_name NOT IN ('audit_log', 'sessions') ORDER BY 1"
+         AND table_name NOT IN ('audit_log', 'sessions', 'replicas') ORDER BY 1"
     } else {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         AND name NOT IN ('audit_log', 'sessions') ORDER BY name"
+         AND name NOT IN ('audit_log', 'sessions', 'replicas') ORDER BY name"
     };
     let tables: Vec<(String,)> = halite::with_db!(db, p => sqlx::query_as(tables_sql)
     .fetch_all(p)

@@ -189,7 +189,25 @@ async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         "unconfigured"
     };
-    let body = serde_json::json!({ "db": if db_ok { "ok" } else { "error" }, "salt": salt });
+    let cluster = state.runtime.cluster();
+    let leader = if cluster.is_leader() {
+        Some(cluster.replica_id().to_string())
+    } else {
+        crate::server::cluster::current_leader(&state.db)
+            .await
+            .ok()
+            .flatten()
+    };
+    let body = serde_json::json!({
+        "db": if db_ok { "ok" } else { "error" },
+        "salt": salt,
+        "replica": {
+            "id": cluster.replica_id(),
+            "role": if cluster.is_leader() { "leader" } else { "follower" },
+            "leader": leader,
+            "leader_since": cluster.leader_since(),
+        },
+    });
     let code = if db_ok {
         StatusCode::OK
     } else {

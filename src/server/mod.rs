@@ -4,6 +4,7 @@ pub mod activity;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod fleet;

@@ -47,6 +47,11 @@ pub struct Runtime {
     /// Salt-independent upkeep (audit and fleet retention), started once by [`Runtime::boot`].
     housekeeping: Mutex<Option<JoinHandle<()>>>,
     stop: CancellationToken,
+    /// This process among the replicas: only the leader runs pollers, the event consumer and
+    /// the retention upkeep ([`crate::server::cluster`]).
+    cluster: Arc<crate::server::cluster::Cluster>,
+    /// Set once this process has joined the election (the first boot or reload does).
+    elected: std::sync::atomic::AtomicBool,
 }
 
 fn connection(state: ConnectionState, detail: impl Into<String>) -> SaltConnection {
@@ -90,6 +95,8 @@ impl Runtime {
             tasks: Mutex::new(JoinSet::new()),
             housekeeping: Mutex::new(None),
             stop: CancellationToken::new(),
+            cluster: crate::server::cluster::Cluster::new(),
+            elected: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -195,8 +202,40 @@ impl Runtime {
 
     /// Start the first generation from the settings row.
     pub async fn boot(self: &Arc<Self>) {
+        // Leader or not decides what the upkeep and the first generation run.
+        self.join_election().await;
         self.start_housekeeping();
         self.reload().await;
+    }
+
+    /// This process among the replicas.
+    pub fn cluster(&self) -> Arc<crate::server::cluster::Cluster> {
+        self.cluster.clone()
+    }
+
+    /// Start taking part in the leader election (once per process) and wait for its first
+    /// attempt, so a lone replica leads from its first generation on. A later change of role
+    /// reloads the runtime: a new leader starts the pollers, a replica that lost the lead stops
+    /// them.
+    async fn join_election(self: &Arc<Self>) {
+        if self.elected.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let me = Arc::downgrade(self);
+        let on_change: Arc<dyn Fn(bool) + Send + Sync> = Arc::new(move |_lead| {
+            if let Some(rt) = me.upgrade() {
+                tokio::spawn(reload_later(rt));
+            }
+        });
+        tokio::spawn(crate::server::cluster::elect(
+            self.cluster.clone(),
+            self.db.clone(),
+            self.stop.clone(),
+            tx,
+            on_change,
+        ));
+        let _ = tokio::time::timeout(Duration::from_secs(10), rx).await;
     }
 
     /// Prune the audit log by `audit_retention_days` now and then hourly, whether or not Salt
@@ -206,13 +245,16 @@ impl Runtime {
         if slot.is_some() {
             return;
         }
-        let (db, stop) = (self.db.clone(), self.stop.clone());
+        let (db, stop, cluster) = (self.db.clone(), self.stop.clone(), self.cluster.clone());
         *slot = Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = tick.tick() => {}
+                }
+                if !cluster.is_leader() {
+                    continue;
                 }
                 match settings::prune_audit(&db).await {
                     Ok(n) if n > 0 => tracing::info!(pruned = n, "audit retention"),
@@ -232,6 +274,7 @@ impl Runtime {
 
     /// Cancel and await every task of the current generation, then start a new one.
     pub async fn reload(self: &Arc<Self>) {
+        self.join_election().await;
         let mut gen = self.generation.lock().await;
         gen.cancel.cancel();
         for t in gen.tasks.drain(..) {
@@ -340,7 +383,16 @@ impl Runtime {
                 })
             }),
         };
-        if pollers.event_stream_enabled {
+        // Followers keep their client (they run the actions they are asked for) and the
+        // health probe (their banner), but leave polling and the event stream to the leader.
+        let leader = self.cluster.is_leader();
+        if !leader {
+            tracing::info!(
+                generation = id,
+                "follower: pollers and the event stream run on the leader"
+            );
+        }
+        if pollers.event_stream_enabled && leader {
             self.stream_enabled
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             let cctx = crate::server::activity::consumer::ConsumerCtx {
@@ -358,7 +410,8 @@ impl Runtime {
                     cctx, cancel,
                 )));
         }
-        let specs = std::iter::once(health).chain(self.registry.iter().cloned());
+        let registry = if leader { &self.registry[..] } else { &[] };
+        let specs = std::iter::once(health).chain(registry.iter().cloned());
         for spec in specs {
             let mut interval = (spec.interval)(&pollers);
             if spec.name == "salt.health" {
@@ -485,6 +538,13 @@ fn record_run(
 }
 
 /// Turn a Salt error into what a server function returns (503 transport, 502 salt said no).
+/// `rt.reload()` as a boxed `Send` future: the election's callback spawns it from inside
+/// `reload` (through `join_election`), and a named `Send` type breaks that cycle for the
+/// compiler.
+fn reload_later(rt: Arc<Runtime>) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(async move { rt.reload().await })
+}
+
 pub fn salt_error(e: SaltError) -> AppError {
     let message = match &e {
         SaltError::Unavailable(m) => format!("Salt API unreachable: {m}"),
