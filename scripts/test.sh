@@ -23,15 +23,11 @@ step "unit and integration tests (the lab ones too)"
 cargo test --features ssr,lab
 cargo test -p salt-sim
 
-# The integration suites that run on both engines, again on a throwaway Postgres cluster
-# (scripts/with-postgres.sh). Every suite joins this list once its stores are written for both
-# engines (issue 16); the list is the record of how far that is.
-PG_SUITES=(db_schema:: admin_roles:: admin_users:: audit_log:: auth_http:: error_pipeline::
-  security_audit:: security_denials:: security_http:: security_redaction:: templates_store::
-  security_glob:: minions_store:: timeline_store:: salt_runtime:: security_keys:: security_stream::
-  security_run:: salt_fixtures:: sim_shapes:: fleet_store:: inventory_store::)
-step "integration tests on Postgres: ${PG_SUITES[*]}"
-scripts/with-postgres.sh cargo test --features ssr,lab --test it -- "${PG_SUITES[@]}"
+# Every integration suite (the lab ones too) and the HTTP fuzzer again on Postgres: a throwaway
+# cluster (scripts/with-postgres.sh), each test app on a database of its own.
+step "integration tests and the fuzzer on Postgres (throwaway cluster)"
+"$LAB" reset-keys >/dev/null
+scripts/with-postgres.sh cargo test --features ssr,lab --test it --test security_fuzz
 
 step "building the app (server + WASM)"
 "$LAB" reset-keys >/dev/null

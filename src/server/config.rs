@@ -95,25 +95,11 @@ impl Config {
         let data_dir = PathBuf::from(get("HALITE_DATA_DIR").unwrap_or_else(|| "data".into()));
         let database_url = get("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}/halite.db?mode=rwc", data_dir.display()));
-        match crate::server::db::Engine::of_url(&database_url) {
-            Some(crate::server::db::Engine::Sqlite) => {}
-            // Postgres support is being built store by store (issue 16): until every store
-            // runs on it, it is opt-in, so no deployment meets a half-working engine.
-            Some(crate::server::db::Engine::Postgres)
-                if get("HALITE_EXPERIMENTAL_POSTGRES").as_deref() == Some("1") => {}
-            Some(crate::server::db::Engine::Postgres) => {
-                return Err(ConfigError(format!(
-                "DATABASE_URL names Postgres ({}), which this build does not fully support yet; \
-                     use a sqlite:// URL (HALITE_EXPERIMENTAL_POSTGRES=1 opts in for testing)",
+        if crate::server::db::Engine::of_url(&database_url).is_none() {
+            return Err(ConfigError(format!(
+                "DATABASE_URL must be a sqlite: or postgres:// URL (got {})",
                 redact_url(&database_url)
-            )))
-            }
-            None => {
-                return Err(ConfigError(format!(
-                    "DATABASE_URL must be a sqlite:// or postgres:// URL (got {})",
-                    redact_url(&database_url)
-                )))
-            }
+            )));
         }
         let production = get("HALITE_ENV")
             .map(|v| v == "production")
@@ -329,6 +315,8 @@ mod tests {
         assert!(cfg(&[("HALITE_ENV", "production")]).is_err());
         assert!(cfg(&[("COOKIE_NAME", "bad name;")]).is_err());
         assert!(cfg(&[("DATABASE_URL", "mysql://x")]).is_err());
+        assert!(cfg(&[("DATABASE_URL", "postgres://h/db")]).is_ok());
+        assert!(cfg(&[("DATABASE_URL", "postgresql://u:pw@h:5432/db")]).is_ok());
         assert!(cfg(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
         assert!(cfg(&[("TRUSTED_PROXIES", "proxy.example")]).is_err());
     }

@@ -284,8 +284,8 @@ async fn events_persist_fan_out_and_survive_a_salt_api_restart() {
     assert!(rs.iter().any(|r| r.1 == "stream.gap"), "gap marked");
     let dups: i64 = halite::with_db!(db, p => {
             sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT jid, event_type, minion_id, count(*) c FROM activity_events \
-             WHERE jid IS NOT NULL GROUP BY jid, event_type, minion_id HAVING c > 1)",
+            "SELECT count(*) FROM (SELECT jid, event_type, minion_id FROM activity_events \
+             WHERE jid IS NOT NULL GROUP BY jid, event_type, minion_id HAVING count(*) > 1) AS d",
         )
         .fetch_one(p)
         .await

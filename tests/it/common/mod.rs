@@ -65,7 +65,6 @@ impl TestApp {
         if !env.contains_key("DATABASE_URL") {
             if let Some(url) = pg_database().await {
                 env.insert("DATABASE_URL".into(), url);
-                env.insert("HALITE_EXPERIMENTAL_POSTGRES".into(), "1".into());
             }
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
