@@ -14,8 +14,25 @@ use leptos::prelude::*;
 /// A browser-side debounce: `run` is called once input has been quiet for 300 ms. Every call of
 /// the returned function restarts the wait.
 pub(crate) fn debounced(run: impl Fn() + Clone + Send + Sync + 'static) -> impl Fn() + Copy {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let timer = StoredValue::new(None::<TimeoutHandle>);
-    let run = StoredValue::new(run);
+    // A timer still pending when the component goes (the page was left, the row removed)
+    // must not run: its closure reads signals that are disposed by then.
+    let alive = std::sync::Arc::new(AtomicBool::new(true));
+    {
+        let alive = alive.clone();
+        on_cleanup(move || {
+            alive.store(false, Ordering::SeqCst);
+            if let Some(Some(h)) = timer.try_get_value() {
+                h.clear();
+            }
+        });
+    }
+    let run = StoredValue::new(move || {
+        if alive.load(Ordering::SeqCst) {
+            run()
+        }
+    });
     move || {
         if let Some(h) = timer.get_value() {
             h.clear();
