@@ -100,7 +100,7 @@ async fn run(url: &str, sim_pid: u32) -> String {
         &db,
         minions.clone(),
         None,
-        collect::write_lock(&db).lock_owned().await,
+        collect::lock_writes(&db).await.unwrap(),
     )
     .await
     .unwrap();
@@ -113,7 +113,7 @@ async fn run(url: &str, sim_pid: u32) -> String {
         &db,
         minions.clone(),
         None,
-        collect::write_lock(&db).lock_owned().await,
+        collect::lock_writes(&db).await.unwrap(),
     )
     .await
     .unwrap();

@@ -167,15 +167,23 @@ pub async fn elect(
         Db::Postgres(p) => p.connect_options().as_ref().clone(),
     };
     let mut first = Some(first);
+    // The role the first attempt settles is read by the caller once told; any later change,
+    // or one the caller stopped waiting for, goes through `on_change`.
     let changed = |lead: bool, first: &mut Option<tokio::sync::oneshot::Sender<()>>| {
-        if cluster.set_leader(lead) && first.is_none() {
+        let caller_waits = first.as_ref().is_some_and(|tx| !tx.is_closed());
+        if cluster.set_leader(lead) && !caller_waits {
             on_change(lead);
         }
     };
+    // Every round trip is bounded: a half-open connection (a failover, a moved address) must
+    // not keep a leader that cannot see the database leading.
+    let bound = TRY_EVERY * 2;
     loop {
         let connected = tokio::select! {
             _ = stop.cancelled() => return,
-            c = sqlx::PgConnection::connect_with(&opts) => c,
+            c = tokio::time::timeout(bound * 5, sqlx::PgConnection::connect_with(&opts)) => {
+                c.unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut))
+            }
         };
         let mut conn = match connected {
             Ok(c) => c,
@@ -192,12 +200,15 @@ pub async fn elect(
         };
         loop {
             let alive = if cluster.is_leader() {
-                sqlx::query("SELECT 1").execute(&mut conn).await.is_ok()
+                let ping = sqlx::query("SELECT 1").execute(&mut conn);
+                matches!(tokio::time::timeout(bound, ping).await, Ok(Ok(_)))
             } else {
-                match sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+                let attempt = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
                     .bind(LEADER_LOCK)
-                    .fetch_one(&mut conn)
+                    .fetch_one(&mut conn);
+                match tokio::time::timeout(bound, attempt)
                     .await
+                    .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut))
                 {
                     Ok(true) => {
                         changed(true, &mut first);

@@ -57,16 +57,32 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Hide a password inside a database URL (`postgres://u:pw@h/db` -> `postgres://u:***@h/db`).
+/// Hide a password inside a database URL (`postgres://u:pw@h/db` -> `postgres://u:***@h/db`):
+/// the credentials end at the last `@` before the path, and the query string (which may carry
+/// `password=`, `sslpassword=` or `passfile=`) is dropped as a whole.
 pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((creds, host)) = rest.split_once('@') {
-            if let Some((user, _)) = creds.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-        }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    if scheme.starts_with("sqlite") {
+        return url.to_string(); // a file name and its mode: nothing secret
     }
-    url.to_string()
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, _)) => (r, "?***"),
+        None => (rest, ""),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((creds, host)) => match creds.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{creds}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    format!("{scheme}://{authority}{path}{query}")
 }
 
 /// A configuration problem, reported before the server starts.
@@ -362,5 +378,14 @@ mod tests {
         let c = cfg(&[("COOKIE_SECRET", "SUPERSECRETSUPERSECRETSUPERSECRET!!")]).unwrap();
         assert!(!format!("{c:?}").contains("SUPERSECRET"));
         assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:p@ss@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=secret&sslmode=require"),
+            "postgres://u@h/db?***"
+        );
+        assert_eq!(redact_url("postgres://u:pw@h"), "postgres://u:***@h");
     }
 }

@@ -276,6 +276,10 @@ impl Runtime {
     pub async fn reload(self: &Arc<Self>) {
         self.join_election().await;
         let mut gen = self.generation.lock().await;
+        if self.stop.is_cancelled() {
+            // Shut down: a reload a change of role spawned starts nothing.
+            return;
+        }
         gen.cancel.cancel();
         for t in gen.tasks.drain(..) {
             let abort = t.abort_handle();
@@ -537,7 +541,6 @@ fn record_run(
     }
 }
 
-/// Turn a Salt error into what a server function returns (503 transport, 502 salt said no).
 /// `rt.reload()` as a boxed `Send` future: the election's callback spawns it from inside
 /// `reload` (through `join_election`), and a named `Send` type breaks that cycle for the
 /// compiler.
@@ -545,6 +548,7 @@ fn reload_later(rt: Arc<Runtime>) -> futures::future::BoxFuture<'static, ()> {
     Box::pin(async move { rt.reload().await })
 }
 
+/// Turn a Salt error into what a server function returns (503 transport, 502 salt said no).
 pub fn salt_error(e: SaltError) -> AppError {
     let message = match &e {
         SaltError::Unavailable(m) => format!("Salt API unreachable: {m}"),

@@ -129,9 +129,9 @@ async fn refresh_and_poller_store_the_lab_minions_real_packages() {
     assert_eq!(r.json()["versions"][0]["minion_count"], 4);
 
     // While another collection runs a refresh is refused (409), audited, and nothing waits.
-    let held = halite::server::inventory::collect::write_lock(db)
-        .lock_owned()
-        .await;
+    let held = halite::server::inventory::collect::lock_writes(db)
+        .await
+        .unwrap();
     let r = app
         .call("inventory/refresh", &[("target", "*")], Some(&admin))
         .await;

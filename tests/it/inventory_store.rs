@@ -33,9 +33,9 @@ fn minion(id: &str, source: Option<PackageSource>, pkgs: &[(&str, &str, &str)]) 
 }
 
 async fn store(app: &TestApp, batch: &[MinionPackages]) {
-    let _w = halite::server::inventory::collect::write_lock(&app.state.db)
-        .lock_owned()
-        .await;
+    let _w = halite::server::inventory::collect::lock_writes(&app.state.db)
+        .await
+        .unwrap();
     let mut catalog = Catalog::load(&app.state.db).await.unwrap();
     store::store_minions(&app.state.db, &mut catalog, batch, Utc::now())
         .await
@@ -207,9 +207,9 @@ async fn storing_replaces_a_minions_rows_and_keeps_the_counts() {
 
     // Forgetting a minion (key deleted) removes its facts and counts.
     {
-        let _w = halite::server::inventory::collect::write_lock(&app.state.db)
-            .lock_owned()
-            .await;
+        let _w = halite::server::inventory::collect::lock_writes(&app.state.db)
+            .await
+            .unwrap();
         let mut c = Catalog::load(&app.state.db).await.unwrap();
         store::forget_minions(&app.state.db, &mut c, &["deb-c".to_string()])
             .await
@@ -577,4 +577,32 @@ async fn server_functions_validate_scope_and_export() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app.get("/api/inventory/search.csv?name=bash", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// One collection at a time across processes too: a second pool on the same database (another
+/// replica) cannot take the inventory's write lock while the first holds it, and can once it
+/// is dropped (on Postgres through an advisory lock, on SQLite through the per-file lock).
+#[tokio::test]
+async fn collections_are_exclusive_across_replicas() {
+    use halite::server::inventory::collect::{lock_writes, try_lock_writes};
+    let app = TestApp::new().await;
+    let other = halite::server::db::connect(&app.state.config.database_url)
+        .await
+        .unwrap();
+    let held = lock_writes(&app.state.db).await.unwrap();
+    assert!(
+        try_lock_writes(&other).await.unwrap().is_none(),
+        "a second replica waits"
+    );
+    drop(held);
+    let mut got = None;
+    for _ in 0..100 {
+        got = try_lock_writes(&other).await.unwrap();
+        if got.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(got.is_some(), "free once the first lets go");
+    assert!(try_lock_writes(&app.state.db).await.unwrap().is_none());
 }

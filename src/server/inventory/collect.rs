@@ -3,7 +3,7 @@
 //! time, so a 10k fleet is ~50 calls of a few MB each instead of one reply of ~600 MB that would
 //! time out. Each chunk is stored as soon as it is back ([`super::store::store_minions`]); a
 //! minion that did not answer keeps its previous rows. One collection at a time
-//! ([`write_lock`], whose guard [`collect`] takes): the poller waits its turn, a manual refresh
+//! ([`Writes`], which [`collect`] takes; exclusive across replicas on Postgres): the poller waits its turn, a manual refresh
 //! is refused while a collection runs.
 
 use super::store::{self, Catalog, MinionPackages};
@@ -28,15 +28,71 @@ pub const PARALLEL: usize = 2;
 /// that is down costs about this long plus the master's `gather_job_timeout`).
 pub const CALL_TIMEOUT_SECS: u64 = 30;
 
-/// The write locks, one per database file (tests run several apps in one process).
+/// The write locks, one per database (tests run several apps in one process).
 static WRITES: LazyLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
     LazyLock::new(Default::default);
 
-/// The inventory's write lock for `db`: one collection at a time in this process.
-pub fn write_lock(db: &Db) -> Arc<tokio::sync::Mutex<()>> {
+/// The Postgres advisory lock key that makes collections exclusive across replicas.
+const INVENTORY_LOCK: i64 = crate::server::cluster::LEADER_LOCK + 1;
+
+/// The right to write the inventory: one collection at a time in this process and, on Postgres,
+/// among all replicas of the database (a session-level advisory lock on a connection of its own,
+/// released when this guard drops the connection, or when the process dies).
+pub struct Writes {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    _session: Option<sqlx::PgConnection>,
+}
+
+fn local_lock(db: &Db) -> Arc<tokio::sync::Mutex<()>> {
     let key = db.identity();
     let mut map = WRITES.lock().unwrap_or_else(|e| e.into_inner());
     map.entry(key).or_default().clone()
+}
+
+/// A connection of its own holding the inventory lock (`wait`: until it is free), or `None`
+/// when another replica holds it and `wait` is false.
+async fn session_lock(
+    db: &Db,
+    wait: bool,
+) -> Result<Option<Option<sqlx::PgConnection>>, sqlx::Error> {
+    let Db::Postgres(pool) = db else {
+        return Ok(Some(None));
+    };
+    let mut conn = pool.acquire().await?.detach();
+    let got = if wait {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(INVENTORY_LOCK)
+            .execute(&mut conn)
+            .await?;
+        true
+    } else {
+        sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+            .bind(INVENTORY_LOCK)
+            .fetch_one(&mut conn)
+            .await?
+    };
+    Ok(got.then_some(Some(conn)))
+}
+
+/// Wait for the inventory's write lock (the poller: a manual refresh may be running).
+pub async fn lock_writes(db: &Db) -> Result<Writes, sqlx::Error> {
+    let local = local_lock(db).lock_owned().await;
+    let session = session_lock(db, true).await?.flatten();
+    Ok(Writes {
+        _local: local,
+        _session: session,
+    })
+}
+
+/// The inventory's write lock if no collection runs now, here or on another replica.
+pub async fn try_lock_writes(db: &Db) -> Result<Option<Writes>, sqlx::Error> {
+    let Ok(local) = local_lock(db).try_lock_owned() else {
+        return Ok(None);
+    };
+    Ok(session_lock(db, false).await?.map(|session| Writes {
+        _local: local,
+        _session: session,
+    }))
 }
 
 /// Called after each chunk with (minions answered so far, minions stored so far).
@@ -86,7 +142,7 @@ async fn fetch(
     (ids, r)
 }
 
-/// Collect the packages of `minions` and store them, holding the [`write_lock`] (`_writes`);
+/// Collect the packages of `minions` and store them, holding the [`Writes`] (`_writes`);
 /// minions whose key is gone are forgotten first. Fails only when every call failed (salt-api
 /// down) or the database did.
 pub async fn collect(
@@ -94,7 +150,7 @@ pub async fn collect(
     db: &Db,
     minions: Vec<String>,
     on_progress: Option<OnProgress<'_>>,
-    _writes: tokio::sync::OwnedMutexGuard<()>,
+    _writes: Writes,
 ) -> Result<RefreshSummary, PollError> {
     let started = std::time::Instant::now();
     let forgotten = forget_gone(db).await? as i64;
@@ -177,7 +233,7 @@ pub async fn collect(
 }
 
 /// Forget the packages of minions whose key is no longer accepted (the caller holds the
-/// [`write_lock`]).
+/// [`Writes`]).
 async fn forget_gone(db: &Db) -> Result<usize, sqlx::Error> {
     let gone = store::gone_minions(db).await?;
     if gone.is_empty() {

@@ -128,7 +128,7 @@ pub async fn refresh(
             "No accepted minion you may view matches this target.",
         ));
     }
-    let Ok(writes) = collect::write_lock(&state.db).try_lock_owned() else {
+    let Some(writes) = collect::try_lock_writes(&state.db).await? else {
         record(&state.db, audit(409, None)).await;
         return Err(AppError::Conflict(
             "A package collection is already running (the inventory poller or another \

@@ -26,7 +26,7 @@ pub async fn poll_inventory(ctx: &PollerCtx) -> PollResult {
         return Ok("no online accepted minion to collect from".into());
     }
     // A manual refresh may be running: wait for it.
-    let writes = collect::write_lock(&ctx.db).lock_owned().await;
+    let writes = collect::lock_writes(&ctx.db).await?;
     let s = collect::collect(&ctx.client, &ctx.db, minions, None, writes).await?;
     let packages: i64 = s.package_counts.values().sum();
     Ok(format!(
