@@ -187,6 +187,10 @@ pub async fn ping(db: &Db) -> bool {
 pub trait Dialect: sqlx::Database {
     const ENGINE: Engine;
 
+    /// Appended to a text expression that orders rows: byte order on both engines
+    /// (SQLite's BINARY already is; Postgres gets `COLLATE "C"`).
+    const BYTE_ORDER: &'static str;
+
     /// Push `<expr> <matches> <grant>`: true when `expr` (a `'<kind>:' || id` expression)
     /// matches the fnmatch resource grant exactly as [`crate::rbac::fnmatch`] would. Pushes a
     /// false condition for a grant that can match nothing.
@@ -214,6 +218,7 @@ fn json_list(ids: &[String]) -> String {
 
 impl Dialect for Sqlite {
     const ENGINE: Engine = Engine::Sqlite;
+    const BYTE_ORDER: &'static str = "";
 
     fn push_grant_match(q: &mut QueryBuilder<'_, Self>, expr: &str, grant: &str) {
         match crate::server::sqlglob::to_sqlite_glob(grant) {
@@ -253,6 +258,7 @@ impl Dialect for Sqlite {
 
 impl Dialect for Postgres {
     const ENGINE: Engine = Engine::Postgres;
+    const BYTE_ORDER: &'static str = " COLLATE \"C\"";
 
     fn push_grant_match(q: &mut QueryBuilder<'_, Self>, expr: &str, grant: &str) {
         match crate::server::sqlglob::to_pg_regex(grant) {

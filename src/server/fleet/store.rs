@@ -57,14 +57,6 @@ fn fleet_query<'a, DB: Dialect>(now: DateTime<Utc>) -> QueryBuilder<'a, DB> {
     q
 }
 
-/// `COLLATE "C"` on Postgres (byte order, as SQLite's BINARY sorts text), nothing on SQLite.
-fn byte_order<DB: Dialect>() -> &'static str {
-    match DB::ENGINE {
-        Engine::Sqlite => "",
-        Engine::Postgres => " COLLATE \"C\"",
-    }
-}
-
 /// A stored status string as its enum (read as text: the enums are not Postgres types).
 fn parse_status<T: std::str::FromStr>(s: &str) -> Result<T, sqlx::Error>
 where
@@ -205,7 +197,7 @@ pub async fn list(
             SortDir::Asc => "ASC",
             SortDir::Desc => "DESC",
         };
-        let id = format!("minion_id{} {dir}", byte_order::<DB>());
+        let id = format!("minion_id{} {dir}", DB::BYTE_ORDER);
         let order = match lq.sort {
             None => format!("{SEVERITY} {dir}, {id}"),
             Some(FleetSort::Minion) => id,
@@ -273,7 +265,7 @@ pub async fn tiles(
         q.push("SELECT minion_id, status FROM health");
         push_where(&mut q, "", &None, globs);
         q.push(" ORDER BY minion_id");
-        q.push(byte_order::<DB>());
+        q.push(DB::BYTE_ORDER);
         q.build_query_as().fetch_all(p).await?
     });
     rows.into_iter()
@@ -360,7 +352,7 @@ pub async fn top_failures(
         );
         push_allowed(&mut q, "('minion:' || f.minion_id)", globs);
         q.push(" GROUP BY f.state_id, f.fun ORDER BY minions DESC, f.state_id");
-        q.push(byte_order::<DB>());
+        q.push(DB::BYTE_ORDER);
         q.push(" LIMIT ");
         DB::push_i64(&mut q, limit);
         q.build_query_as().fetch_all(p).await

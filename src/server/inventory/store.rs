@@ -356,14 +356,6 @@ fn like<DB: Dialect>() -> &'static str {
     }
 }
 
-/// `COLLATE "C"` on Postgres (byte order, as SQLite's BINARY sorts text), nothing on SQLite.
-fn byte_order<DB: Dialect>() -> &'static str {
-    match DB::ENGINE {
-        Engine::Sqlite => "",
-        Engine::Postgres => " COLLATE \"C\"",
-    }
-}
-
 fn push_package_where<DB: Dialect>(
     q: &mut QueryBuilder<'_, DB>,
     search: &str,
@@ -407,7 +399,7 @@ pub async fn packages(
             SortDir::Asc => " ASC",
             SortDir::Desc => " DESC",
         };
-        let name = byte_order::<DB>();
+        let name = DB::BYTE_ORDER;
         match lq.sort {
             None => q.push("minion_count DESC, name").push(name).push(" ASC"),
             Some(PackageSort::Name) => q.push("name").push(name).push(dir),
@@ -528,7 +520,7 @@ pub async fn version_minions(
         q.push(from);
         DB::push_i64(&mut q, id);
         push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
-        q.push(" ORDER BY m.minion_id").push(byte_order::<DB>()).push(" LIMIT ");
+        q.push(" ORDER BY m.minion_id").push(DB::BYTE_ORDER).push(" LIMIT ");
         DB::push_i64(&mut q, per_page);
         q.push(" OFFSET ");
         DB::push_i64(&mut q, (page - 1) * per_page);
@@ -637,7 +629,7 @@ pub async fn search(
                 DB::push_str(&mut q, src.as_str().to_string());
             }
             push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
-            let c = byte_order::<DB>();
+            let c = DB::BYTE_ORDER;
             q.push(format!(" ORDER BY p.name{c}, v.version{c}, v.arch{c}"));
             q.build_query_as().fetch_all(p).await?
         });
@@ -695,7 +687,7 @@ pub async fn search(
         let mut q = QueryBuilder::<DB>::new(HIT_COLUMNS);
         push_where(&mut q);
         push_allowed(&mut q, "('minion:' || m.minion_id)", globs);
-        let c = byte_order::<DB>();
+        let c = DB::BYTE_ORDER;
         q.push(format!(
             " ORDER BY m.minion_id{c}, p.name{c}, v.version{c}, v.arch{c} LIMIT "
         ));
