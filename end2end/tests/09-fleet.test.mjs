@@ -47,6 +47,21 @@ async function savePollers(page, values, stream) {
   await form.locator('[data-test=saved]').waitFor();
 }
 
+/**
+ * Wait until Halite's key poll has seen new-01 pending again: 08-admin accepted it and the lab's
+ * reset-keys put it back, but Halite learns that only at its next key poll (a runtime reload
+ * polls keys after the initial delay). Until then new-01 is an accepted minion with no run.
+ */
+async function newKeyPending(page) {
+  for (let i = 0; i < 120; i += 1) {
+    await page.goto(`${BASE}/keys`);
+    await hydrated(page);
+    if (await page.locator('[data-test=keys-pending] li[data-key="new-01"]').count()) return;
+    await page.waitForTimeout(500);
+  }
+  assert.fail('Halite never saw the key of new-01 pending again');
+}
+
 /** Wait until the runtime says the event stream is connected. */
 async function streamConnected(page) {
   for (let i = 0; i < 60; i++) {
@@ -67,6 +82,7 @@ test('a state.apply shows up live on Fleet, with the failing state and its comme
   // 07-activity left the stream off; the fresh-install default is on.
   await savePollers(a, { fleet_poll_interval_seconds: 120, jobs_poll_interval_seconds: 60 }, true);
   await streamConnected(a);
+  await newKeyPending(a);
 
   await a.goto(`${BASE}/fleet`);
   await hydrated(a);

@@ -115,7 +115,8 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             "/api/inventory/search.json",
             get(crate::server::inventory::export::export),
         )
-        .merge(pages)
+        // A page render that stalls (a leptos SSR race) is rendered again, never left hanging.
+        .merge(pages.layer(crate::server::page_watchdog::PageWatchdogLayer::new()))
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
         .layer(middleware::from_fn(body_limit))
         .layer(middleware::from_fn_with_state(

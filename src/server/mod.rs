@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod keys;
 pub mod minions;
+pub mod page_watchdog;
 pub mod poller;
 pub mod roles;
 pub mod run;
