@@ -9,7 +9,8 @@
 //!
 //! Its own test binary, not a module of `tests/it`: run in one process beside the other
 //! integration tests (many apps, many tokio runtimes), a request to an unknown path sometimes got
-//! no answer within the fuzzer's 20 s limit; alone it never did (docs/testing.md).
+//! no answer within the fuzzer's 20 s limit; alone it never did. That was a stalled page render,
+//! which the page watchdog now renders again (src/server/page_watchdog.rs, docs/testing.md).
 #![cfg(feature = "ssr")]
 
 #[path = "it/common/mod.rs"]
