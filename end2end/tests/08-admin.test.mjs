@@ -50,7 +50,14 @@ test('an admin runs access from the browser: role, user, sign-in, key accept, de
   await login(a, 'admin2', 'admin2-password-1');
   await a.waitForURL(`${BASE}/`);
 
-  // Halite knows the pending key once the keys poller has run (right after Salt is connected).
+  // Halite knows the pending key once its keys poller has run after the lab's reset (07 left
+  // new-01 accepted). Saving the poller form unchanged reloads the runtime, which polls keys
+  // after the initial delay, instead of at the next 5-minute poll.
+  await a.goto(`${BASE}/settings`);
+  await hydrated(a);
+  const pollers = a.locator('[data-test=settings-pollers]');
+  await pollers.locator('button[type=submit]').click();
+  await pollers.locator('[data-test=saved]').waitFor();
   for (let i = 0; ; i++) {
     await a.goto(`${BASE}/keys`);
     await hydrated(a);

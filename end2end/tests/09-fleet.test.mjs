@@ -151,14 +151,21 @@ test('a state.apply shows up live on Fleet, with the failing state and its comme
   await a.waitForSelector('[data-test=minion-runs] [data-test=minion-run][data-status=unhealthy]');
   await shot(a, 'minion-runs');
 
-  // The Timeline: the state bar has its width, colour and minion counts.
-  const bar = await a.evaluate(async (j) => {
+  // The Timeline: the state bar has its width, colour and minion counts. "Running" comes from
+  // the jobs poller's `jobs.active` (every 60 s here): a poll taken while the run was on keeps
+  // the bar running until the next one, so wait for one poll interval at most.
+  const timelineBar = (j) => a.evaluate(async (jj) => {
     const r = await fetch('/api/timeline/get', {
       method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'window=1h',
     });
     const t = await r.json();
-    return t.groups.flatMap((g) => g.bars).find((b) => b.jid === j);
-  }, jid);
+    return t.groups.flatMap((g) => g.bars).find((b) => b.jid === jj);
+  }, j);
+  let bar = await timelineBar(jid);
+  for (let i = 0; bar?.status === 'running' && i < 150; i += 1) {
+    await a.waitForTimeout(500);
+    bar = await timelineBar(jid);
+  }
   assert.ok(bar, 'the state job is on the timeline');
   assert.equal(bar.status, 'failed');
   assert.equal(bar.minion_count, 4);

@@ -8,10 +8,16 @@
 //! nothing after [`STALL`] is dropped and rendered once more; when that one stalls too, the
 //! browser gets a 503 that says to reload, never a hang.
 //!
-//! Only `GET`/`HEAD` are watched (a page render reads, so running it again is safe); server
-//! functions and every other method pass straight through. An HTML body is collected within
-//! the same time limit (a stall can sit in the body as well as before the head); other bodies
-//! (static files, exports) stream as they are.
+//! The layer wraps everything in the leptos router: the pages, the not-found fallback and static
+//! files, and the server functions. Only `GET`/`HEAD` are watched; every other method passes
+//! straight through, and every server function is `POST` today (a `GET` server function that
+//! changes something must not be added without taking it out of this layer). A page render
+//! writes nothing but, when the page refuses the user, its `permission.denied` audit row: a
+//! render that stalled after that and is rendered again records the denial twice. The dropped
+//! render's data loads already in flight run to their end (they are tasks of their own), so a
+//! render that is merely slow costs its queries twice. An HTML body is collected within the same
+//! time limit (a stall can sit in the body as well as before the head); other bodies (static
+//! files) stream as they are.
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -167,22 +173,19 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// A page service whose first `hangs` calls never answer.
+    /// A page service whose first `hangs` calls (`GET` or `POST`) never answer.
     fn page(hangs: usize, calls: Arc<AtomicUsize>) -> axum::Router {
+        let answer = move |method: Method| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < hangs {
+                    std::future::pending::<()>().await;
+                }
+                axum::response::Html(format!("<p>{method} {}</p>", n + 1))
+            }
+        };
         axum::Router::new()
-            .route(
-                "/",
-                axum::routing::get(move || {
-                    let n = calls.fetch_add(1, Ordering::SeqCst);
-                    async move {
-                        if n < hangs {
-                            std::future::pending::<()>().await;
-                        }
-                        axum::response::Html(format!("<p>render {}</p>", n + 1))
-                    }
-                })
-                .post(|| async { "posted" }),
-            )
+            .route("/", axum::routing::get(answer.clone()).post(answer))
             .layer(PageWatchdogLayer::with_limits(
                 Duration::from_millis(100),
                 Duration::from_millis(200),
@@ -207,7 +210,7 @@ mod tests {
     async fn a_page_that_renders_is_answered_once() {
         let calls = Arc::new(AtomicUsize::new(0));
         let (status, body) = send(page(0, calls.clone()), Method::GET).await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, "<p>render 1</p>"));
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "<p>GET 1</p>"));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
@@ -215,7 +218,7 @@ mod tests {
     async fn a_stalled_render_is_rendered_again() {
         let calls = Arc::new(AtomicUsize::new(0));
         let (status, body) = send(page(1, calls.clone()), Method::GET).await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, "<p>render 2</p>"));
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "<p>GET 2</p>"));
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
@@ -234,7 +237,25 @@ mod tests {
     async fn other_methods_are_not_watched_or_repeated() {
         let calls = Arc::new(AtomicUsize::new(0));
         let (status, body) = send(page(0, calls.clone()), Method::POST).await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, "posted"));
-        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "<p>POST 1</p>"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // A POST that hangs is left to its caller: neither repeated nor answered 503, long
+        // after both limits (100 + 200 ms) have passed.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let hung = tokio::time::timeout(
+            Duration::from_millis(800),
+            send(page(1, calls.clone()), Method::POST),
+        )
+        .await;
+        assert!(hung.is_err(), "a hanging POST was answered: {hung:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn head_is_watched_like_get() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (status, body) = send(page(1, calls.clone()), Method::HEAD).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }
