@@ -153,8 +153,9 @@ where
 fn stalled() -> Response<Body> {
     let body = "<!DOCTYPE html><html lang=\"en\" data-theme=\"dark\"><head><meta charset=\"utf-8\">\
         <title>Halite</title><link rel=\"stylesheet\" href=\"/pkg/halite.css\"></head><body>\
-        <main class=\"content\"><div class=\"panel error-panel\" role=\"alert\" data-test=\"render-stalled\">\
+        <main class=\"content\"><div class=\"panel state-panel state-error\" role=\"alert\" data-test=\"render-stalled\">\
         <h1>This page took too long to render</h1><p>Nothing was changed. Reload the page to try again.</p>\
+        <p><a class=\"button button-primary\" href=\"\">Reload</a></p>\
         </div></main></body></html>";
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
