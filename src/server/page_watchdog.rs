@@ -207,39 +207,42 @@ mod tests {
         (status, String::from_utf8(body.to_vec()).unwrap())
     }
 
+    /// One request to a fresh [`page`]: its status, body, and how often the handler ran.
+    async fn serve(hangs: usize, method: Method) -> (StatusCode, String, usize) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (status, body) = send(page(hangs, calls.clone()), method).await;
+        (status, body, calls.load(Ordering::SeqCst))
+    }
+
     #[tokio::test]
     async fn a_page_that_renders_is_answered_once() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let (status, body) = send(page(0, calls.clone()), Method::GET).await;
+        let (status, body, calls) = serve(0, Method::GET).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "<p>GET 1</p>"));
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(calls, 1);
     }
 
     #[tokio::test]
     async fn a_stalled_render_is_rendered_again() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let (status, body) = send(page(1, calls.clone()), Method::GET).await;
+        let (status, body, calls) = serve(1, Method::GET).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "<p>GET 2</p>"));
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(calls, 2);
     }
 
     #[tokio::test]
     async fn two_stalls_answer_503_with_a_page_that_says_to_reload() {
-        let calls = Arc::new(AtomicUsize::new(0));
         let t = std::time::Instant::now();
-        let (status, body) = send(page(2, calls.clone()), Method::GET).await;
+        let (status, body, calls) = serve(2, Method::GET).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("Reload the page"), "{body}");
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(calls, 2);
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     }
 
     #[tokio::test]
     async fn other_methods_are_not_watched_or_repeated() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let (status, body) = send(page(0, calls.clone()), Method::POST).await;
+        let (status, body, calls) = serve(0, Method::POST).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "<p>POST 1</p>"));
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(calls, 1);
         // A POST that hangs is left to its caller: neither repeated nor answered 503, long
         // after both limits (100 + 200 ms) have passed.
         let calls = Arc::new(AtomicUsize::new(0));
@@ -254,9 +257,8 @@ mod tests {
 
     #[tokio::test]
     async fn head_is_watched_like_get() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let (status, body) = send(page(1, calls.clone()), Method::HEAD).await;
+        let (status, body, calls) = serve(1, Method::HEAD).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(calls, 2);
     }
 }
