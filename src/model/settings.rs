@@ -114,11 +114,42 @@ impl PollerStatus {
     }
 }
 
-/// Connection state plus pollers (Settings page).
+/// Connection state, pollers and the replicas (Settings page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeView {
     pub connection: SaltConnection,
     pub pollers: Vec<PollerStatus>,
+    pub cluster: ClusterView,
+}
+
+/// One Halite process on the shared database, as its heartbeat row shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Replica {
+    pub id: String,
+    pub host: String,
+    #[serde(with = "crate::model::time::utc")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::model::time::utc")]
+    pub heartbeat_at: DateTime<Utc>,
+    pub is_leader: bool,
+    #[serde(with = "crate::model::time::utc::option")]
+    pub leader_since: Option<DateTime<Utc>>,
+}
+
+/// This replica's role and the replica list (Settings page, `/readyz`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    /// This process's replica id (`host:pid:random`).
+    pub this_replica: String,
+    pub is_leader: bool,
+    /// The leader's replica id, when one is known.
+    pub leader: Option<String>,
+    /// Since when the leader leads, when known.
+    #[serde(with = "crate::model::time::utc::option")]
+    pub leader_since: Option<DateTime<Utc>>,
+    /// Every replica with a heartbeat in the last day, leader first.
+    pub replicas: Vec<Replica>,
 }
 
 /// Result of Test Connection.

@@ -8,8 +8,15 @@
 //! [`TRY_EVERY`]) takes over. A leader that finds its connection gone steps down at once.
 //!
 //! On SQLite there is one process by construction: it is the leader from the start.
-//! Each replica writes a heartbeat row (`replicas`) for the status shown on `/readyz`.
+//! Each replica writes a heartbeat row (`replicas`) for the status shown on `/readyz` and the
+//! Settings page.
+//!
+//! Replicas tell each other what changed through Postgres `NOTIFY` ([`listen`], [`notify`]): the
+//! leader announces each stored batch of activity rows (the id range, [`ACTIVITY_CHANNEL`]) so
+//! every replica feeds its own browsers, and a replica that saved settings asks the others to
+//! reload ([`SETTINGS_CHANNEL`]).
 
+use crate::model::settings::{ClusterView, Replica};
 use crate::server::db::{Db, Ts};
 use crate::with_db;
 use chrono::{DateTime, Utc};
@@ -33,17 +40,6 @@ pub struct Cluster {
     started_at: DateTime<Utc>,
     leader: AtomicBool,
     leader_since: Mutex<Option<DateTime<Utc>>>,
-}
-
-/// One replica as its heartbeat row shows it.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
-pub struct ReplicaRow {
-    pub id: String,
-    pub host: String,
-    pub started_at: DateTime<Utc>,
-    pub heartbeat_at: DateTime<Utc>,
-    pub is_leader: bool,
-    pub leader_since: Option<DateTime<Utc>>,
 }
 
 impl Cluster {
@@ -124,7 +120,7 @@ impl Cluster {
 }
 
 /// The replica list, leader first, then by last heartbeat.
-pub async fn replicas(db: &Db) -> Result<Vec<ReplicaRow>, sqlx::Error> {
+pub async fn replicas(db: &Db) -> Result<Vec<Replica>, sqlx::Error> {
     with_db!(db, p => sqlx::query_as(
         "SELECT id, host, started_at, heartbeat_at, is_leader, leader_since FROM replicas \
          ORDER BY is_leader DESC, heartbeat_at DESC, id",
@@ -143,6 +139,36 @@ pub async fn current_leader(db: &Db) -> Result<Option<String>, sqlx::Error> {
     .bind(Ts(fresh))
     .fetch_optional(p)
     .await)
+}
+
+/// This replica's role, the leader and since when it leads (from its heartbeat row when it is
+/// another replica), and the replica list.
+pub async fn view(cluster: &Cluster, db: &Db) -> Result<ClusterView, sqlx::Error> {
+    let replicas = replicas(db).await?;
+    let (leader, leader_since) = if cluster.is_leader() {
+        (
+            Some(cluster.replica_id().to_string()),
+            cluster.leader_since(),
+        )
+    } else {
+        match current_leader(db).await? {
+            Some(id) => {
+                let since = replicas
+                    .iter()
+                    .find(|r| r.id == id)
+                    .and_then(|r| r.leader_since);
+                (Some(id), since)
+            }
+            None => (None, None),
+        }
+    };
+    Ok(ClusterView {
+        this_replica: cluster.replica_id().to_string(),
+        is_leader: cluster.is_leader(),
+        leader,
+        leader_since,
+        replicas,
+    })
 }
 
 /// Take part in the election until `stop`: on SQLite become the leader at once; on Postgres
@@ -252,5 +278,136 @@ async fn heartbeats(cluster: Arc<Cluster>, db: Db, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
+    }
+}
+
+/// Channel of the leader's "activity rows stored" announcements (payload `first-last` ids).
+pub const ACTIVITY_CHANNEL: &str = "halite_activity";
+/// Channel of "settings saved, reload" (payload: the replica id that saved them).
+pub const SETTINGS_CHANNEL: &str = "halite_settings";
+
+/// What another replica (or this one) announced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// The listening connection is (re)established: anything announced while it was down was
+    /// missed, so the receiver catches up from what it last saw.
+    Connected,
+    /// Activity rows up to this id are stored.
+    Activity { last: i64 },
+    /// A replica saved settings.
+    Settings { from: String },
+}
+
+impl Notice {
+    /// Read a notification; `None` for a channel or payload this version does not know.
+    pub fn parse(channel: &str, payload: &str) -> Option<Notice> {
+        match channel {
+            ACTIVITY_CHANNEL => {
+                let last = payload.rsplit('-').next()?.parse().ok()?;
+                Some(Notice::Activity { last })
+            }
+            SETTINGS_CHANNEL => Some(Notice::Settings {
+                from: payload.to_string(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Announce on `channel` (Postgres `NOTIFY`; nothing on SQLite, where there is one process).
+/// A payload must stay under Postgres's 8,000 bytes: ids and replica ids only.
+pub async fn notify(db: &Db, channel: &str, payload: &str) -> Result<(), sqlx::Error> {
+    match db {
+        Db::Postgres(p) => sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(p)
+            .await
+            .map(|_| ()),
+        Db::Sqlite(_) => Ok(()),
+    }
+}
+
+/// `LISTEN` on both channels until `stop`, on a connection of its own that is re-opened when it
+/// breaks; every (re)connection is reported as [`Notice::Connected`] before the notices that
+/// follow it. `None` on SQLite.
+pub fn listen(db: &Db, stop: CancellationToken) -> Option<tokio::sync::mpsc::Receiver<Notice>> {
+    let Db::Postgres(pool) = db else {
+        return None;
+    };
+    let pool = pool.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        loop {
+            let opened = tokio::select! {
+                _ = stop.cancelled() => return,
+                l = open_listener(&pool) => l,
+            };
+            match opened {
+                Ok(mut listener) => {
+                    if tx.send(Notice::Connected).await.is_err() {
+                        return;
+                    }
+                    loop {
+                        let got = tokio::select! {
+                            _ = stop.cancelled() => return,
+                            n = listener.try_recv() => n,
+                        };
+                        let notice = match got {
+                            Ok(Some(n)) => Notice::parse(n.channel(), n.payload()),
+                            // The connection dropped and was re-opened (listening again):
+                            // whatever came meanwhile was missed.
+                            Ok(None) => Some(Notice::Connected),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "replica notices: connection lost");
+                                break;
+                            }
+                        };
+                        if let Some(n) = notice {
+                            if tx.send(n).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "replica notices: cannot LISTEN"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(TRY_EVERY) => {}
+            }
+        }
+    });
+    Some(rx)
+}
+
+async fn open_listener(pool: &sqlx::PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+    l.listen_all([ACTIVITY_CHANNEL, SETTINGS_CHANNEL]).await?;
+    Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_parse() {
+        assert_eq!(
+            Notice::parse(ACTIVITY_CHANNEL, "12-40"),
+            Some(Notice::Activity { last: 40 })
+        );
+        assert_eq!(
+            Notice::parse(ACTIVITY_CHANNEL, "7"),
+            Some(Notice::Activity { last: 7 })
+        );
+        assert_eq!(Notice::parse(ACTIVITY_CHANNEL, "x-y"), None);
+        assert_eq!(
+            Notice::parse(SETTINGS_CHANNEL, "h:1:ab"),
+            Some(Notice::Settings {
+                from: "h:1:ab".into()
+            })
+        );
+        assert_eq!(Notice::parse("other", "1"), None);
     }
 }

@@ -191,23 +191,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "unconfigured"
     };
     let cluster = state.runtime.cluster();
-    let leader = if cluster.is_leader() {
-        Some(cluster.replica_id().to_string())
-    } else {
-        crate::server::cluster::current_leader(&state.db)
-            .await
-            .ok()
-            .flatten()
-    };
+    let view = crate::server::cluster::view(&cluster, &state.db).await.ok();
     let body = serde_json::json!({
         "db": if db_ok { "ok" } else { "error" },
         "salt": salt,
         "replica": {
             "id": cluster.replica_id(),
             "role": if cluster.is_leader() { "leader" } else { "follower" },
-            "leader": leader,
-            "leader_since": cluster.leader_since(),
+            "leader": view.as_ref().and_then(|v| v.leader.clone()),
+            "leader_since": view.as_ref().and_then(|v| v.leader_since),
         },
+        "replicas": view.map(|v| v.replicas).unwrap_or_default(),
     });
     let code = if db_ok {
         StatusCode::OK

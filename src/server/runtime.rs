@@ -5,7 +5,7 @@
 use crate::error::AppError;
 use crate::model::settings::{ConnectionState, PollerStatus, SaltConnection};
 use crate::salt::{SaltClient, SaltError};
-use crate::server::db::Db;
+use crate::server::db::{Db, Engine};
 use crate::server::jobs::JobsCache;
 use crate::server::poller::{PollError, PollResult, PollerCtx, PollerSpec, Repoll};
 use crate::server::run::batch::BatchRuns;
@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+/// How often a follower re-reads new activity rows even without an announcement (a lost
+/// notification, a half-open listening connection).
+const RELAY_SAFETY_NET: Duration = Duration::from_secs(10);
 
 struct Generation {
     id: u64,
@@ -52,6 +56,8 @@ pub struct Runtime {
     cluster: Arc<crate::server::cluster::Cluster>,
     /// Set once this process has joined the election (the first boot or reload does).
     elected: std::sync::atomic::AtomicBool,
+    /// The settings row's `updated_at` the current generation started from.
+    settings_seen: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 fn connection(state: ConnectionState, detail: impl Into<String>) -> SaltConnection {
@@ -97,6 +103,7 @@ impl Runtime {
             stop: CancellationToken::new(),
             cluster: crate::server::cluster::Cluster::new(),
             elected: std::sync::atomic::AtomicBool::new(false),
+            settings_seen: Mutex::new(None),
         })
     }
 
@@ -236,6 +243,92 @@ impl Runtime {
             on_change,
         ));
         let _ = tokio::time::timeout(Duration::from_secs(10), rx).await;
+        self.follow_replicas().await;
+    }
+
+    /// On Postgres, listen to the other replicas for as long as the process runs: relay the
+    /// leader's activity rows to this replica's hub and reload when another replica saved
+    /// settings. The relay starts from the newest stored row, before any generation (and so any
+    /// local consumer) runs.
+    async fn follow_replicas(self: &Arc<Self>) {
+        use crate::server::activity::relay;
+        use crate::server::cluster::Notice;
+        let Some(mut notices) = crate::server::cluster::listen(&self.db, self.stop.clone()) else {
+            return;
+        };
+        if let Err(e) = relay::start(&self.db, &self.hub).await {
+            tracing::warn!(error = %e, "activity relay: cannot read the newest row");
+        }
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut connected_before = false;
+            let mut tick = tokio::time::interval(RELAY_SAFETY_NET);
+            loop {
+                let notice = tokio::select! {
+                    n = notices.recv() => match n {
+                        Some(n) => Some(n),
+                        None => return,
+                    },
+                    _ = tick.tick() => None,
+                };
+                let Some(rt) = me.upgrade() else { return };
+                let catch_up = match notice {
+                    Some(Notice::Connected) => {
+                        // After a reconnect, settings may have changed unseen too.
+                        if std::mem::replace(&mut connected_before, true)
+                            && rt.settings_changed_elsewhere().await
+                        {
+                            tokio::spawn(reload_later(rt.clone()));
+                        }
+                        true
+                    }
+                    Some(Notice::Activity { last }) => rt.hub.last_id().is_none_or(|l| last > l),
+                    Some(Notice::Settings { from }) => {
+                        if from != rt.cluster.replica_id() {
+                            tracing::info!(from = %from, "settings saved on another replica; reloading");
+                            tokio::spawn(reload_later(rt.clone()));
+                        }
+                        false
+                    }
+                    // The safety net, on followers only: the leader's own consumer publishes
+                    // its rows after the re-polls they call for.
+                    None => !rt.cluster.is_leader(),
+                };
+                if catch_up {
+                    if let Err(e) = relay::catch_up(&rt.db, &rt.hub).await {
+                        tracing::warn!(error = %e, "activity relay: cannot read new rows");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Whether the settings row changed since this generation loaded it.
+    async fn settings_changed_elsewhere(&self) -> bool {
+        let seen = *self.settings_seen.lock().unwrap_or_else(|e| e.into_inner());
+        match settings::updated_at(&self.db).await {
+            Ok(now) => seen != Some(now),
+            Err(_) => false,
+        }
+    }
+
+    /// Settings were saved here: reload this replica and ask the others to reload too.
+    pub async fn settings_changed(self: &Arc<Self>) {
+        self.reload().await;
+        if let Err(e) = crate::server::cluster::notify(
+            &self.db,
+            crate::server::cluster::SETTINGS_CHANNEL,
+            self.cluster.replica_id(),
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "the other replicas were not told to reload their settings");
+        }
+    }
+
+    /// The current generation's number (each reload starts a new one).
+    pub async fn generation(&self) -> u64 {
+        self.generation.lock().await.id
     }
 
     /// Prune the audit log by `audit_retention_days` now and then hourly, whether or not Salt
@@ -307,6 +400,8 @@ impl Runtime {
         gen.cancel = CancellationToken::new();
         let id = gen.id;
 
+        *self.settings_seen.lock().unwrap_or_else(|e| e.into_inner()) =
+            settings::updated_at(&self.db).await.ok();
         let loaded = match settings::load_salt_connection(&self.db, &self.secrets).await {
             Ok(salt) => settings::load_pollers(&self.db)
                 .await
@@ -413,6 +508,15 @@ impl Runtime {
                 .push(tokio::spawn(crate::server::activity::consumer::run(
                     cctx, cancel,
                 )));
+        }
+        if pollers.event_stream_enabled && !leader && self.db.engine() == Engine::Postgres {
+            // A follower's browsers get the leader's rows through the relay.
+            self.stream_enabled
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            self.hub.set_state(
+                crate::model::activity::StreamStatus::Connected,
+                "relayed from the leader through Postgres",
+            );
         }
         let registry = if leader { &self.registry[..] } else { &[] };
         let specs = std::iter::once(health).chain(registry.iter().cloned());

@@ -40,15 +40,17 @@ pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
     })
 }
 
-/// Connection state and poller health (admin).
+/// Connection state, poller health and the replicas (admin).
 #[server(endpoint = "settings/runtime")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn runtime_status() -> Result<RuntimeView, AppError> {
     use crate::server::auth::require;
     let (state, _) = require("edit", "settings:*").await?;
+    let cluster = crate::server::cluster::view(&state.runtime.cluster(), &state.db).await?;
     Ok(RuntimeView {
         connection: state.runtime.connection(),
         pollers: state.runtime.poller_statuses(),
+        cluster,
     })
 }
 

@@ -8,7 +8,7 @@ use crate::app::api::settings::{
 };
 use crate::app::pages::{ErrorPanel, PageHeader};
 use crate::error::AppError;
-use crate::model::settings::ConnectionState;
+use crate::model::settings::{ClusterView, ConnectionState};
 use leptos::html;
 use leptos::prelude::*;
 
@@ -66,7 +66,10 @@ pub fn SettingsPage() -> impl IntoView {
         <aside class="settings-side">
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    runtime.await.ok().map(|r| view! { <StatusCard r /> })
+                    runtime.await.ok().map(|r| {
+                        let c = r.cluster.clone();
+                        view! { <StatusCard r /> <ReplicasCard c /> }
+                    })
                 })}
             </Transition>
         </aside>
@@ -371,6 +374,58 @@ pub fn connection_label(state: ConnectionState) -> (&'static str, &'static str) 
         ConnectionState::LoginFailed => ("Login failed", "badge-bad"),
         ConnectionState::Starting => ("Connecting", "badge-warn"),
         ConnectionState::Unconfigured => ("Not configured", "badge-warn"),
+    }
+}
+
+/// This replica's role and every replica's last heartbeat (several Halite processes on one
+/// Postgres elect one leader: it alone polls Salt and reads the event stream).
+#[component]
+fn ReplicasCard(c: ClusterView) -> impl IntoView {
+    let (role, class) = if c.is_leader {
+        ("Leader", "badge-ok")
+    } else {
+        ("Follower", "badge-pending")
+    };
+    let leader_line = match (&c.leader, c.is_leader) {
+        (_, true) => "This replica polls Salt and reads the event stream.".to_string(),
+        (Some(l), false) => format!("The leader, {l}, polls Salt and reads the event stream."),
+        (None, false) => "No leader right now: a replica takes over within seconds.".to_string(),
+    };
+    let since = c
+        .leader_since
+        .map(|s| format!("leading since {}", crate::app::pages::short_utc(&s)))
+        .unwrap_or_default();
+    let this = c.this_replica.clone();
+    view! {
+        <section class="panel status-card" data-test="replicas">
+            <h2>"Replicas"</h2>
+            <div class="status-line">
+                <span class=format!("badge {class}") data-test="replica-role">{role}</span>
+                <span class="muted small">{since}</span>
+            </div>
+            <p class="small">{leader_line}</p>
+            <table class="table compact" data-test="replica-list">
+                <caption class="visually-hidden">"Halite replicas and their last heartbeat"</caption>
+                <thead>
+                    <tr><th scope="col">"Replica"</th><th scope="col">"Role"</th><th scope="col">"Heartbeat"</th></tr>
+                </thead>
+                <tbody>
+                    {c.replicas.into_iter().map(|r| {
+                        let me = r.id == this;
+                        view! {
+                            <tr data-test="replica-row" class:row-self=me>
+                                <td>
+                                    <code title=format!("host {}, started {}", r.host, crate::app::pages::short_utc(&r.started_at))>{r.id.clone()}</code>
+                                    {me.then(|| view! { <span class="muted small">" (this one)"</span> })}
+                                </td>
+                                <td>{if r.is_leader { "leader" } else { "follower" }}</td>
+                                <td class="muted small">{crate::app::pages::short_utc(&r.heartbeat_at)}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }
 

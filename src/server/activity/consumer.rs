@@ -74,7 +74,7 @@ async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>, runs: &mut Vec<New
                         ctx.jobs.mark_running(j);
                     }
                 }
-                ctx.hub.publish(rows);
+                super::relay::publish(&ctx.db, &ctx.hub, rows).await;
             }
             Err(e) => {
                 tracing::error!(error = %e, rows = chunk.len(), "cannot store activity events")
@@ -132,7 +132,7 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                         crate::model::time::short_utc(&now)
                     );
                     if let Ok(row) = store::insert_system(&ctx.db, &summary, now).await {
-                        ctx.hub.publish(vec![row]);
+                        super::relay::publish(&ctx.db, &ctx.hub, vec![row]).await;
                     }
                     resync(&ctx).await;
                 } else if !first {

@@ -23,8 +23,17 @@ pub struct StreamState {
 /// The hub; one per process, owned by the runtime.
 pub struct EventHub {
     tx: broadcast::Sender<Arc<ActivityEvent>>,
-    ring: Mutex<VecDeque<Arc<ActivityEvent>>>,
+    ring: Mutex<Ring>,
     state: Mutex<StreamState>,
+}
+
+/// The replay ring and the id of the newest row published (rows arrive in id order; one the
+/// hub has passed is not published again, so the local consumer and the replica relay may both
+/// offer the same row).
+#[derive(Default)]
+struct Ring {
+    rows: VecDeque<Arc<ActivityEvent>>,
+    last_id: Option<i64>,
 }
 
 impl Default for EventHub {
@@ -32,7 +41,10 @@ impl Default for EventHub {
         let (tx, _) = broadcast::channel(QUEUE);
         EventHub {
             tx,
-            ring: Mutex::new(VecDeque::with_capacity(RING)),
+            ring: Mutex::new(Ring {
+                rows: VecDeque::with_capacity(RING),
+                last_id: None,
+            }),
             state: Mutex::new(StreamState {
                 state: StreamStatus::Off,
                 since: None,
@@ -43,18 +55,38 @@ impl Default for EventHub {
 }
 
 impl EventHub {
-    /// Publish stored rows, in order.
-    pub fn publish(&self, events: Vec<ActivityEvent>) {
+    /// Publish stored rows, in id order; rows at or below the newest id already published are
+    /// skipped. Returns how many were published.
+    pub fn publish(&self, events: Vec<ActivityEvent>) -> usize {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
         for e in events {
-            let e = Arc::new(e);
-            if ring.len() == RING {
-                ring.pop_front();
+            if ring.last_id.is_some_and(|last| e.id <= last) {
+                continue;
             }
-            ring.push_back(e.clone());
+            ring.last_id = Some(e.id);
+            let e = Arc::new(e);
+            if ring.rows.len() == RING {
+                ring.rows.pop_front();
+            }
+            ring.rows.push_back(e.clone());
             // No receivers is fine.
             let _ = self.tx.send(e);
+            n += 1;
         }
+        n
+    }
+
+    /// The id of the newest row published, if any.
+    pub fn last_id(&self) -> Option<i64> {
+        self.ring.lock().unwrap_or_else(|e| e.into_inner()).last_id
+    }
+
+    /// Treat every row up to `id` as published (a replica joining the relay starts from the
+    /// newest stored row, not from the table's first).
+    pub fn skip_to(&self, id: i64) {
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        ring.last_id = Some(ring.last_id.map_or(id, |l| l.max(id)));
     }
 
     /// The replay ring and a live receiver, taken atomically (no gap, no duplicate).
@@ -66,7 +98,7 @@ impl EventHub {
     ) {
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.tx.subscribe();
-        (ring.iter().cloned().collect(), rx)
+        (ring.rows.iter().cloned().collect(), rx)
     }
 
     /// Number of connected browser streams.
@@ -123,5 +155,23 @@ mod tests {
         let (_, mut rx2) = hub.subscribe();
         hub.publish(vec![ev(9999)]);
         assert_eq!(rx2.recv().await.unwrap().id, 9999);
+    }
+
+    #[tokio::test]
+    async fn a_row_offered_twice_is_published_once() {
+        let hub = EventHub::default();
+        let (_, mut rx) = hub.subscribe();
+        assert_eq!(hub.publish(vec![ev(1), ev(2), ev(3)]), 3);
+        // The relay offers an overlapping range: only the new rows go out, in order.
+        assert_eq!(hub.publish(vec![ev(2), ev(3), ev(4), ev(5)]), 2);
+        hub.skip_to(8);
+        assert_eq!(hub.publish(vec![ev(7), ev(8), ev(9)]), 1);
+        hub.skip_to(3); // never backwards
+        assert_eq!(hub.last_id(), Some(9));
+        let mut got = vec![];
+        while let Ok(e) = rx.try_recv() {
+            got.push(e.id);
+        }
+        assert_eq!(got, vec![1, 2, 3, 4, 5, 9]);
     }
 }

@@ -225,6 +225,25 @@ pub async fn list(
     })
 }
 
+/// Up to `limit` rows after `after_id`, oldest first (a replica catching up with the leader).
+pub async fn after(db: &Db, after_id: i64, limit: i64) -> Result<Vec<ActivityEvent>, sqlx::Error> {
+    with_db!(db, p => sqlx::query_as(
+        "SELECT id, ts, category, event_type, minion_id, jid, fun, success, changed, initiator, \
+         target, duration_ms, summary FROM activity_events WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(p)
+    .await)
+}
+
+/// The newest row's id (0 when there is none).
+pub async fn max_id(db: &Db) -> Result<i64, sqlx::Error> {
+    with_db!(db, p => sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM activity_events")
+        .fetch_one(p)
+        .await)
+}
+
 /// `(category, minion_id, jid, raw)` of one row.
 pub type RawRow = (
     EventCategory,

@@ -183,6 +183,13 @@ pub async fn load_salt_connection(
     })
 }
 
+/// When the settings row was last saved (a replica compares it with what it last loaded).
+pub async fn updated_at(db: &Db) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+    with_db!(db, p => sqlx::query_scalar("SELECT updated_at FROM app_settings WHERE id = 1")
+        .fetch_one(p)
+        .await)
+}
+
 /// The poller settings the runtime starts a generation with.
 pub async fn load_pollers(db: &Db) -> Result<PollerSettings, sqlx::Error> {
     Ok(load_view(db).await?.pollers)

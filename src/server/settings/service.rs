@@ -33,7 +33,7 @@ pub async fn update_salt(
             })),
     )
     .await;
-    state.runtime.reload().await;
+    state.runtime.settings_changed().await;
     Ok(load_view(&state.db).await?)
 }
 
@@ -83,7 +83,7 @@ pub async fn update_section<S: Section>(
     )
     .await;
     if S::RELOAD {
-        state.runtime.reload().await;
+        state.runtime.settings_changed().await;
     }
     Ok(load_view(&state.db).await?)
 }
