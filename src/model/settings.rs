@@ -135,6 +135,11 @@ pub struct Replica {
     pub is_leader: bool,
     #[serde(with = "crate::model::time::utc::option")]
     pub leader_since: Option<DateTime<Utc>>,
+    /// Not heard from for several heartbeats: the process is gone (or cut off from the
+    /// database). Its row stays listed for a day.
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    #[serde(default)]
+    pub silent: bool,
 }
 
 /// This replica's role and the replica list (Settings page, `/readyz`).

@@ -30,6 +30,9 @@ use tokio_util::sync::CancellationToken;
 pub const LEADER_LOCK: i64 = 0x4861_6c69_7465_0001;
 /// How often a follower tries for the lock and a leader checks its connection.
 pub const TRY_EVERY: Duration = Duration::from_secs(2);
+/// A replica not heard from for this long is shown as gone (replicas on Postgres write their
+/// heartbeat every [`TRY_EVERY`]).
+pub const SILENT_AFTER: Duration = Duration::from_secs(10);
 /// Heartbeat rows older than this are dropped from the replica list.
 const FORGET_AFTER_HOURS: i64 = 24;
 
@@ -141,10 +144,28 @@ pub async fn current_leader(db: &Db) -> Result<Option<String>, sqlx::Error> {
     .await)
 }
 
+/// When another replica that led was last heard from (the gap a takeover leaves starts then).
+pub async fn last_seen_other_leader(
+    db: &Db,
+    me: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    with_db!(db, p => sqlx::query_scalar(
+        "SELECT heartbeat_at FROM replicas WHERE is_leader AND id <> $1 \
+         ORDER BY heartbeat_at DESC LIMIT 1",
+    )
+    .bind(me)
+    .fetch_optional(p)
+    .await)
+}
+
 /// This replica's role, the leader and since when it leads (from its heartbeat row when it is
 /// another replica), and the replica list.
 pub async fn view(cluster: &Cluster, db: &Db) -> Result<ClusterView, sqlx::Error> {
-    let replicas = replicas(db).await?;
+    let mut replicas = replicas(db).await?;
+    let quiet_since = Utc::now() - chrono::Duration::from_std(SILENT_AFTER).unwrap_or_default();
+    for r in &mut replicas {
+        r.silent = r.id != cluster.replica_id() && r.heartbeat_at < quiet_since;
+    }
     let (leader, leader_since) = if cluster.is_leader() {
         (
             Some(cluster.replica_id().to_string()),
@@ -269,7 +290,16 @@ pub async fn elect(
     }
 }
 
+/// SQLite: one process by construction, so the rows earlier runs left behind are dropped.
 async fn heartbeats(cluster: Arc<Cluster>, db: Db, stop: CancellationToken) {
+    let earlier = with_db!(&db, p => sqlx::query("DELETE FROM replicas WHERE id <> $1")
+        .bind(cluster.replica_id())
+        .execute(p)
+        .await
+        .map(|_| ()));
+    if let Err(e) = earlier {
+        tracing::warn!(error = %e, "replica rows of earlier runs not dropped");
+    }
     loop {
         if let Err(e) = cluster.heartbeat(&db).await {
             tracing::warn!(error = %e, "replica heartbeat not written");

@@ -56,6 +56,8 @@ pub struct Runtime {
     cluster: Arc<crate::server::cluster::Cluster>,
     /// Set once this process has joined the election (the first boot or reload does).
     elected: std::sync::atomic::AtomicBool,
+    /// Set while this replica follows: the next generation that leads is a takeover.
+    followed: std::sync::atomic::AtomicBool,
     /// The settings row's `updated_at` the current generation started from.
     settings_seen: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
@@ -104,6 +106,7 @@ impl Runtime {
             cluster: crate::server::cluster::Cluster::new(),
             elected: std::sync::atomic::AtomicBool::new(false),
             settings_seen: Mutex::new(None),
+            followed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -491,6 +494,30 @@ impl Runtime {
                 "follower: pollers and the event stream run on the leader"
             );
         }
+        // A follower that now leads took over from a leader that went away: its event stream
+        // starts with a gap row from when that leader was last heard from.
+        let takeover = if leader {
+            self.followed
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+        } else {
+            self.followed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            false
+        };
+        let down_since = if takeover {
+            let seen = crate::server::cluster::last_seen_other_leader(
+                &self.db,
+                self.cluster.replica_id(),
+            )
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(chrono::Utc::now);
+            tracing::info!(generation = id, leader_last_seen = %seen, "took over as leader");
+            Some(crate::server::to_text(seen))
+        } else {
+            None
+        };
         if pollers.event_stream_enabled && leader {
             self.stream_enabled
                 .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -502,6 +529,7 @@ impl Runtime {
                 retention_days: pollers.event_stream_retention_days,
                 jobs_poller_on: pollers.jobs_poll_interval_seconds > 0,
                 repoll: Repoll::new(self.registry.clone(), ctx.clone()),
+                down_since,
             };
             let cancel = gen.cancel.clone();
             gen.tasks

@@ -404,27 +404,29 @@ fn ReplicasCard(c: ClusterView) -> impl IntoView {
                 <span class="muted small">{since}</span>
             </div>
             <p class="small">{leader_line}</p>
-            <table class="table compact" data-test="replica-list">
-                <caption class="visually-hidden">"Halite replicas and their last heartbeat"</caption>
-                <thead>
-                    <tr><th scope="col">"Replica"</th><th scope="col">"Role"</th><th scope="col">"Heartbeat"</th></tr>
-                </thead>
-                <tbody>
-                    {c.replicas.into_iter().map(|r| {
-                        let me = r.id == this;
-                        view! {
-                            <tr data-test="replica-row" class:row-self=me>
-                                <td>
-                                    <code title=format!("host {}, started {}", r.host, crate::app::pages::short_utc(&r.started_at))>{r.id.clone()}</code>
-                                    {me.then(|| view! { <span class="muted small">" (this one)"</span> })}
-                                </td>
-                                <td>{if r.is_leader { "leader" } else { "follower" }}</td>
-                                <td class="muted small">{crate::app::pages::short_utc(&r.heartbeat_at)}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <ul class="task-list" data-test="replica-list" aria-label="Halite replicas">
+                {c.replicas.into_iter().map(|r| {
+                    let me = r.id == this;
+                    let (role, class) = match (r.silent, r.is_leader) {
+                        (true, _) => ("gone", "badge-pending"),
+                        (false, true) => ("leader", "badge-ok"),
+                        (false, false) => ("follower", "badge-pending"),
+                    };
+                    let started = format!("host {}, started {}", r.host, crate::app::pages::short_utc(&r.started_at));
+                    view! {
+                        <li class="task" class:task-self=me data-test="replica-row" data-silent=r.silent.to_string()>
+                            <div class="task-head">
+                                <code title=started>{r.id.clone()}</code>
+                                <span class=format!("badge {class}")>{role}</span>
+                            </div>
+                            <div class="muted small">
+                                {format!("heartbeat {}", crate::app::pages::short_utc(&r.heartbeat_at))}
+                                {me.then_some(" · this replica")}
+                            </div>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
         </section>
     }
 }

@@ -34,6 +34,10 @@ pub struct ConsumerCtx {
     pub jobs_poller_on: bool,
     /// Re-polls through the runtime (keys after a key event; keys and jobs after a gap).
     pub repoll: Repoll,
+    /// Set when this replica took over from a leader that went away (RFC 3339: when that
+    /// leader was last seen): the first connection writes the gap row and re-syncs, as after
+    /// any reconnect.
+    pub down_since: Option<String>,
 }
 
 /// Run a registered poller now and wait for it, logging a failure as `what`.
@@ -105,7 +109,7 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
     let mut backoff = Duration::from_secs(1);
     let mut dedup = AuthDedup::default();
     let mut last_prune = std::time::Instant::now();
-    let mut down_since: Option<String> = None;
+    let mut down_since: Option<String> = ctx.down_since.clone();
     let mut first = true;
     prune(&ctx).await;
     loop {
