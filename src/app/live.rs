@@ -8,10 +8,11 @@
 //!   on: a refused `EventSource` (503/403) logs a console error, so it is never tried blind.
 //! * The browser reconnects a dropped stream itself; when it gives up (the stream was turned off
 //!   and the reconnect got a 503), Halite checks the setting again with a 1 s → 30 s backoff.
-//! * On connect the server replays its ring of recent events. On the tab's first connection that
-//!   replay is history (the page was rendered after it), so it only fills `latest`; on a
-//!   reconnect, events not seen before mean something was missed and bump the counters. Events
-//!   are de-duplicated by id.
+//! * On connect the server replays its ring of recent events, then sends a `replayed` event. On
+//!   the tab's first connection that replay is history (the page was rendered after it), so it
+//!   only fills `latest`; what comes after the marker is news, however soon. On a reconnect,
+//!   replayed events not seen before mean something was missed and bump the counters. Events are
+//!   de-duplicated by id.
 //! * Counters are bumped at most every 500 ms, so a burst of 1000 events means one refetch.
 
 use crate::app::api::activity::ActivityEvent;
@@ -226,14 +227,13 @@ mod client {
     /// The first retry after the browser gave up; doubled up to [`MAX_BACKOFF_MS`].
     const MIN_BACKOFF_MS: u64 = 1_000;
     const MAX_BACKOFF_MS: u64 = 30_000;
-    /// The first connection's replay has ended after this long without a message.
-    const REPLAY_QUIET_MS: u64 = 400;
 
     /// One open `EventSource` with its callbacks (dropped only outside those callbacks).
     struct Conn {
         es: EventSource,
         _on_message: Closure<dyn FnMut(MessageEvent)>,
         _on_lagged: Closure<dyn FnMut(MessageEvent)>,
+        _on_replayed: Closure<dyn FnMut(Event)>,
         _on_open: Closure<dyn FnMut(Event)>,
         _on_error: Closure<dyn FnMut(Event)>,
     }
@@ -246,9 +246,8 @@ mod client {
         max_seen: i64,
         /// No connection has opened yet.
         first_open: bool,
-        /// In the first connection's replay (history).
+        /// In the first connection's replay (history), until the server's `replayed` event.
         replaying: bool,
-        replay_timer: Option<TimeoutHandle>,
         flush_timer: Option<TimeoutHandle>,
         retry_timer: Option<TimeoutHandle>,
         backoff_ms: u64,
@@ -316,7 +315,6 @@ mod client {
             max_seen: 0,
             first_open: true,
             replaying: false,
-            replay_timer: None,
             flush_timer: None,
             retry_timer: None,
             backoff_ms: MIN_BACKOFF_MS,
@@ -333,11 +331,7 @@ mod client {
         let (bus, conn, timers) = {
             let mut i = h.0.borrow_mut();
             i.stopped = true;
-            let timers = [
-                i.replay_timer.take(),
-                i.flush_timer.take(),
-                i.retry_timer.take(),
-            ];
+            let timers = [i.flush_timer.take(), i.retry_timer.take()];
             (i.bus, i.conn.take(), timers)
         };
         for t in timers.into_iter().flatten() {
@@ -440,20 +434,27 @@ mod client {
             }
             schedule_flush(s);
         });
+        let on_replayed = callback(&w, |s, _: Event| {
+            let (bus, until) = {
+                let mut i = s.borrow_mut();
+                if !std::mem::replace(&mut i.replaying, false) {
+                    return;
+                }
+                (i.bus, i.max_seen)
+            };
+            bus.history_until.try_set(until);
+            flush(s);
+        });
         let on_open = callback(&w, |s, _: Event| {
-            let (bus, first) = {
+            let bus = {
                 let mut i = s.borrow_mut();
                 i.backoff_ms = MIN_BACKOFF_MS;
-                let first = std::mem::replace(&mut i.first_open, false);
-                if first {
+                if std::mem::replace(&mut i.first_open, false) {
                     i.replaying = true;
                 }
-                (i.bus, first)
+                i.bus
             };
             bus.connected.try_set(true);
-            if first {
-                arm_replay_timer(s);
-            }
         });
         let on_error = callback(&w, |s, _: Event| {
             let (bus, closed) = {
@@ -476,10 +477,13 @@ mod client {
         es.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         es.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         let _ = es.add_event_listener_with_callback("lagged", on_lagged.as_ref().unchecked_ref());
+        let _ =
+            es.add_event_listener_with_callback("replayed", on_replayed.as_ref().unchecked_ref());
         let old = s.borrow_mut().conn.replace(Conn {
             es,
             _on_message: on_message,
             _on_lagged: on_lagged,
+            _on_replayed: on_replayed,
             _on_open: on_open,
             _on_error: on_error,
         });
@@ -504,34 +508,8 @@ mod client {
             i.buf.push(e);
             i.replaying
         };
-        if replaying {
-            arm_replay_timer(s);
-        } else {
+        if !replaying {
             schedule_flush(s);
-        }
-    }
-
-    /// (Re)start the "replay is over" timer.
-    fn arm_replay_timer(s: &Shared) {
-        let w = Rc::downgrade(s);
-        let h = set_timeout_with_handle(
-            move || {
-                if let Some(s) = w.upgrade() {
-                    let (bus, until) = {
-                        let mut i = s.borrow_mut();
-                        i.replay_timer = None;
-                        i.replaying = false;
-                        (i.bus, i.max_seen)
-                    };
-                    bus.history_until.try_set(until);
-                    flush(&s);
-                }
-            },
-            Duration::from_millis(REPLAY_QUIET_MS),
-        )
-        .ok();
-        if let Some(old) = std::mem::replace(&mut s.borrow_mut().replay_timer, h) {
-            old.clear();
         }
     }
 

@@ -505,14 +505,12 @@ impl Runtime {
             false
         };
         let down_since = if takeover {
-            let seen = crate::server::cluster::last_seen_other_leader(
-                &self.db,
-                self.cluster.replica_id(),
-            )
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(chrono::Utc::now);
+            let seen =
+                crate::server::cluster::last_seen_other_leader(&self.db, self.cluster.replica_id())
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(chrono::Utc::now);
             tracing::info!(generation = id, leader_last_seen = %seen, "took over as leader");
             Some(crate::server::to_text(seen))
         } else {

@@ -15,6 +15,8 @@ use tower::ServiceExt;
 
 /// Longest a stream may outlive its session (the keepalive interval plus slack).
 const WITHIN: Duration = Duration::from_secs(25);
+/// Where the stream's end-of-replay event stands among the frames a [`Stream`] collects.
+const REPLAYED: i64 = -1;
 
 async fn app_with_stream() -> TestApp {
     let app = TestApp::new().await;
@@ -135,6 +137,9 @@ async fn open(app: &TestApp, cookie: &str) -> (StatusCode, Option<Stream>) {
             while let Some(i) = buf.find("\n\n") {
                 let frame: String = buf.drain(..i + 2).collect();
                 for line in frame.lines() {
+                    if line == "event: replayed" {
+                        out.lock().unwrap().push(event(REPLAYED, "system"));
+                    }
                     if let Some(d) = line.strip_prefix("data: ") {
                         if let Ok(v) = serde_json::from_str::<ActivityEvent>(d) {
                             out.lock().unwrap().push(v);
@@ -156,6 +161,24 @@ async fn open_live(app: &TestApp, cookie: &str, probe: i64) -> Stream {
     app.state.runtime.hub().publish(vec![event(probe, "job")]);
     s.wait_for(probe).await;
     s
+}
+
+/// The replay ring, then the `replayed` marker, then live events: the browser tells history from
+/// news by the marker (an event stored just after the stream opened is news, however soon).
+#[tokio::test]
+async fn the_replay_ends_with_a_marker_before_live_events() {
+    let app = app_with_stream().await;
+    app.create_user("watcher", "watcher-password-1", &["viewer"])
+        .await;
+    let cookie = app.login("watcher", "watcher-password-1").await;
+    let hub = app.state.runtime.hub();
+    hub.publish(vec![event(1, "job"), event(2, "key")]);
+    let (st, s) = open(&app, &cookie).await;
+    assert_eq!(st, StatusCode::OK);
+    let s = s.unwrap();
+    hub.publish(vec![event(3, "job")]);
+    s.wait_for(3).await;
+    assert_eq!(s.ids(), vec![1, 2, REPLAYED, 3]);
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! `GET /api/activity/stream` (SPEC 7.4): the browser's live feed. Session auth; the replay
-//! ring, then live events; `: keepalive` every 20 s; 503 when the event stream is off, 403 (and
+//! ring, a `replayed` event, then live events; `: keepalive` every 20 s; 503 when the event stream is off, 403 (and
 //! a `permission.denied` audit row) when nothing is visible. An open stream re-checks its
 //! session every [`RECHECK`], and at once when its user's account changes: it ends when the session is gone (logout, password change,
 //! deactivation, expiry, forced password change) and re-filters with the user's current
@@ -43,6 +43,8 @@ struct Feed {
     user: CurrentUser,
     db: Db,
     recheck: RecheckTimer,
+    /// The end-of-replay event was sent.
+    replayed: bool,
     _hub: Arc<EventHub>,
 }
 
@@ -53,12 +55,23 @@ async fn still_allowed(db: &Db, session_key: &str) -> Option<CurrentUser> {
     (!vis.categories().is_empty()).then_some(user)
 }
 
+/// The named event that ends the replay: what follows it is live (the browser tells news from
+/// history by it, not by timing).
+pub const REPLAYED: &str = "replayed";
+
 fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> {
     stream::unfold(f, |mut f| async move {
         while let Some(e) = f.replay.pop_front() {
             if visible(&f.user, &e) {
                 return Some((Ok(frame(&e)), f));
             }
+        }
+        if !f.replayed {
+            f.replayed = true;
+            return Some((
+                Ok(Event::default().event(REPLAYED).data("end of replay")),
+                f,
+            ));
         }
         loop {
             let received = tokio::select! {
@@ -136,6 +149,7 @@ pub async fn stream(
         user,
         db: state.db.clone(),
         recheck,
+        replayed: false,
         _hub: hub,
     };
     Sse::new(feed(f))
