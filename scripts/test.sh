@@ -37,4 +37,10 @@ cargo build -p salt-sim
 step "end-to-end tests in Chromium"
 end2end/run.sh
 
+# Two replicas on a throwaway Postgres, the lab and Chromium: live on the follower, kill -9 of
+# the leader, takeover (end2end/failover.sh starts its own cluster).
+step "failover end-to-end test (two replicas on Postgres)"
+"$LAB" reset-keys >/dev/null
+end2end/failover.sh
+
 step "all tests passed"
