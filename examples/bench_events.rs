@@ -274,28 +274,33 @@ async fn sustain(
 }
 
 async fn max_id(db: &halite::server::db::Db) -> i64 {
-    sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM activity_events")
-        .fetch_one(db.sqlite().unwrap())
-        .await
-        .unwrap()
-        .unwrap_or(0)
+    halite::server::activity::store::max_id(db).await.unwrap()
 }
 
 async fn count_rows(db: &halite::server::db::Db) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM activity_events")
-        .fetch_one(db.sqlite().unwrap())
+    halite::with_db!(db, p => sqlx::query_scalar("SELECT count(*) FROM activity_events")
+        .fetch_one(p)
         .await
-        .unwrap()
+        .unwrap())
 }
 
 /// Logical size of the database (what the file is after a checkpoint).
 async fn db_bytes(db: &halite::server::db::Db) -> i64 {
+    let sqlite = match db {
+        halite::server::db::Db::Sqlite(p) => p,
+        halite::server::db::Db::Postgres(p) => {
+            return sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(p)
+                .await
+                .unwrap();
+        }
+    };
     let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-        .fetch_one(db.sqlite().unwrap())
+        .fetch_one(sqlite)
         .await
         .unwrap();
     let size: i64 = sqlx::query_scalar("PRAGMA page_size")
-        .fetch_one(db.sqlite().unwrap())
+        .fetch_one(sqlite)
         .await
         .unwrap();
     pages * size
@@ -352,8 +357,20 @@ fn last_recv_max(sh: &Shared) -> i64 {
         .unwrap_or(0)
 }
 
+/// What the second replica's hub received (Postgres only).
+#[derive(Serialize, Deserialize, Debug)]
+struct ReplicaResult {
+    received: i64,
+    missing: i64,
+    lag_p50_ms: f64,
+    lag_p99_ms: f64,
+    lag_max_ms: f64,
+}
+
 #[derive(Serialize, Deserialize, Debug)]
 struct FleetResult {
+    /// The second replica (Postgres only).
+    replica: Option<ReplicaResult>,
     fleet: usize,
     per_burst: i64,
     base_rate: f64,
@@ -400,7 +417,8 @@ async fn run(
 ) -> FleetResult {
     use halite::server::settings;
     let dir = tempfile::tempdir().unwrap();
-    let env: HashMap<&str, String> = HashMap::from([
+    let env_db_url = common::pg_admin_url().is_some().then_some(common::db_url(dir.path()).await);
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("HALITE_DATA_DIR", dir.path().display().to_string()),
         (
             "COOKIE_SECRET",
@@ -408,6 +426,9 @@ async fn run(
         ),
         ("COOKIE_SECURE", "false".to_string()),
     ]);
+    if let Some(u) = &env_db_url {
+        env.insert("DATABASE_URL", u.clone());
+    }
     let config = halite::server::config::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let state = halite::server::http::build_state(config).await.unwrap();
     let db = state.db.clone();
@@ -422,11 +443,23 @@ async fn run(
     p.minion_state_grains_interval_seconds = 0;
     p.jobs_poll_interval_seconds = 0;
     settings::save_pollers(&db, &p).await.unwrap();
-    sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(db.sqlite().unwrap())
+    halite::with_db!(&db, p => sqlx::query("UPDATE users SET must_change_pw = FALSE")
+        .execute(p)
         .await
-        .unwrap();
+        .unwrap());
     state.runtime.boot().await;
+    // On Postgres, a second replica on the same database: its hub is fed by the NOTIFY relay.
+    let replica = match &env_db_url {
+        Some(_) => {
+            let config =
+                halite::server::config::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+            let b = halite::server::http::build_state(config).await.unwrap();
+            b.runtime.boot().await;
+            assert!(!b.runtime.cluster().is_leader(), "the second replica follows");
+            Some(b)
+        }
+        None => None,
+    };
     let app = halite::app::routes::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -594,6 +627,35 @@ async fn run(
         .iter()
         .map(|c| (c.lagged.load(Relaxed), c.dropped.load(Relaxed)))
         .collect();
+    // The second replica's hub: JID time → the row published there, for every row of the load.
+    let replica_seen = replica.as_ref().map(|b| {
+        let (_, mut rx) = b.runtime.hub().subscribe();
+        let seen = Arc::new(Mutex::new((Hist::new(), 0i64, 0i64)));
+        let out = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.id > id0 => {
+                        let now = now_us();
+                        let mut g = out.lock().unwrap();
+                        g.1 += 1;
+                        g.2 = g.2.max(e.id);
+                        if let Some(t) = e
+                            .jid
+                            .as_deref()
+                            .and_then(halite::server::jobs::ingest::parse_jid)
+                        {
+                            g.0.add(now - t.timestamp_micros());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        seen
+    });
     let t0_us = now_us();
     let (cpu0, busy0) = (cpu_secs(), machine_busy_secs());
     let (dispatches, load_secs, stop_us) = sustain(&salt, &db, per_burst, LOAD).await;
@@ -645,7 +707,25 @@ async fn run(
         hist.merge(&c.hist.lock().unwrap());
     }
     let rss_peak_mb = common::proc_status_mb("VmHWM:");
+    let replica = match replica_seen {
+        Some(seen) => {
+            let t = Instant::now();
+            while seen.lock().unwrap().2 < fin && t.elapsed() < Duration::from_secs(30) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let g = seen.lock().unwrap();
+            Some(ReplicaResult {
+                received: g.1,
+                missing: (fin - id0) - g.1,
+                lag_p50_ms: g.0.quantile_ms(0.50),
+                lag_p99_ms: g.0.quantile_ms(0.99),
+                lag_max_ms: g.0.max_us as f64 / 1000.0,
+            })
+        }
+        None => None,
+    };
     FleetResult {
+        replica,
         fleet: n,
         per_burst,
         base_rate,
@@ -819,6 +899,25 @@ fn main() {
             )
         },
     );
+    if results.iter().all(|r| r.replica.is_some()) {
+        row(
+            "second replica (NOTIFY relay): JID time → its hub (p50 / p99 / max)",
+            &|r| {
+                let b = r.replica.as_ref().unwrap();
+                format!(
+                    "{:.0} / {:.0} / {:.0} ms",
+                    b.lag_p50_ms, b.lag_p99_ms, b.lag_max_ms
+                )
+            },
+        );
+        row(
+            "second replica: rows received / missing",
+            &|r| {
+                let b = r.replica.as_ref().unwrap();
+                format!("{} / {}", thousands(b.received), thousands(b.missing))
+            },
+        );
+    }
     row(
         "backlog after load stops: last row stored / last event at all clients",
         &|r| {
@@ -857,7 +956,12 @@ fn main() {
     );
 
     let mut notes = vec![format!(
-        "Method: release build, 2 cores; one process per fleet holding the salt-api simulator, Halite (full `AppState` + router, event stream on, minion and jobs pollers off, SQLite WAL on local disk) and {CLIENTS} SSE clients (reqwest with a real session cookie, each parsing every frame), each on its own tokio runtime so the OS shares the cores among them as among processes; load = `test.ping` on `*` via `local_async` back to back for {} s (baseline {} s), each dispatch held until all but the last burst were stored, so at most ~2 bursts queue; lag = client receive time − JID timestamp (the simulator takes it before generating the burst), over every event at every client; RSS is the process's VmHWM.",
+        "Method: release build, 2 cores; one process per fleet holding the salt-api simulator, Halite (full `AppState` + router, event stream on, minion and jobs pollers off, {}) and {CLIENTS} SSE clients (reqwest with a real session cookie, each parsing every frame), each on its own tokio runtime so the OS shares the cores among them as among processes; load = `test.ping` on `*` via `local_async` back to back for {} s (baseline {} s), each dispatch held until all but the last burst were stored, so at most ~2 bursts queue; lag = client receive time − JID timestamp (the simulator takes it before generating the burst), over every event at every client; RSS is the process's VmHWM.",
+        if common::pg_admin_url().is_some() {
+            "Postgres 15 on local disk, default durability, with a second replica on the same database whose hub the NOTIFY relay feeds"
+        } else {
+            "SQLite WAL on local disk"
+        },
         LOAD.as_secs(),
         BASELINE.as_secs()
     )];

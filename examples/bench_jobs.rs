@@ -57,8 +57,7 @@ fn ms(d: Duration) -> String {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
-    let pool = halite::server::db::connect(&url).await.unwrap();
+    let pool = common::bench_db(dir.path()).await;
     let mut out = String::new();
 
     // Ingest of 10,000 jobs: cold (all new) and warm (all seen again, as the next poll does).
@@ -98,19 +97,19 @@ async fn main() {
             .await
             .unwrap();
     }
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
-        .fetch_one(pool.sqlite().unwrap())
-        .await
-        .unwrap();
-    sqlx::query("ANALYZE")
-        .execute(pool.sqlite().unwrap())
-        .await
-        .unwrap();
-    let active: Vec<String> =
-        sqlx::query_scalar("SELECT jid FROM jobs_index ORDER BY started_at DESC LIMIT 40")
-            .fetch_all(pool.sqlite().unwrap())
-            .await
-            .unwrap();
+    let (total, active): (i64, Vec<String>) = halite::with_db!(&pool, p => {
+        sqlx::query("ANALYZE").execute(p).await.unwrap();
+        (
+            sqlx::query_scalar("SELECT count(*) FROM jobs_index")
+                .fetch_one(p)
+                .await
+                .unwrap(),
+            sqlx::query_scalar("SELECT jid FROM jobs_index ORDER BY started_at DESC LIMIT 40")
+                .fetch_all(p)
+                .await
+                .unwrap(),
+        )
+    });
     let base = store::JobQuery {
         search: None,
         function: None,

@@ -36,8 +36,7 @@ fn client(url: &str) -> SaltClient {
 
 async fn db() -> (halite::server::db::Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
-    (halite::server::db::connect(&url).await.unwrap(), dir)
+    (common::bench_db(dir.path()).await, dir)
 }
 
 fn ms(d: Duration) -> String {

@@ -29,9 +29,60 @@ pub fn peak_rss_mb() -> f64 {
     proc_status_mb("VmHWM:")
 }
 
+/// The Postgres cluster a benchmark runs on instead of SQLite: set by
+/// `scripts/with-postgres.sh` (`HALITE_PG_DURABLE=1` for production durability settings).
+pub fn pg_admin_url() -> Option<String> {
+    std::env::var("HALITE_TEST_PG_URL").ok()
+}
+
+/// The database URL for one benchmark run: a SQLite file in `dir`, or a new database in the
+/// Postgres cluster when run under `scripts/with-postgres.sh`.
+pub async fn db_url(dir: &std::path::Path) -> String {
+    use sqlx::Connection;
+    let Some(admin) = pg_admin_url() else {
+        return format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+    };
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "bench_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}
+
+/// A migrated database for one benchmark run (see [`db_url`]).
+pub async fn bench_db(dir: &std::path::Path) -> halite::server::db::Db {
+    halite::server::db::connect(&db_url(dir).await).await.unwrap()
+}
+
 /// Put `section` (which starts with `<!-- name:start -->` and ends with `<!-- name:end -->`)
 /// into BENCHMARKS.md in place of the program's previous section, or at the end; and print it.
+/// On Postgres the section is `name-postgres`, placed after the SQLite one, with its heading
+/// and setup line saying so.
 pub fn write_section(name: &str, section: &str) {
+    let sqlite_end = format!("<!-- {name}:end -->");
+    let (name, section) = if pg_admin_url().is_some() {
+        let pg = format!("{name}-postgres");
+        let section = section
+            .replace(&format!("<!-- {name}:"), &format!("<!-- {pg}:"))
+            .replacen("`cargo run", "`scripts/with-postgres.sh cargo run", 1)
+            .replacen(")\n", ") on Postgres\n", 1)
+            .replace(
+                "SQLite in WAL mode on local disk",
+                "Postgres 15 on local disk (a throwaway cluster with the default durability: fsync and synchronous_commit on)",
+            );
+        (pg, section)
+    } else {
+        (name.to_string(), section.to_string())
+    };
+    let (name, section) = (name.as_str(), section.as_str());
     let (start, end) = (
         format!("<!-- {name}:start -->"),
         format!("<!-- {name}:end -->"),
@@ -41,8 +92,13 @@ pub fn write_section(name: &str, section: &str) {
         "# Benchmarks\n\nFigures written by the benchmark programs; re-run them to refresh.\n\n"
             .into()
     });
-    let new = match (old.find(&start), old.find(&end)) {
-        (Some(a), Some(b)) => format!("{}{}{}", &old[..a], section, &old[b + end.len()..]),
+    let new = match (old.find(&start), old.find(&end), old.find(&sqlite_end)) {
+        (Some(a), Some(b), _) => format!("{}{}{}", &old[..a], section, &old[b + end.len()..]),
+        // A Postgres section goes right after its SQLite twin.
+        (_, _, Some(c)) if end != sqlite_end => {
+            let at = c + sqlite_end.len();
+            format!("{}\n\n{}{}", &old[..at], section, &old[at..])
+        }
         _ => format!("{old}\n{section}\n"),
     };
     std::fs::write(&path, new).unwrap();
