@@ -172,14 +172,18 @@ async fn sse_client(http: reqwest::Client, url: String, cookie: String, sh: Arc<
             let end = from + p;
             let mut lagged = false;
             let mut data: Option<&[u8]> = None;
+            let mut marker = false;
             for line in buf[start..end].split(|b| *b == b'\n') {
                 if let Some(v) = line.strip_prefix(b"event:") {
                     lagged = v.trim_ascii() == b"lagged";
+                    // The end of the replay: not an event.
+                    marker = v.trim_ascii() == b"replayed";
                 } else if let Some(v) = line.strip_prefix(b"data:") {
                     data = Some(v.strip_prefix(b" ").unwrap_or(v));
                 }
             }
             match (lagged, data) {
+                _ if marker => {}
                 (true, Some(d)) => match serde_json::from_slice::<Lagged>(d) {
                     Ok(l) => {
                         me.lagged.fetch_add(1, Relaxed);
@@ -417,7 +421,9 @@ async fn run(
 ) -> FleetResult {
     use halite::server::settings;
     let dir = tempfile::tempdir().unwrap();
-    let env_db_url = common::pg_admin_url().is_some().then_some(common::db_url(dir.path()).await);
+    let env_db_url = common::pg_admin_url()
+        .is_some()
+        .then_some(common::db_url(dir.path()).await);
     let mut env: HashMap<&str, String> = HashMap::from([
         ("HALITE_DATA_DIR", dir.path().display().to_string()),
         (
@@ -443,10 +449,12 @@ async fn run(
     p.minion_state_grains_interval_seconds = 0;
     p.jobs_poll_interval_seconds = 0;
     settings::save_pollers(&db, &p).await.unwrap();
-    halite::with_db!(&db, p => sqlx::query("UPDATE users SET must_change_pw = FALSE")
-        .execute(p)
-        .await
-        .unwrap());
+    halite::with_db!(&db, p => {
+        sqlx::query("UPDATE users SET must_change_pw = FALSE")
+            .execute(p)
+            .await
+            .unwrap();
+    });
     state.runtime.boot().await;
     // On Postgres, a second replica on the same database: its hub is fed by the NOTIFY relay.
     let replica = match &env_db_url {
@@ -455,7 +463,10 @@ async fn run(
                 halite::server::config::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
             let b = halite::server::http::build_state(config).await.unwrap();
             b.runtime.boot().await;
-            assert!(!b.runtime.cluster().is_leader(), "the second replica follows");
+            assert!(
+                !b.runtime.cluster().is_leader(),
+                "the second replica follows"
+            );
             Some(b)
         }
         None => None,
@@ -910,13 +921,10 @@ fn main() {
                 )
             },
         );
-        row(
-            "second replica: rows received / missing",
-            &|r| {
-                let b = r.replica.as_ref().unwrap();
-                format!("{} / {}", thousands(b.received), thousands(b.missing))
-            },
-        );
+        row("second replica: rows received / missing", &|r| {
+            let b = r.replica.as_ref().unwrap();
+            format!("{} / {}", thousands(b.received), thousands(b.missing))
+        });
     }
     row(
         "backlog after load stops: last row stored / last event at all clients",
@@ -947,7 +955,7 @@ fn main() {
     row("peak RSS of the process (simulator's fleet alone)", &|r| {
         format!("{:.0} MB ({:.0} MB)", r.rss_peak_mb, r.rss_sim_mb)
     });
-    row("SQLite growth per 10,000 events", &|r| {
+    row("database growth per 10,000 events", &|r| {
         format!("{:.1} MB", r.db_bytes_per_10k / 1e6)
     });
     row(
@@ -974,7 +982,7 @@ fn main() {
         ));
     }
     notes.push(format!(
-        "Where the time goes: with no browser connected the consumer and SQLite store {}. With {CLIENTS} clients every stored event becomes {CLIENTS} SSE frames that Halite serialises and the in-process clients parse ({} frames/s) on the same 2 cores, and the stored rate falls to the figure in bold. The process averaged {} of the 2 cores meanwhile, so this is not CPU exhaustion alone: the consumer is one serial task (read, normalise, one write transaction at a time) competing with the fan-out threads. Browsers on their own machines would leave Halite more of the CPU.",
+        "Where the time goes: with no browser connected the consumer and the database store {}. With {CLIENTS} clients every stored event becomes {CLIENTS} SSE frames that Halite serialises and the in-process clients parse ({} frames/s) on the same 2 cores, and the stored rate falls to the figure in bold. The process averaged {} of the 2 cores meanwhile, so this is not CPU exhaustion alone: the consumer is one serial task (read, normalise, one write transaction at a time) competing with the fan-out threads. Browsers on their own machines would leave Halite more of the CPU.",
         fleets(&|r| format!("{} rows/s ({} minions)", thousands(r.base_rate.round() as i64), thousands(r.fleet as i64))),
         fleets(&|r| format!("~{}k", (r.client_rate_mean * CLIENTS as f64 / 1000.0).round())),
         fleets(&|r| format!("{:.2}", r.cpu_cores)),

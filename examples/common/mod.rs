@@ -59,7 +59,9 @@ pub async fn db_url(dir: &std::path::Path) -> String {
 
 /// A migrated database for one benchmark run (see [`db_url`]).
 pub async fn bench_db(dir: &std::path::Path) -> halite::server::db::Db {
-    halite::server::db::connect(&db_url(dir).await).await.unwrap()
+    halite::server::db::connect(&db_url(dir).await)
+        .await
+        .unwrap()
 }
 
 /// Put `section` (which starts with `<!-- name:start -->` and ends with `<!-- name:end -->`)
