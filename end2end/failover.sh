@@ -21,7 +21,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # Both replicas: one database, one cookie secret (sessions and the stored Salt password work on
 # either), their own data dir and port.
-export DATABASE_URL=$HALITE_TEST_PG_URL LEPTOS_SITE_ROOT=${HALITE_SITE:-target/site} \
+# A database of its own in the cluster (the cluster may be shared with other runs).
+DB_NAME="failover_$$_$(date +%s)"
+psql "$HALITE_TEST_PG_URL" -qAtc "CREATE DATABASE $DB_NAME" >/dev/null
+export DATABASE_URL="${HALITE_TEST_PG_URL%/*}/$DB_NAME" LEPTOS_SITE_ROOT=${HALITE_SITE:-target/site} \
   LISTEN_HOST=127.0.0.1 COOKIE_SECURE=false LOG_FORMAT=text LOG_LEVEL=info \
   COOKIE_SECRET="failover-cookie-secret-$(date +%s)-0123456789abcdef"
 

@@ -227,6 +227,8 @@ mod client {
     /// The first retry after the browser gave up; doubled up to [`MAX_BACKOFF_MS`].
     const MIN_BACKOFF_MS: u64 = 1_000;
     const MAX_BACKOFF_MS: u64 = 30_000;
+    /// The first replay ends after this long even without the server's `replayed` event.
+    const REPLAY_FALLBACK_MS: u64 = 5_000;
 
     /// One open `EventSource` with its callbacks (dropped only outside those callbacks).
     struct Conn {
@@ -434,27 +436,31 @@ mod client {
             }
             schedule_flush(s);
         });
-        let on_replayed = callback(&w, |s, _: Event| {
-            let (bus, until) = {
-                let mut i = s.borrow_mut();
-                if !std::mem::replace(&mut i.replaying, false) {
-                    return;
-                }
-                (i.bus, i.max_seen)
-            };
-            bus.history_until.try_set(until);
-            flush(s);
-        });
+        let on_replayed = callback(&w, |s, _: Event| end_replay(s));
         let on_open = callback(&w, |s, _: Event| {
-            let bus = {
+            let (bus, first) = {
                 let mut i = s.borrow_mut();
                 i.backoff_ms = MIN_BACKOFF_MS;
-                if std::mem::replace(&mut i.first_open, false) {
+                let first = std::mem::replace(&mut i.first_open, false);
+                if first {
                     i.replaying = true;
                 }
-                i.bus
+                (i.bus, first)
             };
             bus.connected.try_set(true);
+            if first {
+                // A server (or a proxy) that never sends the marker must not hold the replay
+                // open for good.
+                let w = Rc::downgrade(s);
+                set_timeout(
+                    move || {
+                        if let Some(s) = w.upgrade() {
+                            end_replay(&s);
+                        }
+                    },
+                    Duration::from_millis(REPLAY_FALLBACK_MS),
+                );
+            }
         });
         let on_error = callback(&w, |s, _: Event| {
             let (bus, closed) = {
@@ -511,6 +517,19 @@ mod client {
         if !replaying {
             schedule_flush(s);
         }
+    }
+
+    /// The first connection's replay is over: what arrived so far is history.
+    fn end_replay(s: &Shared) {
+        let (bus, until) = {
+            let mut i = s.borrow_mut();
+            if !std::mem::replace(&mut i.replaying, false) {
+                return;
+            }
+            (i.bus, i.max_seen)
+        };
+        bus.history_until.try_set(until);
+        flush(s);
     }
 
     fn schedule_flush(s: &Shared) {

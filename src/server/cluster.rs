@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// The advisory lock key ("Halite" + 1); advisory locks are per database.
+/// The advisory lock key ("Halite" + 1); advisory locks are per database. The next keys are
+/// the inventory collection's (+1) and the activity writes' (+2).
 pub const LEADER_LOCK: i64 = 0x4861_6c69_7465_0001;
 /// How often a follower tries for the lock and a leader checks its connection.
 pub const TRY_EVERY: Duration = Duration::from_secs(2);

@@ -275,6 +275,7 @@ impl Runtime {
                     _ = tick.tick() => None,
                 };
                 let Some(rt) = me.upgrade() else { return };
+                // Whether to catch up, and up to which id (`None`: everything stored).
                 let catch_up = match notice {
                     Some(Notice::Connected) => {
                         // After a reconnect, settings may have changed unseen too.
@@ -283,22 +284,27 @@ impl Runtime {
                         {
                             tokio::spawn(reload_later(rt.clone()));
                         }
-                        true
+                        Some(None)
                     }
-                    Some(Notice::Activity { last }) => rt.hub.last_id().is_none_or(|l| last > l),
+                    // Up to the announced id: later rows may still wait for the leader's re-poll.
+                    Some(Notice::Activity { last }) => rt
+                        .hub
+                        .last_id()
+                        .is_none_or(|l| last > l)
+                        .then_some(Some(last)),
                     Some(Notice::Settings { from }) => {
                         if from != rt.cluster.replica_id() {
                             tracing::info!(from = %from, "settings saved on another replica; reloading");
                             tokio::spawn(reload_later(rt.clone()));
                         }
-                        false
+                        None
                     }
                     // The safety net, on followers only: the leader's own consumer publishes
                     // its rows after the re-polls they call for.
-                    None => !rt.cluster.is_leader(),
+                    None => (!rt.cluster.is_leader()).then_some(None),
                 };
-                if catch_up {
-                    if let Err(e) = relay::catch_up(&rt.db, &rt.hub).await {
+                if let Some(upto) = catch_up {
+                    if let Err(e) = relay::catch_up(&rt.db, &rt.hub, upto).await {
                         tracing::warn!(error = %e, "activity relay: cannot read new rows");
                     }
                 }
@@ -505,17 +511,31 @@ impl Runtime {
             false
         };
         let down_since = if takeover {
+            // A leader heard from lately went away; an old row (a process gone for hours,
+            // or none) is not a takeover's gap.
+            let recent = chrono::Utc::now() - chrono::Duration::seconds(60);
             let seen =
                 crate::server::cluster::last_seen_other_leader(&self.db, self.cluster.replica_id())
                     .await
                     .ok()
                     .flatten()
-                    .unwrap_or_else(chrono::Utc::now);
-            tracing::info!(generation = id, leader_last_seen = %seen, "took over as leader");
-            Some(crate::server::to_text(seen))
+                    .filter(|t| *t >= recent);
+            if let Some(seen) = seen {
+                tracing::info!(generation = id, leader_last_seen = %seen, "took over as leader");
+            }
+            seen.map(crate::server::to_text)
         } else {
             None
         };
+        if leader && self.db.engine() == Engine::Postgres {
+            // Rows the previous leader stored but did not announce reach this replica's hub
+            // before its own consumer publishes past them.
+            if let Err(e) =
+                crate::server::activity::relay::catch_up(&self.db, &self.hub, None).await
+            {
+                tracing::warn!(error = %e, "activity relay: cannot read new rows");
+            }
+        }
         if pollers.event_stream_enabled && leader {
             self.stream_enabled
                 .store(true, std::sync::atomic::Ordering::Relaxed);

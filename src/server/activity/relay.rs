@@ -38,17 +38,28 @@ pub async fn start(db: &Db, hub: &EventHub) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Publish every stored row the hub has not published yet, in id order; returns how many.
-pub async fn catch_up(db: &Db, hub: &EventHub) -> Result<usize, sqlx::Error> {
+/// Publish the stored rows the hub has not published yet, in id order, up to `upto` (the last
+/// id an announcement named: rows after it may still wait for the leader's re-poll) or all of
+/// them; returns how many.
+pub async fn catch_up(db: &Db, hub: &EventHub, upto: Option<i64>) -> Result<usize, sqlx::Error> {
+    if hub.last_id().is_none() {
+        // The start did not know where the table ended: begin there now, not at its first row.
+        start(db, hub).await?;
+        return Ok(0);
+    }
     let mut published = 0;
     let mut read = 0;
     loop {
         let after = hub.last_id().unwrap_or(0);
-        let rows = store::after(db, after, CHUNK).await?;
+        let mut rows = store::after(db, after, CHUNK).await?;
         let n = rows.len();
         read += n;
+        let past = upto.is_some_and(|u| rows.last().is_some_and(|r| r.id > u));
+        if let Some(u) = upto {
+            rows.retain(|r| r.id <= u);
+        }
         published += hub.publish(rows);
-        if (n as i64) < CHUNK {
+        if (n as i64) < CHUNK || past {
             return Ok(published);
         }
         if read >= MAX_CATCH_UP {

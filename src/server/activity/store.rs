@@ -3,7 +3,7 @@
 
 use super::normalize::NewActivity;
 use crate::model::activity::{ActivityEvent, EventCategory};
-use crate::server::db::{Db, Dialect, JsonText, Ts};
+use crate::server::db::{Db, Dialect, Engine, JsonText, Ts};
 use crate::with_db;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
@@ -18,6 +18,12 @@ pub async fn insert_batch(
 ) -> Result<Vec<ActivityEvent>, sqlx::Error> {
     with_db!(db, p => {
         let mut tx = p.begin().await?;
+        if db.engine() == Engine::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ACTIVITY_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             if r.event.event_type == "job.new" {
@@ -264,6 +270,12 @@ pub async fn raw(db: &Db, id: i64) -> Result<Option<RawRow>, sqlx::Error> {
     })
 }
 
+/// On Postgres every activity write holds an advisory lock until its transaction ends, so ids
+/// are taken and committed in the same order even if two processes write at once (an old leader
+/// that has not yet noticed it lost the lead): a replica reading `id > last` never skips a late
+/// commit.
+const ACTIVITY_WRITE_LOCK: i64 = crate::server::cluster::LEADER_LOCK + 2;
+
 /// Insert a `system` row (stream gap marker) and return it.
 pub async fn insert_system(
     db: &Db,
@@ -271,14 +283,23 @@ pub async fn insert_system(
     now: DateTime<Utc>,
 ) -> Result<ActivityEvent, sqlx::Error> {
     let id: i64 = with_db!(db, p => {
-        sqlx::query_scalar(
+        let mut tx = p.begin().await?;
+        if db.engine() == Engine::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ACTIVITY_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let id = sqlx::query_scalar(
             "INSERT INTO activity_events (ts, category, event_type, summary) VALUES ($1, $2, 'stream.gap', $3) RETURNING id",
         )
         .bind(Ts(now))
         .bind(EventCategory::System)
         .bind(summary)
-        .fetch_one(p)
-        .await?
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        id
     });
     Ok(ActivityEvent {
         id,
