@@ -187,6 +187,13 @@ impl SaltClient {
     }
 
     async fn do_login(&self) -> Result<LoginInfo, SaltError> {
+        let started = std::time::Instant::now();
+        let r = self.do_login_once().await;
+        observe_call("login", started, &r);
+        r
+    }
+
+    async fn do_login_once(&self) -> Result<LoginInfo, SaltError> {
         let body = json!({
             "username": self.cfg.username,
             "password": self.cfg.password.expose(),
@@ -280,6 +287,18 @@ impl SaltClient {
         lowstate: Value,
         timeout: Option<Duration>,
     ) -> Result<String, SaltError> {
+        let started = std::time::Instant::now();
+        let label = call_label(&lowstate);
+        let r = self.call_raw_once(lowstate, timeout).await;
+        observe_call(&label, started, &r);
+        r
+    }
+
+    async fn call_raw_once(
+        &self,
+        lowstate: Value,
+        timeout: Option<Duration>,
+    ) -> Result<String, SaltError> {
         let body = Value::Array(vec![lowstate]);
         let timeout = timeout.unwrap_or(self.cfg.timeout);
         let mut relogged = false;
@@ -327,6 +346,13 @@ impl SaltClient {
 
     /// `GET /` (no auth needed): cheap reachability probe.
     pub async fn ping(&self) -> Result<(), SaltError> {
+        let started = std::time::Instant::now();
+        let r = self.ping_once().await;
+        observe_call("ping", started, &r);
+        r
+    }
+
+    async fn ping_once(&self) -> Result<(), SaltError> {
         let r = self
             .http
             .get(format!("{}/", self.cfg.url))
@@ -531,6 +557,13 @@ impl SaltClient {
 
     /// Open the `/events` stream (header auth). Reconnecting is the caller's job.
     pub async fn events(&self) -> Result<events::EventStream, SaltError> {
+        let started = std::time::Instant::now();
+        let r = self.events_once().await;
+        observe_call("events", started, &r);
+        r
+    }
+
+    async fn events_once(&self) -> Result<events::EventStream, SaltError> {
         let mut relogged = false;
         loop {
             let r = self
@@ -613,6 +646,38 @@ impl LocalRequest {
         }
         low
     }
+}
+
+/// The `call` label of a lowstate for the salt-api metrics: the client, and for `runner` and
+/// `wheel` the function too (Halite's own fixed set). A `local` function comes from the Run
+/// page, so it is left out to keep the label set small.
+fn call_label(lowstate: &Value) -> String {
+    let client = lowstate
+        .get("client")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    match (client, lowstate.get("fun").and_then(Value::as_str)) {
+        ("runner" | "wheel", Some(fun)) => format!("{client}:{fun}"),
+        ("local" | "local_async" | "local_batch" | "runner" | "wheel", _) => client.to_string(),
+        _ => "other".to_string(),
+    }
+}
+
+/// Count and time one salt-api request (retries included) for `/metrics`.
+fn observe_call<T>(call: &str, started: std::time::Instant, r: &Result<T, SaltError>) {
+    let outcome = match r {
+        Ok(_) => "ok",
+        Err(SaltError::Unavailable(_)) => "unavailable",
+        Err(SaltError::Api {
+            status: 401 | 403, ..
+        }) => "refused",
+        Err(_) => "error",
+    };
+    metrics::counter!("halite_salt_api_requests_total",
+        "call" => call.to_string(), "outcome" => outcome)
+    .increment(1);
+    metrics::histogram!("halite_salt_api_duration_seconds", "call" => call.to_string())
+        .record(started.elapsed().as_secs_f64());
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> String {

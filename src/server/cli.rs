@@ -8,6 +8,8 @@ const USAGE: &str = "\
 Usage:
   halite                      serve (configuration from the environment; see README)
   halite serve                same
+  halite healthcheck          exit 0 when the server on LISTEN_HOST:LISTEN_PORT answers /healthz
+                              (the container's HEALTHCHECK; no curl needed)
   halite admin create-user --username NAME [--display-name TEXT] [--role ROLE]...
                            (--password-file FILE | --password-stdin) [--no-force-change]
   halite admin reset-password --username NAME (--password-file FILE | --password-stdin)
@@ -51,6 +53,7 @@ pub async fn main_entry(router: AppRouter) -> i32 {
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(config, router).await,
         Some("admin") => admin(config, &args[1..]).await,
+        Some("healthcheck") => healthcheck(&config).await,
         Some("-h") | Some("--help") | Some("help") => {
             print!("{USAGE}");
             0
@@ -106,6 +109,8 @@ async fn serve(config: Config, router: AppRouter) -> i32 {
         }
     });
     let runtime = state.runtime.clone();
+    let metrics_listen = state.config.metrics_listen;
+    let metrics_app = crate::server::metrics::separate_router(state.clone());
     let app = router(state);
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(l) => l,
@@ -116,6 +121,26 @@ async fn serve(config: Config, router: AppRouter) -> i32 {
         }
     };
     tracing::info!("listening on http://{addr}");
+    if let Some(maddr) = metrics_listen {
+        match tokio::net::TcpListener::bind(maddr).await {
+            Ok(l) => {
+                tracing::info!("metrics on http://{maddr}/metrics");
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(l, metrics_app)
+                        .with_graceful_shutdown(shutdown_signal())
+                        .await
+                    {
+                        tracing::error!(error = %e, "metrics listener failed");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::error!(error = %e, %maddr, "cannot listen for metrics");
+                eprintln!("halite: cannot listen on METRICS_LISTEN {maddr}: {e}");
+                return 1;
+            }
+        }
+    }
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -130,6 +155,42 @@ async fn serve(config: Config, router: AppRouter) -> i32 {
         }
         Err(e) => {
             tracing::error!(error = %e, "server error");
+            1
+        }
+    }
+}
+
+/// `halite healthcheck`: ask this machine's server for `/healthz` (a wildcard listen address
+/// is asked on loopback). Exit 0 when it answers 200 within 3 s, 1 otherwise.
+pub async fn healthcheck(config: &Config) -> i32 {
+    let host = match config.listen_host.as_str() {
+        "0.0.0.0" | "" => "127.0.0.1".to_string(),
+        "::" | "[::]" => "[::1]".to_string(),
+        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+        h => h.to_string(),
+    };
+    let url = format!("http://{host}:{}/healthz", config.listen_port);
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("halite healthcheck: {e}");
+            return 1;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => {
+            println!("ok: {url} answered {}", r.status().as_u16());
+            0
+        }
+        Ok(r) => {
+            eprintln!("unhealthy: {url} answered {}", r.status().as_u16());
+            1
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
             1
         }
     }

@@ -34,6 +34,11 @@ pub struct Config {
     pub salt_health_interval_secs: u64,
     /// Proxies (`TRUSTED_PROXIES`, CIDRs) whose `X-Forwarded-For` is believed; empty: none.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `METRICS_TOKEN`: when set, `/metrics` wants `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// `METRICS_LISTEN` (`host:port`): when set, `/metrics` is served there and not on the main
+    /// address.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -53,6 +58,8 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("site_root", &self.site_root)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -186,8 +193,30 @@ impl Config {
             None => vec![],
             Some(v) => parse_proxies(&v)?,
         };
+        let metrics_token = match get("METRICS_TOKEN") {
+            None => None,
+            Some(t) if t.is_empty() => None,
+            Some(t)
+                if t.len() < 16 || t.len() > 256 || !t.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                return Err(ConfigError(
+                    "METRICS_TOKEN must be 16 to 256 printable characters without spaces".into(),
+                ))
+            }
+            Some(t) => Some(t),
+        };
+        let metrics_listen = match get("METRICS_LISTEN").as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(v) => Some(v.parse().map_err(|_| {
+                ConfigError(format!(
+                    "METRICS_LISTEN must be an address and port such as 127.0.0.1:9090, got {v:?}"
+                ))
+            })?),
+        };
         Ok(Config {
             trusted_proxies,
+            metrics_token,
+            metrics_listen,
             database_url,
             data_dir,
             cookie_secret,

@@ -178,6 +178,28 @@ pub async fn delete_before(
     with_db!(db, p => Ok(sqlx::query(sql).bind(Ts(cutoff)).execute(p).await?.rows_affected()))
 }
 
+/// The newest migration this build carries, and the newest one applied to the database
+/// (`None` when the database cannot be read). Equal once the start-up migration has run.
+pub async fn migration_versions(db: &Db) -> (i64, Option<i64>) {
+    let expected = match db {
+        Db::Sqlite(_) => sqlx::migrate!("./migrations/sqlite")
+            .iter()
+            .map(|m| m.version)
+            .max(),
+        Db::Postgres(_) => sqlx::migrate!("./migrations/postgres")
+            .iter()
+            .map(|m| m.version)
+            .max(),
+    }
+    .unwrap_or(0);
+    let applied = with_db!(db, p => sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT MAX(version) FROM _sqlx_migrations WHERE success"
+    )
+    .fetch_one(p)
+    .await);
+    (expected, applied.ok().map(|v| v.unwrap_or(0)))
+}
+
 /// True when the database answers a trivial query.
 pub async fn ping(db: &Db) -> bool {
     with_db!(db, p => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await.is_ok())

@@ -52,6 +52,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
             "created the bootstrap admin; it must change its password at first sign-in"
         );
     }
+    crate::server::metrics::handle();
     let leptos_options = LeptosOptions::builder()
         .output_name("halite")
         .site_root(config.site_root.as_str())
@@ -96,6 +97,7 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::server::metrics::metrics_main))
         .route(
             "/api/activity/stream",
             get(crate::server::activity::sse::stream),
@@ -124,6 +126,7 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             security_headers,
         ))
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(middleware::from_fn(crate::server::metrics::track_http))
         // Outermost: every request gets an id (a UUID, or the `x-request-id` a proxy in front
         // already set), runs inside a `request` span carrying method, path and that id (so one
         // log query by `request_id` follows a request through the server functions it calls),
@@ -180,21 +183,46 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// Readiness: the database answers and carries every migration of this build. Salt is
+/// reported as it is (`ok`, `degraded` with the reason, `unconfigured`) but never fails
+/// readiness: pages serve from the database through a Salt outage.
 async fn readyz(State(state): State<AppState>) -> Response {
+    use crate::model::settings::ConnectionState;
     let db_ok = db::ping(&state.db).await;
-    let missing = crate::server::settings::missing_salt_fields(&state.db, &state.secrets)
-        .await
-        .unwrap_or_default();
-    let salt = if missing.is_empty() {
-        "degraded"
-    } else {
-        "unconfigured"
+    let (expected, applied) = db::migration_versions(&state.db).await;
+    let migrated = applied == Some(expected);
+    let conn = state.runtime.connection();
+    let salt = match conn.state {
+        ConnectionState::Connected => "ok",
+        ConnectionState::Unconfigured => "unconfigured",
+        // Not connected yet: say whether there is anything to connect to.
+        ConnectionState::Starting => {
+            let missing = crate::server::settings::missing_salt_fields(&state.db, &state.secrets)
+                .await
+                .unwrap_or_default();
+            if missing.is_empty() {
+                "degraded"
+            } else {
+                "unconfigured"
+            }
+        }
+        ConnectionState::Unreachable | ConnectionState::LoginFailed => "degraded",
     };
     let cluster = state.runtime.cluster();
     let view = crate::server::cluster::view(&cluster, &state.db).await.ok();
+    let ready = db_ok && migrated;
     let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
         "db": if db_ok { "ok" } else { "error" },
+        "migrations": {
+            "expected": expected,
+            "applied": applied,
+            "state": if migrated { "ok" } else { "pending" },
+        },
         "salt": salt,
+        "salt_state": conn.state,
+        "salt_detail": conn.detail,
+        "salt_since": conn.since,
         "replica": {
             "id": cluster.replica_id(),
             "role": if cluster.is_leader() { "leader" } else { "follower" },
@@ -203,7 +231,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         },
         "replicas": view.map(|v| v.replicas).unwrap_or_default(),
     });
-    let code = if db_ok {
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -12,6 +12,7 @@ pub mod http;
 pub mod inventory;
 pub mod jobs;
 pub mod keys;
+pub mod metrics;
 pub mod minions;
 pub mod page_watchdog;
 pub mod poller;

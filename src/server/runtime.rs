@@ -626,6 +626,7 @@ impl Runtime {
                 Err(PollError::Salt(e)) => self.observe(&Err(e.clone())),
                 Err(_) => {}
             }
+            crate::server::metrics::poller_run(spec.name, started.elapsed(), result.is_ok());
             {
                 let mut map = self.pollers.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(st) = map.get_mut(spec.name) {

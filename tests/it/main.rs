@@ -28,9 +28,11 @@ mod inventory_store;
 mod inventory_versions;
 #[cfg(feature = "lab")]
 mod jobs_live;
+mod metrics;
 #[cfg(feature = "lab")]
 mod minions_live;
 mod minions_store;
+mod probes;
 mod salt_fixtures;
 #[cfg(feature = "lab")]
 mod salt_live;

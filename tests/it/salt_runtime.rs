@@ -137,12 +137,73 @@ async fn settings_connect_reload_degrade_and_recover() {
     assert!(audit.iter().all(|(a,)| !a.contains(&l.password)));
     let client = app.state.runtime.client().unwrap();
     assert_eq!(client.manage_present().await.unwrap().len(), 4);
+    // The readiness probe says Salt is fine; /metrics counted the calls, refusals included.
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(ready.json()["salt"], "ok", "{}", ready.body);
+    let m = app.get("/metrics", None).await.body;
+    let sample = crate::metrics::sample;
+    assert!(
+        sample(
+            &m,
+            "halite_salt_api_requests_total",
+            &[("call", "login"), ("outcome", "ok")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{m}"
+    );
+    assert!(
+        sample(
+            &m,
+            "halite_salt_api_requests_total",
+            &[("call", "login"), ("outcome", "refused")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "the wrong password was counted as refused: {m}"
+    );
+    assert!(
+        sample(
+            &m,
+            "halite_salt_api_duration_seconds_count",
+            &[("call", "runner:manage.present")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{m}"
+    );
 
     // salt-api goes away: pages still render, the state says unreachable, actions get 503.
     l.sh(&["stop-api"]);
     assert_eq!(wait_state(&app, "unreachable", 20).await, "unreachable");
     let page = app.get("/", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
+    // Still ready (pages serve from the database), but Salt is reported degraded, with why.
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    let r = ready.json();
+    assert_eq!(r["status"], "ready", "{r}");
+    assert_eq!(r["salt"], "degraded", "{r}");
+    assert_eq!(r["salt_state"], "unreachable", "{r}");
+    assert!(!r["salt_detail"].as_str().unwrap_or("").is_empty(), "{r}");
+    assert_eq!(r["migrations"]["state"], "ok", "{r}");
+    let m = app.get("/metrics", None).await.body;
+    assert!(
+        sample(
+            &m,
+            "halite_salt_api_requests_total",
+            &[("outcome", "unavailable")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "salt-api being away shows as unavailable calls: {m}"
+    );
+    assert!(
+        sample(
+            &m,
+            "halite_poller_runs_total",
+            &[("poller", "salt.health"), ("outcome", "error")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{m}"
+    );
     let status = app.call("settings/status", &[], Some(&cookie)).await.json();
     assert_eq!(status["connection"]["state"], "unreachable");
     let err = app
@@ -159,6 +220,26 @@ async fn settings_connect_reload_degrade_and_recover() {
     // It comes back: the same client recovers (re-login on 401) without a Halite restart.
     l.sh(&["start-api"]);
     assert_eq!(wait_state(&app, "connected", 60).await, "connected");
+    assert_eq!(app.get("/readyz", None).await.json()["salt"], "ok");
+    let m = app.get("/metrics", None).await.body;
+    assert!(
+        sample(
+            &m,
+            "halite_poller_runs_total",
+            &[("poller", "salt.health"), ("outcome", "ok")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{m}"
+    );
+    assert!(
+        sample(
+            &m,
+            "halite_poller_last_success_timestamp_seconds",
+            &[("poller", "salt.health")]
+        )
+        .is_some_and(|t| t > 1.7e9),
+        "{m}"
+    );
     let client = app.state.runtime.client().unwrap();
     assert_eq!(client.manage_present().await.unwrap().len(), 4);
 

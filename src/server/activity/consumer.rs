@@ -67,6 +67,7 @@ async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>, runs: &mut Vec<New
     for chunk in batch.chunks(MAX_BATCH) {
         match store::insert_batch(&ctx.db, chunk, chrono::Utc::now()).await {
             Ok(rows) => {
+                metrics::counter!("halite_events_stored_total").increment(rows.len() as u64);
                 // A key event (a new minion pending, an accept made elsewhere) changes the keys
                 // table the Keys and Minions pages read: re-poll keys now (at most once per
                 // batch), before the browsers are told to refetch.
@@ -162,6 +163,7 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                         }
                         ev = stream.next() => match ev {
                             Some(Ok(ev)) => {
+                                metrics::counter!("halite_events_consumed_total").increment(1);
                                 if let Some(run) = crate::server::fleet::ingest::run_from_event(&ev) {
                                     runs.push(run);
                                 }

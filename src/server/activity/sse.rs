@@ -88,6 +88,7 @@ fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> 
                 Ok(e) if visible(&f.user, &e) => return Some((Ok(frame(&e)), f)),
                 Ok(_) => continue,
                 Err(RecvError::Lagged(n)) => {
+                    metrics::counter!("halite_hub_lagged_dropped_total").increment(n);
                     // This browser fell behind: it loses its own oldest events and is told.
                     let ev = Event::default()
                         .event("lagged")

@@ -346,6 +346,20 @@ pub async fn list(
     Ok((rows, total, counts))
 }
 
+/// How many stored minions there are in each status (the `/metrics` gauges).
+pub async fn status_counts(db: &Db) -> Result<StatusCounts, sqlx::Error> {
+    let by_status: Vec<(MinionStatus, i64)> = with_db!(db, p => {
+        sqlx::query_as("SELECT status, COUNT(*) FROM minion_snapshots GROUP BY status")
+            .fetch_all(p)
+            .await?
+    });
+    let mut counts = StatusCounts::default();
+    for (status, n) in by_status {
+        counts.add(status, n);
+    }
+    Ok(counts)
+}
+
 /// One minion, as the detail page shows it.
 pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetail>, sqlx::Error> {
     let row: Option<MinionDetail> = with_db!(db, p => {
