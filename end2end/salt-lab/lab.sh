@@ -3,6 +3,7 @@
 # all run as the current user from a cached PyPI venv. See README.md beside this file.
 #
 #   lab.sh install | start | stop | status | stop-api | start-api | env
+#   lab.sh start-api-nowheel | stop-api-nowheel   (a second salt-api without wheel, printing its URL)
 #          stop-minion ID | start-minion ID
 #          reset-keys | clean | salt ARGS | salt-run ARGS | salt-key ARGS | logs
 #          pkg-install ID NAME VERSION | pkg-remove ID NAME
@@ -567,6 +568,47 @@ cmd_start_api() {
   log "salt-api answers on $API_URL"
 }
 
+# A second salt-api on LAB_API_PORT+1 whose master config leaves wheel out of
+# netapi_enable_clients (the Diagnostics tests' misconfigured master); prints its URL.
+NOWHEEL_CONF_DIR="$MASTER_ROOT/conf-nowheel"
+NOWHEEL_PID="$MASTER_ROOT/var/run/salt-api-nowheel.pid"
+cmd_start_api_nowheel() {
+  venv_ok || die "no venv for SALT_VERSION=$SALT_VERSION: run 'lab.sh start'"
+  lab_pid "$MASTER_PID" >/dev/null || die "salt-master is not running: run 'lab.sh start'"
+  local port=$((LAB_API_PORT + 1)) code
+  if ! lab_pid "$NOWHEEL_PID" >/dev/null; then
+    port_open "$port" && die "port $port on 127.0.0.1 is taken by another process"
+    mkdir -p "$NOWHEEL_CONF_DIR"
+    sed -e '/^  - wheel/d' -e "s/^  port: $LAB_API_PORT\$/  port: $port/" \
+      "$MASTER_CONF_DIR/master" >"$NOWHEEL_CONF_DIR/master"
+    printf 'api_pidfile: %s\napi_logfile: %s\n' "$NOWHEEL_PID" \
+      "$MASTER_ROOT/var/log/salt/api-nowheel" >>"$NOWHEEL_CONF_DIR/master"
+    launch api-nowheel "$VENV/bin/salt-api" -c "$NOWHEEL_CONF_DIR" -d
+  fi
+  DEADLINE=$((SECONDS + LAB_TIMEOUT))
+  while :; do
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+      -H 'Accept: application/json' -H 'Content-Type: application/json' \
+      -d "{\"username\": \"$LAB_API_USER\", \"password\": \"$LAB_API_PASSWORD\", \"eauth\": \"file\"}" \
+      "http://127.0.0.1:$port/login" 2>/dev/null || true)"
+    [ "$code" = 200 ] && break
+    [ "$(deadline_left)" -gt 0 ] || show_failure "the no-wheel salt-api did not answer (last status: ${code:-none})"
+    sleep 0.5
+  done
+  echo "http://127.0.0.1:$port"
+}
+
+cmd_stop_api_nowheel() {
+  stop_pid_file salt-api-nowheel "$NOWHEEL_PID"
+  pkill -TERM -f "salt-api -c $NOWHEEL_CONF_DIR" 2>/dev/null || true
+  local i
+  for i in $(seq 1 100); do
+    pgrep -f "salt-api -c $NOWHEEL_CONF_DIR" >/dev/null || return 0
+    sleep 0.1
+  done
+  pkill -KILL -f "salt-api -c $NOWHEEL_CONF_DIR" 2>/dev/null || true
+}
+
 cmd_env() {
   printf 'export SALT_API_URL=%q\n' "$API_URL"
   printf 'export SALT_API_USER=%q\n' "$LAB_API_USER"
@@ -749,6 +791,8 @@ case "$cmd" in
   status) cmd_status ;;
   stop-api) cmd_stop_api ;;
   start-api) cmd_start_api ;;
+  start-api-nowheel) cmd_start_api_nowheel ;;
+  stop-api-nowheel) cmd_stop_api_nowheel ;;
   stop-minion) cmd_stop_minion "$@" ;;
   start-minion) cmd_start_minion "$@" ;;
   env) cmd_env ;;

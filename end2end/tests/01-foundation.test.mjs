@@ -56,9 +56,14 @@ test('bootstrap admin: login -> forced password change -> overview', async () =>
   await page.click('a[data-nav="/settings"]');
   await page.waitForSelector('[data-test=settings-salt]');
   await shot(page, 'settings');
-  // A page not built yet says so instead of a 404.
+  // Diagnostics before Salt is configured: that check fails with the fix, the Salt checks
+  // after it are skipped, the database passes.
   await page.click('a[data-nav="/diagnostics"]');
-  await page.waitForSelector('[data-test=coming-soon]');
+  await page.waitForSelector('[data-check="salt.configured"][data-verdict=fail]');
+  assert.match(await page.locator('[data-check="salt.configured"] pre').innerText(), /Settings → Salt API/);
+  assert.equal(await page.locator('[data-check="salt_api.login"][data-verdict=skip]').count(), 1);
+  assert.equal(await page.locator('[data-check="database"][data-verdict=pass]').count(), 1);
+  await shot(page, 'diagnostics-unconfigured');
   assert.deepEqual(page.errors, [], 'no console errors');
   await context.close();
 });

@@ -72,3 +72,34 @@ test('configure Salt in the Settings page: test connection, save, banner clears'
   assert.equal(await page.inputValue('[data-test=salt-form] input[name=url]'), 'ftp://salt.example');
   await context.close();
 });
+
+test('diagnostics against the connected lab: the Salt checks pass; run again; copy the report', async () => {
+  const { context, page } = await newPage(browser);
+  await login(page, 'admin2', 'admin2-password-1');
+  await page.waitForURL(`${BASE}/`);
+  await page.goto(`${BASE}/diagnostics`);
+  await hydrated(page);
+  await page.waitForSelector('[data-test=diag-list]');
+  for (const id of ['salt.configured', 'salt_api.reachable', 'salt_api.login', 'salt.version',
+    'netapi.clients', 'eauth.rights', 'salt_api.events', 'database']) {
+    const verdict = await page.getAttribute(`[data-check="${id}"]`, 'data-verdict');
+    assert.equal(verdict, 'pass', `${id}: ${await page.locator(`[data-check="${id}"]`).innerText()}`);
+  }
+  assert.match(await page.locator('[data-check="netapi.clients"]').innerText(),
+    /enabled: local, local_async, local_batch, runner, wheel/);
+  assert.match(await page.locator('[data-check="salt.version"]').innerText(), /salt-master 300\d/);
+  assert.equal(await page.locator('[data-verdict=fail]').count(), 0);
+  await shot(page, 'diagnostics');
+  // Run again: the button says so while the checks run, and the report comes back.
+  const before = await page.locator('[data-test=diag-summary] time').getAttribute('datetime');
+  await page.click('[data-test=diag-rerun]');
+  await page.waitForFunction((b) => {
+    const t = document.querySelector('[data-test=diag-summary] time');
+    return t && t.getAttribute('datetime') !== b;
+  }, before, { timeout: 30000 });
+  await page.waitForSelector('[data-test=diag-rerun]:has-text("Run again")');
+  await page.click('[data-test=diag-copy]');
+  await page.waitForSelector('[data-test=diag-copy]:has-text("Copied")');
+  assert.deepEqual(page.errors, [], 'no console errors');
+  await context.close();
+});

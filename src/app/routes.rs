@@ -39,7 +39,7 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/roles") view=pages::roles::RolesPage ssr=SsrMode::Async />
             <Route path=path!("/roles/:id") view=pages::roles::RoleDetailPage ssr=SsrMode::Async />
             <Route path=path!("/audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
-            <Route path=path!("/diagnostics") view=pages::ComingSoon ssr=SsrMode::Async />
+            <Route path=path!("/diagnostics") view=pages::diagnostics::DiagnosticsPage ssr=SsrMode::Async />
         </Routes>
     }
 }

@@ -68,6 +68,7 @@ pub struct UnknownValue {
 
 pub mod activity;
 pub mod audit;
+pub mod diagnostics;
 pub mod fleet;
 pub mod ids;
 pub mod inventory;

@@ -344,6 +344,50 @@ impl SaltClient {
         }
     }
 
+    /// Is netapi `client` enabled, and may this user call it? One harmless call: `local*` target
+    /// a minion id that cannot exist (Salt answers at once with no minions), `runner`
+    /// `manage.present`, `wheel` `key.list_all`. A disabled client is a 400 whose message says
+    /// `Client disabled`.
+    pub async fn probe_client(&self, client: &str) -> Result<(), SaltError> {
+        let low = match client {
+            "local" | "local_async" => json!({
+                "client": client, "tgt": PROBE_TARGET, "tgt_type": "list", "fun": "test.ping",
+            }),
+            "local_batch" => json!({
+                "client": client, "tgt": PROBE_TARGET, "tgt_type": "list", "fun": "test.ping",
+                "batch": "1",
+            }),
+            "runner" => json!({ "client": "runner", "fun": "manage.present" }),
+            "wheel" => json!({ "client": "wheel", "fun": "key.list_all" }),
+            other => {
+                return Err(SaltError::api(
+                    400,
+                    format!("no probe for client {other:?}"),
+                ))
+            }
+        };
+        self.call_raw(low, Some(Duration::from_secs(15)))
+            .await
+            .map(|_| ())
+    }
+
+    /// The master's Salt version (`runner salt.cmd test.version`, run on the master itself).
+    pub async fn master_version(&self) -> Result<String, SaltError> {
+        let v = self
+            .call(
+                json!({ "client": "runner", "fun": "salt.cmd", "arg": ["test.version"] }),
+                Some(Duration::from_secs(15)),
+            )
+            .await?;
+        match v {
+            Value::String(s) if !s.is_empty() && s.len() < 64 => Ok(s),
+            other => Err(SaltError::api(
+                200,
+                format!("unexpected test.version reply: {}", truncate_json(&other)),
+            )),
+        }
+    }
+
     /// `GET /` (no auth needed): cheap reachability probe.
     pub async fn ping(&self) -> Result<(), SaltError> {
         let started = std::time::Instant::now();
@@ -646,6 +690,15 @@ impl LocalRequest {
         }
         low
     }
+}
+
+/// A minion id no minion can have (ids never contain a space): the target of the `local*`
+/// client probes, so they run nothing anywhere.
+const PROBE_TARGET: &str = "halite diagnostics probe";
+
+fn truncate_json(v: &Value) -> String {
+    let s = v.to_string();
+    s.chars().take(120).collect()
 }
 
 /// The `call` label of a lowstate for the salt-api metrics: the client, and for `runner` and

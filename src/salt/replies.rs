@@ -50,6 +50,9 @@ pub struct LoginInfo {
     pub start: f64,
     pub user: String,
     pub eauth: String,
+    /// What eauth grants this user: strings (function regexes, `@runner`, `@wheel`, `@jobs`)
+    /// and objects (`{"@runner": [...]}`, `{"<target>": [...]}`), as salt-api lists them.
+    pub perms: Vec<Value>,
 }
 
 /// Keys by state (`wheel key.list_all`; the master's own `local` keys are left out).
@@ -212,6 +215,11 @@ pub fn parse_login(body: &str) -> Result<LoginInfo, SaltError> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string(),
+        perms: match r.get("perms") {
+            Some(Value::Array(a)) => a.clone(),
+            Some(Value::Object(o)) if !o.is_empty() => vec![Value::Object(o.clone())],
+            _ => vec![],
+        },
     })
 }
 

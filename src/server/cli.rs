@@ -31,6 +31,9 @@ Usage:
                            (--password-file FILE | --password-stdin) [--no-verify]
                         (writes the Settings row; a running Halite picks it up on its next
                          reload: save in the UI or restart)
+  halite admin check [--json]
+                           the Diagnostics checks (salt-api, login, clock, version, netapi
+                           clients, eauth rights, /events, database); exit 1 when one fails
   halite admin audit [--since T] [--until T] [--user NAME] [--action ACTION] [--limit N] [--json]
                            (newest first; T is RFC 3339, 2026-11-30T08:00 (UTC) or a span back
                             from now: 30m, 24h, 7d; --limit 1 to 100000, default 100)
@@ -283,6 +286,9 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
     let sub = args.first().map(String::as_str).unwrap_or("");
     if sub == "audit" {
         return admin_audit(&config, args.get(1..).unwrap_or(&[])).await;
+    }
+    if sub == "check" {
+        return admin_check(config, args.get(1..).unwrap_or(&[])).await;
     }
     let run = async {
         let flags = parse_flags(args.get(1..).unwrap_or(&[]))?;
@@ -616,6 +622,48 @@ pub fn parse_audit_args(args: &[String]) -> Result<AuditArgs, String> {
 }
 
 /// The audit log as a table (or JSON) on stdout, newest first.
+/// `halite admin check [--json]`: the Diagnostics checks from the command line. Exit 0 when
+/// nothing fails (warnings included), 1 when a check fails, 2 when the checks cannot run.
+async fn admin_check(mut config: Config, args: &[String]) -> i32 {
+    let json = match args {
+        [] => false,
+        [a] if a == "--json" => true,
+        _ => {
+            eprintln!("halite: usage: halite admin check [--json]");
+            return 2;
+        }
+    };
+    if let Err(e) = config.ensure_cookie_secret() {
+        eprintln!("halite: {e}");
+        return 2;
+    }
+    let pool = match db::connect(&config.database_url).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("halite: cannot open database: {e}");
+            return 2;
+        }
+    };
+    let secrets = crate::server::secrets::SecretsCipher::new(&config.cookie_secret);
+    let report = crate::server::diagnostics::run(&pool, &secrets, None, &config.build_hash).await;
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("halite: {e}");
+                return 2;
+            }
+        }
+    } else {
+        print!("{}", report.to_text());
+    }
+    pool.close().await;
+    match report.worst() {
+        crate::model::diagnostics::Verdict::Fail => 1,
+        _ => 0,
+    }
+}
+
 async fn admin_audit(config: &Config, args: &[String]) -> i32 {
     let run = async {
         let a = parse_audit_args(args)?;

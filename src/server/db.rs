@@ -200,6 +200,37 @@ pub async fn migration_versions(db: &Db) -> (i64, Option<i64>) {
     (expected, applied.ok().map(|v| v.unwrap_or(0)))
 }
 
+/// The database's size on disk (SQLite: pages in use times page size; Postgres:
+/// `pg_database_size`), `None` when it cannot be read.
+pub async fn size_bytes(db: &Db) -> Option<u64> {
+    let n: Result<i64, sqlx::Error> = match db {
+        Db::Sqlite(p) => {
+            sqlx::query_scalar(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            )
+            .fetch_one(p)
+            .await
+        }
+        Db::Postgres(p) => {
+            sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(p)
+                .await
+        }
+    };
+    n.ok().and_then(|n| u64::try_from(n).ok())
+}
+
+/// The SQLite write-ahead log's size (`<file>-wal`); `None` on Postgres (its WAL is the
+/// server's business) or when there is no such file.
+pub fn wal_bytes(db: &Db) -> Option<u64> {
+    match db {
+        Db::Sqlite(_) => std::fs::metadata(format!("{}-wal", db.identity()))
+            .ok()
+            .map(|m| m.len()),
+        Db::Postgres(_) => None,
+    }
+}
+
 /// True when the database answers a trivial query.
 pub async fn ping(db: &Db) -> bool {
     with_db!(db, p => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await.is_ok())

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod db;
+pub mod diagnostics;
 pub mod fleet;
 pub mod http;
 pub mod inventory;

@@ -18,6 +18,7 @@ mod audit_log;
 mod auth_http;
 mod cluster;
 mod db_schema;
+mod diagnostics;
 mod error_pipeline;
 #[cfg(feature = "lab")]
 mod fleet_live;

@@ -4,6 +4,7 @@ pub mod access;
 pub mod activity;
 pub mod audit;
 pub mod auth;
+pub mod diagnostics;
 pub mod fleet;
 pub mod form;
 pub mod inventory;

@@ -24,6 +24,7 @@ fn path_for(name: &str) -> &'static str {
         "moon" => "M21 12.8A9 9 0 1 1 11.2 3a7 7 0 0 0 9.8 9.8z",
         "menu" => "M3 6h18M3 12h18M3 18h18",
         "alert" => "M12 3l10 18H2zM12 10v5M12 18h.01",
+        "check" => "M20 6 9 17l-5-5",
         "logout" => "M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4M16 17l5-5-5-5M21 12H9",
         "user" => "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21v-1a7 7 0 0 1 16 0v1",
         "plug" => "M9 2v6M15 2v6M6 8h12v4a6 6 0 0 1-12 0zM12 18v4",

@@ -11,7 +11,7 @@ use crate::app::components::list::{
     list_table, page_pager, sort_headers, value_chips, ChipKey, EmptyState, FilterChips,
     ListSearch, NoMatch,
 };
-use crate::app::pages::{live_list, load_view, short_utc, ErrorPanel, PageHeader};
+use crate::app::pages::{copy_text, live_list, load_view, short_utc, ErrorPanel, PageHeader};
 use crate::model::list::{ListParams, MinionFilters, MinionSort};
 use crate::model::minions::MinionStatus;
 use crate::model::minions::STATUSES;
@@ -355,13 +355,4 @@ fn grain_tree(v: &serde_json::Value, path: &str, f: &str) -> AnyView {
         </ul>
     }
     .into_any()
-}
-
-fn copy_text(text: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(w) = web_sys::window() {
-        let _ = w.navigator().clipboard().write_text(text);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = text;
 }

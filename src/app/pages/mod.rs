@@ -4,6 +4,7 @@ pub mod about;
 pub mod activity;
 pub mod audit;
 pub mod change_password;
+pub mod diagnostics;
 pub mod fleet;
 pub mod inventory;
 pub mod jobs;
@@ -20,14 +21,22 @@ pub mod users;
 
 use crate::app::components::icons::Icon;
 use crate::app::components::list::use_list_params;
-use crate::app::nav::item_for;
 use crate::error::AppError;
 use crate::model::list::{ListFilters, ListParams};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_location;
 
 pub use crate::model::time::{short_time, short_utc};
+
+/// Put `text` on the clipboard (in the browser; nothing on the server).
+pub fn copy_text(text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.navigator().clipboard().write_text(text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
 
 /// What a page loads from a server function (sent along from the server to the hydrating
 /// browser).
@@ -182,25 +191,6 @@ where
     let state = use_list_params::<F>();
     let data = Resource::new(move || (state.get(), changed.get()), move |(s, _)| fetch(s));
     (state, data)
-}
-
-/// Placeholder for a page that is not built yet (never a 404).
-#[component]
-pub fn ComingSoon() -> impl IntoView {
-    let location = use_location();
-    let item = item_for(&location.pathname.get_untracked());
-    let (label, blurb, icon) =
-        item.map(|i| (i.label, i.blurb, i.icon))
-            .unwrap_or(("This page", "", "info"));
-    view! {
-        <PageHeader title=label />
-        <div class="panel state-panel" data-test="coming-soon">
-            <Icon name=icon />
-            <h2>{format!("{label} is coming soon")}</h2>
-            <p>{blurb}</p>
-            <p class="muted">"This part of Halite is being built. Everything else in the sidebar works as it lands."</p>
-        </div>
-    }
 }
 
 /// 404 inside the app frame.
