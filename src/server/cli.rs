@@ -112,6 +112,7 @@ async fn serve(config: Config, router: AppRouter) -> i32 {
         }
     });
     let runtime = state.runtime.clone();
+    let stopping = state.shutdown.clone();
     let metrics_listen = state.config.metrics_listen;
     let metrics_app = crate::server::metrics::separate_router(state.clone());
     let app = router(state);
@@ -128,9 +129,10 @@ async fn serve(config: Config, router: AppRouter) -> i32 {
         match tokio::net::TcpListener::bind(maddr).await {
             Ok(l) => {
                 tracing::info!("metrics on http://{maddr}/metrics");
+                let stopping = stopping.clone();
                 tokio::spawn(async move {
                     if let Err(e) = axum::serve(l, metrics_app)
-                        .with_graceful_shutdown(shutdown_signal())
+                        .with_graceful_shutdown(stopping.cancelled_owned())
                         .await
                     {
                         tracing::error!(error = %e, "metrics listener failed");
@@ -144,12 +146,30 @@ async fn serve(config: Config, router: AppRouter) -> i32 {
             }
         }
     }
-    let served = axum::serve(
+    // On SIGTERM/ctrl-c: stop accepting, end the live streams, let in-flight requests finish
+    // (at most DRAIN_LIMIT), then stop the pollers and the event consumer (which writes what it
+    // holds) and exit.
+    let signalled = stopping.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signalled.cancel();
+    });
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    .with_graceful_shutdown(stopping.clone().cancelled_owned());
+    let served = tokio::select! {
+        r = server => r,
+        _ = async {
+            stopping.cancelled().await;
+            tokio::time::sleep(DRAIN_LIMIT).await;
+        } => {
+            tracing::warn!(limit = ?DRAIN_LIMIT, "requests still running at the drain limit; closing them");
+            Ok(())
+        }
+    };
+    tracing::info!("connections drained; stopping pollers and the event consumer");
     runtime.shutdown().await;
     match served {
         Ok(()) => {
@@ -198,6 +218,10 @@ pub async fn healthcheck(config: &Config) -> i32 {
         }
     }
 }
+
+/// How long a shutdown waits for in-flight requests before closing them (the whole exit stays
+/// within 10 s: the runtime then stops in well under 2 s).
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(7);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

@@ -87,6 +87,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
         exports: Arc::new(tokio::sync::Semaphore::new(
             crate::server::audit::export::MAX_EXPORTS,
         )),
+        shutdown: tokio_util::sync::CancellationToken::new(),
     })
 }
 
@@ -134,7 +135,11 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
         .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
             REQUEST_ID,
         )))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(request_done),
+        )
         .layer(SetRequestIdLayer::new(
             HeaderName::from_static(REQUEST_ID),
             MakeRequestUuid,
@@ -171,12 +176,30 @@ fn request_span(req: &Request) -> tracing::Span {
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
     tracing::info_span!(
         "request",
         method = %req.method(),
         path = %req.uri().path(),
+        route = %route,
         request_id = %id,
+        // Filled in by the auth guard once the session is known.
+        user = tracing::field::Empty,
     )
+}
+
+/// One line per answered request, inside its span (so it carries the id, route and user):
+/// status and latency. Streams log here when their head is sent, not when they end.
+fn request_done(res: &Response, latency: std::time::Duration, _span: &tracing::Span) {
+    tracing::info!(
+        status = res.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "request answered"
+    );
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -418,6 +441,7 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         }
     }
     if let Some(u) = user {
+        tracing::Span::current().record("user", u.username.as_str());
         req.extensions_mut().insert(u);
     }
     let mut res = next.run(req).await;

@@ -26,6 +26,9 @@ pub struct AppState {
     /// Audit exports running now ([`crate::server::audit::export::MAX_EXPORTS`] at most: each
     /// holds a database connection while it runs).
     pub exports: Arc<tokio::sync::Semaphore>,
+    /// Cancelled when the process starts shutting down: long-lived streams (the activity
+    /// stream, the session watch) end cleanly so the server can drain.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {

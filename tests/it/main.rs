@@ -47,6 +47,7 @@ mod security_keys;
 mod security_redaction;
 mod security_run;
 mod security_stream;
+mod shutdown;
 mod sim_shapes;
 mod templates_store;
 mod timeline_store;

@@ -150,8 +150,10 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                 let ended: String = loop {
                     tokio::select! {
                         _ = cancel.cancelled() => {
+                            let pending = buf.len();
                             flush(&ctx, &mut buf, &mut runs).await;
                             ctx.hub.set_state(StreamStatus::Off, "stopped");
+                            tracing::info!(pending, "event consumer stopped; pending events written");
                             return;
                         }
                         _ = tick.tick() => {

@@ -153,7 +153,9 @@ pub async fn stream(
         replayed: false,
         _hub: hub,
     };
-    Sse::new(feed(f))
+    // Shutdown ends the stream (the browser reconnects to whichever replica answers).
+    let ends = state.shutdown.clone().cancelled_owned();
+    Sse::new(futures::StreamExt::take_until(feed(f), ends))
         .keep_alive(
             KeepAlive::new()
                 .interval(Duration::from_secs(20))

@@ -106,7 +106,8 @@ pub async fn watch(
             }
         }
     });
-    Sse::new(events)
+    let ends = state.shutdown.clone().cancelled_owned();
+    Sse::new(futures::StreamExt::take_until(events, ends))
         .keep_alive(
             KeepAlive::new()
                 .interval(Duration::from_secs(20))
