@@ -13,7 +13,7 @@ ART=end2end/.artifacts
 mkdir -p "$ART"
 
 export HALITE_DATA_DIR="$WORK/data" LEPTOS_SITE_ROOT=${HALITE_SITE:-target/site} LISTEN_HOST=127.0.0.1 LISTEN_PORT=$PORT \
-  COOKIE_SECURE=false LOG_FORMAT=text LOG_LEVEL=info \
+  COOKIE_SECURE=false LOG_FORMAT=json LOG_LEVEL=info \
   COOKIE_SECRET="e2e-cookie-secret-$(date +%s)-0123456789abcdef"
 
 "$BIN" >"$ART/server.log" 2>&1 &
@@ -46,3 +46,27 @@ SIM=${HALITE_SIM:-target/debug/salt-sim}
 [[ -x $SIM ]] || cargo build -p salt-sim
 export HALITE_URL="http://127.0.0.1:$PORT" HALITE_ARTIFACTS="$PWD/$ART" HALITE_BIN_PATH="$PWD/$BIN" HALITE_SIM_BIN="$PWD/$SIM"
 node --test --test-concurrency=1 ${E2E_TESTS:-end2end/tests/} || { echo "--- server log (tail) ---"; tail -50 "$ART/server.log"; exit 1; }
+
+# The whole run's log: JSON lines only, and never a secret (the lab's salt-api password, the
+# cookie secret, the test accounts' passwords).
+python3 - "$ART/server.log" <<'PY'
+import json, os, sys
+log = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+bad = [l for l in log.splitlines() if l.strip() and not l.startswith("{")]
+assert not bad, f"non-JSON log lines: {bad[:3]}"
+for l in log.splitlines():
+    if l.strip():
+        json.loads(l)
+secrets = {
+    "SALT_API_PASSWORD": os.environ.get("SALT_API_PASSWORD", ""),
+    "COOKIE_SECRET": os.environ["COOKIE_SECRET"],
+    "a test password": "viewer-password-1",
+    "the admin password": "admin2-password-1",
+}
+assert secrets["SALT_API_PASSWORD"], "SALT_API_PASSWORD is not set (run with the Salt lab's env)"
+for name, value in secrets.items():
+    assert value not in log, f"{name} appears in the server log"
+n = log.count('"message":"request answered"')
+assert n > 100, f"only {n} request lines"
+print(f"server log: {len(log.splitlines())} JSON lines ({n} requests), no secret in it")
+PY
