@@ -31,6 +31,8 @@ Usage:
                            (--password-file FILE | --password-stdin) [--no-verify]
                         (writes the Settings row; a running Halite picks it up on its next
                          reload: save in the UI or restart)
+  halite admin backup FILE   an online copy of the SQLite database, safe while Halite runs
+                           (Postgres: use pg_dump; see docs/deploy.md)
   halite admin check [--json]
                            the Diagnostics checks (salt-api, login, clock, version, netapi
                            clients, eauth rights, /events, database); exit 1 when one fails
@@ -313,6 +315,9 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
     }
     if sub == "check" {
         return admin_check(config, args.get(1..).unwrap_or(&[])).await;
+    }
+    if sub == "backup" {
+        return admin_backup(&config, args.get(1..).unwrap_or(&[])).await;
     }
     let run = async {
         let flags = parse_flags(args.get(1..).unwrap_or(&[]))?;
@@ -646,6 +651,38 @@ pub fn parse_audit_args(args: &[String]) -> Result<AuditArgs, String> {
 }
 
 /// The audit log as a table (or JSON) on stdout, newest first.
+/// `halite admin backup FILE`: an online, consistent copy of the SQLite database (see
+/// [`db::backup_sqlite`]); Postgres is backed up with `pg_dump`.
+async fn admin_backup(config: &Config, args: &[String]) -> i32 {
+    let [file] = args else {
+        eprintln!("halite: usage: halite admin backup FILE");
+        return 2;
+    };
+    let pool = match db::connect(&config.database_url).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("halite: cannot open database: {e}");
+            return 1;
+        }
+    };
+    let started = std::time::Instant::now();
+    let r = db::backup_sqlite(&pool, std::path::Path::new(file)).await;
+    pool.close().await;
+    match r {
+        Ok(bytes) => {
+            println!(
+                "backed up to {file} ({bytes} bytes in {} ms)",
+                started.elapsed().as_millis()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("halite: {e}");
+            1
+        }
+    }
+}
+
 /// `halite admin check [--json]`: the Diagnostics checks from the command line. Exit 0 when
 /// nothing fails (warnings included), 1 when a check fails, 2 when the checks cannot run.
 async fn admin_check(mut config: Config, args: &[String]) -> i32 {

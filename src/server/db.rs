@@ -231,6 +231,31 @@ pub fn wal_bytes(db: &Db) -> Option<u64> {
     }
 }
 
+/// Copy a SQLite database to `file` while it is in use (`VACUUM INTO`: one consistent
+/// snapshot, compacted; the running server keeps reading and writing). Refuses to overwrite
+/// anything, and refuses Postgres (whose tool is `pg_dump`). Returns the copy's size.
+pub async fn backup_sqlite(db: &Db, file: &std::path::Path) -> Result<u64, String> {
+    let Db::Sqlite(pool) = db else {
+        return Err(
+            "this database is Postgres: back it up with pg_dump (see docs/deploy.md)".into(),
+        );
+    };
+    if file.exists() {
+        return Err(format!("{} exists: give a new file name", file.display()));
+    }
+    let name = file
+        .to_str()
+        .ok_or_else(|| format!("{} is not a UTF-8 path", file.display()))?;
+    sqlx::query("VACUUM INTO ?1")
+        .bind(name)
+        .execute(pool)
+        .await
+        .map_err(|e| format!("backup to {name} failed: {e}"))?;
+    std::fs::metadata(file)
+        .map(|m| m.len())
+        .map_err(|e| format!("backup written but unreadable: {e}"))
+}
+
 /// True when the database answers a trivial query.
 pub async fn ping(db: &Db) -> bool {
     with_db!(db, p => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await.is_ok())

@@ -16,6 +16,7 @@ mod admin_roles;
 mod admin_users;
 mod audit_log;
 mod auth_http;
+mod backup;
 mod cluster;
 mod db_schema;
 mod diagnostics;
