@@ -1,19 +1,55 @@
-# Multi-stage image: build with cargo-leptos, run the single binary + site/.
-# (Not built in this project's CI: the CI machines have no Docker engine.)
-FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
-WORKDIR /src
-COPY . .
-RUN scripts/setup.sh && PATH="/src/node_modules/.bin:$PATH" cargo leptos build --release
+# Halite's container image: `make image` (podman or docker), `scripts/image-smoke.sh` to build
+# and try it against the Salt lab. docs/deploy.md explains running it.
+#
+# Stages: `tools` (toolchain, wasm target, cargo-leptos, wasm-bindgen, npm tools) is built before
+# any source is copied, so a source change never rebuilds it; `build` compiles with cache mounts
+# for cargo's registry and the target directory, so a source change recompiles only Halite;
+# the runtime stage is debian-slim with the binary, the site and a non-root user.
+ARG BASE=debian:bookworm-slim
 
-FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /data halite && mkdir -p /data && chown halite /data
-COPY --from=build /src/target/release/halite /app/halite
-COPY --from=build /src/target/site /app/site
-ENV LEPTOS_SITE_ROOT=/app/site LISTEN_HOST=0.0.0.0 LISTEN_PORT=8080 HALITE_DATA_DIR=/data \
+FROM ${BASE} AS tools
+ENV DEBIAN_FRONTEND=noninteractive \
+    RUSTUP_HOME=/opt/rustup CARGO_HOME=/opt/cargo PATH=/opt/cargo/bin:$PATH
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl gcc libc6-dev pkg-config nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+ARG RUST_VERSION=1.95.0
+RUN curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --no-modify-path \
+      --default-toolchain ${RUST_VERSION} --target wasm32-unknown-unknown
+# The versions Cargo.lock and the Makefile expect (scripts/setup.sh checks the same ones).
+ARG CARGO_LEPTOS_VERSION=0.3.10
+ARG WASM_BINDGEN_VERSION=0.2.130
+RUN CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install --locked cargo-leptos --version ${CARGO_LEPTOS_VERSION} \
+ && CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install --locked wasm-bindgen-cli --version ${WASM_BINDGEN_VERSION} \
+ && rm -rf /opt/cargo/registry /opt/cargo/git
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+FROM tools AS build
+ARG BUILD_HASH=image
+COPY . .
+RUN --mount=type=cache,id=halite-cargo-registry,target=/opt/cargo/registry \
+    --mount=type=cache,id=halite-target,target=/src/target \
+    BUILD_HASH=${BUILD_HASH} PATH="/src/node_modules/.bin:$PATH" cargo leptos build --release \
+ && mkdir -p /out \
+ && cp target/release/halite /out/halite \
+ && cp -r target/site /out/site
+
+FROM ${BASE}
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin halite \
+ && mkdir -p /data && chown halite:halite /data
+COPY --from=build /out/halite /app/halite
+COPY --from=build /out/site /app/site
+ARG BUILD_HASH=image
+ENV HALITE_ENV=production BUILD_HASH=${BUILD_HASH} LEPTOS_SITE_ROOT=/app/site \
+    LISTEN_HOST=0.0.0.0 LISTEN_PORT=8080 HALITE_DATA_DIR=/data \
     DATABASE_URL=sqlite:///data/halite.db?mode=rwc LOG_FORMAT=json
 USER halite
+VOLUME /data
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --retries=6 CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 CMD ["/app/halite", "healthcheck"]
 ENTRYPOINT ["/app/halite"]

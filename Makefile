@@ -8,7 +8,7 @@ LISTEN_PORT ?= 8080
 COOKIE_SECURE ?= false
 LOG_FORMAT ?= text
 
-.PHONY: run test setup setup-test build build-release lint fmt unit e2e clean demo lab-start lab-stop bench
+.PHONY: run test setup setup-test build build-release lint fmt unit e2e clean demo lab-start lab-stop bench image image-smoke
 
 ## Install what is missing, build the release binary and WASM, serve on http://127.0.0.1:8080
 run: setup build-release
@@ -67,6 +67,13 @@ demo: setup build-release
 
 e2e: build
 	end2end/run.sh
+
+## The container image (podman or docker); image-smoke also runs it against the Salt lab
+image:
+	scripts/image.sh
+
+image-smoke:
+	scripts/image-smoke.sh
 
 ## Benchmarks (release build); figures go to BENCHMARKS.md
 bench: setup
