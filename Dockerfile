@@ -14,8 +14,16 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl gcc libc6-dev pkg-config nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 ARG RUST_VERSION=1.95.0
-RUN curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --no-modify-path \
-      --default-toolchain ${RUST_VERSION} --target wasm32-unknown-unknown
+RUN set -eu; \
+    case "$(dpkg --print-architecture)" in \
+      amd64) triple=x86_64-unknown-linux-gnu ;; arm64) triple=aarch64-unknown-linux-gnu ;; \
+      *) echo "unsupported architecture" >&2; exit 1 ;; \
+    esac; \
+    curl -sSfL -o /tmp/rustup-init "https://static.rust-lang.org/rustup/dist/$triple/rustup-init"; \
+    chmod +x /tmp/rustup-init; \
+    /tmp/rustup-init -y --profile minimal --no-modify-path \
+      --default-toolchain ${RUST_VERSION} --target wasm32-unknown-unknown; \
+    rm /tmp/rustup-init
 # The versions Cargo.lock and the Makefile expect (scripts/setup.sh checks the same ones).
 ARG CARGO_LEPTOS_VERSION=0.3.10
 ARG WASM_BINDGEN_VERSION=0.2.130

@@ -46,7 +46,7 @@ fn ms(d: Duration) -> String {
 #[tokio::main]
 async fn main() {
     let mut out = String::new();
-    out.push_str("| fleet | keys poll (cold) | presence poll | grains poll (cold, ~5 KB/minion) | grains poll (unchanged) | keys poll (warm) | peak RSS after |\n|---|---|---|---|---|---|---|\n");
+    out.push_str("| fleet | keys poll (cold) | presence poll | grains poll (cold, ~5 KB/minion) | grains poll (unchanged) | keys poll (warm) | peak RSS after | database size after |\n|---|---|---|---|---|---|---|---|\n");
     let mut db10k = None;
     for n in [1_000usize, 10_000] {
         let url = start_sim(n).await;
@@ -69,14 +69,16 @@ async fn main() {
         let t = Instant::now();
         poller::poll_keys(&c, &pool).await.unwrap();
         let keys_warm = t.elapsed();
+        let size = halite::server::db::size_bytes(&pool).await.unwrap_or(0);
         out.push_str(&format!(
-            "| {n} | {} | {} | {} | {} | {} | {:.0} MB |\n",
+            "| {n} | {} | {} | {} | {} | {} | {:.0} MB | {:.1} MB |\n",
             ms(keys),
             ms(presence),
             ms(grains),
             ms(grains_warm),
             ms(keys_warm),
-            common::peak_rss_mb()
+            common::peak_rss_mb(),
+            size as f64 / 1e6
         ));
         if n == 10_000 {
             db10k = Some((pool, dir));
