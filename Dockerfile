@@ -1,6 +1,7 @@
 # Halite's container image: `make image` (podman or docker), `scripts/image-smoke.sh` to build
 # and try it against the Salt lab. docs/deploy.md explains running it.
 #
+# (perl and make: cargo-leptos builds a vendored OpenSSL.)
 # Stages: `tools` (toolchain, wasm target, cargo-leptos, wasm-bindgen, npm tools) is built before
 # any source is copied, so a source change never rebuilds it; `build` compiles with cache mounts
 # for cargo's registry and the target directory, so a source change recompiles only Halite;
@@ -11,7 +12,7 @@ FROM ${BASE} AS tools
 ENV DEBIAN_FRONTEND=noninteractive \
     RUSTUP_HOME=/opt/rustup CARGO_HOME=/opt/cargo PATH=/opt/cargo/bin:$PATH
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl gcc libc6-dev pkg-config nodejs npm \
+ && apt-get install -y --no-install-recommends ca-certificates curl gcc libc6-dev make perl pkg-config nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 ARG RUST_VERSION=1.95.0
 RUN set -eu; \

@@ -144,17 +144,15 @@ async fn salt_checks(db: &Db, secrets: &SecretsCipher) -> Vec<Check> {
         Verdict::Pass,
         format!("{url} as {username} (eauth {eauth})"),
     ));
+    let reachable = |v: Verdict, measured: String| {
+        Check::new("salt_api.reachable", "salt-api reachable", v, measured)
+    };
     let client = match SaltClient::new(cfg) {
         Ok(c) => c,
         Err(e) => {
             out.push(
-                Check::new(
-                    "salt_api.reachable",
-                    "salt-api reachable",
-                    Verdict::Fail,
-                    e.to_string(),
-                )
-                .fix("Check the URL in Settings → Salt API."),
+                reachable(Verdict::Fail, e.to_string())
+                    .fix("Check the URL in Settings → Salt API."),
             );
             out.extend(skip_from(1, "no client"));
             return out;
@@ -167,9 +165,7 @@ async fn salt_checks(db: &Db, secrets: &SecretsCipher) -> Vec<Check> {
     let took = started.elapsed();
     match pinged {
         Ok(()) if took > SLOW_API => out.push(
-            Check::new(
-                "salt_api.reachable",
-                "salt-api reachable",
+            reachable(
                 Verdict::Warn,
                 format!("{url} answered in {} (slow)", ms(took)),
             )
@@ -178,29 +174,19 @@ async fn salt_checks(db: &Db, secrets: &SecretsCipher) -> Vec<Check> {
                  and the network between Halite and the master.",
             ),
         ),
-        Ok(()) => out.push(Check::new(
-            "salt_api.reachable",
-            "salt-api reachable",
+        Ok(()) => out.push(reachable(
             Verdict::Pass,
             format!("{url} answered in {}", ms(took)),
         )),
         Err(e) => {
-            out.push(
-                Check::new(
-                    "salt_api.reachable",
-                    "salt-api reachable",
-                    Verdict::Fail,
-                    e.to_string(),
-                )
-                .fix(format!(
-                    "Start salt-api on the master (systemctl start salt-api) and make sure this \
+            out.push(reachable(Verdict::Fail, e.to_string()).fix(format!(
+                "Start salt-api on the master (systemctl start salt-api) and make sure this \
                          host reaches {url}. salt-api needs a rest_cherrypy block in the master \
                          config, for example:\n\nrest_cherrypy:\n  port: 8000\n  host: 0.0.0.0\n  \
                          ssl_crt: /etc/pki/tls/certs/salt-api.crt\n  ssl_key: \
                          /etc/pki/tls/private/salt-api.key\n\nOr correct the URL in Settings → \
                          Salt API."
-                )),
-            );
+            )));
             out.extend(skip_from(1, "salt-api is not reachable"));
             return out;
         }

@@ -234,28 +234,31 @@ async fn scrape(state: &AppState, headers: &HeaderMap) -> Response {
         .into_response()
 }
 
+/// A state gauge: 1 for the current state's label, 0 for the others.
+fn one_hot(name: &'static str, states: impl Iterator<Item = (&'static str, bool)>) {
+    for (state, current) in states {
+        metrics::gauge!(name, "state" => state).set(if current { 1.0 } else { 0.0 });
+    }
+}
+
 /// Set the state gauges from what the process knows now.
 async fn refresh_gauges(state: &AppState) {
     use crate::model::activity::StreamStatus;
     use crate::model::settings::ConnectionState;
     let rt = &state.runtime;
     let conn = rt.connection().state;
-    for s in ConnectionState::ALL {
-        metrics::gauge!("halite_salt_connection_state", "state" => s.as_str()).set(if *s == conn {
-            1.0
-        } else {
-            0.0
-        });
-    }
+    one_hot(
+        "halite_salt_connection_state",
+        ConnectionState::ALL
+            .iter()
+            .map(|s| (s.as_str(), *s == conn)),
+    );
     let hub = rt.hub();
     let stream = hub.state().state;
-    for s in StreamStatus::ALL {
-        metrics::gauge!("halite_event_stream_state", "state" => s.as_str()).set(if *s == stream {
-            1.0
-        } else {
-            0.0
-        });
-    }
+    one_hot(
+        "halite_event_stream_state",
+        StreamStatus::ALL.iter().map(|s| (s.as_str(), *s == stream)),
+    );
     metrics::gauge!("halite_hub_subscribers").set(hub.subscribers() as f64);
     let (size, idle) = crate::with_db!(&state.db, p => (p.size(), p.num_idle()));
     metrics::gauge!("halite_db_pool_connections", "state" => "idle").set(idle as f64);

@@ -25,7 +25,11 @@ async fn an_online_backup_restores_and_starts() {
             .unwrap()
     };
     let out = run(&file);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("backed up to"));
     // Never over an existing file.
     let again = run(&file);
@@ -39,5 +43,8 @@ async fn an_online_backup_restores_and_starts() {
     let back = TestApp::with_env(&[("DATABASE_URL", &url2)]).await;
     let cookie = back.login("backed-up", "backed-up-password-1").await;
     assert!(cookie.starts_with("halite_session="));
-    assert_eq!(back.get("/readyz", None).await.json()["migrations"]["state"], "ok");
+    assert_eq!(
+        back.get("/readyz", None).await.json()["migrations"]["state"],
+        "ok"
+    );
 }
