@@ -28,9 +28,11 @@ RUN set -eu; \
 # The versions Cargo.lock and the Makefile expect (scripts/setup.sh checks the same ones).
 ARG CARGO_LEPTOS_VERSION=0.3.10
 ARG WASM_BINDGEN_VERSION=0.2.130
-# One layer each, so a failure in the second keeps the ~15 min of the first. wasm-bindgen-cli
+# One layer each, so a failure in the second keeps the ~15 min of the first. cargo-leptos with
+# no_downloads (it finds wasm-opt from npm's binaryen on PATH instead of fetching it); wasm-bindgen-cli
 # without --locked, as scripts/setup.sh: its lockfile pins crates some mirrors lack.
 RUN CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install --locked cargo-leptos --version ${CARGO_LEPTOS_VERSION} \
+      --features no_downloads \
  && rm -rf /opt/cargo/registry /opt/cargo/git
 RUN CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version ${WASM_BINDGEN_VERSION} \
  && rm -rf /opt/cargo/registry /opt/cargo/git
