@@ -650,81 +650,71 @@ pub fn parse_audit_args(args: &[String]) -> Result<AuditArgs, String> {
     Ok(a)
 }
 
-/// The audit log as a table (or JSON) on stdout, newest first.
 /// `halite admin backup FILE`: an online, consistent copy of the SQLite database (see
 /// [`db::backup_sqlite`]); Postgres is backed up with `pg_dump`.
 async fn admin_backup(config: &Config, args: &[String]) -> i32 {
-    let [file] = args else {
-        eprintln!("halite: usage: halite admin backup FILE");
-        return 2;
+    let run = async {
+        let [file] = args else {
+            return Err("usage: halite admin backup FILE".to_string());
+        };
+        let pool = open_db(config).await?;
+        let started = std::time::Instant::now();
+        let r = db::backup_sqlite(&pool, std::path::Path::new(file)).await;
+        pool.close().await;
+        let bytes = r?;
+        let took = started.elapsed().as_millis();
+        println!("backed up to {file} ({bytes} bytes in {took} ms)");
+        Ok(0)
     };
-    let pool = match db::connect(&config.database_url).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("halite: cannot open database: {e}");
-            return 1;
-        }
-    };
-    let started = std::time::Instant::now();
-    let r = db::backup_sqlite(&pool, std::path::Path::new(file)).await;
-    pool.close().await;
-    match r {
-        Ok(bytes) => {
-            println!(
-                "backed up to {file} ({bytes} bytes in {} ms)",
-                started.elapsed().as_millis()
-            );
-            0
-        }
-        Err(e) => {
-            eprintln!("halite: {e}");
-            1
-        }
-    }
+    exit_code(run.await, 1)
 }
 
 /// `halite admin check [--json]`: the Diagnostics checks from the command line. Exit 0 when
 /// nothing fails (warnings included), 1 when a check fails, 2 when the checks cannot run.
 async fn admin_check(mut config: Config, args: &[String]) -> i32 {
-    let json = match args {
-        [] => false,
-        [a] if a == "--json" => true,
-        _ => {
-            eprintln!("halite: usage: halite admin check [--json]");
-            return 2;
+    let run = async {
+        let json = match args {
+            [] => false,
+            [a] if a == "--json" => true,
+            _ => return Err("usage: halite admin check [--json]".to_string()),
+        };
+        config.ensure_cookie_secret().map_err(|e| e.to_string())?;
+        let pool = open_db(&config).await?;
+        let secrets = crate::server::secrets::SecretsCipher::new(&config.cookie_secret);
+        let report =
+            crate::server::diagnostics::run(&pool, &secrets, None, &config.build_hash).await;
+        pool.close().await;
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+            );
+        } else {
+            print!("{}", report.to_text());
         }
+        Ok(match report.worst() {
+            crate::model::diagnostics::Verdict::Fail => 1,
+            _ => 0,
+        })
     };
-    if let Err(e) = config.ensure_cookie_secret() {
-        eprintln!("halite: {e}");
-        return 2;
-    }
-    let pool = match db::connect(&config.database_url).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("halite: cannot open database: {e}");
-            return 2;
-        }
-    };
-    let secrets = crate::server::secrets::SecretsCipher::new(&config.cookie_secret);
-    let report = crate::server::diagnostics::run(&pool, &secrets, None, &config.build_hash).await;
-    if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("halite: {e}");
-                return 2;
-            }
-        }
-    } else {
-        print!("{}", report.to_text());
-    }
-    pool.close().await;
-    match report.worst() {
-        crate::model::diagnostics::Verdict::Fail => 1,
-        _ => 0,
-    }
+    exit_code(run.await, 2)
 }
 
+async fn open_db(config: &Config) -> Result<db::Db, String> {
+    db::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot open database: {e}"))
+}
+
+/// A command's exit code, or `fail` after printing its error.
+fn exit_code(r: Result<i32, String>, fail: i32) -> i32 {
+    r.unwrap_or_else(|e| {
+        eprintln!("halite: {e}");
+        fail
+    })
+}
+
+/// The audit log as a table (or JSON) on stdout, newest first.
 async fn admin_audit(config: &Config, args: &[String]) -> i32 {
     let run = async {
         let a = parse_audit_args(args)?;
