@@ -128,6 +128,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("settings/get", &[]),
     ("settings/status", &[]),
     ("settings/runtime", &[]),
+    ("diagnostics/run", &[]),
     (
         "settings/salt",
         &["url", "username", "password", "eauth", "verify"],
