@@ -475,7 +475,7 @@ fn rights_check(
     eauth: &str,
     username: &str,
 ) -> Check {
-    let mut missing: Vec<String> = ["@runner", "@wheel", "@jobs"]
+    let missing: Vec<String> = ["@runner", "@wheel", "@jobs"]
         .iter()
         .filter(|c| !class_granted(&info.perms, c))
         .map(|c| c.to_string())
@@ -483,12 +483,8 @@ fn rights_check(
     let grants: Vec<&str> = info
         .perms
         .iter()
-        .filter_map(|p| match p {
-            Value::String(s) => Some(s.as_str()),
-            // `{"<target>": [functions]}`: functions on some minions.
-            Value::Object(_) => None,
-            _ => None,
-        })
+        // Objects (`{"<target>": [functions]}`) grant functions on some minions only.
+        .filter_map(Value::as_str)
         .collect();
     let targeted = info.perms.iter().any(|p| {
         p.as_object()
@@ -526,7 +522,6 @@ fn rights_check(
         .fix(fix);
     }
     if !uncovered.is_empty() {
-        missing.extend(uncovered.iter().map(|s| s.to_string()));
         return Check::new(
             "eauth.rights",
             "eauth rights of the service account",
