@@ -21,13 +21,14 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const FLEETS: [usize; 2] = [1_000, 10_000];
-const CLIENTS: usize = 100;
+/// (minions, SSE clients) per run, each in its own process.
+const RUNS: [(usize, usize); 4] = [(1_000, 100), (10_000, 100), (1_000, 1_000), (10_000, 1_000)];
 const LOAD: Duration = Duration::from_secs(20);
 /// The same load with no SSE client connected, for comparison.
 const BASELINE: Duration = Duration::from_secs(10);
 /// Set in the child process: the fleet size to measure.
 const CHILD: &str = "HALITE_BENCH_EVENTS_FLEET";
+const CHILD_CLIENTS: &str = "HALITE_BENCH_EVENTS_CLIENTS";
 
 /// CPU time this process has used (user + system, all threads), in seconds.
 fn cpu_secs() -> f64 {
@@ -376,6 +377,7 @@ struct FleetResult {
     /// The second replica (Postgres only).
     replica: Option<ReplicaResult>,
     fleet: usize,
+    clients: usize,
     per_burst: i64,
     base_rate: f64,
     base_lost: i64,
@@ -415,6 +417,7 @@ struct FleetResult {
 
 async fn run(
     n: usize,
+    clients: usize,
     sim_url: String,
     rss_sim_mb: f64,
     clients_rt: tokio::runtime::Handle,
@@ -561,7 +564,7 @@ async fn run(
 
     // 100 browsers on the activity stream.
     let shared = Arc::new(Shared {
-        clients: (0..CLIENTS)
+        clients: (0..clients)
             .map(|_| ClientStats {
                 received: AtomicU64::new(0),
                 lagged: AtomicU64::new(0),
@@ -578,7 +581,7 @@ async fn run(
     });
     let stream_http = reqwest::Client::new();
     let url = format!("{base}/api/activity/stream");
-    for i in 0..CLIENTS {
+    for i in 0..clients {
         clients_rt.spawn(sse_client(
             stream_http.clone(),
             url.clone(),
@@ -588,7 +591,7 @@ async fn run(
         ));
     }
     let t = Instant::now();
-    while shared.connected.load(Relaxed) < CLIENTS || hub.subscribers() < CLIENTS {
+    while shared.connected.load(Relaxed) < clients || hub.subscribers() < clients {
         assert!(
             t.elapsed() < Duration::from_secs(30),
             "only {} SSE clients connected",
@@ -614,7 +617,7 @@ async fn run(
         .await;
         assert!(db_at.is_some(), "burst: only {} rows", fin - id);
         let done = wait_clients(&shared, fin, Duration::from_secs(60)).await;
-        assert_eq!(done, CLIENTS, "clients did not get a whole burst");
+        assert_eq!(done, clients, "clients did not get a whole burst");
         if timed {
             idle = (
                 (db_at.unwrap() - jid_us) as f64 / 1000.0,
@@ -738,6 +741,7 @@ async fn run(
     FleetResult {
         replica,
         fleet: n,
+        clients,
         per_burst,
         base_rate,
         base_lost,
@@ -750,9 +754,9 @@ async fn run(
         lost_upstream: dispatches * per_burst - rows_total,
         db_rate: rows_during_load as f64 / load_secs,
         expected_per_client,
-        recv_mean: recv_sum as f64 / CLIENTS as f64,
+        recv_mean: recv_sum as f64 / clients as f64,
         recv_min,
-        client_rate_mean: rate_sum / CLIENTS as f64,
+        client_rate_mean: rate_sum / clients as f64,
         client_rate_min: rate_min,
         clients_lagged,
         lagged_frames,
@@ -775,7 +779,7 @@ async fn run(
 }
 
 /// The child: one fleet, result as one `RESULT {json}` line on stdout.
-fn child(n: usize) {
+fn child(n: usize, clients: usize) {
     let rss0 = common::proc_status_mb("VmRSS:");
     let sim_url = start_sim(n);
     let rss_sim = common::proc_status_mb("VmRSS:") - rss0;
@@ -789,7 +793,13 @@ fn child(n: usize) {
         .enable_all()
         .build()
         .unwrap();
-    let r = main_rt.block_on(run(n, sim_url, rss_sim, clients_rt.handle().clone()));
+    let r = main_rt.block_on(run(
+        n,
+        clients,
+        sim_url,
+        rss_sim,
+        clients_rt.handle().clone(),
+    ));
     println!("RESULT {}", serde_json::to_string(&r).unwrap());
     // Open streams and runtimes are not wound down; the process just ends.
     std::process::exit(0);
@@ -813,15 +823,17 @@ fn thousands(n: i64) -> String {
 
 fn main() {
     if let Ok(n) = std::env::var(CHILD) {
-        child(n.parse().expect("fleet size"));
+        let clients = std::env::var(CHILD_CLIENTS).map_or(100, |c| c.parse().expect("clients"));
+        child(n.parse().expect("fleet size"), clients);
         return;
     }
     let exe = std::env::current_exe().unwrap();
     let mut results: Vec<FleetResult> = vec![];
-    for n in FLEETS {
-        eprintln!("bench_events: fleet of {n} minions");
+    for (n, clients) in RUNS {
+        eprintln!("bench_events: fleet of {n} minions, {clients} SSE clients");
         let out = std::process::Command::new(&exe)
             .env(CHILD, n.to_string())
+            .env(CHILD_CLIENTS, clients.to_string())
             .stderr(std::process::Stdio::inherit())
             .output()
             .unwrap();
@@ -841,7 +853,13 @@ fn main() {
     out.push_str(
         &results
             .iter()
-            .map(|r| format!("{} minions", thousands(r.fleet as i64)))
+            .map(|r| {
+                format!(
+                    "{} minions, {} clients",
+                    thousands(r.fleet as i64),
+                    thousands(r.clients as i64)
+                )
+            })
             .collect::<Vec<_>>()
             .join(" | "),
     );
@@ -862,7 +880,7 @@ fn main() {
         format!("{} in {:.1} s", thousands(r.dispatches), r.load_secs)
     });
     row(
-        "rows stored in `activity_events`, with 100 SSE clients",
+        "rows stored in `activity_events`, with the SSE clients connected",
         &|r| format!("**{}/s**", thousands(r.db_rate.round() as i64)),
     );
     row(
@@ -892,10 +910,12 @@ fn main() {
     );
     row("dropped for slow clients (`event: lagged`)", &|r| {
         format!(
-            "{} events ({:.1}%); {} of {CLIENTS} clients lagged at least once",
+            "{} events ({:.1}%); {} of {} clients lagged at least once",
             thousands(r.dropped_total as i64),
-            100.0 * r.dropped_total as f64 / (r.expected_per_client.max(1) as f64 * CLIENTS as f64),
+            100.0 * r.dropped_total as f64
+                / (r.expected_per_client.max(1) as f64 * r.clients as f64),
             r.clients_lagged,
+            r.clients,
         )
     });
     row("lost between simulator and consumer", &|r| {
@@ -935,8 +955,8 @@ fn main() {
                     .map(|d| format!("{d:.0} ms"))
                     .unwrap_or_else(|| "never (rows lost)".into()),
                 r.client_drain_ms,
-                if r.clients_done < CLIENTS {
-                    format!(" ({} of {CLIENTS} clients got it)", r.clients_done)
+                if r.clients_done < r.clients {
+                    format!(" ({} of {} clients got it)", r.clients_done, r.clients)
                 } else {
                     String::new()
                 }
@@ -964,7 +984,7 @@ fn main() {
     );
 
     let mut notes = vec![format!(
-        "Method: release build, 2 cores; one process per fleet holding the salt-api simulator, Halite (full `AppState` + router, event stream on, minion and jobs pollers off, {}) and {CLIENTS} SSE clients (reqwest with a real session cookie, each parsing every frame), each on its own tokio runtime so the OS shares the cores among them as among processes; load = `test.ping` on `*` via `local_async` back to back for {} s (baseline {} s), each dispatch held until all but the last burst were stored, so at most ~2 bursts queue; lag = client receive time − JID timestamp (the simulator takes it before generating the burst), over every event at every client; RSS is the process's VmHWM.",
+        "Method: release build, 2 cores; one process per fleet holding the salt-api simulator, Halite (full `AppState` + router, event stream on, minion and jobs pollers off, {}) and 100 or 1,000 SSE clients (the column says which) (reqwest with a real session cookie, each parsing every frame), each on its own tokio runtime so the OS shares the cores among them as among processes; load = `test.ping` on `*` via `local_async` back to back for {} s (baseline {} s), each dispatch held until all but the last burst were stored, so at most ~2 bursts queue; lag = client receive time − JID timestamp (the simulator takes it before generating the burst), over every event at every client; RSS is the process's VmHWM.",
         if common::pg_admin_url().is_some() {
             "Postgres 15 on local disk, default durability, with a second replica on the same database whose hub the NOTIFY relay feeds"
         } else {
@@ -982,9 +1002,9 @@ fn main() {
         ));
     }
     notes.push(format!(
-        "Where the time goes: with no browser connected the consumer and the database store {}. With {CLIENTS} clients every stored event becomes {CLIENTS} SSE frames that Halite serialises and the in-process clients parse ({} frames/s) on the same 2 cores, and the stored rate falls to the figure in bold. The process averaged {} of the 2 cores meanwhile, so this is not CPU exhaustion alone: the consumer is one serial task (read, normalise, one write transaction at a time) competing with the fan-out threads. Browsers on their own machines would leave Halite more of the CPU.",
+        "Where the time goes: with no browser connected the consumer and the database store {}. With N clients every stored event becomes N SSE frames; Halite serialises each event once when it publishes it and each stream copies the shared bytes, coalescing what is waiting into one write, while the in-process clients parse every frame ({} frames/s) on the same 2 cores. The process averaged {} of the 2 cores meanwhile. The consumer reads and normalises on one side and writes on the other (a bounded queue between them), so a write transaction no longer holds up reading. Browsers on their own machines would leave Halite more of the CPU.",
         fleets(&|r| format!("{} rows/s ({} minions)", thousands(r.base_rate.round() as i64), thousands(r.fleet as i64))),
-        fleets(&|r| format!("~{}k", (r.client_rate_mean * CLIENTS as f64 / 1000.0).round())),
+        fleets(&|r| format!("~{}k", (r.client_rate_mean * r.clients as f64 / 1000.0).round())),
         fleets(&|r| format!("{:.2}", r.cpu_cores)),
     ));
     if results.iter().any(|r| r.dropped_total > 0) {
@@ -992,7 +1012,7 @@ fn main() {
             .iter()
             .all(|r| r.unaccounted == 0 && r.bad_frames == 0);
         notes.push(format!(
-            "Drops are the hub's bounded queues at work, not lost rows: the consumer publishes each stored batch (up to 1,000 rows) at once and each client's queue holds 1,024, so a client still busy with the previous batch loses its oldest events and is sent `event: lagged`{}. With {CLIENTS} clients competing for the same 2 cores, clients fall that far behind now and then; the dropped events are stored and shown on the Activity page.",
+            "Drops are the hub's bounded queues at work, not lost rows: the consumer publishes each stored batch (up to 1,000 rows) at once and each client's queue holds 1,024, so a client still busy with the previous batch loses its oldest events and is sent `event: lagged`{}. With that many clients competing for the same 2 cores, clients fall that far behind now and then; the dropped events are stored and shown on the Activity page.",
             if accounted {
                 " (every event was either received or counted in such a frame)"
             } else {
@@ -1000,7 +1020,11 @@ fn main() {
             }
         ));
     }
-    if let Some(r) = results.iter().max_by_key(|r| r.per_burst) {
+    if let Some(r) = results
+        .iter()
+        .filter(|r| r.clients == 100)
+        .max_by_key(|r| r.per_burst)
+    {
         let burst = r.per_burst as f64 / r.db_rate.max(1.0);
         notes.push(format!(
             "Lag is set by burst size: at {} minions one dispatch is {} events, ~{:.1} s of storing at the sustained rate, and a dispatch can wait behind the previous burst, so p50 and max are {:.1} and {:.1} burst-times and the backlog when the load stops is up to two bursts; the idle single-burst row is one burst without queueing.",
@@ -1012,7 +1036,7 @@ fn main() {
         ));
     }
     notes.push(
-        "Peak RSS is the whole process: Halite, the simulator (its fleet alone, measured before Halite started, in brackets) and the 100 clients with their buffers."
+        "Peak RSS is the whole process: Halite, the simulator (its fleet alone, measured before Halite started, in brackets) and the clients with their buffers."
             .to_string(),
     );
     for r in &results {
@@ -1033,7 +1057,7 @@ fn main() {
         }
     }
     let section = format!(
-        "<!-- bench_events:start -->\n## Live event pipeline (`cargo run --release --features ssr --example bench_events`)\n\nMeasured {} on this machine (2 cores): salt-api simulator `/events` → consumer → `activity_events` → EventHub → {CLIENTS} browser SSE streams.\n\n{}\n{}\n<!-- bench_events:end -->",
+        "<!-- bench_events:start -->\n## Live event pipeline (`cargo run --release --features ssr --example bench_events`)\n\nMeasured {} on this machine (2 cores): salt-api simulator `/events` → consumer → `activity_events` → EventHub → 100 or 1,000 browser SSE streams.\n\n{}\n{}\n<!-- bench_events:end -->",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         out,
         notes

@@ -129,7 +129,7 @@ fn starts(from: usize, n: usize) -> Vec<NewActivity> {
 }
 
 /// Drain what a hub subscriber has received so far into `got`.
-fn drain(rx: &mut Receiver<Arc<ActivityEvent>>, got: &mut Vec<i64>) {
+fn drain(rx: &mut Receiver<Arc<halite::server::activity::hub::HubEvent>>, got: &mut Vec<i64>) {
     while let Ok(e) = rx.try_recv() {
         got.push(e.id);
     }

@@ -21,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 const MAX_BATCH: usize = 1000;
 /// How long events wait for company before being written.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// Batches read but not yet written before the reader waits for the writer.
+const WRITE_QUEUE: usize = 8;
 /// A connection that lived this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
@@ -88,6 +90,36 @@ async fn flush(ctx: &ConsumerCtx, buf: &mut Vec<NewActivity>, runs: &mut Vec<New
     }
 }
 
+/// Events read and not yet written.
+#[derive(Default)]
+struct Pending {
+    acts: Vec<NewActivity>,
+    runs: Vec<NewRun>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.acts.is_empty() && self.runs.is_empty()
+    }
+}
+
+/// Write what the reader hands over, in order, joining batches that wait behind a write
+/// (up to [`MAX_BATCH`] rows), until the reader closes the channel.
+async fn write_loop(ctx: &ConsumerCtx, mut rx: tokio::sync::mpsc::Receiver<Pending>) {
+    while let Some(mut p) = rx.recv().await {
+        while p.acts.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(more) => {
+                    p.acts.extend(more.acts);
+                    p.runs.extend(more.runs);
+                }
+                Err(_) => break,
+            }
+        }
+        flush(ctx, &mut p.acts, &mut p.runs).await;
+    }
+}
+
 async fn prune(ctx: &ConsumerCtx) {
     let cutoff = chrono::Utc::now() - chrono::Duration::days(ctx.retention_days.max(1));
     match store::prune(&ctx.db, cutoff).await {
@@ -144,42 +176,57 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                     resync(&ctx).await;
                 }
                 first = false;
-                let mut buf: Vec<NewActivity> = Vec::new();
-                let mut runs: Vec<NewRun> = Vec::new();
-                let mut tick = tokio::time::interval(FLUSH_EVERY);
-                let ended: String = loop {
-                    tokio::select! {
-                        _ = cancel.cancelled() => {
-                            let pending = buf.len();
-                            flush(&ctx, &mut buf, &mut runs).await;
-                            ctx.hub.set_state(StreamStatus::Off, "stopped");
-                            tracing::info!(pending, "event consumer stopped; pending events written");
-                            return;
-                        }
-                        _ = tick.tick() => {
-                            flush(&ctx, &mut buf, &mut runs).await;
-                            if last_prune.elapsed() > Duration::from_secs(3600) {
-                                last_prune = std::time::Instant::now();
-                                prune(&ctx).await;
-                            }
-                        }
-                        ev = stream.next() => match ev {
-                            Some(Ok(ev)) => {
-                                metrics::counter!("halite_events_consumed_total").increment(1);
-                                if let Some(run) = crate::server::fleet::ingest::run_from_event(&ev) {
-                                    runs.push(run);
+                // Read and normalise here; write (and publish) in `write_loop` at the same
+                // time, so a write transaction does not hold up the reading of the next events.
+                let (tx, rx) = tokio::sync::mpsc::channel::<Pending>(WRITE_QUEUE);
+                let reader = async {
+                    let mut p = Pending::default();
+                    let mut tick = tokio::time::interval(FLUSH_EVERY);
+                    let ended: Option<String> = loop {
+                        tokio::select! {
+                            _ = cancel.cancelled() => break None,
+                            _ = tick.tick() => {
+                                if !p.is_empty() && tx.send(std::mem::take(&mut p)).await.is_err() {
+                                    break Some("the event writer stopped".to_string());
                                 }
-                                buf.extend(normalize(&ev, &mut dedup));
-                                if buf.len() >= MAX_BATCH {
-                                    flush(&ctx, &mut buf, &mut runs).await;
+                                if last_prune.elapsed() > Duration::from_secs(3600) {
+                                    last_prune = std::time::Instant::now();
+                                    prune(&ctx).await;
                                 }
                             }
-                            Some(Err(e)) => break e.to_string(),
-                            None => break "salt-api closed the stream".to_string(),
+                            ev = stream.next() => match ev {
+                                Some(Ok(ev)) => {
+                                    metrics::counter!("halite_events_consumed_total").increment(1);
+                                    if let Some(run) = crate::server::fleet::ingest::run_from_event(&ev) {
+                                        p.runs.push(run);
+                                    }
+                                    p.acts.extend(normalize(&ev, &mut dedup));
+                                    if p.acts.len() >= MAX_BATCH
+                                        && tx.send(std::mem::take(&mut p)).await.is_err()
+                                    {
+                                        break Some("the event writer stopped".to_string());
+                                    }
+                                }
+                                Some(Err(e)) => break Some(e.to_string()),
+                                None => break Some("salt-api closed the stream".to_string()),
+                            }
                         }
+                    };
+                    // What was read is written before the writer ends (the channel closes
+                    // when `tx` drops with this block).
+                    let pending = p.acts.len();
+                    if !p.is_empty() {
+                        let _ = tx.send(p).await;
                     }
+                    drop(tx);
+                    (ended, pending)
                 };
-                flush(&ctx, &mut buf, &mut runs).await;
+                let ((ended, pending), ()) = tokio::join!(reader, write_loop(&ctx, rx));
+                let Some(ended) = ended else {
+                    ctx.hub.set_state(StreamStatus::Off, "stopped");
+                    tracing::info!(pending, "event consumer stopped; pending events written");
+                    return;
+                };
                 if connected_at.elapsed() >= HEALTHY_AFTER {
                     backoff = Duration::from_secs(1);
                 }

@@ -3,7 +3,9 @@
 //! loses its own oldest events (and is told); the consumer never waits for anyone.
 
 use crate::model::activity::{ActivityEvent, StreamStatus};
+use bytes::Bytes;
 use std::collections::VecDeque;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
@@ -20,9 +22,41 @@ pub struct StreamState {
     pub detail: String,
 }
 
+/// One published row with its SSE frame (`data: <json>\n\n`), serialised once when it is
+/// published and shared by every stream that sends it (a stream copies bytes, it does not
+/// serialise again).
+#[derive(Debug)]
+pub struct HubEvent {
+    pub event: ActivityEvent,
+    pub frame: Bytes,
+}
+
+impl HubEvent {
+    /// Wrap a stored row and render its frame.
+    pub fn new(event: ActivityEvent) -> Self {
+        let json = serde_json::to_vec(&event).unwrap_or_default();
+        let mut frame = Vec::with_capacity(json.len() + 8);
+        frame.extend_from_slice(b"data: ");
+        // Compact JSON has no raw newline (serde escapes them), so one `data:` line holds it.
+        frame.extend_from_slice(&json);
+        frame.extend_from_slice(b"\n\n");
+        HubEvent {
+            event,
+            frame: Bytes::from(frame),
+        }
+    }
+}
+
+impl Deref for HubEvent {
+    type Target = ActivityEvent;
+    fn deref(&self) -> &ActivityEvent {
+        &self.event
+    }
+}
+
 /// The hub; one per process, owned by the runtime.
 pub struct EventHub {
-    tx: broadcast::Sender<Arc<ActivityEvent>>,
+    tx: broadcast::Sender<Arc<HubEvent>>,
     ring: Mutex<Ring>,
     state: Mutex<StreamState>,
 }
@@ -32,7 +66,7 @@ pub struct EventHub {
 /// offer the same row).
 #[derive(Default)]
 struct Ring {
-    rows: VecDeque<Arc<ActivityEvent>>,
+    rows: VecDeque<Arc<HubEvent>>,
     last_id: Option<i64>,
 }
 
@@ -58,6 +92,12 @@ impl EventHub {
     /// Publish stored rows, in id order; rows at or below the newest id already published are
     /// skipped. Returns how many were published.
     pub fn publish(&self, events: Vec<ActivityEvent>) -> usize {
+        // Render the frames before taking the lock (a row the hub already passed is rendered
+        // for nothing, which only happens on a replica's overlapping catch-up).
+        let events: Vec<Arc<HubEvent>> = events
+            .into_iter()
+            .map(|e| Arc::new(HubEvent::new(e)))
+            .collect();
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         for e in events {
@@ -65,7 +105,6 @@ impl EventHub {
                 continue;
             }
             ring.last_id = Some(e.id);
-            let e = Arc::new(e);
             if ring.rows.len() == RING {
                 ring.rows.pop_front();
             }
@@ -90,12 +129,7 @@ impl EventHub {
     }
 
     /// The replay ring and a live receiver, taken atomically (no gap, no duplicate).
-    pub fn subscribe(
-        &self,
-    ) -> (
-        Vec<Arc<ActivityEvent>>,
-        broadcast::Receiver<Arc<ActivityEvent>>,
-    ) {
+    pub fn subscribe(&self) -> (Vec<Arc<HubEvent>>, broadcast::Receiver<Arc<HubEvent>>) {
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.tx.subscribe();
         (ring.rows.iter().cloned().collect(), rx)

@@ -5,22 +5,24 @@
 //! deactivation, expiry, forced password change) and re-filters with the user's current
 //! permissions (ending when nothing is visible any more).
 
-use super::hub::EventHub;
+use super::hub::{EventHub, HubEvent};
 use crate::model::activity::ActivityEvent;
 use crate::server::audit::{self, AuditEntry};
 use crate::server::auth::{self, CurrentUser};
 use crate::server::db::Db;
 use crate::server::state::AppState;
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use bytes::{Bytes, BytesMut};
 use futures::stream::{self, Stream};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::Receiver;
 
 use crate::server::auth::watch::RecheckTimer;
 /// How often an open stream re-checks its session (well within the 20 s keepalive).
@@ -33,19 +35,64 @@ pub fn visible(user: &CurrentUser, e: &ActivityEvent) -> bool {
         .is_none_or(|r| user.can("view", &r))
 }
 
-fn frame(e: &ActivityEvent) -> Event {
-    Event::default().data(serde_json::to_string(e).unwrap_or_default())
-}
+/// Frames coalesced into one body chunk at most: a browser that keeps up gets a burst's
+/// waiting frames in one write instead of one write per event.
+const MAX_CHUNK: usize = 64 * 1024;
+/// A comment line this often when nothing else was sent (as axum's `KeepAlive`).
+const KEEPALIVE: Duration = Duration::from_secs(20);
 
 struct Feed {
-    replay: VecDeque<Arc<ActivityEvent>>,
-    rx: Receiver<Arc<ActivityEvent>>,
+    replay: VecDeque<Arc<HubEvent>>,
+    rx: Receiver<Arc<HubEvent>>,
     user: CurrentUser,
     db: Db,
     recheck: RecheckTimer,
     /// The end-of-replay event was sent.
     replayed: bool,
+    /// The hub closed (shutdown): send what is gathered, then end.
+    closed: bool,
+    /// When the next keepalive is due if nothing is sent before.
+    keepalive_at: tokio::time::Instant,
     _hub: Arc<EventHub>,
+}
+
+impl Feed {
+    /// Hand `out` to the body (when it holds anything) and push the keepalive back.
+    fn send(&mut self, out: BytesMut) -> Option<Bytes> {
+        if out.is_empty() {
+            return None;
+        }
+        self.keepalive_at = tokio::time::Instant::now() + KEEPALIVE;
+        Some(out.freeze())
+    }
+
+    /// Add one received event's frame if this user may see it.
+    fn add(&self, out: &mut BytesMut, e: &HubEvent) {
+        if visible(&self.user, e) {
+            out.extend_from_slice(&e.frame);
+        }
+    }
+
+    /// Add everything already waiting in the queue, up to [`MAX_CHUNK`] bytes.
+    fn drain_ready(&mut self, out: &mut BytesMut) {
+        while out.len() < MAX_CHUNK {
+            match self.rx.try_recv() {
+                Ok(e) => self.add(out, &e),
+                Err(TryRecvError::Lagged(n)) => lagged(out, n),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Closed) => {
+                    self.closed = true;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// This browser fell behind: it loses its own oldest events and is told how many.
+fn lagged(out: &mut BytesMut, n: u64) {
+    metrics::counter!("halite_hub_lagged_dropped_total").increment(n);
+    out.extend_from_slice(format!("event: lagged\ndata: {{\"dropped\":{n}}}\n\n").as_bytes());
 }
 
 /// The user behind the stream now, or `None` when the stream must end.
@@ -59,21 +106,25 @@ async fn still_allowed(db: &Db, session_key: &str) -> Option<CurrentUser> {
 /// history by it, not by timing).
 pub const REPLAYED: &str = "replayed";
 
-fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> {
+fn feed(f: Feed) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> {
     stream::unfold(f, |mut f| async move {
-        while let Some(e) = f.replay.pop_front() {
-            if visible(&f.user, &e) {
-                return Some((Ok(frame(&e)), f));
-            }
+        let mut out = BytesMut::new();
+        while out.len() < MAX_CHUNK {
+            let Some(e) = f.replay.pop_front() else { break };
+            f.add(&mut out, &e);
+        }
+        if !out.is_empty() {
+            return f.send(out).map(|b| (Ok(b), f));
         }
         if !f.replayed {
             f.replayed = true;
-            return Some((
-                Ok(Event::default().event(REPLAYED).data("end of replay")),
-                f,
-            ));
+            out.extend_from_slice(format!("event: {REPLAYED}\ndata: end of replay\n\n").as_bytes());
+            return f.send(out).map(|b| (Ok(b), f));
         }
         loop {
+            if f.closed {
+                return None;
+            }
             let received = tokio::select! {
                 r = f.rx.recv() => r,
                 _ = f.recheck.due() => {
@@ -83,19 +134,19 @@ fn feed(f: Feed) -> impl Stream<Item = Result<Event, std::convert::Infallible>> 
                     }
                     continue;
                 }
+                _ = tokio::time::sleep_until(f.keepalive_at) => {
+                    out.extend_from_slice(b": keepalive\n\n");
+                    return f.send(out).map(|b| (Ok(b), f));
+                }
             };
             match received {
-                Ok(e) if visible(&f.user, &e) => return Some((Ok(frame(&e)), f)),
-                Ok(_) => continue,
-                Err(RecvError::Lagged(n)) => {
-                    metrics::counter!("halite_hub_lagged_dropped_total").increment(n);
-                    // This browser fell behind: it loses its own oldest events and is told.
-                    let ev = Event::default()
-                        .event("lagged")
-                        .data(format!("{{\"dropped\":{n}}}"));
-                    return Some((Ok(ev), f));
-                }
+                Ok(e) => f.add(&mut out, &e),
+                Err(RecvError::Lagged(n)) => lagged(&mut out, n),
                 Err(RecvError::Closed) => return None,
+            }
+            f.drain_ready(&mut out);
+            if let Some(b) = f.send(std::mem::take(&mut out)) {
+                return Some((Ok(b), f));
             }
         }
     })
@@ -151,15 +202,20 @@ pub async fn stream(
         db: state.db.clone(),
         recheck,
         replayed: false,
+        closed: false,
+        keepalive_at: tokio::time::Instant::now() + KEEPALIVE,
         _hub: hub,
     };
     // Shutdown ends the stream (the browser reconnects to whichever replica answers).
     let ends = state.shutdown.clone().cancelled_owned();
-    Sse::new(futures::StreamExt::take_until(feed(f), ends))
-        .keep_alive(
-            KeepAlive::new()
-                .interval(Duration::from_secs(20))
-                .text("keepalive"),
-        )
+    // The frames are written as the hub rendered them (axum's `Sse` would re-encode each
+    // event for each browser); the headers are the ones `Sse` sets.
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(futures::StreamExt::take_until(feed(f), ends)),
+    )
         .into_response()
 }

@@ -16,7 +16,7 @@ pub async fn insert_batch(
     rows: &[NewActivity],
     now: DateTime<Utc>,
 ) -> Result<Vec<ActivityEvent>, sqlx::Error> {
-    with_db!(db, p => {
+    with_db!(db, p, DB => {
         let mut tx = p.begin().await?;
         if db.engine() == Engine::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -24,69 +24,86 @@ pub async fn insert_batch(
                 .execute(&mut *tx)
                 .await?;
         }
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            if r.event.event_type == "job.new" {
-                if let (Some(jid), Some(started)) = (
-                    r.event.jid.as_deref(),
-                    r.event
-                        .jid
-                        .as_deref()
-                        .and_then(crate::server::jobs::ingest::parse_jid),
-                ) {
-                    sqlx::query(
-                        "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at",
-                    )
-                    .bind(jid)
-                    .bind(r.event.fun.as_deref().unwrap_or("").chars().take(128).collect::<String>())
-                    .bind(&r.event.target)
-                    .bind(&r.target_type)
-                    .bind(&r.event.initiator)
-                    .bind(Ts(started))
-                    .bind(Ts(now))
-                    .bind(r.arguments.clone().map(JsonText))
-                    .execute(&mut *tx)
-                    .await?;
-                }
+        // The jobs first: an event of the batch that lacks its initiator or target finds them
+        // in `jobs_index` (a `job.ret` right behind its `job.new`).
+        for r in rows.iter().filter(|r| r.event.event_type == "job.new") {
+            if let (Some(jid), Some(started)) = (
+                r.event.jid.as_deref(),
+                r.event
+                    .jid
+                    .as_deref()
+                    .and_then(crate::server::jobs::ingest::parse_jid),
+            ) {
+                sqlx::query(
+                    "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (jid) DO UPDATE SET seen_at = excluded.seen_at",
+                )
+                .bind(jid)
+                .bind(r.event.fun.as_deref().unwrap_or("").chars().take(128).collect::<String>())
+                .bind(&r.event.target)
+                .bind(&r.target_type)
+                .bind(&r.event.initiator)
+                .bind(Ts(started))
+                .bind(Ts(now))
+                .bind(r.arguments.clone().map(JsonText))
+                .execute(&mut *tx)
+                .await?;
             }
-            let row: (i64, Option<String>, Option<String>) = sqlx::query_as(
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        // Many rows per statement (one round trip to the database for each slice, not each
+        // row); 13 parameters a row stays far below either engine's limit.
+        for chunk in rows.chunks(INSERT_ROWS) {
+            let mut q: QueryBuilder<DB> = QueryBuilder::new(
                 "INSERT INTO activity_events (ts, category, event_type, minion_id, jid, fun, success, changed, \
-                 initiator, target, duration_ms, summary, raw) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                 coalesce($9, (SELECT salt_user FROM jobs_index WHERE jid = $10)), \
-                 coalesce($11, (SELECT target FROM jobs_index WHERE jid = $12)), $13, $14, $15) \
-                 RETURNING id, initiator, target",
-            )
-            .bind(Ts(now))
-            .bind(r.event.category)
-            .bind(&r.event.event_type)
-            .bind(&r.event.minion_id)
-            .bind(&r.event.jid)
-            .bind(&r.event.fun)
-            .bind(r.event.success)
-            .bind(r.event.changed)
-            .bind(&r.event.initiator)
-            .bind(&r.event.jid)
-            .bind(&r.event.target)
-            .bind(&r.event.jid)
-            .bind(r.event.duration_ms)
-            .bind(&r.event.summary)
-            .bind(JsonText(r.raw.clone()))
-            .fetch_one(&mut *tx)
-            .await?;
-            out.push(ActivityEvent {
-                id: row.0,
-                ts: now,
-                initiator: row.1,
-                target: row.2,
-                ..r.event.clone()
+                 initiator, target, duration_ms, summary, raw) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(Ts(now))
+                    .push_bind(r.event.category)
+                    .push_bind(&r.event.event_type)
+                    .push_bind(&r.event.minion_id)
+                    .push_bind(&r.event.jid)
+                    .push_bind(&r.event.fun)
+                    .push_bind(r.event.success)
+                    .push_bind(r.event.changed)
+                    .push("coalesce(")
+                    .push_bind_unseparated(&r.event.initiator)
+                    .push_unseparated(", (SELECT salt_user FROM jobs_index WHERE jid = ")
+                    .push_bind_unseparated(&r.event.jid)
+                    .push_unseparated("))")
+                    .push("coalesce(")
+                    .push_bind_unseparated(&r.event.target)
+                    .push_unseparated(", (SELECT target FROM jobs_index WHERE jid = ")
+                    .push_bind_unseparated(&r.event.jid)
+                    .push_unseparated("))")
+                    .push_bind(r.event.duration_ms)
+                    .push_bind(&r.event.summary)
+                    .push_bind(JsonText(r.raw.clone()));
             });
+            q.push(" RETURNING id, initiator, target");
+            let mut ids: Vec<(i64, Option<String>, Option<String>)> =
+                q.build_query_as().fetch_all(&mut *tx).await?;
+            // RETURNING's order is unspecified; the ids are given in VALUES order.
+            ids.sort_unstable_by_key(|r| r.0);
+            debug_assert_eq!(ids.len(), chunk.len());
+            for (r, (id, initiator, target)) in chunk.iter().zip(ids) {
+                out.push(ActivityEvent {
+                    id,
+                    ts: now,
+                    initiator,
+                    target,
+                    ..r.event.clone()
+                });
+            }
         }
         tx.commit().await?;
         Ok(out)
     })
 }
+
+/// Rows per `INSERT` statement in [`insert_batch`].
+const INSERT_ROWS: usize = 200;
 
 /// Delete rows older than the cutoff.
 pub async fn prune(db: &Db, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, sqlx::Error> {
