@@ -46,6 +46,7 @@ COPY . .
 RUN --mount=type=cache,id=halite-cargo-registry,target=/opt/cargo/registry \
     --mount=type=cache,id=halite-target,target=/src/target \
     BUILD_HASH=${BUILD_HASH} PATH="/src/node_modules/.bin:$PATH" cargo leptos build --release \
+ && ./target/release/halite assets compress target/site \
  && mkdir -p /out \
  && cp target/release/halite /out/halite \
  && cp -r target/site /out/site

@@ -33,6 +33,8 @@ build-release:
 	   [ -z "$$(find src migrations Cargo.toml Cargo.lock -newer target/release/halite -print -quit)" ]; then \
 	  echo "release build is up to date"; \
 	else cargo leptos build --release; fi
+	@# .br and .gz beside the bundle: browsers that accept them get these (rewritten only when stale)
+	@./target/release/halite assets compress target/site > /dev/null
 
 build:
 	cargo leptos build

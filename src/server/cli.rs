@@ -8,6 +8,10 @@ const USAGE: &str = "\
 Usage:
   halite                      serve (configuration from the environment; see README)
   halite serve                same
+  halite assets compress [DIR]
+                              write .br and .gz beside the static files under DIR (default:
+                              LEPTOS_SITE_ROOT), served to browsers that accept them; the
+                              release build runs it
   halite healthcheck          exit 0 when the server on LISTEN_HOST:LISTEN_PORT answers /healthz
                               (the container's HEALTHCHECK; no curl needed)
   halite admin create-user --username NAME [--display-name TEXT] [--role ROLE]...
@@ -45,9 +49,48 @@ Usage:
 /// hands it in, so `server` does not import `app`).
 pub type AppRouter = fn(crate::server::state::AppState) -> axum::Router;
 
+/// `halite assets compress [DIR]`: pre-compress the static files, printing the sizes.
+fn assets(args: &[String]) -> i32 {
+    let (Some("compress"), dir, None) =
+        (args.first().map(String::as_str), args.get(1), args.get(2))
+    else {
+        eprintln!("halite: usage: halite assets compress [DIR]");
+        return 2;
+    };
+    let root = std::path::PathBuf::from(dir.cloned().unwrap_or_else(|| {
+        std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into())
+    }));
+    match crate::server::assets::compress_dir(&root) {
+        Ok(files) => {
+            for f in &files {
+                println!(
+                    "{}: {} bytes, gzip {}, brotli {}{}",
+                    f.path.display(),
+                    f.raw,
+                    f.gzip,
+                    f.brotli,
+                    if f.up_to_date { " (up to date)" } else { "" }
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!(
+                "halite: cannot compress the files under {}: {e}",
+                root.display()
+            );
+            1
+        }
+    }
+}
+
 /// Entry point; returns the process exit code.
 pub async fn main_entry(router: AppRouter) -> i32 {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "assets") {
+        // A build step: it needs no configuration (no cookie secret, no database).
+        return assets(&args[1..]);
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -118,6 +118,18 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             "/api/inventory/search.json",
             get(crate::server::inventory::export::export),
         )
+        // The bundle: the `.br`/`.gz` beside each file (`halite assets compress`) to a browser
+        // that accepts it, and conditional requests answered with `304` (leptos_axum's file
+        // fallback passes on only `Accept-Encoding`, so a reload always got the whole file).
+        .nest_service(
+            "/pkg",
+            tower_http::services::ServeDir::new(
+                std::path::Path::new(&*state.leptos_options.site_root)
+                    .join(&*state.leptos_options.site_pkg_dir),
+            )
+            .precompressed_br()
+            .precompressed_gzip(),
+        )
         // A page render that stalls (a leptos SSR race) is rendered again, never left hanging.
         .merge(pages.layer(crate::server::page_watchdog::PageWatchdogLayer::new()))
         .layer(middleware::from_fn_with_state(state.clone(), auth_guard))
@@ -126,6 +138,7 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             state.clone(),
             security_headers,
         ))
+        .layer(middleware::from_fn(static_cache))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(middleware::from_fn(crate::server::metrics::track_http))
         // Outermost: every request gets an id (a UUID, or the `x-request-id` a proxy in front
@@ -450,6 +463,19 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
         if !res.headers().contains_key(header::SET_COOKIE) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
+    }
+    res
+}
+
+/// The bundle under `/pkg/` keeps its name from build to build, so a browser must ask again
+/// each time (`no-cache`) and gets `304 Not Modified` while the file's `Last-Modified` holds:
+/// an upgraded server never runs against a cached old WASM.
+async fn static_cache(req: Request<Body>, next: Next) -> Response {
+    let pkg = req.uri().path().starts_with("/pkg/");
+    let mut res = next.run(req).await;
+    if pkg && !res.headers().contains_key(header::CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     res
 }

@@ -1,6 +1,7 @@
 //! Server-only code: configuration, database, auth, audit, runtime, HTTP wiring.
 
 pub mod activity;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod cli;

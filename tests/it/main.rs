@@ -13,7 +13,9 @@ mod common;
 #[cfg(feature = "lab")]
 mod activity_live;
 mod admin_roles;
+
 mod admin_users;
+mod assets;
 mod audit_log;
 mod auth_http;
 mod backup;
