@@ -473,6 +473,12 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
 async fn static_cache(req: Request<Body>, next: Next) -> Response {
     let pkg = req.uri().path().starts_with("/pkg/");
     let mut res = next.run(req).await;
+    if pkg && res.status().is_server_error() {
+        // `ServeDir` answers 500 for a path the file system refuses (an encoded NUL, ...):
+        // there is no such file.
+        tracing::warn!(status = %res.status(), "static file not served");
+        return (StatusCode::NOT_FOUND, "Not found.").into_response();
+    }
     if pkg && !res.headers().contains_key(header::CACHE_CONTROL) {
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -80,4 +80,13 @@ async fn the_bundle_is_served_precompressed_and_revalidated() {
     .await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
     assert!(body.is_empty());
+
+    // A name the file system refuses is a missing file, not a server error.
+    for bad in ["/pkg/%00.js", "/pkg/nope.wasm"] {
+        let (status, _, _) = fetch(&app, bad, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    // Nothing outside the bundle's folder.
+    let (status, _, _) = fetch(&app, "/pkg/%2e%2e/pkg/halite.wasm", &[]).await;
+    assert_ne!(status, StatusCode::OK);
 }
