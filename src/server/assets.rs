@@ -79,16 +79,16 @@ fn compress_file(p: &Path) -> std::io::Result<Compressed> {
     let (br, gz) = (sibling(p, "br"), sibling(p, "gz"));
     let src = modified(p);
     let fresh = |q: &Path| modified(q).is_some_and(|m| src.is_some_and(|s| m >= s));
-    let raw = std::fs::read(p)?;
     let up_to_date = fresh(&br) && fresh(&gz);
     if !up_to_date {
+        let raw = std::fs::read(p)?;
         write_atomic(&gz, &gzip(&raw)?)?;
         write_atomic(&br, &brotli(&raw)?)?;
     }
     let len = |q: &Path| std::fs::metadata(q).map(|m| m.len());
     Ok(Compressed {
         path: p.to_path_buf(),
-        raw: raw.len() as u64,
+        raw: len(p)?,
         gzip: len(&gz)?,
         brotli: len(&br)?,
         up_to_date,
