@@ -158,8 +158,33 @@ async fn main() {
         ),
     ];
     out.push_str(&format!(
-        "Jobs page query (`store::list`: count + page, the whole server-side work of `jobs/list`) at {total} indexed jobs, 100 runs each:\n\n| query | mean | p95 | throughput (1 connection) |\n|---|---|---|---|\n"
+        "Jobs page query (`store::list`: count + page, the whole server-side work of `jobs/list`) at {total} indexed jobs, 100 runs each, beside the bare SQL that fetches the same rows (no count):\n\n| query | mean | p95 | bare SQL mean | ratio | throughput (1 connection) |\n|---|---|---|---|---|---|\n"
     ));
+    let active_sql = active
+        .iter()
+        .map(|j| format!("'{j}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let bare_sql = |name: &str| -> String {
+        let cond = match name {
+            n if n.starts_with("first page, include") => "1 = 1".to_string(),
+            n if n.starts_with("search") => {
+                "NOT is_system AND search_text LIKE '%state.apply%'".to_string()
+            }
+            n if n.starts_with("status") => format!("NOT is_system AND jid IN ({active_sql})"),
+            n if n.starts_with("per-resource") => "NOT is_system AND jid LIKE '2026%'".to_string(),
+            _ => "NOT is_system".to_string(),
+        };
+        let offset = if name.starts_with("page 1000") {
+            49_950
+        } else {
+            0
+        };
+        format!(
+            "SELECT jid, function, target, target_type, salt_user, started_at FROM jobs_index \
+             WHERE {cond} ORDER BY started_at DESC, jid DESC LIMIT 50 OFFSET {offset}"
+        )
+    };
     for (name, q) in cases {
         let mut times = vec![];
         let start = Instant::now();
@@ -173,10 +198,22 @@ async fn main() {
         times.sort();
         let mean = times.iter().sum::<Duration>() / times.len() as u32;
         let p95 = times[times.len() * 95 / 100];
+        let sql = bare_sql(name);
+        let mut bare = Duration::ZERO;
+        for _ in 0..100 {
+            let t = Instant::now();
+            let n =
+                halite::with_db!(&pool, p => sqlx::query(&sql).fetch_all(p).await.unwrap().len());
+            assert!(n > 0, "{sql}");
+            bare += t.elapsed();
+        }
+        let bare = bare / 100;
         out.push_str(&format!(
-            "| {name} | {:.2} ms | {:.2} ms | {:.0} req/s |\n",
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1}x | {:.0} req/s |\n",
             mean.as_secs_f64() * 1000.0,
             p95.as_secs_f64() * 1000.0,
+            bare.as_secs_f64() * 1000.0,
+            mean.as_secs_f64() / bare.as_secs_f64(),
             100.0 / wall.as_secs_f64()
         ));
     }

@@ -46,7 +46,7 @@ fn ms(d: Duration) -> String {
 #[tokio::main]
 async fn main() {
     let mut out = String::new();
-    out.push_str("| fleet | keys poll (cold) | presence poll | grains poll (cold, ~5 KB/minion) | grains poll (unchanged) | keys poll (warm) | peak RSS after | database size after |\n|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| fleet | keys poll (cold) | presence poll | grains poll (cold, ~5 KB/minion) | grains poll (unchanged) | keys poll (warm) | presence poll (warm) | peak RSS after | database size after |\n|---|---|---|---|---|---|---|---|---|\n");
     let mut db10k = None;
     for n in [1_000usize, 10_000] {
         let url = start_sim(n).await;
@@ -69,14 +69,18 @@ async fn main() {
         let t = Instant::now();
         poller::poll_keys(&c, &pool).await.unwrap();
         let keys_warm = t.elapsed();
+        let t = Instant::now();
+        poller::poll_presence(&c, &pool).await.unwrap();
+        let presence_warm = t.elapsed();
         let size = halite::server::db::size_bytes(&pool).await.unwrap_or(0);
         out.push_str(&format!(
-            "| {n} | {} | {} | {} | {} | {} | {:.0} MB | {:.1} MB |\n",
+            "| {n} | {} | {} | {} | {} | {} | {} | {:.0} MB | {:.1} MB |\n",
             ms(keys),
             ms(presence),
             ms(grains),
             ms(grains_warm),
             ms(keys_warm),
+            ms(presence_warm),
             common::peak_rss_mb(),
             size as f64 / 1e6
         ));
@@ -85,7 +89,25 @@ async fn main() {
         }
     }
     let (pool, _dir) = db10k.unwrap();
-    out.push_str("\nMinions page query (`store::list`, the whole server-side work of `minions/list`) at 10,000 minions, 200 runs each:\n\n| query | mean | p95 | throughput (1 connection) |\n|---|---|---|---|\n");
+    out.push_str("\nMinions page query (`store::list`, the whole server-side work of `minions/list`: the page and its counts) at 10,000 minions, 200 runs each, beside the bare SQL that fetches the same rows (no counts, no row mapping):\n\n| query | mean | p95 | bare SQL mean | ratio | throughput (1 connection) |\n|---|---|---|---|---|---|\n");
+    const COLS: &str =
+        "SELECT minion_id, status, primary_ip, os, osrelease, saltversion, num_cpus, \
+         mem_total_mb, virtual_type, keys_refreshed_at, presence_refreshed_at, grains_refreshed_at \
+         FROM minion_snapshots";
+    let bare_sql = |name: &str| -> String {
+        let tail = match name {
+            n if n.starts_with("first") => "ORDER BY minion_id LIMIT 50",
+            n if n.starts_with("search") => {
+                "WHERE search_text LIKE '%web%' ORDER BY minion_id LIMIT 50"
+            }
+            n if n.starts_with("last") => "ORDER BY minion_id LIMIT 50 OFFSET 9950",
+            n if n.starts_with("status") => {
+                "WHERE status = 'offline' ORDER BY os DESC, minion_id DESC LIMIT 100"
+            }
+            _ => "WHERE minion_id LIKE 'sim-web-%' ORDER BY minion_id LIMIT 50",
+        };
+        format!("{COLS} {tail}")
+    };
     let cases: Vec<(&str, store::ListQuery)> = vec![
         (
             "first page (50, by id)",
@@ -146,10 +168,22 @@ async fn main() {
         times.sort();
         let mean = times.iter().sum::<Duration>() / times.len() as u32;
         let p95 = times[times.len() * 95 / 100];
+        let sql = bare_sql(name);
+        let mut bare = Duration::ZERO;
+        for _ in 0..200 {
+            let t = Instant::now();
+            let n =
+                halite::with_db!(&pool, p => sqlx::query(&sql).fetch_all(p).await.unwrap().len());
+            assert!(n > 0, "{sql}");
+            bare += t.elapsed();
+        }
+        let bare = bare / 200;
         out.push_str(&format!(
-            "| {name} | {} | {} | {:.0} req/s |\n",
+            "| {name} | {} | {} | {} | {:.1}x | {:.0} req/s |\n",
             format_args!("{:.2} ms", mean.as_secs_f64() * 1000.0),
             format_args!("{:.2} ms", p95.as_secs_f64() * 1000.0),
+            format_args!("{:.2} ms", bare.as_secs_f64() * 1000.0),
+            mean.as_secs_f64() / bare.as_secs_f64(),
             200.0 / wall.as_secs_f64()
         ));
     }

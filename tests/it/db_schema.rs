@@ -1,5 +1,6 @@
 //! The two engines' migrations stay in step: same versions, same tables, same columns, same
-//! indexes (Postgres may add `*_trgm` trigram indexes, which SQLite has no use for).
+//! indexes (Postgres may add `*_trgm` trigram indexes, which SQLite has no use for; SQLite has
+//! its maintained counts and one covering index, listed below, that Postgres does without).
 //!
 //! The file comparison runs everywhere; the schema comparison needs the throwaway Postgres of
 //! `scripts/with-postgres.sh`, which `make test` provides.
@@ -101,7 +102,14 @@ async fn both_engines_build_the_same_schema() {
     }
     let url = pg_database().await.unwrap();
     let (pg_tables, pg_indexes) = postgres_schema(&url).await;
-    let (lite_tables, lite_indexes) = sqlite_schema().await;
+    let (mut lite_tables, mut lite_indexes) = sqlite_schema().await;
+    // SQLite only (issue 17): the counts its triggers keep (one writer at a time, so counter
+    // rows cannot deadlock there), and the covering index its search counts read (Postgres
+    // has trigram indexes for that).
+    for t in ["minion_status_counts", "jobs_counts"] {
+        assert!(lite_tables.remove(t).is_some(), "{t} is gone from SQLite");
+    }
+    assert!(lite_indexes.remove("ix_minions_status_search"));
     assert_eq!(
         lite_tables.keys().collect::<Vec<_>>(),
         pg_tables.keys().collect::<Vec<_>>(),

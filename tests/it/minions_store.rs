@@ -131,6 +131,55 @@ async fn reconcile_sequence_and_status_counts() {
     // Grains survive a presence change; unchanged grains are not rewritten.
     let hashes = store::load_grain_hashes(db).await.unwrap();
     assert!(hashes.values().all(|h| h.is_some()));
+    // An offline minion keeps its last-known facts (the master's cache), grains included.
+    let offline = store::get(db, "web-00000").await.unwrap().unwrap();
+    assert_eq!(offline.status.as_str(), "offline");
+    assert_eq!(offline.os.as_deref(), Some("Rocky"));
+    assert!(offline.grains_json.as_deref().unwrap().contains("Rocky"));
+
+    // Everyone goes offline but two, one comes back: the counts the triggers keep are the
+    // table's own count after inserts, key moves, deletes and presence flips.
+    let existing = store::load_presence(db).await.unwrap();
+    let present: BTreeMap<String, String> = [("web-00002", "10.0.0.1"), ("web-00000", "10.0.0.2")]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    store::apply_presence(
+        db,
+        &ingest::reconcile_presence(&existing, &present),
+        at("2026-11-27T08:06:00.000Z"),
+    )
+    .await
+    .unwrap();
+    let kept = store::status_counts(db).await.unwrap();
+    let counted: Vec<(String, i64)> = halite::with_db!(db, p => {
+        sqlx::query_as("SELECT status, COUNT(*) FROM minion_snapshots GROUP BY status")
+            .fetch_all(p)
+            .await
+            .unwrap()
+    });
+    let counted: BTreeMap<String, i64> = counted.into_iter().collect();
+    assert_eq!(kept.online, 2);
+    for (status, n) in [
+        ("online", kept.online),
+        ("offline", kept.offline),
+        ("pending", kept.pending),
+        ("rejected", kept.rejected),
+        ("denied", kept.denied),
+    ] {
+        assert_eq!(counted.get(status).copied().unwrap_or(0), n, "{status}");
+    }
+    // The deleted minion's grains went with its row.
+    let orphans: i64 = halite::with_db!(db, p => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM minion_grains g WHERE NOT EXISTS \
+             (SELECT 1 FROM minion_snapshots s WHERE s.minion_id = g.minion_id)",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap()
+    });
+    assert_eq!(orphans, 0);
 }
 
 #[tokio::test]

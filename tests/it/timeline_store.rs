@@ -614,3 +614,57 @@ async fn jobs_list_rows_come_typed_from_the_store() {
     assert_eq!((rows.len(), total), (3, 3));
     assert!(rows.iter().all(|r| r.status == JobStatus::Complete));
 }
+
+/// An unfiltered Jobs page reads its total from the counts the triggers keep (SQLite), or
+/// counts (Postgres): either way the table's own count, after inserts, a function rewrite that
+/// moves a job in or out of the system ones, and pruning.
+#[tokio::test]
+async fn unfiltered_totals_are_the_table_count() {
+    use halite::server::jobs::store::{self, JobQuery};
+    let app = TestApp::new().await;
+    let db = &app.state.db;
+    let now = Utc::now();
+    let jids = seed(&app, now).await;
+    let q = |include_system| JobQuery {
+        search: None,
+        function: None,
+        status: None,
+        include_system,
+        page: 1,
+        per_page: 50,
+        allowed_globs: None,
+    };
+    let check = |step: &'static str| {
+        let q = &q;
+        async move {
+            for include_system in [false, true] {
+                let (_, total) = store::list(db, &q(include_system), &[]).await.unwrap();
+                let sql = if include_system {
+                    "SELECT COUNT(*) FROM jobs_index"
+                } else {
+                    "SELECT COUNT(*) FROM jobs_index WHERE NOT is_system"
+                };
+                let counted: i64 = halite::with_db!(db, p => {
+                    sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
+                });
+                assert_eq!(total, counted, "{step}, include_system {include_system}");
+            }
+        }
+    };
+    check("seeded").await;
+    let (_, before) = store::list(db, &q(false), &[]).await.unwrap();
+    let ping = &jids.iter().find(|(n, _)| *n == "ping1").unwrap().1;
+    halite::with_db!(db, p => {
+        sqlx::query("UPDATE jobs_index SET function = 'runner.jobs.list_jobs' WHERE jid = $1")
+            .bind(ping)
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    check("a job became a system one").await;
+    let (_, after) = store::list(db, &q(false), &[]).await.unwrap();
+    assert_eq!(after, before - 1);
+    let pruned = store::prune(db, now - Duration::hours(12)).await.unwrap();
+    assert!(pruned > 0, "the fixture has jobs older than 12 hours");
+    check("pruned").await;
+}

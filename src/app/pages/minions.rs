@@ -119,8 +119,11 @@ fn MinionTr(r: MinionRow) -> impl IntoView {
     let href = format!("/minions/{}", url_path_escape(&r.id));
     let id_text = r.id.clone();
     let data_id = r.id.clone();
+    // An offline minion's facts are the ones the master last cached for it.
+    let last_known = (r.status == MinionStatus::Offline)
+        .then_some("Last known: the minion is offline; these are the master's cached grains");
     view! {
-        <tr data-minion=data_id>
+        <tr data-minion=data_id class:last-known=last_known.is_some() title=last_known>
             <td class="cell-id"><A href=href>{id_text}</A>{r.stale.then(|| view! { <span class="badge badge-stale" title="No fresh data for over 10 minutes">"stale"</span> })}</td>
             <td><StatusBadge status=r.status /></td>
             <td>{r.os.unwrap_or_else(|| "—".into())}</td>
@@ -249,6 +252,11 @@ fn MinionDetailBody(d: MinionDetail) -> impl IntoView {
                     {fact("Salt", d.salt.clone())}
                     {fact("Virtual", d.virtual_type.clone())}
                 </dl>
+                {(d.status == MinionStatus::Offline).then(|| view! {
+                    <p class="muted facts-note" data-test="last-known">
+                        "The minion is offline: these are the last-known facts from the master's grains cache."
+                    </p>
+                })}
             </section>
             <section class="panel">
                 <h2>"Freshness"</h2>

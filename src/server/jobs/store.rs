@@ -2,7 +2,7 @@
 
 use super::ingest::JobRow;
 use crate::model::jobs::{JobListRow, JobStatus};
-use crate::server::db::{Db, Dialect, JsonText, Ts};
+use crate::server::db::{Db, Dialect, Engine, JsonText, Ts};
 use crate::with_db;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
@@ -13,9 +13,12 @@ const BATCH: usize = 500;
 pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     with_db!(db, p, DB => {
         let mut tx = p.begin().await?;
-        let before: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
-            .fetch_one(&mut *tx)
-            .await?;
+        // SQLite reads the counts its triggers keep rather than counting the table twice.
+        let count_sql = match DB::ENGINE {
+            Engine::Sqlite => "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts",
+            Engine::Postgres => "SELECT count(*) FROM jobs_index",
+        };
+        let before: i64 = sqlx::query_scalar(count_sql).fetch_one(&mut *tx).await?;
         for chunk in rows.chunks(BATCH) {
             let mut q: QueryBuilder<DB> = QueryBuilder::new(
                 "INSERT INTO jobs_index (jid, function, target, target_type, salt_user, started_at, seen_at, arguments) ",
@@ -40,9 +43,7 @@ pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: DateTime<Utc>) -> Result
             );
             q.build().execute(&mut *tx).await?;
         }
-        let after: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs_index")
-            .fetch_one(&mut *tx)
-            .await?;
+        let after: i64 = sqlx::query_scalar(count_sql).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok((after - before).max(0) as u64)
     })
@@ -106,9 +107,23 @@ pub async fn list(
     active: &[String],
 ) -> Result<(Vec<JobListRow>, i64), sqlx::Error> {
     with_db!(db, p, DB => {
-        let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
-        push_filters(&mut c, jq, active);
-        let total: i64 = c.build_query_scalar().fetch_one(p).await?;
+        let unfiltered = jq.search.is_none()
+            && jq.function.is_none()
+            && jq.status.is_none()
+            && jq.allowed_globs.is_none();
+        let total: i64 = if unfiltered && DB::ENGINE == Engine::Sqlite {
+            // The counts the triggers of `jobs_counts` keep (migration 20261202000002).
+            let sql = if jq.include_system {
+                "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts"
+            } else {
+                "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts WHERE NOT is_system"
+            };
+            sqlx::query_scalar(sql).fetch_one(p).await?
+        } else {
+            let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
+            push_filters(&mut c, jq, active);
+            c.build_query_scalar().fetch_one(p).await?
+        };
         // `running` while the JID is in the active cache (the same list the status filter uses).
         let mut q: QueryBuilder<DB> = QueryBuilder::new(
             "SELECT jid, function, target, target_type, salt_user AS user, started_at, \

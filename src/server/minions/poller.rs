@@ -38,12 +38,13 @@ pub async fn poll_presence(client: &SaltClient, db: &Db) -> PollResult {
     ))
 }
 
-/// Grains via `runner cache.grains` (the master's cache) for accepted, online minions.
+/// Grains via `runner cache.grains` (the master's cache) for accepted minions. An offline minion
+/// keeps the facts the master last cached for it (the list marks the row offline).
 #[tracing::instrument(skip_all)]
 pub async fn poll_grains(client: &SaltClient, db: &Db) -> PollResult {
     let existing = store::load_grain_hashes(db).await?;
     if existing.is_empty() {
-        return Ok("no online minions".into());
+        return Ok("no accepted minions".into());
     }
     let grains = client.cache_grains_raw("*", "glob").await?;
     let polled: Vec<String> = grains

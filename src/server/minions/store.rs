@@ -94,11 +94,12 @@ pub async fn apply_presence(
     })
 }
 
-/// Grain hashes of accepted, online minions (the ones the grains poller asks about).
+/// Grain hashes of accepted minions, online or not (the ones the grains poller reads from the
+/// master's cache: an offline minion keeps its last-known facts).
 pub async fn load_grain_hashes(db: &Db) -> Result<HashMap<String, Option<String>>, sqlx::Error> {
     let rows: Vec<(String, Option<String>)> = with_db!(db, p => {
         sqlx::query_as(
-            "SELECT minion_id, grains_hash FROM minion_snapshots WHERE status = 'online'",
+            "SELECT minion_id, grains_hash FROM minion_snapshots WHERE key_status = 'accepted'",
         )
         .fetch_all(p)
         .await?
@@ -119,8 +120,8 @@ pub async fn apply_grains(
             let mut q: QueryBuilder<DB> = QueryBuilder::new(
                 "UPDATE minion_snapshots SET os = v.column2, os_family = v.column3, osrelease = v.column4, \
                  kernel = v.column5, kernelrelease = v.column6, virtual_type = v.column7, num_cpus = v.column8, \
-                 mem_total_mb = v.column9, saltversion = v.column10, cpu_model = v.column11, grains = v.column12, \
-                 grains_hash = v.column13 FROM (",
+                 mem_total_mb = v.column9, saltversion = v.column10, cpu_model = v.column11, \
+                 grains_hash = v.column12 FROM (",
             );
             q.push_values(chunk, |mut b, u| {
                 let f = &u.facts;
@@ -135,11 +136,23 @@ pub async fn apply_grains(
                     .push_bind(f.mem_total_mb)
                     .push_bind(&f.saltversion)
                     .push_bind(&f.cpu_model)
-                    .push_bind(JsonText(u.grains_json.clone()))
                     .push_bind(&u.hash);
             });
             q.push(") AS v WHERE minion_snapshots.minion_id = v.column1");
             q.build().execute(&mut *tx).await?;
+            // The document itself lives apart (only the detail page reads it).
+            // A minion whose key went since the poll started is skipped, not a failed poll.
+            let mut g: QueryBuilder<DB> = QueryBuilder::new(
+                "INSERT INTO minion_grains (minion_id, grains) SELECT v.column1, v.column2 FROM (",
+            );
+            g.push_values(chunk, |mut b, u| {
+                b.push_bind(&u.id).push_bind(JsonText(u.grains_json.clone()));
+            });
+            g.push(
+                ") AS v WHERE EXISTS (SELECT 1 FROM minion_snapshots s WHERE s.minion_id = v.column1) \
+                 ON CONFLICT (minion_id) DO UPDATE SET grains = excluded.grains",
+            );
+            g.build().execute(&mut *tx).await?;
         }
         if !polled.is_empty() {
             let mut q: QueryBuilder<DB> =
@@ -303,10 +316,15 @@ pub async fn list(
         let col = sort_column(&lq.sort);
         let key = sort_expr(col, DB::ENGINE);
         let id = sort_expr("minion_id", DB::ENGINE);
-        // NULLs last either way, then id for a stable order.
-        q.push(format!(
-            " ORDER BY ({col} IS NULL), {key} {dir}, {id} {dir} LIMIT "
-        ));
+        // NULLs last either way, then id for a stable order. The id is never NULL: sorted by
+        // it alone, the primary key serves the page without a sort.
+        if col == "minion_id" {
+            q.push(format!(" ORDER BY {id} {dir} LIMIT "));
+        } else {
+            q.push(format!(
+                " ORDER BY ({col} IS NULL), {key} {dir}, {id} {dir} LIMIT "
+            ));
+        }
         q.push_bind(lq.per_page)
             .push(" OFFSET ")
             .push_bind((lq.page - 1).max(0) * lq.per_page);
@@ -328,11 +346,18 @@ pub async fn list(
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
-        let mut c: QueryBuilder<DB> =
-            QueryBuilder::new("SELECT status, COUNT(*) FROM minion_snapshots");
-        push_filters(&mut c, lq, false);
-        c.push(" GROUP BY status");
-        let by_status: Vec<(MinionStatus, i64)> = c.build_query_as().fetch_all(p).await?;
+        // Unfiltered, the counts are the ones the triggers keep; a search or a per-resource
+        // role counts what it matches.
+        let by_status: Vec<(MinionStatus, i64)> =
+            if lq.search.is_empty() && lq.allowed_globs.is_none() {
+                sqlx::query_as(counts_sql(DB::ENGINE)).fetch_all(p).await?
+            } else {
+                let mut c: QueryBuilder<DB> =
+                    QueryBuilder::new("SELECT status, COUNT(*) FROM minion_snapshots");
+                push_filters(&mut c, lq, false);
+                c.push(" GROUP BY status");
+                c.build_query_as().fetch_all(p).await?
+            };
         (rows, by_status)
     });
     let mut counts = StatusCounts::default();
@@ -346,12 +371,20 @@ pub async fn list(
     Ok((rows, total, counts))
 }
 
+/// Minions per status. SQLite reads the counts the triggers of `minion_status_counts` keep
+/// (migration 20261202000001; `tests/it/minions_store.rs` checks them against `COUNT(*)`);
+/// Postgres counts (no counter rows for concurrent writers to deadlock on, see the migration).
+fn counts_sql(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "SELECT status, n FROM minion_status_counts WHERE n <> 0",
+        Engine::Postgres => "SELECT status, COUNT(*) FROM minion_snapshots GROUP BY status",
+    }
+}
+
 /// How many stored minions there are in each status (the `/metrics` gauges).
 pub async fn status_counts(db: &Db) -> Result<StatusCounts, sqlx::Error> {
-    let by_status: Vec<(MinionStatus, i64)> = with_db!(db, p => {
-        sqlx::query_as("SELECT status, COUNT(*) FROM minion_snapshots GROUP BY status")
-            .fetch_all(p)
-            .await?
+    let by_status: Vec<(MinionStatus, i64)> = with_db!(db, p, DB => {
+        sqlx::query_as(counts_sql(DB::ENGINE)).fetch_all(p).await?
     });
     let mut counts = StatusCounts::default();
     for (status, n) in by_status {
@@ -366,8 +399,9 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<MinionDetail>, sqlx::Error>
         sqlx::query_as(
             "SELECT minion_id AS id, key_status, status, primary_ip AS ip, os, os_family, osrelease, kernel, \
              kernelrelease, virtual_type, num_cpus AS cpus, cpu_model, mem_total_mb AS mem_mb, \
-             saltversion AS salt, CAST(grains AS TEXT) AS grains_json, keys_refreshed_at, presence_refreshed_at, \
-             grains_refreshed_at FROM minion_snapshots WHERE minion_id = $1",
+             saltversion AS salt, CAST(g.grains AS TEXT) AS grains_json, keys_refreshed_at, presence_refreshed_at, \
+             grains_refreshed_at FROM minion_snapshots m LEFT JOIN minion_grains g USING (minion_id) \
+             WHERE m.minion_id = $1",
         )
         .bind(id)
         .fetch_optional(p)
