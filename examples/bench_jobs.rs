@@ -190,7 +190,7 @@ async fn main() {
         let start = Instant::now();
         for _ in 0..100 {
             let t = Instant::now();
-            let (rows, n) = store::list(&pool, &q, &active).await.unwrap();
+            let (rows, n, _) = store::list(&pool, &q, &active).await.unwrap();
             assert!(n > 0 && !rows.is_empty(), "{name}");
             times.push(t.elapsed());
         }

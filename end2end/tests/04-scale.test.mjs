@@ -83,6 +83,23 @@ test(`${N} simulated minions: paged list, counts, heatmap`, { timeout: 600000 },
   await hydrated(page);
   assert.equal(await page.locator('[data-test=minions-table] tbody tr').count(), 500);
   await shot(page, 'minions-10k');
+  // Offline minions keep the facts the master last cached for them (issue 17), marked as such.
+  let offlineOs = null;
+  for (let i = 0; i < 180 && !offlineOs; i++) {
+    offlineOs = await page.evaluate(async () => {
+      const r = await fetch('/api/minions/list', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'status=offline&per_page=50' });
+      return r.ok ? ((await r.json()).rows[0] ?? {}).os ?? null : null;
+    });
+    if (!offlineOs) await page.waitForTimeout(1000);
+  }
+  assert.ok(offlineOs, 'an offline minion shows its last-known OS');
+  await page.goto(`${base}/minions?status=offline`);
+  await hydrated(page);
+  const offline = page.locator('[data-test=minions-table] tbody tr');
+  assert.ok(await offline.count() > 0);
+  assert.match(await offline.first().getAttribute('class'), /last-known/);
+  assert.match(await offline.first().getAttribute('title'), /Last known/);
+  await shot(page, 'minions-offline-10k');
   const t1 = Date.now();
   await page.goto(`${base}/`);
   await page.waitForSelector('[data-test=heatmap] svg');

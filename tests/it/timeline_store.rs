@@ -584,7 +584,7 @@ async fn jobs_list_rows_come_typed_from_the_store() {
         per_page: 50,
         allowed_globs: None,
     };
-    let (rows, total) = store::list(&app.state.db, &q(None), &running)
+    let (rows, total, _) = store::list(&app.state.db, &q(None), &running)
         .await
         .unwrap();
     // ping1-3 and the 30-hour-old ping.
@@ -604,11 +604,11 @@ async fn jobs_list_rows_come_typed_from_the_store() {
         json["started_at"],
         to_text(now - Duration::minutes(10)).as_str()
     );
-    let (rows, total) = store::list(&app.state.db, &q(Some(JobStatus::Running)), &running)
+    let (rows, total, _) = store::list(&app.state.db, &q(Some(JobStatus::Running)), &running)
         .await
         .unwrap();
     assert_eq!((rows.len(), total), (1, 1));
-    let (rows, total) = store::list(&app.state.db, &q(Some(JobStatus::Complete)), &running)
+    let (rows, total, _) = store::list(&app.state.db, &q(Some(JobStatus::Complete)), &running)
         .await
         .unwrap();
     assert_eq!((rows.len(), total), (3, 3));
@@ -638,7 +638,8 @@ async fn unfiltered_totals_are_the_table_count() {
         let q = &q;
         async move {
             for include_system in [false, true] {
-                let (_, total) = store::list(db, &q(include_system), &[]).await.unwrap();
+                let (_, total, capped) = store::list(db, &q(include_system), &[]).await.unwrap();
+                assert!(!capped, "an unfiltered total is exact");
                 let sql = if include_system {
                     "SELECT COUNT(*) FROM jobs_index"
                 } else {
@@ -652,7 +653,7 @@ async fn unfiltered_totals_are_the_table_count() {
         }
     };
     check("seeded").await;
-    let (_, before) = store::list(db, &q(false), &[]).await.unwrap();
+    let (_, before, _) = store::list(db, &q(false), &[]).await.unwrap();
     let ping = &jids.iter().find(|(n, _)| *n == "ping1").unwrap().1;
     halite::with_db!(db, p => {
         sqlx::query("UPDATE jobs_index SET function = 'runner.jobs.list_jobs' WHERE jid = $1")
@@ -662,9 +663,71 @@ async fn unfiltered_totals_are_the_table_count() {
             .unwrap();
     });
     check("a job became a system one").await;
-    let (_, after) = store::list(db, &q(false), &[]).await.unwrap();
+    let (_, after, _) = store::list(db, &q(false), &[]).await.unwrap();
     assert_eq!(after, before - 1);
     let pruned = store::prune(db, now - Duration::hours(12)).await.unwrap();
     assert!(pruned > 0, "the fixture has jobs older than 12 hours");
     check("pruned").await;
+}
+
+/// A search over many jobs counts up to the cap (1,000) or one past the page shown, and says the
+/// total is a lower bound; past the last match it is exact again. The Jobs page says "1000+".
+#[tokio::test]
+async fn a_filtered_count_stops_at_the_cap() {
+    use halite::server::jobs::ingest::JobRow;
+    use halite::server::jobs::store::{self, JobQuery};
+    let app = TestApp::new().await;
+    let db = &app.state.db;
+    let now = Utc::now();
+    let rows: Vec<JobRow> = (0..1_100u32)
+        .map(|i| {
+            let t = now - Duration::seconds(i64::from(i));
+            JobRow {
+                jid: jid_at(t, i),
+                function: if i % 2 == 0 { "cmd.run" } else { "test.ping" }.into(),
+                target: Some("web-*".into()),
+                target_type: Some("glob".into()),
+                salt_user: Some("root".into()),
+                started_at: t,
+                arguments: None,
+            }
+        })
+        .collect();
+    store::upsert_jobs(db, &rows, now).await.unwrap();
+    let q = |search: &str, page| JobQuery {
+        search: Some(search.into()),
+        function: None,
+        status: None,
+        include_system: false,
+        page,
+        per_page: 50,
+        allowed_globs: None,
+    };
+    // 1,100 match "root": capped at 1,000 on the first pages.
+    let (rows1, total, capped) = store::list(db, &q("root", 1), &[]).await.unwrap();
+    assert_eq!((rows1.len(), total, capped), (50, 1_000, true));
+    // Page 21 reads one past its own end (1,051 rows): still more.
+    let (_, total, capped) = store::list(db, &q("root", 21), &[]).await.unwrap();
+    assert_eq!((total, capped), (1_050, true));
+    // Page 22 ends at 1,100, the last match: exact.
+    let (rows22, total, capped) = store::list(db, &q("root", 22), &[]).await.unwrap();
+    assert_eq!((rows22.len(), total, capped), (50, 1_100, false));
+    // 550 match "cmd.run": under the cap, exact.
+    let (_, total, capped) = store::list(db, &q("cmd.run", 1), &[]).await.unwrap();
+    assert_eq!((total, capped), (550, false));
+    // Over HTTP the page carries the flag, and the server-rendered pager says "1000+ jobs".
+    let cookie = admin(&app).await;
+    let r = app.call("jobs/list", &[("q", "root")], Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        (v["total"].as_i64(), v["total_capped"].as_bool()),
+        (Some(1_000), Some(true))
+    );
+    let r = app.get("/jobs?q=root", Some(&cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("1000+ jobs · page 1 of 20+"),
+        "the pager says the count is a floor"
+    );
 }

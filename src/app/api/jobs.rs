@@ -149,9 +149,9 @@ pub async fn list_jobs(
         per_page,
         allowed_globs: globs,
     };
-    let (rows, total) = store::list(&state.db, &jq, &active_list).await?;
+    let (rows, total, capped) = store::list(&state.db, &jq, &active_list).await?;
     Ok(JobsPage {
-        list: Page::new(rows, total, page, per_page),
+        list: Page::new(rows, total, page, per_page).capped(capped),
         live: false,
         last_polled_at: cache.last_polled_at(),
         active_known: cache.active_known(),

@@ -53,6 +53,9 @@ pub fn Pager<F: ListFilters>(
     /// `data-test` of the count line.
     #[prop(optional)]
     total_test: Option<&'static str>,
+    /// `total` is a lower bound (the count stopped there): "1000+ jobs", Next stays open.
+    #[prop(optional)]
+    capped: bool,
 ) -> impl IntoView {
     let link = move |page: i64, per_page: i64| {
         ListParams {
@@ -71,6 +74,7 @@ pub fn Pager<F: ListFilters>(
             prev_label,
             next_label,
             total_test,
+            capped,
         },
         link,
     )
@@ -88,6 +92,8 @@ pub struct PagerShape {
     pub next_label: &'static str,
     /// `data-test` of the count line.
     pub total_test: Option<&'static str>,
+    /// `total` is a lower bound: more rows may follow the last counted page.
+    pub capped: bool,
 }
 
 impl PagerShape {
@@ -101,6 +107,7 @@ impl PagerShape {
             prev_label: "← Prev",
             next_label: "Next →",
             total_test: None,
+            capped: false,
         }
     }
 }
@@ -116,10 +123,16 @@ pub fn pager_links(shape: PagerShape, link: impl Fn(i64, i64) -> String) -> impl
         prev_label,
         next_label,
         total_test,
+        capped,
     } = shape;
     let pages = crate::model::page::page_count(total, per_page);
     let prev = (page > 1).then(|| link(page - 1, per_page));
-    let next = (page < pages).then(|| link(page + 1, per_page));
+    let next = (page < pages || capped).then(|| link(page + 1, per_page));
+    let count = if capped {
+        format!("{total}+ {} · page {page} of {pages}+", counted(2, noun))
+    } else {
+        format!("{total} {} · page {page} of {pages}", counted(total, noun))
+    };
     let sizes = PAGE_SIZES
         .iter()
         .map(|n| {
@@ -138,7 +151,7 @@ pub fn pager_links(shape: PagerShape, link: impl Fn(i64, i64) -> String) -> impl
     };
     view! {
         <div class="pager">
-            <span class="muted" data-test=total_test>{format!("{total} {} · page {page} of {pages}", counted(total, noun))}</span>
+            <span class="muted" data-test=total_test title=capped.then_some("Counted up to here; narrow the search for an exact count")>{count}</span>
             <span class="pager-spacer"></span>
             <span class="muted small">"Per page"</span>
             {sizes}

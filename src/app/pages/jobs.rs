@@ -96,7 +96,7 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
     };
     let pager = (!page.live).then(|| {
         view! {
-            <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="job" />
+            <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="job" capped=page.list.total_capped />
         }
     });
     let filtered = s.filtered();

@@ -2,6 +2,7 @@
 
 use super::ingest::JobRow;
 use crate::model::jobs::{JobListRow, JobStatus};
+use crate::model::page::count_limit;
 use crate::server::db::{Db, Dialect, Engine, JsonText, Ts};
 use crate::with_db;
 use chrono::{DateTime, Utc};
@@ -100,29 +101,44 @@ fn push_filters<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, jq: &JobQuery, active
     crate::server::minions::store::push_allowed(q, "('job:' || jid)", &jq.allowed_globs);
 }
 
-/// One page of jobs, newest first, and the total matching.
+/// One page of jobs, newest first, the total matching, and whether that total is a lower bound
+/// (a filtered count stops at [`count_limit`]).
 pub async fn list(
     db: &Db,
     jq: &JobQuery,
     active: &[String],
-) -> Result<(Vec<JobListRow>, i64), sqlx::Error> {
+) -> Result<(Vec<JobListRow>, i64, bool), sqlx::Error> {
     with_db!(db, p, DB => {
         let unfiltered = jq.search.is_none()
             && jq.function.is_none()
             && jq.status.is_none()
             && jq.allowed_globs.is_none();
-        let total: i64 = if unfiltered && DB::ENGINE == Engine::Sqlite {
+        let (total, capped) = if unfiltered && DB::ENGINE == Engine::Sqlite {
             // The counts the triggers of `jobs_counts` keep (migration 20261202000002).
             let sql = if jq.include_system {
                 "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts"
             } else {
                 "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts WHERE NOT is_system"
             };
-            sqlx::query_scalar(sql).fetch_one(p).await?
-        } else {
+            (sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await?, false)
+        } else if unfiltered {
             let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
             push_filters(&mut c, jq, active);
-            c.build_query_scalar().fetch_one(p).await?
+            (c.build_query_scalar::<i64>().fetch_one(p).await?, false)
+        } else {
+            // A search or a per-resource role over 100,000 jobs: count up to the limit, not
+            // every match for every page.
+            let limit = count_limit(jq.page, jq.per_page);
+            let mut c: QueryBuilder<DB> =
+                QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM jobs_index");
+            push_filters(&mut c, jq, active);
+            c.push(" LIMIT ").push_bind(limit).push(") AS matched");
+            let n: i64 = c.build_query_scalar().fetch_one(p).await?;
+            if n >= limit {
+                (limit - 1, true)
+            } else {
+                (n, false)
+            }
         };
         // `running` while the JID is in the active cache (the same list the status filter uses).
         let mut q: QueryBuilder<DB> = QueryBuilder::new(
@@ -141,7 +157,7 @@ pub async fn list(
             .push(" OFFSET ")
             .push_bind((jq.page - 1).max(0) * jq.per_page);
         let rows = q.build_query_as::<JobListRow>().fetch_all(p).await?;
-        Ok((rows, total))
+        Ok((rows, total, capped))
     })
 }
 
