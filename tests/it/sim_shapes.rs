@@ -1380,10 +1380,23 @@ async fn state_jobs_match_the_highstate_recording() {
             None => assert_eq!(e["out"], "no_return", "{id}"),
         }
     }
-    let plain = sim
-        .call(json!({"client": "local", "tgt": [failing], "tgt_type": "list", "fun": "state.highstate"}))
-        .await;
-    check_state_return(one_entry(ret0(&plain)), None, "local state.highstate");
+    // A connected minion stays silent in a few percent of runs (drawn per jid, as above): a
+    // silent run answers the recorded no-response text; the next run (a new jid) is drawn again.
+    let mut returned = false;
+    for _ in 0..8 {
+        let plain = sim
+            .call(json!({"client": "local", "tgt": [failing], "tgt_type": "list", "fun": "state.highstate"}))
+            .await;
+        let entry = one_entry(ret0(&plain));
+        if let Some(text) = entry.as_str() {
+            assert!(text.starts_with("Minion did not return."), "{text}");
+            continue;
+        }
+        check_state_return(entry, None, "local state.highstate");
+        returned = true;
+        break;
+    }
+    assert!(returned, "the minion returned in one of 8 runs");
 
     // local_async, then list_job: the same shapes.
     let v = sim
