@@ -198,16 +198,7 @@ async fn main() {
         times.sort();
         let mean = times.iter().sum::<Duration>() / times.len() as u32;
         let p95 = times[times.len() * 95 / 100];
-        let sql = bare_sql(name);
-        let mut bare = Duration::ZERO;
-        for _ in 0..100 {
-            let t = Instant::now();
-            let n =
-                halite::with_db!(&pool, p => sqlx::query(&sql).fetch_all(p).await.unwrap().len());
-            assert!(n > 0, "{sql}");
-            bare += t.elapsed();
-        }
-        let bare = bare / 100;
+        let bare = common::bare_sql_mean(&pool, &bare_sql(name), 100).await;
         out.push_str(&format!(
             "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1}x | {:.0} req/s |\n",
             mean.as_secs_f64() * 1000.0,

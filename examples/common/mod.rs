@@ -249,3 +249,16 @@ where
     }
     times
 }
+
+/// Mean time of `runs` runs of `sql`, the bare query a list page is measured beside (each run
+/// must fetch rows).
+pub async fn bare_sql_mean(db: &halite::server::db::Db, sql: &str, runs: u32) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let n = halite::with_db!(db, p => sqlx::query(sql).fetch_all(p).await.unwrap().len());
+        assert!(n > 0, "{sql}");
+        total += t.elapsed();
+    }
+    total / runs
+}

@@ -10,13 +10,16 @@ use sqlx::QueryBuilder;
 
 const BATCH: usize = 500;
 
+/// How many jobs there are, from the counts SQLite's triggers keep (migration 20261202000002).
+const KEPT_TOTAL: &str = "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts";
+
 /// Upsert rows in one transaction (500-row statements). Returns how many were new.
 pub async fn upsert_jobs(db: &Db, rows: &[JobRow], now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     with_db!(db, p, DB => {
         let mut tx = p.begin().await?;
         // SQLite reads the counts its triggers keep rather than counting the table twice.
         let count_sql = match DB::ENGINE {
-            Engine::Sqlite => "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts",
+            Engine::Sqlite => KEPT_TOTAL,
             Engine::Postgres => "SELECT count(*) FROM jobs_index",
         };
         let before: i64 = sqlx::query_scalar(count_sql).fetch_one(&mut *tx).await?;
@@ -116,11 +119,11 @@ pub async fn list(
         let (total, capped) = if unfiltered && DB::ENGINE == Engine::Sqlite {
             // The counts the triggers of `jobs_counts` keep (migration 20261202000002).
             let sql = if jq.include_system {
-                "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts"
+                KEPT_TOTAL.to_string()
             } else {
-                "SELECT CAST(COALESCE(SUM(n), 0) AS INTEGER) FROM jobs_counts WHERE NOT is_system"
+                format!("{KEPT_TOTAL} WHERE NOT is_system")
             };
-            (sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await?, false)
+            (sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await?, false)
         } else if unfiltered {
             let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT count(*) FROM jobs_index");
             push_filters(&mut c, jq, active);
