@@ -85,6 +85,8 @@ bench: setup
 	cargo run --release --features ssr --example bench_audit
 	cargo run --release --features ssr --example bench_fleet
 	cargo run --release --features ssr --example bench_inventory
+	cargo run --release --features ssr --example bench_http
+	cargo run --release --features ssr --example bench_soak
 	$(MAKE) build-release
 	scripts/bench-payload.sh
 

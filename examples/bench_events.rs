@@ -30,32 +30,6 @@ const BASELINE: Duration = Duration::from_secs(10);
 const CHILD: &str = "HALITE_BENCH_EVENTS_FLEET";
 const CHILD_CLIENTS: &str = "HALITE_BENCH_EVENTS_CLIENTS";
 
-/// CPU time this process has used (user + system, all threads), in seconds.
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the `(comm)`: state is field 3, utime 14, stime 15 (clock ticks, 100/s).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// CPU time the whole machine has been busy (all cores, all processes), in seconds.
-fn machine_busy_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let f: Vec<f64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest time is counted in user).
-    let get = |i: usize| f.get(i).copied().unwrap_or(0.0);
-    (get(0) + get(1) + get(2) + get(5) + get(6) + get(7)) / 100.0
-}
-
 fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
@@ -497,30 +471,7 @@ async fn run(
     }
 
     // Sign in over HTTP like the browser.
-    let http = reqwest::Client::new();
-    let r = http
-        .post(format!("{base}/api/auth/login"))
-        .header("Origin", &base)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json")
-        .body("username=admin&password=changeme")
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let cookie = r
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("halite_session="))
-        .map(|v| v.split(';').next().unwrap().to_string());
-    let Some(cookie) = cookie else {
-        panic!(
-            "login failed ({status}): {}",
-            r.text().await.unwrap_or_default()
-        );
-    };
+    let cookie = common::server::login(&base).await;
 
     let salt = SaltClient::new(SaltConfig {
         url: sim_url,
@@ -671,10 +622,10 @@ async fn run(
         seen
     });
     let t0_us = now_us();
-    let (cpu0, busy0) = (cpu_secs(), machine_busy_secs());
+    let (cpu0, busy0) = (common::cpu_secs(), common::machine_busy_secs());
     let (dispatches, load_secs, stop_us) = sustain(&salt, &db, per_burst, LOAD).await;
-    let cpu_cores = (cpu_secs() - cpu0) / load_secs;
-    let other_cores = ((machine_busy_secs() - busy0) / load_secs - cpu_cores).max(0.0);
+    let cpu_cores = (common::cpu_secs() - cpu0) / load_secs;
+    let other_cores = ((common::machine_busy_secs() - busy0) / load_secs - cpu_cores).max(0.0);
     let rows_during_load = count_rows(&db).await - rows0;
     eprintln!(
         "bench_events[{n}]: {dispatches} dispatches in {load_secs:.1} s; {rows_during_load} rows written meanwhile; draining"

@@ -3,6 +3,8 @@
 //! BENCHMARKS.md.
 #![allow(dead_code)]
 
+pub mod server;
+
 use halite::salt::{SaltClient, SaltConfig};
 use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
@@ -261,4 +263,30 @@ pub async fn bare_sql_mean(db: &halite::server::db::Db, sql: &str, runs: u32) ->
         total += t.elapsed();
     }
     total / runs
+}
+
+/// CPU time this process has used (user + system, all threads), in seconds.
+pub fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15 (clock ticks, 100/s).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU time the whole machine has been busy (all cores, all processes), in seconds.
+pub fn machine_busy_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is counted in user).
+    let get = |i: usize| f.get(i).copied().unwrap_or(0.0);
+    (get(0) + get(1) + get(2) + get(5) + get(6) + get(7)) / 100.0
 }

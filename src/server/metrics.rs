@@ -36,9 +36,24 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; /metrics shows only its own");
         }
         describe();
+        // The recorder keeps every histogram sample until upkeep folds it into the buckets;
+        // without a scraper calling it, memory would grow with every request (~16 bytes each).
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the metrics upkeep thread");
+        }
         handle
     })
 }
+
+/// How often histogram samples are folded into their buckets (the exporter's own default).
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
