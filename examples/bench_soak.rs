@@ -292,18 +292,13 @@ fn main() {
         s.samples.last().expect("samples"),
     );
     let peak = s.samples.iter().map(|x| x.rss_mb).fold(0.0, f64::max);
-    let late_max = s
+    let (late_min, late_max) = s
         .samples
         .iter()
         .filter(|x| x.at >= from.at)
-        .map(|x| x.rss_mb)
-        .fold(0.0, f64::max);
-    let late_min = s
-        .samples
-        .iter()
-        .filter(|x| x.at >= from.at)
-        .map(|x| x.rss_mb)
-        .fold(f64::MAX, f64::min);
+        .fold((f64::MAX, 0.0f64), |(lo, hi), x| {
+            (lo.min(x.rss_mb), hi.max(x.rss_mb))
+        });
     let cores = (to.cpu_secs - s.samples[0].cpu_secs) / (to.at - s.samples[0].at).as_secs_f64();
 
     let mut out = String::new();
