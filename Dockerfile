@@ -48,7 +48,7 @@ RUN --mount=type=cache,id=halite-cargo-registry,target=/opt/cargo/registry \
     BUILD_HASH=${BUILD_HASH} PATH="/src/node_modules/.bin:$PATH" cargo leptos build --release \
  && ./target/release/halite assets compress target/site \
  && mkdir -p /out \
- && cp target/release/halite /out/halite \
+ && cp target/release/halite target/release/hash.txt /out/ \
  && cp -r target/site /out/site
 
 FROM ${BASE}
@@ -57,7 +57,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin halite \
  && mkdir -p /data && chown halite:halite /data
-COPY --from=build /out/halite /app/halite
+COPY --from=build /out/halite /out/hash.txt /app/
 COPY --from=build /out/site /app/site
 ARG BUILD_HASH=image
 ENV HALITE_ENV=production BUILD_HASH=${BUILD_HASH} LEPTOS_SITE_ROOT=/app/site \

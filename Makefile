@@ -28,8 +28,9 @@ setup-test:
 	@scripts/setup.sh --test
 
 build-release:
-	@if [ -x target/release/halite ] && [ -f target/site/pkg/halite.wasm ] && \
-	   [ -z "$$(find src style public migrations Cargo.toml Cargo.lock -newer target/site/pkg/halite.wasm -print -quit)" ] && \
+	@# hash.txt (beside the binary, naming the hashed bundle) is written with the bundle.
+	@if [ -x target/release/halite ] && [ -f target/release/hash.txt ] && \
+	   [ -z "$$(find src style public migrations Cargo.toml Cargo.lock -newer target/release/hash.txt -print -quit)" ] && \
 	   [ -z "$$(find src migrations Cargo.toml Cargo.lock -newer target/release/halite -print -quit)" ]; then \
 	  echo "release build is up to date"; \
 	else cargo leptos build --release; fi
@@ -89,6 +90,8 @@ bench: setup
 	cargo run --release --features ssr --example bench_soak
 	$(MAKE) build-release
 	scripts/bench-payload.sh
+	cargo build --release -p salt-sim
+	node scripts/bench-browser.mjs
 
 fmt:
 	cargo fmt --all

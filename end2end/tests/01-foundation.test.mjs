@@ -150,5 +150,16 @@ test('about page and security headers', async () => {
   await page.waitForSelector('text=NaCl');
   assert.deepEqual(page.errors, [], 'no CSP violations or console errors');
   await shot(page, 'about');
+  // The bundle's names carry a content hash: cached for good, precompressed.
+  const assets = await page.evaluate(() => [...document.querySelectorAll('link[href^="/pkg/"]')].map((l) => l.getAttribute('href')));
+  for (const ext of ['js', 'wasm', 'css']) {
+    const href = assets.find((a) => a.endsWith(`.${ext}`));
+    assert.match(href ?? '', new RegExp(`^/pkg/halite\\.[A-Za-z0-9_-]+\\.${ext}$`), `hashed ${ext} in ${assets}`);
+    const r = await page.request.get(`${BASE}${href}`, { headers: { 'accept-encoding': 'br, gzip' } });
+    assert.equal(r.status(), 200, href);
+    assert.equal(r.headers()['cache-control'], 'public, max-age=31536000, immutable', href);
+  }
+  const plain = await page.request.get(`${BASE}/favicon.svg`);
+  assert.notEqual(plain.headers()['cache-control'] ?? '', 'public, max-age=31536000, immutable');
   await context.close();
 });

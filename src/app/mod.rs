@@ -13,7 +13,7 @@ pub use context::{me_resource, me_value, MeResource};
 use crate::app::api::auth::get_me;
 use crate::app::components::layout::Layout;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::Router;
 
 /// The HTML document around the app (server only; the browser hydrates `<body>`).
@@ -28,6 +28,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="dark light" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <HashedStylesheet id="leptos" options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -64,7 +65,6 @@ pub fn App() -> impl IntoView {
     let me: MeResource = Resource::new_blocking(|| (), |_| get_me());
     provide_context(me);
     view! {
-        <Stylesheet id="leptos" href="/pkg/halite.css" />
         <Title formatter=|t: String| if t.is_empty() { "Halite".to_string() } else { format!("{t} · Halite") } />
         <Router>
             <Layout />

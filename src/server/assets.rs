@@ -116,10 +116,100 @@ pub fn compress_dir(root: &Path) -> std::io::Result<Vec<Compressed>> {
     files.iter().map(|p| compress_file(p)).collect()
 }
 
+/// The bundle's file names. A release or debug build by cargo-leptos with `hash-files = true`
+/// (Cargo.toml) names them `halite.<hash>.{js,wasm,css}` and writes the hashes to `hash.txt`
+/// beside the server binary, where leptos' `HydrationScripts` and `HashedStylesheet` read them.
+/// A name that changes with the content can be cached for good (`immutable`); a binary without
+/// `hash.txt` beside it (the test binaries) serves the plain names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bundle {
+    /// `hash.txt` was found: the names below carry their hashes.
+    pub hashed: bool,
+    /// The stylesheet's path, e.g. `/pkg/halite.3Gk2….css`.
+    pub css_href: String,
+    /// File names under `/pkg/` that carry a content hash.
+    immutable: Vec<String>,
+}
+
+impl Bundle {
+    /// Names from a `hash.txt` (`js: <hash>` lines); `None` for no file.
+    pub fn from_hashes(output_name: &str, hashes: Option<&str>) -> Self {
+        let Some(hashes) = hashes else {
+            return Bundle {
+                hashed: false,
+                css_href: format!("/pkg/{output_name}.css"),
+                immutable: vec![],
+            };
+        };
+        let mut b = Bundle {
+            hashed: true,
+            css_href: format!("/pkg/{output_name}.css"),
+            immutable: vec![],
+        };
+        for (kind, hash) in hashes.lines().filter_map(|l| l.trim().split_once(':')) {
+            let (kind, hash) = (kind.trim(), hash.trim());
+            if hash.is_empty()
+                || !hash
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            {
+                continue;
+            }
+            if matches!(kind, "js" | "wasm" | "css") {
+                let name = format!("{output_name}.{hash}.{kind}");
+                if kind == "css" {
+                    b.css_href = format!("/pkg/{name}");
+                }
+                b.immutable.push(name);
+            }
+        }
+        b
+    }
+
+    /// May the file at `/pkg/<name>` (or its `.br`/`.gz` sibling's request path) be cached for good?
+    pub fn is_immutable(&self, name: &str) -> bool {
+        self.immutable.iter().any(|n| n == name)
+    }
+}
+
+/// This binary's bundle, read once from `hash.txt` beside it.
+pub fn bundle() -> &'static Bundle {
+    static BUNDLE: std::sync::OnceLock<Bundle> = std::sync::OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        let hashes = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join("hash.txt")))
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        Bundle::from_hashes("halite", hashes.as_deref())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn hashed_names_come_from_hash_txt() {
+        let plain = Bundle::from_hashes("halite", None);
+        assert!(!plain.hashed);
+        assert_eq!(plain.css_href, "/pkg/halite.css");
+        assert!(!plain.is_immutable("halite.wasm"));
+
+        let b = Bundle::from_hashes(
+            "halite",
+            Some("js: AbC-12_x\nwasm: ZZ9\ncss: q1\nother: nope\nbad: a/b\n"),
+        );
+        assert!(b.hashed);
+        assert_eq!(b.css_href, "/pkg/halite.q1.css");
+        assert!(b.is_immutable("halite.AbC-12_x.js"));
+        assert!(b.is_immutable("halite.ZZ9.wasm"));
+        assert!(!b.is_immutable("halite.wasm"));
+        assert!(!b.is_immutable("halite.nope.other"));
+        // A hash that would make a path is ignored.
+        let b = Bundle::from_hashes("halite", Some("css: ../x\n"));
+        assert_eq!(b.css_href, "/pkg/halite.css");
+    }
 
     #[test]
     fn writes_both_siblings_that_decode_to_the_file_and_skips_fresh_ones() {

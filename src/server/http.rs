@@ -57,6 +57,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
         .output_name("halite")
         .site_root(config.site_root.as_str())
         .site_pkg_dir("pkg")
+        .hash_files(crate::server::assets::bundle().hashed)
         .site_addr(
             format!("{}:{}", config.listen_host, config.listen_port)
                 .parse::<std::net::SocketAddr>()
@@ -467,12 +468,25 @@ async fn auth_guard(State(state): State<AppState>, mut req: Request, next: Next)
     res
 }
 
-/// The bundle under `/pkg/` keeps its name from build to build, so a browser must ask again
-/// each time (`no-cache`) and gets `304 Not Modified` while the file's `Last-Modified` holds:
-/// an upgraded server never runs against a cached old WASM.
+/// A bundle file whose name carries its content hash (`hash-files`, see
+/// [`crate::server::assets::Bundle`]) is cached for a year and never asked again: a new build
+/// has new names. Any other file under `/pkg/` keeps its name from build to build, so a browser
+/// must ask again each time (`no-cache`) and gets `304 Not Modified` while the file's
+/// `Last-Modified` holds: an upgraded server never runs against a cached old WASM.
 async fn static_cache(req: Request<Body>, next: Next) -> Response {
-    let pkg = req.uri().path().starts_with("/pkg/");
+    let path = req.uri().path();
+    let pkg = path.starts_with("/pkg/");
+    let immutable = path
+        .strip_prefix("/pkg/")
+        .is_some_and(|name| crate::server::assets::bundle().is_immutable(name));
     let mut res = next.run(req).await;
+    if immutable && res.status() == StatusCode::OK {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+        return res;
+    }
     if pkg && res.status().is_server_error() {
         // `ServeDir` answers 500 for a path the file system refuses (an encoded NUL, ...):
         // there is no such file.

@@ -151,13 +151,17 @@ where
 
 /// The answer when both renders stalled: a plain page that says to reload.
 fn stalled() -> Response<Body> {
-    let body = "<!DOCTYPE html><html lang=\"en\" data-theme=\"dark\"><head><meta charset=\"utf-8\">\
-        <title>Halite</title><link rel=\"stylesheet\" href=\"/pkg/halite.css\"></head><body>\
+    let head = format!(
+        "<!DOCTYPE html><html lang=\"en\" data-theme=\"dark\"><head><meta charset=\"utf-8\">\
+        <title>Halite</title><link rel=\"stylesheet\" href=\"{}\"></head>",
+        crate::server::assets::bundle().css_href
+    );
+    let body = "<body>\
         <main class=\"content\"><div class=\"panel state-panel state-error\" role=\"alert\" data-test=\"render-stalled\">\
         <h1>This page took too long to render</h1><p>Nothing was changed. Reload the page to try again.</p>\
         <p><a class=\"button button-primary\" href=\"\">Reload</a></p>\
         </div></main></body></html>";
-    let mut res = Response::new(Body::from(body));
+    let mut res = Response::new(Body::from(head + body));
     *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     res.headers_mut().insert(
         header::CONTENT_TYPE,
