@@ -78,8 +78,8 @@ image:
 image-smoke:
 	scripts/image-smoke.sh
 
-## Benchmarks (release build); figures go to BENCHMARKS.md
-bench: setup
+## Benchmarks (release build; the browser timings need Chromium, hence setup-test); figures go to BENCHMARKS.md
+bench: setup-test
 	cargo run --release --features ssr --example bench_minions
 	cargo run --release --features ssr --example bench_jobs
 	cargo run --release --features ssr --example bench_events

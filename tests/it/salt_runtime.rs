@@ -40,6 +40,7 @@ async fn wait_state(app: &TestApp, want: &str, secs: u64) -> String {
 async fn settings_connect_reload_degrade_and_recover() {
     let _serial = LAB.lock().await;
     let l = lab();
+    l.sh(&["reset-keys"]); // four accepted minions and new-01 pending, whatever ran before
     let app = TestApp::with_env(&[("SALT_HEALTH_INTERVAL_SECONDS", "1")]).await;
     let cookie = admin(&app).await;
     app.state.runtime.boot().await;
