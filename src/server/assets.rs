@@ -134,18 +134,12 @@ pub struct Bundle {
 impl Bundle {
     /// Names from a `hash.txt` (`js: <hash>` lines); `None` for no file.
     pub fn from_hashes(output_name: &str, hashes: Option<&str>) -> Self {
-        let Some(hashes) = hashes else {
-            return Bundle {
-                hashed: false,
-                css_href: format!("/pkg/{output_name}.css"),
-                immutable: vec![],
-            };
-        };
         let mut b = Bundle {
-            hashed: true,
+            hashed: hashes.is_some(),
             css_href: format!("/pkg/{output_name}.css"),
             immutable: vec![],
         };
+        let hashes = hashes.unwrap_or_default();
         for (kind, hash) in hashes.lines().filter_map(|l| l.trim().split_once(':')) {
             let (kind, hash) = (kind.trim(), hash.trim());
             if hash.is_empty()
