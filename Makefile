@@ -48,7 +48,7 @@ lint:
 
 unit:
 	end2end/salt-lab/lab.sh start
-	eval "$$(end2end/salt-lab/lab.sh env)" && cargo test --features ssr,lab
+	eval "$$(end2end/salt-lab/lab.sh env)" && cargo test --no-default-features --features ssr,lab
 	cargo test -p salt-sim
 
 lab-start:
