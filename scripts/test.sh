@@ -32,6 +32,9 @@ step "starting two Salt labs (salt-master, salt-api, minions on 127.0.0.1)"
 trap '"$LAB" stop >/dev/null 2>&1 || true; "${LAB2[@]}" "$LAB" stop >/dev/null 2>&1 || true' EXIT
 "$LAB" start
 "${LAB2[@]}" "$LAB" start
+# The first lab's connection (SALT_API_URL...) for everything from here on: the SQLite pass,
+# the e2e suite, the failover test. The Postgres pass sets the second lab's in its subshell.
+eval "$("$LAB" env)"
 
 # Every integration suite (the lab ones too) and the HTTP fuzzer run twice at once: on SQLite
 # against the first lab, and on a throwaway Postgres cluster (scripts/with-postgres.sh, each
@@ -41,7 +44,6 @@ step "unit and integration tests: on SQLite and on Postgres, side by side"
 LOGS=target/test-logs
 mkdir -p "$LOGS"
 (
-  eval "$("$LAB" env)"
   cargo test "${FEATURES[@]}" --lib --bins --tests && cargo test -p salt-sim
 ) >"$LOGS/sqlite.log" 2>&1 &
 sqlite_pid=$!
