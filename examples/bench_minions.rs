@@ -178,6 +178,43 @@ async fn main() {
             200.0 / wall.as_secs_f64()
         ));
     }
+    // The Minions export (`GET /api/minions/export.*`'s server work): every minion with its
+    // main facts, through the same cursor, encoder and channel as the handler.
+    out.push_str("\nMinions export at 10,000 minions (`store::export` through `server::export::stream`, every row, the whole file collected), median of 5:\n\n| format | time | rows/s | size |\n|---|---|---|---|\n");
+    for format in [
+        halite::server::export::ExportFormat::Csv,
+        halite::server::export::ExportFormat::Json,
+        halite::server::export::ExportFormat::Ndjson,
+    ] {
+        use futures::StreamExt;
+        use halite::server::export::ExportRow;
+        let mut times = vec![];
+        let mut bytes = 0;
+        for _ in 0..5 {
+            let (db, q) = (pool.clone(), store::ListQuery::default());
+            let t = Instant::now();
+            let mut file = halite::server::export::stream(
+                format,
+                halite::model::minions::MinionRow::COLUMNS,
+                "bench",
+                move |sink| async move { store::export(&db, &q, sink).await },
+            );
+            bytes = 0;
+            while let Some(chunk) = file.next().await {
+                bytes += chunk.unwrap().len();
+            }
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.1} MB |\n",
+            format.extension(),
+            ms(median),
+            10_000.0 / median.as_secs_f64(),
+            bytes as f64 / 1e6
+        ));
+    }
     let section = format!(
         "<!-- bench_minions:start -->\n## Minions at scale (`cargo run --release --features ssr --example bench_minions`)\n\nMeasured {} on this machine (2 cores), SQLite in WAL mode on local disk, salt-api simulator in-process.\n\n{}\n<!-- bench_minions:end -->",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),

@@ -42,6 +42,20 @@ test('every lab minion appears with its status within one poll cycle; search and
   await page.press('[data-test=minion-search]', 'Enter');
   await page.waitForURL(/q=web/);
   await page.waitForFunction(() => document.querySelectorAll('[data-test=minions-table] tbody tr').length === 2);
+  // The export links carry the search (never the page), and the file holds what the table shows.
+  await page.waitForSelector('[data-test=minions-export-csv][href*="q=web"]');
+  assert.match(await page.locator('[data-test=minions-export]').textContent(), /Export the 2 matching minions/);
+  const href = await page.getAttribute('[data-test=minions-export-csv]', 'href');
+  assert.equal(href, '/api/minions/export.csv?q=web');
+  const csv = await page.request.get(`${BASE}${href}`);
+  assert.equal(csv.status(), 200);
+  assert.match(csv.headers()['content-disposition'], /^attachment; filename="halite-minions-\d{8}T\d{6}Z\.csv"$/);
+  const lines = (await csv.text()).trim().split('\n');
+  assert.equal(lines[0], 'minion_id,status,ip,os,salt_version,cpus,mem_mb,virtual,stale');
+  assert.deepEqual(lines.slice(1).map((l) => l.split(',')[0]), ['web-01', 'web-02']);
+  const nd = await page.request.get(`${BASE}${await page.getAttribute('[data-test=minions-export-ndjson]', 'href')}`);
+  assert.deepEqual((await nd.text()).trim().split('\n').map((l) => JSON.parse(l).id), ['web-01', 'web-02']);
+  await shot(page, 'minions-export');
   // Status chip.
   await page.goto(`${BASE}/minions?status=pending`);
   await hydrated(page);

@@ -86,7 +86,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
         runtime,
         user_events: tokio::sync::broadcast::channel(256).0,
         exports: Arc::new(tokio::sync::Semaphore::new(
-            crate::server::audit::export::MAX_EXPORTS,
+            crate::server::export::MAX_EXPORTS,
         )),
         shutdown: tokio_util::sync::CancellationToken::new(),
     })
@@ -107,6 +107,19 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
         .route("/api/auth/watch", get(crate::server::auth::watch::watch))
         .route("/api/audit/export.csv", get(audit::export::export))
         .route("/api/audit/export.json", get(audit::export::export))
+        .route("/api/audit/export.ndjson", get(audit::export::export))
+        .route(
+            "/api/minions/export.csv",
+            get(crate::server::minions::export::export),
+        )
+        .route(
+            "/api/minions/export.json",
+            get(crate::server::minions::export::export),
+        )
+        .route(
+            "/api/minions/export.ndjson",
+            get(crate::server::minions::export::export),
+        )
         .route(
             "/api/fleet/export.csv",
             get(crate::server::fleet::export::export),

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod diagnostics;
+pub mod export;
 pub mod fleet;
 pub mod http;
 pub mod inventory;

@@ -23,7 +23,7 @@ pub struct AppState {
     /// Ids of users whose account changed (deactivated, password reset, roles changed): open
     /// streams re-check their session at once instead of at their next periodic check.
     pub user_events: tokio::sync::broadcast::Sender<String>,
-    /// Audit exports running now ([`crate::server::audit::export::MAX_EXPORTS`] at most: each
+    /// Exports running now ([`crate::server::export::MAX_EXPORTS`] at most: each
     /// holds a database connection while it runs).
     pub exports: Arc<tokio::sync::Semaphore>,
     /// Cancelled when the process starts shutting down: long-lived streams (the activity

@@ -650,7 +650,7 @@ fn cli_options_share_the_page_validation() {
 /// frees its place.
 #[tokio::test]
 async fn exports_running_at_once_are_capped() {
-    use halite::server::audit::export::MAX_EXPORTS;
+    use halite::server::export::MAX_EXPORTS;
     let app = TestApp::new().await;
     let cookie = admin(&app).await;
     // Open downloads whose bodies nobody reads yet.

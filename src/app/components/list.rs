@@ -193,6 +193,37 @@ pub fn SortHeader<F: ListFilters>(
     view! { <th aria-sort=aria><A href=href>{label}{arrow}</A></th> }
 }
 
+/// The export links of a list (CSV, JSON, NDJSON): every page of what its search and filters
+/// select, in its order (`endpoint` as in [`ListParams::export_href`]). `total` and `noun`
+/// (plural) say how many rows the file will have; the server streams them (`server::export`).
+pub fn export_links<F: ListFilters>(
+    s: &ListParams<F>,
+    endpoint: &str,
+    total: i64,
+    noun: &str,
+    test: &'static str,
+) -> impl IntoView {
+    let what = if s.filtered() {
+        format!("Export the {total} matching {noun}:")
+    } else {
+        format!("Export all {total} {noun}:")
+    };
+    let link = |ext: &'static str, text: &'static str, title: &'static str| {
+        view! {
+            <a href=s.export_href(endpoint, ext) class="button button-small" rel="external" download
+                title=title data-test=format!("{test}-{ext}")>{text}</a>
+        }
+    };
+    view! {
+        <div class="toolbar export-toolbar" data-test=test>
+            <span class="muted small">{what}</span>
+            {link("csv", "CSV", "Comma-separated, for spreadsheets")}
+            {link("json", "JSON", "One JSON array")}
+            {link("ndjson", "NDJSON", "One JSON object a line, for scripts and large sets")}
+        </div>
+    }
+}
+
 /// A list's table (`class` and `data-test` on the `<table>`): the header cells `head`, a row
 /// `row` makes of each of `rows`; or `empty` (the empty or no-match panel) when there is none.
 pub fn list_table<T, V: IntoView + 'static>(

@@ -170,6 +170,17 @@ impl<F: ListFilters> ListParams<F> {
 
     /// The URL for this state (defaults left out).
     pub fn href(&self) -> String {
+        href(F::PATH, &self.query_parts(true))
+    }
+
+    /// The URL of this list's export in format `ext` (`endpoint` `/api/minions/export`, `ext`
+    /// `csv`): the search, filters and order, never the page (an export carries every page).
+    pub fn export_href(&self, endpoint: &str, ext: &str) -> String {
+        href(&format!("{endpoint}.{ext}"), &self.query_parts(false))
+    }
+
+    /// The query's `key=value` parts, defaults left out; the page and its size with `paging`.
+    fn query_parts(&self, paging: bool) -> Vec<String> {
         let mut parts = vec![];
         if !self.q.is_empty() {
             parts.push(format!("q={}", url_escape(&self.q)));
@@ -181,13 +192,13 @@ impl<F: ListFilters> ListParams<F> {
         if self.dir == "desc" {
             parts.push("dir=desc".into());
         }
-        if self.page > 1 {
+        if paging && self.page > 1 {
             parts.push(format!("page={}", self.page));
         }
-        if self.per_page != 0 && self.per_page != DEFAULT_PER_PAGE {
+        if paging && self.per_page != 0 && self.per_page != DEFAULT_PER_PAGE {
             parts.push(format!("per_page={}", self.per_page));
         }
-        href(F::PATH, &parts)
+        parts
     }
 
     /// The same list at another page.
@@ -373,6 +384,33 @@ pub fn push_flag(out: &mut Vec<String>, key: &str, on: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_export_href_keeps_the_query_but_not_the_page() {
+        let s = ListParams {
+            q: "web 01".into(),
+            sort: "cpus".into(),
+            dir: "desc".into(),
+            page: 3,
+            per_page: 100,
+            filters: MinionFilters {
+                status: "online".into(),
+            },
+        };
+        assert_eq!(
+            s.href(),
+            "/minions?q=web%2001&status=online&sort=cpus&dir=desc&page=3&per_page=100"
+        );
+        assert_eq!(
+            s.export_href("/api/minions/export", "csv"),
+            "/api/minions/export.csv?q=web%2001&status=online&sort=cpus&dir=desc"
+        );
+        let none: ListParams<MinionFilters> = ListParams::default();
+        assert_eq!(
+            none.export_href("/api/minions/export", "ndjson"),
+            "/api/minions/export.ndjson"
+        );
+    }
 
     /// Parse an href's query the way the router does (only `%20`-style escapes used here).
     fn parse<F: ListFilters>(href: &str) -> ListParams<F> {

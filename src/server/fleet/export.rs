@@ -4,11 +4,10 @@
 
 use crate::model::fleet::{FleetFilters, FleetRow};
 use crate::model::list::{ListParams, ListQuery};
-use crate::server::audit::export::neutralise;
+use crate::server::export::{self, neutralise, ExportFormat};
 use crate::server::auth::CurrentUser;
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use std::collections::HashMap;
@@ -63,15 +62,10 @@ pub async fn export(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     use crate::error::AppError;
-    let Some(Extension(user)) = user else {
-        return AppError::Unauthorized("Sign in to export the fleet.".into()).into_response();
+    let user = match export::signed_in(user, "the fleet") {
+        Ok(u) => u,
+        Err(r) => return r,
     };
-    if user.must_change_pw {
-        return AppError::Forbidden(
-            "You must change your password before doing anything else.".into(),
-        )
-        .into_response();
-    }
     let globs = crate::server::minions::store::allowed_globs(&user.permissions, "view", "minion");
     if globs.as_ref().is_some_and(|g| g.is_empty()) {
         let e = crate::server::auth::deny(
@@ -86,12 +80,9 @@ pub async fn export(
     }
     let get = |k: &str| params.get(k).cloned().unwrap_or_default();
     // Shares the audit exports' limit: each holds a database connection while it runs.
-    let Ok(_permit) = state.exports.clone().try_acquire_owned() else {
-        return AppError::TooManyRequests {
-            message: "Other exports are running; try again when one has finished.".into(),
-            retry_after_secs: 10,
-        }
-        .into_response();
+    let slot = match export::slot(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let mut p: ListParams<FleetFilters> = ListParams::from_query(get);
     // Every row, whatever page the table showed.
@@ -118,23 +109,5 @@ pub async fn export(
             return AppError::Internal("The export could not be written.".into()).into_response();
         }
     };
-    let name = format!(
-        "halite-fleet-{}.csv",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-    );
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    (
-        StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        body,
-    )
-        .into_response()
+    export::download("fleet", ExportFormat::Csv, slot, export::whole(body))
 }

@@ -6,11 +6,11 @@
 use crate::error::AppError;
 use crate::model::inventory::{PackageHit, SearchFilters};
 use crate::model::list::ListFilters;
-use crate::server::audit::export::neutralise;
+use crate::server::export::{self, neutralise, ExportFormat};
 use crate::server::auth::CurrentUser;
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderName, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use std::collections::HashMap;
@@ -53,15 +53,10 @@ pub async fn export(
     uri: Uri,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(Extension(user)) = user else {
-        return AppError::Unauthorized("Sign in to export the inventory.".into()).into_response();
+    let user = match export::signed_in(user, "the inventory") {
+        Ok(u) => u,
+        Err(r) => return r,
     };
-    if user.must_change_pw {
-        return AppError::Forbidden(
-            "You must change your password before doing anything else.".into(),
-        )
-        .into_response();
-    }
     if !user.can("view", "inventory:*") {
         return crate::server::auth::deny(
             &state,
@@ -73,19 +68,16 @@ pub async fn export(
         .await
         .into_response();
     }
-    let json = uri.path().ends_with(".json");
+    let format = ExportFormat::from_path(uri.path());
     let get = |k: &str| params.get(k).cloned().unwrap_or_default();
     let search = match SearchFilters::from_query(&get).validate() {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
     // Shares the other exports' limit: each holds a database connection while it runs.
-    let Ok(_permit) = state.exports.clone().try_acquire_owned() else {
-        return AppError::TooManyRequests {
-            message: "Other exports are running; try again when one has finished.".into(),
-            retry_after_secs: 10,
-        }
-        .into_response();
+    let slot = match export::slot(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let globs = crate::server::minions::store::allowed_globs(&user.permissions, "view", "minion");
     let page = match super::store::search(&state.db, &search, &globs, 1, EXPORT_MAX).await {
@@ -93,43 +85,24 @@ pub async fn export(
         Err(e) => return e.into_response(),
     };
     let truncated = page.truncated || page.list.total > page.list.rows.len() as i64;
-    let (body, kind, ext) = if json {
-        match serde_json::to_vec(&page.list.rows) {
-            Ok(b) => (b, "application/json", "json"),
-            Err(e) => {
-                tracing::error!(error = %e, "inventory export failed");
-                return AppError::Internal("The export could not be written.".into())
-                    .into_response();
-            }
-        }
-    } else {
-        match to_csv(&page.list.rows) {
-            Ok(b) => (b, "text/csv; charset=utf-8", "csv"),
-            Err(e) => {
-                tracing::error!(error = %e, "inventory export failed");
-                return AppError::Internal("The export could not be written.".into())
-                    .into_response();
-            }
+    let body = match format {
+        ExportFormat::Csv => to_csv(&page.list.rows).map_err(|e| e.to_string()),
+        // The route names no `.ndjson` here: the rows are one array.
+        ExportFormat::Json | ExportFormat::Ndjson => {
+            serde_json::to_vec(&page.list.rows).map_err(|e| e.to_string())
         }
     };
-    let name = format!(
-        "halite-packages-{}.{ext}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "inventory export failed");
+            return AppError::Internal("The export could not be written.".into()).into_response();
+        }
+    };
+    let mut response = export::download("packages", format, slot, export::whole(body));
+    response.headers_mut().insert(
+        HeaderName::from_static("x-halite-truncated"),
+        HeaderValue::from_static(if truncated { "true" } else { "false" }),
     );
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::HeaderName::from_static("x-halite-truncated"),
-                HeaderValue::from_static(if truncated { "true" } else { "false" }),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    response
 }

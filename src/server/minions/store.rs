@@ -298,33 +298,78 @@ pub fn push_allowed<DB: Dialect>(
     q.push(")");
 }
 
+/// The list's columns, as [`MinionRow`] and [`Freshness`] read them.
+const LIST_SELECT: &str = "SELECT minion_id AS id, status, primary_ip AS ip, \
+     CASE WHEN osrelease IS NULL THEN os ELSE os || ' ' || osrelease END AS os, \
+     saltversion AS salt, num_cpus AS cpus, mem_total_mb AS mem_mb, virtual_type, \
+     keys_refreshed_at, presence_refreshed_at, grains_refreshed_at FROM minion_snapshots";
+
+/// `SELECT … WHERE <filters> ORDER BY <the list's order>`, without paging: the list page and
+/// its export read the same rows in the same order.
+fn select_sorted<'a, DB: Dialect>(lq: &ListQuery) -> QueryBuilder<'a, DB> {
+    let mut q: QueryBuilder<DB> = QueryBuilder::new(LIST_SELECT);
+    push_filters(&mut q, lq, true);
+    let dir = if lq.descending { "DESC" } else { "ASC" };
+    let col = sort_column(&lq.sort);
+    let key = sort_expr(col, DB::ENGINE);
+    let id = sort_expr("minion_id", DB::ENGINE);
+    // NULLs last either way, then id for a stable order. The id is never NULL: sorted by
+    // it alone, the primary key serves the page without a sort.
+    if col == "minion_id" {
+        q.push(format!(" ORDER BY {id} {dir}"));
+    } else {
+        q.push(format!(" ORDER BY ({col} IS NULL), {key} {dir}, {id} {dir}"));
+    }
+    q
+}
+
+/// A list row with its staleness, from one result row of [`select_sorted`].
+fn list_row<R>(r: &R) -> Result<MinionRow, sqlx::Error>
+where
+    R: sqlx::Row,
+    MinionRow: for<'r> sqlx::FromRow<'r, R>,
+    Freshness: for<'r> sqlx::FromRow<'r, R>,
+{
+    use sqlx::FromRow;
+    let mut row = MinionRow::from_row(r)?;
+    let f = Freshness::from_row(r)?;
+    row.stale = is_stale(
+        row.status,
+        f.keys_refreshed_at,
+        f.presence_refreshed_at,
+        f.grains_refreshed_at,
+    );
+    Ok(row)
+}
+
+/// Every minion the list would show across all its pages, in its order, to `sink` (the
+/// Minions export), read with a cursor.
+pub async fn export(
+    db: &Db,
+    lq: &ListQuery,
+    mut sink: crate::server::export::Sink,
+) -> Result<crate::server::export::Sink, crate::server::export::ExportError> {
+    use futures::TryStreamExt;
+    with_db!(db, p, DB => {
+        let mut q = select_sorted::<DB>(lq);
+        let mut rows = q.build().fetch(p);
+        while let Some(r) = rows.try_next().await? {
+            if !sink.row(&list_row(&r)?).await? {
+                break;
+            }
+        }
+    });
+    Ok(sink)
+}
+
 /// One page of minions plus the total matching (before paging) and counts per status.
 pub async fn list(
     db: &Db,
     lq: &ListQuery,
 ) -> Result<(Vec<MinionRow>, i64, StatusCounts), sqlx::Error> {
-    use sqlx::FromRow;
     let (rows, by_status) = with_db!(db, p, DB => {
-        let mut q: QueryBuilder<DB> = QueryBuilder::new(
-            "SELECT minion_id AS id, status, primary_ip AS ip, \
-             CASE WHEN osrelease IS NULL THEN os ELSE os || ' ' || osrelease END AS os, \
-             saltversion AS salt, num_cpus AS cpus, mem_total_mb AS mem_mb, virtual_type, \
-             keys_refreshed_at, presence_refreshed_at, grains_refreshed_at FROM minion_snapshots",
-        );
-        push_filters(&mut q, lq, true);
-        let dir = if lq.descending { "DESC" } else { "ASC" };
-        let col = sort_column(&lq.sort);
-        let key = sort_expr(col, DB::ENGINE);
-        let id = sort_expr("minion_id", DB::ENGINE);
-        // NULLs last either way, then id for a stable order. The id is never NULL: sorted by
-        // it alone, the primary key serves the page without a sort.
-        if col == "minion_id" {
-            q.push(format!(" ORDER BY {id} {dir} LIMIT "));
-        } else {
-            q.push(format!(
-                " ORDER BY ({col} IS NULL), {key} {dir}, {id} {dir} LIMIT "
-            ));
-        }
+        let mut q = select_sorted::<DB>(lq);
+        q.push(" LIMIT ");
         q.push_bind(lq.per_page)
             .push(" OFFSET ")
             .push_bind((lq.page - 1).max(0) * lq.per_page);
@@ -333,17 +378,7 @@ pub async fn list(
             .fetch_all(p)
             .await?
             .iter()
-            .map(|r| {
-                let mut row = MinionRow::from_row(r)?;
-                let f = Freshness::from_row(r)?;
-                row.stale = is_stale(
-                    row.status,
-                    f.keys_refreshed_at,
-                    f.presence_refreshed_at,
-                    f.grains_refreshed_at,
-                );
-                Ok(row)
-            })
+            .map(list_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
         // Unfiltered, the counts are the ones the triggers keep; a search or a per-resource
