@@ -15,10 +15,7 @@ cargo clippy --all-targets --features ssr,lab -- -D warnings
 cargo clippy -p salt-sim --all-targets -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 
-# The test build and the app build share every compiled dependency and the halite library:
-# same features (`--no-default-features --features ssr,lab`; `lab` only adds tests), same
-# compiler flags (Cargo.toml `disable-erase-components`, .cargo/config.toml). Examples are
-# left out here: clippy above checks they compile, `make bench` runs them.
+# Examples are left out here: clippy above checks they compile, `make bench` runs them.
 FEATURES=(--no-default-features --features ssr,lab)
 step "building the tests"
 cargo test "${FEATURES[@]}" --lib --bins --tests --no-run
@@ -69,7 +66,7 @@ fi
 
 step "building the app (server + WASM)"
 "$LAB" reset-keys >/dev/null
-cargo leptos build --bin-features ssr,lab
+cargo leptos build
 cargo build -p salt-sim
 
 step "end-to-end tests in Chromium"
