@@ -9,9 +9,10 @@ mod common;
 
 use futures::StreamExt;
 use halite::model::audit::{AuditQuery, Decision};
-use halite::server::audit::export::{self, ExportFormat};
+use halite::server::audit::export;
 use halite::server::audit::query;
 use halite::server::db::Db;
+use halite::server::export::ExportFormat;
 use std::time::{Duration, Instant};
 
 const ROWS: i64 = 1_000_000;

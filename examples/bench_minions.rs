@@ -193,12 +193,12 @@ async fn main() {
         for _ in 0..5 {
             let (db, q) = (pool.clone(), store::ListQuery::default());
             let t = Instant::now();
-            let mut file = halite::server::export::stream(
+            let mut file = std::pin::pin!(halite::server::export::stream(
                 format,
                 halite::model::minions::MinionRow::COLUMNS,
                 "bench",
                 move |sink| async move { store::export(&db, &q, sink).await },
-            );
+            ));
             bytes = 0;
             while let Some(chunk) = file.next().await {
                 bytes += chunk.unwrap().len();

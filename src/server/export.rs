@@ -241,13 +241,20 @@ where
             let _ = tx.send(Err(std::io::Error::other(e))).await;
         }
     });
-    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+    // `poll_recv` keeps answering `None` once the channel is done: the compression layer polls
+    // the body again after its end, and a `stream::unfold` panics there (a browser's download,
+    // which asks for gzip, was cut off).
+    let mut rx = rx;
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// The signed-in caller of an export, or the answer to give: 401 without a session, 403 while
 /// the password must be changed. `what` completes "Sign in to export …".
 #[allow(clippy::result_large_err)]
-pub fn signed_in(user: Option<Extension<CurrentUser>>, what: &str) -> Result<CurrentUser, Response> {
+pub fn signed_in(
+    user: Option<Extension<CurrentUser>>,
+    what: &str,
+) -> Result<CurrentUser, Response> {
     let Some(Extension(user)) = user else {
         return Err(AppError::Unauthorized(format!("Sign in to export {what}.")).into_response());
     };
@@ -390,8 +397,14 @@ mod tests {
     #[test]
     fn the_format_comes_from_the_path() {
         assert_eq!(ExportFormat::from_path("/a/export.csv"), ExportFormat::Csv);
-        assert_eq!(ExportFormat::from_path("/a/export.json"), ExportFormat::Json);
-        assert_eq!(ExportFormat::from_path("/a/export.ndjson"), ExportFormat::Ndjson);
+        assert_eq!(
+            ExportFormat::from_path("/a/export.json"),
+            ExportFormat::Json
+        );
+        assert_eq!(
+            ExportFormat::from_path("/a/export.ndjson"),
+            ExportFormat::Ndjson
+        );
         assert!(file_name("minions", ExportFormat::Ndjson).starts_with("halite-minions-"));
         assert!(file_name("minions", ExportFormat::Ndjson).ends_with(".ndjson"));
     }

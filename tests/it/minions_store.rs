@@ -474,7 +474,31 @@ async fn the_export_carries_every_page_of_the_filtered_list_in_its_order() {
     sorted.sort();
     assert_eq!(ids, sorted, "the list's default order: by id");
     let formula = recs.iter().find(|r| &r[0] == "web-00002").unwrap();
-    assert_eq!(&formula[3], "'=2+5 12", "a formula-like cell is neutralised");
+    assert_eq!(
+        &formula[3], "'=2+5 12",
+        "a formula-like cell is neutralised"
+    );
+
+    // What a browser gets: the same file, gzip-compressed (the compression layer polls the
+    // body once more after its end; a stream that panicked there cut every download short).
+    let req = axum::http::Request::get("/api/minions/export.csv")
+        .header("host", "halite.test")
+        .header("cookie", &admin)
+        .header("accept-encoding", "gzip")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(app.router.clone(), req)
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let gz = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let mut csv_text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut csv_text)
+        .unwrap();
+    assert_eq!(csv_text, r.body);
 
     // Search, status and a sort: the same rows, in the same order, as the list's pages.
     let filters = store::ListQuery {
@@ -527,17 +551,30 @@ async fn the_export_carries_every_page_of_the_filtered_list_in_its_order() {
 
     // Each export is audited with its filters and format.
     let audited = app.audit_rows("export.minions").await;
-    assert_eq!(audited.len(), 4);
-    let args: serde_json::Value = serde_json::from_str(audited[1].2.as_deref().unwrap()).unwrap();
+    assert_eq!(audited.len(), 5);
+    let args: serde_json::Value = serde_json::from_str(audited[2].2.as_deref().unwrap()).unwrap();
     assert_eq!(
-        (&args["format"], &args["q"], &args["status"], &args["sort"], &args["dir"]),
-        (&json!("json"), &json!("web"), &json!("online"), &json!("cpus"), &json!("desc"))
+        (
+            &args["format"],
+            &args["q"],
+            &args["status"],
+            &args["sort"],
+            &args["dir"]
+        ),
+        (
+            &json!("json"),
+            &json!("web"),
+            &json!("online"),
+            &json!("cpus"),
+            &json!("desc")
+        )
     );
-    assert_eq!(audited[3].3.as_deref(), Some("wendy"));
+    assert_eq!(audited[4].3.as_deref(), Some("wendy"));
 
     // Refused: no minion to view (audited), a filter that does not check, no session.
     app.create_role("jobsonly", &[("view", "job:*")]).await;
-    app.create_user("jo", "jo-password-12345", &["jobsonly"]).await;
+    app.create_user("jo", "jo-password-12345", &["jobsonly"])
+        .await;
     let jo = app.login("jo", "jo-password-12345").await;
     let before = app.audit_rows("permission.denied").await.len();
     let r = app.get("/api/minions/export.csv", Some(&jo)).await;
@@ -549,10 +586,13 @@ async fn the_export_carries_every_page_of_the_filtered_list_in_its_order() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("Status must be one of"), "{}", r.body);
     let r = app
-        .get(&format!("/api/minions/export.csv?q={}", "x".repeat(300)), Some(&admin))
+        .get(
+            &format!("/api/minions/export.csv?q={}", "x".repeat(300)),
+            Some(&admin),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     let r = app.get("/api/minions/export.csv", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.audit_rows("export.minions").await.len(), 4);
+    assert_eq!(app.audit_rows("export.minions").await.len(), 5);
 }

@@ -8,8 +8,8 @@ use crate::app::api::fleet::{get_minion_runs, MINION_RUNS};
 use crate::app::api::minions::{get_minion, list_minions, MinionDetail, MinionPage, MinionRow};
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::list::{
-    export_links, list_table, page_pager, sort_headers, value_chips, ChipKey, EmptyState, FilterChips,
-    ListSearch, NoMatch,
+    export_links, list_table, page_pager, sort_headers, value_chips, ChipKey, EmptyState,
+    FilterChips, ListSearch, NoMatch,
 };
 use crate::app::pages::{copy_text, live_list, load_view, short_utc, ErrorPanel, PageHeader};
 use crate::model::list::{ListParams, MinionFilters, MinionSort};
@@ -70,8 +70,15 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
     let header = sort_headers(&s);
     let empty_fleet = page.counts.all() == 0;
     let pager = page_pager(&s, &page.list, "minion");
-    let exports = (page.list.total > 0)
-        .then(|| export_links(&s, "/api/minions/export", page.list.total, "minions", "minions-export"));
+    let exports = (page.list.total > 0).then(|| {
+        export_links(
+            &s,
+            "/api/minions/export",
+            page.list.total,
+            "minions",
+            "minions-export",
+        )
+    });
     let head = view! {
         {header(MinionSort::Id, "Minion")}
         {header(MinionSort::Status, "Status")}

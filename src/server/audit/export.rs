@@ -61,7 +61,9 @@ pub fn stream(
     f: AuditQuery,
     format: ExportFormat,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    export::stream(format, CSV_HEADER, "audit", move |sink| produce(db, f, sink))
+    export::stream(format, CSV_HEADER, "audit", move |sink| {
+        produce(db, f, sink)
+    })
 }
 
 async fn produce(db: Db, f: AuditQuery, mut sink: Sink) -> Result<Sink, export::ExportError> {

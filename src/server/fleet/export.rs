@@ -4,8 +4,8 @@
 
 use crate::model::fleet::{FleetFilters, FleetRow};
 use crate::model::list::{ListParams, ListQuery};
-use crate::server::export::{self, neutralise, ExportFormat};
 use crate::server::auth::CurrentUser;
+use crate::server::export::{self, neutralise, ExportFormat};
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};

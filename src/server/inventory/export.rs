@@ -6,8 +6,8 @@
 use crate::error::AppError;
 use crate::model::inventory::{PackageHit, SearchFilters};
 use crate::model::list::ListFilters;
-use crate::server::export::{self, neutralise, ExportFormat};
 use crate::server::auth::CurrentUser;
+use crate::server::export::{self, neutralise, ExportFormat};
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderName, HeaderValue, Uri};

@@ -115,8 +115,11 @@ pub async fn export(
         allowed_globs: globs,
     };
     let db = state.db.clone();
-    let body = export::stream(format, MinionRow::COLUMNS, "minions", move |sink| async move {
-        store::export(&db, &sq, sink).await
-    });
+    let body = export::stream(
+        format,
+        MinionRow::COLUMNS,
+        "minions",
+        move |sink| async move { store::export(&db, &sq, sink).await },
+    );
     export::download("minions", format, slot, body)
 }

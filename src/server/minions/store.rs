@@ -318,7 +318,9 @@ fn select_sorted<'a, DB: Dialect>(lq: &ListQuery) -> QueryBuilder<'a, DB> {
     if col == "minion_id" {
         q.push(format!(" ORDER BY {id} {dir}"));
     } else {
-        q.push(format!(" ORDER BY ({col} IS NULL), {key} {dir}, {id} {dir}"));
+        q.push(format!(
+            " ORDER BY ({col} IS NULL), {key} {dir}, {id} {dir}"
+        ));
     }
     q
 }
