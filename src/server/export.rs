@@ -267,6 +267,28 @@ pub fn signed_in(
     Ok(user)
 }
 
+/// The answer to a caller without `view` on `resource`: a `permission.denied` audit row naming
+/// the export's format, and a 403 saying `message`.
+pub async fn denied(
+    state: &AppState,
+    user: &CurrentUser,
+    ip: &str,
+    resource: &str,
+    format: ExportFormat,
+    message: &str,
+) -> Response {
+    crate::server::audit::record(
+        &state.db,
+        crate::server::audit::AuditEntry::new("permission.denied", resource)
+            .user(&user.id, &user.username)
+            .args(serde_json::json!({ "verb": "view", "export": format.extension() }))
+            .deny(403)
+            .ip(ip),
+    )
+    .await;
+    AppError::Forbidden(message.to_string()).into_response()
+}
+
 /// One of the [`MAX_EXPORTS`] export slots, or a 429 saying to try again. Hold it as long as
 /// the body: pass it to [`download`].
 #[allow(clippy::result_large_err)]

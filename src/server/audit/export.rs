@@ -96,19 +96,8 @@ pub async fn export(
     };
     let ip = auth::client_info(&req.into_parts().0).ip;
     if !user.can("view", "audit:*") {
-        record(
-            &state.db,
-            AuditEntry::new("permission.denied", "audit:*")
-                .user(&user.id, &user.username)
-                .args(serde_json::json!({ "verb": "view", "export": format.extension() }))
-                .deny(403)
-                .ip(&ip),
-        )
-        .await;
-        return crate::error::AppError::Forbidden(
-            "You do not have permission to view the audit log.".into(),
-        )
-        .into_response();
+        let message = "You do not have permission to view the audit log.";
+        return export::denied(&state, &user, &ip, "audit:*", format, message).await;
     }
     let get = |k: &str| params.get(k).cloned().unwrap_or_default();
     let f = match AuditFilters::from_query(&get).validate() {

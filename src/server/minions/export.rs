@@ -62,19 +62,8 @@ pub async fn export(
     let ip = auth::client_info(&req.into_parts().0).ip;
     let globs = store::allowed_globs(&user.permissions, "view", "minion");
     if globs.as_ref().is_some_and(|g| g.is_empty()) {
-        record(
-            &state.db,
-            AuditEntry::new("permission.denied", "minion:*")
-                .user(&user.id, &user.username)
-                .args(serde_json::json!({ "verb": "view", "export": format.extension() }))
-                .deny(403)
-                .ip(&ip),
-        )
-        .await;
-        return crate::error::AppError::Forbidden(
-            "You do not have permission to view minions.".into(),
-        )
-        .into_response();
+        let message = "You do not have permission to view minions.";
+        return export::denied(&state, &user, &ip, "minion:*", format, message).await;
     }
     let get = |k: &str| params.get(k).cloned().unwrap_or_default();
     let mut p: ListParams<MinionFilters> = ListParams::from_query(get);
