@@ -81,7 +81,7 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    /// The filters as an audit row's arguments (`audit.export`).
+    /// The filters as an audit row's arguments (`export.audit`).
     pub fn describe(&self) -> serde_json::Value {
         serde_json::json!({
             "user": self.user,

@@ -40,6 +40,11 @@ Usage:
   halite admin check [--json]
                            the Diagnostics checks (salt-api, login, clock, version, netapi
                            clients, eauth rights, /events, database); exit 1 when one fails
+  halite admin export PAGE [KEY=VALUE]... [--format csv|json|ndjson]
+                           a table as its page's export sends it, every row, to standard output;
+                           PAGE is minions, keys, jobs, activity, templates, users or audit and
+                           KEY=VALUE are the page's URL filters (q=web status=online sort=os ...);
+                           audited as export.PAGE via cli
   halite admin audit [--since T] [--until T] [--user NAME] [--action ACTION] [--limit N] [--json]
                            (newest first; T is RFC 3339, 2026-11-30T08:00 (UTC) or a span back
                             from now: 30m, 24h, 7d; --limit 1 to 100000, default 100)
@@ -358,6 +363,9 @@ async fn admin(mut config: Config, args: &[String]) -> i32 {
     }
     if sub == "check" {
         return admin_check(config, args.get(1..).unwrap_or(&[])).await;
+    }
+    if sub == "export" {
+        return admin_export(config, args.get(1..).unwrap_or(&[])).await;
     }
     if sub == "backup" {
         return admin_backup(&config, args.get(1..).unwrap_or(&[])).await;
@@ -743,6 +751,60 @@ async fn admin_check(mut config: Config, args: &[String]) -> i32 {
     exit_code(run.await, 2)
 }
 
+/// `halite admin export PAGE [KEY=VALUE]... [--format F]`: the page's export, as a user holding
+/// `*:*` would download it, to standard output.
+async fn admin_export(config: Config, args: &[String]) -> i32 {
+    use crate::server::export::{write_to, ExportFormat, Params};
+    let run = async {
+        let usage = "usage: halite admin export PAGE [KEY=VALUE]... [--format csv|json|ndjson]";
+        let (page, rest) = args.split_first().ok_or(usage)?;
+        let mut format = ExportFormat::Csv;
+        let mut params = Params::default();
+        let mut it = rest.iter();
+        while let Some(a) = it.next() {
+            if a == "--format" {
+                format = match it.next().map(String::as_str) {
+                    Some("csv") => ExportFormat::Csv,
+                    Some("json") => ExportFormat::Json,
+                    Some("ndjson") => ExportFormat::Ndjson,
+                    _ => return Err("--format must be csv, json or ndjson".to_string()),
+                };
+            } else if let Some((k, v)) = a.split_once('=') {
+                params.0.insert(k.to_string(), v.to_string());
+            } else {
+                return Err(format!("{a:?} is not KEY=VALUE\n{usage}"));
+            }
+        }
+        let state = http::build_state(config).await?;
+        let user = auth::CurrentUser {
+            id: String::new(),
+            username: "cli".into(),
+            display_name: "command line".into(),
+            must_change_pw: false,
+            theme: String::new(),
+            permissions: vec![crate::rbac::Permission::new("*", "*")],
+            session_key: String::new(),
+        };
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        use crate::server::{activity, jobs, keys, minions, templates};
+        let r = match page.as_str() {
+            "minions" => write_to::<minions::export::MinionsExport>(&state, &user, params, format, &mut out).await,
+            "keys" => write_to::<keys::KeysExport>(&state, &user, params, format, &mut out).await,
+            "jobs" => write_to::<jobs::export::JobsExport>(&state, &user, params, format, &mut out).await,
+            "activity" => write_to::<activity::export::ActivityExport>(&state, &user, params, format, &mut out).await,
+            "templates" => write_to::<templates::TemplatesExport>(&state, &user, params, format, &mut out).await,
+            "users" => write_to::<users::export::UsersExport>(&state, &user, params, format, &mut out).await,
+            "audit" => write_to::<audit::export::AuditExport>(&state, &user, params, format, &mut out).await,
+            other => Err(format!(
+                "no page {other:?} to export: minions, keys, jobs, activity, templates, users or audit"
+            )),
+        };
+        state.db.close().await;
+        r.map(|()| 0)
+    };
+    exit_code(run.await, 2)
+}
+
 async fn open_db(config: &Config) -> Result<db::Db, String> {
     db::connect(&config.database_url)
         .await
@@ -771,7 +833,7 @@ async fn admin_audit(config: &Config, args: &[String]) -> i32 {
         let rows = audit::query::page(&pool, &f, a.limit, 0)
             .await
             .map_err(|e| e.to_string())?;
-        let mut out = std::io::stdout().lock();
+        let mut out = std::io::BufWriter::new(std::io::stdout());
         write_audit(&mut out, &rows, a.json).map_err(|e| e.to_string())
     };
     match run.await {

@@ -92,11 +92,24 @@ pub async fn build_state(mut config: Config) -> Result<AppState, String> {
     })
 }
 
+/// `GET /api/<page>/export.csv|json|ndjson` for every exported table (`server::export`).
+fn export_routes(r: Router<AppState>) -> Router<AppState> {
+    use crate::server::export::routes;
+    let r = routes::<audit::export::AuditExport>(r, "/api/audit/export");
+    let r = routes::<crate::server::minions::export::MinionsExport>(r, "/api/minions/export");
+    let r = routes::<crate::server::keys::KeysExport>(r, "/api/keys/export");
+    let r = routes::<crate::server::jobs::export::JobsExport>(r, "/api/jobs/export");
+    let r = routes::<crate::server::jobs::export::JobResultsExport>(r, "/api/jobs/results/export");
+    let r = routes::<crate::server::activity::export::ActivityExport>(r, "/api/activity/export");
+    let r = routes::<crate::server::templates::TemplatesExport>(r, "/api/templates/export");
+    routes::<crate::server::users::export::UsersExport>(r, "/api/users/export")
+}
+
 /// The whole HTTP application around `pages`, the Leptos page routes and server functions that
-/// the app layer builds (its `routes::router`): health, the activity stream, the audit export
+/// the app layer builds (its `routes::router`): health, the activity stream, the exports
 /// and every middleware layer. The pages come from above so that `server` never imports `app`.
 pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
-    Router::new()
+    export_routes(Router::new())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::server::metrics::metrics_main))
@@ -105,21 +118,6 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             get(crate::server::activity::sse::stream),
         )
         .route("/api/auth/watch", get(crate::server::auth::watch::watch))
-        .route("/api/audit/export.csv", get(audit::export::export))
-        .route("/api/audit/export.json", get(audit::export::export))
-        .route("/api/audit/export.ndjson", get(audit::export::export))
-        .route(
-            "/api/minions/export.csv",
-            get(crate::server::minions::export::export),
-        )
-        .route(
-            "/api/minions/export.json",
-            get(crate::server::minions::export::export),
-        )
-        .route(
-            "/api/minions/export.ndjson",
-            get(crate::server::minions::export::export),
-        )
         .route(
             "/api/fleet/export.csv",
             get(crate::server::fleet::export::export),

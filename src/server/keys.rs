@@ -213,3 +213,75 @@ pub async fn act(
     }
     Ok(out)
 }
+
+/// One key in the Keys export.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyExportRow {
+    pub minion_id: String,
+    pub state: crate::model::keys::KeyState,
+}
+
+impl crate::server::export::ExportRow for KeyExportRow {
+    const COLUMNS: &'static [&'static str] = &["minion_id", "state"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.minion_id.clone(), self.state.as_str().to_string()]
+    }
+}
+
+/// The Keys page's export (`GET /api/keys/export.csv|json|ndjson`): every key the caller may
+/// view whose id contains the search (as the page filters), all states, ordered by minion id,
+/// from the keys snapshot the page reads.
+pub struct KeysExport {
+    globs: Option<Vec<String>>,
+    needle: String,
+}
+
+impl crate::server::export::Table for KeysExport {
+    const PAGE: &'static str = "keys";
+    const WHAT: &'static str = "keys";
+    type Row = KeyExportRow;
+
+    async fn check(
+        _: &AppState,
+        user: &CurrentUser,
+        params: &crate::server::export::Params,
+    ) -> Result<Self, crate::server::export::Refusal> {
+        let globs = crate::server::export::view_globs(
+            user,
+            "key",
+            "You do not have permission to view keys.",
+        )?;
+        let q = crate::model::list::validate_q(&params.get("q"))?;
+        Ok(KeysExport {
+            globs,
+            needle: q.to_lowercase(),
+        })
+    }
+
+    fn resource(&self) -> String {
+        "key:*".into()
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "q": self.needle, "scoped": self.globs.is_some() })
+    }
+
+    async fn produce(
+        self,
+        state: AppState,
+        mut sink: crate::server::export::Sink,
+    ) -> Result<crate::server::export::Sink, crate::server::export::ExportError> {
+        use crate::server::minions::store::{all_status, SnapshotKind};
+        let all = all_status(&state.db, SnapshotKind::Key, &self.globs).await?;
+        let rows = all
+            .into_iter()
+            .filter(|(id, _)| self.needle.is_empty() || id.to_lowercase().contains(&self.needle))
+            .map(|(minion_id, status)| KeyExportRow {
+                minion_id,
+                state: status.key_state(),
+            });
+        sink.all(rows).await?;
+        Ok(sink)
+    }
+}

@@ -150,8 +150,6 @@ fn route_label(req: &Request) -> String {
 const NOT_SERVER_FNS: &[&str] = &[
     "/api/activity/stream",
     "/api/auth/watch",
-    "/api/audit/export.csv",
-    "/api/audit/export.json",
     "/api/fleet/export.csv",
     "/api/inventory/search.csv",
     "/api/inventory/search.json",
@@ -173,7 +171,11 @@ pub async fn track_http(req: Request, next: Next) -> Response {
         "method" => method, "route" => route.clone())
     .record(took);
     if let Some(name) = route.strip_prefix("/api/") {
-        if !NOT_SERVER_FNS.contains(&route.as_str()) && route != "other" {
+        // The exports (`/api/<page>/export.<ext>`) are plain GETs too.
+        if !NOT_SERVER_FNS.contains(&route.as_str())
+            && !route.contains("/export.")
+            && route != "other"
+        {
             metrics::histogram!("halite_server_fn_duration_seconds", "fn" => name.to_string())
                 .record(took);
         }

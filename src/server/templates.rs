@@ -212,3 +212,76 @@ pub async fn delete(db: &Db, id: &str, owner_id: &str) -> Result<Option<String>,
     });
     Ok(name.map(|(n,)| n))
 }
+
+impl crate::server::export::ExportRow for TemplateOut {
+    const COLUMNS: &'static [&'static str] = &[
+        "name",
+        "owner",
+        "shared",
+        "description",
+        "target_type",
+        "target",
+        "function",
+        "args",
+        "kwargs",
+        "created_at",
+        "updated_at",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.owner_username.clone(),
+            self.is_shared.to_string(),
+            self.description.clone(),
+            self.target_type.clone(),
+            self.target.clone(),
+            self.fun.clone(),
+            serde_json::to_string(&self.args).unwrap_or_default(),
+            serde_json::to_string(&self.kwargs).unwrap_or_default(),
+            self.created_at.clone(),
+            self.updated_at.clone(),
+        ]
+    }
+}
+
+/// The Templates page's export (`GET /api/templates/export.csv|json|ndjson`): the caller's own
+/// templates and every shared one, as the page lists them (own first, then by name). Session
+/// only, like the page: ownership scopes it.
+pub struct TemplatesExport {
+    user_id: String,
+}
+
+impl crate::server::export::Table for TemplatesExport {
+    const PAGE: &'static str = "templates";
+    const WHAT: &'static str = "templates";
+    type Row = TemplateOut;
+
+    async fn check(
+        _: &crate::server::state::AppState,
+        user: &crate::server::auth::CurrentUser,
+        _: &crate::server::export::Params,
+    ) -> Result<Self, crate::server::export::Refusal> {
+        Ok(TemplatesExport {
+            user_id: user.id.clone(),
+        })
+    }
+
+    fn resource(&self) -> String {
+        "template:*".into()
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+
+    async fn produce(
+        self,
+        state: crate::server::state::AppState,
+        mut sink: crate::server::export::Sink,
+    ) -> Result<crate::server::export::Sink, crate::server::export::ExportError> {
+        sink.all(list_visible(&state.db, &self.user_id).await?)
+            .await?;
+        Ok(sink)
+    }
+}

@@ -454,7 +454,7 @@ async fn csv_export_streams_the_filtered_rows_safely() {
     assert_eq!(&recs[3][col("decision")], "deny");
 
     // The export itself is audited, with its filters.
-    let rows = app.audit_rows("audit.export").await;
+    let rows = app.audit_rows("export.audit").await;
     assert_eq!(rows.len(), 1);
     let (decision, code, args, user) = &rows[0];
     assert_eq!(
@@ -533,7 +533,7 @@ async fn only_holders_of_view_audit_may_read_it() {
     assert!(denied
         .iter()
         .all(|(d, c, res)| d == "deny" && *c == 403 && res == "audit:*"));
-    assert!(app.audit_rows("audit.export").await.is_empty());
+    assert!(app.audit_rows("export.audit").await.is_empty());
 
     // Without a session: 401.
     assert_eq!(

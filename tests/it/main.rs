@@ -23,6 +23,7 @@ mod cluster;
 mod db_schema;
 mod diagnostics;
 mod error_pipeline;
+mod exports;
 #[cfg(feature = "lab")]
 mod fleet_live;
 mod fleet_store;

@@ -69,32 +69,15 @@ pub async fn list_activity(
             "since_minutes must be 0 to 525600.",
         ));
     }
-    let minutes = if since_minutes > 0 {
-        Some(since_minutes)
-    } else {
-        lq.filters.range_minutes()
-    };
-    let (page, per_page, f) = (lq.page, lq.per_page, lq.filters);
     if after_id < 0 {
         return Err(AppError::invalid(
             "after_id",
             "after_id must not be negative.",
         ));
     }
-    let some = |s: String| (!s.is_empty()).then_some(s);
-    let aq = ActivityQuery {
-        category: f.category(),
-        event_type: some(f.event_type),
-        minion_id: some(f.minion),
-        search: some(lq.q),
-        hide_routine: f.hide_routine,
-        hide_dispatch: f.hide_dispatch,
-        since: minutes.map(|m| chrono::Utc::now() - chrono::Duration::minutes(m)),
-        until: None,
-        after_id: (after_id > 0).then_some(after_id),
-        page,
-        per_page,
-    };
+    let (page, per_page) = (lq.page, lq.per_page);
+    let mut aq = ActivityQuery::of_list(lq, since_minutes);
+    aq.after_id = (after_id > 0).then_some(after_id);
     let (events, total) = store::list(&state.db, &aq, &vis).await?;
     let enabled = crate::server::settings::load_view(&state.db)
         .await?

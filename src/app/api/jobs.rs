@@ -12,20 +12,6 @@ pub use crate::model::jobs::{
     JobsPage, KillResult, MinionJobState, StateRow, StateSummary, LIVE_CAP,
 };
 
-/// Take one live call from the user's budget, or a 429 saying when to try again.
-#[cfg(feature = "ssr")]
-fn live_budget(cache: &crate::server::jobs::JobsCache, user_id: &str) -> Result<(), AppError> {
-    cache
-        .live_limit
-        .take(user_id)
-        .map_err(|secs| AppError::TooManyRequests {
-            message: format!(
-                "Too many live job requests; try again in {secs} s (the Jobs page refreshes by itself)."
-            ),
-            retry_after_secs: secs,
-        })
-}
-
 /// The JID argument, checked, and the caller, who must hold `verb` on `job:<jid>`.
 #[cfg(feature = "ssr")]
 async fn job_scope(
@@ -91,7 +77,7 @@ pub async fn list_jobs(
         // Straight from the master (SPEC 6.5 Live mode), filtered here, capped at 500.
         // One answer is shared by every viewer for a few seconds (single flight), and
         // each user's live calls are rate limited.
-        live_budget(&cache, &user.id)?;
+        crate::server::jobs::detail::live_budget(&cache, &user.id)?;
         let client = state.runtime.client()?;
         let jobs = cache
             .live_list
@@ -164,135 +150,7 @@ pub async fn list_jobs(
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_job(jid: String) -> Result<JobDetailView, AppError> {
     let (jid, state, user) = job_scope("view", jid).await?;
-    let cache = state.runtime.jobs();
-    live_budget(&cache, &user.id)?;
-    let client = state.runtime.client()?;
-    let salt_err = crate::server::runtime::salt_error;
-    // `jobs.active` asks every minion: one answer is shared by every viewer for a few
-    // seconds (single flight).
-    let (detail, active) = tokio::join!(
-        client.list_job(&jid),
-        cache
-            .live_active
-            .get(crate::server::jobs::LIVE_TTL, || client.jobs_active())
-    );
-    let detail = detail.map_err(salt_err)?;
-    if detail.summary.function.is_empty() && detail.minions.is_empty() {
-        return Err(AppError::NotFound(format!(
-            "The master has no job {jid} (it may have expired from the job cache)."
-        )));
-    }
-    let running_on: Vec<String> = match active {
-        Ok(list) => list
-            .into_iter()
-            .find(|a| a.jid == jid)
-            .map(|a| a.running)
-            .unwrap_or_default(),
-        Err(_) => vec![],
-    };
-    let running = !running_on.is_empty();
-    if running {
-        cache.mark_running(&jid);
-    }
-    let fun = detail.summary.function.clone();
-    let is_state = crate::server::jobs::highstate::is_state_function(&fun);
-    let mut minions: Vec<String> = detail.minions.clone();
-    for id in detail.results.keys() {
-        if !minions.contains(id) {
-            minions.push(id.clone());
-        }
-    }
-    minions.sort();
-    let mut rows = vec![];
-    for id in &minions {
-        match detail.results.get(id) {
-            Some(r) => {
-                let (return_json, truncated) = clipped_json(&r.ret, 256 * 1024);
-                let success = r.success.or(r.retcode.map(|c| c == 0));
-                rows.push(JobMinionRow {
-                    minion: id.clone(),
-                    state: MinionJobState::Returned,
-                    success,
-                    retcode: r.retcode,
-                    return_json,
-                    truncated,
-                    highstate: is_state
-                        .then(|| crate::server::jobs::highstate::parse_state_return(&r.ret)),
-                });
-            }
-            None => rows.push(JobMinionRow {
-                minion: id.clone(),
-                state: if running_on.contains(id) {
-                    MinionJobState::Running
-                } else {
-                    MinionJobState::NoResponse
-                },
-                success: None,
-                retcode: None,
-                return_json: String::new(),
-                truncated: false,
-                highstate: None,
-            }),
-        }
-    }
-    // Minions with failures first, then by id.
-    rows.sort_by(|a, b| {
-        let bad = |r: &JobMinionRow| {
-            !(r.success == Some(false)
-                || r.highstate
-                    .as_ref()
-                    .is_some_and(|h| h.fail > 0 || !h.errors.is_empty()))
-        };
-        bad(a).cmp(&bad(b)).then(a.minion.cmp(&b.minion))
-    });
-    let raw = serde_json::json!({
-        "jid": jid,
-        "Function": fun,
-        "Arguments": detail.summary.arguments,
-        "Target": detail.summary.target,
-        "Target-type": detail.summary.target_type,
-        "User": detail.summary.user,
-        "Minions": detail.minions,
-        "Result": detail.results.iter().map(|(k, r)| (k.clone(), serde_json::json!({
-            "return": r.ret, "retcode": r.retcode, "success": r.success, "out": r.out
-        }))).collect::<serde_json::Map<String, serde_json::Value>>(),
-    });
-    let (raw_json, raw_truncated) = clipped_json(&raw, 2 * 1024 * 1024);
-    let (arguments, kwargs) = split_arguments(&detail.summary.arguments);
-    let failed = rows
-        .iter()
-        .filter(|r| {
-            r.success == Some(false)
-                || r.highstate
-                    .as_ref()
-                    .is_some_and(|h| h.fail > 0 || !h.errors.is_empty())
-        })
-        .count() as i64;
-    Ok(JobDetailView {
-        returned: rows
-            .iter()
-            .filter(|r| r.state == MinionJobState::Returned)
-            .count() as i64,
-        no_response: rows
-            .iter()
-            .filter(|r| r.state == MinionJobState::NoResponse)
-            .count() as i64,
-        failed,
-        can_kill: running && user.can("kill", &format!("job:{jid}")),
-        started_at: crate::server::jobs::ingest::parse_jid(&jid),
-        jid,
-        function: fun,
-        arguments,
-        kwargs,
-        target: detail.summary.target,
-        target_type: detail.summary.target_type,
-        user: detail.summary.user,
-        running,
-        is_state,
-        minions: rows,
-        raw_json,
-        raw_truncated,
-    })
+    crate::server::jobs::detail::load(&state, &user, jid).await
 }
 
 /// Kill a running job: `saltutil.kill_job` on the minions still running it (DECISIONS).

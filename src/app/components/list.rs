@@ -202,15 +202,20 @@ pub fn export_links<F: ListFilters>(
     total: i64,
     noun: &str,
     test: &'static str,
-) -> impl IntoView {
+) -> AnyView {
     let what = if s.filtered() {
         format!("Export the {total} matching {noun}:")
     } else {
         format!("Export all {total} {noun}:")
     };
+    export_bar(what, |ext| s.export_href(endpoint, ext), test)
+}
+
+/// The export bar: `what` ("Export all 12 keys:") and a link per format to `href(ext)`.
+pub fn export_bar(what: String, href: impl Fn(&str) -> String, test: &'static str) -> AnyView {
     let link = |ext: &'static str, text: &'static str, title: &'static str| {
         view! {
-            <a href=s.export_href(endpoint, ext) class="button button-small" rel="external" download
+            <a href=href(ext) class="button button-small" rel="external" download
                 title=title data-test=format!("{test}-{ext}")>{text}</a>
         }
     };
@@ -222,6 +227,7 @@ pub fn export_links<F: ListFilters>(
             {link("ndjson", "NDJSON", "One JSON object a line, for scripts and large sets")}
         </div>
     }
+    .into_any()
 }
 
 /// A list's table (`class` and `data-test` on the `<table>`): the header cells `head`, a row

@@ -6,7 +6,7 @@ use crate::app::api::jobs::{
 };
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{
-    Chip, ChipKey, EmptyState, FilterChips, NoMatch, Pager, SearchBox,
+    export_bar, export_links, Chip, ChipKey, EmptyState, FilterChips, NoMatch, Pager, SearchBox,
 };
 use crate::app::pages::{live_list, load_view, short_utc, ErrorPanel, PageHeader};
 use crate::model::activity::EventCategory;
@@ -100,8 +100,18 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
         }
     });
     let filtered = s.filtered();
+    let exports = (!page.live && page.list.total > 0).then(|| {
+        export_links(
+            &s,
+            "/api/jobs/export",
+            page.list.total,
+            "jobs",
+            "jobs-export",
+        )
+    });
     view! {
         {source}
+        {exports}
         {if page.list.rows.is_empty() {
             if filtered {
                 view! { <NoMatch path="/jobs" what="jobs" icon="play" test="jobs-empty" /> }.into_any()
@@ -233,6 +243,17 @@ fn JobDetailBody(
     let raw_truncated = job.raw_truncated;
     let is_state = job.is_state;
     let minions = job.minions.clone();
+    let exports = (!minions.is_empty()).then(|| {
+        let jid = job.jid.to_string();
+        export_bar(
+            format!("Export the {} minions' results:", minions.len()),
+            move |ext| {
+                let parts = vec![format!("jid={}", crate::model::list::url_escape(&jid))];
+                crate::model::list::href(&format!("/api/jobs/results/export.{ext}"), &parts)
+            },
+            "job-results-export",
+        )
+    });
     view! {
         <PageHeader title=format!("Job {}", job.jid) subtitle=job.function.clone()>
             <button type="button" class="button" on:click=move |_| refresh.run(())>"Refresh"</button>
@@ -257,6 +278,7 @@ fn JobDetailBody(
                 <span class="count-pill muted">{format!("{} no response", job.no_response)}</span>
             </div>
         </section>
+        {exports}
         <div class="tabs" role="tablist">
             <button type="button" role="tab" class=move || if raw.get() { "tab" } else { "tab tab-active" } on:click=move |_| raw.set(false)>"Results"</button>
             <button type="button" role="tab" data-test="raw-tab" class=move || if raw.get() { "tab tab-active" } else { "tab" } on:click=move |_| raw.set(true)>"Raw JSON"</button>

@@ -2,6 +2,7 @@
 //! confirmation naming the minion, bulk actions for pending keys.
 
 use crate::app::api::keys::{key_fingerprint, list_keys, KeyAction, KeyRow, KeysView};
+use crate::app::components::list::export_bar;
 use crate::app::components::list::{EmptyState, SearchBox};
 use crate::app::pages::{ErrorPanel, PageHeader};
 use crate::model::keys::KeyState;
@@ -149,7 +150,22 @@ fn KeysBody(
         }
         h
     };
+    let noun = if q.is_empty() {
+        format!("Export all {total} keys:")
+    } else {
+        format!("Export the {total} matching keys:")
+    };
+    let exports = export_bar(
+        noun,
+        |ext| {
+            let mut parts = vec![];
+            crate::model::list::push_str(&mut parts, "q", &q);
+            crate::model::list::href(&format!("/api/keys/export.{ext}"), &parts)
+        },
+        "keys-export",
+    );
     view! {
+        {exports}
         <KeyGroup title="Pending" hint="Waiting for a decision. Check the fingerprint before accepting." rows=v.pending.clone() confirm selected=Some(selected) test="pending" extra=bulk.map(|b| b.into_any()) />
         <KeyGroup title="Rejected" hint="The master refuses these minions until the key is accepted or deleted." rows=v.rejected confirm selected=None test="rejected" extra=None />
         <KeyGroup title="Denied" hint="A minion presented a different key under an id that already has one." rows=v.denied confirm selected=None test="denied" extra=None />

@@ -5,7 +5,7 @@ use crate::app::api::overview::url_path_escape;
 use crate::app::api::templates::{
     command_line, list_templates, DeleteTemplate, ShareTemplate, TemplateList, TemplateOut,
 };
-use crate::app::components::list::EmptyState;
+use crate::app::components::list::{export_bar, EmptyState};
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -117,7 +117,13 @@ fn TemplatesBody(
         mine,
         shared_by_others
     );
+    let exports = export_bar(
+        format!("Export the {} templates you can see:", list.total),
+        |ext| format!("/api/templates/export.{ext}"),
+        "templates-export",
+    );
     view! {
+        {exports}
         <div class="table-wrap">
             <table class="table templates-table" data-test="templates-table">
                 <thead>

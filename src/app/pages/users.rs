@@ -10,8 +10,8 @@ use crate::app::api::users::{
     ResetUserPassword, RoleRef, UpdateUser, UserSummary, UsersPage, MAX_DISPLAY_NAME, MAX_EMAIL,
 };
 use crate::app::components::list::{
-    input_text, list_table, page_pager, sort_headers, value_chips, ChipKey, FilterChips,
-    ListSearch, NoMatch,
+    export_links, input_text, list_table, page_pager, sort_headers, value_chips, ChipKey,
+    FilterChips, ListSearch, NoMatch,
 };
 use crate::app::pages::settings::{field_error, form_error, saved_note, Field};
 use crate::app::pages::{
@@ -125,8 +125,18 @@ fn UsersBody(page: UsersPage, s: UsersQuery) -> impl IntoView {
         |u| view! { <UserTr u /> },
         empty,
     );
+    let exports = (page.list.total > 0).then(|| {
+        export_links(
+            &s,
+            "/api/users/export",
+            page.list.total,
+            "users",
+            "users-export",
+        )
+    });
     view! {
         <FilterChips chips label="Filter by state" key=ChipKey::Status />
+        {exports}
         {table}
         {pager}
     }

@@ -2,6 +2,7 @@
 //! in-process EventHub, its relay between replicas and the browser SSE stream.
 
 pub mod consumer;
+pub mod export;
 pub mod hub;
 pub mod normalize;
 pub mod relay;

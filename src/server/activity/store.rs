@@ -3,6 +3,7 @@
 
 use super::normalize::NewActivity;
 use crate::model::activity::{ActivityEvent, EventCategory};
+use crate::model::list::{ActivityFilters, ListQuery};
 use crate::server::db::{Db, Dialect, Engine, JsonText, Ts};
 use crate::with_db;
 use chrono::{DateTime, Utc};
@@ -162,6 +163,33 @@ pub struct ActivityQuery {
     pub per_page: i64,
 }
 
+impl ActivityQuery {
+    /// The page's checked query (search, filters, range, paging); `since_minutes` > 0 replaces
+    /// the range (the Overview widget's heartbeat).
+    pub fn of_list(lq: ListQuery<ActivityFilters>, since_minutes: i64) -> Self {
+        let f = lq.filters;
+        let minutes = if since_minutes > 0 {
+            Some(since_minutes)
+        } else {
+            f.range_minutes()
+        };
+        let some = |s: String| (!s.is_empty()).then_some(s);
+        ActivityQuery {
+            category: f.category(),
+            event_type: some(f.event_type),
+            minion_id: some(f.minion),
+            search: some(lq.q),
+            hide_routine: f.hide_routine,
+            hide_dispatch: f.hide_dispatch,
+            since: minutes.map(|m| chrono::Utc::now() - chrono::Duration::minutes(m)),
+            until: None,
+            after_id: None,
+            page: lq.page,
+            per_page: lq.per_page,
+        }
+    }
+}
+
 fn push_filters<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, aq: &ActivityQuery, vis: &Visibility) {
     q.push(format!(" WHERE (category = '{}'", EventCategory::System));
     for (cat, globs, col) in [
@@ -225,6 +253,26 @@ fn push_filters<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, aq: &ActivityQuery, v
     }
 }
 
+const SELECT: &str = "SELECT id, ts, category, event_type, minion_id, jid, fun, success, changed, \
+     initiator, target, duration_ms, summary FROM activity_events";
+
+/// Every row the page's query selects across all its pages, newest first, to `sink` (the
+/// Activity export), read with a cursor.
+pub async fn export(
+    db: &Db,
+    aq: &ActivityQuery,
+    vis: &Visibility,
+    mut sink: crate::server::export::Sink,
+) -> Result<crate::server::export::Sink, crate::server::export::ExportError> {
+    with_db!(db, p, DB => {
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(SELECT);
+        push_filters(&mut q, aq, vis);
+        q.push(" ORDER BY id DESC");
+        sink.cursor(q.build_query_as::<ActivityEvent>().fetch(p), Ok).await?;
+    });
+    Ok(sink)
+}
+
 /// One page, newest first, and the total matching.
 pub async fn list(
     db: &Db,
@@ -235,9 +283,7 @@ pub async fn list(
         let mut c: QueryBuilder<DB> = QueryBuilder::new("SELECT count(*) FROM activity_events");
         push_filters(&mut c, aq, vis);
         let total: i64 = c.build_query_scalar().fetch_one(p).await?;
-        let mut q: QueryBuilder<DB> = QueryBuilder::new(
-            "SELECT id, ts, category, event_type, minion_id, jid, fun, success, changed, initiator, target, duration_ms, summary FROM activity_events",
-        );
+        let mut q: QueryBuilder<DB> = QueryBuilder::new(SELECT);
         push_filters(&mut q, aq, vis);
         q.push(" ORDER BY id DESC LIMIT ")
             .push_bind(aq.per_page)

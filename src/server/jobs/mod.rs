@@ -1,6 +1,8 @@
 //! Jobs: the `jobs_index` store, pure ingest of `jobs.list_jobs`, the jobs poller and the
 //! in-memory active-JID cache (running/complete is computed, never stored: SPEC 3.7).
 
+pub mod detail;
+pub mod export;
 pub mod highstate;
 pub mod ingest;
 pub mod poller;

@@ -104,6 +104,39 @@ fn push_filters<DB: Dialect>(q: &mut QueryBuilder<'_, DB>, jq: &JobQuery, active
     crate::server::minions::store::push_allowed(q, "('job:' || jid)", &jq.allowed_globs);
 }
 
+/// The jobs `jq` selects, newest first, without paging; `running` while the JID is in the
+/// active cache (the same list the status filter uses).
+fn select<'a, DB: Dialect>(jq: &JobQuery, active: &[String]) -> QueryBuilder<'a, DB> {
+    let mut q: QueryBuilder<DB> = QueryBuilder::new(
+        "SELECT jid, function, target, target_type, salt_user AS user, started_at, \
+         CASE WHEN jid IN ",
+    );
+    DB::push_string_list(&mut q, active);
+    q.push(format!(
+        " THEN '{}' ELSE '{}' END AS status FROM jobs_index",
+        JobStatus::Running,
+        JobStatus::Complete
+    ));
+    push_filters(&mut q, jq, active);
+    q.push(" ORDER BY started_at DESC, jid DESC");
+    q
+}
+
+/// Every job `jq` selects across all its pages, newest first, to `sink` (the Jobs export),
+/// read with a cursor.
+pub async fn export(
+    db: &Db,
+    jq: &JobQuery,
+    active: &[String],
+    mut sink: crate::server::export::Sink,
+) -> Result<crate::server::export::Sink, crate::server::export::ExportError> {
+    with_db!(db, p, DB => {
+        let mut q = select::<DB>(jq, active);
+        sink.cursor(q.build_query_as::<JobListRow>().fetch(p), Ok).await?;
+    });
+    Ok(sink)
+}
+
 /// One page of jobs, newest first, the total matching, and whether that total is a lower bound
 /// (a filtered count stops at [`count_limit`]).
 pub async fn list(
@@ -143,19 +176,8 @@ pub async fn list(
                 (n, false)
             }
         };
-        // `running` while the JID is in the active cache (the same list the status filter uses).
-        let mut q: QueryBuilder<DB> = QueryBuilder::new(
-            "SELECT jid, function, target, target_type, salt_user AS user, started_at, \
-             CASE WHEN jid IN ",
-        );
-        DB::push_string_list(&mut q, active);
-        q.push(format!(
-            " THEN '{}' ELSE '{}' END AS status FROM jobs_index",
-            JobStatus::Running,
-            JobStatus::Complete
-        ));
-        push_filters(&mut q, jq, active);
-        q.push(" ORDER BY started_at DESC, jid DESC LIMIT ")
+        let mut q = select::<DB>(jq, active);
+        q.push(" LIMIT ")
             .push_bind(jq.per_page)
             .push(" OFFSET ")
             .push_bind((jq.page - 1).max(0) * jq.per_page);

@@ -351,15 +351,9 @@ pub async fn export(
     lq: &ListQuery,
     mut sink: crate::server::export::Sink,
 ) -> Result<crate::server::export::Sink, crate::server::export::ExportError> {
-    use futures::TryStreamExt;
     with_db!(db, p, DB => {
         let mut q = select_sorted::<DB>(lq);
-        let mut rows = q.build().fetch(p);
-        while let Some(r) = rows.try_next().await? {
-            if !sink.row(&list_row(&r)?).await? {
-                break;
-            }
-        }
+        sink.cursor(q.build().fetch(p), |r| Ok(list_row(&r)?)).await?;
     });
     Ok(sink)
 }

@@ -1,6 +1,7 @@
 //! Users and roles in the database: role seeding, the bootstrap admin, lookups used by auth and
 //! the CLI; the administration's SQL in `store`, its rules and audit in `service`.
 
+pub mod export;
 pub mod service;
 pub mod store;
 

@@ -6,7 +6,9 @@ use super::{date_and_time, duration_text, event_badge, ActivityQuery};
 use crate::app::api::activity::{ActivityEvent, ActivityPage as ActivityData};
 use crate::app::api::overview::url_path_escape;
 use crate::app::components::icons::Icon;
-use crate::app::components::list::{ChipKey, EmptyState, FilterChips, NoMatch, Pager};
+use crate::app::components::list::{
+    export_links, ChipKey, EmptyState, FilterChips, NoMatch, Pager,
+};
 use crate::app::live::LiveBus;
 use crate::app::pages::short_utc;
 use crate::model::list::ActivityFilters;
@@ -96,6 +98,15 @@ pub(super) fn ActivityBody(
             </div>
         })
     };
+    let exports = (page.list.total > 0).then(|| {
+        export_links(
+            &s,
+            "/api/activity/export",
+            page.list.total,
+            "events",
+            "activity-export",
+        )
+    });
     let pager = view! {
         <Pager params=s.clone() total=page.list.total page=page.list.page per_page=page.list.per_page noun="event"
             prev_label="← Newer" next_label="Older →" total_test="activity-total" />
@@ -146,6 +157,7 @@ pub(super) fn ActivityBody(
         </div>
         {notice}
         {dropped}
+        {exports}
         {body}
         {pager}
     }

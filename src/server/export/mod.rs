@@ -6,6 +6,10 @@
 //! of about [`CHUNK`] bytes through a small bounded channel. A million rows leave with flat
 //! memory, and a slow client slows the reader down rather than filling memory.
 
+mod table;
+
+pub use table::{handle, routes, view_globs, write_to, Params, Refusal, Table};
+
 use crate::error::AppError;
 use crate::server::auth::CurrentUser;
 use crate::server::state::AppState;
@@ -194,6 +198,36 @@ impl Sink {
             self.gone = !send(&self.tx, Ok(chunk)).await;
         }
         Ok(!self.gone)
+    }
+
+    /// Every row of a database cursor, made an export row by `f`, until the client goes away
+    /// (then `false`).
+    pub async fn cursor<T, R, S, F>(&mut self, mut rows: S, mut f: F) -> Result<bool, ExportError>
+    where
+        S: Stream<Item = Result<T, sqlx::Error>> + Unpin,
+        F: FnMut(T) -> Result<R, ExportError>,
+        R: ExportRow,
+    {
+        while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
+            if !self.row(&f(r)?).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Every row of a list already in memory (a table bounded by the fleet's size), until the
+    /// client goes away (then `false`).
+    pub async fn all<R: ExportRow>(
+        &mut self,
+        rows: impl IntoIterator<Item = R>,
+    ) -> Result<bool, ExportError> {
+        for r in rows {
+            if !self.row(&r).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     async fn finish(self) -> Result<(), ExportError> {

@@ -1,0 +1,184 @@
+//! One export handler for every table. A page's table says, through [`Table`], how its URL
+//! query is checked for a caller (permission first), what its audit row says and how its rows
+//! are read; [`handle`] does the rest the same way for all of them (session, 401/403/422/429,
+//! the `export.<page>` audit row, the streamed download), and [`routes`] mounts
+//! `<base>.csv|json|ndjson`. `halite admin export` runs the same [`Table`] through [`write_to`].
+
+use super::{download, signed_in, slot, stream, ExportError, ExportFormat, ExportRow, Sink};
+use crate::error::AppError;
+use crate::server::audit::{record, AuditEntry};
+use crate::server::auth::{self, CurrentUser};
+use crate::server::state::AppState;
+use axum::extract::{Query, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::future::Future;
+
+/// An export's URL query.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub HashMap<String, String>);
+
+impl Params {
+    /// The value of `key`, `""` when missing.
+    pub fn get(&self, key: &str) -> String {
+        self.0.get(key).cloned().unwrap_or_default()
+    }
+}
+
+/// Why an export is refused before it starts.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The caller may view none of the table: an audited 403 naming `resource`.
+    Denied { resource: String, message: String },
+    /// A filter that does not check (422), or a thing that is not there (404).
+    Invalid(AppError),
+}
+
+impl From<AppError> for Refusal {
+    fn from(e: AppError) -> Self {
+        Refusal::Invalid(e)
+    }
+}
+
+impl Refusal {
+    pub fn denied(resource: &str, message: &str) -> Self {
+        Refusal::Denied {
+            resource: resource.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// The caller's `view` grants on `kind` as SQL globs (`None`: every one), or a refusal saying
+/// `message` when they may view none.
+pub fn view_globs(
+    user: &CurrentUser,
+    kind: &str,
+    message: &str,
+) -> Result<Option<Vec<String>>, Refusal> {
+    let globs = crate::server::minions::store::allowed_globs(&user.permissions, "view", kind);
+    if globs.as_ref().is_some_and(|g| g.is_empty()) {
+        return Err(Refusal::denied(&format!("{kind}:*"), message));
+    }
+    Ok(globs)
+}
+
+/// A table view that can be exported: its checked query is `Self`.
+pub trait Table: Sized + Send + 'static {
+    /// The page's name: the file (`halite-<PAGE>-<time>.csv`), the audit action
+    /// (`export.<PAGE>`) and `halite admin export <PAGE>`.
+    const PAGE: &'static str;
+    /// Completes "Sign in to export …".
+    const WHAT: &'static str;
+    type Row: ExportRow + Send + Sync + 'static;
+
+    /// The caller's query, checked: what they may see and which rows the filters select.
+    fn check(
+        state: &AppState,
+        user: &CurrentUser,
+        params: &Params,
+    ) -> impl Future<Output = Result<Self, Refusal>> + Send;
+
+    /// The audit row's resource (`minion:*`, `job:<jid>`).
+    fn resource(&self) -> String;
+
+    /// The audit row's arguments: the filters (the format is added).
+    fn describe(&self) -> serde_json::Value;
+
+    /// Read the rows, in the page's order, into `sink` until it answers `false`.
+    fn produce(
+        self,
+        state: AppState,
+        sink: Sink,
+    ) -> impl Future<Output = Result<Sink, ExportError>> + Send;
+}
+
+/// The audit row of one export.
+fn audit_entry<T: Table>(t: &T, format: ExportFormat, cli: bool) -> AuditEntry {
+    let mut args = t.describe();
+    if !args.is_object() {
+        args = serde_json::json!({});
+    }
+    args["format"] = format.extension().into();
+    if cli {
+        args["via"] = "cli".into();
+    }
+    AuditEntry::new(&format!("export.{}", T::PAGE), &t.resource()).args(args)
+}
+
+/// `GET <base>.csv|json|ndjson` for table `T`: 401 without a session, an audited 403 for a
+/// caller who may view none of it, a 4xx naming a filter that does not check, a 429 when the
+/// export slots are taken; else the file, streamed, and an `export.<page>` audit row.
+pub async fn handle<T: Table>(
+    State(state): State<AppState>,
+    user: Option<Extension<CurrentUser>>,
+    Query(params): Query<HashMap<String, String>>,
+    req: Request,
+) -> Response {
+    let format = ExportFormat::from_path(req.uri().path());
+    let user = match signed_in(user, T::WHAT) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let ip = auth::client_info(&req.into_parts().0).ip;
+    let table = match T::check(&state, &user, &Params(params)).await {
+        Ok(t) => t,
+        Err(Refusal::Denied { resource, message }) => {
+            return super::denied(&state, &user, &ip, &resource, format, &message).await
+        }
+        Err(Refusal::Invalid(e)) => return e.into_response(),
+    };
+    let slot = match slot(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    record(
+        &state.db,
+        audit_entry(&table, format, false)
+            .user(&user.id, &user.username)
+            .ip(&ip),
+    )
+    .await;
+    let st = state.clone();
+    let body = stream(format, T::Row::COLUMNS, T::PAGE, move |sink| {
+        table.produce(st, sink)
+    });
+    download(T::PAGE, format, slot, body)
+}
+
+/// Mount `<base>.csv`, `<base>.json` and `<base>.ndjson` for `T`.
+pub fn routes<T: Table>(router: Router<AppState>, base: &str) -> Router<AppState> {
+    ["csv", "json", "ndjson"].iter().fold(router, |r, ext| {
+        r.route(&format!("{base}.{ext}"), get(handle::<T>))
+    })
+}
+
+/// `halite admin export`: the table's rows as `user` (the command line's full-rights user)
+/// would download them, written to `out`; audited as `export.<page>` `via cli`.
+pub async fn write_to<T: Table>(
+    state: &AppState,
+    user: &CurrentUser,
+    params: Params,
+    format: ExportFormat,
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<(), String> {
+    let table = match T::check(state, user, &params).await {
+        Ok(t) => t,
+        Err(Refusal::Denied { message, .. }) => return Err(message),
+        Err(Refusal::Invalid(e)) => return Err(e.to_string()),
+    };
+    record(&state.db, audit_entry(&table, format, true)).await;
+    let st = state.clone();
+    let mut body = Box::pin(stream(format, T::Row::COLUMNS, T::PAGE, move |sink| {
+        table.produce(st, sink)
+    }));
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        out.write_all(&chunk)
+            .map_err(|e| format!("writing the export: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("writing the export: {e}"))
+}

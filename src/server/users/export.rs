@@ -1,0 +1,96 @@
+//! `GET /api/users/export.csv|json|ndjson`: the Users table as the `/users` page's query
+//! filters and sorts it (search, active, sort, direction), every page, with each user's roles.
+//! Needs `view:user:*` like the page. Never a password hash: the rows are [`UserSummary`].
+
+use crate::model::list::{ListParams, ListQuery};
+use crate::model::users::{UserFilters, UserSummary};
+use crate::server::auth::CurrentUser;
+use crate::server::export::{ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::state::AppState;
+
+/// Users read a page at a time (their roles come per page).
+const BATCH: i64 = 500;
+
+impl ExportRow for UserSummary {
+    const COLUMNS: &'static [&'static str] = &[
+        "username",
+        "display_name",
+        "email",
+        "active",
+        "builtin",
+        "must_change_password",
+        "roles",
+        "created_at",
+        "last_login_at",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        let roles: Vec<&str> = self.roles.iter().map(|r| r.name.as_str()).collect();
+        vec![
+            self.username.to_string(),
+            self.display_name.clone(),
+            self.email.clone().unwrap_or_default(),
+            self.is_active.to_string(),
+            self.is_builtin.to_string(),
+            self.must_change_pw.to_string(),
+            roles.join(" "),
+            crate::model::time::rfc3339(&self.created_at),
+            self.last_login_at
+                .as_ref()
+                .map(crate::model::time::rfc3339)
+                .unwrap_or_default(),
+        ]
+    }
+}
+
+/// The Users table's export.
+pub struct UsersExport(ListQuery<UserFilters>);
+
+impl Table for UsersExport {
+    const PAGE: &'static str = "users";
+    const WHAT: &'static str = "users";
+    type Row = UserSummary;
+
+    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
+        if !user.can("view", "user:*") {
+            return Err(Refusal::denied(
+                "user:*",
+                "You do not have permission to view users.",
+            ));
+        }
+        let mut p: ListParams<UserFilters> = ListParams::from_query(|k| params.get(k));
+        p.page = 0;
+        p.per_page = 0;
+        let lq: ListQuery<UserFilters> = p.try_into()?;
+        Ok(UsersExport(lq))
+    }
+
+    fn resource(&self) -> String {
+        "user:*".into()
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "q": self.0.q,
+            "active": self.0.filters,
+            "sort": self.0.sort.map(|s| crate::model::list::SortColumn::as_str(s)),
+            "dir": self.0.dir.as_str(),
+        })
+    }
+
+    async fn produce(self, state: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
+        let mut lq = ListQuery {
+            per_page: BATCH,
+            page: 1,
+            ..self.0
+        };
+        loop {
+            let (rows, _, _) = super::store::list(&state.db, &lq).await?;
+            let n = rows.len() as i64;
+            if !sink.all(rows).await? || n < BATCH {
+                return Ok(sink);
+            }
+            lq.page += 1;
+        }
+    }
+}
