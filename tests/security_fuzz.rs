@@ -806,8 +806,19 @@ impl Gen {
                     "/api/fleet/export.csv",
                     "/api/audit/export.csv",
                     "/api/audit/export.json",
+                    "/api/minions/export.ndjson",
+                    "/api/keys/export.csv",
+                    "/api/jobs/export.json",
+                    "/api/jobs/results/export.csv",
+                    "/api/activity/export.ndjson",
+                    "/api/templates/export.csv",
+                    "/api/users/export.json",
+                    "/api/inventory/search.ndjson",
                 ]);
-                let k = self.pick(&["q", "status", "failing", "sort", "dir", "user", "since"]);
+                let k = self.pick(&[
+                    "q", "status", "failing", "sort", "dir", "user", "since", "jid", "category",
+                    "active", "name", "range", "system",
+                ]);
                 format!("{path}?{k}={}", seg(self))
             }
             30..=59 => {

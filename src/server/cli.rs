@@ -42,7 +42,8 @@ Usage:
                            clients, eauth rights, /events, database); exit 1 when one fails
   halite admin export PAGE [KEY=VALUE]... [--format csv|json|ndjson]
                            a table as its page's export sends it, every row, to standard output;
-                           PAGE is minions, keys, jobs, activity, templates, users or audit and
+                           PAGE is minions, keys, jobs, activity, templates, users, audit, fleet
+                           or inventory (the package search: name=openssl version_op=lt ...), and
                            KEY=VALUE are the page's URL filters (q=web status=online sort=os ...);
                            audited as export.PAGE via cli
   halite admin audit [--since T] [--until T] [--user NAME] [--action ACTION] [--limit N] [--json]
@@ -788,15 +789,47 @@ async fn admin_export(config: Config, args: &[String]) -> i32 {
         let mut out = std::io::BufWriter::new(std::io::stdout());
         use crate::server::{activity, jobs, keys, minions, templates};
         let r = match page.as_str() {
-            "minions" => write_to::<minions::export::MinionsExport>(&state, &user, params, format, &mut out).await,
+            "minions" => {
+                write_to::<minions::export::MinionsExport>(&state, &user, params, format, &mut out)
+                    .await
+            }
             "keys" => write_to::<keys::KeysExport>(&state, &user, params, format, &mut out).await,
-            "jobs" => write_to::<jobs::export::JobsExport>(&state, &user, params, format, &mut out).await,
-            "activity" => write_to::<activity::export::ActivityExport>(&state, &user, params, format, &mut out).await,
-            "templates" => write_to::<templates::TemplatesExport>(&state, &user, params, format, &mut out).await,
-            "users" => write_to::<users::export::UsersExport>(&state, &user, params, format, &mut out).await,
-            "audit" => write_to::<audit::export::AuditExport>(&state, &user, params, format, &mut out).await,
+            "jobs" => {
+                write_to::<jobs::export::JobsExport>(&state, &user, params, format, &mut out).await
+            }
+            "activity" => {
+                write_to::<activity::export::ActivityExport>(
+                    &state, &user, params, format, &mut out,
+                )
+                .await
+            }
+            "templates" => {
+                write_to::<templates::TemplatesExport>(&state, &user, params, format, &mut out)
+                    .await
+            }
+            "users" => {
+                write_to::<users::export::UsersExport>(&state, &user, params, format, &mut out)
+                    .await
+            }
+            "audit" => {
+                write_to::<audit::export::AuditExport>(&state, &user, params, format, &mut out)
+                    .await
+            }
+            "fleet" => {
+                write_to::<crate::server::fleet::export::FleetExport>(
+                    &state, &user, params, format, &mut out,
+                )
+                .await
+            }
+            "inventory" => {
+                write_to::<crate::server::inventory::export::InventoryExport>(
+                    &state, &user, params, format, &mut out,
+                )
+                .await
+            }
             other => Err(format!(
-                "no page {other:?} to export: minions, keys, jobs, activity, templates, users or audit"
+                "no page {other:?} to export: minions, keys, jobs, activity, templates, users, \
+                 audit, fleet or inventory"
             )),
         };
         state.db.close().await;

@@ -102,7 +102,9 @@ fn export_routes(r: Router<AppState>) -> Router<AppState> {
     let r = routes::<crate::server::jobs::export::JobResultsExport>(r, "/api/jobs/results/export");
     let r = routes::<crate::server::activity::export::ActivityExport>(r, "/api/activity/export");
     let r = routes::<crate::server::templates::TemplatesExport>(r, "/api/templates/export");
-    routes::<crate::server::users::export::UsersExport>(r, "/api/users/export")
+    let r = routes::<crate::server::users::export::UsersExport>(r, "/api/users/export");
+    let r = routes::<crate::server::fleet::export::FleetExport>(r, "/api/fleet/export");
+    routes::<crate::server::inventory::export::InventoryExport>(r, "/api/inventory/search")
 }
 
 /// The whole HTTP application around `pages`, the Leptos page routes and server functions that
@@ -118,18 +120,6 @@ pub fn router_with_pages(state: AppState, pages: Router<AppState>) -> Router {
             get(crate::server::activity::sse::stream),
         )
         .route("/api/auth/watch", get(crate::server::auth::watch::watch))
-        .route(
-            "/api/fleet/export.csv",
-            get(crate::server::fleet::export::export),
-        )
-        .route(
-            "/api/inventory/search.csv",
-            get(crate::server::inventory::export::export),
-        )
-        .route(
-            "/api/inventory/search.json",
-            get(crate::server::inventory::export::export),
-        )
         // The bundle: the `.br`/`.gz` beside each file (`halite assets compress`) to a browser
         // that accepts it, and conditional requests answered with `304` (leptos_axum's file
         // fallback passes on only `Accept-Encoding`, so a reload always got the whole file).

@@ -150,9 +150,9 @@ fn route_label(req: &Request) -> String {
 const NOT_SERVER_FNS: &[&str] = &[
     "/api/activity/stream",
     "/api/auth/watch",
-    "/api/fleet/export.csv",
     "/api/inventory/search.csv",
     "/api/inventory/search.json",
+    "/api/inventory/search.ndjson",
 ];
 
 /// Middleware (inside the router, so the matched route is known): count and time every

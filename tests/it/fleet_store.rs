@@ -615,6 +615,19 @@ async fn server_functions_and_export_are_scoped_and_validated() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let r = app.get("/api/fleet/export.csv", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // JSON: the same rows as objects; each export audited with its filters.
+    let r = app
+        .get("/api/fleet/export.json?status=unhealthy", Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    let audited = app.audit_rows("export.fleet").await;
+    assert_eq!(audited.len(), 3);
+    let args: serde_json::Value = serde_json::from_str(audited[2].2.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (&args["format"], &args["status"]),
+        (&serde_json::json!("json"), &serde_json::json!("unhealthy"))
+    );
 }
 
 #[tokio::test]

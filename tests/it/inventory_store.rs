@@ -569,6 +569,13 @@ async fn server_functions_validate_scope_and_export() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json().as_array().unwrap().len(), 3);
+    assert_eq!(r.headers["x-halite-truncated"], "false");
+    let r = app
+        .get("/api/inventory/search.ndjson?name=bash", Some(&dora))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.lines().count(), 3, "{}", r.body);
+    assert_eq!(app.audit_rows("export.inventory").await.len(), 3);
     let r = app.get("/api/inventory/search.csv", Some(&admin)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let r = app

@@ -95,6 +95,40 @@ async fn run_poll_detail_kill_and_permissions_against_the_real_master() {
         .unwrap()
         .iter()
         .all(|m| m["state"] == "returned" && m["success"] == true && m["return_json"] == "true"));
+    // The job's per-minion results export: the page's rows, from the master.
+    let r = app
+        .get(
+            &format!("/api/jobs/results/export.csv?jid={jid}"),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let lines: Vec<&str> = r.body.lines().collect();
+    assert!(
+        lines[0].starts_with("minion,state,success,retcode,"),
+        "{}",
+        r.body
+    );
+    let mut minions: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    minions.sort_unstable();
+    let mut want: Vec<&str> = job["minions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["minion"].as_str().unwrap())
+        .collect();
+    want.sort_unstable();
+    assert_eq!(minions, want, "{}", r.body);
+    assert!(
+        lines[1..].iter().all(|l| l.contains(",returned,true,")),
+        "{}",
+        r.body
+    );
+    let exported = app.audit_rows("export.job-results").await;
+    assert_eq!(exported.len(), 1);
     let audit = app.audit_rows("salt.run").await;
     assert_eq!(audit.len(), 1);
     assert!(audit[0].2.as_deref().unwrap().contains("test.ping"));

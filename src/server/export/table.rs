@@ -88,6 +88,11 @@ pub trait Table: Sized + Send + 'static {
     /// The audit row's arguments: the filters (the format is added).
     fn describe(&self) -> serde_json::Value;
 
+    /// Headers the download carries besides the usual ones (`X-Halite-Truncated`).
+    fn headers(&self) -> Vec<(&'static str, &'static str)> {
+        vec![]
+    }
+
     /// Read the rows, in the page's order, into `sink` until it answers `false`.
     fn produce(
         self,
@@ -142,11 +147,19 @@ pub async fn handle<T: Table>(
             .ip(&ip),
     )
     .await;
+    let extra = table.headers();
     let st = state.clone();
     let body = stream(format, T::Row::COLUMNS, T::PAGE, move |sink| {
         table.produce(st, sink)
     });
-    download(T::PAGE, format, slot, body)
+    let mut response = download(T::PAGE, format, slot, body);
+    for (name, value) in extra {
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_static(name),
+            axum::http::HeaderValue::from_static(value),
+        );
+    }
+    response
 }
 
 /// Mount `<base>.csv`, `<base>.json` and `<base>.ndjson` for `T`.

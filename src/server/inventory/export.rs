@@ -1,108 +1,98 @@
-//! `GET /api/inventory/search.csv` and `GET /api/inventory/search.json`: the package search as
-//! the `/inventory/search` page's query states it (name, version, source, minion), every hit up
-//! to [`EXPORT_MAX`] rows. Session auth like the other exports (`view:inventory:*`); only the
-//! minions the caller may view. A cut export says so in `X-Halite-Truncated: true`.
+//! `GET /api/inventory/search.csv|json|ndjson`: the package search as the `/inventory/search`
+//! page's query states it (name, version, source, minion), every hit up to [`EXPORT_MAX`] rows.
+//! Needs `view:inventory:*` like the page; only the minions the caller may view. A cut export
+//! says so in `X-Halite-Truncated: true`. The search runs before the answer starts, so a search
+//! that is too wide is a 422 naming the field, never a broken download.
 
-use crate::error::AppError;
-use crate::model::inventory::{PackageHit, SearchFilters};
+use crate::model::inventory::{PackageHit, PackageSearch, SearchFilters};
 use crate::model::list::ListFilters;
 use crate::server::auth::CurrentUser;
-use crate::server::export::{self, neutralise, ExportFormat};
+use crate::server::export::{view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table};
 use crate::server::state::AppState;
-use axum::extract::{Query, State};
-use axum::http::{HeaderName, HeaderValue, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Extension;
-use std::collections::HashMap;
 
 /// Most rows one export carries.
 pub const EXPORT_MAX: i64 = 200_000;
 
-/// The CSV columns, in order.
-pub const CSV_HEADER: [&str; 6] = [
-    "minion_id",
-    "name",
-    "version",
-    "arch",
-    "source",
-    "collected_at",
-];
+impl ExportRow for PackageHit {
+    const COLUMNS: &'static [&'static str] = &[
+        "minion_id",
+        "name",
+        "version",
+        "arch",
+        "source",
+        "collected_at",
+    ];
 
-/// The hits as CSV (header first; formula-like cells neutralised).
-pub fn to_csv(rows: &[PackageHit]) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 80 + 128));
-    w.write_record(CSV_HEADER)?;
-    for r in rows {
-        let cells = [
-            r.minion_id.clone(),
-            r.name.clone(),
-            r.version.clone(),
-            r.arch.clone(),
-            r.source.clone(),
-            crate::model::time::rfc3339(&r.collected_at),
-        ];
-        w.write_record(cells.iter().map(|c| neutralise(c).into_owned()))?;
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.minion_id.clone(),
+            self.name.clone(),
+            self.version.clone(),
+            self.arch.clone(),
+            self.source.clone(),
+            crate::model::time::rfc3339(&self.collected_at),
+        ]
     }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-/// The handler of both formats (by the path's extension).
-pub async fn export(
-    State(state): State<AppState>,
-    user: Option<Extension<CurrentUser>>,
-    uri: Uri,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let user = match export::signed_in(user, "the inventory") {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    if !user.can("view", "inventory:*") {
-        return crate::server::auth::deny(
-            &state,
-            &user,
-            "view",
-            "inventory:*",
-            "You do not have permission to view the package inventory.",
-        )
-        .await
-        .into_response();
+/// The CSV columns, in order.
+pub const CSV_HEADER: &[&str] = <PackageHit as ExportRow>::COLUMNS;
+
+/// The package search's export.
+pub struct InventoryExport {
+    filters: SearchFilters,
+    rows: Vec<PackageHit>,
+    truncated: bool,
+}
+
+impl Table for InventoryExport {
+    const PAGE: &'static str = "inventory";
+    const WHAT: &'static str = "the inventory";
+    type Row = PackageHit;
+
+    async fn check(state: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
+        if !user.can("view", "inventory:*") {
+            return Err(Refusal::denied(
+                "inventory:*",
+                "You do not have permission to view the package inventory.",
+            ));
+        }
+        let globs = view_globs(
+            user,
+            "minion",
+            "You do not have permission to view minions.",
+        )?;
+        let filters = SearchFilters::from_query(&|k| params.get(k));
+        let search: PackageSearch = filters.clone().validate()?;
+        let page = super::store::search(&state.db, &search, &globs, 1, EXPORT_MAX).await?;
+        let truncated = page.truncated || page.list.total > page.list.rows.len() as i64;
+        Ok(InventoryExport {
+            filters,
+            rows: page.list.rows,
+            truncated,
+        })
     }
-    let format = ExportFormat::from_path(uri.path());
-    let get = |k: &str| params.get(k).cloned().unwrap_or_default();
-    let search = match SearchFilters::from_query(&get).validate() {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    // Shares the other exports' limit: each holds a database connection while it runs.
-    let slot = match export::slot(&state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let globs = crate::server::minions::store::allowed_globs(&user.permissions, "view", "minion");
-    let page = match super::store::search(&state.db, &search, &globs, 1, EXPORT_MAX).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let truncated = page.truncated || page.list.total > page.list.rows.len() as i64;
-    let body = match format {
-        ExportFormat::Csv => to_csv(&page.list.rows).map_err(|e| e.to_string()),
-        // The route names no `.ndjson` here: the rows are one array.
-        ExportFormat::Json | ExportFormat::Ndjson => {
-            serde_json::to_vec(&page.list.rows).map_err(|e| e.to_string())
-        }
-    };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "inventory export failed");
-            return AppError::Internal("The export could not be written.".into()).into_response();
-        }
-    };
-    let mut response = export::download("packages", format, slot, export::whole(body));
-    response.headers_mut().insert(
-        HeaderName::from_static("x-halite-truncated"),
-        HeaderValue::from_static(if truncated { "true" } else { "false" }),
-    );
-    response
+
+    fn resource(&self) -> String {
+        "inventory:*".into()
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        let mut args = serde_json::to_value(&self.filters).unwrap_or_default();
+        args["rows"] = self.rows.len().into();
+        args["truncated"] = self.truncated.into();
+        args
+    }
+
+    fn headers(&self) -> Vec<(&'static str, &'static str)> {
+        vec![(
+            "x-halite-truncated",
+            if self.truncated { "true" } else { "false" },
+        )]
+    }
+
+    async fn produce(self, _: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
+        sink.all(self.rows).await?;
+        Ok(sink)
+    }
 }

@@ -18,23 +18,16 @@ use crate::app::components::list::{
 };
 use crate::app::pages::{auto_refresh, load_view, short_utc, PageHeader};
 use crate::model::activity::EventCategory;
-use crate::model::list::{ListFilters, ListParams};
+use crate::model::list::ListParams;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 /// The table's state, as in the URL.
 pub type FleetQuery = ListParams<FleetFilters>;
 
-/// The CSV export of the table as the URL has it (search, filters and sort; every page).
-pub fn export_href(s: &FleetQuery) -> String {
-    let all = ListParams {
-        page: 1,
-        per_page: 0,
-        ..s.clone()
-    };
-    let page = all.href();
-    let query = page.strip_prefix(FleetFilters::PATH).unwrap_or("");
-    format!("/api/fleet/export.csv{query}")
+/// The export of the table as the URL has it (search, filters and sort; every page), in `ext`.
+pub fn export_href(s: &FleetQuery, ext: &str) -> String {
+    s.export_href("/api/fleet/export", ext)
 }
 
 /// The table filtered to the minions whose latest run fails `state_id` (search kept).
@@ -94,8 +87,10 @@ pub fn FleetPage() -> impl IntoView {
     ];
     view! {
         <PageHeader title="Fleet health" subtitle="Highstate compliance of every accepted minion, from the state runs the master ran">
-            <a class="button" href=move || export_href(&state.get()) rel="external" download data-test="fleet-export"
+            <a class="button" href=move || export_href(&state.get(), "csv") rel="external" download data-test="fleet-export"
                 title="Download the table as CSV (search, filters and sort as shown; every page)">"Export CSV"</a>
+            <a class="button" href=move || export_href(&state.get(), "json") rel="external" download data-test="fleet-export-json"
+                title="Download the table as one JSON array (search, filters and sort as shown; every page)">"JSON"</a>
         </PageHeader>
         {load_view("Loading fleet health…", summary, state, move |sum, _| view! { <SummaryBody sum state /> })}
         <h2 class="fleet-table-title">"Minions"</h2>
@@ -443,10 +438,13 @@ mod tests {
             },
         };
         assert_eq!(
-            export_href(&s),
+            export_href(&s, "csv"),
             "/api/fleet/export.csv?q=web&status=unhealthy&sort=failures&dir=desc"
         );
-        assert_eq!(export_href(&FleetQuery::default()), "/api/fleet/export.csv");
+        assert_eq!(
+            export_href(&FleetQuery::default(), "ndjson"),
+            "/api/fleet/export.ndjson"
+        );
         assert_eq!(
             failing_href(&s, "pkg vim&x"),
             "/fleet?q=web&failing=pkg%20vim%26x&sort=failures&dir=desc&per_page=100"

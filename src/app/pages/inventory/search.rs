@@ -5,7 +5,9 @@
 use super::{collected_cell, minion_href, now_utc, package_href, source_label, SOURCES};
 use crate::app::api::inventory::{search_packages, PackageHit, SearchFilters, SearchPage};
 use crate::app::components::icons::Icon;
-use crate::app::components::list::{input_text, list_table, use_list_params, EmptyState, Pager};
+use crate::app::components::list::{
+    export_bar, input_text, list_table, use_list_params, EmptyState, Pager,
+};
 use crate::app::pages::{ErrorPanel, PageHeader};
 use crate::error::AppError;
 use crate::model::list::{href, ListFilters, ListParams};
@@ -34,7 +36,7 @@ const VERSION_OPS: &[(&str, &str)] = &[
     ("gte", "≥"),
 ];
 
-/// The export URL of this format (`csv`, `json`) for the search's fields.
+/// The export URL of this format (`csv`, `json`, `ndjson`) for the search's fields.
 pub fn export_href(f: &SearchFilters, ext: &str) -> String {
     let mut parts = vec![];
     f.to_query(&mut parts);
@@ -225,13 +227,11 @@ fn SearchResults(page: SearchPage, now: DateTime<Utc>, s: SearchQuery) -> impl I
             </div>
         }
     });
-    let exports = view! {
-        <div class="toolbar">
-            <span class="muted small">"Export every hit of this search:"</span>
-            <a href=export_href(&s.filters, "csv") class="button button-small" rel="external" download data-test="search-export-csv">"Export CSV"</a>
-            <a href=export_href(&s.filters, "json") class="button button-small" rel="external" download data-test="search-export-json">"Export JSON"</a>
-        </div>
-    };
+    let exports = export_bar(
+        "Export every hit of this search:".to_string(),
+        |ext| export_href(&s.filters, ext),
+        "search-export",
+    );
     let empty = || {
         view! {
             <EmptyState test="search-no-match" icon="box" title="No installed package matches">
