@@ -215,6 +215,35 @@ async fn main() {
             bytes as f64 / 1e6
         ));
     }
+    // The command palette's minion suggestions (`palette/search`'s query): a prefix, 8 ids.
+    out.push_str("\nCommand palette minion suggestions at 10,000 minions (`store::id_prefix`, 8 ids), 200 runs each:\n\n| prefix | scope | mean | p99 |\n|---|---|---|---|\n");
+    for (prefix, globs) in [
+        ("sim-", None),
+        ("sim-web-01", None),
+        ("SIM-DB-0099", None),
+        ("nothing-like-this", None),
+        ("sim-", Some(vec!["minion:sim-db-*".to_string()])),
+    ] {
+        let mut times = vec![];
+        for _ in 0..200 {
+            let t = Instant::now();
+            let ids = store::id_prefix(&pool, prefix, &globs, 8).await.unwrap();
+            assert!(ids.len() <= 8);
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let mean = times.iter().sum::<Duration>() / times.len() as u32;
+        out.push_str(&format!(
+            "| `{prefix}` | {} | {:.2} ms | {:.2} ms |\n",
+            if globs.is_some() {
+                "`view:minion:sim-db-*`"
+            } else {
+                "all"
+            },
+            mean.as_secs_f64() * 1000.0,
+            times[times.len() * 99 / 100].as_secs_f64() * 1000.0
+        ));
+    }
     let section = format!(
         "<!-- bench_minions:start -->\n## Minions at scale (`cargo run --release --features ssr --example bench_minions`)\n\nMeasured {} on this machine (2 cores), SQLite in WAL mode on local disk, salt-api simulator in-process.\n\n{}\n<!-- bench_minions:end -->",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),

@@ -35,10 +35,10 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; th
   fast_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if ! [[ -x node_modules/.bin/wasm-opt && -x node_modules/.bin/playwright-core ]] \
+if ! [[ -x node_modules/.bin/wasm-opt && -x node_modules/.bin/playwright-core && -f node_modules/axe-core/axe.min.js ]] \
    || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   command -v npm >/dev/null || { echo "npm not found: apt-get install -y nodejs npm" >&2; exit 1; }
-  step "installing npm tools (wasm-opt, playwright-core) from package-lock.json"
+  step "installing npm tools (wasm-opt, playwright-core, axe-core) from package-lock.json"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 fi
 

@@ -78,6 +78,7 @@ pub mod list;
 pub mod minions;
 pub mod overview;
 pub mod page;
+pub mod palette;
 pub mod roles;
 pub mod run;
 pub mod settings;

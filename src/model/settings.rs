@@ -61,6 +61,129 @@ pub struct SaltSetupStatus {
     pub missing: Vec<String>,
     pub can_edit: bool,
     pub connection: SaltConnection,
+    /// How fresh each poller's data is (the header's freshness indicator).
+    #[serde(default)]
+    pub pollers: Vec<PollerFreshness>,
+}
+
+/// How fresh one poller's data is, as every signed-in user may see it (no error text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollerFreshness {
+    pub name: String,
+    /// 0: switched off in Settings.
+    pub interval_seconds: i64,
+    /// Seconds since its last successful run, when the answer was made; `None`: not yet.
+    pub age_seconds: Option<i64>,
+    /// Its last run failed.
+    pub failing: bool,
+    /// It has run in this process (a follower replica's pollers wait for the leadership).
+    pub ran: bool,
+}
+
+impl PollerFreshness {
+    /// From the runtime's status at `now`.
+    pub fn of(p: &PollerStatus, now: DateTime<Utc>) -> Self {
+        PollerFreshness {
+            name: p.name.clone(),
+            interval_seconds: p.interval_seconds,
+            age_seconds: p.last_ok_at.map(|t| (now - t).num_seconds().max(0)),
+            failing: p.last_error.is_some() && p.last_run_at != p.last_ok_at,
+            ran: p.runs > 0,
+        }
+    }
+}
+
+/// The pollers that feed a page, by path, and what the header calls them.
+pub const PAGE_POLLERS: &[(&str, &str, &str)] = &[
+    ("/keys", "minions.keys", "keys poller"),
+    ("/minions", "minions.presence", "presence poller"),
+    ("/jobs", "jobs.index", "jobs poller"),
+    ("/timeline", "jobs.index", "jobs poller"),
+    ("/fleet", "fleet.ingest", "fleet poller"),
+    ("/inventory", "inventory.collect", "inventory poller"),
+    ("/", "minions.presence", "presence poller"),
+];
+
+/// What the header says of a page's data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Freshness {
+    /// "Updated 12 s ago", "Updating…", "Poller off".
+    pub text: String,
+    /// Longer: which poller, how often, since when.
+    pub detail: String,
+    /// The data may be out of date: the banner shows `detail`.
+    pub stale: bool,
+}
+
+fn age_text(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
+/// The freshness of the page at `path` from `status`; `None` for a page no poller feeds, or
+/// whose poller has not run in this process.
+pub fn freshness(path: &str, status: &SaltSetupStatus) -> Option<Freshness> {
+    let (_, name, label) = PAGE_POLLERS.iter().find(|(p, _, _)| {
+        if *p == "/" {
+            path == "/"
+        } else {
+            path == *p || path.starts_with(&format!("{p}/"))
+        }
+    })?;
+    let p = status.pollers.iter().find(|p| p.name == *name)?;
+    if p.interval_seconds <= 0 {
+        return Some(Freshness {
+            text: "Poller off".into(),
+            detail: format!("The {label} is switched off in Settings: this page is not updated."),
+            stale: true,
+        });
+    }
+    if !p.ran {
+        return None;
+    }
+    let every = age_text(p.interval_seconds);
+    let salt_down = matches!(
+        status.connection.state,
+        ConnectionState::Unreachable | ConnectionState::LoginFailed
+    );
+    Some(match p.age_seconds {
+        None => Freshness {
+            text: "Not updated yet".into(),
+            detail: format!("The {label} (every {every}) has not succeeded yet."),
+            stale: true,
+        },
+        Some(age) => {
+            // Three missed runs (and a minute of slack for slow ones) is stale.
+            let late = age > 3 * p.interval_seconds + 60;
+            let stale = late || p.failing || salt_down;
+            let why = if salt_down {
+                "salt-api cannot be reached"
+            } else if p.failing {
+                "its last run failed"
+            } else {
+                "it is late"
+            };
+            Freshness {
+                text: format!("Updated {} ago", age_text(age)),
+                detail: if stale {
+                    format!(
+                        "This page's data is {} old: the {label} (every {every}) is not keeping up, {why}.",
+                        age_text(age)
+                    )
+                } else {
+                    format!(
+                        "From the {label}, every {every}; last success {} ago.",
+                        age_text(age)
+                    )
+                },
+                stale,
+            }
+        }
+    })
 }
 
 text_enum! {
@@ -99,7 +222,7 @@ pub struct PollerStatus {
 }
 
 impl PollerStatus {
-    /// A poller that has not run yet.
+    /// A poller that has not run yet (see also [`PollerFreshness::of`]).
     pub fn new(name: &str, interval_seconds: i64) -> Self {
         PollerStatus {
             name: name.to_string(),
@@ -163,4 +286,71 @@ pub struct SaltTestResult {
     pub ok: bool,
     pub detail: String,
     pub minion_count: Option<usize>,
+}
+
+#[cfg(test)]
+mod freshness_tests {
+    use super::*;
+
+    fn status(state: ConnectionState, pollers: Vec<PollerFreshness>) -> SaltSetupStatus {
+        SaltSetupStatus {
+            configured: true,
+            missing: vec![],
+            can_edit: false,
+            connection: SaltConnection {
+                state,
+                detail: String::new(),
+                since: None,
+            },
+            pollers,
+        }
+    }
+
+    fn keys(age: Option<i64>, failing: bool, interval: i64) -> PollerFreshness {
+        PollerFreshness {
+            name: "minions.keys".into(),
+            interval_seconds: interval,
+            age_seconds: age,
+            failing,
+            ran: true,
+        }
+    }
+
+    #[test]
+    fn a_page_is_as_fresh_as_the_poller_that_feeds_it() {
+        let ok = status(ConnectionState::Connected, vec![keys(Some(12), false, 60)]);
+        let f = freshness("/keys", &ok).unwrap();
+        assert_eq!((f.text.as_str(), f.stale), ("Updated 12 s ago", false));
+        assert!(
+            f.detail.contains("keys poller, every 1 min"),
+            "{}",
+            f.detail
+        );
+        assert_eq!(freshness("/keys/x", &ok).unwrap().text, "Updated 12 s ago");
+        // Pages no poller feeds, and pollers that have not run here, say nothing.
+        assert_eq!(freshness("/users", &ok), None);
+        assert_eq!(freshness("/jobs", &ok), None);
+        // Late, failing, salt-api down or off: stale.
+        let late = status(ConnectionState::Connected, vec![keys(Some(600), false, 60)]);
+        assert!(freshness("/keys", &late).unwrap().stale);
+        assert_eq!(
+            freshness("/keys", &late).unwrap().text,
+            "Updated 10 min ago"
+        );
+        let failing = status(ConnectionState::Connected, vec![keys(Some(30), true, 60)]);
+        assert!(freshness("/keys", &failing)
+            .unwrap()
+            .detail
+            .contains("last run failed"));
+        let down = status(
+            ConnectionState::Unreachable,
+            vec![keys(Some(30), false, 60)],
+        );
+        assert!(freshness("/keys", &down)
+            .unwrap()
+            .detail
+            .contains("salt-api cannot be reached"));
+        let off = status(ConnectionState::Connected, vec![keys(None, false, 0)]);
+        assert_eq!(freshness("/keys", &off).unwrap().text, "Poller off");
+    }
 }

@@ -37,6 +37,7 @@ mod metrics;
 #[cfg(feature = "lab")]
 mod minions_live;
 mod minions_store;
+mod palette;
 mod probes;
 mod salt_fixtures;
 #[cfg(feature = "lab")]

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod keys;
 pub mod minions;
 pub mod overview;
+pub mod palette;
 pub mod roles;
 pub mod run;
 pub mod settings;

@@ -105,7 +105,7 @@ pub fn heatmap_svg(all: &[(String, MinionStatus)]) -> String {
     let height = rows * step;
     let mut out = String::with_capacity(n * 110 + 200);
     out.push_str(&format!(
-        r#"<svg class="heatmap-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{n} minions by status">"#
+        r#"<svg class="heatmap-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="group" aria-label="{n} minions by status">"#
     ));
     for (i, (id, status)) in v.iter().enumerate() {
         let x = (i % cols) * step;
@@ -113,7 +113,7 @@ pub fn heatmap_svg(all: &[(String, MinionStatus)]) -> String {
         let id_x = xml_escape(id);
         let href = format!("/minions/{}", url_path_escape(id));
         out.push_str(&format!(
-            r#"<a href="{href}"><rect class="hm hm-{status}" data-minion="{id_x}" x="{x}" y="{y}" width="{tile}" height="{tile}" rx="2"><title>{id_x} · {status}</title></rect></a>"#
+            r#"<a href="{href}" aria-label="{id_x} · {status}"><rect class="hm hm-{status}" data-minion="{id_x}" x="{x}" y="{y}" width="{tile}" height="{tile}" rx="2"><title>{id_x} · {status}</title></rect></a>"#
         ));
     }
     out.push_str("</svg>");

@@ -32,11 +32,19 @@ pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
         // The detail names the salt-api URL and the error: for administrators only.
         connection.detail = String::new();
     }
+    let now = chrono::Utc::now();
+    let pollers = state
+        .runtime
+        .poller_statuses()
+        .iter()
+        .map(|p| crate::model::settings::PollerFreshness::of(p, now))
+        .collect();
     Ok(SaltSetupStatus {
         configured: missing.is_empty(),
         missing,
         can_edit,
         connection,
+        pollers,
     })
 }
 

@@ -4,12 +4,13 @@
 use crate::app::api::auth::{Logout, Me, SetTheme};
 use crate::app::api::settings::settings_status;
 use crate::app::components::icons::{Icon, Logo};
+use crate::app::components::keyboard::Keyboard;
 use crate::app::context::{me_value, MeResource, PendingKeys, SaltStatusVersion};
 use crate::app::live::{follow, watch_session, LiveBus};
 use crate::app::nav::{may_view_kind, NAV};
 use crate::app::navigate_hard;
 use crate::app::routes::AppRoutes;
-use crate::model::settings::ConnectionState;
+use crate::model::settings::{freshness, ConnectionState, Freshness};
 use leptos::prelude::*;
 use leptos_meta::Html;
 use leptos_router::components::A;
@@ -53,7 +54,7 @@ pub fn Layout() -> impl IntoView {
     provide_context(PendingKeys(pending_keys));
     let chrome_user = move || async move { me_value(Some(me)).await.filter(|m| !m.must_change_pw) };
     view! {
-        <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-hidden="true" />
+        <input type="checkbox" id="nav-toggle" class="nav-toggle" aria-hidden="true" tabindex="-1" />
         <div class="app">
             // A Transition, so the sidebar stays put while the pending-key badge refetches.
             <Transition fallback=|| ()>
@@ -140,6 +141,28 @@ fn Topbar(
     theme: Signal<String>,
     theme_override: RwSignal<Option<String>>,
 ) -> impl IntoView {
+    // The freshness pill and banner: browser only (a local resource, drawn once mounted, so the
+    // server's HTML and hydration agree), refetched every 15 s without redrawing the top bar.
+    // A plain signal filled in the browser, not a resource: a loading resource read here would
+    // re-suspend the Suspense around the top bar (redrawing it, and taking the focus from an
+    // open palette).
+    let fresh = RwSignal::new(None::<crate::app::api::settings::SaltSetupStatus>);
+    let load = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(s) = settings_status().await {
+                fresh.set(Some(s));
+            }
+        })
+    };
+    Effect::new(move |_| load());
+    crate::app::pages::refresh_every(std::time::Duration::from_secs(15), load);
+    let location = leptos_router::hooks::use_location();
+    let now = Memo::new(move |_| {
+        let path = location.pathname.get();
+        let s = fresh.get()?;
+        let f = freshness(&path, &s)?;
+        Some((f, s.connection.state, s.can_edit))
+    });
     let set_theme = ServerAction::<SetTheme>::new();
     let submitted = set_theme.input();
     Effect::new(move |_| {
@@ -163,12 +186,21 @@ fn Topbar(
         .next()
         .map(|c| c.to_uppercase().to_string())
         .unwrap_or_default();
+    let palette = RwSignal::new(false);
     view! {
         <header class="topbar">
             <label for="nav-toggle" class="icon-button nav-toggle-button" title="Menu">
                 <Icon name="menu" />
             </label>
+            <button type="button" class="palette-button" data-test="palette-button" aria-keyshortcuts="Control+K"
+                title="Go to a page, minion or job (Ctrl K); ? lists the keyboard shortcuts" on:click=move |_| palette.set(true)>
+                <Icon name="search" />
+                <span class="palette-text">"Go to…"</span>
+                <span class="palette-hint"><kbd>"Ctrl"</kbd>" "<kbd>"K"</kbd></span>
+            </button>
+            <Keyboard me=me.clone() palette />
             <div class="topbar-spacer"></div>
+            {move || now.get().map(|(f, _, _)| freshness_pill(&f))}
             <ActionForm action=set_theme attr:class="inline-form">
                 <input type="hidden" name="theme" value=move || if theme.get() == "dark" { "light" } else { "dark" } />
                 <button type="submit" class="icon-button" title="Switch light/dark theme" data-test="theme-toggle">
@@ -195,7 +227,44 @@ fn Topbar(
                 </div>
             </details>
         </header>
+        {move || now.get().and_then(|(f, state, can_edit)| freshness_banner(&f, state, can_edit))}
     }
+}
+
+/// The freshness of the page's data, from the poller that feeds it (`model::settings::freshness`):
+/// "Updated 12 s ago" in the top bar, amber with the reason in its tooltip when stale.
+fn freshness_pill(f: &Freshness) -> impl IntoView {
+    view! {
+        <span class="freshness-pill" class:freshness-stale=f.stale role="status" title=f.detail.clone()
+            data-test="freshness" data-stale=if f.stale { "true" } else { "false" }>
+            <span class="freshness-dot" aria-hidden="true"></span>
+            {f.text.clone()}
+        </span>
+    }
+}
+
+/// Stale data while salt-api answers (the Salt banner covers an outage): a banner naming the
+/// poller and the reason, with the way to Diagnostics for those who may open it.
+fn freshness_banner(f: &Freshness, state: ConnectionState, can_edit: bool) -> Option<AnyView> {
+    if !f.stale || state != ConnectionState::Connected {
+        return None;
+    }
+    let action = if can_edit {
+        view! { <a href="/diagnostics" class="banner-action">"Open Diagnostics →"</a> }.into_any()
+    } else {
+        view! { <span class="muted small">"An administrator can check it in Diagnostics."</span> }
+            .into_any()
+    };
+    Some(
+        view! {
+            <div class="banner banner-warn" role="status" data-test="stale-banner">
+                <Icon name="clock" />
+                <span>{f.detail.clone()}</span>
+                {action}
+            </div>
+        }
+        .into_any(),
+    )
 }
 
 /// "Salt API not configured / unreachable / login failed" banner shown on every page.

@@ -147,7 +147,9 @@ pub fn pager_links(shape: PagerShape, link: impl Fn(i64, i64) -> String) -> impl
         .collect_view();
     let link = |href: Option<String>, rel: &'static str, label: &'static str| match href {
         Some(h) => view! { <A href=h attr:class="button" attr:rel=rel>{label}</A> }.into_any(),
-        None => view! { <span class="button disabled">{label}</span> }.into_any(),
+        None => {
+            view! { <span class="button disabled" aria-disabled="true">{label}</span> }.into_any()
+        }
     };
     view! {
         <div class="pager">
@@ -230,11 +232,13 @@ pub fn export_bar(what: String, href: impl Fn(&str) -> String, test: &'static st
     .into_any()
 }
 
-/// A list's table (`class` and `data-test` on the `<table>`): the header cells `head`, a row
-/// `row` makes of each of `rows`; or `empty` (the empty or no-match panel) when there is none.
+/// A list's table (`class` and `data-test` on the `<table>`, `caption` read to screen readers):
+/// the header cells `head`, a row `row` makes of each of `rows`; or `empty` (the empty or
+/// no-match panel) when there is none.
 pub fn list_table<T, V: IntoView + 'static>(
     class: &'static str,
     test: &'static str,
+    caption: &'static str,
     head: impl IntoView + 'static,
     rows: Vec<T>,
     row: impl FnMut(T) -> V,
@@ -247,6 +251,7 @@ pub fn list_table<T, V: IntoView + 'static>(
     view! {
         <div class="table-wrap">
             <table class=class data-test=test>
+                <caption class="sr-only">{caption}</caption>
                 <thead>
                     <tr>{head}</tr>
                 </thead>

@@ -245,6 +245,7 @@ fn AuditBody(page: AuditData, s: AuditListQuery) -> impl IntoView {
     let body = list_table(
         "table feed-table audit-table",
         "audit-table",
+        "Audit log entries, newest first",
         head,
         rows,
         row,
@@ -335,9 +336,12 @@ fn AuditDrawer(close: String, body: Result<AuditRow, AppError>) -> impl IntoView
             .into_any()
         }
     };
+    // Escape is the page's (it goes back to the list's URL).
+    let dialog = NodeRef::<leptos::html::Aside>::new();
+    crate::app::components::keyboard::trap_focus(dialog, Callback::new(|_| ()));
     view! {
         <A href=backdrop attr:class="modal-backdrop" attr:aria-label="Close">""</A>
-        <aside class="feed-drawer" role="dialog" aria-modal="true" aria-labelledby="audit-drawer-title" data-test="audit-drawer">
+        <aside class="feed-drawer" role="dialog" aria-modal="true" aria-labelledby="audit-drawer-title" data-test="audit-drawer" node_ref=dialog>
             {content}
         </aside>
     }

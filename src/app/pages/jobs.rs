@@ -125,7 +125,7 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
         } else {
             view! {
                 <div class="table-wrap">
-                    <table class="table jobs-table" data-test="jobs-table">
+                    <table class="table jobs-table" data-test="jobs-table"><caption class="sr-only">"Jobs, newest first"</caption>
                         <thead>
                             <tr><th>"JID"</th><th>"Function"</th><th>"Target"</th><th>"Type"</th><th>"User"</th><th>"Started"</th><th>"Status"</th></tr>
                         </thead>
@@ -291,7 +291,7 @@ fn JobDetailBody(
             } else {
                 view! {
                     <div class="table-wrap">
-                        <table class="table results-table" data-test="results-table">
+                        <table class="table results-table" data-test="results-table"><caption class="sr-only">"Each targeted minion and its return"</caption>
                             <thead><tr><th>"Minion"</th><th>"Result"</th><th>"Return code"</th><th>"Return"</th></tr></thead>
                             <tbody>
                                 {minions.into_iter().map(|r| {
@@ -318,22 +318,33 @@ fn JobDetailBody(
             <pre class="panel raw-json" data-test="raw-json">{raw_json}{raw_truncated.then_some("\n… (truncated at 2 MiB)")}</pre>
         </div>
         {move || confirm.get().then(|| {
-            let jid = jid.clone();
-            view! {
-                <div class="modal-backdrop" on:click=move |_| confirm.set(false)></div>
-                <div class="modal" role="dialog" aria-modal="true" aria-labelledby="kill-title" data-test="confirm-dialog">
-                    <h2 id="kill-title">{format!("Kill job {jid}?")}</h2>
-                    <p class="danger-text">"Halite sends saltutil.kill_job to the minions still running it. This is an emergency stop, not a rollback: work already done stays done."</p>
-                    <div class="form-actions">
-                        <button type="button" class="button button-danger" data-test="confirm" on:click=move |_| {
-                            kill.dispatch(KillJob { jid: jid.to_string() });
-                            confirm.set(false);
-                        }>"Kill job"</button>
-                        <button type="button" class="button button-ghost" on:click=move |_| confirm.set(false)>"Cancel"</button>
-                    </div>
-                </div>
-            }
+            let jid = jid.to_string();
+            view! { <KillDialog jid kill confirm /> }
         })}
+    }
+}
+
+/// "Kill job …?": Cancel has the focus (an emergency stop is never one stray Enter away).
+#[component]
+fn KillDialog(jid: String, kill: ServerAction<KillJob>, confirm: RwSignal<bool>) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    crate::app::components::keyboard::trap_focus(
+        dialog,
+        Callback::new(move |_| confirm.set(false)),
+    );
+    view! {
+        <div class="modal-backdrop" on:click=move |_| confirm.set(false)></div>
+        <div class="modal" role="dialog" aria-modal="true" aria-labelledby="kill-title" data-test="confirm-dialog" node_ref=dialog>
+            <h2 id="kill-title">{format!("Kill job {jid}?")}</h2>
+            <p class="danger-text">"Halite sends saltutil.kill_job to the minions still running it. This is an emergency stop, not a rollback: work already done stays done."</p>
+            <div class="form-actions">
+                <button type="button" class="button button-danger" data-test="confirm" on:click=move |_| {
+                    kill.dispatch(KillJob { jid: jid.clone() });
+                    confirm.set(false);
+                }>"Kill job"</button>
+                <button type="button" class="button button-ghost" data-autofocus on:click=move |_| confirm.set(false)>"Cancel"</button>
+            </div>
+        </div>
     }
 }
 
@@ -380,7 +391,7 @@ fn StateTable(summary: StateSummary) -> impl IntoView {
             </div>
         })}
         {(!summary.rows.is_empty()).then(|| view! {
-            <table class="table state-table" data-test="state-table">
+            <table class="table state-table" data-test="state-table"><caption class="sr-only">"States of this run"</caption>
                 <thead><tr><th>"State"</th><th>"SLS"</th><th>"Result"</th><th>"Duration"</th><th>"Comment"</th><th>"Changes"</th></tr></thead>
                 <tbody>
                     {summary.rows.into_iter().map(|s| {

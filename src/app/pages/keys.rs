@@ -57,6 +57,26 @@ pub fn KeysPage() -> impl IntoView {
             }
         }
     });
+    // `/keys?accept=<id>` (the command palette's "accept key <id>"): that pending key's accept
+    // dialog, once, when the caller may accept it.
+    let accept = query.get_untracked().get("accept");
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        let Some(Ok(v)) = data.get() else {
+            return false;
+        };
+        if let Some(id) = accept.clone() {
+            if v.pending.iter().any(|r| r.id == id && r.can_accept) {
+                confirm.set(Some(Pending {
+                    action: "accept".into(),
+                    ids: vec![id],
+                }));
+            }
+        }
+        true
+    });
     view! {
         <PageHeader title="Keys" subtitle="Minion keys on the master; actions go to salt-api and the list re-polls at once" />
         <div class="toolbar">
@@ -300,9 +320,11 @@ fn ConfirmDialog(
         "reject" => "Reject",
         _ => "Delete key",
     };
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    crate::app::components::keyboard::trap_focus(dialog, Callback::new(move |_| confirm.set(None)));
     view! {
         <div class="modal-backdrop" on:click=move |_| confirm.set(None)></div>
-        <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title" data-test="confirm-dialog">
+        <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title" data-test="confirm-dialog" node_ref=dialog>
             <h2 id="confirm-title">{title}</h2>
             <p class=if danger { "danger-text" } else { "muted" }>{body}</p>
             <div class="form-actions">
@@ -313,7 +335,7 @@ fn ConfirmDialog(
                     }>
                     {label}
                 </button>
-                <button type="button" class="button button-ghost" on:click=move |_| confirm.set(None)>"Cancel"</button>
+                <button type="button" class="button button-ghost" data-autofocus=danger.then_some("") on:click=move |_| confirm.set(None)>"Cancel"</button>
             </div>
         </div>
     }

@@ -103,6 +103,7 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
     let table = list_table(
         "table minions-table",
         "minions-table",
+        "Minions",
         head,
         rows,
         |r| view! { <MinionTr r /> },

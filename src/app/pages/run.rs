@@ -98,6 +98,15 @@ fn RunForm(scoped: bool) -> impl IntoView {
     let functions = RwSignal::new(Vec::<String>::new());
     let catalogue_note = RwSignal::new(String::new());
     let template_note = RwSignal::new(None::<Result<String, String>>);
+    // Arriving filled in (the command palette's "run test.ping on web-*"): the target has the
+    // focus, so Enter runs it.
+    let target_ref = NodeRef::<leptos::html::Input>::new();
+    let filled = q.get("fun").is_some();
+    Effect::new(move |_| {
+        if let (true, Some(el)) = (filled, target_ref.get()) {
+            let _ = el.focus();
+        }
+    });
     let form = move || Form {
         target: target.get_untracked(),
         target_type: target_type.get_untracked(),
@@ -195,7 +204,7 @@ fn RunForm(scoped: bool) -> impl IntoView {
                 <label class="field span-2">
                     <span>"Target"</span>
                     <input type="text" name="target" required maxlength="1024" placeholder="* or web-* or web-01,db-01"
-                        prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev)) data-test="run-target" />
+                        prop:value=move || target.get() on:input=move |ev| target.set(event_target_value(&ev)) data-test="run-target" node_ref=target_ref />
                     {scoped.then(|| view! { <span class="muted small" data-test="run-scope-note">{SCOPED_NOTE}</span> })}
                     {err_for("target")}
                 </label>
@@ -486,7 +495,7 @@ pub fn Progress(d: Dispatched) -> impl IntoView {
             </div>
             <div class="progress-bar"><div class="progress-fill" style=move || format!("width: {}%", (answered() * 100).checked_div(total).unwrap_or(100))></div></div>
             {move || error.get().map(|e| view! { <div class="notice notice-error" role="alert"><Icon name="alert" />{e}</div> })}
-            <table class="table progress-table" data-test="progress-table">
+            <table class="table progress-table" data-test="progress-table"><caption class="sr-only">"Each targeted minion and its result"</caption>
                 <thead><tr><th>"Minion"</th><th>"State"</th><th>"Return"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>

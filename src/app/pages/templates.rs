@@ -125,7 +125,7 @@ fn TemplatesBody(
     view! {
         {exports}
         <div class="table-wrap">
-            <table class="table templates-table" data-test="templates-table">
+            <table class="table templates-table" data-test="templates-table"><caption class="sr-only">"Command templates"</caption>
                 <thead>
                     <tr>
                         <th>"Name"</th>
@@ -243,10 +243,8 @@ fn ConfirmDelete(
     deleting: RwSignal<String>,
     delete: ServerAction<DeleteTemplate>,
 ) -> impl IntoView {
-    let cancel_ref = NodeRef::<leptos::html::Button>::new();
-    cancel_ref.on_load(|b| {
-        let _ = b.focus();
-    });
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    crate::app::components::keyboard::trap_focus(dialog, Callback::new(move |_| confirm.set(None)));
     let body = if d.shared {
         "It is shared, so it disappears for every user too. Jobs already run from it are not affected."
     } else {
@@ -257,7 +255,7 @@ fn ConfirmDelete(
     view! {
         <div class="modal-backdrop" on:click=move |_| confirm.set(None)></div>
         <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title" data-test="confirm-dialog"
-            on:keydown=move |ev| if ev.key() == "Escape" { confirm.set(None) }>
+            node_ref=dialog>
             <h2 id="confirm-title">{format!("Delete the template “{}”?", d.name)}</h2>
             <p class="muted">{body}</p>
             <div class="form-actions">
@@ -269,7 +267,7 @@ fn ConfirmDelete(
                     }>
                     "Delete template"
                 </button>
-                <button type="button" class="button button-ghost" node_ref=cancel_ref on:click=move |_| confirm.set(None)>"Cancel"</button>
+                <button type="button" class="button button-ghost" data-autofocus on:click=move |_| confirm.set(None)>"Cancel"</button>
             </div>
         </div>
     }

@@ -370,7 +370,7 @@ pub fn timeline_svg(t: &TimelineOut, s: &TimelineQuery) -> String {
     let bars: usize = t.groups.iter().map(|g| g.bars.len()).sum();
     let mut out = String::with_capacity(2_000 + rows * 400 + bars * 420);
     out.push_str(&format!(
-        r#"<svg class="timeline-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="{W}" height="{height}" role="img" aria-label="{} jobs over the last {}, {} rows">"#,
+        r#"<svg class="timeline-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="{W}" height="{height}" role="group" aria-label="{} jobs over the last {}, {} rows">"#,
         t.total_bars,
         window_label(&t.window),
         rows
@@ -442,7 +442,7 @@ pub fn timeline_svg(t: &TimelineOut, s: &TimelineQuery) -> String {
             };
             let x = x.min(PLOT_X1 - w);
             out.push_str(&format!(
-                r#"<a href="/jobs/{jid}"><rect class="tl-bar tl-cat-{cat} tl-{status}" x="{x:.1}" y="{by}" width="{w:.1}" height="{bh}" rx="1.5"><title>{title}</title></rect></a>"#,
+                r#"<a href="/jobs/{jid}" aria-label="{title}"><rect class="tl-bar tl-cat-{cat} tl-{status}" x="{x:.1}" y="{by}" width="{w:.1}" height="{bh}" rx="1.5"><title>{title}</title></rect></a>"#,
                 jid = url_path_escape(&b.jid),
                 cat = xml_escape(&b.category),
                 status = xml_escape(&b.status),
@@ -528,7 +528,7 @@ mod tests {
     fn timeline_svg_bars_links_and_escaping() {
         let svg = timeline_svg(&out(), &TimelineQuery::default());
         assert_eq!(svg.matches("<rect class=\"tl-bar").count(), 3);
-        assert!(svg.contains(r#"<a href="/jobs/20261126120000000000">"#));
+        assert!(svg.contains(r#"<a href="/jobs/20261126120000000000" aria-label=""#));
         assert!(svg.contains("tl-running"));
         assert!(svg.contains("complete (no state summary yet)"));
         assert!(svg.contains("web-&lt;1&gt;"), "hover text is escaped");

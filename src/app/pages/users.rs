@@ -120,6 +120,7 @@ fn UsersBody(page: UsersPage, s: UsersQuery) -> impl IntoView {
     let table = list_table(
         "table",
         "users-table",
+        "Users",
         head,
         page.list.rows,
         |u| view! { <UserTr u /> },

@@ -198,3 +198,25 @@ pub async fn get(db: &Db, jid: &str) -> Result<Option<JobRow>, sqlx::Error> {
         .await
     })
 }
+
+/// Up to `limit` jobs whose JID starts with the digits `prefix`, among those `globs` allows,
+/// newest first (the command palette). A range over the primary key, not a scan.
+pub async fn jid_prefix(
+    db: &Db,
+    prefix: &str,
+    globs: &Option<Vec<String>>,
+    limit: i64,
+) -> Result<Vec<crate::model::palette::PaletteJob>, sqlx::Error> {
+    // Only digits reach here; ':' sorts right after '9', so [prefix, prefix + ':') holds
+    // every JID that starts with it.
+    with_db!(db, p, DB => {
+        let mut q: QueryBuilder<DB> =
+            QueryBuilder::new("SELECT jid, function FROM jobs_index WHERE jid >= ");
+        DB::push_str(&mut q, prefix.to_string());
+        q.push(" AND jid < ");
+        DB::push_str(&mut q, format!("{prefix}:"));
+        crate::server::minions::store::push_allowed(&mut q, "('job:' || jid)", globs);
+        q.push(" ORDER BY jid DESC LIMIT ").push_bind(limit);
+        q.build_query_as().fetch_all(p).await
+    })
+}

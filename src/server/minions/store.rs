@@ -514,6 +514,26 @@ pub fn allowed_globs(
     Some(out)
 }
 
+/// Up to `limit` minion ids that start with `prefix` (case-insensitive) among those `globs`
+/// allows, in id order (the command palette).
+pub async fn id_prefix(
+    db: &Db,
+    prefix: &str,
+    globs: &Option<Vec<String>>,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    with_db!(db, p, DB => {
+        let mut q: QueryBuilder<DB> =
+            QueryBuilder::new("SELECT minion_id FROM minion_snapshots WHERE lower(minion_id) LIKE ");
+        DB::push_str(&mut q, format!("{}%", escape_like(&prefix.to_lowercase())));
+        q.push(" ESCAPE '\\'");
+        push_allowed(&mut q, "('minion:' || minion_id)", globs);
+        q.push(" ORDER BY ").push(sort_expr("minion_id", DB::ENGINE));
+        q.push(" LIMIT ").push_bind(limit);
+        q.build_query_scalar().fetch_all(p).await
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

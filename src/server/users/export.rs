@@ -73,7 +73,7 @@ impl Table for UsersExport {
         serde_json::json!({
             "q": self.0.q,
             "active": self.0.filters,
-            "sort": self.0.sort.map(|s| crate::model::list::SortColumn::as_str(s)),
+            "sort": self.0.sort.map(crate::model::list::SortColumn::as_str),
             "dir": self.0.dir.as_str(),
         })
     }

@@ -39,9 +39,11 @@ pub(super) fn EventDrawer(
         }
         _ => view! { <p class="muted">"Loading the raw event…"</p> }.into_any(),
     };
+    let dialog = NodeRef::<leptos::html::Aside>::new();
+    crate::app::components::keyboard::trap_focus(dialog, close);
     view! {
         <div class="modal-backdrop" on:click=move |_| close.run(())></div>
-        <aside class="feed-drawer" role="dialog" aria-modal="true" aria-labelledby="event-drawer-title" data-test="event-drawer">
+        <aside class="feed-drawer" role="dialog" aria-modal="true" aria-labelledby="event-drawer-title" data-test="event-drawer" node_ref=dialog>
             <div class="feed-drawer-head">
                 <span class=badge_class>{badge_label}</span>
                 <button type="button" class="icon-button" title="Close (Esc)" aria-label="Close" data-test="drawer-close"

@@ -131,7 +131,7 @@ pub(super) fn ActivityBody(
     } else {
         view! {
             <div class="table-wrap" on:mouseenter=move |_| holding.set(true) on:mouseleave=move |_| holding.set(false)>
-                <table class="table feed-table" data-test="activity-table">
+                <table class="table feed-table" data-test="activity-table"><caption class="sr-only">"Salt events, newest first"</caption>
                     <thead>
                         <tr>
                             <th>"Time (UTC)"</th><th>"Event"</th><th>"Minion"</th><th>"Function / job"</th>

@@ -83,7 +83,7 @@ pub fn compliance_svg(buckets: &[ComplianceBucket]) -> String {
     let scale = (Y1 - Y0) / top as f64;
     let mut out = String::with_capacity(1_000 + buckets.len() * 900);
     out.push_str(&format!(
-        r#"<svg class="compliance-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="Minions passed, changed, failed and blocked per state run, oldest first">"#
+        r#"<svg class="compliance-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="group" aria-label="Minions passed, changed, failed and blocked per state run, oldest first">"#
     ));
     for v in [0, top / 2, top] {
         if v == top / 2 && (top % 2 != 0 || top < 2) {
@@ -114,9 +114,10 @@ pub fn compliance_svg(buckets: &[ComplianceBucket]) -> String {
             if b.minions == 1 { "" } else { "s" }
         );
         out.push_str(&format!(
-            r#"<g class="cbar" data-test="compliance-bar" data-jid="{jid}"><title>{}</title><a href="/jobs/{}"><rect class="cbar-hit" x="{:.1}" y="{Y0}" width="{col:.1}" height="{:.1}"/>"#,
+            r#"<g class="cbar" data-test="compliance-bar" data-jid="{jid}"><title>{}</title><a href="/jobs/{}" aria-label="{}"><rect class="cbar-hit" x="{:.1}" y="{Y0}" width="{col:.1}" height="{:.1}"/>"#,
             xml_escape(&title),
             url_path_escape(&b.jid),
+            xml_escape(&title),
             X0 + col * i as f64,
             Y1 - Y0
         ));

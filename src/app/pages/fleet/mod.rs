@@ -362,6 +362,7 @@ fn FleetTable(page: FleetPage, s: FleetQuery) -> impl IntoView {
     let table = list_table(
         "table minions-table fleet-table",
         "fleet-table",
+        "Minions and their latest state run",
         head,
         page.list.rows,
         |r| view! { <FleetTr r /> },

@@ -225,7 +225,7 @@ fn DriftBody(v: PackageVersions, s: DriftQuery, selected: Memo<Option<i64>>) -> 
         </PageHeader>
         <div class="chips" role="group" aria-label="Filter by source">{chips}</div>
         <div class="table-wrap">
-            <table class="table minions-table inv-drift-table" data-test="drift-table" data-minions=v.minion_count>
+            <table class="table minions-table inv-drift-table" data-test="drift-table" data-minions=v.minion_count><caption class="sr-only">"Versions of this package, newest first"</caption>
                 <thead>
                     <tr>
                         <th>"Version"</th>
@@ -317,7 +317,7 @@ fn VersionMinionsPanel(m: VersionMinions, now: DateTime<Utc>, s: DriftQuery) -> 
             .collect_view();
         view! {
             <div class="table-wrap">
-                <table class="table minions-table" data-test="drift-minions">
+                <table class="table minions-table" data-test="drift-minions"><caption class="sr-only">"Minions with this version"</caption>
                     <thead><tr><th>"Minion"</th><th>"Package list collected"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>

@@ -242,6 +242,7 @@ fn PackagesTable(page: PackagesPage, s: PackagesQuery) -> impl IntoView {
     let table = list_table(
         "table minions-table inv-table",
         "inventory-table",
+        "Packages",
         head,
         page.list.rows,
         |r| view! { <PackageTr r /> },
@@ -515,7 +516,7 @@ fn RefreshResult(s: RefreshSummary) -> impl IntoView {
         view! {
             <details class="inv-counts">
                 <summary class="small">{format!("Packages per minion ({})", s.package_counts.len())}</summary>
-                <table class="table inv-counts-table">
+                <table class="table inv-counts-table"><caption class="sr-only">"Packages by source"</caption>
                     <thead><tr><th>"Minion"</th><th class="num">"Packages"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>

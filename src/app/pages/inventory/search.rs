@@ -250,6 +250,7 @@ fn SearchResults(page: SearchPage, now: DateTime<Utc>, s: SearchQuery) -> impl I
     let table = list_table(
         "table minions-table inv-search-table",
         "search-table",
+        "Installed packages matching the search",
         head,
         page.list.rows,
         move |r| view! { <HitTr r now /> },

@@ -148,7 +148,7 @@ pub fn MinionPackagesSection(
         };
         view! {
             <div class="scroll-x">
-                <table class="table minion-runs-table" data-test="minion-packages">
+                <table class="table minion-runs-table" data-test="minion-packages"><caption class="sr-only">"This minion's installed packages"</caption>
                     <thead><tr><th>"Package"</th><th>"Version"</th><th>"Arch"</th><th>"Source"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>

@@ -52,10 +52,10 @@ pub fn MinionRunsSection(runs: MinionRuns) -> impl IntoView {
             .map(|r| view! { <RunRow r /> })
             .collect_view();
         view! {
-            <div class="hbars hbars-runs" role="list" aria-label="States per run, oldest first">{trend}</div>
+            <div class="hbars hbars-runs" role="group" aria-label="States per run, oldest first">{trend}</div>
             {legend(&[("healthy", "Passed"), ("changed", "Changed"), ("unhealthy", "Failed"), ("blocked", "Blocked")])}
             <div class="scroll-x">
-                <table class="table minion-runs-table" data-test="minion-runs">
+                <table class="table minion-runs-table" data-test="minion-runs"><caption class="sr-only">"This minion's state runs"</caption>
                     <thead>
                         <tr>
                             <th>"Completed"</th>

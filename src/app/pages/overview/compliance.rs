@@ -126,7 +126,7 @@ fn compliance_panel(s: &FleetSummary) -> impl IntoView {
                 <span class="muted small">"of the minions in the latest state job passed or only changed"</span>
                 {trend.map(|(class, text)| view! { <span class=format!("trend {class}")>{text}</span> })}
             </div>
-            <div class="hbars" role="list" aria-label="Minions per state job, oldest first">{bars}</div>
+            <div class="hbars" role="group" aria-label="Minions per state job, oldest first">{bars}</div>
             {legend(&[("healthy", "Passed"), ("changed", "Changed"), ("unhealthy", "Failed"), ("blocked", "Blocked")])}
         </div>
     }

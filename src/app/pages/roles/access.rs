@@ -120,7 +120,7 @@ fn GrantsTable(list: Vec<UserGrant>) -> impl IntoView {
     }
     view! {
         <div class="table-wrap">
-            <table class="table">
+            <table class="table"><caption class="sr-only">"Effective access"</caption>
                 <thead><tr><th>"Role"</th><th>"Verb"</th><th>"Resource glob"</th></tr></thead>
                 <tbody>
                     {list.into_iter().map(|g| {

@@ -123,7 +123,7 @@ fn PermTable(
     view! {
         {form_error(value)}
         <div class="table-wrap">
-            <table class="table" data-test="perms-table">
+            <table class="table" data-test="perms-table"><caption class="sr-only">"The role's permissions"</caption>
                 <thead><tr><th>"Verb"</th><th>"Resource glob"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>

@@ -84,6 +84,7 @@ fn RolesBody(page: RolePage, s: RolesQuery) -> impl IntoView {
     let body = list_table(
         "table",
         "roles-table",
+        "Roles",
         head,
         page.rows,
         |r| view! { <RoleTr r /> },

@@ -1,0 +1,14 @@
+import { launch, newPage, hydrated } from '/work/main/end2end/tests/browser.mjs';
+const BASE='http://127.0.0.1:18555';
+const b = await launch();
+const { page } = await newPage(b);
+await page.goto(`${BASE}/login`); await hydrated(page);
+await page.fill('input[name=username]','admin2'); await page.fill('input[name=password]','admin2-password-1'); await page.click('button[type=submit]');
+await page.waitForURL(`${BASE}/`); await hydrated(page);
+await page.keyboard.press('Control+k');
+await page.waitForFunction(() => document.activeElement?.dataset?.test === 'palette-input');
+await page.evaluate(() => { window.__in = document.querySelector('[data-test=palette-input]'); window.__hdr = document.querySelector('.topbar'); window.__log=[]; new MutationObserver(ms=>{for(const m of ms){for(const n of m.removedNodes){ if(n.nodeType===1) window.__log.push('removed '+n.tagName+'.'+n.className+' from '+m.target.tagName+'.'+m.target.className)}}}).observe(document.body,{subtree:true,childList:true}); const ob=HTMLElement.prototype.blur; HTMLElement.prototype.blur=function(){window.__log.push('blur '+this.tagName+' '+new Error().stack.slice(0,600)); return ob.call(this)}; const of=HTMLElement.prototype.focus; HTMLElement.prototype.focus=function(){window.__log.push('focus '+this.tagName+' '+new Error().stack.slice(0,300)); return of.call(this)}; document.addEventListener('focusout', e => window.__log.push('out:'+e.target.tagName+' '+(e.relatedTarget?.tagName)), true); });
+await page.keyboard.type('w');
+await page.waitForTimeout(300);
+console.log(await page.evaluate(()=>[window.__in === document.querySelector('[data-test=palette-input]'), window.__in.isConnected, window.__hdr.isConnected, window.__log]));
+await b.close();
