@@ -47,6 +47,14 @@ async function signedIn(user, password) {
 
 test('shortcuts go to pages, focus the search, walk the rows and open one; never while typing', async () => {
   const { context, page } = await signedIn('admin2', 'admin2-password-1');
+  // The header says how fresh the page's data is (the keys poller feeds Keys).
+  await page.keyboard.press('g');
+  await page.keyboard.press('k');
+  await page.waitForURL(`${BASE}/keys`);
+  await page.waitForSelector('[data-test=freshness]');
+  assert.match(await page.locator('[data-test=freshness]').textContent(), /^Updated \d+ (s|min) ago$/);
+  assert.equal(await page.getAttribute('[data-test=freshness]', 'data-stale'), 'false');
+  assert.match(await page.getAttribute('[data-test=freshness]', 'title'), /keys poller, every/);
   await page.keyboard.press('g');
   await page.keyboard.press('m');
   await page.waitForURL(`${BASE}/minions`);

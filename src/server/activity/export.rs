@@ -5,9 +5,9 @@
 
 use super::store::{self, ActivityQuery, Visibility};
 use crate::model::activity::ActivityEvent;
-use crate::model::list::{ActivityFilters, ListParams, ListQuery};
+use crate::model::list::{ActivityFilters, ListQuery};
 use crate::server::auth::CurrentUser;
-use crate::server::export::{ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::export::{all_pages, ExportError, ExportRow, Params, Refusal, Sink, Table};
 use crate::server::state::AppState;
 
 impl ExportRow for ActivityEvent {
@@ -68,10 +68,7 @@ impl Table for ActivityExport {
                 "You may not view jobs, keys or minions, so there is no activity to export.",
             ));
         }
-        let mut p: ListParams<ActivityFilters> = ListParams::from_query(|k| params.get(k));
-        p.page = 0;
-        p.per_page = 0;
-        let lq: ListQuery<ActivityFilters> = p.try_into()?;
+        let lq: ListQuery<ActivityFilters> = all_pages(params)?;
         let f = &lq.filters;
         let describe = serde_json::json!({
             "q": lq.q,

@@ -8,7 +8,7 @@
 
 mod table;
 
-pub use table::{handle, routes, view_globs, write_to, Params, Refusal, Table};
+pub use table::{all_pages, handle, routes, view_globs, write_to, Params, Refusal, Table};
 
 use crate::error::AppError;
 use crate::server::auth::CurrentUser;

@@ -52,6 +52,17 @@ impl Refusal {
     }
 }
 
+/// The page's list query from an export's URL, checked as the page checks it, every page (the
+/// page and page size the table showed are not the export's business).
+pub fn all_pages<F: crate::model::list::ListFilters>(
+    params: &Params,
+) -> Result<crate::model::list::ListQuery<F>, AppError> {
+    let mut p = crate::model::list::ListParams::<F>::from_query(|k| params.get(k));
+    p.page = 0;
+    p.per_page = 0;
+    p.try_into()
+}
+
 /// The caller's `view` grants on `kind` as SQL globs (`None`: every one), or a refusal saying
 /// `message` when they may view none.
 pub fn view_globs(

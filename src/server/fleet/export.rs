@@ -3,9 +3,11 @@
 //! view. The fleet (10k rows, ~1 MB) is read in one query, as the page reads it, then streamed.
 
 use crate::model::fleet::{FleetFilters, FleetRow};
-use crate::model::list::{ListParams, ListQuery};
+use crate::model::list::ListQuery;
 use crate::server::auth::CurrentUser;
-use crate::server::export::{view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::export::{
+    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+};
 use crate::server::state::AppState;
 
 impl ExportRow for FleetRow {
@@ -66,19 +68,15 @@ impl Table for FleetExport {
             "minion",
             "You do not have permission to view minions.",
         )?;
-        let mut p: ListParams<FleetFilters> = ListParams::from_query(|k| params.get(k));
-        // Every row, whatever page the table showed.
-        p.page = 0;
-        p.per_page = 0;
+        let lq: ListQuery<FleetFilters> = all_pages(params)?;
         let describe = serde_json::json!({
-            "q": p.q,
-            "status": p.filters.status,
-            "failing": p.filters.failing,
-            "sort": p.sort,
-            "dir": p.dir,
+            "q": lq.q,
+            "status": lq.filters.status.map(|s| s.to_string()),
+            "failing": lq.filters.failing,
+            "sort": lq.sort.map(crate::model::list::SortColumn::as_str),
+            "dir": lq.dir.as_str(),
             "scoped": globs.is_some(),
         });
-        let lq: ListQuery<FleetFilters> = p.try_into()?;
         Ok(FleetExport {
             query: ListQuery {
                 page: 1,

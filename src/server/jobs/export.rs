@@ -5,9 +5,11 @@
 
 use super::store::{self, JobQuery};
 use crate::model::jobs::{Jid, JobListRow, JobMinionRow};
-use crate::model::list::{JobFilters, ListParams, ListQuery};
+use crate::model::list::{JobFilters, ListQuery};
 use crate::server::auth::CurrentUser;
-use crate::server::export::{view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::export::{
+    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+};
 use crate::server::state::AppState;
 
 fn opt(v: &Option<String>) -> String {
@@ -54,10 +56,7 @@ impl Table for JobsExport {
 
     async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
         let globs = view_globs(user, "job", "You do not have permission to view jobs.")?;
-        let mut p: ListParams<JobFilters> = ListParams::from_query(|k| params.get(k));
-        p.page = 0;
-        p.per_page = 0;
-        let lq: ListQuery<JobFilters> = p.try_into()?;
+        let lq: ListQuery<JobFilters> = all_pages(params)?;
         let q = lq.q.to_lowercase();
         Ok(JobsExport {
             query: JobQuery {

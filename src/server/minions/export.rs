@@ -3,10 +3,12 @@
 //! database (`crate::server::export`). Only the minions the caller may view; an
 //! `export.minions` audit row names the filters and the format.
 
-use crate::model::list::{ListParams, ListQuery, MinionFilters, SortColumn, SortDir};
+use crate::model::list::{ListQuery, MinionFilters, SortColumn, SortDir};
 use crate::model::minions::MinionRow;
 use crate::server::auth::CurrentUser;
-use crate::server::export::{view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::export::{
+    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+};
 use crate::server::minions::store;
 use crate::server::state::AppState;
 
@@ -57,11 +59,7 @@ impl Table for MinionsExport {
             "minion",
             "You do not have permission to view minions.",
         )?;
-        let mut p: ListParams<MinionFilters> = ListParams::from_query(|k| params.get(k));
-        // Every page, whatever page the table showed: paging is not the export's business.
-        p.page = 0;
-        p.per_page = 0;
-        let lq: ListQuery<MinionFilters> = p.try_into()?;
+        let lq: ListQuery<MinionFilters> = all_pages(params)?;
         let sort = lq.sort.map(|c| c.as_str().to_string()).unwrap_or_default();
         let describe = serde_json::json!({
             "q": lq.q,

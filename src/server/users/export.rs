@@ -2,10 +2,10 @@
 //! filters and sorts it (search, active, sort, direction), every page, with each user's roles.
 //! Needs `view:user:*` like the page. Never a password hash: the rows are [`UserSummary`].
 
-use crate::model::list::{ListParams, ListQuery};
+use crate::model::list::ListQuery;
 use crate::model::users::{UserFilters, UserSummary};
 use crate::server::auth::CurrentUser;
-use crate::server::export::{ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::export::{all_pages, ExportError, ExportRow, Params, Refusal, Sink, Table};
 use crate::server::state::AppState;
 
 /// Users read a page at a time (their roles come per page).
@@ -58,11 +58,7 @@ impl Table for UsersExport {
                 "You do not have permission to view users.",
             ));
         }
-        let mut p: ListParams<UserFilters> = ListParams::from_query(|k| params.get(k));
-        p.page = 0;
-        p.per_page = 0;
-        let lq: ListQuery<UserFilters> = p.try_into()?;
-        Ok(UsersExport(lq))
+        Ok(UsersExport(all_pages(params)?))
     }
 
     fn resource(&self) -> String {
