@@ -101,6 +101,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("jobs/get", &["jid"]),
     ("jobs/kill", &["jid"]),
     ("keys/list", &["q", "page"]),
+    ("palette/search", &["q"]),
     ("keys/pending-count", &[]),
     ("keys/finger", &["id"]),
     ("keys/action", &["action", "ids"]),

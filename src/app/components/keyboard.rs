@@ -66,8 +66,11 @@ pub fn Keyboard(me: Me, palette: RwSignal<bool>) -> impl IntoView {
         let key = e.key();
         if (e.ctrl_key() || e.meta_key()) && key.eq_ignore_ascii_case("k") {
             e.prevent_default();
-            help.set(false);
-            palette.update(|o| *o = !*o);
+            // Never over a page's own dialog: one Escape closes one thing.
+            if palette.get_untracked() || !dom::dialog_open() {
+                help.set(false);
+                palette.update(|o| *o = !*o);
+            }
             return;
         }
         // A dialog handles its own keys.

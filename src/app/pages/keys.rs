@@ -58,24 +58,29 @@ pub fn KeysPage() -> impl IntoView {
         }
     });
     // `/keys?accept=<id>` (the command palette's "accept key <id>"): that pending key's accept
-    // dialog, once, when the caller may accept it.
-    let accept = query.get_untracked().get("accept");
-    Effect::new(move |done: Option<bool>| {
-        if done == Some(true) {
-            return true;
-        }
-        let Some(Ok(v)) = data.get() else {
-            return false;
+    // dialog, once the list shows it and when the caller may accept it; the URL then drops
+    // `accept`, so a reload or Back does not ask again.
+    let accept = Memo::new(move |_| query.get().get("accept"));
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        let (Some(id), Some(Ok(v))) = (accept.get(), data.get()) else {
+            return;
         };
-        if let Some(id) = accept.clone() {
-            if v.pending.iter().any(|r| r.id == id && r.can_accept) {
-                confirm.set(Some(Pending {
-                    action: "accept".into(),
-                    ids: vec![id],
-                }));
-            }
+        if v.pending.iter().any(|r| r.id == id && r.can_accept) {
+            confirm.set(Some(Pending {
+                action: "accept".into(),
+                ids: vec![id.clone()],
+            }));
+            let mut parts = vec![];
+            crate::model::list::push_str(&mut parts, "q", &id);
+            navigate(
+                &crate::model::list::href("/keys", &parts),
+                leptos_router::NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
         }
-        true
     });
     view! {
         <PageHeader title="Keys" subtitle="Minion keys on the master; actions go to salt-api and the list re-polls at once" />

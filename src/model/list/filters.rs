@@ -206,12 +206,7 @@ impl ListFilters for ActivityFilters {
         if !self.event_type.is_empty() {
             AppError::check_one_of("event_type", "Event type", &self.event_type, EVENT_TYPES)?;
         }
-        if self.minion.chars().count() > MAX_MINION_FILTER {
-            return Err(AppError::invalid(
-                "minion",
-                format!("A minion id is at most {MAX_MINION_FILTER} characters."),
-            ));
-        }
+        AppError::check_plain_text("minion", "A minion id", &self.minion, MAX_MINION_FILTER)?;
         if !self.range.is_empty() && self.range_minutes().is_none() {
             return Err(AppError::invalid(
                 "range",

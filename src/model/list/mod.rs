@@ -51,11 +51,10 @@ pub fn validate_page(page: i64, per_page: i64) -> Result<i64, AppError> {
     Ok(page)
 }
 
-/// Search text: trimmed, at most [`MAX_Q`] characters.
+/// Search text: trimmed, at most [`MAX_Q`] characters, no control characters (a NUL is not
+/// text to Postgres).
 pub fn validate_q(q: &str) -> Result<String, AppError> {
-    let q = q.trim();
-    AppError::check_max_chars("q", "Search text", q, MAX_Q)?;
-    Ok(q.to_string())
+    Ok(AppError::check_plain_text("q", "Search text", q, MAX_Q)?.to_string())
 }
 
 /// Sort direction.

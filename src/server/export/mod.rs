@@ -230,11 +230,12 @@ impl Sink {
         Ok(true)
     }
 
-    async fn finish(self) -> Result<(), ExportError> {
-        if !self.gone {
-            send(&self.tx, Ok(self.enc.finish()?)).await;
+    /// Send the last bytes; true when the whole file went out.
+    async fn finish(self) -> Result<bool, ExportError> {
+        if self.gone {
+            return Ok(false);
         }
-        Ok(())
+        Ok(send(&self.tx, Ok(self.enc.finish()?)).await)
     }
 }
 
@@ -261,6 +262,10 @@ where
     F: Future<Output = Result<Sink, ExportError>> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_AHEAD);
+    // Set once the last chunk is sent: a stream that ends without it was cut short (the client
+    // stopped reading for 30 s), and says so with an error rather than ending like a whole file.
+    let complete = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = complete.clone();
     tokio::spawn(async move {
         let run = async {
             let sink = Sink {
@@ -270,16 +275,31 @@ where
             };
             produce(sink).await?.finish().await
         };
-        if let Err(e) = run.await {
-            tracing::error!(error = %e, export = what, "export failed");
-            let _ = tx.send(Err(std::io::Error::other(e))).await;
+        match run.await {
+            Ok(true) => done.store(true, std::sync::atomic::Ordering::Release),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, export = what, "export failed");
+                let _ = tx.send(Err(std::io::Error::other(e))).await;
+            }
         }
     });
     // `poll_recv` keeps answering `None` once the channel is done: the compression layer polls
     // the body again after its end, and a `stream::unfold` panics there (a browser's download,
     // which asks for gzip, was cut off).
     let mut rx = rx;
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    let mut reported = false;
+    futures::stream::poll_fn(move |cx| match rx.poll_recv(cx) {
+        std::task::Poll::Ready(None)
+            if !reported && !complete.load(std::sync::atomic::Ordering::Acquire) =>
+        {
+            reported = true;
+            std::task::Poll::Ready(Some(Err(std::io::Error::other(
+                "the export stopped before its end (the reader stopped reading)",
+            ))))
+        }
+        other => other,
+    })
 }
 
 /// The signed-in caller of an export, or the answer to give: 401 without a session, 403 while

@@ -140,16 +140,18 @@ pub async fn handle<T: Table>(
         Err(r) => return r,
     };
     let ip = auth::client_info(&req.into_parts().0).ip;
+    // The slot first: a check may do real work (the inventory search, a job read live from the
+    // master), and at most `MAX_EXPORTS` of those run at once. A refusal frees it.
+    let slot = match slot(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let table = match T::check(&state, &user, &Params(params)).await {
         Ok(t) => t,
         Err(Refusal::Denied { resource, message }) => {
             return super::denied(&state, &user, &ip, &resource, format, &message).await
         }
         Err(Refusal::Invalid(e)) => return e.into_response(),
-    };
-    let slot = match slot(&state) {
-        Ok(s) => s,
-        Err(r) => return r,
     };
     record(
         &state.db,

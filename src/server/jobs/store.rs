@@ -207,13 +207,15 @@ pub async fn jid_prefix(
     globs: &Option<Vec<String>>,
     limit: i64,
 ) -> Result<Vec<crate::model::palette::PaletteJob>, sqlx::Error> {
-    // Only digits reach here; ':' sorts right after '9', so [prefix, prefix + ':') holds
-    // every JID that starts with it.
+    // Only digits reach here; in byte order ':' sorts right after '9', so [prefix, prefix + ':')
+    // holds every JID that starts with it (byte order on Postgres too: a locale's collation may
+    // put ':' elsewhere or ignore it).
     with_db!(db, p, DB => {
+        let c = DB::BYTE_ORDER;
         let mut q: QueryBuilder<DB> =
-            QueryBuilder::new("SELECT jid, function FROM jobs_index WHERE jid >= ");
+            QueryBuilder::new(format!("SELECT jid, function FROM jobs_index WHERE jid{c} >= "));
         DB::push_str(&mut q, prefix.to_string());
-        q.push(" AND jid < ");
+        q.push(format!(" AND jid{c} < "));
         DB::push_str(&mut q, format!("{prefix}:"));
         crate::server::minions::store::push_allowed(&mut q, "('job:' || jid)", globs);
         q.push(" ORDER BY jid DESC LIMIT ").push_bind(limit);
