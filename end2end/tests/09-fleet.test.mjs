@@ -104,6 +104,9 @@ test('a state.apply shows up live on Fleet, with the failing state and its comme
   // Top failure -> the minions failing it.
   await top.click();
   await a.waitForURL(/failing=lab-broken-command/);
+  // The filtered list replaces the whole one (broken-01 is in both: wait for the count).
+  await a.waitForFunction(() => document.querySelectorAll('[data-test=fleet-row]').length === 1, null, { timeout: 30000 })
+    .catch(() => {});
   await a.waitForSelector('[data-test=fleet-row][data-minion=broken-01]');
   assert.equal(await a.locator('[data-test=fleet-row]').count(), 1);
 
