@@ -242,8 +242,9 @@ fn Palette(
         }
         leptos::task::spawn_local(async move {
             let got = palette_search(text).await.ok();
-            if asked.get_value() == n {
-                hits.set(got);
+            // The palette may have closed meanwhile (its values are gone then).
+            if asked.try_get_value() == Some(n) {
+                let _ = hits.try_set(got);
             }
         });
     });
