@@ -12,16 +12,6 @@ use halite::server::jobs::ingest::JobRow;
 use halite::server::minions::{ingest, store};
 use serde_json::{json, Value};
 
-async fn admin(app: &TestApp) -> String {
-    halite::with_db!(&app.state.db, p => {
-        sqlx::query("UPDATE users SET must_change_pw = FALSE")
-            .execute(p)
-            .await
-            .unwrap();
-    });
-    app.login("admin", "changeme").await
-}
-
 /// A user holding only `grants` (a role of their own).
 async fn user_with(app: &TestApp, name: &str, grants: &[(&str, &str)]) -> String {
     app.create_role(&format!("{name}-role"), grants).await;
@@ -69,7 +59,7 @@ async fn refusals(app: &TestApp, path: &str, denied: &str, bad_query: &str, acti
         before_denied + 1
     );
     if !bad_query.is_empty() {
-        let cookie = admin(app).await;
+        let cookie = app.login_bootstrap_admin().await;
         let r = app.get(&format!("{path}{bad_query}"), Some(&cookie)).await;
         assert_eq!(
             r.status,
@@ -100,7 +90,7 @@ async fn the_keys_export_follows_the_search_and_the_key_grants() {
     store::apply_keys(db, &ingest::reconcile_keys(&existing, &lists), Utc::now())
         .await
         .unwrap();
-    let cookie = admin(&app).await;
+    let cookie = app.login_bootstrap_admin().await;
 
     // Every key, every state, by id (more accepted keys than the page's 100).
     let (header, rows) = csv_rows(&app.get("/api/keys/export.csv", Some(&cookie)).await);
@@ -183,7 +173,7 @@ async fn the_jobs_export_carries_every_page_the_filters_select() {
     halite::server::jobs::store::upsert_jobs(&app.state.db, &rows, now)
         .await
         .unwrap();
-    let cookie = admin(&app).await;
+    let cookie = app.login_bootstrap_admin().await;
 
     // Without system jobs (as the page), newest first, all pages.
     let (header, got) = csv_rows(&app.get("/api/jobs/export.csv", Some(&cookie)).await);
@@ -287,7 +277,7 @@ async fn the_activity_export_streams_the_filtered_feed() {
     halite::server::activity::store::insert_batch(&app.state.db, &batch, Utc::now())
         .await
         .unwrap();
-    let cookie = admin(&app).await;
+    let cookie = app.login_bootstrap_admin().await;
 
     // Everything, newest first (ids descending), more rows than any page.
     let (header, got) = csv_rows(&app.get("/api/activity/export.csv", Some(&cookie)).await);
@@ -332,7 +322,7 @@ async fn the_activity_export_streams_the_filtered_feed() {
 #[tokio::test]
 async fn templates_and_users_exports_show_what_their_pages_show() {
     let app = TestApp::new().await;
-    let cookie = admin(&app).await;
+    let cookie = app.login_bootstrap_admin().await;
     app.create_user("bob", "bob-password-1234", &["operator"])
         .await;
     app.create_user("carol", "carol-password-123", &["viewer"])

@@ -40,10 +40,7 @@ async fn palette_suggestions_are_prefixes_within_the_callers_grants() {
     halite::server::jobs::store::upsert_jobs(db, &jobs, Utc::now())
         .await
         .unwrap();
-    halite::with_db!(db, p => {
-        sqlx::query("UPDATE users SET must_change_pw = FALSE").execute(p).await.unwrap();
-    });
-    let admin = app.login("admin", "changeme").await;
+    let admin = app.login_bootstrap_admin().await;
     let search = |q: &str, cookie: &str| {
         let (q, cookie) = (q.to_string(), cookie.to_string());
         let app = &app;
