@@ -815,10 +815,12 @@ impl Gen {
                     "/api/templates/export.csv",
                     "/api/users/export.json",
                     "/api/inventory/search.ndjson",
+                    "/api/inventory/export.csv",
+                    "/api/roles/export.json",
                 ]);
                 let k = self.pick(&[
                     "q", "status", "failing", "sort", "dir", "user", "since", "jid", "category",
-                    "active", "name", "range", "system",
+                    "active", "name", "range", "system", "source",
                 ]);
                 format!("{path}?{k}={}", seg(self))
             }

@@ -87,6 +87,11 @@ test('an admin runs access from the browser: role, user, sign-in, key accept, de
   await a.goto(`${BASE}/roles`);
   await hydrated(a);
   assert.match(await a.locator(`[data-test=role-row][data-role-name="${ROLE}"]`).textContent(), /2/);
+  // The roles export: the new role with its two grants.
+  assert.equal(await a.getAttribute('[data-test=roles-export-json]', 'href'), '/api/roles/export.json');
+  const roles = await a.evaluate(async () => (await fetch('/api/roles/export.json')).json());
+  const mine = roles.find((r) => r.name === ROLE);
+  assert.deepEqual(mine?.permissions?.sort(), ['accept:key:new-*', 'view:key:new-*']);
   await shot(a, 'roles');
 
   // 2. The user, holding that role, with "must change password" checked by default.

@@ -86,6 +86,14 @@ test('an admin refreshes the inventory and follows it to the summary', async () 
   await hydrated(a);
   await a.waitForSelector('[data-test=inventory-row][data-package=bash]');
   assert.equal(await a.locator('.chip-active').textContent(), 'apt');
+  // The packages export keeps the query and holds the rows the table shows.
+  assert.equal(await a.getAttribute('[data-test=inventory-export-csv]', 'href'),
+    '/api/inventory/export.csv?q=bash&source=apt&sort=minions&dir=desc');
+  const csv = await a.evaluate(async () => (await fetch('/api/inventory/export.csv?q=bash&source=apt')).text());
+  const lines = csv.trim().split('\n');
+  assert.equal(lines[0], 'name,minions,versions,sources');
+  assert.ok(lines.some((l) => l.startsWith('bash,4,')), csv);
+  await shot(a, 'inventory-export');
   assert.deepEqual(a.errors, []);
   await context.close();
 });

@@ -827,9 +827,21 @@ async fn admin_export(config: Config, args: &[String]) -> i32 {
                 )
                 .await
             }
+            "roles" => {
+                write_to::<crate::server::roles::export::RolesExport>(
+                    &state, &user, params, format, &mut out,
+                )
+                .await
+            }
+            "packages" => {
+                write_to::<crate::server::inventory::export::PackagesExport>(
+                    &state, &user, params, format, &mut out,
+                )
+                .await
+            }
             other => Err(format!(
                 "no page {other:?} to export: minions, keys, jobs, activity, templates, users, \
-                 audit, fleet or inventory"
+                 roles, audit, fleet, packages or inventory"
             )),
         };
         state.db.close().await;

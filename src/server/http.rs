@@ -104,6 +104,8 @@ fn export_routes(r: Router<AppState>) -> Router<AppState> {
     let r = routes::<crate::server::templates::TemplatesExport>(r, "/api/templates/export");
     let r = routes::<crate::server::users::export::UsersExport>(r, "/api/users/export");
     let r = routes::<crate::server::fleet::export::FleetExport>(r, "/api/fleet/export");
+    let r = routes::<crate::server::roles::export::RolesExport>(r, "/api/roles/export");
+    let r = routes::<crate::server::inventory::export::PackagesExport>(r, "/api/inventory/export");
     routes::<crate::server::inventory::export::InventoryExport>(r, "/api/inventory/search")
 }
 

@@ -1,5 +1,5 @@
 //! The table exports (`GET /api/<page>/export.csv|json|ndjson`, `server::export::Table`) of
-//! Keys, Jobs, Activity, Templates and Users against a real database: every page of what the
+//! Keys, Jobs, Activity, Templates, Users and Roles against a real database: every page of what the
 //! page's filters select, only what the caller may view, formula cells neutralised, one
 //! `export.<page>` audit row each; and `halite admin export` through the real binary.
 
@@ -410,6 +410,66 @@ async fn templates_and_users_exports_show_what_their_pages_show() {
 }
 
 #[tokio::test]
+async fn the_roles_export_lists_the_roles_and_members_the_caller_may_view() {
+    let app = TestApp::new().await;
+    let cookie = app.login_bootstrap_admin().await;
+    app.create_role("ops-web", &[("run", "minion:web-*"), ("view", "minion:*")])
+        .await;
+    app.create_role("ops-db", &[("view", "minion:db-*")]).await;
+    app.create_role("-cmd", &[("view", "job:*")]).await;
+    app.create_user("bob", "bob-password-1234", &["ops-web"])
+        .await;
+    app.create_user("carol", "carol-password-123", &["ops-web", "ops-db"])
+        .await;
+
+    // Every role, by name, with its grants and members; a formula-like name neutralised.
+    let (header, got) = csv_rows(
+        &app.get("/api/roles/export.csv?sort=name", Some(&cookie))
+            .await,
+    );
+    let names: Vec<&str> = got.iter().map(|r| r[0].as_str()).collect();
+    assert!(names.contains(&"'-cmd"), "{names:?}");
+    let plain: Vec<&str> = names.iter().copied().filter(|n| *n != "'-cmd").collect();
+    assert_eq!(plain, ["admin", "operator", "ops-db", "ops-web", "viewer"]);
+    let web = &got[names.iter().position(|n| *n == "ops-web").unwrap()];
+    assert_eq!(
+        web[col(&header, "permissions")],
+        "run:minion:web-* view:minion:*"
+    );
+    assert_eq!(web[col(&header, "members")], "bob carol");
+    assert_eq!(web[col(&header, "builtin")], "false");
+
+    // A role that may view ops-* roles and only the user carol: those roles, carol alone.
+    let scoped = user_with(
+        &app,
+        "rita",
+        &[("view", "role:ops-*"), ("view", "user:carol")],
+    )
+    .await;
+    let rows = ndjson(
+        &app.get(
+            "/api/roles/export.ndjson?q=ops&dir=desc&sort=name",
+            Some(&scoped),
+        )
+        .await,
+    );
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ops-web", "ops-db"]);
+    assert_eq!(rows[0]["members"], json!(["carol"]));
+    assert_eq!(app.audit_rows("export.roles").await.len(), 2);
+
+    let nobody = user_with(&app, "nora", &[("view", "job:*")]).await;
+    refusals(
+        &app,
+        "/api/roles/export.csv",
+        &nobody,
+        "?sort=colour",
+        "export.roles",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn halite_admin_export_writes_a_table_to_standard_output() {
     // SQLite on purpose (the Postgres pass too): the binary opens the file the test app wrote.
     let dir = tempfile::tempdir().unwrap();
@@ -449,6 +509,24 @@ async fn halite_admin_export_writes_a_table_to_standard_output() {
     assert_eq!(audited.len(), 2);
     let args: Value = serde_json::from_str(audited[0].2.as_deref().unwrap()).unwrap();
     assert_eq!((&args["via"], &args["q"]), (&json!("cli"), &json!("bo")));
+
+    // The roles and the inventory's packages table are pages too.
+    let out = run(&["roles", "--format", "json"]);
+    assert!(out.status.success());
+    let roles: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let operator = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "operator")
+        .unwrap();
+    assert_eq!(operator["members"], json!(["bob"]));
+    let out = run(&["packages"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "name,minions,versions,sources\n"
+    );
 
     // A filter that does not check, an unknown page, a bad format: exit 2 and a message.
     for (args, says) in [

@@ -584,6 +584,53 @@ async fn server_functions_validate_scope_and_export() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app.get("/api/inventory/search.csv?name=bash", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // The packages table's export: the rows the page lists for the same query, in its order,
+    // every page (the page shows 50 at a time); audited as export.packages.
+    let page = app
+        .call(
+            "inventory/packages",
+            &[("sort", "name"), ("dir", "desc"), ("per_page", "500")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let listed: Vec<String> = page.json()["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(listed.len() > 2, "{listed:?}");
+    let r = app
+        .get("/api/inventory/export.csv?sort=name&dir=desc", Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let lines: Vec<&str> = r.body.lines().collect();
+    assert_eq!(lines[0], "name,minions,versions,sources");
+    let exported: Vec<String> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(exported, listed);
+    let r = app
+        .get("/api/inventory/export.json?q=bash&source=apt", Some(&dora))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let rows = r.json();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["name"], "bash");
+    assert!(rows[0]["minion_count"].as_i64().unwrap() >= 1);
+    assert_eq!(app.audit_rows("export.packages").await.len(), 2);
+    let r = app.get("/api/inventory/export.csv", Some(&ned)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .get("/api/inventory/export.csv?source=dpkg", Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = app.get("/api/inventory/export.ndjson", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.audit_rows("export.packages").await.len(), 2);
 }
 
 /// One collection at a time across processes too: a second pool on the same database (another

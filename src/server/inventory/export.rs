@@ -1,13 +1,21 @@
-//! `GET /api/inventory/search.csv|json|ndjson`: the package search as the `/inventory/search`
-//! page's query states it (name, version, source, minion), every hit up to [`EXPORT_MAX`] rows.
-//! Needs `view:inventory:*` like the page; only the minions the caller may view. A cut export
-//! says so in `X-Halite-Truncated: true`. The search runs before the answer starts, so a search
-//! that is too wide is a 422 naming the field, never a broken download.
+//! The inventory's two exports, both needing `view:inventory:*` like the pages:
+//! - `GET /api/inventory/export.csv|json|ndjson` (`packages`): the `/inventory` packages table
+//!   as its query searches, filters and sorts it, every page: one row per package name with its
+//!   minion and version counts and sources (over the whole fleet, like the page).
+//! - `GET /api/inventory/search.csv|json|ndjson` (`inventory`): the package search as the
+//!   `/inventory/search` page's query states it (name, version, source, minion), every hit up to
+//!   [`EXPORT_MAX`] rows, only the minions the caller may view. A cut export says so in
+//!   `X-Halite-Truncated: true`. The search runs before the answer starts, so a search that is
+//!   too wide is a 422 naming the field, never a broken download.
 
-use crate::model::inventory::{PackageHit, PackageSearch, SearchFilters};
-use crate::model::list::ListFilters;
+use crate::model::inventory::{
+    PackageFilters, PackageHit, PackageRow, PackageSearch, SearchFilters,
+};
+use crate::model::list::{ListFilters, ListQuery};
 use crate::server::auth::CurrentUser;
-use crate::server::export::{view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::export::{
+    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+};
 use crate::server::state::AppState;
 
 /// Most rows one export carries.
@@ -94,5 +102,69 @@ impl Table for InventoryExport {
     async fn produce(self, _: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
         sink.all(self.rows).await?;
         Ok(sink)
+    }
+}
+
+impl ExportRow for PackageRow {
+    const COLUMNS: &'static [&'static str] = &["name", "minions", "versions", "sources"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.minion_count.to_string(),
+            self.version_count.to_string(),
+            self.sources.replace(',', " "),
+        ]
+    }
+}
+
+/// Package names read a page at a time.
+const BATCH: i64 = 1_000;
+
+/// The packages table's export.
+pub struct PackagesExport(ListQuery<PackageFilters>);
+
+impl Table for PackagesExport {
+    const PAGE: &'static str = "packages";
+    const WHAT: &'static str = "the package list";
+    type Row = PackageRow;
+
+    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
+        if !user.can("view", "inventory:*") {
+            return Err(Refusal::denied(
+                "inventory:*",
+                "You do not have permission to view the package inventory.",
+            ));
+        }
+        Ok(PackagesExport(all_pages(params)?))
+    }
+
+    fn resource(&self) -> String {
+        "inventory:*".into()
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "q": self.0.q,
+            "source": self.0.filters.map(|s| s.as_str()),
+            "sort": self.0.sort.map(crate::model::list::SortColumn::as_str),
+            "dir": self.0.dir.as_str(),
+        })
+    }
+
+    async fn produce(self, state: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
+        let mut lq = ListQuery {
+            per_page: BATCH,
+            page: 1,
+            ..self.0
+        };
+        loop {
+            let (rows, _) = super::store::packages(&state.db, &lq).await?;
+            let n = rows.len() as i64;
+            if !sink.all(rows).await? || n < BATCH {
+                return Ok(sink);
+            }
+            lq.page += 1;
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! The server functions in `app::api::roles` authorise, audit and call these; the CLI too.
 
 pub mod access;
+pub mod export;
 pub mod preview;
 pub mod validate;
 

@@ -12,8 +12,8 @@ use crate::app::api::inventory::{
 };
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{
-    counted, list_table, page_pager, sort_headers, use_list_params, Chip, ChipKey, EmptyState,
-    FilterChips, ListSearch, NoMatch,
+    counted, export_links, list_table, page_pager, sort_headers, use_list_params, Chip, ChipKey,
+    EmptyState, FilterChips, ListSearch, NoMatch,
 };
 use crate::app::pages::{auto_refresh, load_view, short_utc, PageHeader};
 use crate::app::{me_resource, me_value};
@@ -239,6 +239,15 @@ fn PackagesTable(page: PackagesPage, s: PackagesQuery) -> impl IntoView {
             .into_any()
     };
     let pager = page_pager(&s, &page.list, "package");
+    let exports = (page.list.total > 0).then(|| {
+        export_links(
+            &s,
+            "/api/inventory/export",
+            page.list.total,
+            "packages",
+            "inventory-export",
+        )
+    });
     let table = list_table(
         "table minions-table inv-table",
         "inventory-table",
@@ -250,6 +259,7 @@ fn PackagesTable(page: PackagesPage, s: PackagesQuery) -> impl IntoView {
     );
     view! {
         <FilterChips chips label="Filter by source" key=ChipKey::Status />
+        {exports}
         {table}
         {pager}
     }

@@ -4,7 +4,7 @@
 use crate::app::api::overview::url_path_escape;
 use crate::app::api::roles::{list_roles, CreateRole, RolePage, RoleSummary};
 use crate::app::components::list::{
-    list_table, page_pager, sort_headers, EmptyState, ListSearch, NoMatch,
+    export_links, list_table, page_pager, sort_headers, EmptyState, ListSearch, NoMatch,
 };
 use crate::app::pages::roles::BuiltinBadge;
 use crate::app::pages::settings::{Field, SaveRow};
@@ -81,6 +81,8 @@ fn RolesBody(page: RolePage, s: RolesQuery) -> impl IntoView {
             .into_any()
         }
     };
+    let exports = (page.total > 0)
+        .then(|| export_links(&s, "/api/roles/export", page.total, "roles", "roles-export"));
     let body = list_table(
         "table",
         "roles-table",
@@ -90,7 +92,7 @@ fn RolesBody(page: RolePage, s: RolesQuery) -> impl IntoView {
         |r| view! { <RoleTr r /> },
         empty,
     );
-    view! { {body} {pager} }
+    view! { {exports} {body} {pager} }
 }
 
 #[component]
