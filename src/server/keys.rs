@@ -241,26 +241,20 @@ impl crate::server::export::Table for KeysExport {
     const PAGE: &'static str = "keys";
     const WHAT: &'static str = "keys";
     type Row = KeyExportRow;
+    const GATE: crate::server::export::Gate =
+        crate::server::export::Gate::Kind("key", "You do not have permission to view keys.");
 
     async fn check(
         _: &AppState,
-        user: &CurrentUser,
+        _: &CurrentUser,
         params: &crate::server::export::Params,
+        globs: crate::server::export::Scope,
     ) -> Result<Self, crate::server::export::Refusal> {
-        let globs = crate::server::export::view_globs(
-            user,
-            "key",
-            "You do not have permission to view keys.",
-        )?;
         let q = crate::model::list::validate_q(&params.get("q"))?;
         Ok(KeysExport {
             globs,
             needle: q.to_lowercase(),
         })
-    }
-
-    fn resource(&self) -> String {
-        "key:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {

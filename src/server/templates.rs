@@ -256,19 +256,18 @@ impl crate::server::export::Table for TemplatesExport {
     const PAGE: &'static str = "templates";
     const WHAT: &'static str = "templates";
     type Row = TemplateOut;
+    /// Ownership scopes it, like the page.
+    const GATE: crate::server::export::Gate = crate::server::export::Gate::Session("template:*");
 
     async fn check(
         _: &crate::server::state::AppState,
         user: &crate::server::auth::CurrentUser,
         _: &crate::server::export::Params,
+        _: crate::server::export::Scope,
     ) -> Result<Self, crate::server::export::Refusal> {
         Ok(TemplatesExport {
             user_id: user.id.clone(),
         })
-    }
-
-    fn resource(&self) -> String {
-        "template:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {

@@ -7,7 +7,9 @@ use super::store::{self, ActivityQuery, Visibility};
 use crate::model::activity::ActivityEvent;
 use crate::model::list::{ActivityFilters, ListQuery};
 use crate::server::auth::CurrentUser;
-use crate::server::export::{all_pages, ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::export::{
+    all_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+};
 use crate::server::state::AppState;
 
 impl ExportRow for ActivityEvent {
@@ -59,8 +61,15 @@ impl Table for ActivityExport {
     const PAGE: &'static str = "activity";
     const WHAT: &'static str = "activity";
     type Row = ActivityEvent;
+    /// Which categories the caller may see is checked in `check`.
+    const GATE: Gate = Gate::Session("event:*");
 
-    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
+    async fn check(
+        _: &AppState,
+        user: &CurrentUser,
+        params: &Params,
+        _: Scope,
+    ) -> Result<Self, Refusal> {
         let vis = Visibility::of(&user.permissions);
         if vis.categories().is_empty() {
             return Err(Refusal::denied(
@@ -84,10 +93,6 @@ impl Table for ActivityExport {
             vis,
             describe,
         })
-    }
-
-    fn resource(&self) -> String {
-        "event:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {

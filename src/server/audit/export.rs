@@ -8,7 +8,7 @@ use crate::model::list::ListFilters;
 use crate::server::auth::CurrentUser;
 use crate::server::db::Db;
 use crate::server::export::{
-    self, ExportError, ExportFormat, ExportRow, Params, Refusal, Sink, Table,
+    self, ExportError, ExportFormat, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
 };
 use crate::server::state::AppState;
 use crate::with_db;
@@ -79,21 +79,20 @@ impl Table for AuditExport {
     const PAGE: &'static str = "audit";
     const WHAT: &'static str = "the audit log";
     type Row = AuditRow;
+    const GATE: Gate = Gate::Grant(
+        "audit:*",
+        "You do not have permission to view the audit log.",
+    );
 
-    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
-        if !user.can("view", "audit:*") {
-            return Err(Refusal::denied(
-                "audit:*",
-                "You do not have permission to view the audit log.",
-            ));
-        }
+    async fn check(
+        _: &AppState,
+        _: &CurrentUser,
+        params: &Params,
+        _: Scope,
+    ) -> Result<Self, Refusal> {
         Ok(AuditExport(
             AuditFilters::from_query(&|k| params.get(k)).validate()?,
         ))
-    }
-
-    fn resource(&self) -> String {
-        "audit:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {

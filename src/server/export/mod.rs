@@ -8,7 +8,9 @@
 
 mod table;
 
-pub use table::{all_pages, handle, routes, view_globs, write_to, Params, Refusal, Table};
+pub use table::{
+    all_pages, by_pages, handle, routes, view_globs, write_to, Gate, Params, Refusal, Scope, Table,
+};
 
 use crate::error::AppError;
 use crate::server::auth::CurrentUser;

@@ -77,6 +77,35 @@ pub fn view_globs(
     Ok(globs)
 }
 
+/// What a caller must hold to export any of a table, checked before [`Table::check`]; a caller
+/// without it gets an audited 403 saying the message.
+#[derive(Debug, Clone, Copy)]
+pub enum Gate {
+    /// `view` on this resource (`audit:*`).
+    Grant(&'static str, &'static str),
+    /// `view` on some resource of this kind (`minion`): `check` gets the caller's grants on it
+    /// as SQL globs (`None`: every one) and reads only those.
+    Kind(&'static str, &'static str),
+    /// A session: `check` decides (templates by owner, a job by its id, activity by category);
+    /// the audit row names this resource.
+    Session(&'static str),
+}
+
+/// A caller's grants on a [`Gate::Kind`] as SQL globs; `None`: every one (or no kind).
+pub type Scope = Option<Vec<String>>;
+
+/// The caller's scope under `gate`: their globs for [`Gate::Kind`] (else `None`), or the
+/// refusal.
+fn pass_gate(gate: Gate, user: &CurrentUser) -> Result<Scope, Refusal> {
+    match gate {
+        Gate::Grant(resource, message) if !user.can("view", resource) => {
+            Err(Refusal::denied(resource, message))
+        }
+        Gate::Kind(kind, message) => view_globs(user, kind, message),
+        Gate::Grant(..) | Gate::Session(_) => Ok(None),
+    }
+}
+
 /// A table view that can be exported: its checked query is `Self`.
 pub trait Table: Sized + Send + 'static {
     /// The page's name: the file (`halite-<PAGE>-<time>.csv`), the audit action
@@ -85,16 +114,25 @@ pub trait Table: Sized + Send + 'static {
     /// Completes "Sign in to export …".
     const WHAT: &'static str;
     type Row: ExportRow + Send + Sync + 'static;
+    /// What the caller must hold to export any of it.
+    const GATE: Gate;
 
-    /// The caller's query, checked: what they may see and which rows the filters select.
+    /// The caller's query, checked: what they may see (`globs`: their scope under
+    /// [`Gate::Kind`]) and which rows the filters select.
     fn check(
         state: &AppState,
         user: &CurrentUser,
         params: &Params,
+        globs: Scope,
     ) -> impl Future<Output = Result<Self, Refusal>> + Send;
 
-    /// The audit row's resource (`minion:*`, `job:<jid>`).
-    fn resource(&self) -> String;
+    /// The audit row's resource (`minion:*`, `job:<jid>`): by default the gate's.
+    fn resource(&self) -> String {
+        match Self::GATE {
+            Gate::Grant(resource, _) | Gate::Session(resource) => resource.to_string(),
+            Gate::Kind(kind, _) => format!("{kind}:*"),
+        }
+    }
 
     /// The audit row's arguments: the filters (the format is added).
     fn describe(&self) -> serde_json::Value;
@@ -146,7 +184,11 @@ pub async fn handle<T: Table>(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let table = match T::check(&state, &user, &Params(params)).await {
+    let checked = match pass_gate(T::GATE, &user) {
+        Ok(globs) => T::check(&state, &user, &Params(params), globs).await,
+        Err(r) => Err(r),
+    };
+    let table = match checked {
         Ok(t) => t,
         Err(Refusal::Denied { resource, message }) => {
             return super::denied(&state, &user, &ip, &resource, format, &message).await
@@ -191,7 +233,11 @@ pub async fn write_to<T: Table>(
     format: ExportFormat,
     out: &mut (dyn std::io::Write + Send),
 ) -> Result<(), String> {
-    let table = match T::check(state, user, &params).await {
+    let checked = match pass_gate(T::GATE, user) {
+        Ok(globs) => T::check(state, user, &params, globs).await,
+        Err(r) => Err(r),
+    };
+    let table = match checked {
         Ok(t) => t,
         Err(Refusal::Denied { message, .. }) => return Err(message),
         Err(Refusal::Invalid(e)) => return Err(e.to_string()),
@@ -207,4 +253,34 @@ pub async fn write_to<T: Table>(
             .map_err(|e| format!("writing the export: {e}"))?;
     }
     out.flush().map_err(|e| format!("writing the export: {e}"))
+}
+
+/// Feed `sink` every page of `query`, `batch` rows a page: `read(db, query)` reads the page
+/// `query` names, in the list's order. Stops after a short page, or when the client is gone.
+pub async fn by_pages<F, R, Read, Fut>(
+    mut sink: Sink,
+    db: &crate::server::db::Db,
+    query: crate::model::list::ListQuery<F>,
+    batch: i64,
+    mut read: Read,
+) -> Result<Sink, ExportError>
+where
+    F: crate::model::list::ListFilters,
+    R: ExportRow,
+    Read: FnMut(crate::server::db::Db, crate::model::list::ListQuery<F>) -> Fut,
+    Fut: Future<Output = Result<Vec<R>, ExportError>>,
+{
+    let mut query = crate::model::list::ListQuery {
+        page: 1,
+        per_page: batch,
+        ..query
+    };
+    loop {
+        let rows = read(db.clone(), query.clone()).await?;
+        let n = rows.len() as i64;
+        if !sink.all(rows).await? || n < batch {
+            return Ok(sink);
+        }
+        query.page += 1;
+    }
 }

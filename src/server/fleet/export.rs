@@ -6,7 +6,7 @@ use crate::model::fleet::{FleetFilters, FleetRow};
 use crate::model::list::ListQuery;
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+    all_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
 };
 use crate::server::state::AppState;
 
@@ -61,13 +61,14 @@ impl Table for FleetExport {
     const PAGE: &'static str = "fleet";
     const WHAT: &'static str = "the fleet";
     type Row = FleetRow;
+    const GATE: Gate = crate::server::minions::export::MINIONS;
 
-    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
-        let globs = view_globs(
-            user,
-            "minion",
-            "You do not have permission to view minions.",
-        )?;
+    async fn check(
+        _: &AppState,
+        _: &CurrentUser,
+        params: &Params,
+        globs: Scope,
+    ) -> Result<Self, Refusal> {
         let lq: ListQuery<FleetFilters> = all_pages(params)?;
         let describe = serde_json::json!({
             "q": lq.q,
@@ -86,10 +87,6 @@ impl Table for FleetExport {
             globs,
             describe,
         })
-    }
-
-    fn resource(&self) -> String {
-        "minion:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {

@@ -14,8 +14,15 @@ use crate::model::inventory::{
 use crate::model::list::{ListFilters, ListQuery};
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+    all_pages, by_pages, view_globs, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink,
+    Table,
 };
+
+/// Both inventory exports need what the inventory pages need.
+const INVENTORY: Gate = Gate::Grant(
+    "inventory:*",
+    "You do not have permission to view the package inventory.",
+);
 use crate::server::state::AppState;
 
 /// Most rows one export carries.
@@ -57,14 +64,14 @@ impl Table for InventoryExport {
     const PAGE: &'static str = "inventory";
     const WHAT: &'static str = "the inventory";
     type Row = PackageHit;
+    const GATE: Gate = INVENTORY;
 
-    async fn check(state: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
-        if !user.can("view", "inventory:*") {
-            return Err(Refusal::denied(
-                "inventory:*",
-                "You do not have permission to view the package inventory.",
-            ));
-        }
+    async fn check(
+        state: &AppState,
+        user: &CurrentUser,
+        params: &Params,
+        _: Scope,
+    ) -> Result<Self, Refusal> {
         let globs = view_globs(
             user,
             "minion",
@@ -79,10 +86,6 @@ impl Table for InventoryExport {
             rows: page.list.rows,
             truncated,
         })
-    }
-
-    fn resource(&self) -> String {
-        "inventory:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -128,19 +131,15 @@ impl Table for PackagesExport {
     const PAGE: &'static str = "packages";
     const WHAT: &'static str = "the package list";
     type Row = PackageRow;
+    const GATE: Gate = INVENTORY;
 
-    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
-        if !user.can("view", "inventory:*") {
-            return Err(Refusal::denied(
-                "inventory:*",
-                "You do not have permission to view the package inventory.",
-            ));
-        }
+    async fn check(
+        _: &AppState,
+        _: &CurrentUser,
+        params: &Params,
+        _: Scope,
+    ) -> Result<Self, Refusal> {
         Ok(PackagesExport(all_pages(params)?))
-    }
-
-    fn resource(&self) -> String {
-        "inventory:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -152,19 +151,10 @@ impl Table for PackagesExport {
         })
     }
 
-    async fn produce(self, state: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
-        let mut lq = ListQuery {
-            per_page: BATCH,
-            page: 1,
-            ..self.0
-        };
-        loop {
-            let (rows, _) = super::store::packages(&state.db, &lq).await?;
-            let n = rows.len() as i64;
-            if !sink.all(rows).await? || n < BATCH {
-                return Ok(sink);
-            }
-            lq.page += 1;
-        }
+    async fn produce(self, state: AppState, sink: Sink) -> Result<Sink, ExportError> {
+        by_pages(sink, &state.db, self.0, BATCH, |db, lq| async move {
+            Ok(super::store::packages(&db, &lq).await?.0)
+        })
+        .await
     }
 }

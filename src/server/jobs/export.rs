@@ -8,7 +8,7 @@ use crate::model::jobs::{Jid, JobListRow, JobMinionRow};
 use crate::model::list::{JobFilters, ListQuery};
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+    all_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
 };
 use crate::server::state::AppState;
 
@@ -53,9 +53,14 @@ impl Table for JobsExport {
     const PAGE: &'static str = "jobs";
     const WHAT: &'static str = "jobs";
     type Row = JobListRow;
+    const GATE: Gate = Gate::Kind("job", "You do not have permission to view jobs.");
 
-    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
-        let globs = view_globs(user, "job", "You do not have permission to view jobs.")?;
+    async fn check(
+        _: &AppState,
+        _: &CurrentUser,
+        params: &Params,
+        globs: Scope,
+    ) -> Result<Self, Refusal> {
         let lq: ListQuery<JobFilters> = all_pages(params)?;
         let q = lq.q.to_lowercase();
         Ok(JobsExport {
@@ -69,10 +74,6 @@ impl Table for JobsExport {
                 allowed_globs: globs,
             },
         })
-    }
-
-    fn resource(&self) -> String {
-        "job:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -134,8 +135,15 @@ impl Table for JobResultsExport {
     const PAGE: &'static str = "job-results";
     const WHAT: &'static str = "job results";
     type Row = JobMinionRow;
+    /// The job's own grant is checked once its id is known.
+    const GATE: Gate = Gate::Session("job:*");
 
-    async fn check(state: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
+    async fn check(
+        state: &AppState,
+        user: &CurrentUser,
+        params: &Params,
+        _: Scope,
+    ) -> Result<Self, Refusal> {
         let jid = Jid::new(params.get("jid"))?;
         let resource = format!("job:{jid}");
         if !user.can("view", &resource) {

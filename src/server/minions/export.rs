@@ -7,7 +7,7 @@ use crate::model::list::{ListQuery, MinionFilters, SortColumn, SortDir};
 use crate::model::minions::MinionRow;
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+    all_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
 };
 use crate::server::minions::store;
 use crate::server::state::AppState;
@@ -42,6 +42,9 @@ impl ExportRow for MinionRow {
     }
 }
 
+/// What the minion tables (Minions, Fleet) need: `view` on some minions, and only those leave.
+pub const MINIONS: Gate = Gate::Kind("minion", "You do not have permission to view minions.");
+
 /// The Minions table's export: the page's checked query and the caller's scope.
 pub struct MinionsExport {
     query: store::ListQuery,
@@ -52,13 +55,14 @@ impl Table for MinionsExport {
     const PAGE: &'static str = "minions";
     const WHAT: &'static str = "minions";
     type Row = MinionRow;
+    const GATE: Gate = MINIONS;
 
-    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
-        let globs = view_globs(
-            user,
-            "minion",
-            "You do not have permission to view minions.",
-        )?;
+    async fn check(
+        _: &AppState,
+        _: &CurrentUser,
+        params: &Params,
+        globs: Scope,
+    ) -> Result<Self, Refusal> {
         let lq: ListQuery<MinionFilters> = all_pages(params)?;
         let sort = lq.sort.map(|c| c.as_str().to_string()).unwrap_or_default();
         let describe = serde_json::json!({
@@ -80,10 +84,6 @@ impl Table for MinionsExport {
             },
             describe,
         })
-    }
-
-    fn resource(&self) -> String {
-        "minion:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {

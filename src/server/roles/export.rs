@@ -7,7 +7,7 @@ use crate::model::list::ListQuery;
 use crate::model::roles::RoleFilters;
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, view_globs, ExportError, ExportRow, Params, Refusal, Sink, Table,
+    all_pages, by_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
 };
 use crate::server::state::AppState;
 use serde::Serialize;
@@ -53,18 +53,19 @@ impl Table for RolesExport {
     const PAGE: &'static str = "roles";
     const WHAT: &'static str = "roles";
     type Row = RoleRow;
+    const GATE: Gate = Gate::Kind("role", "You do not have permission to view roles.");
 
-    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
-        let globs = view_globs(user, "role", "You do not have permission to view roles.")?;
+    async fn check(
+        _: &AppState,
+        user: &CurrentUser,
+        params: &Params,
+        globs: Scope,
+    ) -> Result<Self, Refusal> {
         Ok(RolesExport {
             query: all_pages(params)?,
             globs,
             user: user.clone(),
         })
-    }
-
-    fn resource(&self) -> String {
-        "role:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -75,37 +76,27 @@ impl Table for RolesExport {
         })
     }
 
-    async fn produce(self, state: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
-        let mut lq = ListQuery {
-            per_page: BATCH,
-            page: 1,
-            ..self.query
-        };
-        loop {
-            let page = super::list(&state.db, &lq, &self.globs).await?;
-            let n = page.rows.len() as i64;
-            for role in page.rows {
-                let d = super::detail(&state.db, role).await?;
-                let row = RoleRow {
+    async fn produce(self, state: AppState, sink: Sink) -> Result<Sink, ExportError> {
+        let (globs, user) = (&self.globs, &self.user);
+        by_pages(sink, &state.db, self.query, BATCH, |db, lq| async move {
+            let mut rows = vec![];
+            for role in super::list(&db, &lq, globs).await?.rows {
+                let d = super::detail(&db, role).await?;
+                rows.push(RoleRow {
                     permissions: d.permissions.iter().map(|g| g.label()).collect(),
                     members: d
                         .members
                         .into_iter()
-                        .filter(|m| self.user.can("view", &format!("user:{}", m.username)))
+                        .filter(|m| user.can("view", &format!("user:{}", m.username)))
                         .map(|m| m.username)
                         .collect(),
                     name: d.role.name,
                     description: d.role.description,
                     builtin: d.role.is_builtin,
-                };
-                if !sink.row(&row).await? {
-                    return Ok(sink);
-                }
+                });
             }
-            if n < BATCH {
-                return Ok(sink);
-            }
-            lq.page += 1;
-        }
+            Ok(rows)
+        })
+        .await
     }
 }

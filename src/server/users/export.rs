@@ -5,7 +5,9 @@
 use crate::model::list::ListQuery;
 use crate::model::users::{UserFilters, UserSummary};
 use crate::server::auth::CurrentUser;
-use crate::server::export::{all_pages, ExportError, ExportRow, Params, Refusal, Sink, Table};
+use crate::server::export::{
+    all_pages, by_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+};
 use crate::server::state::AppState;
 
 /// Users read a page at a time (their roles come per page).
@@ -50,19 +52,15 @@ impl Table for UsersExport {
     const PAGE: &'static str = "users";
     const WHAT: &'static str = "users";
     type Row = UserSummary;
+    const GATE: Gate = Gate::Grant("user:*", "You do not have permission to view users.");
 
-    async fn check(_: &AppState, user: &CurrentUser, params: &Params) -> Result<Self, Refusal> {
-        if !user.can("view", "user:*") {
-            return Err(Refusal::denied(
-                "user:*",
-                "You do not have permission to view users.",
-            ));
-        }
+    async fn check(
+        _: &AppState,
+        _: &CurrentUser,
+        params: &Params,
+        _: Scope,
+    ) -> Result<Self, Refusal> {
         Ok(UsersExport(all_pages(params)?))
-    }
-
-    fn resource(&self) -> String {
-        "user:*".into()
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -74,19 +72,10 @@ impl Table for UsersExport {
         })
     }
 
-    async fn produce(self, state: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
-        let mut lq = ListQuery {
-            per_page: BATCH,
-            page: 1,
-            ..self.0
-        };
-        loop {
-            let (rows, _, _) = super::store::list(&state.db, &lq).await?;
-            let n = rows.len() as i64;
-            if !sink.all(rows).await? || n < BATCH {
-                return Ok(sink);
-            }
-            lq.page += 1;
-        }
+    async fn produce(self, state: AppState, sink: Sink) -> Result<Sink, ExportError> {
+        by_pages(sink, &state.db, self.0, BATCH, |db, lq| async move {
+            Ok(super::store::list(&db, &lq).await?.0)
+        })
+        .await
     }
 }
