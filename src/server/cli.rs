@@ -42,8 +42,9 @@ Usage:
                            clients, eauth rights, /events, database); exit 1 when one fails
   halite admin export PAGE [KEY=VALUE]... [--format csv|json|ndjson]
                            a table as its page's export sends it, every row, to standard output;
-                           PAGE is minions, keys, jobs, activity, templates, users, audit, fleet
-                           or inventory (the package search: name=openssl version_op=lt ...), and
+                           PAGE is minions, keys, jobs, activity, templates, users, roles, audit,
+                           fleet, packages (the inventory's packages table) or inventory (the
+                           package search: name=openssl version_op=lt ...), and
                            KEY=VALUE are the page's URL filters (q=web status=online sort=os ...);
                            audited as export.PAGE via cli
   halite admin audit [--since T] [--until T] [--user NAME] [--action ACTION] [--limit N] [--json]

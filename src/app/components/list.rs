@@ -197,7 +197,7 @@ pub fn SortHeader<F: ListFilters>(
 
 /// The export links of a list (CSV, JSON, NDJSON): every page of what its search and filters
 /// select, in its order (`endpoint` as in [`ListParams::export_href`]). `total` and `noun`
-/// (a plural ending in `s`) say how many rows the file will have; the server streams them (`server::export`).
+/// (singular: "minion") say how many rows the file will have; the server streams them (`server::export`).
 pub fn export_links<F: ListFilters>(
     s: &ListParams<F>,
     endpoint: &str,
@@ -205,12 +205,7 @@ pub fn export_links<F: ListFilters>(
     noun: &str,
     test: &'static str,
 ) -> AnyView {
-    // The nouns are plain plurals ("minions", "events"): one row reads "1 matching minion".
-    let noun = if total == 1 {
-        noun.strip_suffix('s').unwrap_or(noun)
-    } else {
-        noun
-    };
+    let noun = counted(total, noun);
     let what = if s.filtered() {
         format!("Export the {total} matching {noun}:")
     } else {

@@ -6,7 +6,8 @@ use crate::app::api::jobs::{
 };
 use crate::app::components::icons::Icon;
 use crate::app::components::list::{
-    export_bar, export_links, Chip, ChipKey, EmptyState, FilterChips, NoMatch, Pager, SearchBox,
+    counted, export_bar, export_links, Chip, ChipKey, EmptyState, FilterChips, NoMatch, Pager,
+    SearchBox,
 };
 use crate::app::pages::{live_list, load_view, short_utc, ErrorPanel, PageHeader};
 use crate::model::activity::EventCategory;
@@ -105,7 +106,7 @@ fn JobsBody(page: JobsData, s: JobsQuery) -> impl IntoView {
             &s,
             "/api/jobs/export",
             page.list.total,
-            "jobs",
+            "job",
             "jobs-export",
         )
     });
@@ -246,7 +247,11 @@ fn JobDetailBody(
     let exports = (!minions.is_empty()).then(|| {
         let jid = job.jid.to_string();
         export_bar(
-            format!("Export the {} minions' results:", minions.len()),
+            format!(
+                "Export the results of {} {}:",
+                minions.len(),
+                counted(minions.len() as i64, "minion")
+            ),
             move |ext| {
                 let parts = vec![format!("jid={}", crate::model::list::url_escape(&jid))];
                 crate::model::list::href(&format!("/api/jobs/results/export.{ext}"), &parts)

@@ -2,7 +2,7 @@
 //! confirmation naming the minion, bulk actions for pending keys.
 
 use crate::app::api::keys::{key_fingerprint, list_keys, KeyAction, KeyRow, KeysView};
-use crate::app::components::list::export_bar;
+use crate::app::components::list::{counted, export_bar};
 use crate::app::components::list::{EmptyState, SearchBox};
 use crate::app::pages::{ErrorPanel, PageHeader};
 use crate::model::keys::KeyState;
@@ -176,9 +176,12 @@ fn KeysBody(
         h
     };
     let noun = if q.is_empty() {
-        format!("Export all {total} keys:")
+        format!("Export all {total} {}:", counted(total as i64, "key"))
     } else {
-        format!("Export the {total} matching keys:")
+        format!(
+            "Export the {total} matching {}:",
+            counted(total as i64, "key")
+        )
     };
     let exports = export_bar(
         noun,

@@ -75,7 +75,7 @@ fn MinionsBody(page: MinionPage, s: MinionsQuery) -> impl IntoView {
             &s,
             "/api/minions/export",
             page.list.total,
-            "minions",
+            "minion",
             "minions-export",
         )
     });

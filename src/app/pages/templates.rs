@@ -5,7 +5,7 @@ use crate::app::api::overview::url_path_escape;
 use crate::app::api::templates::{
     command_line, list_templates, DeleteTemplate, ShareTemplate, TemplateList, TemplateOut,
 };
-use crate::app::components::list::{export_bar, EmptyState};
+use crate::app::components::list::{counted, export_bar, EmptyState};
 use crate::app::pages::{short_time, ErrorPanel, PageHeader};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -118,7 +118,11 @@ fn TemplatesBody(
         shared_by_others
     );
     let exports = export_bar(
-        format!("Export the {} templates you can see:", list.total),
+        format!(
+            "Export the {} {} you can see:",
+            list.total,
+            counted(list.total, "template")
+        ),
         |ext| format!("/api/templates/export.{ext}"),
         "templates-export",
     );

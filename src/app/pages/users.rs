@@ -131,7 +131,7 @@ fn UsersBody(page: UsersPage, s: UsersQuery) -> impl IntoView {
             &s,
             "/api/users/export",
             page.list.total,
-            "users",
+            "user",
             "users-export",
         )
     });

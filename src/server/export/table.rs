@@ -255,32 +255,15 @@ pub async fn write_to<T: Table>(
     out.flush().map_err(|e| format!("writing the export: {e}"))
 }
 
-/// Feed `sink` every page of `query`, `batch` rows a page: `read(db, query)` reads the page
-/// `query` names, in the list's order. Stops after a short page, or when the client is gone.
-pub async fn by_pages<F, R, Read, Fut>(
-    mut sink: Sink,
-    db: &crate::server::db::Db,
+/// `query` as one page that holds every row: for a table bounded by the fleet or the user base
+/// (Users, Roles, Packages, Fleet), read in one statement, so a poller's write between two
+/// pages cannot move a row across them (repeated or lost in the file).
+pub fn every_row<F: crate::model::list::ListFilters>(
     query: crate::model::list::ListQuery<F>,
-    batch: i64,
-    mut read: Read,
-) -> Result<Sink, ExportError>
-where
-    F: crate::model::list::ListFilters,
-    R: ExportRow,
-    Read: FnMut(crate::server::db::Db, crate::model::list::ListQuery<F>) -> Fut,
-    Fut: Future<Output = Result<Vec<R>, ExportError>>,
-{
-    let mut query = crate::model::list::ListQuery {
+) -> crate::model::list::ListQuery<F> {
+    crate::model::list::ListQuery {
         page: 1,
-        per_page: batch,
+        per_page: i64::MAX / 2,
         ..query
-    };
-    loop {
-        let rows = read(db.clone(), query.clone()).await?;
-        let n = rows.len() as i64;
-        if !sink.all(rows).await? || n < batch {
-            return Ok(sink);
-        }
-        query.page += 1;
     }
 }

@@ -6,7 +6,7 @@ use crate::model::fleet::{FleetFilters, FleetRow};
 use crate::model::list::ListQuery;
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+    all_pages, every_row, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
 };
 use crate::server::state::AppState;
 
@@ -79,11 +79,7 @@ impl Table for FleetExport {
             "scoped": globs.is_some(),
         });
         Ok(FleetExport {
-            query: ListQuery {
-                page: 1,
-                per_page: i64::MAX / 2,
-                ..lq
-            },
+            query: every_row(lq),
             globs,
             describe,
         })

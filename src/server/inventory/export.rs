@@ -14,7 +14,7 @@ use crate::model::inventory::{
 use crate::model::list::{ListFilters, ListQuery};
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, by_pages, view_globs, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink,
+    all_pages, every_row, view_globs, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink,
     Table,
 };
 
@@ -121,9 +121,6 @@ impl ExportRow for PackageRow {
     }
 }
 
-/// Package names read a page at a time.
-const BATCH: i64 = 1_000;
-
 /// The packages table's export.
 pub struct PackagesExport(ListQuery<PackageFilters>);
 
@@ -151,10 +148,9 @@ impl Table for PackagesExport {
         })
     }
 
-    async fn produce(self, state: AppState, sink: Sink) -> Result<Sink, ExportError> {
-        by_pages(sink, &state.db, self.0, BATCH, |db, lq| async move {
-            Ok(super::store::packages(&db, &lq).await?.0)
-        })
-        .await
+    async fn produce(self, state: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
+        let (rows, _) = super::store::packages(&state.db, &every_row(self.0)).await?;
+        sink.all(rows).await?;
+        Ok(sink)
     }
 }

@@ -7,13 +7,10 @@ use crate::model::list::ListQuery;
 use crate::model::roles::RoleFilters;
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, by_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+    all_pages, every_row, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
 };
 use crate::server::state::AppState;
 use serde::Serialize;
-
-/// Roles read a page at a time (their grants and members come per role).
-const BATCH: i64 = 200;
 
 /// One exported role.
 #[derive(Debug, Serialize)]
@@ -76,27 +73,29 @@ impl Table for RolesExport {
         })
     }
 
-    async fn produce(self, state: AppState, sink: Sink) -> Result<Sink, ExportError> {
-        let (globs, user) = (&self.globs, &self.user);
-        by_pages(sink, &state.db, self.query, BATCH, |db, lq| async move {
-            let mut rows = vec![];
-            for role in super::list(&db, &lq, globs).await?.rows {
-                let d = super::detail(&db, role).await?;
-                rows.push(RoleRow {
-                    permissions: d.permissions.iter().map(|g| g.label()).collect(),
-                    members: d
-                        .members
-                        .into_iter()
-                        .filter(|m| user.can("view", &format!("user:{}", m.username)))
-                        .map(|m| m.username)
-                        .collect(),
-                    name: d.role.name,
-                    description: d.role.description,
-                    builtin: d.role.is_builtin,
-                });
+    async fn produce(self, state: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
+        let user = &self.user;
+        for role in super::list(&state.db, &every_row(self.query), &self.globs)
+            .await?
+            .rows
+        {
+            let d = super::detail(&state.db, role).await?;
+            let row = RoleRow {
+                permissions: d.permissions.iter().map(|g| g.label()).collect(),
+                members: d
+                    .members
+                    .into_iter()
+                    .filter(|m| user.can("view", &format!("user:{}", m.username)))
+                    .map(|m| m.username)
+                    .collect(),
+                name: d.role.name,
+                description: d.role.description,
+                builtin: d.role.is_builtin,
+            };
+            if !sink.row(&row).await? {
+                break;
             }
-            Ok(rows)
-        })
-        .await
+        }
+        Ok(sink)
     }
 }

@@ -6,12 +6,9 @@ use crate::model::list::ListQuery;
 use crate::model::users::{UserFilters, UserSummary};
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, by_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+    all_pages, every_row, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
 };
 use crate::server::state::AppState;
-
-/// Users read a page at a time (their roles come per page).
-const BATCH: i64 = 500;
 
 impl ExportRow for UserSummary {
     const COLUMNS: &'static [&'static str] = &[
@@ -72,10 +69,9 @@ impl Table for UsersExport {
         })
     }
 
-    async fn produce(self, state: AppState, sink: Sink) -> Result<Sink, ExportError> {
-        by_pages(sink, &state.db, self.0, BATCH, |db, lq| async move {
-            Ok(super::store::list(&db, &lq).await?.0)
-        })
-        .await
+    async fn produce(self, state: AppState, mut sink: Sink) -> Result<Sink, ExportError> {
+        let (rows, _, _) = super::store::list(&state.db, &every_row(self.0)).await?;
+        sink.all(rows).await?;
+        Ok(sink)
     }
 }

@@ -103,7 +103,7 @@ pub(super) fn ActivityBody(
             &s,
             "/api/activity/export",
             page.list.total,
-            "events",
+            "event",
             "activity-export",
         )
     });

@@ -244,7 +244,7 @@ fn PackagesTable(page: PackagesPage, s: PackagesQuery) -> impl IntoView {
             &s,
             "/api/inventory/export",
             page.list.total,
-            "packages",
+            "package",
             "inventory-export",
         )
     });

@@ -82,7 +82,7 @@ fn RolesBody(page: RolePage, s: RolesQuery) -> impl IntoView {
         }
     };
     let exports = (page.total > 0)
-        .then(|| export_links(&s, "/api/roles/export", page.total, "roles", "roles-export"));
+        .then(|| export_links(&s, "/api/roles/export", page.total, "role", "roles-export"));
     let body = list_table(
         "table",
         "roles-table",
