@@ -245,10 +245,7 @@ impl crate::server::export::Table for KeysExport {
         crate::server::export::Gate::Kind("key", "You do not have permission to view keys.");
 
     async fn check(
-        _: &AppState,
-        _: &CurrentUser,
-        params: &crate::server::export::Params,
-        globs: crate::server::export::Scope,
+        crate::server::export::Ask { params, globs, .. }: crate::server::export::Ask<'_>,
     ) -> Result<Self, crate::server::export::Refusal> {
         let q = crate::model::list::validate_q(&params.get("q"))?;
         Ok(KeysExport {

@@ -260,10 +260,7 @@ impl crate::server::export::Table for TemplatesExport {
     const GATE: crate::server::export::Gate = crate::server::export::Gate::Session("template:*");
 
     async fn check(
-        _: &crate::server::state::AppState,
-        user: &crate::server::auth::CurrentUser,
-        _: &crate::server::export::Params,
-        _: crate::server::export::Scope,
+        crate::server::export::Ask { user, .. }: crate::server::export::Ask<'_>,
     ) -> Result<Self, crate::server::export::Refusal> {
         Ok(TemplatesExport {
             user_id: user.id.clone(),

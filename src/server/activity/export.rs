@@ -6,10 +6,7 @@
 use super::store::{self, ActivityQuery, Visibility};
 use crate::model::activity::ActivityEvent;
 use crate::model::list::{ActivityFilters, ListQuery};
-use crate::server::auth::CurrentUser;
-use crate::server::export::{
-    all_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
-};
+use crate::server::export::{all_pages, Ask, ExportError, ExportRow, Gate, Refusal, Sink, Table};
 use crate::server::state::AppState;
 
 impl ExportRow for ActivityEvent {
@@ -64,12 +61,7 @@ impl Table for ActivityExport {
     /// Which categories the caller may see is checked in `check`.
     const GATE: Gate = Gate::Session("event:*");
 
-    async fn check(
-        _: &AppState,
-        user: &CurrentUser,
-        params: &Params,
-        _: Scope,
-    ) -> Result<Self, Refusal> {
+    async fn check(Ask { user, params, .. }: Ask<'_>) -> Result<Self, Refusal> {
         let vis = Visibility::of(&user.permissions);
         if vis.categories().is_empty() {
             return Err(Refusal::denied(

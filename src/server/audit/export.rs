@@ -5,10 +5,9 @@
 use super::query;
 use crate::model::audit::{AuditFilters, AuditQuery, AuditRow};
 use crate::model::list::ListFilters;
-use crate::server::auth::CurrentUser;
 use crate::server::db::Db;
 use crate::server::export::{
-    self, ExportError, ExportFormat, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+    self, Ask, ExportError, ExportFormat, ExportRow, Gate, Refusal, Sink, Table,
 };
 use crate::server::state::AppState;
 use crate::with_db;
@@ -84,12 +83,7 @@ impl Table for AuditExport {
         "You do not have permission to view the audit log.",
     );
 
-    async fn check(
-        _: &AppState,
-        _: &CurrentUser,
-        params: &Params,
-        _: Scope,
-    ) -> Result<Self, Refusal> {
+    async fn check(Ask { params, .. }: Ask<'_>) -> Result<Self, Refusal> {
         Ok(AuditExport(
             AuditFilters::from_query(&|k| params.get(k)).validate()?,
         ))

@@ -9,7 +9,8 @@
 mod table;
 
 pub use table::{
-    all_pages, every_row, handle, routes, view_globs, write_to, Gate, Params, Refusal, Scope, Table,
+    all_pages, every_row, handle, routes, view_globs, write_to, Ask, Gate, Params, Refusal, Scope,
+    Table,
 };
 
 use crate::error::AppError;

@@ -106,6 +106,15 @@ fn pass_gate(gate: Gate, user: &CurrentUser) -> Result<Scope, Refusal> {
     }
 }
 
+/// What a table's [`Table::check`] is given: the caller, their URL query, and their scope under
+/// the table's [`Gate`] (globs for [`Gate::Kind`], else `None`).
+pub struct Ask<'a> {
+    pub state: &'a AppState,
+    pub user: &'a CurrentUser,
+    pub params: &'a Params,
+    pub globs: Scope,
+}
+
 /// A table view that can be exported: its checked query is `Self`.
 pub trait Table: Sized + Send + 'static {
     /// The page's name: the file (`halite-<PAGE>-<time>.csv`), the audit action
@@ -117,14 +126,8 @@ pub trait Table: Sized + Send + 'static {
     /// What the caller must hold to export any of it.
     const GATE: Gate;
 
-    /// The caller's query, checked: what they may see (`globs`: their scope under
-    /// [`Gate::Kind`]) and which rows the filters select.
-    fn check(
-        state: &AppState,
-        user: &CurrentUser,
-        params: &Params,
-        globs: Scope,
-    ) -> impl Future<Output = Result<Self, Refusal>> + Send;
+    /// The caller's query, checked: what they may see and which rows the filters select.
+    fn check(ask: Ask<'_>) -> impl Future<Output = Result<Self, Refusal>> + Send;
 
     /// The audit row's resource (`minion:*`, `job:<jid>`): by default the gate's.
     fn resource(&self) -> String {
@@ -185,7 +188,16 @@ pub async fn handle<T: Table>(
         Err(r) => return r,
     };
     let checked = match pass_gate(T::GATE, &user) {
-        Ok(globs) => T::check(&state, &user, &Params(params), globs).await,
+        Ok(globs) => {
+            let params = Params(params);
+            T::check(Ask {
+                state: &state,
+                user: &user,
+                params: &params,
+                globs,
+            })
+            .await
+        }
         Err(r) => Err(r),
     };
     let table = match checked {
@@ -234,7 +246,15 @@ pub async fn write_to<T: Table>(
     out: &mut (dyn std::io::Write + Send),
 ) -> Result<(), String> {
     let checked = match pass_gate(T::GATE, user) {
-        Ok(globs) => T::check(state, user, &params, globs).await,
+        Ok(globs) => {
+            T::check(Ask {
+                state,
+                user,
+                params: &params,
+                globs,
+            })
+            .await
+        }
         Err(r) => Err(r),
     };
     let table = match checked {

@@ -4,9 +4,8 @@
 
 use crate::model::fleet::{FleetFilters, FleetRow};
 use crate::model::list::ListQuery;
-use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, every_row, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+    all_pages, every_row, Ask, ExportError, ExportRow, Gate, Refusal, Sink, Table,
 };
 use crate::server::state::AppState;
 
@@ -63,12 +62,7 @@ impl Table for FleetExport {
     type Row = FleetRow;
     const GATE: Gate = crate::server::minions::export::MINIONS;
 
-    async fn check(
-        _: &AppState,
-        _: &CurrentUser,
-        params: &Params,
-        globs: Scope,
-    ) -> Result<Self, Refusal> {
+    async fn check(Ask { params, globs, .. }: Ask<'_>) -> Result<Self, Refusal> {
         let lq: ListQuery<FleetFilters> = all_pages(params)?;
         let describe = serde_json::json!({
             "q": lq.q,

@@ -12,10 +12,8 @@ use crate::model::inventory::{
     PackageFilters, PackageHit, PackageRow, PackageSearch, SearchFilters,
 };
 use crate::model::list::{ListFilters, ListQuery};
-use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, every_row, view_globs, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink,
-    Table,
+    all_pages, every_row, view_globs, Ask, ExportError, ExportRow, Gate, Refusal, Sink, Table,
 };
 
 /// Both inventory exports need what the inventory pages need.
@@ -67,10 +65,12 @@ impl Table for InventoryExport {
     const GATE: Gate = INVENTORY;
 
     async fn check(
-        state: &AppState,
-        user: &CurrentUser,
-        params: &Params,
-        _: Scope,
+        Ask {
+            state,
+            user,
+            params,
+            ..
+        }: Ask<'_>,
     ) -> Result<Self, Refusal> {
         let globs = view_globs(
             user,
@@ -130,12 +130,7 @@ impl Table for PackagesExport {
     type Row = PackageRow;
     const GATE: Gate = INVENTORY;
 
-    async fn check(
-        _: &AppState,
-        _: &CurrentUser,
-        params: &Params,
-        _: Scope,
-    ) -> Result<Self, Refusal> {
+    async fn check(Ask { params, .. }: Ask<'_>) -> Result<Self, Refusal> {
         Ok(PackagesExport(all_pages(params)?))
     }
 

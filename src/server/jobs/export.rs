@@ -6,10 +6,7 @@
 use super::store::{self, JobQuery};
 use crate::model::jobs::{Jid, JobListRow, JobMinionRow};
 use crate::model::list::{JobFilters, ListQuery};
-use crate::server::auth::CurrentUser;
-use crate::server::export::{
-    all_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
-};
+use crate::server::export::{all_pages, Ask, ExportError, ExportRow, Gate, Refusal, Sink, Table};
 use crate::server::state::AppState;
 
 fn opt(v: &Option<String>) -> String {
@@ -55,12 +52,7 @@ impl Table for JobsExport {
     type Row = JobListRow;
     const GATE: Gate = Gate::Kind("job", "You do not have permission to view jobs.");
 
-    async fn check(
-        _: &AppState,
-        _: &CurrentUser,
-        params: &Params,
-        globs: Scope,
-    ) -> Result<Self, Refusal> {
+    async fn check(Ask { params, globs, .. }: Ask<'_>) -> Result<Self, Refusal> {
         let lq: ListQuery<JobFilters> = all_pages(params)?;
         let q = lq.q.to_lowercase();
         Ok(JobsExport {
@@ -139,10 +131,12 @@ impl Table for JobResultsExport {
     const GATE: Gate = Gate::Session("job:*");
 
     async fn check(
-        state: &AppState,
-        user: &CurrentUser,
-        params: &Params,
-        _: Scope,
+        Ask {
+            state,
+            user,
+            params,
+            ..
+        }: Ask<'_>,
     ) -> Result<Self, Refusal> {
         let jid = Jid::new(params.get("jid"))?;
         let resource = format!("job:{jid}");

@@ -5,10 +5,7 @@
 
 use crate::model::list::{ListQuery, MinionFilters, SortColumn, SortDir};
 use crate::model::minions::MinionRow;
-use crate::server::auth::CurrentUser;
-use crate::server::export::{
-    all_pages, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
-};
+use crate::server::export::{all_pages, Ask, ExportError, ExportRow, Gate, Refusal, Sink, Table};
 use crate::server::minions::store;
 use crate::server::state::AppState;
 
@@ -57,12 +54,7 @@ impl Table for MinionsExport {
     type Row = MinionRow;
     const GATE: Gate = MINIONS;
 
-    async fn check(
-        _: &AppState,
-        _: &CurrentUser,
-        params: &Params,
-        globs: Scope,
-    ) -> Result<Self, Refusal> {
+    async fn check(Ask { params, globs, .. }: Ask<'_>) -> Result<Self, Refusal> {
         let lq: ListQuery<MinionFilters> = all_pages(params)?;
         let sort = lq.sort.map(|c| c.as_str().to_string()).unwrap_or_default();
         let describe = serde_json::json!({

@@ -7,7 +7,7 @@ use crate::model::list::ListQuery;
 use crate::model::roles::RoleFilters;
 use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, every_row, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+    all_pages, every_row, Ask, ExportError, ExportRow, Gate, Refusal, Sink, Table,
 };
 use crate::server::state::AppState;
 use serde::Serialize;
@@ -53,10 +53,12 @@ impl Table for RolesExport {
     const GATE: Gate = Gate::Kind("role", "You do not have permission to view roles.");
 
     async fn check(
-        _: &AppState,
-        user: &CurrentUser,
-        params: &Params,
-        globs: Scope,
+        Ask {
+            user,
+            params,
+            globs,
+            ..
+        }: Ask<'_>,
     ) -> Result<Self, Refusal> {
         Ok(RolesExport {
             query: all_pages(params)?,

@@ -4,9 +4,8 @@
 
 use crate::model::list::ListQuery;
 use crate::model::users::{UserFilters, UserSummary};
-use crate::server::auth::CurrentUser;
 use crate::server::export::{
-    all_pages, every_row, ExportError, ExportRow, Gate, Params, Refusal, Scope, Sink, Table,
+    all_pages, every_row, Ask, ExportError, ExportRow, Gate, Refusal, Sink, Table,
 };
 use crate::server::state::AppState;
 
@@ -51,12 +50,7 @@ impl Table for UsersExport {
     type Row = UserSummary;
     const GATE: Gate = Gate::Grant("user:*", "You do not have permission to view users.");
 
-    async fn check(
-        _: &AppState,
-        _: &CurrentUser,
-        params: &Params,
-        _: Scope,
-    ) -> Result<Self, Refusal> {
+    async fn check(Ask { params, .. }: Ask<'_>) -> Result<Self, Refusal> {
         Ok(UsersExport(all_pages(params)?))
     }
 
