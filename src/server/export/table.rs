@@ -115,6 +115,22 @@ pub struct Ask<'a> {
     pub globs: Scope,
 }
 
+/// The table's gate, then its own check, for `user`.
+async fn checked<T: Table>(
+    state: &AppState,
+    user: &CurrentUser,
+    params: &Params,
+) -> Result<T, Refusal> {
+    let globs = pass_gate(T::GATE, user)?;
+    T::check(Ask {
+        state,
+        user,
+        params,
+        globs,
+    })
+    .await
+}
+
 /// A table view that can be exported: its checked query is `Self`.
 pub trait Table: Sized + Send + 'static {
     /// The page's name: the file (`halite-<PAGE>-<time>.csv`), the audit action
@@ -187,20 +203,7 @@ pub async fn handle<T: Table>(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let checked = match pass_gate(T::GATE, &user) {
-        Ok(globs) => {
-            let params = Params(params);
-            T::check(Ask {
-                state: &state,
-                user: &user,
-                params: &params,
-                globs,
-            })
-            .await
-        }
-        Err(r) => Err(r),
-    };
-    let table = match checked {
+    let table = match checked::<T>(&state, &user, &Params(params)).await {
         Ok(t) => t,
         Err(Refusal::Denied { resource, message }) => {
             return super::denied(&state, &user, &ip, &resource, format, &message).await
@@ -245,19 +248,7 @@ pub async fn write_to<T: Table>(
     format: ExportFormat,
     out: &mut (dyn std::io::Write + Send),
 ) -> Result<(), String> {
-    let checked = match pass_gate(T::GATE, user) {
-        Ok(globs) => {
-            T::check(Ask {
-                state,
-                user,
-                params: &params,
-                globs,
-            })
-            .await
-        }
-        Err(r) => Err(r),
-    };
-    let table = match checked {
+    let table = match checked::<T>(state, user, &params).await {
         Ok(t) => t,
         Err(Refusal::Denied { message, .. }) => return Err(message),
         Err(Refusal::Invalid(e)) => return Err(e.to_string()),
