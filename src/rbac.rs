@@ -62,6 +62,18 @@ fn glob_covers(outer: &str, inner: &str) -> bool {
 
 /// Anchored, case-sensitive shell-style match of `name` against `pattern`.
 pub fn fnmatch(pattern: &str, name: &str) -> bool {
+    // The shapes nearly every grant has, without the general matcher's two allocations: a
+    // literal, `*`, or a literal prefix and one trailing `*`. The SSE stream asks this once per
+    // event and browser.
+    const WILD: [char; 3] = ['*', '?', '['];
+    if !pattern.contains(WILD) {
+        return pattern == name;
+    }
+    if let Some(prefix) = pattern.strip_suffix('*') {
+        if !prefix.contains(WILD) {
+            return name.starts_with(prefix);
+        }
+    }
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     // Iterative matcher with single-star backtracking (linear-ish, no recursion blow-up).

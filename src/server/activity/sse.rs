@@ -6,7 +6,8 @@
 //! permissions (ending when nothing is visible any more).
 
 use super::hub::{EventHub, HubEvent};
-use crate::model::activity::ActivityEvent;
+use crate::model::activity::{ActivityEvent, EventCategory};
+use crate::rbac::{self, Permission};
 use crate::server::audit::{self, AuditEntry};
 use crate::server::auth::{self, CurrentUser};
 use crate::server::db::Db;
@@ -35,6 +36,23 @@ pub fn visible(user: &CurrentUser, e: &ActivityEvent) -> bool {
         .is_none_or(|r| user.can("view", &r))
 }
 
+/// The categories whose every event `user` may see (a `view` grant covering `job:*`, `key:*` or
+/// `minion:*`): the stream skips the per-event check for those. `rbac::holds` is conservative,
+/// so a category not listed here is checked event by event, never shown by mistake.
+fn seen_whole(user: &CurrentUser) -> Vec<EventCategory> {
+    [
+        EventCategory::Job,
+        EventCategory::Key,
+        EventCategory::Minion,
+    ]
+    .into_iter()
+    .filter(|c| {
+        c.resource(Some("*"), Some("*"))
+            .is_some_and(|r| rbac::holds(&user.permissions, &Permission::new("view", &r)))
+    })
+    .collect()
+}
+
 /// Frames coalesced into one body chunk at most: a browser that keeps up gets a burst's
 /// waiting frames in one write instead of one write per event.
 const MAX_CHUNK: usize = 64 * 1024;
@@ -45,6 +63,8 @@ struct Feed {
     replay: VecDeque<Arc<HubEvent>>,
     rx: Receiver<Arc<HubEvent>>,
     user: CurrentUser,
+    /// [`seen_whole`] of `user`, kept in step with it.
+    whole: Vec<EventCategory>,
     db: Db,
     recheck: RecheckTimer,
     /// The end-of-replay event was sent.
@@ -68,7 +88,7 @@ impl Feed {
 
     /// Add one received event's frame if this user may see it.
     fn add(&self, out: &mut BytesMut, e: &HubEvent) {
-        if visible(&self.user, e) {
+        if self.whole.contains(&e.category) || visible(&self.user, e) {
             out.extend_from_slice(&e.frame);
         }
     }
@@ -129,7 +149,10 @@ fn feed(f: Feed) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> 
                 r = f.rx.recv() => r,
                 _ = f.recheck.due() => {
                     match still_allowed(&f.db, &f.user.session_key).await {
-                        Some(user) => f.user = user,
+                        Some(user) => {
+                            f.whole = seen_whole(&user);
+                            f.user = user;
+                        }
                         None => return None,
                     }
                     continue;
@@ -198,6 +221,7 @@ pub async fn stream(
     let f = Feed {
         replay: replay.into(),
         rx,
+        whole: seen_whole(&user),
         user,
         db: state.db.clone(),
         recheck,
@@ -218,4 +242,36 @@ pub async fn stream(
         Body::from_stream(futures::StreamExt::take_until(feed(f), ends)),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(grants: &[(&str, &str)]) -> CurrentUser {
+        CurrentUser {
+            id: "u".into(),
+            username: "u".into(),
+            display_name: "u".into(),
+            must_change_pw: false,
+            theme: "dark".into(),
+            permissions: grants.iter().map(|(v, r)| Permission::new(v, r)).collect(),
+            session_key: "k".into(),
+        }
+    }
+
+    #[test]
+    fn only_categories_granted_whole_skip_the_per_event_check() {
+        use EventCategory::*;
+        assert_eq!(seen_whole(&user(&[("*", "*")])), vec![Job, Key, Minion]);
+        assert_eq!(seen_whole(&user(&[("view", "*")])), vec![Job, Key, Minion]);
+        assert_eq!(
+            seen_whole(&user(&[("view", "job:*"), ("view", "minion:web-*")])),
+            vec![Job]
+        );
+        assert_eq!(seen_whole(&user(&[("view", "key:web-*")])), vec![]);
+        assert_eq!(seen_whole(&user(&[("accept", "*")])), vec![]);
+        assert_eq!(seen_whole(&user(&[("v*", "minion:*")])), vec![Minion]);
+        assert_eq!(seen_whole(&user(&[("view", "minion:?*")])), vec![]);
+    }
 }
