@@ -111,9 +111,8 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
     ClientInfo { ip, user_agent }
 }
 
-/// (user id, username, display name, expires at, active, must change pw, theme, last seen).
-/// A session joined with its user, as `resolve_session` and `revalidate` read it.
-#[derive(sqlx::FromRow)]
+/// A session joined with its user and the user's permissions, as `resolve_session` and
+/// `revalidate` read it: one query, since every request and server function starts here.
 struct SessionRow {
     id: String,
     username: String,
@@ -123,20 +122,61 @@ struct SessionRow {
     must_change_pw: bool,
     theme: String,
     last_seen_at: DateTime<Utc>,
+    permissions: Vec<Permission>,
+}
+
+/// One row of [`SessionRow::load`]'s query: the session and user, and one of the user's grants
+/// (`None` for a user without roles).
+#[derive(sqlx::FromRow)]
+struct SessionGrant {
+    id: String,
+    username: String,
+    display_name: String,
+    expires_at: DateTime<Utc>,
+    is_active: bool,
+    must_change_pw: bool,
+    theme: String,
+    last_seen_at: DateTime<Utc>,
+    verb: Option<String>,
+    resource_glob: Option<String>,
 }
 
 impl SessionRow {
     async fn load(db: &Db, session_key: &str) -> Result<Option<SessionRow>, sqlx::Error> {
-        with_db!(db, p => {
+        let rows: Vec<SessionGrant> = with_db!(db, p => {
             sqlx::query_as(
                 "SELECT u.id, u.username, u.display_name, s.expires_at, u.is_active, \
-                        u.must_change_pw, u.theme, s.last_seen_at \
-                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+                        u.must_change_pw, u.theme, s.last_seen_at, p.verb, p.resource_glob \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 LEFT JOIN user_roles ur ON ur.user_id = u.id \
+                 LEFT JOIN permissions p ON p.role_id = ur.role_id \
+                 WHERE s.id = $1",
             )
             .bind(session_key)
-            .fetch_optional(p)
-            .await
-        })
+            .fetch_all(p)
+            .await?
+        });
+        let mut permissions: Vec<Permission> = rows
+            .iter()
+            .filter_map(|r| match (&r.verb, &r.resource_glob) {
+                (Some(v), Some(g)) => Some(Permission::new(v, g)),
+                _ => None,
+            })
+            .collect();
+        // As `load_permissions` returns them: sorted, each pair once.
+        permissions.sort_by(|a, b| (&a.verb, &a.resource_glob).cmp(&(&b.verb, &b.resource_glob)));
+        permissions.dedup();
+        Ok(rows.into_iter().next().map(|r| SessionRow {
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            expires_at: r.expires_at,
+            is_active: r.is_active,
+            must_change_pw: r.must_change_pw,
+            theme: r.theme,
+            last_seen_at: r.last_seen_at,
+            permissions,
+        }))
     }
 
     /// Whether the session may be used at `now`: the user is active and it has not expired.
@@ -144,18 +184,17 @@ impl SessionRow {
         self.is_active && self.expires_at > now
     }
 
-    /// The user this session belongs to, with their permissions loaded.
-    async fn into_user(self, db: &Db, session_key: String) -> Result<CurrentUser, sqlx::Error> {
-        let permissions = load_permissions(db, &self.id).await?;
-        Ok(CurrentUser {
+    /// The user this session belongs to.
+    fn into_user(self, session_key: String) -> CurrentUser {
+        CurrentUser {
             id: self.id,
             username: self.username,
             display_name: self.display_name,
             must_change_pw: self.must_change_pw,
             theme: self.theme,
-            permissions,
+            permissions: self.permissions,
             session_key,
-        })
+        }
     }
 }
 
@@ -241,8 +280,7 @@ pub async fn resolve_session_sliding(
             }
         };
     }
-    let user = row.into_user(&state.db, key).await?;
-    Ok(Some((user, slid)))
+    Ok(Some((row.into_user(key), slid)))
 }
 
 /// Re-check the session a long-lived request rides on (the event stream), by its storage key:
@@ -254,7 +292,7 @@ pub async fn revalidate(db: &Db, session_key: &str) -> Option<CurrentUser> {
     if !row.live_at(Utc::now()) || row.must_change_pw {
         return None;
     }
-    row.into_user(db, session_key.to_string()).await.ok()
+    Some(row.into_user(session_key.to_string()))
 }
 
 /// Union of the permissions of every role the user holds.
