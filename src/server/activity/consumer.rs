@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Rows per write transaction at most; a burst is written in slices of this.
 const MAX_BATCH: usize = 1000;
-/// How long events wait for company before being written.
+/// How long events wait for company at most before being written (the writer usually takes them
+/// sooner, as soon as it is idle: [`WriterIdle`]).
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// Batches read but not yet written before the reader waits for the writer.
 const WRITE_QUEUE: usize = 8;
@@ -103,10 +104,40 @@ impl Pending {
     }
 }
 
+/// Whether the writer waits for work. The reader hands a batch over as soon as the writer is
+/// idle instead of at the next [`FLUSH_EVERY`] tick: a burst's first events are written while the
+/// rest is read, and what arrives during a write is written next, together. Under sustained load
+/// the writer is rarely idle, so batches stay large.
+#[derive(Default)]
+struct WriterIdle {
+    flag: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl WriterIdle {
+    fn set(&self, idle: bool) {
+        self.flag.store(idle, std::sync::atomic::Ordering::Release);
+        if idle {
+            self.wake.notify_one();
+        }
+    }
+
+    fn get(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
 /// Write what the reader hands over, in order, joining batches that wait behind a write
 /// (up to [`MAX_BATCH`] rows), until the reader closes the channel.
-async fn write_loop(ctx: &ConsumerCtx, mut rx: tokio::sync::mpsc::Receiver<Pending>) {
-    while let Some(mut p) = rx.recv().await {
+async fn write_loop(
+    ctx: &ConsumerCtx,
+    mut rx: tokio::sync::mpsc::Receiver<Pending>,
+    idle: &WriterIdle,
+) {
+    loop {
+        idle.set(true);
+        let Some(mut p) = rx.recv().await else { break };
+        idle.set(false);
         while p.acts.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(more) => {
@@ -179,12 +210,19 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                 // Read and normalise here; write (and publish) in `write_loop` at the same
                 // time, so a write transaction does not hold up the reading of the next events.
                 let (tx, rx) = tokio::sync::mpsc::channel::<Pending>(WRITE_QUEUE);
+                let idle = WriterIdle::default();
                 let reader = async {
                     let mut p = Pending::default();
                     let mut tick = tokio::time::interval(FLUSH_EVERY);
                     let ended: Option<String> = loop {
                         tokio::select! {
                             _ = cancel.cancelled() => break None,
+                            // The writer finished: hand it what came in meanwhile.
+                            _ = idle.wake.notified(), if !p.is_empty() => {
+                                if tx.send(std::mem::take(&mut p)).await.is_err() {
+                                    break Some("the event writer stopped".to_string());
+                                }
+                            }
                             _ = tick.tick() => {
                                 if !p.is_empty() && tx.send(std::mem::take(&mut p)).await.is_err() {
                                     break Some("the event writer stopped".to_string());
@@ -201,7 +239,7 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                                         p.runs.push(run);
                                     }
                                     p.acts.extend(normalize(&ev, &mut dedup));
-                                    if p.acts.len() >= MAX_BATCH
+                                    if (p.acts.len() >= MAX_BATCH || (idle.get() && !p.is_empty()))
                                         && tx.send(std::mem::take(&mut p)).await.is_err()
                                     {
                                         break Some("the event writer stopped".to_string());
@@ -221,7 +259,7 @@ pub async fn run(ctx: ConsumerCtx, cancel: CancellationToken) {
                     drop(tx);
                     (ended, pending)
                 };
-                let ((ended, pending), ()) = tokio::join!(reader, write_loop(&ctx, rx));
+                let ((ended, pending), ()) = tokio::join!(reader, write_loop(&ctx, rx, &idle));
                 let Some(ended) = ended else {
                     ctx.hub.set_state(StreamStatus::Off, "stopped");
                     tracing::info!(pending, "event consumer stopped; pending events written");
