@@ -14,7 +14,8 @@ pub mod server;
 /// The server (and every test and benchmark binary that links it) allocates with jemalloc:
 /// under glibc's malloc a rendered page spent ~30 % of its CPU in the allocator
 /// (`_int_malloc`, `malloc_consolidate`, with many threads sharing arenas), and the process
-/// kept the peak of its largest ingest for good. Measured in BENCHMARKS.md (issue 17).
+/// kept the peak of its largest ingest for good. Measured in BENCHMARKS.md (issue 17). Built
+/// unprefixed (Cargo.toml), it is also the `malloc` SQLite's C code calls.
 #[cfg(feature = "ssr")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
