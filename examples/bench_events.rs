@@ -26,6 +26,8 @@ const RUNS: [(usize, usize); 4] = [(1_000, 100), (10_000, 100), (1_000, 1_000), 
 const LOAD: Duration = Duration::from_secs(20);
 /// The same load with no SSE client connected, for comparison.
 const BASELINE: Duration = Duration::from_secs(10);
+/// Thread-name prefixes: Halite's runtime and SQLite's workers, the SSE clients, the simulator.
+const THREAD_GROUPS: &[&str] = &["halite", "sqlx-sqlite", "sse-clients", "salt-sim"];
 /// Set in the child process: the fleet size to measure.
 const CHILD: &str = "HALITE_BENCH_EVENTS_FLEET";
 const CHILD_CLIENTS: &str = "HALITE_BENCH_EVENTS_CLIENTS";
@@ -135,26 +137,40 @@ async fn sse_client(http: reqwest::Client, url: String, cookie: String, sh: Arc<
     sh.connected.fetch_add(1, Relaxed);
     let me = &sh.clients[i];
     let mut body = res.bytes_stream();
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    // What is left of the last chunk: the start of a frame whose end has not arrived.
+    let mut rest: Vec<u8> = Vec::new();
+    let frame_end = memchr::memmem::Finder::new(b"\n\n");
     let mut jid_cache: (String, Option<i64>) = (String::new(), None);
     while let Some(Ok(chunk)) = body.next().await {
         let t = now_us();
-        let mut from = buf.len().saturating_sub(1);
-        buf.extend_from_slice(&chunk);
+        // Parse the chunk where it lies unless a frame straddles the previous one.
+        let joined: Vec<u8>;
+        let (buf, mut from): (&[u8], usize) = if rest.is_empty() {
+            (&chunk, 0)
+        } else {
+            let from = rest.len().saturating_sub(1);
+            rest.extend_from_slice(&chunk);
+            joined = std::mem::take(&mut rest);
+            (&joined, from)
+        };
         let mut start = 0;
         let from_id = sh.from_id.load(Relaxed);
-        while let Some(p) = buf[from..].windows(2).position(|w| w == b"\n\n") {
+        while let Some(p) = frame_end.find(&buf[from..]) {
             let end = from + p;
             let mut lagged = false;
             let mut data: Option<&[u8]> = None;
             let mut marker = false;
-            for line in buf[start..end].split(|b| *b == b'\n') {
-                if let Some(v) = line.strip_prefix(b"event:") {
+            let mut frame = &buf[start..end];
+            while !frame.is_empty() {
+                let cut = memchr::memchr(b'\n', frame).unwrap_or(frame.len());
+                let line = &frame[..cut];
+                frame = frame.get(cut + 1..).unwrap_or_default();
+                if let Some(v) = line.strip_prefix(b"data:") {
+                    data = Some(v.strip_prefix(b" ").unwrap_or(v));
+                } else if let Some(v) = line.strip_prefix(b"event:") {
                     lagged = v.trim_ascii() == b"lagged";
                     // The end of the replay: not an event.
                     marker = v.trim_ascii() == b"replayed";
-                } else if let Some(v) = line.strip_prefix(b"data:") {
-                    data = Some(v.strip_prefix(b" ").unwrap_or(v));
                 }
             }
             match (lagged, data) {
@@ -197,7 +213,7 @@ async fn sse_client(http: reqwest::Client, url: String, cookie: String, sh: Arc<
             start = end + 2;
             from = start;
         }
-        buf.drain(..start);
+        rest.extend_from_slice(&buf[start..]);
     }
     sh.ended.fetch_add(1, Relaxed);
 }
@@ -387,6 +403,11 @@ struct FleetResult {
     cpu_cores: f64,
     /// Cores' worth of CPU other processes used meanwhile.
     other_cores: f64,
+    /// Of `cpu_cores`, by thread: Halite (its runtime and SQLite's worker threads), the SSE
+    /// clients' runtime, the simulator's runtime.
+    cpu_halite: f64,
+    cpu_clients: f64,
+    cpu_sim: f64,
 }
 
 async fn run(
@@ -623,8 +644,15 @@ async fn run(
     });
     let t0_us = now_us();
     let (cpu0, busy0) = (common::cpu_secs(), common::machine_busy_secs());
+    let threads0 = common::cpu_secs_of_threads(THREAD_GROUPS);
     let (dispatches, load_secs, stop_us) = sustain(&salt, &db, per_burst, LOAD).await;
     let cpu_cores = (common::cpu_secs() - cpu0) / load_secs;
+    let threads: Vec<f64> = common::cpu_secs_of_threads(THREAD_GROUPS)
+        .iter()
+        .zip(&threads0)
+        .map(|(a, b)| (a - b) / load_secs)
+        .collect();
+    let (cpu_halite, cpu_clients, cpu_sim) = (threads[0] + threads[1], threads[2], threads[3]);
     let other_cores = ((common::machine_busy_secs() - busy0) / load_secs - cpu_cores).max(0.0);
     let rows_during_load = count_rows(&db).await - rows0;
     eprintln!(
@@ -725,6 +753,9 @@ async fn run(
         rss_peak_mb,
         cpu_cores,
         other_cores,
+        cpu_halite,
+        cpu_clients,
+        cpu_sim,
         db_bytes_per_10k: (bytes1 - bytes0) as f64 / rows_total.max(1) as f64 * 10_000.0,
     }
 }
@@ -741,6 +772,7 @@ fn child(n: usize, clients: usize) {
         .build()
         .unwrap();
     let main_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("halite")
         .enable_all()
         .build()
         .unwrap();
@@ -780,7 +812,16 @@ fn main() {
     }
     let exe = std::env::current_exe().unwrap();
     let mut results: Vec<FleetResult> = vec![];
+    // `HALITE_BENCH_EVENTS_ONLY=1000x100` runs only that fleet and client count and leaves
+    // BENCHMARKS.md alone (for profiling one of them).
+    let only = std::env::var("HALITE_BENCH_EVENTS_ONLY").ok();
     for (n, clients) in RUNS {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|o| o == format!("{n}x{clients}")))
+        {
+            continue;
+        }
         eprintln!("bench_events: fleet of {n} minions, {clients} SSE clients");
         let out = std::process::Command::new(&exe)
             .env(CHILD, n.to_string())
@@ -933,6 +974,25 @@ fn main() {
         "CPU during the load, in cores of 2: this process / other processes",
         &|r| format!("{:.2} / {:.2}", r.cpu_cores, r.other_cores),
     );
+    row(
+        "of which, by thread: Halite / SSE clients / simulator",
+        &|r| {
+            format!(
+                "{:.2} / {:.2} / {:.2}",
+                r.cpu_halite, r.cpu_clients, r.cpu_sim
+            )
+        },
+    );
+    row(
+        "Halite's CPU per event stored and delivered to every client",
+        &|r| {
+            format!(
+                "{:.0} µs ({:.2} µs per frame)",
+                r.cpu_halite / r.db_rate.max(1.0) * 1e6,
+                r.cpu_halite / (r.db_rate.max(1.0) * r.clients as f64) * 1e6
+            )
+        },
+    );
 
     let mut notes = vec![format!(
         "Method: release build, 2 cores; one process per fleet holding the salt-api simulator, Halite (full `AppState` + router, event stream on, minion and jobs pollers off, {}) and 100 or 1,000 SSE clients (the column says which) (reqwest with a real session cookie, each parsing every frame), each on its own tokio runtime so the OS shares the cores among them as among processes; load = `test.ping` on `*` via `local_async` back to back for {} s (baseline {} s), each dispatch held until all but the last burst were stored, so at most ~2 bursts queue; lag = client receive time − JID timestamp (the simulator takes it before generating the burst), over every event at every client; RSS is the process's VmHWM.",
@@ -957,6 +1017,24 @@ fn main() {
         fleets(&|r| format!("{} rows/s ({} minions)", thousands(r.base_rate.round() as i64), thousands(r.fleet as i64))),
         fleets(&|r| format!("~{}k", (r.client_rate_mean * r.clients as f64 / 1000.0).round())),
         fleets(&|r| format!("{:.2}", r.cpu_cores)),
+    ));
+    notes.push(format!(
+        "Halite's own share, by thread (its tokio runtime and SQLite's worker threads, read from `/proc/self/task` over the load window): {}. The clients stand in for browsers, which run on other machines: Halite's CPU per event stored and delivered to every client is what sets its ceiling, about 2 cores ÷ that cost: {}.",
+        fleets(&|r| format!(
+            "{:.2} cores of the process's {:.2} ({} minions, {} clients; the clients {:.2}, the simulator {:.2})",
+            r.cpu_halite,
+            r.cpu_cores,
+            thousands(r.fleet as i64),
+            thousands(r.clients as i64),
+            r.cpu_clients,
+            r.cpu_sim
+        )),
+        fleets(&|r| format!(
+            "~{} rows/s to {} clients ({} minions)",
+            thousands((2.0 / (r.cpu_halite / r.db_rate.max(1.0))).round() as i64),
+            thousands(r.clients as i64),
+            thousands(r.fleet as i64)
+        )),
     ));
     if results.iter().any(|r| r.dropped_total > 0) {
         let accounted = results
@@ -1016,5 +1094,9 @@ fn main() {
             .map(|n| format!("- {n}\n"))
             .collect::<String>()
     );
-    common::write_section("bench_events", &section);
+    if only.is_some() {
+        println!("{section}");
+    } else {
+        common::write_section("bench_events", &section);
+    }
 }

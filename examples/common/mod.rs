@@ -290,3 +290,27 @@ pub fn machine_busy_secs() -> f64 {
     let get = |i: usize| f.get(i).copied().unwrap_or(0.0);
     (get(0) + get(1) + get(2) + get(5) + get(6) + get(7)) / 100.0
 }
+
+/// CPU time (user + system, seconds) of this process's live threads whose name starts with each
+/// of `prefixes`, in that order. Threads take their runtime's `thread_name`, so one process
+/// holding several runtimes can tell them apart; a thread that already ended is not counted.
+#[allow(dead_code)]
+pub fn cpu_secs_of_threads(prefixes: &[&str]) -> Vec<f64> {
+    let mut out = vec![0.0; prefixes.len()];
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map(|(_, n)| n).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        if let Some(i) = prefixes.iter().position(|p| name.starts_with(p)) {
+            out[i] += (ticks(11) + ticks(12)) / 100.0;
+        }
+    }
+    out
+}
