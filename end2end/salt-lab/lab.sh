@@ -219,6 +219,11 @@ log_level_logfile: info
 # a normal job cache, as on a real master
 job_cache: True
 keep_jobs_seconds: 86400
+# Deleting or rejecting a key makes the master rotate its AES key at its next maintenance
+# loop (every 60 s by default). A rotation in the middle of a later test's job breaks that
+# job's pillar fetch ("Exception getting pillar.", seen once in CI). Checked every second
+# here, and lab.sh waits for it to happen (wait_aes_rotated) before it checks the minions.
+loop_interval: 1
 file_roots:
   base:
     - $STATE_ROOT
@@ -436,8 +441,20 @@ repair_key_race() {
   done
 }
 
+# A key deletion leaves a drop file that the master's maintenance loop turns into an AES key
+# rotation; wait for it, so the pings below make every minion re-authenticate with the new key
+# now instead of in the middle of a later job.
+wait_aes_rotated() {
+  local dfn="$MASTER_ROOT/var/cache/salt/master/.dfn"
+  while [ -e "$dfn" ]; do
+    [ "$(deadline_left)" -gt 0 ] || show_failure "the master did not rotate its AES key (${dfn} stays)"
+    sleep 0.2
+  done
+}
+
 wait_pings() {
   local missing last=""
+  wait_aes_rotated
   while :; do
     repair_key_race
     missing="$(unanswered_pings "${ACCEPTED_MINIONS[@]}")"
