@@ -66,7 +66,7 @@ fi
 
 step "building the app (server + WASM)"
 "$LAB" reset-keys >/dev/null
-cargo leptos build
+cargo leptos build --split
 cargo build -p salt-sim
 
 step "end-to-end tests in Chromium"
