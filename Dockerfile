@@ -45,7 +45,7 @@ ARG BUILD_HASH=image
 COPY . .
 RUN --mount=type=cache,id=halite-cargo-registry,target=/opt/cargo/registry \
     --mount=type=cache,id=halite-target,target=/src/target \
-    BUILD_HASH=${BUILD_HASH} PATH="/src/node_modules/.bin:$PATH" cargo leptos build --release --split \
+    BUILD_HASH=${BUILD_HASH} PATH="/src/node_modules/.bin:$PATH" cargo leptos build --release \
  && ./target/release/halite assets compress target/site \
  && mkdir -p /out \
  && cp target/release/halite target/release/hash.txt /out/ \

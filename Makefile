@@ -33,7 +33,7 @@ build-release:
 	   [ -z "$$(find src style public migrations Cargo.toml Cargo.lock -newer target/release/hash.txt -print -quit)" ] && \
 	   [ -z "$$(find src migrations Cargo.toml Cargo.lock -newer target/release/halite -print -quit)" ]; then \
 	  echo "release build is up to date"; \
-	else cargo leptos build --release --split; fi
+	else cargo leptos build --release; fi
 	@# .br and .gz beside the bundle: browsers that accept them get these (rewritten only when stale)
 	@./target/release/halite assets compress target/site > /dev/null
 

@@ -66,7 +66,7 @@ fi
 
 step "building the app (server + WASM)"
 "$LAB" reset-keys >/dev/null
-cargo leptos build --split
+cargo leptos build
 cargo build -p salt-sim
 
 step "end-to-end tests in Chromium"

@@ -20,13 +20,16 @@ pub mod server;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// Browser entry point: hydrate the server-rendered page. Every page is a lazy route
-/// (`app::routes`), which `hydrate_body` refuses: `hydrate_lazy` loads the page's chunk first,
-/// then hydrates. The page marks `<body data-hydrated>` itself once its view is live
-/// (`app::routes::Hydrated`).
+/// Browser entry point: hydrate the server-rendered page and mark the body for tests.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_lazy(app::App);
+    leptos::mount::hydrate_body(app::App);
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }

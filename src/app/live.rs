@@ -178,42 +178,35 @@ pub fn merge_latest(latest: &mut Vec<ActivityEvent>, arrived: Vec<ActivityEvent>
     *latest = out;
 }
 
-/// Becomes true once the page's own view is hydrated (`app::routes::Hydrated`). The stream and
-/// the session watch wait for it: every page is a lazy route, so its chunk loads (and the page
-/// hydrates) after the frame's effects have run, and a live update that reached a page still
-/// waiting to hydrate would change what it renders, which hydration cannot match.
-#[derive(Clone, Copy)]
-pub struct PageHydrated(pub RwSignal<bool>);
-
-/// Follow the stream while `may_follow` is true, once the page is hydrated (browser only; does
-/// nothing on the server). Call once, synchronously, in the app frame.
-pub fn follow(bus: LiveBus, may_follow: Memo<bool>, hydrated: PageHydrated) {
+/// Follow the stream while `may_follow` is true (browser only; does nothing on the server).
+/// Call once, synchronously, in the app frame.
+pub fn follow(bus: LiveBus, may_follow: Memo<bool>) {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if hydrated.0.get() && may_follow.get() {
+        if may_follow.get() {
             let conn = client::start(bus);
             on_cleanup(move || client::stop(&conn));
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (bus, may_follow, hydrated);
+    let _ = (bus, may_follow);
 }
 
 /// While `signed_in`, hold the session watch (`/api/auth/watch`, browser only): when the server
 /// says `ended` (an administrator deactivated the user or reset their password, sign-out in
 /// another tab, expiry), or a reconnect is refused and the server confirms the session is gone,
 /// the tab goes to the sign-in page without waiting for a reload. Call once, in the app frame.
-pub fn watch_session(signed_in: Memo<bool>, hydrated: PageHydrated) {
+pub fn watch_session(signed_in: Memo<bool>) {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if hydrated.0.get() && signed_in.get() {
+        if signed_in.get() {
             if let Some(w) = client::watch() {
                 on_cleanup(move || w.close());
             }
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (signed_in, hydrated);
+    let _ = signed_in;
 }
 
 #[cfg(feature = "hydrate")]

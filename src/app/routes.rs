@@ -6,116 +6,40 @@
 use crate::app::pages;
 use leptos::prelude::*;
 use leptos_router::components::{Route, Routes};
+use leptos_router::path;
 use leptos_router::SsrMode;
-use leptos_router::{lazy_route, path, Lazy, LazyRoute};
-
-/// A page as a lazy route: with `cargo leptos build --split` its code (and whatever only it
-/// uses) goes into a WASM chunk of its own that the browser fetches when the page is first
-/// shown, so a first load carries the shared code and that one page, not every page. The
-/// pages create their resources themselves, so there is no route data to start early.
-macro_rules! lazy_page {
-    ($route:ident, $($page:ident)::+) => {
-        pub struct $route;
-
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                Self
-            }
-
-            fn view(this: Self) -> AnyView {
-                let _ = this;
-                view! { {$($page)::+()} <Hydrated /> }.into_any()
-            }
-        }
-    };
-}
-
-lazy_page!(LoginRoute, pages::login::LoginPage);
-lazy_page!(
-    ChangePasswordRoute,
-    pages::change_password::ChangePasswordPage
-);
-lazy_page!(OverviewRoute, pages::overview::OverviewPage);
-lazy_page!(AboutRoute, pages::about::AboutPage);
-lazy_page!(SettingsRoute, pages::settings::SettingsPage);
-lazy_page!(ActivityRoute, pages::activity::ActivityPage);
-lazy_page!(MinionsRoute, pages::minions::MinionsPage);
-lazy_page!(MinionDetailRoute, pages::minions::MinionDetailPage);
-lazy_page!(KeysRoute, pages::keys::KeysPage);
-lazy_page!(JobsRoute, pages::jobs::JobsPage);
-lazy_page!(JobDetailRoute, pages::jobs::JobDetailPage);
-lazy_page!(TimelineRoute, pages::timeline::TimelinePage);
-lazy_page!(RunRoute, pages::run::RunPage);
-lazy_page!(TemplatesRoute, pages::templates::TemplatesPage);
-lazy_page!(InventoryRoute, pages::inventory::InventoryPage);
-lazy_page!(
-    PackageSearchRoute,
-    pages::inventory::search::PackageSearchPage
-);
-lazy_page!(PackageDriftRoute, pages::inventory::drift::PackageDriftPage);
-lazy_page!(FleetRoute, pages::fleet::FleetPage);
-lazy_page!(RunDetailRoute, pages::fleet::run::RunDetailPage);
-lazy_page!(UsersRoute, pages::users::UsersPage);
-lazy_page!(UserDetailRoute, pages::users::UserDetailPage);
-lazy_page!(RolesRoute, pages::roles::RolesPage);
-lazy_page!(RoleDetailRoute, pages::roles::RoleDetailPage);
-lazy_page!(AuditRoute, pages::audit::AuditPage);
-lazy_page!(DiagnosticsRoute, pages::diagnostics::DiagnosticsPage);
-
-/// Marks `<body data-hydrated>` once the page's own view is live in the browser (an effect runs
-/// after its view is hydrated), for the end-to-end tests and anyone scripting the UI. With lazy
-/// routes, `hydrate_body` returns before a page's chunk has loaded, so the entry point cannot
-/// tell; on the server it renders nothing.
-/// It also lets the frame's live stream start (`PageHydrated`).
-#[component]
-pub fn Hydrated() -> impl IntoView {
-    let page = use_context::<crate::app::live::PageHydrated>();
-    Effect::new(move |_| {
-        if let Some(p) = page {
-            p.0.set(true);
-        }
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
-}
 
 /// Every page route. It sits outside any `Suspense` so that the server's route list sees it.
 #[component]
 pub fn AppRoutes() -> impl IntoView {
     view! {
-        <Routes fallback=|| view! { <pages::NotFound /> <Hydrated /> }>
-            <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/change-password") view={Lazy::<ChangePasswordRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/") view={Lazy::<OverviewRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/about") view={Lazy::<AboutRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/activity") view={Lazy::<ActivityRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/minions") view={Lazy::<MinionsRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/minions/:id") view={Lazy::<MinionDetailRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/keys") view={Lazy::<KeysRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/jobs") view={Lazy::<JobsRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/jobs/:jid") view={Lazy::<JobDetailRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/timeline") view={Lazy::<TimelineRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/run") view={Lazy::<RunRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/templates") view={Lazy::<TemplatesRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/inventory") view={Lazy::<InventoryRoute>::new()} ssr=SsrMode::Async />
+        <Routes fallback=|| view! { <pages::NotFound /> }>
+            <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+            <Route path=path!("/change-password") view=pages::change_password::ChangePasswordPage ssr=SsrMode::Async />
+            <Route path=path!("/") view=pages::overview::OverviewPage ssr=SsrMode::Async />
+            <Route path=path!("/about") view=pages::about::AboutPage ssr=SsrMode::Async />
+            <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
+            <Route path=path!("/activity") view=pages::activity::ActivityPage ssr=SsrMode::Async />
+            <Route path=path!("/minions") view=pages::minions::MinionsPage ssr=SsrMode::Async />
+            <Route path=path!("/minions/:id") view=pages::minions::MinionDetailPage ssr=SsrMode::Async />
+            <Route path=path!("/keys") view=pages::keys::KeysPage ssr=SsrMode::Async />
+            <Route path=path!("/jobs") view=pages::jobs::JobsPage ssr=SsrMode::Async />
+            <Route path=path!("/jobs/:jid") view=pages::jobs::JobDetailPage ssr=SsrMode::Async />
+            <Route path=path!("/timeline") view=pages::timeline::TimelinePage ssr=SsrMode::Async />
+            <Route path=path!("/run") view=pages::run::RunPage ssr=SsrMode::Async />
+            <Route path=path!("/templates") view=pages::templates::TemplatesPage ssr=SsrMode::Async />
+            <Route path=path!("/inventory") view=pages::inventory::InventoryPage ssr=SsrMode::Async />
             // Before `/inventory/:name`: the router takes the first route that matches.
-            <Route path=path!("/inventory/search") view={Lazy::<PackageSearchRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/inventory/:name") view={Lazy::<PackageDriftRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/fleet") view={Lazy::<FleetRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/fleet/runs/:id") view={Lazy::<RunDetailRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/users/:id") view={Lazy::<UserDetailRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/roles") view={Lazy::<RolesRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/roles/:id") view={Lazy::<RoleDetailRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
-            <Route path=path!("/diagnostics") view={Lazy::<DiagnosticsRoute>::new()} ssr=SsrMode::Async />
+            <Route path=path!("/inventory/search") view=pages::inventory::search::PackageSearchPage ssr=SsrMode::Async />
+            <Route path=path!("/inventory/:name") view=pages::inventory::drift::PackageDriftPage ssr=SsrMode::Async />
+            <Route path=path!("/fleet") view=pages::fleet::FleetPage ssr=SsrMode::Async />
+            <Route path=path!("/fleet/runs/:id") view=pages::fleet::run::RunDetailPage ssr=SsrMode::Async />
+            <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
+            <Route path=path!("/users/:id") view=pages::users::UserDetailPage ssr=SsrMode::Async />
+            <Route path=path!("/roles") view=pages::roles::RolesPage ssr=SsrMode::Async />
+            <Route path=path!("/roles/:id") view=pages::roles::RoleDetailPage ssr=SsrMode::Async />
+            <Route path=path!("/audit") view=pages::audit::AuditPage ssr=SsrMode::Async />
+            <Route path=path!("/diagnostics") view=pages::diagnostics::DiagnosticsPage ssr=SsrMode::Async />
         </Routes>
     }
 }

@@ -161,28 +161,9 @@ impl Bundle {
     }
 
     /// May the file at `/pkg/<name>` (or its `.br`/`.gz` sibling's request path) be cached for good?
-    /// The names in `hash.txt`, and in a hashed bundle every other name cargo-leptos gave a
-    /// content hash: a split build's (`--split`) page and shared chunks
-    /// (`split___minions_route_view_….<hash>.wasm`, `chunk_12.<hash>.wasm`), its loader
-    /// `__wasm_split.<hash>.js` and manifest.
     pub fn is_immutable(&self, name: &str) -> bool {
-        self.immutable.iter().any(|n| n == name) || (self.hashed && carries_content_hash(name))
+        self.immutable.iter().any(|n| n == name)
     }
-}
-
-/// `<stem>.<hash>.<ext>` with cargo-leptos' hash: 22 characters of URL-safe base64 (128 bits).
-fn carries_content_hash(name: &str) -> bool {
-    let mut parts = name.rsplitn(3, '.');
-    let (Some(ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    !stem.is_empty()
-        && !stem.contains('/')
-        && matches!(ext, "wasm" | "js" | "css" | "json")
-        && hash.len() == 22
-        && hash
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
 /// This binary's bundle, read once from `hash.txt` beside it.
@@ -219,26 +200,6 @@ mod tests {
         assert!(b.is_immutable("halite.ZZ9.wasm"));
         assert!(!b.is_immutable("halite.wasm"));
         assert!(!b.is_immutable("halite.nope.other"));
-        // a split build's chunks, loader and manifest carry 22-character hashes of their own
-        for name in [
-            "chunk_12.V02UGqWdFe9sAfzt4bT6hw.wasm",
-            "split___minions_route_view_1624.LCCPTGAfXUbBnmuKyhRQHg.wasm",
-            "__wasm_split.6kumrESDl2w5y7Iq70exJw.js",
-            "__wasm_split_manifest.nGk4_cICUZ1hBhgcxjqQOg.json",
-        ] {
-            assert!(b.is_immutable(name), "{name}");
-            assert!(!plain.is_immutable(name), "unhashed bundle: {name}");
-        }
-        for name in [
-            "chunk_12.V02UGqWdFe9sAfzt4bT6h.wasm",
-            ".V02UGqWdFe9sAfzt4bT6hw.wasm",
-            "chunk_12.V02UGqWdFe9sAfzt4bT6hw.txt",
-            "a/b.V02UGqWdFe9sAfzt4bT6hw.wasm",
-            "chunk_12.V02UGqWdFe9sAfzt4b%T6h.wasm",
-            "halite.wasm",
-        ] {
-            assert!(!b.is_immutable(name), "{name}");
-        }
         // A hash that would make a path is ignored.
         let b = Bundle::from_hashes("halite", Some("css: ../x\n"));
         assert_eq!(b.css_href, "/pkg/halite.css");

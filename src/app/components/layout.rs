@@ -6,7 +6,7 @@ use crate::app::api::settings::settings_status;
 use crate::app::components::icons::{Icon, Logo};
 use crate::app::components::keyboard::Keyboard;
 use crate::app::context::{me_value, MeResource, PendingKeys, SaltStatusVersion};
-use crate::app::live::{follow, watch_session, LiveBus, PageHydrated};
+use crate::app::live::{follow, watch_session, LiveBus};
 use crate::app::nav::{may_view_kind, NAV};
 use crate::app::navigate_hard;
 use crate::app::routes::AppRoutes;
@@ -28,8 +28,6 @@ pub fn Layout() -> impl IntoView {
     // and may view some activity; pages refetch on its counters.
     let live = LiveBus::new();
     provide_context(live);
-    let hydrated = PageHydrated(RwSignal::new(false));
-    provide_context(hydrated);
     let may_follow = Memo::new(move |_| {
         me.get().and_then(|r| r.ok()).flatten().is_some_and(|m| {
             !m.must_change_pw
@@ -38,14 +36,14 @@ pub fn Layout() -> impl IntoView {
                     .any(|k| may_view_kind(&m.permissions, k))
         })
     });
-    follow(live, may_follow, hydrated);
+    follow(live, may_follow);
     let signed_in = Memo::new(move |_| {
         me.get()
             .and_then(|r| r.ok())
             .flatten()
             .is_some_and(|m| !m.must_change_pw)
     });
-    watch_session(signed_in, hydrated);
+    watch_session(signed_in);
     // Every resource is created here, synchronously, never inside a Suspend: resource ids
     // must be assigned in the same order on the server and in the browser for hydration.
     let salt_status = Resource::new(move || version.get(), |_| settings_status());
