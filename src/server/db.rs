@@ -149,6 +149,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, sqlx::Error> {
     }
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // sqlx pings a connection before lending it (by default): for SQLite that is one more
+        // round trip to the connection's worker thread per statement, and there is no server
+        // that could have hung up. A connection whose worker died fails its statement instead.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(20))
         .connect_with(opts)
         .await?;

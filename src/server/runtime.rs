@@ -60,6 +60,9 @@ pub struct Runtime {
     followed: std::sync::atomic::AtomicBool,
     /// The settings row's `updated_at` the current generation started from.
     settings_seen: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The Salt connection fields the current generation found unset (`salt.url`, ...), as
+    /// the banner names them; `None` until a generation has read the settings row.
+    salt_missing: Mutex<Option<Vec<String>>>,
 }
 
 fn connection(state: ConnectionState, detail: impl Into<String>) -> SaltConnection {
@@ -106,6 +109,7 @@ impl Runtime {
             cluster: crate::server::cluster::Cluster::new(),
             elected: std::sync::atomic::AtomicBool::new(false),
             settings_seen: Mutex::new(None),
+            salt_missing: Mutex::new(None),
             followed: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -174,6 +178,16 @@ impl Runtime {
     /// Connection state for the banner and the settings page.
     pub fn connection(&self) -> SaltConnection {
         self.connection
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The Salt connection fields the current generation found unset, read when it started
+    /// (every save reloads the generation, here and, by notification, on the other replicas);
+    /// `None` before the first generation has read the settings row.
+    pub fn missing_salt_fields(&self) -> Option<Vec<String>> {
+        self.salt_missing
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -417,6 +431,10 @@ impl Runtime {
                 .map(|pollers| (salt, pollers)),
             Err(e) => Err(e),
         };
+        *self.salt_missing.lock().unwrap_or_else(|e| e.into_inner()) = loaded
+            .as_ref()
+            .ok()
+            .map(|(salt, _)| settings::missing_fields(&salt.salt));
         let (salt, pollers) = match loaded {
             Ok(x) => x,
             Err(e) => {

@@ -333,6 +333,11 @@ async fn boot_with_a_bad_stored_password_runs_degraded() {
             .await
             .unwrap();
     assert_eq!(missing, vec!["salt.password"]);
+    // The banner reads what the runtime found when its generation started: the same answer.
+    assert_eq!(
+        other.state.runtime.missing_salt_fields(),
+        Some(vec!["salt.password".to_string()])
+    );
 }
 
 #[tokio::test]

@@ -25,7 +25,12 @@ pub async fn get_settings() -> Result<SettingsView, AppError> {
 pub async fn settings_status() -> Result<SaltSetupStatus, AppError> {
     use crate::server::auth::session;
     let (state, user) = session()?;
-    let missing = crate::server::settings::missing_salt_fields(&state.db, &state.secrets).await?;
+    // What this replica's runtime read when its generation started (a save reloads it): no
+    // settings read and no password decryption per page.
+    let missing = match state.runtime.missing_salt_fields() {
+        Some(m) => m,
+        None => crate::server::settings::missing_salt_fields(&state.db, &state.secrets).await?,
+    };
     let can_edit = user.can("edit", "settings:*");
     let mut connection = state.runtime.connection();
     if !can_edit {

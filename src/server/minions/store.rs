@@ -363,7 +363,10 @@ pub async fn list(
     db: &Db,
     lq: &ListQuery,
 ) -> Result<(Vec<MinionRow>, i64, StatusCounts), sqlx::Error> {
-    let (rows, by_status) = with_db!(db, p, DB => {
+    let (rows, by_status) = with_db!(db, pool, DB => {
+        // Both statements on one connection: one lend from the pool, not two.
+        let mut conn = pool.acquire().await?;
+        let p = &mut *conn;
         let mut q = select_sorted::<DB>(lq);
         q.push(" LIMIT ");
         q.push_bind(lq.per_page)
@@ -371,7 +374,7 @@ pub async fn list(
             .push_bind((lq.page - 1).max(0) * lq.per_page);
         let rows = q
             .build()
-            .fetch_all(p)
+            .fetch_all(&mut *p)
             .await?
             .iter()
             .map(list_row)
@@ -381,7 +384,7 @@ pub async fn list(
         // role counts what it matches.
         let by_status: Vec<(MinionStatus, i64)> =
             if lq.search.is_empty() && lq.allowed_globs.is_none() {
-                sqlx::query_as(counts_sql(DB::ENGINE)).fetch_all(p).await?
+                sqlx::query_as(counts_sql(DB::ENGINE)).fetch_all(&mut *p).await?
             } else {
                 let mut c: QueryBuilder<DB> =
                     QueryBuilder::new("SELECT status, COUNT(*) FROM minion_snapshots");

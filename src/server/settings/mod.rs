@@ -59,7 +59,13 @@ pub async fn missing_salt_fields(
     db: &Db,
     secrets: &SecretsCipher,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let stored = load_salt_connection(db, secrets).await?.salt;
+    Ok(missing_fields(
+        &load_salt_connection(db, secrets).await?.salt,
+    ))
+}
+
+/// The connection fields `stored` lacks, as the banner and the readiness probe name them.
+pub fn missing_fields(stored: &SaltInput) -> Vec<String> {
     let mut missing = Vec::new();
     if stored.url.is_none() {
         missing.push("salt.url".to_string());
@@ -70,7 +76,7 @@ pub async fn missing_salt_fields(
     if stored.password.is_none() {
         missing.push("salt.password".to_string());
     }
-    Ok(missing)
+    missing
 }
 
 #[derive(sqlx::FromRow)]
