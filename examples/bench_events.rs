@@ -26,6 +26,11 @@ const RUNS: [(usize, usize); 4] = [(1_000, 100), (10_000, 100), (1_000, 1_000), 
 const LOAD: Duration = Duration::from_secs(20);
 /// The same load with no SSE client connected, for comparison.
 const BASELINE: Duration = Duration::from_secs(10);
+/// After the saturating load, an open-loop load at a fixed rate below capacity: one dispatch on
+/// a fixed schedule whatever the pipeline is doing, so the lag measured there is the pipeline's
+/// own, not time spent queued behind earlier bursts (the saturating load keeps ~2 queued).
+const PACED_EVENTS_PER_S: f64 = 5_000.0;
+const PACED: Duration = Duration::from_secs(10);
 /// Thread-name prefixes: Halite's runtime and SQLite's workers, the SSE clients, the simulator.
 const THREAD_GROUPS: &[&str] = &["halite", "sqlx-sqlite", "sse-clients", "salt-sim"];
 /// Set in the child process: the fleet size to measure.
@@ -268,6 +273,23 @@ async fn sustain(
     (dispatches, t0.elapsed().as_secs_f64(), now_us())
 }
 
+/// Dispatch `test.ping` on `*` once every `every`, on a fixed schedule, for about `dur`
+/// (a late tick is not made up with extra dispatches). Returns the dispatches and the seconds
+/// they span: one period per dispatch, so the offered rate is theirs.
+async fn paced(salt: &SaltClient, every: Duration, dur: Duration) -> (i64, f64) {
+    let req = LocalRequest::simple("*", "glob", "test.ping");
+    let n = (dur.as_secs_f64() / every.as_secs_f64()).ceil().max(1.0) as i64;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let t0 = Instant::now();
+    for _ in 0..n {
+        salt.local_async(&req).await.unwrap().expect("job started");
+        tick.tick().await;
+    }
+    (n, t0.elapsed().as_secs_f64())
+}
+
 async fn max_id(db: &halite::server::db::Db) -> i64 {
     halite::server::activity::store::max_id(db).await.unwrap()
 }
@@ -352,6 +374,21 @@ fn last_recv_max(sh: &Shared) -> i64 {
         .unwrap_or(0)
 }
 
+/// The open-loop load at [`PACED_EVENTS_PER_S`].
+#[derive(Serialize, Deserialize, Debug)]
+struct PacedResult {
+    /// Events per second offered (dispatches × events per dispatch over the window).
+    rate: f64,
+    dispatches: i64,
+    lag_p50_ms: f64,
+    lag_p99_ms: f64,
+    lag_max_ms: f64,
+    /// Events dropped for slow clients during this phase.
+    dropped: u64,
+    /// Clients that received every event of the phase (or were told what was dropped).
+    clients_done: usize,
+}
+
 /// What the second replica's hub received (Postgres only).
 #[derive(Serialize, Deserialize, Debug)]
 struct ReplicaResult {
@@ -366,6 +403,7 @@ struct ReplicaResult {
 struct FleetResult {
     /// The second replica (Postgres only).
     replica: Option<ReplicaResult>,
+    paced: PacedResult,
     fleet: usize,
     clients: usize,
     per_burst: i64,
@@ -717,7 +755,45 @@ async fn run(
         }
         None => None,
     };
+
+    // The open-loop load: one dispatch every `every`, lag timed afresh.
+    for c in &shared.clients {
+        *c.hist.lock().unwrap() = Hist::new();
+    }
+    let dropped0: u64 = shared.clients.iter().map(|c| c.dropped.load(Relaxed)).sum();
+    let id1 = max_id(&db).await;
+    shared.from_id.store(id1, Relaxed);
+    let every = Duration::from_secs_f64(per_burst as f64 / PACED_EVENTS_PER_S);
+    let (paced_n, paced_secs) = paced(&salt, every, PACED).await;
+    let (fin1, _) = wait_rows(
+        &db,
+        id1 + paced_n * per_burst,
+        Duration::from_secs(5),
+        Duration::from_secs(60),
+    )
+    .await;
+    let paced_done = wait_clients(&shared, fin1, Duration::from_secs(60)).await;
+    let mut paced_hist = Hist::new();
+    for c in &shared.clients {
+        paced_hist.merge(&c.hist.lock().unwrap());
+    }
+    let paced = PacedResult {
+        rate: (paced_n * per_burst) as f64 / paced_secs,
+        dispatches: paced_n,
+        lag_p50_ms: paced_hist.quantile_ms(0.50),
+        lag_p99_ms: paced_hist.quantile_ms(0.99),
+        lag_max_ms: paced_hist.max_us as f64 / 1000.0,
+        dropped: shared
+            .clients
+            .iter()
+            .map(|c| c.dropped.load(Relaxed))
+            .sum::<u64>()
+            - dropped0,
+        clients_done: paced_done,
+    };
+    eprintln!("bench_events[{n}]: paced {paced:?}");
     FleetResult {
+        paced,
         replica,
         fleet: n,
         clients,
@@ -922,6 +998,37 @@ fn main() {
             )
         },
     );
+    row(
+        &format!(
+            "open-loop load at {} events/s: lag JID time → client (p50 / p99 / max)",
+            thousands(PACED_EVENTS_PER_S as i64)
+        ),
+        &|r| {
+            format!(
+                "**{:.0} / {:.0}** / {:.0} ms",
+                r.paced.lag_p50_ms, r.paced.lag_p99_ms, r.paced.lag_max_ms
+            )
+        },
+    );
+    row(
+        "open-loop load: dispatches, events/s offered, dropped for slow clients",
+        &|r| {
+            format!(
+                "{} at {}/s, {} dropped{}",
+                r.paced.dispatches,
+                thousands(r.paced.rate.round() as i64),
+                thousands(r.paced.dropped as i64),
+                if r.paced.clients_done < r.clients {
+                    format!(
+                        " ({} of {} clients complete)",
+                        r.paced.clients_done, r.clients
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        },
+    );
     if results.iter().all(|r| r.replica.is_some()) {
         row(
             "second replica (NOTIFY relay): JID time → its hub (p50 / p99 / max)",
@@ -995,14 +1102,16 @@ fn main() {
     );
 
     let mut notes = vec![format!(
-        "Method: release build, 2 cores; one process per fleet holding the salt-api simulator, Halite (full `AppState` + router, event stream on, minion and jobs pollers off, {}) and 100 or 1,000 SSE clients (the column says which) (reqwest with a real session cookie, each parsing every frame), each on its own tokio runtime so the OS shares the cores among them as among processes; load = `test.ping` on `*` via `local_async` back to back for {} s (baseline {} s), each dispatch held until all but the last burst were stored, so at most ~2 bursts queue; lag = client receive time − JID timestamp (the simulator takes it before generating the burst), over every event at every client; RSS is the process's VmHWM.",
+        "Method: release build, 2 cores; one process per fleet holding the salt-api simulator, Halite (full `AppState` + router, event stream on, minion and jobs pollers off, {}) and 100 or 1,000 SSE clients (the column says which) (reqwest with a real session cookie, each parsing every frame), each on its own tokio runtime so the OS shares the cores among them as among processes; load = `test.ping` on `*` via `local_async` back to back for {} s (baseline {} s), each dispatch held until all but the last burst were stored, so at most ~2 bursts queue (the lag row measures that queue); then {} s open-loop at {} events/s, one dispatch on a fixed schedule (a 1,000-minion burst every ~200 ms, a 10,000-minion one every ~2 s), whose lag row is the pipeline's own; lag = client receive time − JID timestamp (the simulator takes it before generating the burst), over every event at every client; RSS is the process's VmHWM.",
         if common::pg_admin_url().is_some() {
             "Postgres 15 on local disk, default durability, with a second replica on the same database whose hub the NOTIFY relay feeds"
         } else {
             "SQLite WAL on local disk"
         },
         LOAD.as_secs(),
-        BASELINE.as_secs()
+        BASELINE.as_secs(),
+        PACED.as_secs(),
+        thousands(PACED_EVENTS_PER_S as i64)
     )];
     let fleets =
         |f: &dyn Fn(&FleetResult) -> String| results.iter().map(f).collect::<Vec<_>>().join(", ");
